@@ -1,0 +1,62 @@
+"""Errors a user can cause, each carrying a message fit to print as is.
+
+The CLI maps them to exit codes (1 infeasible, 2 invalid input) and the app shows
+their text; neither ever shows a traceback for them.
+"""
+
+from __future__ import annotations
+
+
+class PlaceFundError(Exception):
+    """Base of every error caused by user input rather than by a bug."""
+
+    exit_code = 2
+
+
+class DataError(PlaceFundError):
+    """A regions or geometry file is malformed: names the file, row and column."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"column '{column}'" if column else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file, self.row, self.column = file, row, column
+
+
+class ScenarioError(PlaceFundError):
+    """A scenario is invalid: names the offending key(s) and the problem."""
+
+
+class InfeasibleError(PlaceFundError):
+    """The constraints of a valid scenario cannot all hold.
+
+    ``conflicts`` lists plain-language explanations, each saying what to relax.
+    """
+
+    exit_code = 1
+
+    def __init__(self, conflicts: list[str]) -> None:
+        self.conflicts = conflicts
+        super().__init__(
+            "The scenario is infeasible:\n" + "\n".join(f"  - {c}" for c in conflicts)
+        )
+
+
+class SolverError(PlaceFundError):
+    """The solver stopped without a usable plan (time limit, numerical trouble)."""
+
+    exit_code = 1

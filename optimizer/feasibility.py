@@ -1,0 +1,116 @@
+"""Why a scenario cannot be met: arithmetic checks that name the conflicting rules.
+
+``precheck`` runs before the solver and catches the conflicts that simple sums reveal
+("region floors add up to $95B but the budget is $80B"), each with what to relax.
+``explain_infeasible`` is used when the solver finds a conflict the sums miss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.capacity import BUSD, ModelInputs, gain_points, per_capita
+from optimizer.scenario import usd
+
+TOL = 1e-9
+
+
+def _usd(busd: float) -> str:
+    return usd(busd * BUSD)
+
+
+def precheck(inputs: ModelInputs) -> list[str]:
+    """Conflicts visible from sums alone; empty when none is found."""
+    sc = inputs.scenario
+    ids = inputs.region_ids
+    names = inputs.regions.table["name"].tolist()
+    budget = inputs.budget_busd
+    must_spend = not sc.allow_unspent
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
+    floor = inputs.floor_busd
+    out: list[str] = []
+
+    for r in np.flatnonzero(floor > cap + TOL):
+        why = "it is excluded" if not inputs.allowed[r].any() else f"its cap is {_usd(cap[r])}"
+        out.append(f"region {names[r]} ({ids[r]}) has a floor of {_usd(floor[r])} but {why}; "
+                   "lower its floor or lift the cap/exclusion")
+    if floor.sum() > budget + TOL:
+        out.append(f"region floors add up to {_usd(floor.sum())} but the budget is "
+                   f"{_usd(budget)}; lower the floors by {_usd(floor.sum() - budget)} "
+                   f"or raise the budget to {_usd(floor.sum())}")
+    if must_spend and cap.sum() < budget - TOL:
+        out.append(f"region caps (after exclusions) add up to {_usd(cap.sum())} but the whole "
+                   f"budget of {_usd(budget)} must be spent; raise the caps by "
+                   f"{_usd(budget - cap.sum())}, lower the budget, or set allow_unspent: true")
+
+    lo, hi = inputs.instrument_min_share, inputs.instrument_max_share
+    if lo.sum() > 1 + TOL:
+        out.append(f"instrument minimum shares add up to {lo.sum():.0%} of the budget; "
+                   "lower them to at most 100% in total")
+    if must_spend and hi.sum() < 1 - TOL:
+        out.append(f"instrument maximum shares add up to {hi.sum():.0%} of the budget, so it "
+                   "cannot all be spent; raise them or set allow_unspent: true")
+    for i, name in enumerate(inputs.instruments):
+        reach = np.where(inputs.allowed[:, i], inputs.cap_busd, 0.0).sum()
+        if lo[i] * budget > reach + TOL:
+            out.append(f"instrument {name} must get at least {_usd(lo[i] * budget)} but the "
+                       f"regions allowed it can take only {_usd(reach)}; lower its minimum "
+                       "share or lift caps/exclusions")
+
+    by_column: dict[str, float] = {}
+    for rule in inputs.groups:
+        by_column[rule.column] = by_column.get(rule.column, 0.0) + rule.min_share
+        reach = cap[rule.members].sum()
+        if rule.min_share * budget > reach + TOL:
+            out.append(f"group {rule.column} = {rule.value} must get at least "
+                       f"{_usd(rule.min_share * budget)} but its regions can take only "
+                       f"{_usd(reach)}; lower its minimum share to {reach / budget:.1%} or "
+                       "lift its caps/exclusions")
+    for column, total in by_column.items():
+        if total > 1 + TOL:
+            out.append(f"group minimum shares over {column} add up to {total:.0%}; lower them "
+                       "to at most 100% in total")
+
+    if sc.per_capita_floor:
+        # each instrument alone at the full cap bounds what a region can reach
+        best = np.where(inputs.allowed, gain_points(
+            np.broadcast_to(np.minimum(cap, budget)[:, None], inputs.allowed.shape), inputs), 0.0)
+        reach_y = per_capita(inputs.c0 + best.sum(axis=1), inputs)
+        short = np.flatnonzero(reach_y < sc.per_capita_floor - 1e-9)
+        if len(short):
+            worst = short[np.argmin(reach_y[short])]
+            out.append(f"per-capita floor {sc.per_capita_floor:g} is out of reach for "
+                       f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
+                       f"{reach_y[worst]:.3f}; lower the floor to {reach_y[short].min():.3f} "
+                       "or lift its cap/exclusion")
+    return out
+
+
+def explain_infeasible(inputs: ModelInputs) -> list[str]:
+    """A conflict the sums did not reveal: name the rules that interact."""
+    sc = inputs.scenario
+    active = []
+    if sc.per_capita_floor:
+        active.append(f"per-capita floor {sc.per_capita_floor:g}")
+    if sc.top_k_share_cap is not None:
+        active.append(f"top-{sc.top_k_share_cap.k} share cap "
+                      f"{sc.top_k_share_cap.max_share:.0%}")
+    if inputs.groups:
+        active.append("group minimum shares")
+    if (inputs.floor_busd > 0).any():
+        active.append("region floors")
+    if np.isfinite(inputs.cap_busd).any() and (inputs.cap_busd < inputs.budget_busd).any():
+        active.append("region caps")
+    if (inputs.instrument_min_share > 0).any() or (inputs.instrument_max_share < 1).any():
+        active.append("instrument shares")
+    if not inputs.allowed.all():
+        active.append("exclusions")
+    rules = ", ".join(active) or "the budget rule"
+    hint = ""
+    if sc.top_k_share_cap is not None:
+        hint = (" The top-k share cap is the usual culprit: the budget cannot lift the other "
+                "regions far enough; raise max_share or the budget.")
+    elif sc.per_capita_floor:
+        hint = " Lower the per-capita floor or raise the budget."
+    return [f"these rules cannot all hold together with a budget of "
+            f"{_usd(inputs.budget_busd)}: {rules}.{hint}"]

@@ -1,0 +1,74 @@
+"""Concentration metrics of a capacity distribution, as defined in MODEL.md.
+
+Inputs are capacity points per region and population; per-capita capacity is
+``y = capacity / (100 * population share)`` so the national baseline average is 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+METRIC_NAMES = (
+    "spread_adjusted_capacity",
+    "total_capacity",
+    "mean_capacity",
+    "gini",
+    "top10_share",
+    "hhi",
+    "theil",
+    "cv",
+    "baseline_top10_share",
+)
+
+
+def weighted_gini(y: np.ndarray, weight: np.ndarray) -> float:
+    """Population-weighted Gini of ``y`` in O(n log n) (weights sum to 1)."""
+    order = np.argsort(y, kind="stable")
+    ys, ws = y[order], weight[order]
+    cum_w = np.cumsum(ws) - ws  # weight strictly below each position
+    cum_wy = np.cumsum(ws * ys) - ws * ys
+    mean = float(np.dot(ws, ys))
+    if mean <= 0:
+        return 0.0
+    half_sum = float(np.sum(ws * (ys * cum_w - cum_wy)))  # sum over pairs i<j of w_i w_j |y_i - y_j|
+    return half_sum / mean
+
+
+def concentration(
+    capacity_points: np.ndarray,
+    population: np.ndarray,
+    spread_weight: float,
+    baseline_top_k: np.ndarray | None = None,
+    k: int = 10,
+) -> dict[str, float]:
+    """All metrics of one distribution of capacity.
+
+    ``baseline_top_k`` holds the positions of the baseline's top-k regions, so the
+    share they keep after funding can be reported.
+    """
+    c = np.asarray(capacity_points, float)
+    share = population / population.sum()
+    y = c / (100.0 * share)
+    mu = float(np.dot(share, y))
+    gini = weighted_gini(y, share)
+    total = float(c.sum())
+    cap_share = c / total
+    k = min(k, len(c))
+    top = np.sort(c)[::-1][:k].sum() / total
+    ratio = y / mu
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theil = float(np.sum(np.where(ratio > 0, share * ratio * np.log(ratio), 0.0)))
+    cv = float(np.sqrt(np.dot(share, (y - mu) ** 2)) / mu)
+    if baseline_top_k is None:
+        baseline_top_k = np.argsort(-c, kind="stable")[:k]
+    return {
+        "spread_adjusted_capacity": 100.0 * mu * (1.0 - spread_weight * gini),
+        "total_capacity": total,
+        "mean_capacity": mu,
+        "gini": gini,
+        "top10_share": float(top),
+        "hhi": float(np.sum(cap_share**2)),
+        "theil": theil,
+        "cv": cv,
+        "baseline_top10_share": float(c[baseline_top_k].sum() / total),
+    }

@@ -1,0 +1,222 @@
+"""The allocation LP as a Pyomo model: built once, re-solved by changing Params.
+
+Units: money in $B, capacity in points (national baseline total 100), per-capita
+capacity ``y`` with national baseline average 1.
+
+The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``coef[r,i] * tau[r,i]``
+where ``tau`` approximates ln(1 + u), u = x/s, by the lower envelope of tangents at
+fixed points u_k (an outer approximation, exact at every u_k). The envelope enters
+as bounded segment variables, one per tangent, which cost the simplex method no
+rows; because the segments fill in order of falling slope, no binaries are needed.
+Their coefficients never change; everything a user tunes (weights, theta, lambda,
+budget, bounds, shares) is a mutable Param, so a change is a cheap re-solve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from optimizer.capacity import ModelInputs
+
+BIG_CAP_BUSD = 1e6  # stands in for "no cap" inside the LP
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What fixes the shape of the model; a change in any of it means a rebuild."""
+
+    region_ids: tuple[str, ...]
+    instruments: tuple[str, ...]
+    saturation_busd: bytes
+    tangents: int
+    groups: tuple[tuple[str, str, tuple[int, ...]], ...]
+    top_k: int | None
+    gini_pairs: bool
+
+
+U_MAX = 1e5  # tangents span 0 <= x/s <= U_MAX; past it the last tangent continues
+
+
+def tangent_points(count: int) -> np.ndarray:
+    """Tangent points u_k of ln(1+u), u = x/s, denser at small u where plans sit.
+
+    ln(1+u_k) = ln(1+U_MAX) * (k/(count-1))^1.5, so u_0 = 0 (the response is exact
+    at zero funding).
+    """
+    return np.expm1(np.log1p(U_MAX) * np.linspace(0.0, 1.0, count) ** 1.5)
+
+
+def tangent_segments(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lower envelope of the tangents as segments: (length in u, slope) each.
+
+    The minimum of concave tangents is itself piecewise linear: segment k runs from
+    the intersection of tangents k-1, k to that of k, k+1, with tangent k's slope.
+    The last segment is unbounded (length inf).
+    """
+    u = tangent_points(count)
+    slope = 1.0 / (1.0 + u)
+    a, b = u[:-1], u[1:]
+    meet = (np.log1p(b) - np.log1p(a) + a * slope[:-1] - b * slope[1:]) / (slope[:-1] - slope[1:])
+    ends = np.append(meet, np.inf)
+    return np.diff(np.concatenate([[0.0], ends])), slope
+
+
+def lp_gain_points(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
+    """The LP's gain at x: the envelope of tangents (never below the exact gain)."""
+    u = tangent_points(inputs.scenario.approximation.tangents)
+    slope = 1.0 / (1.0 + u)
+    cuts = np.log1p(u) + (x_busd[..., None] / inputs.saturation_busd[..., None] - u) * slope
+    return inputs.effectiveness * inputs.multiplier * inputs.saturation_busd * cuts.min(axis=-1)
+
+
+def structure_of(inputs: ModelInputs) -> Structure:
+    """The structural fingerprint of a model built from ``inputs``."""
+    return Structure(
+        region_ids=tuple(inputs.region_ids),
+        instruments=inputs.instruments,
+        saturation_busd=inputs.saturation_busd.tobytes(),
+        tangents=inputs.scenario.approximation.tangents,
+        groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
+        top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
+        gini_pairs=True,
+    )
+
+
+def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
+    """Build the LP for ``inputs``. Pure: it never solves."""
+    n, m = inputs.n, len(inputs.instruments)
+    share = inputs.pop_share
+    seg_len, seg_slope = tangent_segments(inputs.scenario.approximation.tangents)
+    structure = structure_of(inputs)
+
+    mdl = pyo.ConcreteModel(name="placefund")
+    mdl.structure = structure
+    mdl.R = pyo.RangeSet(0, n - 1)
+    mdl.I = pyo.RangeSet(0, m - 1)
+    mdl.K = pyo.RangeSet(0, len(seg_len) - 1)
+    mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
+    pairs = [(r, s) for r in range(n) for s in range(r + 1, n)] if structure.gini_pairs else []
+    mdl.PAIRS = pyo.Set(initialize=pairs, dimen=2, ordered=True)
+
+    # mutable: everything a user tunes
+    mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
+    mdl.x_ub = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
+    mdl.floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.cap = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.budget = pyo.Param(mutable=True, initialize=0.0)
+    mdl.budget_lo = pyo.Param(mutable=True, initialize=0.0)
+    mdl.lam = pyo.Param(mutable=True, initialize=0.0)
+    mdl.inst_lo = pyo.Param(mdl.I, mutable=True, initialize=0.0)
+    mdl.inst_hi = pyo.Param(mdl.I, mutable=True, initialize=0.0)
+    mdl.group_lo = pyo.Param(mdl.G, mutable=True, initialize=0.0)
+    mdl.y_floor = pyo.Param(mutable=True, initialize=0.0)
+    mdl.topk_share = pyo.Param(mutable=True, initialize=1.0)
+
+    mdl.x = pyo.Var(mdl.R, mdl.I, bounds=lambda b, r, i: (0.0, b.x_ub[r, i]))
+    mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    mdl.y = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
+
+    # normalized funding u = x/s spent on segment k of the tangent envelope
+    mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals,
+                      bounds=lambda b, r, i, k: (0.0, None if np.isinf(seg_len[k])
+                                                 else float(seg_len[k])))
+
+    @mdl.Constraint(mdl.R, mdl.I)
+    def funding(b, r, i):
+        """x = s * (sum of segment use)."""
+        s_ri = float(inputs.saturation_busd[r, i])
+        return b.x[r, i] == s_ri * sum(b.seg[r, i, k] for k in b.K)
+
+    @mdl.Constraint(mdl.R, mdl.I)
+    def response(b, r, i):
+        """tau = sum_k slope_k * segment_k: ln(1 + x/s) approximated from above."""
+        return b.tau[r, i] == sum(float(seg_slope[k]) * b.seg[r, i, k] for k in b.K)
+
+    @mdl.Constraint(mdl.R)
+    def capacity(b, r):
+        """y_r * 100 * share_r = c0_r + sum_i coef_ri * tau_ri."""
+        return 100.0 * share[r] * b.y[r] - sum(b.coef[r, i] * b.tau[r, i] for i in b.I) == b.c0[r]
+
+    @mdl.Constraint()
+    def budget_use(b):
+        return pyo.inequality(b.budget_lo, pyo.quicksum(b.x.values()), b.budget)
+
+    @mdl.Constraint(mdl.R)
+    def region_bounds(b, r):
+        return pyo.inequality(b.floor[r], sum(b.x[r, i] for i in b.I), b.cap[r])
+
+    @mdl.Constraint(mdl.I)
+    def instrument_share(b, i):
+        return pyo.inequality(b.inst_lo[i], sum(b.x[r, i] for r in b.R), b.inst_hi[i])
+
+    @mdl.Constraint(mdl.G)
+    def group_min(b, g):
+        members = inputs.groups[g].members
+        return sum(b.x[int(r), i] for r in members for i in b.I) >= b.group_lo[g]
+
+    if structure.top_k is not None:
+        # sum of the k largest capacities <= share * total (k-largest-sum LP form)
+        mdl.topk_threshold = pyo.Var()
+        mdl.topk_excess = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+
+        @mdl.Constraint(mdl.R)
+        def topk_excess_def(b, r):
+            return b.topk_excess[r] >= 100.0 * share[r] * b.y[r] - b.topk_threshold
+
+        @mdl.Constraint()
+        def topk_cap(b):
+            total = sum(100.0 * share[r] * b.y[r] for r in b.R)
+            return (structure.top_k * b.topk_threshold + sum(b.topk_excess.values())
+                    - b.topk_share * total <= 0)
+
+    mdl.d = pyo.Var(mdl.PAIRS, domain=pyo.NonNegativeReals)
+
+    @mdl.Constraint(mdl.PAIRS)
+    def gap_up(b, r, s):
+        return b.d[r, s] >= b.y[r] - b.y[s]
+
+    @mdl.Constraint(mdl.PAIRS)
+    def gap_down(b, r, s):
+        return b.d[r, s] >= b.y[s] - b.y[r]
+
+    # one variable holds the Gini sum, so lambda is a single mutable coefficient
+    mdl.gini_sum = pyo.Var(domain=pyo.NonNegativeReals)
+    mdl.gini_sum_def = pyo.Constraint(expr=mdl.gini_sum == pyo.quicksum(
+        float(100.0 * share[r] * share[s]) * mdl.d[r, s] for r, s in pairs))
+    mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
+    mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * mdl.gini_sum, sense=pyo.maximize)
+    set_params(mdl, inputs)
+    return mdl
+
+
+def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Write every tunable number of ``inputs`` into the model's mutable Params."""
+    if structure_of(inputs) != mdl.structure:
+        raise ValueError("inputs change the model's structure; build a new model")
+    n, m = inputs.n, len(inputs.instruments)
+    sc = inputs.scenario
+    budget = inputs.budget_busd
+    coef = inputs.effectiveness * inputs.multiplier * inputs.saturation_busd
+    x_ub = np.where(inputs.allowed, np.minimum(inputs.cap_busd, BIG_CAP_BUSD)[:, None], 0.0)
+    for r in range(n):
+        mdl.c0[r] = float(inputs.c0[r])
+        mdl.floor[r] = float(inputs.floor_busd[r])
+        mdl.cap[r] = float(min(inputs.cap_busd[r], BIG_CAP_BUSD))
+        for i in range(m):
+            mdl.coef[r, i] = float(coef[r, i])
+            mdl.x_ub[r, i] = float(x_ub[r, i])
+    mdl.budget = budget
+    mdl.budget_lo = 0.0 if sc.allow_unspent else budget
+    mdl.lam = sc.spread_weight
+    for i in range(m):
+        mdl.inst_lo[i] = float(inputs.instrument_min_share[i] * budget)
+        mdl.inst_hi[i] = float(inputs.instrument_max_share[i] * budget)
+    for g, rule in enumerate(inputs.groups):
+        mdl.group_lo[g] = rule.min_share * budget
+    mdl.y_floor = sc.per_capita_floor or 0.0
+    if sc.top_k_share_cap is not None:
+        mdl.topk_share = sc.top_k_share_cap.max_share

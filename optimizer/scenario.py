@@ -1,0 +1,322 @@
+"""Scenario: every input of one run, validated, immutable, saved with each plan.
+
+A scenario file (YAML) gives only what it changes; everything else takes the
+documented default from ``optimizer/defaults/scenario.yaml``. A mapping such as
+``weights`` or ``instruments`` replaces the default mapping whole.
+
+Money is in USD everywhere in the file. ``budget`` accepts numbers (``80e9``) and
+strings such as ``"$80B"``, ``"$500M"`` or ``"80 billion"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from optimizer.errors import ScenarioError
+
+MissingPolicy = Literal["error", "zero", "median"]
+CAPACITY_INDEX = "capacity_index"
+
+_SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
+           "b": 1e9, "bn": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12}
+_MONEY = re.compile(r"^\s*\$?\s*([0-9][0-9,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.I)
+
+
+def parse_usd(value: Any) -> float:
+    """Read an amount of USD: ``80e9``, ``"80e9"``, ``"$80B"``, ``"$1.5 trillion"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected an amount of USD, got a true/false value")
+    if isinstance(value, int | float):
+        amount = float(value)
+    elif isinstance(value, str):
+        match = _MONEY.match(value)
+        suffix = match.group(2).lower() if match else ""
+        if not match or suffix not in _SUFFIX:
+            raise ValueError(
+                f"cannot read {value!r} as USD; write e.g. 80e9, \"$80B\" or \"$500M\""
+            )
+        amount = float(match.group(1).replace(",", "")) * _SUFFIX[suffix]
+    else:
+        raise ValueError(f"expected an amount of USD, got {type(value).__name__}")
+    if not math.isfinite(amount):
+        raise ValueError("the amount must be a finite number")
+    if amount < 0:
+        raise ValueError(f"the amount must not be negative (got {amount:,.0f})")
+    return amount
+
+
+USD = Annotated[float, BeforeValidator(parse_usd)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Instrument(_Strict):
+    """One way money is spent; its response parameters are *assumptions*."""
+
+    effectiveness_per_busd: float = Field(
+        gt=0, description="a_i: capacity points per $1B at zero funding, average region"
+    )
+    saturation_usd: USD = Field(
+        description="sigma_i: national saturation scale; a region's is its population share of it"
+    )
+    absorbs: list[str] | None = Field(
+        default=None,
+        description="indicators that make a region able to absorb it; null = overall capacity index",
+    )
+
+    @field_validator("saturation_usd")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+
+class ShareRange(_Strict):
+    """Minimum and maximum share of the budget (0..1)."""
+
+    min: Share = 0.0
+    max: Share = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ShareRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class RegionBounds(_Strict):
+    """Funding bounds for one region, in USD."""
+
+    floor_usd: USD = 0.0
+    cap_usd: USD | None = None
+
+
+class TopKShareCap(_Strict):
+    """The k regions with the most final capacity hold at most ``max_share`` of it."""
+
+    k: int = Field(ge=1)
+    max_share: float = Field(gt=0.0, le=1.0)
+
+
+class Exclusions(_Strict):
+    """Regions that get nothing, or none of some instruments."""
+
+    regions: list[str] = Field(default_factory=list)
+    top_k_incumbents: int = Field(default=0, ge=0)
+    instruments: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SolverSettings(_Strict):
+    """Solver limits."""
+
+    time_limit_s: float = Field(default=60.0, gt=0)
+    threads: int = Field(default=1, ge=1)
+
+
+class Approximation(_Strict):
+    """Piecewise-linear outer approximation of the concave response."""
+
+    tangents: int = Field(default=64, ge=2, le=400)
+    max_error_share: float = Field(default=1e-3, gt=0, lt=1)
+
+
+class Scenario(_Strict):
+    """All inputs of one run. Money in USD; shares in 0..1; lambda, theta in 0..1."""
+
+    budget: USD = Field(description="B, USD to allocate")
+    allow_unspent: bool = Field(default=False, description="budget is <= B instead of = B")
+    weights: dict[str, Annotated[float, Field(ge=0)]]
+    spread_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="lambda")
+    complementarity: float = Field(default=0.5, ge=0.0, le=1.0, description="theta")
+    min_absorption: float = Field(default=0.1, gt=0.0, description="q_min")
+    instruments: dict[str, Instrument]
+    region_floor_usd: USD = 0.0
+    region_cap_usd: USD | None = None
+    region_floor_usd_per_capita: USD = 0.0
+    region_cap_usd_per_capita: USD | None = None
+    max_region_share: Share | None = None
+    region_bounds: dict[str, RegionBounds] = Field(default_factory=dict)
+    instrument_shares: dict[str, ShareRange] = Field(default_factory=dict)
+    group_min_shares: dict[str, dict[str, Share]] = Field(default_factory=dict)
+    exclusions: Exclusions = Field(default_factory=Exclusions)
+    top_k_share_cap: TopKShareCap | None = None
+    per_capita_floor: float | None = Field(default=None, ge=0.0)
+    missing_values: MissingPolicy | dict[str, MissingPolicy] = "error"
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+    approximation: Approximation = Field(default_factory=Approximation)
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("needs at least one indicator")
+        if sum(v.values()) <= 0:
+            raise ValueError("all weights are zero; give at least one indicator a positive weight")
+        return v
+
+    @field_validator("instruments")
+    @classmethod
+    def _some_instrument(cls, v: dict[str, Instrument]) -> dict[str, Instrument]:
+        if not v:
+            raise ValueError("needs at least one instrument")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        problems = []
+        unknown = sorted(set(self.instrument_shares) - set(self.instruments))
+        if unknown:
+            problems.append(f"instrument_shares: unknown instrument(s) {unknown}; "
+                            f"instruments are {sorted(self.instruments)}")
+        for region, names in self.exclusions.instruments.items():
+            bad = sorted(set(names) - set(self.instruments))
+            if bad:
+                problems.append(f"exclusions.instruments.{region}: unknown instrument(s) {bad}")
+        if self.region_cap_usd is not None and self.region_floor_usd > self.region_cap_usd:
+            problems.append(
+                f"region_floor_usd ({usd(self.region_floor_usd)}) is above "
+                f"region_cap_usd ({usd(self.region_cap_usd)})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def normalized_weights(self) -> dict[str, float]:
+        """Weights scaled to sum to 1 (what the UI's sliders show)."""
+        total = sum(self.weights.values())
+        return {k: w / total for k, w in self.weights.items()}
+
+    def missing_policy(self, indicator: str) -> MissingPolicy:
+        """How missing values of ``indicator`` are treated."""
+        if isinstance(self.missing_values, str):
+            return self.missing_values
+        return self.missing_values.get(indicator, self.missing_values.get("default", "error"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, defaults filled in (the resolved scenario)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML; loading it back gives an equal scenario."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved scenario."""
+        return hashlib.sha256(
+            json.dumps(self.to_dict(), sort_keys=True).encode()
+        ).hexdigest()
+
+    def updated(self, **changes: Any) -> Scenario:
+        """A validated copy with some top-level fields replaced."""
+        return scenario_from_dict({**self.to_dict(), **changes}, source="updated scenario")
+
+
+def usd(amount: float) -> str:
+    """Format USD for people: $80.0B, $512.3M, $12,345."""
+    sign = "-" if amount < 0 else ""
+    a = abs(amount)
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if a >= div:
+            return f"{sign}${a / div:,.1f}{suf}"
+    return f"{sign}${a:,.0f}"
+
+
+DEFAULT_SCENARIO_TEXT = resources.files("optimizer").joinpath("defaults/scenario.yaml")
+
+
+@functools.cache
+def _default_scenario_yaml() -> str:
+    return DEFAULT_SCENARIO_TEXT.read_text(encoding="utf-8")
+
+
+def default_scenario_dict() -> dict[str, Any]:
+    """The documented defaults as a plain mapping (a fresh copy each call)."""
+    return copy.deepcopy(_parsed_defaults())
+
+
+@functools.cache
+def _parsed_defaults() -> dict[str, Any]:
+    return yaml.safe_load(_default_scenario_yaml())
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the default scenario for valid keys)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"].endswith("_parsing") or e["type"].endswith("_type"):
+                msg += f" (got {e.get('input')!r})"
+        lines.append(f"{key}: {msg}")
+    return f"{source}: invalid scenario\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario") -> Scenario:
+    """Defaults updated by ``overrides`` (top-level keys replace whole), validated."""
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, dict):
+        raise ScenarioError(f"{source}: a scenario must be a mapping of keys to values")
+    merged = {**default_scenario_dict(), **overrides}
+    try:
+        scenario = Scenario.model_validate(merged)
+    except ValidationError as err:
+        raise ScenarioError(_format_validation_error(err, source)) from None
+    return scenario
+
+
+@functools.cache
+def default_scenario() -> Scenario:
+    """The documented default scenario (immutable, so shared)."""
+    return scenario_from_dict({}, source="default scenario")
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Load and validate a scenario YAML file; ``None`` gives the default scenario."""
+    if path is None:
+        return default_scenario()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({err.strerror})") from None
+    return scenario_from_text(text, source=str(path))
+
+
+def scenario_from_text(text: str, source: str = "scenario") -> Scenario:
+    """Parse YAML text (e.g. an upload) into a validated scenario."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"{source}: not valid YAML{where}") from None
+    return scenario_from_dict(data, source=source)

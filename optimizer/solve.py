@@ -1,0 +1,210 @@
+"""Solve: HiGHS through Pyomo's persistent interface, one model per Planner.
+
+A ``Planner`` keeps one built model and one persistent HiGHS object. Solving a
+scenario whose structure matches the built model only rewrites mutable Params and
+re-solves from the previous basis; anything else rebuilds. Solves are serialized
+with a lock because the HiGHS interface redirects process-wide stdout/stderr.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from optimizer.capacity import ModelInputs, gain_points, resolve
+from optimizer.data import Regions
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.feasibility import explain_infeasible, precheck
+from optimizer.metrics import concentration
+from optimizer.model import build_model, lp_gain_points, set_params, structure_of
+from optimizer.result import AllocationResult, Duals, build_result
+from optimizer.scenario import Scenario
+
+_SOLVE_LOCK = threading.Lock()
+
+
+class Status(str, Enum):
+    """Outcome of a solve, as reported in metrics.json."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    """How the solve went. Times in seconds; ``highs_time_s`` is HiGHS's own time."""
+
+    status: Status
+    termination: str
+    solver: str
+    solver_version: str
+    rebuilt: bool
+    build_time_s: float
+    solve_time_s: float
+    highs_time_s: float
+    objective_lp: float
+    simplex_iterations: int
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status.value,
+            "termination": self.termination,
+            "solver": self.solver,
+            "solver_version": self.solver_version,
+            "rebuilt": self.rebuilt,
+            "build_time_s": self.build_time_s,
+            "solve_time_s": self.solve_time_s,
+            "highs_time_s": self.highs_time_s,
+            "objective_lp": self.objective_lp,
+            "simplex_iterations": self.simplex_iterations,
+        }
+
+
+class Planner:
+    """Solves scenarios on one regions table, reusing the model between solves.
+
+    >>> planner = Planner(load_regions("states"))          # doctest: +SKIP
+    >>> planner.solve(load_scenario()).metrics_after["gini"]  # doctest: +SKIP
+    """
+
+    def __init__(self, regions: Regions) -> None:
+        self.regions = regions
+        self._model: pyo.ConcreteModel | None = None
+        self._solver: Highs | None = None
+        self._highs_clock = 0.0
+        self._dual_rows: list = []
+
+    def _ensure_model(self, inputs: ModelInputs) -> tuple[bool, float]:
+        start = time.perf_counter()
+        if self._model is not None and self._model.structure == structure_of(inputs):
+            set_params(self._model, inputs)
+            return False, time.perf_counter() - start
+        self._model = build_model(inputs)
+        self._solver = Highs()
+        cfg = self._solver.config
+        cfg.raise_exception_on_nonoptimal_result = False
+        cfg.load_solutions = False
+        updates = cfg.auto_updates
+        # the structure never changes in place: only parameter updates are needed
+        updates.check_for_new_or_removed_constraints = False
+        updates.check_for_new_or_removed_vars = False
+        updates.check_for_new_or_removed_params = False
+        updates.check_for_new_objective = False
+        updates.update_constraints = False
+        updates.update_vars = False
+        updates.update_named_expressions = False
+        updates.update_objective = False
+        self._highs_clock = 0.0
+        mdl = self._model
+        self._dual_rows = [mdl.budget_use, *mdl.region_bounds.values(),
+                           *mdl.instrument_share.values(), *mdl.group_min.values()]
+        if hasattr(mdl, "topk_cap"):
+            self._dual_rows.append(mdl.topk_cap)
+        return True, time.perf_counter() - start
+
+    def solve(self, scenario: Scenario) -> AllocationResult:
+        """Resolve ``scenario`` against the regions, solve, and return the plan.
+
+        The result reports how far the LP's tangent approximation is from the exact
+        response at the plan (``approximation``), and whether that is within
+        ``scenario.approximation.max_error_share`` of the objective.
+        Raises ``ScenarioError``/``DataError`` for invalid input and
+        ``InfeasibleError`` (with what to relax) when the constraints conflict.
+        """
+        inputs = resolve(self.regions, scenario)
+        conflicts = precheck(inputs)
+        if conflicts:
+            raise InfeasibleError(conflicts)
+        approx = inputs.scenario.approximation
+        with _SOLVE_LOCK:
+            rebuilt, build_time = self._ensure_model(inputs)
+            mdl, solver = self._model, self._solver
+            assert mdl is not None and solver is not None
+            solver.config.time_limit = scenario.solver.time_limit_s
+            start = time.perf_counter()
+            results = solver.solve(mdl)
+            solve_time = time.perf_counter() - start
+            clock = results.timing_info.highs_time
+            highs_time, self._highs_clock = clock - self._highs_clock, clock
+            self._raise_unless_optimal(results.termination_condition, inputs, scenario)
+            x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl.x, inputs)
+            duals = _duals(results.solution_loader.get_duals(self._dual_rows), mdl)
+            objective_lp = float(results.incumbent_objective)
+            exact = exact_objective(inputs, x)
+            error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
+            approximation = {
+                "objective_lp": objective_lp,
+                "objective_exact": exact,
+                "error_share": error_share,
+                "max_term_error_points": float(
+                    (lp_gain_points(inputs, x) - gain_points(x, inputs)).max()),
+                "tangents": approx.tangents,
+                "within_tolerance": bool(error_share <= approx.max_error_share),
+            }
+            iterations = int(results.extra_info.simplex_iteration_count or 0)
+            info = SolverInfo(
+                status=Status.OPTIMAL,
+                termination=results.termination_condition.name,
+                solver="HiGHS via pyomo.contrib.solver",
+                solver_version=".".join(map(str, results.solver_version)),
+                rebuilt=rebuilt,
+                build_time_s=build_time,
+                solve_time_s=solve_time,
+                highs_time_s=highs_time,
+                objective_lp=objective_lp,
+                simplex_iterations=iterations,
+            )
+        return build_result(inputs, x, duals, info.to_dict(), approximation)
+
+    @staticmethod
+    def _raise_unless_optimal(term: TerminationCondition, inputs: ModelInputs,
+                              scenario: Scenario) -> None:
+        if term in (TerminationCondition.provenInfeasible,
+                    TerminationCondition.infeasibleOrUnbounded):
+            raise InfeasibleError(explain_infeasible(inputs))
+        if term == TerminationCondition.maxTimeLimit:
+            raise SolverError(
+                f"HiGHS reached the time limit of {scenario.solver.time_limit_s:g} s "
+                "without an optimal plan; raise solver.time_limit_s"
+            )
+        if term != TerminationCondition.convergenceCriteriaSatisfied:
+            raise SolverError(f"HiGHS stopped without an optimal plan ({term.name})")
+
+
+def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
+    """S_lambda of an allocation with the exact response."""
+    final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
+    return concentration(final, inputs.population, inputs.scenario.spread_weight)[
+        "spread_adjusted_capacity"]
+
+
+def _array(values: dict, var: pyo.Var, inputs: ModelInputs) -> np.ndarray:
+    out = np.zeros((inputs.n, len(inputs.instruments)))
+    for (r, i), v in var.items():
+        out[r, i] = values[v]
+    return np.maximum(out, 0.0)
+
+
+def _duals(raw: dict, mdl: pyo.ConcreteModel) -> Duals:
+    """Marginal values of the constraints a user set, in objective points per unit."""
+    return Duals(
+        budget=float(raw[mdl.budget_use]),
+        region=np.array([raw[mdl.region_bounds[r]] for r in mdl.R]),
+        instrument=np.array([raw[mdl.instrument_share[i]] for i in mdl.I]),
+        group=np.array([raw[mdl.group_min[g]] for g in mdl.G]),
+        top_k_share=float(raw[mdl.topk_cap]) if hasattr(mdl, "topk_cap") else 0.0,
+    )
+
+
+def solve(regions: Regions, scenario: Scenario) -> AllocationResult:
+    """Solve one scenario on one regions table (builds a fresh model)."""
+    return Planner(regions).solve(scenario)
