@@ -14,7 +14,12 @@ Inputs
     county->CBSA crosswalk and the tech-hubs reference table are read.  The
     unlicensed/draft CBSA files (digitalization, VC, AI draft) are never read.
   * geometry from the npm package ``us-atlas@3.0.1`` fetched with
-    ``npm pack`` into a temporary directory.
+    ``npm pack`` into a temporary directory, and the one county polygon that
+    us-atlas loses (Falls Church city VA, 51610) from the PyPI package
+    ``plotly-geo==1.0.0`` fetched with ``pip download`` into the same directory.
+
+Outputs (data/): states.csv/.geojson, counties.csv/.geojson, metros.csv/.geojson,
+tech_hubs_2023.csv (copied), and the license blocks inside SOURCES.md.
 
 Every figure is copied, summed, divided by a stated constant, or apportioned by
 a stated rule; nothing is typed in.  Missing stays missing (empty), never 0.
@@ -23,11 +28,13 @@ The documentation of every column is ``data/SOURCES.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -148,8 +155,7 @@ def finish_geometry(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
             fail(f"{what}: {rid} has empty geometry")
         # Round to the output precision here, so the file we write is exactly
         # what we validated (rounding at write time can create self-intersections).
-        g = shapely.set_precision(g, 10 ** -PRECISION)
-        g = repair(g)
+        g = repair(_round_coords(shapely.set_precision(g, 10 ** -PRECISION)))
         if g is None or g.is_empty or not g.is_valid:
             fail(f"{what}: {rid} has no valid polygon after rounding")
         geoms.append(rfc7946_orient(g))
@@ -157,15 +163,30 @@ def finish_geometry(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _round_coords(geom):
+    return shapely.transform(geom, lambda xy: np.round(xy, PRECISION))
+
+
 def write_geojson(gdf: gpd.GeoDataFrame, path: Path, max_mb: float) -> None:
-    if path.exists():
-        path.unlink()
-    gdf.to_file(path, driver="GeoJSON", COORDINATE_PRECISION=PRECISION, engine="pyogrio")
+    """Write compact RFC 7946 GeoJSON (lon/lat WGS 84, no ``crs`` member) and verify it."""
+    features = []
+    props = [c for c in gdf.columns if c != gdf.geometry.name]
+    for row, geom in zip(gdf[props].itertuples(index=False), gdf.geometry):
+        features.append({
+            "type": "Feature",
+            "properties": {k: (None if pd.isna(v) else v) for k, v in zip(props, row)},
+            "geometry": shapely.geometry.mapping(_round_coords(geom)),
+        })
+    text = json.dumps({"type": "FeatureCollection", "features": features},
+                      separators=(",", ":"), ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
     size_mb = path.stat().st_size / 1e6
     if size_mb > max_mb:
         fail(f"{path.name} is {size_mb:.2f} MB (limit {max_mb} MB)")
     back = gpd.read_file(path)
-    bad = back[~back.is_valid | back.is_empty | back.geometry.isna()]
+    if back.crs is None or back.crs.to_epsg() != 4326:
+        fail(f"{path.name}: not read back as EPSG:4326")
+    bad = back[back.geometry.isna() | back.is_empty | ~back.is_valid]
     if len(bad):
         fail(f"{path.name}: invalid/empty after writing: {bad['region_id'].tolist()}")
     if back["region_id"].duplicated().any():
@@ -312,6 +333,237 @@ def build_state_geometry(pkg: Path, states: pd.DataFrame) -> gpd.GeoDataFrame:
     return finish_geometry(g, "states")
 
 
+
+# ------------------------------------------------------------ counties, metros
+PLOTLY_GEO = "plotly-geo==1.0.0"
+PLOTLY_SHP = "_plotly_geo/package_data/cb_2016_us_county_500k"
+FALLS_CHURCH = "51610"
+# Alaska: Valdez-Cordova Census Area (02261, in the 2017 geometry and the crosswalk) was split
+# in 2019 into Chugach (02063) and Copper River (02066), which the 2022 estimates report.
+VALDEZ_CORDOVA = ("02261", ("02063", "02066"))
+PATENT_YEARS = list(range(2000, 2016))
+
+COUNTY_COLUMNS = [
+    "region_id", "name", "postal", "state_fips", "census_region", "census_division",
+    "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015",
+]
+METRO_COLUMNS = [
+    "region_id", "name", "postal", "state_fips", "states", "census_region", "census_division",
+    "population", "population_complete", "n_counties", "utility_patents_2000_2015",
+]
+APPORTIONED = [f"{c}_apportioned" for c in STATE_INDICATORS]
+
+
+def fetch_falls_church(workdir: Path) -> gpd.GeoDataFrame:
+    """Falls Church city VA from plotly-geo 1.0.0 (Census cb_2016 500k county file)."""
+    subprocess.run([sys.executable, "-m", "pip", "download", PLOTLY_GEO, "--no-deps",
+                    "--quiet", "--disable-pip-version-check", "-d", str(workdir)], check=True)
+    wheels = list(workdir.glob("plotly_geo-1.0.0-*.whl"))
+    if len(wheels) != 1:
+        fail("pip download did not produce the plotly-geo 1.0.0 wheel")
+    with zipfile.ZipFile(wheels[0]) as zf:
+        for ext in (".shp", ".shx", ".dbf"):
+            zf.extract(PLOTLY_SHP + ext, workdir)
+    shp = gpd.read_file(workdir / (PLOTLY_SHP + ".shp"), engine="pyogrio")
+    fc = shp[shp["GEOID"] == FALLS_CHURCH]
+    if len(fc) != 1:
+        fail("plotly-geo county file lacks Falls Church 51610")
+    # The wheel ships no .prj; Census cartographic boundary files are NAD83 (EPSG:4269).
+    fc = fc.set_crs(4269, allow_override=True).to_crs(4326)
+    fc = fc.assign(geometry=fc.geometry.simplify(0.001, preserve_topology=True))
+    return fc.rename(columns={"GEOID": "region_id"})[["region_id", "geometry"]]
+
+
+def plotly_license(workdir: Path) -> str:
+    wheels = list(workdir.glob("plotly_geo-1.0.0-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as zf:
+        text = zf.read("plotly_geo-1.0.0.dist-info/LICENSE.txt").decode()
+    if "MIT" not in text or "Plotly" not in text:
+        fail("unexpected plotly-geo license text")
+    return text
+
+
+def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path):
+    xw = sh.csv("county_cbsa_crosswalk.csv")
+    pop = sh.csv("county_population_2022.csv")
+    pat = sh.csv("county_utility_patents_2000_2015.csv")
+    st = states.set_index("region_id")
+
+    xw = xw[xw["state_fips"].isin(st.index)].copy()
+    if xw["county_fips"].duplicated().any():
+        fail("crosswalk: duplicate county_fips")
+    if not (xw["county_fips"].str[:2] == xw["state_fips"]).all():
+        fail("crosswalk: county_fips does not start with state_fips")
+    n_xw_metros = xw.loc[xw["cbsa_type"] == "metro", "cbsa_code"].nunique()
+    if n_xw_metros != 384:
+        fail(f"crosswalk: expected 384 metro CBSAs, got {n_xw_metros}")
+
+    # ---- population (Census 2022 county estimates), keyed to the crosswalk's county set
+    popm = pop.set_index("county_fips")["population_2022"]
+    if popm.index.duplicated().any():
+        fail("county population: duplicate county_fips")
+    xw["population"] = xw["county_fips"].map(popm).astype("Int64")
+    vc_code, parts = VALDEZ_CORDOVA
+    if vc_code in set(xw["county_fips"]) and vc_code not in popm.index:
+        if not all(p in popm.index for p in parts):
+            fail("Alaska 2019 split parts missing from the county population table")
+        xw.loc[xw["county_fips"] == vc_code, "population"] = int(popm[list(parts)].sum())
+        print(f"counties: {vc_code} Valdez-Cordova population = sum of {' + '.join(parts)} (2019 split)")
+
+    drops = xw[xw["population"].isna()]
+    for r in drops.itertuples():
+        if r.state_fips == "09":
+            why = ("Connecticut: the 2022 estimates report the 9 planning regions (091xx), "
+                   "not the 8 former counties used by the crosswalk and the 2017 geometry")
+        elif r.county_fips == "51515":
+            why = "Bedford city VA: merged into Bedford County 51019 in 2013; no 2022 estimate, no geometry"
+        else:
+            why = "no 2022 population estimate"
+        print(f"counties: DROP {r.county_fips} {r.county_name}: {why}")
+    expected_drops = {f"090{n:02d}" for n in range(1, 16, 2)} | {"51515"}
+    if set(drops["county_fips"]) != expected_drops:
+        fail(f"counties without population changed: {sorted(drops['county_fips'])}")
+    unused = set(pop["county_fips"]) - set(xw["county_fips"]) - set(parts)
+    unused = {u for u in unused if not u.startswith("72")}
+    if unused != {f"091{n}0" for n in range(1, 10)}:
+        fail(f"unexpected population rows not in the crosswalk: {sorted(unused)}")
+    xw = xw[xw["population"].notna()].copy()
+
+    # every state except Connecticut must add up to its state total exactly
+    sums = xw.groupby("state_fips")["population"].sum()
+    diff = (sums - st["population"].reindex(sums.index)).astype(int)
+    if (diff != 0).any():
+        fail(f"county populations do not add up to the state totals: {diff[diff != 0].to_dict()}")
+    if set(st.index) - set(sums.index) != {"09"}:
+        fail("a state other than Connecticut lost all its counties")
+
+    # ---- utility patents (USPTO PTMT, by county of inventor), 2000-2015
+    cols = [f"patents_{y}" for y in PATENT_YEARS]
+    if pat[cols].isna().any().any():
+        fail("patent table has empty yearly cells; rule would need revisiting")
+    patm = pat.set_index("county_fips")[cols].sum(axis=1)
+    xw["utility_patents_2000_2015"] = xw["county_fips"].map(patm).astype("Int64")
+
+    # ---- names, states, regions
+    xw["name"] = [n[: -(len(sn) + 2)] if isinstance(n, str) and n.endswith(", " + sn) else n
+                  for n, sn in zip(xw["county_name"], xw["state_name"])]
+    if xw["name"].isna().any():
+        fail("county without a name")
+    xw["region_id"] = xw["county_fips"]
+    for c in ("postal", "census_region", "census_division"):
+        xw[c] = xw["state_fips"].map(st[c])
+    xw["cbsa_type"] = xw["cbsa_type"].astype(str)
+
+    # ---- state indicators apportioned by population share within the state
+    for c in STATE_INDICATORS:
+        share = xw["population"].astype(float) / xw["state_fips"].map(st["population"]).astype(float)
+        xw[c + "_apportioned"] = xw["state_fips"].map(st[c].astype(float)) * share
+
+    counties = xw[COUNTY_COLUMNS + APPORTIONED].sort_values("region_id").reset_index(drop=True)
+
+    # ---- geometry: us-atlas counties + Falls Church from plotly-geo
+    g = read_topojson(pkg / "counties-10m.json", "counties").rename(columns={"id": "region_id"})
+    g = g[g["region_id"].isin(counties["region_id"])].copy()
+    g["geometry"] = [repair(x) for x in g.geometry]
+    empty = g.loc[g.geometry.isna(), "region_id"].tolist()
+    if empty != [FALLS_CHURCH]:
+        fail(f"unexpected empty county geometry in us-atlas: {empty}")
+    fc = fetch_falls_church(workdir)
+    g = pd.concat([g[g["region_id"] != FALLS_CHURCH][["region_id", "geometry"]], fc],
+                  ignore_index=True)
+    g = gpd.GeoDataFrame(g, geometry="geometry", crs="EPSG:4326")
+    # In us-atlas the area of Falls Church is covered by its neighbours (mostly Fairfax
+    # County); cut the city out of them so that the counties do not overlap.
+    fcg = fc.geometry.iloc[0]
+    hit = g.intersects(fcg) & (g["region_id"] != FALLS_CHURCH)
+    for i in g.index[hit]:
+        cut = repair(g.at[i, "geometry"].difference(fcg))
+        if cut is None:
+            fail(f"cutting Falls Church out of {g.at[i, 'region_id']} left nothing")
+        g.at[i, "geometry"] = cut
+    print(f"counties: Falls Church cut out of {sorted(g.loc[hit, 'region_id'])}")
+    if sorted(g["region_id"]) != sorted(counties["region_id"]) or g["region_id"].duplicated().any():
+        missing = set(counties["region_id"]) ^ set(g["region_id"])
+        fail(f"county rows and geometry differ: {sorted(missing)}")
+    print("counties: 51610 Falls Church geometry from plotly-geo 1.0.0 (empty in us-atlas)")
+    return counties, g
+
+
+def round_apportioned(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in APPORTIONED:
+        df[c] = df[c].round(3)
+    return df
+
+
+def build_metros(counties: pd.DataFrame, county_geo: gpd.GeoDataFrame, sh: Shared,
+                 states: pd.DataFrame):
+    xw = sh.csv("county_cbsa_crosswalk.csv")
+    xw = xw[(xw["cbsa_type"] == "metro") & xw["state_fips"].isin(states["region_id"])]
+    st = states.set_index("postal")
+    names = xw.groupby("cbsa_code")["cbsa_name"].first()
+    n_all = xw.groupby("cbsa_code").size()
+
+    mc = counties[counties["cbsa_type"] == "metro"].copy()
+    kept = mc.groupby("cbsa_code").size()
+    rows = []
+    for code, name in names.items():
+        n_kept = int(kept.get(code, 0))
+        if n_kept == 0:
+            print(f"metros: DROP {code} {name}: all its counties are Connecticut counties "
+                  "without a 2022 population estimate")
+            continue
+        part = mc[mc["cbsa_code"] == code]
+        name_states = name.rsplit(", ", 1)[1].split("-")
+        xw_states = set(xw.loc[xw["cbsa_code"] == code, "state_fips"].map(
+            states.set_index("region_id")["postal"]))
+        if set(name_states) != xw_states:
+            fail(f"metro {code} {name}: states in name {name_states} != counties' {xw_states}")
+        primary = name_states[0]
+        complete = n_kept == int(n_all[code])
+        if not complete:
+            print(f"metros: {code} {name}: population and figures cover {n_kept} of "
+                  f"{int(n_all[code])} counties (Connecticut counties lack 2022 estimates)")
+        row = {
+            "region_id": code, "name": name, "postal": primary,
+            "state_fips": st.loc[primary, "region_id"], "states": ";".join(name_states),
+            "census_region": st.loc[primary, "census_region"],
+            "census_division": st.loc[primary, "census_division"],
+            "population": int(part["population"].sum()),
+            "population_complete": complete, "n_counties": n_kept,
+            "utility_patents_2000_2015": part["utility_patents_2000_2015"].sum(min_count=1),
+        }
+        for c in APPORTIONED:
+            row[c] = part[c].sum(min_count=1)
+        rows.append(row)
+    metros = pd.DataFrame(rows)[METRO_COLUMNS + APPORTIONED]
+    metros["utility_patents_2000_2015"] = metros["utility_patents_2000_2015"].astype("Int64")
+    metros = metros.sort_values("region_id").reset_index(drop=True)
+
+    # geometry: dissolve the shipped county polygons by CBSA
+    cg = county_geo.merge(mc[["region_id", "cbsa_code"]], on="region_id")
+    cg["cbsa_code"] = cg["cbsa_code"].astype(str)
+    mg = cg.dissolve(by="cbsa_code", as_index=False)[["cbsa_code", "geometry"]]
+    mg = mg.rename(columns={"cbsa_code": "region_id"})
+    mg = mg.merge(metros[["region_id", "name"]], on="region_id")[["region_id", "name", "geometry"]]
+    if sorted(mg["region_id"]) != metros["region_id"].tolist():
+        fail("metro rows and geometry differ")
+    return metros, mg.sort_values("region_id").reset_index(drop=True)
+
+
+def check_apportioned(df: pd.DataFrame, states: pd.DataFrame, what: str, key: str) -> None:
+    """Apportioned values must add back up to the state figures (except CT, dropped)."""
+    sums = df.groupby(key)[APPORTIONED].sum(min_count=1)
+    st = states.set_index("region_id")
+    for c in STATE_INDICATORS:
+        a = sums[c + "_apportioned"]
+        b = st[c].astype(float).reindex(a.index)
+        bad = (a - b).abs() > 1e-6 * b.abs().clip(lower=1)
+        bad |= a.isna() ^ b.isna()
+        if bad.any():
+            fail(f"{what}: {c}_apportioned does not add up to the state figure for {list(a.index[bad])}")
+
+
 # ----------------------------------------------------------------------- output
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, na_rep="", lineterminator="\n")
@@ -331,21 +583,19 @@ def copy_tech_hubs(sh: Shared, states: pd.DataFrame) -> None:
     print(f"wrote {dst.relative_to(REPO)} ({len(th)} rows, copied unchanged)")
 
 
-LICENSE_BEGIN = "<!-- us-atlas LICENSE: begin (written by scripts/build_data.py) -->"
-LICENSE_END = "<!-- us-atlas LICENSE: end -->"
-
-
-def write_license_into_sources(license_text: str) -> None:
-    """Copy us-atlas's LICENSE verbatim into data/SOURCES.md between the markers."""
+def write_license_into_sources(package: str, license_text: str) -> None:
+    """Copy a package's license notice verbatim into data/SOURCES.md between its markers."""
+    begin = f"<!-- {package} LICENSE: begin (written by scripts/build_data.py) -->"
+    end = f"<!-- {package} LICENSE: end -->"
     path = DATA / "SOURCES.md"
     text = path.read_text()
-    if LICENSE_BEGIN not in text or LICENSE_END not in text:
-        fail("data/SOURCES.md lacks the us-atlas LICENSE markers")
-    head, rest = text.split(LICENSE_BEGIN, 1)
-    _, tail = rest.split(LICENSE_END, 1)
+    if begin not in text or end not in text:
+        fail(f"data/SOURCES.md lacks the {package} LICENSE markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     block = "```text\n" + license_text.strip() + "\n```"
-    path.write_text(f"{head}{LICENSE_BEGIN}\n{block}\n{LICENSE_END}{tail}")
-    print("updated data/SOURCES.md (us-atlas license notice)")
+    path.write_text(f"{head}{begin}\n{block}\n{end}{tail}")
+    print(f"updated data/SOURCES.md ({package} license notice)")
 
 
 def check_sources_md(frames: dict[str, pd.DataFrame]) -> None:
@@ -378,9 +628,30 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(states, DATA / "states.csv")
         write_geojson(build_state_geometry(pkg, states), DATA / "states.geojson", max_mb=0.5)
         copy_tech_hubs(sh, states)
-        write_license_into_sources(license_text)
+
+        counties, county_geo = build_counties(sh, states, pkg, Path(tmp))
+        check_apportioned(counties, states, "counties", "state_fips")
+        metros, metro_geo = build_metros(counties, county_geo, sh, states)
+        counties = round_apportioned(counties)
+        metros = round_apportioned(metros)
+        write_csv(counties, DATA / "counties.csv")
+        county_geo = county_geo.merge(counties[["region_id", "name"]], on="region_id")
+        county_geo = county_geo[["region_id", "name", "geometry"]].sort_values("region_id")
+        write_geojson(finish_geometry(county_geo.reset_index(drop=True), "counties"),
+                      DATA / "counties.geojson", max_mb=2.5)
+        write_csv(metros, DATA / "metros.csv")
+        write_geojson(finish_geometry(metro_geo, "metros"), DATA / "metros.geojson", max_mb=2.5)
+        print(f"counties: {len(counties)} rows, population {int(counties['population'].sum()):,}; "
+              f"metros: {len(metros)} rows, population {int(metros['population'].sum()):,}")
+        for name, df in (("counties", counties), ("metros", metros)):
+            na = df.isna().sum()
+            print(f"{name}: missing values {na[na > 0].to_dict()}")
+        write_license_into_sources("us-atlas", license_text)
+        write_license_into_sources("plotly-geo", plotly_license(Path(tmp)))
     check_sources_md({
         "states.csv": states,
+        "counties.csv": counties,
+        "metros.csv": metros,
         "tech_hubs_2023.csv": pd.read_csv(DATA / "tech_hubs_2023.csv"),
     })
     return 0
