@@ -30,6 +30,19 @@ from optimizer.scenario import Scenario
 _SOLVE_LOCK = threading.Lock()
 
 
+class _Highs(Highs):
+    """Pyomo's persistent HiGHS, minus a no-op variable removal on every solve.
+
+    Pyomo 6.10 calls ``_remove_variables([])`` on each re-solve, which still asks
+    HiGHS to delete an empty set (dropping its warm-start basis) and re-indexes every
+    column. Skipping the empty call keeps re-solves warm.
+    """
+
+    def _remove_variables(self, variables):  # type: ignore[no-untyped-def]
+        if variables:
+            super()._remove_variables(variables)
+
+
 class Status(str, Enum):
     """Outcome of a solve, as reported in metrics.json."""
 
@@ -89,7 +102,7 @@ class Planner:
             set_params(self._model, inputs)
             return False, time.perf_counter() - start
         self._model = build_model(inputs)
-        self._solver = Highs()
+        self._solver = _Highs()
         cfg = self._solver.config
         cfg.raise_exception_on_nonoptimal_result = False
         cfg.load_solutions = False
