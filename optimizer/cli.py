@@ -101,6 +101,9 @@ def check(
         raise typer.Exit(1)
 
 
+# --- command modules: each registers its commands with `register` on import ---
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 import pyomo.environ as pyo
@@ -43,7 +43,7 @@ class _Highs(Highs):
             super()._remove_variables(variables)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of a solve, as reported in metrics.json."""
 
     OPTIMAL = "optimal"

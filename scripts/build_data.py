@@ -286,7 +286,7 @@ def build_states(sh: Shared) -> pd.DataFrame:
     # ---- cross-check against the joined convenience file
     si = sh.csv("state_indicators.csv").set_index("state_fips")
     o = out.set_index("region_id")
-    for a, b, tol in [
+    for a, b, _tol in [
         ("postal", "postal", None), ("name", "state_name", None),
         ("census_region", "census_region", None), ("census_division", "census_division", None),
     ]:

@@ -291,7 +291,7 @@ def test_metros_states(metros, states):
     st = states.set_index("postal")
     lists = metros["states"].str.split(";")
     assert (lists.str[0] == metros["postal"]).all()
-    assert lists.map(lambda l: set(l) <= set(st.index)).all()
+    assert lists.map(lambda parts: set(parts) <= set(st.index)).all()
     assert (metros["state_fips"] == metros["postal"].map(st["region_id"])).all()
     assert (metros["census_region"] == metros["postal"].map(st["census_region"])).all()
 
@@ -303,7 +303,7 @@ def test_metros_no_negative_values(metros):
 def test_metros_missing_values_only_where_documented(metros):
     na = metros.isna().sum()
     assert set(na[na > 0].index) <= {"ai_vc_musd_apportioned"}, na[na > 0].to_dict()
-    only_na_states = metros["states"].str.split(";").map(lambda l: set(l) <= AI_VC_MISSING)
+    only_na_states = metros["states"].str.split(";").map(lambda parts: set(parts) <= AI_VC_MISSING)
     assert (metros["ai_vc_musd_apportioned"].isna() == only_na_states).all()
 
 
