@@ -201,7 +201,8 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     sc = inputs.scenario
     budget = inputs.budget_busd
     coef = inputs.effectiveness * inputs.multiplier * inputs.saturation_busd
-    x_ub = np.where(inputs.allowed, np.minimum(inputs.cap_busd, BIG_CAP_BUSD)[:, None], 0.0)
+    # the region row carries the cap (so its dual is reported); bounds only exclude
+    x_ub = np.where(inputs.allowed, BIG_CAP_BUSD, 0.0)
     for r in range(n):
         mdl.c0[r] = float(inputs.c0[r])
         mdl.floor[r] = float(inputs.floor_busd[r])

@@ -38,7 +38,7 @@ CAPACITY_INDEX = "capacity_index"
 
 _SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
            "b": 1e9, "bn": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12}
-_MONEY = re.compile(r"^\s*\$?\s*([0-9][0-9,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.I)
+_MONEY = re.compile(r"^\s*(-?)\s*\$?\s*([0-9][0-9,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.I)
 
 
 def parse_usd(value: Any) -> float:
@@ -49,12 +49,13 @@ def parse_usd(value: Any) -> float:
         amount = float(value)
     elif isinstance(value, str):
         match = _MONEY.match(value)
-        suffix = match.group(2).lower() if match else ""
+        suffix = match.group(3).lower() if match else ""
         if not match or suffix not in _SUFFIX:
             raise ValueError(
                 f"cannot read {value!r} as USD; write e.g. 80e9, \"$80B\" or \"$500M\""
             )
-        amount = float(match.group(1).replace(",", "")) * _SUFFIX[suffix]
+        amount = float(match.group(2).replace(",", "")) * _SUFFIX[suffix]
+        amount = -amount if match.group(1) else amount
     else:
         raise ValueError(f"expected an amount of USD, got {type(value).__name__}")
     if not math.isfinite(amount):
@@ -265,8 +266,14 @@ def _parsed_defaults() -> dict[str, Any]:
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
     lines = []
+    seen = set()
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # drop pydantic's union-member tags such as "literal['error','zero']" from the path
+        path = [str(p) for p in e["loc"] if not re.search(r"[\[\]]|^function-", str(p))]
+        key = ".".join(path) or "(top level)"
+        if key in seen:
+            continue
+        seen.add(key)
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the default scenario for valid keys)"
         elif e["type"] == "missing":

@@ -1,0 +1,26 @@
+"""Tiny inline region sets and scenarios whose optimum can be checked by hand."""
+
+from __future__ import annotations
+
+import optimizer as pf
+from optimizer.data import Regions, regions_from_bytes
+
+def make_regions(csv: str, label: str = "test.csv") -> Regions:
+    """A regions table from inline CSV text."""
+    return regions_from_bytes(csv.strip().encode() + b"\n", label)
+
+
+ONE_INSTRUMENT = {"grant": {"effectiveness_per_busd": 1.0, "saturation_usd": "$10B"}}
+
+
+def tiny_scenario(**overrides: object) -> pf.Scenario:
+    """A scenario for inline regions: one indicator, one instrument, unless overridden."""
+    base: dict[str, object] = {
+        "budget": "$10B",
+        "weights": {"talent": 1.0},
+        "instruments": ONE_INSTRUMENT,
+        "missing_values": "error",
+        "approximation": {"tangents": 200},
+    }
+    base.update(overrides)
+    return pf.scenario_from_dict(base, source="test scenario")
