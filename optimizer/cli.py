@@ -102,6 +102,7 @@ def check(
 
 
 # --- command modules: each registers its commands with `register` on import ---
+import optimizer.export_cli  # noqa: E402,F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,516 @@
+"""What the workbench app shows, computed without Streamlit.
+
+The app (``app.py``) only lays out widgets; every number, sentence and table it
+shows comes from here or from the engine, so it is tested on its own:
+
+- ``Controls``: the knobs a person turns, read from and applied to a ``Scenario``
+  (only the knobs that changed are written back, so an uploaded scenario
+  round-trips exactly);
+- ``headline``, ``allocation_table``, ``region_detail``, ``marginal_sentences``;
+- ``compare_metrics`` / ``difference_table`` for saved plans;
+- ``PlanLibrary``: saved plans on disk (``$PLACEFUND_HOME/plans``, default
+  ``~/.placefund/plans``), never overwritten, deletable;
+- upload checks (size limit, regions CSV + GeoJSON, scenario YAML).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.capacity import BUSD, gain_points, marginal_points_per_busd, resolve
+from optimizer.data import Regions, load_geometry, regions_from_bytes
+from optimizer.errors import DataError, ScenarioError
+from optimizer.export import load_plan
+from optimizer.result import AllocationResult
+from optimizer.scenario import Scenario, scenario_from_text, usd
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_APP_REGIONS = 120  # the spread term has one variable per pair of regions: n² growth
+
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "spread_adjusted_capacity": ("Spread-adjusted capacity S_λ", "points"),
+    "total_capacity": ("Total capacity", "points"),
+    "mean_capacity": ("Mean per-capita capacity μ", "× baseline average"),
+    "gini": ("Gini of per-capita capacity", "0 = equal, 1 = all in one place"),
+    "top10_share": ("Top-10 regions' share of capacity", "share"),
+    "baseline_top10_share": ("Share held by the baseline top 10", "share"),
+    "hhi": ("Herfindahl index of capacity shares", "0..1"),
+    "theil": ("Theil index", "0 = equal"),
+    "cv": ("Coefficient of variation", "ratio"),
+}
+SHARE_METRICS = {"top10_share", "baseline_top10_share"}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def pct(value: float, digits: int = 1) -> str:
+    """A share as a percentage: 0.042 -> '4.2%'."""
+    return f"{value:.{digits}%}"
+
+
+def metric_text(key: str, value: float) -> str:
+    """A metric value formatted for its kind."""
+    if key in SHARE_METRICS:
+        return pct(value)
+    if key in ("gini", "hhi", "theil", "cv"):
+        return f"{value:.3f}"
+    return f"{value:,.2f}"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number: label, value text, change text, tooltip."""
+
+    label: str
+    value: str
+    delta: str | None
+    help: str
+
+
+def headline(result: AllocationResult) -> list[Headline]:
+    """The numbers at the top of the page."""
+    b, a = result.metrics_before, result.metrics_after
+    lam = result.scenario.spread_weight
+    funded = int((result.regions["funding_usd"] > 1.0).sum())
+    hubs = int(result.regions["hub"].sum()) if "hub" in result.regions else 0
+    regions_text = f"{funded} of {len(result.regions)}"
+    return [
+        Headline("Spread-adjusted capacity S_λ", f"{a['spread_adjusted_capacity']:.2f} points",
+                 f"{a['spread_adjusted_capacity'] - b['spread_adjusted_capacity']:+.2f} points",
+                 f"Total capacity discounted for concentration, λ = {lam:g}: 100·μ·(1 − λ·Gini). "
+                 "Baseline total capacity is 100 points."),
+        Headline("Top-10 share of capacity", f"{pct(b['top10_share'])} → {pct(a['top10_share'])}",
+                 f"{(a['top10_share'] - b['top10_share']) * 100:+.1f} pp",
+                 "Share of national capacity held by the 10 regions with the most capacity."),
+        Headline("Gini (per capita)", f"{b['gini']:.3f} → {a['gini']:.3f}",
+                 f"{a['gini'] - b['gini']:+.3f}",
+                 "Population-weighted Gini of per-capita capacity: 0 = equal everywhere."),
+        Headline("Regions funded" + (" / hubs" if hubs else ""),
+                 regions_text + (f" / {hubs} hubs" if hubs else ""), None,
+                 "Regions receiving any money (hubs only when the scenario designates them)."),
+        Headline("Budget spent", f"{usd(result.spent_usd)} of {usd(result.scenario.budget)}", None,
+                 "The whole budget is spent unless the scenario allows leftovers."),
+        Headline("Solve time", f"{result.solver.get('solve_time_s', float('nan')) * 1000:,.0f} ms",
+                 None, "Time HiGHS and Pyomo took to re-solve the plan after the last change."),
+    ]
+
+
+def allocation_table(result: AllocationResult) -> pd.DataFrame:
+    """Per-region table for display, biggest funding first (money in USD)."""
+    r = result.regions
+    instruments = list(result.scenario.instruments)
+    table = pd.DataFrame({
+        "Region": r["name"],
+        "Funding": r["funding_usd"],
+        "Per person": r["funding_per_capita_usd"],
+        **{f"{name.capitalize()}": r[f"funding_{name}_usd"] for name in instruments},
+        "Capacity before": r["baseline_capacity"],
+        "Capacity after": r["final_capacity"],
+        "Share before": r["capacity_share_before"],
+        "Share after": r["capacity_share_after"],
+        "Excluded": r["excluded"],
+    })
+    table.index = r["region_id"].rename("region_id")
+    return table.sort_values(["Funding", "Capacity before"], ascending=False)
+
+
+def marginal_sentences(result: AllocationResult) -> list[str]:
+    """What relaxing each binding constraint is worth, in plain words."""
+    mv = result.marginal_values
+    if mv is None or len(mv) == 0:
+        return []
+    rows = mv[mv["binding"].astype(bool)] if "binding" in mv else mv
+    return [str(text) for text in rows["explanation"]]
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+@dataclass(frozen=True)
+class RegionDetail:
+    """One region of one plan: summary numbers and a per-instrument table."""
+
+    region_id: str
+    name: str
+    summary: dict[str, str]
+    instruments: pd.DataFrame  # instrument, funding_usd, gain_points, marginal_points_per_busd
+
+
+def region_detail(result: AllocationResult, regions: Regions, region_id: str) -> RegionDetail:
+    """Baseline, gain by instrument and marginal return at the allocation of one region."""
+    table = result.regions.set_index("region_id")
+    if region_id not in table.index:
+        raise DataError(f"region '{region_id}' is not in this plan")
+    row = table.loc[region_id]
+    inputs = resolve(regions, result.scenario)
+    r = inputs.region_ids.index(region_id)
+    x = (result.allocation.pivot_table(index="region_id", columns="instrument", values="amount_usd",
+                                       aggfunc="sum", fill_value=0.0)
+         .reindex(index=inputs.region_ids, columns=list(inputs.instruments), fill_value=0.0)
+         .to_numpy(float) / BUSD)
+    gains = gain_points(x, inputs)[r]
+    marginal = marginal_points_per_busd(x, inputs)[r]
+    allowed = inputs.allowed[r]
+    per_instrument = pd.DataFrame({
+        "instrument": list(inputs.instruments),
+        "funding_usd": x[r] * BUSD,
+        "gain_points": gains,
+        "marginal_points_per_busd": np.where(allowed, marginal, np.nan),
+        "allowed": allowed,
+    })
+    summary = {
+        "Population": f"{row['population']:,.0f}",
+        "Baseline capacity": f"{row['baseline_capacity']:.3f} points "
+                             f"({pct(row['capacity_share_before'], 2)} of the nation)",
+        "Capacity after": f"{row['final_capacity']:.3f} points "
+                          f"({pct(row['capacity_share_after'], 2)} of the nation)",
+        "Per-capita capacity": f"{row['capacity_per_capita_before']:.2f} → "
+                               f"{row['capacity_per_capita_after']:.2f} × national average",
+        "Funding": f"{usd(row['funding_usd'])} (${row['funding_per_capita_usd']:,.0f} per person)",
+        "Marginal return": f"{row['marginal_points_per_busd']:.3f} points per extra $1B "
+                           "(best instrument, at its current allocation)",
+        "Status": "excluded" if bool(row["excluded"]) else "eligible",
+    }
+    return RegionDetail(region_id, str(row["name"]), summary, per_instrument)
+
+
+# --------------------------------------------------------------------------- controls
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The knobs in the sidebar. Money in $B; shares in 0..1."""
+
+    budget_busd: float
+    weights: dict[str, float]
+    spread_weight: float
+    complementarity: float
+    effectiveness: dict[str, float]
+    top_k_cap: tuple[int, float] | None = None
+    per_capita_floor: float | None = None
+    max_region_share: float | None = None
+    region_floor_busd: float = 0.0
+    region_cap_busd: float | None = None
+    region_caps_busd: dict[str, float] = field(default_factory=dict)
+    excluded: tuple[str, ...] = ()
+    top_k_incumbents: int = 0
+    group_min_shares: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def controls_from_scenario(scenario: Scenario, regions: Regions) -> Controls:
+    """Read the knobs' positions from a scenario (region references become ids)."""
+    caps: dict[str, float] = {}
+    for ref, bounds in scenario.region_bounds.items():
+        rid = regions.lookup(ref)
+        if rid is not None and bounds.cap_usd is not None:
+            caps[rid] = bounds.cap_usd / BUSD
+    excluded = tuple(sorted(rid for rid in (regions.lookup(ref) for ref in scenario.exclusions.regions)
+                            if rid is not None))
+    cap = scenario.top_k_share_cap
+    return Controls(
+        budget_busd=scenario.budget / BUSD,
+        weights={k: float(scenario.weights.get(k, 0.0)) for k in regions.indicators
+                 if k in scenario.weights} or {k: 1.0 for k in regions.indicators},
+        spread_weight=scenario.spread_weight,
+        complementarity=scenario.complementarity,
+        effectiveness={name: ins.effectiveness_per_busd for name, ins in scenario.instruments.items()},
+        top_k_cap=(cap.k, cap.max_share) if cap is not None else None,
+        per_capita_floor=scenario.per_capita_floor,
+        max_region_share=scenario.max_region_share,
+        region_floor_busd=scenario.region_floor_usd / BUSD,
+        region_cap_busd=None if scenario.region_cap_usd is None else scenario.region_cap_usd / BUSD,
+        region_caps_busd=caps,
+        excluded=excluded,
+        top_k_incumbents=scenario.exclusions.top_k_incumbents,
+        group_min_shares={col: dict(v) for col, v in scenario.group_min_shares.items()},
+    )
+
+
+def apply_controls(base: Scenario, regions: Regions, controls: Controls) -> Scenario:
+    """``base`` with the knobs that differ from its own positions applied; validated.
+
+    Raises ``ScenarioError`` with the validator's message for an invalid combination.
+    """
+    start = controls_from_scenario(base, regions)
+    changes: dict[str, Any] = {}
+    if controls.budget_busd != start.budget_busd:
+        changes["budget"] = controls.budget_busd * BUSD
+    if controls.weights != start.weights:
+        weights = {k: float(v) for k, v in controls.weights.items() if v > 0}
+        if not weights:
+            raise ScenarioError("weights: all indicator weights are zero; give at least one "
+                                "indicator a positive weight")
+        changes["weights"] = weights
+    for name in ("spread_weight", "complementarity", "per_capita_floor", "max_region_share"):
+        if getattr(controls, name) != getattr(start, name):
+            changes[name] = getattr(controls, name)
+    if controls.effectiveness != start.effectiveness:
+        instruments = base.to_dict()["instruments"]
+        for name, value in controls.effectiveness.items():
+            if name not in instruments:
+                raise ScenarioError(f"instruments: unknown instrument '{name}'")
+            instruments[name]["effectiveness_per_busd"] = value
+        changes["instruments"] = instruments
+    if controls.top_k_cap != start.top_k_cap:
+        changes["top_k_share_cap"] = (None if controls.top_k_cap is None else
+                                      {"k": controls.top_k_cap[0], "max_share": controls.top_k_cap[1]})
+    if controls.region_floor_busd != start.region_floor_busd:
+        changes["region_floor_usd"] = controls.region_floor_busd * BUSD
+    if controls.region_cap_busd != start.region_cap_busd:
+        changes["region_cap_usd"] = None if controls.region_cap_busd is None else controls.region_cap_busd * BUSD
+    if controls.region_caps_busd != start.region_caps_busd:
+        bounds = {ref: b for ref, b in base.to_dict()["region_bounds"].items()
+                  if regions.lookup(ref) not in start.region_caps_busd}
+        for rid, cap in controls.region_caps_busd.items():
+            bounds[rid] = {**bounds.get(rid, {}), "cap_usd": cap * BUSD}
+        changes["region_bounds"] = bounds
+    if controls.excluded != start.excluded or controls.top_k_incumbents != start.top_k_incumbents:
+        exclusions = base.to_dict()["exclusions"]
+        exclusions["regions"] = list(controls.excluded)
+        exclusions["top_k_incumbents"] = int(controls.top_k_incumbents)
+        changes["exclusions"] = exclusions
+    if controls.group_min_shares != start.group_min_shares:
+        changes["group_min_shares"] = {col: {v: s for v, s in mins.items() if s > 0}
+                                       for col, mins in controls.group_min_shares.items()
+                                       if any(s > 0 for s in mins.values())}
+    return base.updated(**changes) if changes else base
+
+
+def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[str]]:
+    """Adapt a scenario to a regions table with other indicators; say what changed.
+
+    Weights on indicators the table lacks are dropped (equal weights if none is left);
+    an instrument whose absorption indicators are missing absorbs by overall capacity.
+    """
+    notes: list[str] = []
+    have = set(regions.indicators)
+    changes: dict[str, Any] = {}
+    weights = {k: v for k, v in scenario.weights.items() if k in have and v > 0}
+    dropped = sorted(set(scenario.weights) - have)
+    if dropped:
+        notes.append(f"weights on {dropped} were dropped: the regions table has no such columns")
+    if not weights:
+        weights = {k: 1.0 for k in regions.indicators}
+        notes.append(f"equal weights on the table's indicators {list(regions.indicators)}")
+    if weights != scenario.weights:
+        changes["weights"] = weights
+    instruments = scenario.to_dict()["instruments"]
+    for name, ins in instruments.items():
+        absent = sorted(set(ins.get("absorbs") or []) - have)
+        if absent:
+            ins["absorbs"] = None
+            notes.append(f"instrument {name}: absorption indicators {absent} are missing; "
+                         "it absorbs by overall capacity instead")
+    if instruments != scenario.to_dict()["instruments"]:
+        changes["instruments"] = instruments
+    return (scenario.updated(**changes) if changes else scenario), notes
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
+    """Refuse a file above the limit with a polite message."""
+    if size > limit:
+        raise DataError(f"is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB. "
+                        "Trim the file or use the command line for large inputs.", file=name)
+
+
+def regions_from_upload(csv_name: str, csv_bytes: bytes, geo_name: str | None = None,
+                        geo_bytes: bytes | None = None, home: Path | None = None) -> Regions:
+    """Validate an uploaded regions CSV (and optional GeoJSON keyed by region_id)."""
+    check_upload_size(csv_name, len(csv_bytes))
+    regions = regions_from_bytes(csv_bytes, csv_name)
+    if len(regions) > MAX_APP_REGIONS:
+        raise DataError(f"has {len(regions)} regions; the workbench re-solves interactively up to "
+                        f"{MAX_APP_REGIONS} (the spread term grows with the square of the number of "
+                        "regions). Use the command line for larger sets.", file=csv_name)
+    if geo_bytes is None:
+        return regions
+    name = geo_name or "geometry.geojson"
+    check_upload_size(name, len(geo_bytes))
+    folder = (home or placefund_home()) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(geo_bytes).hexdigest()[:16]}.geojson"
+    if not path.exists():
+        path.write_bytes(geo_bytes)
+    try:
+        load_geometry(path, regions.ids)
+    except DataError as err:
+        raise DataError(str(err).replace(str(path), name)) from None
+    return dataclasses.replace(regions, geometry_path=path)
+
+
+def scenario_from_upload(name: str, raw: bytes) -> Scenario:
+    """Validate an uploaded scenario YAML."""
+    check_upload_size(name, len(raw))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{name}: not UTF-8 text (byte {err.start})") from None
+    return scenario_from_text(text, source=name)
+
+
+# --------------------------------------------------------------------------- plan library
+
+
+def placefund_home() -> Path:
+    """The user's PlaceFund folder: $PLACEFUND_HOME or ~/.placefund."""
+    env = os.environ.get("PLACEFUND_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".placefund"
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")
+    return slug[:60] or "plan"
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan in the library."""
+
+    name: str
+    path: Path
+    saved_utc: str
+    data_sha256: str
+
+    def load(self) -> AllocationResult:
+        """The stored plan as an ``AllocationResult``."""
+        return load_plan(self.path)
+
+
+class PlanLibrary:
+    """Named plans saved as plan directories under ``root``; nothing is ever overwritten."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else placefund_home() / "plans"
+
+    def list(self) -> list[SavedPlan]:
+        """Saved plans, oldest first."""
+        if not self.root.is_dir():
+            return []
+        plans = []
+        for meta_path in self.root.glob("*/meta.json"):
+            try:
+                meta = json.loads(meta_path.read_text())
+                plans.append(SavedPlan(str(meta["name"]), meta_path.parent, str(meta["saved_utc"]),
+                                       str(meta.get("data_sha256", ""))))
+            except (OSError, json.JSONDecodeError, KeyError):
+                continue  # a half-written or foreign folder: not ours to show
+        return sorted(plans, key=lambda p: (p.saved_utc, p.name))
+
+    def names(self) -> list[str]:
+        """Names of the saved plans."""
+        return [p.name for p in self.list()]
+
+    def get(self, name: str) -> SavedPlan:
+        """The saved plan called ``name``."""
+        for plan in self.list():
+            if plan.name == name:
+                return plan
+        raise DataError(f"no saved plan called '{name}'", file=str(self.root))
+
+    def save(self, name: str, result: AllocationResult) -> SavedPlan:
+        """Save ``result`` as ``name``; an existing name gets a numbered suffix instead."""
+        clean = " ".join(name.split())
+        if not clean:
+            raise ScenarioError("give the plan a name before saving it")
+        if len(clean) > 80:
+            raise ScenarioError("plan names are limited to 80 characters")
+        self.root.mkdir(parents=True, exist_ok=True)
+        taken = set(self.names())
+        final_name, n = clean, 1
+        while final_name in taken:
+            n += 1
+            final_name = f"{clean} ({n})"
+        staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
+        try:
+            result.to_dir(staging / "plan")
+            saved = datetime.now(UTC).isoformat(timespec="microseconds")
+            meta = {"name": final_name, "saved_utc": saved,
+                    "data_sha256": result.provenance.get("data_sha256", "")}
+            (staging / "plan" / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+            base, k = _slug(final_name), 1
+            while True:
+                target = self.root / (base if k == 1 else f"{base}-{k}")
+                try:
+                    (staging / "plan").rename(target)  # fails if target exists: never overwrite
+                    break
+                except OSError:
+                    if not target.exists():
+                        raise
+                    k += 1
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return SavedPlan(final_name, target, saved, meta["data_sha256"])
+
+    def delete(self, name: str) -> None:
+        """Remove the saved plan called ``name``."""
+        shutil.rmtree(self.get(name).path)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def compare_metrics(plans: dict[str, AllocationResult]) -> pd.DataFrame:
+    """Metrics of several plans side by side, with the shared baseline first."""
+    if not plans:
+        return pd.DataFrame()
+    first = next(iter(plans.values()))
+    columns = {"Baseline": first.metrics_before}
+    columns.update({name: plan.metrics_after for name, plan in plans.items()})
+    rows = []
+    for key, (label, unit) in METRIC_LABELS.items():
+        if key not in first.metrics_before:
+            continue
+        row = {"Metric": label, "Unit": unit}
+        row.update({name: metric_text(key, m[key]) for name, m in columns.items() if key in m})
+        rows.append(row)
+    extra = [{"Metric": "Budget", "Unit": "USD", "Baseline": "",
+              **{name: usd(p.scenario.budget) for name, p in plans.items()}},
+             {"Metric": "Spread weight λ", "Unit": "0..1", "Baseline": "",
+              **{name: f"{p.scenario.spread_weight:g}" for name, p in plans.items()}},
+             {"Metric": "Regions funded", "Unit": "count", "Baseline": "",
+              **{name: str(int((p.regions["funding_usd"] > 1.0).sum())) for name, p in plans.items()}}]
+    return pd.DataFrame(rows + extra).set_index("Metric")
+
+
+def same_regions(plans: dict[str, AllocationResult]) -> bool:
+    """Whether all plans cover the same region ids (needed for difference maps)."""
+    ids = [tuple(sorted(p.regions["region_id"].astype(str))) for p in plans.values()]
+    return len(set(ids)) <= 1
+
+
+def difference_table(a: AllocationResult, b: AllocationResult, name_a: str, name_b: str) -> pd.DataFrame:
+    """Per-region funding and capacity in two plans, largest funding change first."""
+    ra = a.regions.set_index("region_id")
+    rb = b.regions.set_index("region_id")
+    if set(ra.index) != set(rb.index):
+        raise DataError(f"plans '{name_a}' and '{name_b}' cover different regions; compare plans "
+                        "made on the same regions table")
+    rb = rb.reindex(ra.index)
+    out = pd.DataFrame({
+        "Region": ra["name"],
+        f"Funding, {name_a}": ra["funding_usd"],
+        f"Funding, {name_b}": rb["funding_usd"],
+        "Funding change": rb["funding_usd"] - ra["funding_usd"],
+        f"Capacity, {name_a}": ra["final_capacity"],
+        f"Capacity, {name_b}": rb["final_capacity"],
+        "Capacity change": rb["final_capacity"] - ra["final_capacity"],
+    })
+    order = out["Funding change"].abs().sort_values(ascending=False, kind="stable").index
+    return out.loc[order]
