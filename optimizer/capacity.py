@@ -100,7 +100,9 @@ def _resolve_refs(refs, regions: Regions, key: str) -> list[str]:
     return out
 
 
-def _apply_missing(regions: Regions, scenario: Scenario, used: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+def _apply_missing(
+    regions: Regions, scenario: Scenario, used: list[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
     values = regions.table[used].copy()
     filled: dict[str, int] = {}
     for column in used:

@@ -144,7 +144,8 @@ def check(
         own = c0 / 100.0 if not ins.absorbs else share_ind[ins.absorbs].mean(axis=1).to_numpy()
         mult = np.maximum(own / popw, scenario.min_absorption) ** scenario.complementarity
         s = ins.saturation_usd * popw
-        gains[:, j] = ins.effectiveness_per_busd / 1e9 * mult * s * np.log1p(x[:, j] / s)
+        funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported above
+        gains[:, j] = ins.effectiveness_per_busd / 1e9 * mult * s * np.log1p(funded / s)
     final = c0 + gains.sum(axis=1)
     report.final_capacity = pd.Series(final, index=ids)
     base_top = np.argsort(-c0, kind="stable")[: min(10, len(ids))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import optimizer as pf
 from optimizer.data import Regions, regions_from_bytes
 
+
 def make_regions(csv: str, label: str = "test.csv") -> Regions:
     """A regions table from inline CSV text."""
     return regions_from_bytes(csv.strip().encode() + b"\n", label)

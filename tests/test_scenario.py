@@ -7,7 +7,6 @@ import pytest
 import optimizer as pf
 from optimizer.capacity import resolve
 from optimizer.scenario import parse_usd, scenario_from_text
-
 from tests.factories import make_regions, tiny_scenario
 
 

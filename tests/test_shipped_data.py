@@ -52,7 +52,8 @@ def test_states_51_rows_unique_ids(states):
 
 
 def test_states_region_id_two_digit_text(states):
-    assert states["region_id"].map(lambda s: isinstance(s, str) and re.fullmatch(r"\d{2}", s) is not None).all()
+    two_digits = states["region_id"].map(lambda s: isinstance(s, str) and re.fullmatch(r"\d{2}", s))
+    assert two_digits.map(lambda m: m is not None).all()
     # read without a dtype hint, the raw text still has the leading zero
     raw = (DATA / "states.csv").read_text().splitlines()
     assert raw[1].startswith("01,AL,")

@@ -1,0 +1,119 @@
+"""The placefund command line, end to end: files, exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from optimizer.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def test_solve_default_writes_the_plan_and_check_passes(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    # a real process, as a user runs it
+    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Top-10 share of capacity" in proc.stdout and "Top 10 funded regions" in proc.stdout
+    assert {p.name for p in out.iterdir()} == {"allocation.csv", "regions.csv", "metrics.json",
+                                               "scenario.yaml", "input_regions.csv"}
+    allocation = pd.read_csv(out / "allocation.csv", dtype={"region_id": str})
+    assert list(allocation.columns) == ["region_id", "name", "instrument", "amount_usd"]
+    assert allocation["amount_usd"].sum() == pytest.approx(80e9)
+    regions = pd.read_csv(out / "regions.csv", dtype={"region_id": str})
+    assert {"region_id", "name", "population", "baseline_capacity", "final_capacity",
+            "funding_usd"} <= set(regions.columns)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "optimal"
+    for side in ("before", "after"):
+        assert {"spread_adjusted_capacity", "mean_capacity", "gini", "top10_share", "hhi",
+                "theil", "cv"} <= set(metrics["metrics"][side])
+    assert metrics["objective"] == metrics["metrics"]["after"]["spread_adjusted_capacity"]
+    assert metrics["provenance"]["data_sha256"]
+    code, output = run("check", str(out))
+    assert code == 0 and "plan OK" in output
+
+
+def test_check_fails_on_a_tampered_plan(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    assert run("solve", "--out", str(out))[0] == 0
+    allocation = pd.read_csv(out / "allocation.csv", dtype={"region_id": str})
+    allocation.loc[allocation["region_id"] == "06", "amount_usd"] *= 2
+    allocation.to_csv(out / "allocation.csv", index=False)
+    code, output = run("check", str(out))
+    assert code == 1
+    assert "budget" in output
+
+
+def test_invalid_scenario_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("budget: -1\nspred_weight: 0.3\n")
+    out = tmp_path / "plan"
+    code, output = run("solve", "--scenario", str(scenario), "--out", str(out))
+    assert code == 2
+    assert "budget: the amount must not be negative" in output
+    assert "spred_weight: unknown key" in output
+    assert not out.exists()
+
+
+def test_infeasible_scenario_exits_1_explains_and_keeps_the_old_plan(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    assert run("solve", "--out", str(out))[0] == 0
+    before = (out / "allocation.csv").read_bytes()
+    scenario = tmp_path / "floors.yaml"
+    scenario.write_text('region_floor_usd: "$2B"\n')
+    code, output = run("solve", "--scenario", str(scenario), "--out", str(out))
+    assert code == 1
+    assert "region floors add up to $102.0B but the budget is $80.0B" in output
+    assert (out / "allocation.csv").read_bytes() == before
+
+
+def test_user_regions_with_a_scenario_that_only_sets_weights(tmp_path: Path) -> None:
+    csv = tmp_path / "mine.csv"
+    csv.write_text("region_id,name,population,labs,startups\nN,North,100,5,1\nS,South,300,1,2\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("weights: {labs: 1, startups: 1}\n")
+    out = tmp_path / "plan"
+    code, output = run("solve", "--regions", str(csv), "--scenario", str(scenario),
+                       "--out", str(out))
+    assert code == 0, output
+    assert run("check", str(out))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["solve", "--regions", "nowhere.csv"], "cannot read the regions file"),
+        (["solve", "--scenario", "nowhere.yaml"], "cannot read the scenario file"),
+        (["check", "."], "not a plan directory"),
+    ],
+)
+def test_missing_files_exit_2_with_a_message(tmp_path: Path, args: list[str], message: str) -> None:
+    os.chdir(tmp_path)
+    code, output = run(*args)
+    assert code == 2
+    assert message in output
+
+
+def test_bad_regions_csv_names_row_and_column(tmp_path: Path) -> None:
+    csv = tmp_path / "mine.csv"
+    csv.write_text("region_id,name,population,labs\nN,North,100,5\nS,South,-3,1\n")
+    code, output = run("solve", "--regions", str(csv), "--out", str(tmp_path / "p"))
+    assert code == 2
+    assert f"file {csv}, row 3, column 'population'" in output
