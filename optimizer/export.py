@@ -176,8 +176,9 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
         f"Instrument response (assumptions): {instruments}.",
     ]
     if sc.exclusions.regions or sc.exclusions.top_k_incumbents:
+        top_k = sc.exclusions.top_k_incumbents
         assumptions.append(f"Excluded: {', '.join(sc.exclusions.regions) or 'none named'}"
-                           f"{f'; the top {sc.exclusions.top_k_incumbents} incumbents' if sc.exclusions.top_k_incumbents else ''}.")
+                           f"{f'; the top {top_k} incumbents' if top_k else ''}.")
     if sc.top_k_share_cap is not None:
         assumptions.append(f"The top {sc.top_k_share_cap.k} regions may hold at most "
                            f"{sc.top_k_share_cap.max_share:.0%} of capacity.")

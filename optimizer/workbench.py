@@ -271,7 +271,8 @@ def apply_controls(base: Scenario, regions: Regions, controls: Controls) -> Scen
     if controls.region_floor_busd != start.region_floor_busd:
         changes["region_floor_usd"] = controls.region_floor_busd * BUSD
     if controls.region_cap_busd != start.region_cap_busd:
-        changes["region_cap_usd"] = None if controls.region_cap_busd is None else controls.region_cap_busd * BUSD
+        cap = controls.region_cap_busd
+        changes["region_cap_usd"] = None if cap is None else cap * BUSD
     if controls.region_caps_busd != start.region_caps_busd:
         bounds = {ref: b for ref, b in base.to_dict()["region_bounds"].items()
                   if regions.lookup(ref) not in start.region_caps_busd}
@@ -514,3 +515,77 @@ def difference_table(a: AllocationResult, b: AllocationResult, name_a: str, name
     })
     order = out["Funding change"].abs().sort_values(ascending=False, kind="stable").index
     return out.loc[order]
+
+
+# --------------------------------------------------------------------------- widget state
+
+
+def widget_values(controls: Controls, regions: Regions, instruments: list[str]) -> dict[str, Any]:
+    """Initial values of the sidebar widgets (keyed by widget key) for ``controls``."""
+    values: dict[str, Any] = {
+        "budget": float(controls.budget_busd),
+        "lam": float(controls.spread_weight),
+        "theta": float(controls.complementarity),
+        "topk_on": controls.top_k_cap is not None,
+        "topk_k": int(controls.top_k_cap[0]) if controls.top_k_cap else 10,
+        "topk_share": float(controls.top_k_cap[1]) if controls.top_k_cap else 0.6,
+        "pcf_on": controls.per_capita_floor is not None,
+        "pcf": float(controls.per_capita_floor) if controls.per_capita_floor is not None else 0.5,
+        "maxshare_on": controls.max_region_share is not None,
+        "maxshare": float(controls.max_region_share) if controls.max_region_share is not None else 0.15,
+        "floor": float(controls.region_floor_busd),
+        "cap": float(controls.region_cap_busd or 0.0),
+        "capped": sorted(controls.region_caps_busd),
+        "excluded": list(controls.excluded),
+        "topk_inc": int(controls.top_k_incumbents),
+        "group_col": next(iter(controls.group_min_shares), "(none)"),
+    }
+    for k in regions.indicators:
+        values[f"w_{k}"] = float(controls.weights.get(k, 0.0))
+    for name in instruments:
+        values[f"eff_{name}"] = float(controls.effectiveness.get(name, 0.0))
+    for rid, cap in controls.region_caps_busd.items():
+        values[f"cap_{rid}"] = float(cap)
+    for column in regions.groups:
+        mins = controls.group_min_shares.get(column, {})
+        for value in sorted(set(regions.table[column])):
+            values[f"gmin_{column}_{value}"] = float(mins.get(value, 0.0))
+    return values
+
+
+def controls_from_widgets(values: dict[str, Any], regions: Regions, base: Scenario) -> Controls:
+    """The ``Controls`` the widgets describe (missing keys take ``base``'s positions)."""
+    start = controls_from_scenario(base, regions)
+    defaults = widget_values(start, regions, list(base.instruments))
+
+    def get(key: str) -> Any:
+        return values.get(key, defaults.get(key))
+
+    weights = {k: float(get(f"w_{k}") or 0.0) for k in regions.indicators}
+    weights = {k: v for k, v in weights.items() if v > 0 or k in start.weights}
+    group_col = get("group_col")
+    group_mins: dict[str, dict[str, float]] = {}
+    if group_col in regions.groups:
+        mins = {str(v): float(get(f"gmin_{group_col}_{v}") or 0.0)
+                for v in sorted(set(regions.table[group_col]))}
+        if any(s > 0 for s in mins.values()):
+            group_mins[group_col] = {v: s for v, s in mins.items() if s > 0}
+    if group_mins == {} and start.group_min_shares and group_col == next(iter(start.group_min_shares)):
+        group_mins = start.group_min_shares
+    cap = float(get("cap") or 0.0)
+    return Controls(
+        budget_busd=float(get("budget")),
+        weights=weights,
+        spread_weight=float(get("lam")),
+        complementarity=float(get("theta")),
+        effectiveness={name: float(get(f"eff_{name}")) for name in base.instruments},
+        top_k_cap=(int(get("topk_k")), float(get("topk_share"))) if get("topk_on") else None,
+        per_capita_floor=float(get("pcf")) if get("pcf_on") else None,
+        max_region_share=float(get("maxshare")) if get("maxshare_on") else None,
+        region_floor_busd=float(get("floor") or 0.0),
+        region_cap_busd=cap if cap > 0 else None,
+        region_caps_busd={rid: float(get(f"cap_{rid}") or 0.0) for rid in (get("capped") or [])},
+        excluded=tuple(sorted(get("excluded") or [])),
+        top_k_incumbents=int(get("topk_inc") or 0),
+        group_min_shares=group_mins,
+    )

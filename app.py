@@ -1,0 +1,324 @@
+"""PlaceFund workbench: explore, compare and export allocations.
+
+Run with ``streamlit run app.py``. This file only lays out widgets and caches;
+every number comes from ``optimizer/`` (see ``optimizer/workbench.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from optimizer import Planner, Regions, load_regions, load_scenario, maps
+from optimizer import export as ex
+from optimizer import workbench as wb
+from optimizer.errors import InfeasibleError, PlaceFundError
+from optimizer.scenario import usd
+
+st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
+ss = st.session_state
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_regions(name: str) -> Regions:
+    """A shipped region set (shared, read-only)."""
+    return load_regions(name)
+
+
+@st.cache_resource(show_spinner=False)
+def geojson_of(sha256: str, _regions: Regions) -> dict[str, Any] | None:
+    """Simplified, clockwise polygons for the map, per regions table."""
+    gdf = _regions.geometry()
+    return None if gdf is None else maps.geojson_for(gdf)
+
+
+@st.cache_resource(show_spinner=False)
+def geometry_of(sha256: str, _regions: Regions) -> Any:
+    """Full-resolution polygons for the GeoJSON export."""
+    return _regions.geometry()
+
+
+def planner_for(regions: Regions) -> Planner:
+    """One Planner (built model + persistent HiGHS) per regions table per session."""
+    planners = ss.setdefault("planners", {})
+    if regions.sha256 not in planners:
+        planners[regions.sha256] = Planner(regions)
+    return planners[regions.sha256]
+
+
+def reset_widgets(regions: Regions, scenario: Any) -> None:
+    """Point every sidebar widget at ``scenario``'s values."""
+    controls = wb.controls_from_scenario(scenario, regions)
+    for key, value in wb.widget_values(controls, regions, list(scenario.instruments)).items():
+        ss[key] = value
+    ss["widgets_for"] = (regions.sha256, scenario.fingerprint())
+
+
+def select_region_from_map() -> None:
+    """Map click -> the drill-down region."""
+    event = ss.get("map")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points and points[0].get("location"):
+        ss["detail_region"] = str(points[0]["location"])
+
+
+# --------------------------------------------------------------------------- data + scenario
+
+ss.setdefault("regions", None)
+ss.setdefault("base", None)
+ss.setdefault("notes", [])
+if ss["regions"] is None:
+    ss["regions"] = shipped_regions("states")
+    ss["base"] = load_scenario()
+
+st.sidebar.title("PlaceFund")
+with st.sidebar.expander("Bring your own data", expanded=False):
+    st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
+               f"(up to {wb.MAX_APP_REGIONS} regions); GeoJSON keyed by region_id for maps. "
+               f"Files up to {wb.MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+    up_csv = st.file_uploader("Regions CSV", type=["csv"], key="up_csv")
+    up_geo = st.file_uploader("Region shapes (GeoJSON, optional)", type=["geojson", "json"], key="up_geo")
+    up_yaml = st.file_uploader("Scenario YAML", type=["yaml", "yml"], key="up_yaml")
+    upload_key = tuple((f.name, f.size) if f else None for f in (up_csv, up_geo, up_yaml))
+    if upload_key != ss.get("upload_key"):
+        ss["upload_key"] = upload_key
+        ss["upload_error"] = None
+        try:
+            regions = (wb.regions_from_upload(up_csv.name, up_csv.getvalue(),
+                                              up_geo.name if up_geo else None,
+                                              up_geo.getvalue() if up_geo else None)
+                       if up_csv else shipped_regions("states"))
+            base = wb.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml else load_scenario()
+            base, ss["notes"] = wb.fit_scenario(base, regions) if up_csv else (base, [])
+            ss["regions"], ss["base"] = regions, base
+        except PlaceFundError as err:
+            ss["upload_error"] = str(err)
+    if ss.get("upload_error"):
+        st.error(ss["upload_error"])
+    if st.button("Back to the default plan", key="reset"):
+        ss["base"] = load_scenario() if not up_csv else ss["base"]
+        ss["widgets_for"] = None
+
+regions: Regions = ss["regions"]
+base = ss["base"]
+if ss.get("widgets_for") != (regions.sha256, base.fingerprint()):
+    reset_widgets(regions, base)
+names = dict(zip(regions.table["region_id"], regions.table["name"]))
+ids = regions.ids
+
+# --------------------------------------------------------------------------- sidebar controls
+
+sb = st.sidebar
+sb.number_input("Budget ($B)", min_value=0.1, max_value=10_000.0, step=5.0, key="budget",
+                help="Total money to allocate, in billions of US dollars.")
+sb.slider("Spread weight λ", 0.0, 1.0, step=0.05, key="lam",
+          help="0 = maximize total capacity (money follows the strongest clusters); "
+               "1 = Sen's welfare index (concentration counts fully against the total).")
+sb.slider("Complementarity θ", 0.0, 1.0, step=0.05, key="theta",
+          help="How much existing clusters multiply a dollar (assumption): 0 = a dollar works "
+               "equally everywhere.")
+with sb.expander("Indicator weights", expanded=True):
+    for k in regions.indicators:
+        st.slider(k.replace("_", " "), 0.0, 1.0, step=0.01, key=f"w_{k}")
+    raw = {k: ss[f"w_{k}"] for k in regions.indicators}
+    total = sum(raw.values())
+    if total > 0:
+        st.caption("Normalized: " + ", ".join(f"{k.replace('_', ' ')} {v / total:.0%}"
+                                              for k, v in raw.items() if v > 0))
+with sb.expander("Instruments (assumptions)"):
+    for name in base.instruments:
+        st.number_input(f"{name}: points per $1B at zero funding", min_value=0.01, max_value=100.0,
+                        step=0.05, key=f"eff_{name}",
+                        help="Effectiveness a_i: capacity points per $1B in an average region.")
+with sb.expander("Spread constraints"):
+    st.checkbox("Cap the top-k regions' share of capacity", key="topk_on")
+    st.number_input("k", min_value=1, max_value=len(ids), step=1, key="topk_k")
+    st.slider("Largest share the top k may hold", 0.05, 1.0, step=0.01, key="topk_share")
+    st.checkbox("Per-capita floor", key="pcf_on",
+                help="Every region ends at least at this multiple of the national per-capita baseline.")
+    st.number_input("Floor (× national per-capita average)", min_value=0.0, max_value=5.0, step=0.05,
+                    key="pcf")
+with sb.expander("Per-region bounds and exclusions"):
+    st.number_input("Floor for every region ($B)", min_value=0.0, step=0.1, key="floor")
+    st.number_input("Cap for every region ($B, 0 = none)", min_value=0.0, step=0.5, key="cap")
+    st.checkbox("Limit any one region's share of the budget", key="maxshare_on")
+    st.slider("Largest share of the budget to one region", 0.01, 1.0, step=0.01, key="maxshare")
+    st.multiselect("Regions with their own cap", ids, format_func=names.get, key="capped")
+    for rid in ss.get("capped") or []:
+        ss.setdefault(f"cap_{rid}", 1.0)
+        st.number_input(f"Cap on {names[rid]} ($B)", min_value=0.0, step=0.5, key=f"cap_{rid}")
+    st.multiselect("Exclude regions", ids, format_func=names.get, key="excluded")
+    st.number_input("Exclude the top-k incumbents (by baseline capacity)", min_value=0,
+                    max_value=len(ids) - 1, step=1, key="topk_inc")
+if regions.groups:
+    with sb.expander("Group minimums"):
+        st.selectbox("Group column", ["(none)", *regions.groups], key="group_col")
+        column = ss.get("group_col")
+        if column in regions.groups:
+            for value in sorted(set(regions.table[column])):
+                ss.setdefault(f"gmin_{column}_{value}", 0.0)
+                st.slider(f"{value}: min share of budget", 0.0, 1.0, step=0.01,
+                          key=f"gmin_{column}_{value}")
+
+# --------------------------------------------------------------------------- solve
+
+st.title("PlaceFund workbench")
+st.caption(f"Regions: {regions.source} ({len(regions)}) · the model and its assumptions: "
+           "see MODEL.md. Every change re-solves the plan.")
+for note in ss["notes"]:
+    st.info(note)
+with st.expander("How to read this"):
+    st.markdown(
+        "- **Capacity points** measure AI capacity; the nation's baseline total is 100.\n"
+        "- **Per-capita capacity** is a region's capacity share over its population share "
+        "(1 = national average).\n"
+        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: total capacity, "
+        "discounted by λ × Gini for concentration.\n"
+        "- **Top-10 share** and **Gini** measure concentration: lower means more spread out.\n"
+        "- Instrument effectiveness and saturation are *assumptions*: change them in the sidebar.\n"
+        "- Click a region on the map (or pick it in *Region detail*) to see what it receives.")
+
+values = {key: ss[key] for key in ss if isinstance(key, str)}
+result = None
+try:
+    scenario = wb.apply_controls(base, regions, wb.controls_from_widgets(values, regions, base))
+    result = planner_for(regions).solve(scenario)
+    ss["last_result"] = result
+except InfeasibleError as err:
+    st.error("These settings cannot all hold. What conflicts, and what to relax:\n\n"
+             + "\n".join(f"- {c}" for c in err.conflicts))
+except PlaceFundError as err:
+    st.error(str(err))
+if result is None:
+    result = ss.get("last_result")
+    if result is None:
+        st.stop()
+    st.warning("Showing the last plan that solved; change the settings above to solve again.")
+
+# --------------------------------------------------------------------------- headline + tabs
+
+cols = st.columns(6)
+for col, h in zip(cols, wb.headline(result)):
+    col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off")
+if not result.approximation.get("within_tolerance", True):
+    st.warning("The LP's response approximation is off by more than the scenario allows; "
+               "raise approximation.tangents in the scenario file.")
+
+geojson = geojson_of(regions.sha256, regions)
+tab_map, tab_region, tab_cons, tab_cmp, tab_exp = st.tabs(
+    ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export"])
+
+with tab_map:
+    metric = st.selectbox("Colour the map by", list(maps.MAP_METRICS), key="map_metric",
+                          format_func=lambda c: maps.MAP_METRICS[c].label,
+                          help="Each option's unit is shown in the legend.")
+    if geojson is None:
+        st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
+    else:
+        st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
+                        key="map", on_select=select_region_from_map, selection_mode="points")
+        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail.")
+    table = wb.allocation_table(result)
+    money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
+                                                    "Capacity after", "Share before", "Share after",
+                                                    "Excluded")]
+    shown = table.assign(**{c: table[c] / 1e6 for c in money},
+                         **{c: table[c] * 100 for c in ("Share before", "Share after")})
+    st.dataframe(shown, width="stretch", height=360, column_config={
+        **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
+        "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
+        "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
+        "Capacity after": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
+        "Share before": st.column_config.NumberColumn(format="%.2f%%"),
+        "Share after": st.column_config.NumberColumn(format="%.2f%%"),
+    })
+
+with tab_region:
+    if ss.get("detail_region") not in names:
+        ss["detail_region"] = str(table.index[0])
+    rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region")
+    detail = wb.region_detail(result, regions, rid)
+    st.subheader(detail.name)
+    st.table(pd.Series(detail.summary, name="").to_frame())
+    st.dataframe(detail.instruments, hide_index=True, column_config={
+        "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
+        "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
+        "marginal_points_per_busd": st.column_config.NumberColumn(
+            "Marginal return (points per $1B)", format="%.3f",
+            help="What one more $1B of this instrument would add at the current allocation."),
+    })
+
+with tab_cons:
+    st.markdown("**What the budget and each binding constraint are worth**")
+    for sentence in wb.marginal_sentences(result):
+        st.markdown(f"- {sentence}")
+    st.caption(f"Solved by {result.solver.get('solver', 'HiGHS')} in "
+               f"{result.solver.get('solve_time_s', 0) * 1000:,.0f} ms "
+               f"({'rebuilt the model' if result.solver.get('rebuilt') else 're-used the model'}).")
+
+library = wb.PlanLibrary()
+with tab_cmp:
+    c1, c2 = st.columns([3, 1])
+    plan_name = c1.text_input("Name this plan", key="plan_name", placeholder="e.g. λ 0.8, no top 4")
+    if c2.button("Save plan", key="save"):
+        try:
+            saved = library.save(plan_name, result)
+            st.success(f"Saved as “{saved.name}” in {library.root}")
+        except PlaceFundError as err:
+            st.error(str(err))
+    saved_names = library.names()
+    picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
+                            key="compare")
+    plans: dict[str, Any] = {}
+    for name in picked:
+        try:
+            plans[name] = result if name == "Current plan" else library.get(name).load()
+        except PlaceFundError as err:
+            st.error(str(err))
+    if plans:
+        st.dataframe(wb.compare_metrics(plans), width="stretch")
+    if len(plans) >= 2:
+        (name_a, a), (name_b, b) = list(plans.items())[:2]
+        if not wb.same_regions({name_a: a, name_b: b}):
+            st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
+        else:
+            if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
+                st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
+                                config=maps.PLOTLY_CONFIG, key="diff_map")
+            diff = wb.difference_table(a, b, name_a, name_b)
+            st.dataframe(diff.assign(**{c: diff[c] / 1e6 for c in diff.columns if "Funding" in c}),
+                         width="stretch", column_config={
+                             c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f")
+                             for c in diff.columns if "Funding" in c})
+    if saved_names:
+        d1, d2 = st.columns([3, 1])
+        doomed = d1.selectbox("Delete a saved plan", saved_names, key="delete_name")
+        if d2.button("Delete", key="delete"):
+            try:
+                library.delete(doomed)
+                st.success(f"Deleted “{doomed}”")
+                st.rerun()
+            except PlaceFundError as err:
+                st.error(str(err))
+
+with tab_exp:
+    st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again.")
+    shapes = geometry_of(regions.sha256, regions)
+    title = f"PlaceFund plan: {usd(result.scenario.budget)} across {len(result.regions)} regions"
+    downloads = [
+        ("Allocation (CSV)", "csv", "placefund-allocation.csv"),
+        ("Workbook (Excel)", "xlsx", "placefund-plan.xlsx"),
+        ("Regions with shapes (GeoJSON)", "geojson", "placefund-plan.geojson"),
+        ("Scenario (YAML)", "yaml", "placefund-scenario.yaml"),
+        ("One-page brief (HTML, print to PDF)", "html", "placefund-brief.html"),
+    ]
+    for label, fmt, file_name in downloads:
+        if fmt == "geojson" and shapes is None:
+            st.caption("GeoJSON needs region shapes: upload a GeoJSON with the regions CSV.")
+            continue
+        st.download_button(label, data=functools.partial(ex.export_bytes, result, fmt, shapes, title),
+                           file_name=file_name, mime=ex.MEDIA_TYPES[fmt], key=f"dl_{fmt}",
+                           on_click="ignore")
