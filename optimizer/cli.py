@@ -103,6 +103,7 @@ def check(
 
 # --- command modules: each registers its commands with `register` on import ---
 import optimizer.export_cli  # noqa: E402,F401
+import optimizer.sensitivity_cli  # noqa: E402,F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

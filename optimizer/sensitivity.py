@@ -296,7 +296,7 @@ def _tornado_runs(spec: TornadoSpec, base: Scenario) -> list[Run]:
         value = _get(base_dict, path)
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ScenarioError(f"parameters: '{path}' is not a number in the scenario")
-        for side, factor in (("low", 1 - spec.change), ("high", 1 + spec.change)):
+        for factor in (1 - spec.change, 1 + spec.change):
             new = value * factor
             if path in ("spread_weight", "complementarity"):
                 new = min(max(new, 0.0), 1.0)
