@@ -1,0 +1,111 @@
+"""Map builders: clockwise polygons, values and legends, offline base maps."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import Polygon, shape
+
+import optimizer as pf
+from optimizer import maps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def states() -> pf.Regions:
+    return pf.load_regions("states")
+
+
+@pytest.fixture(scope="module")
+def geojson(states: pf.Regions) -> dict:
+    return maps.geojson_for(states.geometry())
+
+
+@pytest.fixture(scope="module")
+def plan(states: pf.Regions) -> pf.AllocationResult:
+    return pf.Planner(states).solve(pf.load_scenario())
+
+
+def _rings(geometry: dict) -> list:
+    geom = shape(geometry)
+    return list(getattr(geom, "geoms", [geom]))
+
+
+def test_every_outer_ring_is_clockwise_so_no_polygon_floods_the_map(geojson: dict) -> None:
+    polygons = [p for f in geojson["features"] for p in _rings(f["geometry"])]
+    assert len(polygons) >= 51
+    assert not any(p.exterior.is_ccw for p in polygons)
+
+
+def test_counter_clockwise_input_is_reoriented() -> None:
+    ccw = Polygon([(-100, 40), (-99, 40), (-99, 41), (-100, 41)])
+    assert ccw.exterior.is_ccw
+    gdf = gpd.GeoDataFrame({"region_id": ["a"]}, geometry=[ccw], crs=4326)
+    out = maps.geojson_for(gdf, tolerance=0)
+    assert not shape(out["features"][0]["geometry"]).exterior.is_ccw
+    assert out["scope"] == "usa"
+
+
+def test_states_fit_the_usa_scope_despite_alaska_crossing_the_antimeridian(geojson: dict) -> None:
+    assert geojson["scope"] == "usa"
+    assert {f["properties"]["region_id"] for f in geojson["features"]} == set(pf.load_regions("states").ids)
+
+
+def test_choropleth_carries_the_plan_values_a_legend_with_units_and_formatted_hover(
+        plan: pf.AllocationResult, geojson: dict) -> None:
+    fig = maps.choropleth(plan.regions, geojson, "funding_per_capita_usd")
+    trace = fig.data[0]
+    spec = json.loads(fig.to_json())["data"][0]
+    z = maps.decode_array(spec["z"])
+    np.testing.assert_allclose(z, plan.regions["funding_per_capita_usd"].to_numpy())
+    assert list(trace.locations) == plan.regions["region_id"].tolist()
+    assert trace.featureidkey == "properties.region_id"
+    assert "USD per person" in trace.colorbar.title.text
+    assert trace.colorbar.tickprefix == "$"
+    ca = plan.regions.set_index("region_id").loc["06"]
+    hover = dict(zip(trace.locations, trace.text))["06"]
+    assert "California" in hover and pf.scenario.usd(ca["funding_usd"]) in hover
+    assert fig.layout.geo.scope == "usa" and fig.layout.geo.fitbounds == "locations"
+
+
+@pytest.mark.parametrize("column", list(maps.MAP_METRICS))
+def test_every_map_metric_has_a_titled_legend(plan: pf.AllocationResult, geojson: dict, column: str) -> None:
+    fig = maps.choropleth(plan.regions, geojson, column)
+    assert maps.MAP_METRICS[column].unit in fig.data[0].colorbar.title.text
+    assert np.isfinite(np.asarray(fig.data[0].z, float)).all()
+
+
+def test_difference_map_is_centred_on_zero_and_shows_b_minus_a(
+        plan: pf.AllocationResult, geojson: dict) -> None:
+    other = plan.regions.copy()
+    other["funding_usd"] = other["funding_usd"] * 0.5
+    fig = maps.difference_map(plan.regions, other, geojson, "A", "B", "funding_usd")
+    z = np.asarray(fig.data[0].z, float)
+    np.testing.assert_allclose(z, -0.5 * plan.regions["funding_usd"].to_numpy())
+    assert fig.data[0].zmid == 0 and fig.data[0].zmin == -fig.data[0].zmax
+    assert "B − A" in fig.data[0].colorbar.title.text
+
+
+def test_local_base_maps_are_valid_topologies_and_served_statically() -> None:
+    for name in ("usa_110m", "world_110m"):
+        topo = json.loads((ROOT / "static" / f"{name}.json").read_text())
+        assert topo["type"] == "Topology"
+        assert set(maps.BASE_LAYERS) <= set(topo["objects"])
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableStaticServing"] is True
+    assert maps.PLOTLY_CONFIG["topojsonURL"] == "app/static/"
+    script = maps.geo_assets_script()
+    assert script.startswith("window.PlotlyGeoAssets=") and '"usa_110m"' in script
+
+
+def test_format_value_reads_like_a_person_would_write_it() -> None:
+    assert maps.format_value(12.3e9, "usd") == "$12.3B"
+    assert maps.format_value(0.042, "share") == "4.2%"
+    assert maps.format_value(1.234, "points") == "1.23 points"
+    assert maps.format_value(float("nan"), "usd") == "n/a"
