@@ -1,0 +1,122 @@
+"""The workbench app driven through Streamlit's AppTest: every control path, real solves."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from optimizer import export as ex
+from optimizer import workbench as wb
+from optimizer.data import DATA_DIR
+from optimizer.scenario import scenario_from_text
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_opens_on_the_default_plan_solved(at: AppTest) -> None:
+    assert _metric(at, "Budget spent") == "$80.0B of $80.0B"
+    assert "→" in _metric(at, "Top-10 share of capacity")
+    assert len(at.get("plotly_chart")) == 1
+    assert [b.label for b in at.download_button] == [
+        "Allocation (CSV)", "Workbook (Excel)", "Regions with shapes (GeoJSON)", "Scenario (YAML)",
+        "One-page brief (HTML, print to PDF)"]
+    assert any("one more $1B of budget" in m.value for m in at.markdown)
+    assert not at.error
+
+
+def test_weights_and_lambda_resolve_the_plan(at: AppTest) -> None:
+    before = _metric(at, "Spread-adjusted capacity S_λ")
+    at.slider(key="w_gdp_musd").set_value(0.6)
+    at.slider(key="lam").set_value(0.9).run()
+    _ok(at)
+    plan = at.session_state["last_result"]
+    assert plan.scenario.spread_weight == 0.9
+    assert plan.scenario.normalized_weights["gdp_musd"] == pytest.approx(0.6 / 1.6)
+    assert _metric(at, "Spread-adjusted capacity S_λ") != before
+    assert any(f"gdp musd {0.6 / 1.6:.0%}" in c.value for c in at.sidebar.caption)
+
+
+def test_exclusion_and_an_infeasible_floor(at: AppTest) -> None:
+    at.multiselect(key="excluded").set_value(["06", "36"]).run()
+    _ok(at)
+    funding = at.session_state["last_result"].regions.set_index("region_id")["funding_usd"]
+    assert funding["06"] == 0 and funding["36"] == 0
+    at.number_input(key="floor").set_value(2.0).run()
+    _ok(at)
+    assert any("cannot all hold" in e.value and "floor" in e.value.lower() for e in at.error)
+    assert any("last plan that solved" in w.value for w in at.warning)
+
+
+def test_uploads_bad_then_good(at: AppTest) -> None:
+    bad = (DATA_DIR / "states.csv").read_bytes().replace(b",5074296,", b",-5,")
+    at.file_uploader(key="up_csv").set_value(("mine.csv", bad, "text/csv")).run()
+    _ok(at)
+    message = " ".join(e.value for e in at.error)
+    assert "mine.csv" in message and "row 2" in message and "population" in message
+    at.file_uploader(key="up_csv").set_value(("big.csv", b"x" * (wb.MAX_UPLOAD_BYTES + 1), "text/csv")).run()
+    assert any("the limit is 5 MB" in e.value for e in at.error)
+    own = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,1\nc,Gamma,200,2\n"
+    at.file_uploader(key="up_csv").set_value(("own.csv", own, "text/csv")).run()
+    _ok(at)
+    assert not at.error
+    assert at.session_state["last_result"].regions["region_id"].tolist() == ["a", "b", "c"]
+    assert any("dropped" in i.value for i in at.info)
+    at.file_uploader(key="up_yaml").set_value(("s.yaml", b"spread_weight: 2\n", "text/yaml")).run()
+    assert any("s.yaml" in e.value and "spread_weight" in e.value for e in at.error)
+
+
+def test_exports_match_the_plan_on_screen_and_the_yaml_reproduces_it(at: AppTest) -> None:
+    at.slider(key="lam").set_value(0.8).run()
+    plan = at.session_state["last_result"]
+    book = openpyxl.load_workbook(io.BytesIO(ex.export_bytes(plan, "xlsx")))
+    assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
+    yaml_bytes = ex.export_bytes(plan, "yaml")
+    assert scenario_from_text(yaml_bytes.decode()).spread_weight == 0.8
+    at.file_uploader(key="up_yaml").set_value(("plan.yaml", yaml_bytes, "text/yaml")).run()
+    _ok(at)
+    again = at.session_state["last_result"]
+    assert again.scenario.fingerprint() == plan.scenario.fingerprint()
+    assert at.slider(key="lam").value == 0.8
+    assert again.allocation["amount_usd"].to_numpy() == pytest.approx(
+        plan.allocation["amount_usd"].to_numpy(), rel=1e-6, abs=1e3)
+
+
+def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
+    at.text_input(key="plan_name").set_value("Default")
+    at.button(key="save").click().run()
+    assert any("Saved as “Default”" in s.value for s in at.success)
+    at.slider(key="lam").set_value(1.0).run()
+    at.text_input(key="plan_name").set_value("Sen")
+    at.button(key="save").click().run()
+    _ok(at)
+    reloaded = AppTest.from_file(APP, default_timeout=60).run()  # a new session: a page reload
+    assert reloaded.multiselect(key="compare").options == ["Current plan", "Default", "Sen"]
+    reloaded.multiselect(key="compare").set_value(["Default", "Sen"]).run()
+    _ok(reloaded)
+    assert len(reloaded.get("plotly_chart")) == 2  # the map and the difference map
+    metrics = reloaded.dataframe[-2].value
+    assert list(metrics.columns) == ["Unit", "Baseline", "Default", "Sen"]
+    reloaded.selectbox(key="delete_name").set_value("Default")
+    reloaded.button(key="delete").click().run()
+    _ok(reloaded)
+    assert wb.PlanLibrary(tmp_path / "home" / "plans").names() == ["Sen"]
