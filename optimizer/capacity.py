@@ -18,6 +18,7 @@ from optimizer.errors import DataError, ScenarioError
 from optimizer.scenario import Scenario, default_scenario, usd
 
 BUSD = 1e9
+MAX_GINI_REGIONS = 250  # the exact pairwise Gini has n(n-1)/2 pair variables
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +131,14 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     default_resolved = default_scenario().to_dict()
     indicators = set(regions.indicators)
     changes: dict = {}
+    n = len(regions)
+    if scenario.spread_measure == "gini" and n > MAX_GINI_REGIONS:
+        raise ScenarioError(
+            f"spread_measure: the exact pairwise Gini needs {n * (n - 1) // 2:,} pair variables "
+            f"for {n:,} regions (minutes to hours to solve); set spread_measure: hoover "
+            f"(linear in size) for region sets over {MAX_GINI_REGIONS} regions; the plan's true "
+            "Gini is reported either way"
+        )
 
     absent = sorted(set(scenario.weights) - indicators)
     if absent:
@@ -170,7 +179,6 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         raise DataError(f"indicator(s) {zero_total} are zero for every region; shares are "
                         "undefined", file=regions.source)
 
-    n = len(regions)
     population = regions.table["population"].to_numpy(float)
     pop_share = population / population.sum()
     shares = values / values.sum(axis=0)

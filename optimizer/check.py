@@ -50,10 +50,12 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.violations
 
+    objective_key: str = "spread_adjusted_capacity"
+
     @property
     def objective(self) -> float:
-        """Exact S_lambda of the plan."""
-        return self.metrics_after["spread_adjusted_capacity"]
+        """Exact S_lambda of the plan (with the scenario's spread measure)."""
+        return self.metrics_after[self.objective_key]
 
     def __str__(self) -> str:
         if self.ok:
@@ -83,6 +85,8 @@ def _metrics(capacity: np.ndarray, population: np.ndarray, lam: float,
         "theil": float((w * ratio * np.log(safe)).sum()),
         "cv": float(np.sqrt((w * (y - mu) ** 2).sum()) / mu),
         "baseline_top10_share": float(capacity[base_top].sum() / total),
+        "hoover": float((w * np.abs(y - mu)).sum() / (2.0 * mu)),
+        "spread_adjusted_capacity_hoover": 100.0 * (mu - lam * (w * np.abs(y - mu)).sum() / 2.0),
     }
 
 
@@ -98,7 +102,7 @@ def check(
     ``reported``/``reported_before`` are the plan's own metrics; any that disagree
     with the recomputation are reported as violations too.
     """
-    report = CheckReport()
+    report = CheckReport(objective_key=scenario.objective_key)
     bad = report.violations.append
     t = regions.table.set_index("region_id")
     ids = list(t.index)

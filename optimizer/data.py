@@ -2,7 +2,8 @@
 
 A regions table has ``region_id`` (text), ``name``, ``population`` (persons, > 0),
 any number of numeric indicator columns (non-negative; empty = not available) and
-any text group columns (e.g. ``census_region``). Geometry is optional and kept apart:
+any text group columns (e.g. ``census_region``; columns named ``*_id``, ``*_fips`` or
+``*_code`` are groups even when they look numeric). Geometry is optional and kept apart:
 it is only for maps and never enters the model.
 """
 
@@ -21,6 +22,7 @@ from optimizer.errors import DataError
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 REGION_SETS = ("states", "metros", "counties")
 REQUIRED = ("region_id", "name", "population")
+CODE_SUFFIXES = ("_id", "_fips", "_code")  # numeric-looking codes are labels, not indicators
 MAX_REGIONS = 10_000
 
 
@@ -105,7 +107,8 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
     except UnicodeDecodeError as err:
         raise DataError(f"not UTF-8 text (byte {err.start})", file=label) from None
     try:
-        t = pd.read_csv(io.StringIO(text), dtype={"region_id": str}, skipinitialspace=True)
+        # text first, so codes keep their leading zeros; numbers are converted below
+        t = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise DataError(f"not a readable CSV ({str(err).strip()})", file=label) from None
     t.columns = [str(c).strip() for c in t.columns]
@@ -141,6 +144,10 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
     groups: list[str] = []
     for column in t.columns:
         if column in ("region_id", "name"):
+            continue
+        if column.endswith(CODE_SUFFIXES):
+            t[column] = t[column].astype("string").fillna("").astype(str)
+            groups.append(column)
             continue
         values = pd.to_numeric(t[column], errors="coerce")
         not_number = values.isna() & t[column].notna()

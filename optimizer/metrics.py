@@ -18,6 +18,8 @@ METRIC_NAMES = (
     "theil",
     "cv",
     "baseline_top10_share",
+    "hoover",
+    "spread_adjusted_capacity_hoover",
 )
 
 
@@ -59,6 +61,7 @@ def concentration(
     with np.errstate(divide="ignore", invalid="ignore"):
         theil = float(np.sum(np.where(ratio > 0, share * ratio * np.log(ratio), 0.0)))
     cv = float(np.sqrt(np.dot(share, (y - mu) ** 2)) / mu)
+    hoover = float(np.dot(share, np.abs(y - mu)) / (2.0 * mu))
     if baseline_top_k is None:
         baseline_top_k = np.argsort(-c, kind="stable")[:k]
     return {
@@ -71,4 +74,6 @@ def concentration(
         "theil": theil,
         "cv": cv,
         "baseline_top10_share": float(c[baseline_top_k].sum() / total),
+        "hoover": hoover,
+        "spread_adjusted_capacity_hoover": 100.0 * mu * (1.0 - spread_weight * hoover),
     }

@@ -34,7 +34,7 @@ class Structure:
     tangents: int
     groups: tuple[tuple[str, str, tuple[int, ...]], ...]
     top_k: int | None
-    gini_pairs: bool
+    spread_measure: str
 
 
 U_MAX = 1e5  # tangents span 0 <= x/s <= U_MAX; past it the last tangent continues
@@ -81,7 +81,7 @@ def structure_of(inputs: ModelInputs) -> Structure:
         tangents=inputs.scenario.approximation.tangents,
         groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
         top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
-        gini_pairs=True,
+        spread_measure=inputs.scenario.spread_measure,
     )
 
 
@@ -98,8 +98,6 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl.I = pyo.RangeSet(0, m - 1)
     mdl.K = pyo.RangeSet(0, len(seg_len) - 1)
     mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
-    pairs = [(r, s) for r in range(n) for s in range(r + 1, n)] if structure.gini_pairs else []
-    mdl.PAIRS = pyo.Set(initialize=pairs, dimen=2, ordered=True)
 
     # mutable: everything a user tunes
     mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)
@@ -173,6 +171,21 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
             return (structure.top_k * b.topk_threshold + sum(b.topk_excess.values())
                     - b.topk_share * total <= 0)
 
+    mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
+    spread = _gini_sum(mdl, share) if structure.spread_measure == "gini" else _hoover_sum(mdl, share)
+    mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
+    set_params(mdl, inputs)
+    return mdl
+
+
+def _gini_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
+    """Exact Gini term: 100 * sum_{r<s} w_r w_s |y_r - y_s|, one variable per pair.
+
+    S = 100 (mu - lambda * that) = 100 mu (1 - lambda G). Grows as n^2.
+    """
+    n = len(share)
+    mdl.PAIRS = pyo.Set(initialize=[(r, s) for r in range(n) for s in range(r + 1, n)],
+                        dimen=2, ordered=True)
     mdl.d = pyo.Var(mdl.PAIRS, domain=pyo.NonNegativeReals)
 
     @mdl.Constraint(mdl.PAIRS)
@@ -183,14 +196,35 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     def gap_down(b, r, s):
         return b.d[r, s] >= b.y[s] - b.y[r]
 
-    # one variable holds the Gini sum, so lambda is a single mutable coefficient
+    # one variable holds the sum, so lambda is a single mutable coefficient
     mdl.gini_sum = pyo.Var(domain=pyo.NonNegativeReals)
     mdl.gini_sum_def = pyo.Constraint(expr=mdl.gini_sum == pyo.quicksum(
-        float(100.0 * share[r] * share[s]) * mdl.d[r, s] for r, s in pairs))
-    mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
-    mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * mdl.gini_sum, sense=pyo.maximize)
-    set_params(mdl, inputs)
-    return mdl
+        float(100.0 * share[r] * share[s]) * mdl.d[r, s] for r, s in mdl.PAIRS))
+    return mdl.gini_sum
+
+
+def _hoover_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
+    """Hoover term: 100 * sum_r w_r |y_r - mu| / 2, linear in n.
+
+    S = 100 mu (1 - lambda H) with H the Hoover (Pietra) index sum w|y - mu| / (2 mu).
+    """
+    mdl.mu = pyo.Var()
+    mdl.mu_def = pyo.Constraint(expr=mdl.mu == pyo.quicksum(
+        float(share[r]) * mdl.y[r] for r in mdl.R))
+    mdl.dev = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+
+    @mdl.Constraint(mdl.R)
+    def dev_up(b, r):
+        return b.dev[r] >= b.y[r] - b.mu
+
+    @mdl.Constraint(mdl.R)
+    def dev_down(b, r):
+        return b.dev[r] >= b.mu - b.y[r]
+
+    mdl.hoover_sum = pyo.Var(domain=pyo.NonNegativeReals)
+    mdl.hoover_sum_def = pyo.Constraint(expr=mdl.hoover_sum == pyo.quicksum(
+        float(50.0 * share[r]) * mdl.dev[r] for r in mdl.R))
+    return mdl.hoover_sum
 
 
 def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:

@@ -65,8 +65,8 @@ class AllocationResult:
 
     @property
     def objective(self) -> float:
-        """S_lambda of the plan, exact formula, capacity points."""
-        return self.metrics_after["spread_adjusted_capacity"]
+        """S_lambda of the plan, exact formula, capacity points (scenario's spread measure)."""
+        return self.metrics_after[self.scenario.objective_key]
 
     @property
     def spent_usd(self) -> float:
@@ -80,6 +80,7 @@ class AllocationResult:
         return {
             "status": self.solver["status"],
             "objective": self.objective,
+            "objective_measure": self.scenario.spread_measure,
             "spent_usd": self.spent_usd,
             "budget_usd": self.scenario.budget,
             "metrics": {"before": self.metrics_before, "after": self.metrics_after},
@@ -120,8 +121,9 @@ class AllocationResult:
         lines = [
             f"Plan: {usd(self.spent_usd)} of {usd(self.scenario.budget)} across "
             f"{int((self.regions['funding_usd'] > 0).sum())} of {len(self.regions)} regions",
-            f"Spread-adjusted capacity S_lambda (lambda={self.scenario.spread_weight:g}): "
-            f"{b['spread_adjusted_capacity']:.2f} -> {a['spread_adjusted_capacity']:.2f} points",
+            f"Spread-adjusted capacity S_lambda (lambda={self.scenario.spread_weight:g}, "
+            f"{self.scenario.spread_measure}): {b[self.scenario.objective_key]:.2f} -> "
+            f"{self.objective:.2f} points",
             f"Total capacity: {b['total_capacity']:.2f} -> {a['total_capacity']:.2f} points",
             f"Top-10 share of capacity: {b['top10_share']:.1%} -> {a['top10_share']:.1%}",
             f"Gini (per capita, population-weighted): {b['gini']:.3f} -> {a['gini']:.3f}",

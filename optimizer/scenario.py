@@ -151,6 +151,11 @@ class Scenario(_Strict):
     allow_unspent: bool = Field(default=False, description="budget is <= B instead of = B")
     weights: dict[str, Annotated[float, Field(ge=0)]]
     spread_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="lambda")
+    spread_measure: Literal["gini", "hoover"] = Field(
+        default="gini",
+        description="gini: exact pairwise Gini (n^2 pairs); hoover: population-weighted mean "
+                    "absolute deviation (Hoover/Pietra index, linear in n)",
+    )
     complementarity: float = Field(default=0.5, ge=0.0, le=1.0, description="theta")
     min_absorption: float = Field(default=0.1, gt=0.0, description="q_min")
     instruments: dict[str, Instrument]
@@ -204,6 +209,12 @@ class Scenario(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def objective_key(self) -> str:
+        """The metric that is this scenario's objective S_lambda."""
+        return ("spread_adjusted_capacity" if self.spread_measure == "gini"
+                else "spread_adjusted_capacity_hoover")
 
     @property
     def normalized_weights(self) -> dict[str, float]:

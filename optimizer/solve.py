@@ -197,7 +197,7 @@ def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
     """S_lambda of an allocation with the exact response."""
     final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
     return concentration(final, inputs.population, inputs.scenario.spread_weight)[
-        "spread_adjusted_capacity"]
+        inputs.scenario.objective_key]
 
 
 def _array(values: dict, var: pyo.Var, inputs: ModelInputs) -> np.ndarray:

@@ -204,3 +204,21 @@ def test_planner_resolve_matches_a_fresh_solve(states) -> None:
     fresh = pf.solve(states, sc)
     assert warm.solver["rebuilt"] is False
     assert warm.objective == pytest.approx(fresh.objective, rel=1e-7)
+
+
+def test_hoover_spread_measure_is_exact_and_reported(solve_checked) -> None:
+    sc = tiny_scenario(complementarity=1.0, spread_measure="hoover")
+    total_only = solve_checked(UNEQUAL, sc.updated(spread_weight=0.0))
+    spread = solve_checked(UNEQUAL, sc.updated(spread_weight=1.0))
+    assert spread.metrics_after["hoover"] < total_only.metrics_after["hoover"]
+    after = spread.metrics_after
+    assert spread.objective == pytest.approx(
+        100 * after["mean_capacity"] * (1 - after["hoover"]))
+    assert spread.to_metrics_dict()["objective_measure"] == "hoover"
+
+
+def test_pairwise_gini_on_a_large_region_set_asks_for_an_explicit_choice() -> None:
+    rows = "\n".join(f"R{i},Region {i},{100 + i},{1 + i % 7}" for i in range(300))
+    regions = make_regions("region_id,name,population,talent\n" + rows)
+    with pytest.raises(pf.ScenarioError, match="set spread_measure: hoover"):
+        pf.solve(regions, tiny_scenario())

@@ -77,3 +77,11 @@ def test_user_csv_solves_through_the_same_path(tmp_path, solve_checked) -> None:
     assert regions.indicators == ("labs",) and regions.groups == ("zone",)
     plan = solve_checked(regions, tiny_scenario(weights={"labs": 1.0}))
     assert plan.spent_usd == pytest.approx(10e9)
+
+
+def test_code_columns_are_groups_not_indicators() -> None:
+    regions = make_regions("region_id,name,population,state_fips,cbsa_code,talent\n"
+                           "A,Alpha,10,01,12345,1\nB,Beta,10,02,54321,2")
+    assert regions.indicators == ("talent",)
+    assert set(regions.groups) == {"state_fips", "cbsa_code"}
+    assert regions.table["state_fips"].tolist() == ["01", "02"]
