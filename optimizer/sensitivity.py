@@ -595,17 +595,15 @@ def run_analysis(
 
 def ranging(regions: Regions, scenario: Scenario, *, threshold_usd: float = 1e6,
             weights: bool = True) -> pd.DataFrame:
-    """Intervals over which the plan's funded set holds: budget and lambda by HiGHS
-    ranging, each weight by re-solves (see ``sensitivity_lp``)."""
-    from optimizer.sensitivity_lp import lp_ranging, weight_ranging
+    """Intervals for the current plan: HiGHS basis ranging of budget and lambda, and the
+    budget and weight intervals over which the funded set holds (see ``sensitivity_lp``)."""
+    from optimizer.sensitivity_lp import funded_set_ranging, lp_ranging
     from optimizer.solve import Planner
 
     planner = Planner(regions)
-    table = lp_ranging(planner, scenario)
-    if weights:
-        table = pd.concat([table, weight_ranging(planner, scenario, threshold_usd=threshold_usd)],
-                          ignore_index=True)
-    return table
+    return pd.concat([lp_ranging(planner, scenario),
+                      funded_set_ranging(planner, scenario, threshold_usd=threshold_usd,
+                                         weights=weights)], ignore_index=True)
 
 
 ProgressCallback = Callable[[int, int], None]

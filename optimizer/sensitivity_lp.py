@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import InfeasibleError, PlaceFundError, SolverError
 from optimizer.result import AllocationResult
 from optimizer.scenario import Scenario, usd
 from optimizer.solve import Planner
@@ -73,17 +73,18 @@ def _highs(planner: Planner) -> Any:
 
 
 def lp_ranging(planner: Planner, scenario: Scenario) -> pd.DataFrame:
-    """HiGHS ranging of the plan for ``scenario``: budget and lambda intervals.
+    """HiGHS ranging of the plan for ``scenario`` (``Highs.getRanging``).
 
-    Over each interval (one parameter moving, the rest fixed) the optimal basis stays
-    optimal, so the same regions are funded with the same binding bounds; amounts
-    move linearly with the budget. Uses ``Highs.getRanging`` on the solved LP.
+    Over each interval (one parameter moving) the LP's optimal basis stays optimal.
+    Because the response is a chain of tangent segments, the basis changes whenever a
+    region's funding crosses a tangent point, so the budget interval is short (a
+    segment); the set of funded regions usually holds much longer: see
+    ``funded_set_ranging``. For lambda the interval is where the plan is unchanged.
     """
-    plan = planner.solve(scenario)
+    planner.solve(scenario)
     mdl, solver = planner._model, planner._solver
     assert mdl is not None and solver is not None
-    h = _highs(planner)
-    status, rng = h.getRanging()
+    status, rng = _highs(planner).getRanging()
     if str(status) != "HighsStatus.kOk":
         raise SolverError(f"HiGHS could not range this plan ({status})")
     row = solver._pyomo_con_to_solver_con_map[mdl.budget_use]
@@ -93,20 +94,16 @@ def lp_ranging(planner: Planner, scenario: Scenario) -> pd.DataFrame:
     # the objective is mean - lam * gini_sum: the column cost is -lam
     lam_lo = float(np.clip(-rng.col_cost_up.value_[col], 0.0, 1.0))
     lam_hi = float(np.clip(-rng.col_cost_dn.value_[col], 0.0, 1.0))
-    funded = int((plan.regions["funding_usd"] > 0).sum())
-    rows = [
+    return pd.DataFrame([
         {"parameter": "budget", "current": scenario.budget, "low": b_lo, "high": b_hi,
-         "method": "HiGHS ranging (row bound)",
-         "meaning": f"with a budget anywhere from {usd(b_lo)} to {_usd_or_inf(b_hi)} the same "
-                    f"{funded} regions are funded and the same bounds bind; amounts move "
-                    f"linearly (marginal value {plan.marginal_values.iloc[0]['marginal_value']:.3f}"
-                    " points per $1B)"},
+         "method": "HiGHS ranging (basis unchanged)",
+         "meaning": f"from {usd(b_lo)} to {_usd_or_inf(b_hi)} the same LP basis stays optimal "
+                    "(every amount moves linearly with the budget)"},
         {"parameter": "spread_weight", "current": scenario.spread_weight, "low": lam_lo,
-         "high": lam_hi, "method": "HiGHS ranging (objective cost)",
+         "high": lam_hi, "method": "HiGHS ranging (basis unchanged)",
          "meaning": f"with lambda anywhere from {lam_lo:.3f} to {lam_hi:.3f} the plan itself "
                     "stays optimal (same allocation)"},
-    ]
-    return pd.DataFrame(rows)
+    ])
 
 
 def _usd_or_inf(value: float) -> str:
@@ -119,53 +116,71 @@ def funded_set(plan: AllocationResult, threshold_usd: float) -> frozenset[str]:
     return frozenset(r.loc[r["funding_usd"] >= threshold_usd, "region_id"])
 
 
-def weight_ranging(planner: Planner, scenario: Scenario, *, threshold_usd: float = 1e6,
-                   steps: int = 10, max_factor: float = 64.0) -> pd.DataFrame:
-    """For each indicator weight alone, the interval of its normalized share over which
-    the set of funded regions stays the same (found by re-solves and bisection).
+def funded_set_ranging(planner: Planner, scenario: Scenario, *, threshold_usd: float = 1e6,
+                       steps: int = 10, max_factor: float = 64.0,
+                       weights: bool = True) -> pd.DataFrame:
+    """For the budget and each indicator weight alone, the interval over which the set
+    of funded regions stays the same, found by re-solves and bisection.
 
     A weight change moves every region's baseline at once (a direction in the LP's
-    right-hand side, not one row), so this is found by re-solving: a grid of scale
-    factors, then ``steps`` bisections at each end. Precision: the bracket width.
+    right-hand side, not one row), and the budget crosses many tangent breakpoints
+    before the funded set changes, so one basis ranging cannot answer this. A scale
+    factor on the parameter is doubled until the set changes, then each end is
+    bisected ``steps`` times; the result is exact to the final bracket.
     """
     base_set = funded_set(planner.solve(scenario), threshold_usd)
-    weights = dict(scenario.weights)
-    total = sum(weights.values())
+    weights_now = dict(scenario.weights)
+    total = sum(weights_now.values())
+    targets = ["budget", *(f"weights.{k}" for k in weights_now if weights)]
     rows = []
-    for key, w in weights.items():
-        def same(factor: float, key: str = key) -> bool:
-            changed = {**weights, key: weights[key] * factor}
-            if sum(changed.values()) <= 0:
-                return False
+    for target in targets:
+        key = target.removeprefix("weights.")
+
+        def scaled(factor: float, target: str = target, key: str = key) -> Scenario:
+            if target == "budget":
+                return scenario.updated(budget=scenario.budget * factor)
+            return scenario.updated(weights={**weights_now, key: weights_now[key] * factor})
+
+        def same(factor: float, scaled: Any = scaled) -> bool:
             try:
-                plan = planner.solve(scenario.updated(weights=changed))
-            except (InfeasibleError, SolverError):
+                plan = planner.solve(scaled(factor))
+            except PlaceFundError:
                 return False
             return funded_set(plan, threshold_usd) == base_set
 
-        def share(factor: float, key: str = key) -> float:
-            return weights[key] * factor / (total - weights[key] + weights[key] * factor)
-
-        if w <= 0:
-            rows.append({"parameter": f"weights.{key}", "current": 0.0, "low": np.nan,
-                         "high": np.nan, "method": "not ranged (zero weight)", "meaning": ""})
+        current = scenario.budget if target == "budget" else weights_now[key]
+        if current <= 0:
+            rows.append({"parameter": target, "current": 0.0, "low": np.nan, "high": np.nan,
+                         "method": "not ranged (zero)", "meaning": ""})
             continue
         lo = _bisect_edge(same, 1.0, 0.0, steps)
         hi_out = 2.0
         while hi_out <= max_factor and same(hi_out):
             hi_out *= 2.0
-        hi = max_factor if hi_out > max_factor else _bisect_edge(same, hi_out / 2, hi_out, steps)
-        low_share, high_share = share(lo), share(hi)
-        if hi_out > max_factor:
-            high_text = f"at least {high_share:.1%} (searched to x{max_factor:g})"
-        else:
-            high_text = f"{high_share:.1%}"
+        capped = hi_out > max_factor
+        hi = max_factor if capped else _bisect_edge(same, hi_out / 2, hi_out, steps)
+        method = f"re-solves, {steps} bisections per end"
+        if target == "budget":
+            low, high = scenario.budget * lo, scenario.budget * hi
+            high_text = f"at least {usd(high)}" if capped else usd(high)
+            rows.append({"parameter": "budget", "current": scenario.budget, "low": low,
+                         "high": high, "method": method,
+                         "meaning": f"with a budget anywhere from {usd(low)} to {high_text} the "
+                                    f"same {len(base_set)} regions are funded"})
+            continue
+
+        def share(factor: float, key: str = key) -> float:
+            w = weights_now[key]
+            return w * factor / (total - w + w * factor)
+
+        low, high = share(lo), share(hi)
+        high_text = f"at least {high:.1%}" if capped else f"{high:.1%}"
         rows.append({
-            "parameter": f"weights.{key}", "current": w / total, "low": low_share,
-            "high": high_share, "method": f"re-solves, {steps} bisections per end",
-            "meaning": f"with {key}'s weight share anywhere from {low_share:.1%} to {high_text} "
-                       f"(now {w / total:.1%}; other weights in proportion) the same regions are "
-                       "funded",
+            "parameter": target, "current": current / total, "low": low, "high": high,
+            "method": method,
+            "meaning": f"with {key}'s weight share anywhere from {low:.1%} to {high_text} "
+                       f"(now {current / total:.1%}; other weights in proportion) the same "
+                       "regions are funded",
         })
     return pd.DataFrame(rows)
 

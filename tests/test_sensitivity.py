@@ -1,0 +1,253 @@
+"""Sensitivity analyses on tiny problems with known answers (real HiGHS solves)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import optimizer as pf
+from optimizer.capacity import resolve
+from optimizer.cli import app
+from optimizer.data import Regions
+from optimizer.errors import ScenarioError
+from optimizer.sensitivity import (
+    robust_stats,
+    run_analysis,
+    sample_weights,
+    spec_from_dict,
+)
+from optimizer.sensitivity_lp import funded_set_ranging, lp_ranging, solve_with_gini_cap
+from optimizer.sensitivity_run import Backend
+from optimizer.solve import Planner
+from tests.factories import make_regions, tiny_scenario
+
+SERIAL = Backend("serial")
+
+TWIN = "region_id,name,population,talent\nA,Alpha,100,1\nB,Beta,100,1"
+# A is ahead on both indicators per capita, so its absorptive multiplier is the
+# highest for every weight vector.
+DOMINANT = ("region_id,name,population,talent,venture\n"
+            "A,Alpha,100,10,10\nB,Beta,100,1,2\nC,Gamma,100,2,1")
+LINEAR = {"grant": {"effectiveness_per_busd": 1.0, "saturation_usd": "$1000B"}}
+
+
+@pytest.fixture(scope="module")
+def twin() -> Regions:
+    return make_regions(TWIN)
+
+
+@pytest.fixture(scope="module")
+def dominant() -> Regions:
+    return make_regions(DOMINANT)
+
+
+def _checked(regions: Regions, scenario: pf.Scenario) -> pf.AllocationResult:
+    plan = Planner(regions).solve(scenario)
+    report = pf.check(plan.allocation, regions, plan.scenario, reported=plan.metrics_after)
+    assert report.ok, str(report)
+    return plan
+
+
+def test_budget_sweep_two_twins_matches_closed_form(twin: Regions) -> None:
+    # Equal twins, one instrument, sigma = $10B: by symmetry (and lambda > 0, which
+    # makes the split unique) each gets B/2 and S = 100 + sigma ln(1 + B/sigma).
+    base = tiny_scenario(spread_weight=0.5)
+    spec = spec_from_dict({"analysis": "sweep", "vary": {"budget": [5e9, 10e9, 40e9]},
+                           "chunk_size": 2})
+    result = run_analysis(spec, backend=SERIAL, regions=twin, base=base)
+    runs = result.tables["runs"]
+    assert list(runs["status"]) == ["ok"] * 3
+    for _, row in runs.iterrows():
+        b = row["budget"] / 1e9
+        assert row["objective"] == pytest.approx(100 + 10 * math.log1p(b / 10), rel=1e-9)
+        assert row["after_gini"] == pytest.approx(0.0, abs=1e-9)
+    alloc = result.tables["run_regions"].merge(runs[["run_id", "budget"]], on="run_id")
+    np.testing.assert_allclose(alloc["funding_usd"], alloc["budget"] / 2, rtol=1e-9)
+    _checked(twin, base.updated(budget=40e9))
+    assert set(result.figures) == {"sweep"}
+
+
+def test_weight_sample_dominant_region_has_core_index_one(dominant: Regions) -> None:
+    # Near-linear returns and theta = 1: all money goes to the highest multiplier,
+    # which is A's at every point of the simplex.
+    base = tiny_scenario(budget="$1B", weights={"talent": 1, "venture": 1}, instruments=LINEAR,
+                         spread_weight=0.0, complementarity=1.0)
+    spec = spec_from_dict({"analysis": "robust", "runs": 30, "seed": 3, "chunk_size": 8})
+    result = run_analysis(spec, backend=SERIAL, regions=dominant, base=base)
+    stats = result.tables["robust_regions"].set_index("region_id")
+    assert stats.loc["A", "core_index"] == 1.0
+    assert stats.loc["A", "core_class"] == "core"
+    assert stats.loc[["B", "C"], "core_index"].tolist() == [0.0, 0.0]
+    assert stats.loc["A", "funding_median_usd"] == pytest.approx(1e9)
+    acc = result.tables["rank_acceptability"]
+    assert acc.loc[acc["region_id"] == "A", ["rank", "probability"]].values.tolist() == [[1, 1.0]]
+    _checked(dominant, base)
+
+
+def test_rank_acceptability_and_quantiles_by_hand() -> None:
+    runs = pd.DataFrame({"run_id": [0, 1, 2], "status": ["ok", "ok", "infeasible"]})
+    long = pd.DataFrame({
+        "run_id": [0, 0, 1, 1, 2, 2], "region_id": ["A", "B"] * 3, "name": ["a", "b"] * 3,
+        "funding_usd": [3.0, 1.0, 0.0, 4.0, np.nan, np.nan], "final_capacity": [1.0] * 6,
+    })
+    long["funded"] = pd.array([True, True, False, True, None, None], dtype="boolean")
+    stats, acc = robust_stats(long, runs)
+    s = stats.set_index("region_id")
+    assert s.loc["A", "core_index"] == 0.5 and s.loc["B", "core_index"] == 1.0
+    assert s.loc["B", "core_class"] == "core" and s.loc["A", "core_class"] == "borderline"
+    assert s.loc["A", "funding_median_usd"] == 1.5
+    got = {(r.region_id, r.rank): r.probability for r in acc.itertuples()}
+    assert got == {("A", 1): 0.5, ("B", 1): 0.5, ("B", 2): 0.5}
+
+
+def test_weight_sampler_is_uniform_restricted_and_seeded(states: Regions) -> None:
+    from optimizer.sensitivity import WeightSampler
+
+    base = pf.load_scenario()
+    sampler = WeightSampler(ranges={"ai_job_postings": (0.1, 0.3)},
+                            orderings=["cs_doctorates >= se_doctorates"])
+    w = sample_weights(sampler, base, 200, seed=7)
+    assert w.shape == (200, len(base.weights))
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    assert w["ai_job_postings"].between(0.1, 0.3).all()
+    assert (w["cs_doctorates"] >= w["se_doctorates"]).all()
+    pd.testing.assert_frame_equal(w, sample_weights(sampler, base, 200, seed=7))
+    free = sample_weights(WeightSampler(), base, 4000, seed=1)
+    # uniform on the 8-simplex: each share has mean 1/8
+    np.testing.assert_allclose(free.mean(), 1 / 8, atol=0.01)
+    with pytest.raises(ScenarioError, match="not sampled indicators"):
+        sample_weights(WeightSampler(orderings=["nope >= talent"]), base, 5, seed=0)
+
+
+def test_failed_runs_are_recorded_and_do_not_stop_the_sweep(twin: Regions) -> None:
+    base = tiny_scenario()
+    spec = spec_from_dict({"analysis": "sweep", "vary": {"region_floor_usd": [0, "$6B"]}})
+    result = run_analysis(spec, backend=SERIAL, regions=twin, base=base)
+    runs = result.tables["runs"]
+    assert list(runs["status"]) == ["ok", "infeasible"]
+    assert "budget" in runs.loc[1, "reason"]
+    assert result.summary["failed"] == 1
+    assert result.tables["run_regions"].query("run_id == 1")["funded"].isna().all()
+
+
+def test_resume_skips_finished_chunks(dominant: Regions, tmp_path: Path) -> None:
+    base = tiny_scenario(budget="$1B", weights={"talent": 1, "venture": 1}, instruments=LINEAR,
+                         spread_weight=0.5)
+    spec = spec_from_dict({"analysis": "robust", "runs": 12, "chunk_size": 4})
+    first = run_analysis(spec, backend=SERIAL, regions=dominant, base=base, out=tmp_path)
+    (tmp_path / "partial" / "chunk-00001.parquet").unlink()
+    seen: list[tuple[int, int]] = []
+    again = run_analysis(spec, backend=SERIAL, regions=dominant, base=base, out=tmp_path,
+                         progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (8, 12) and seen[-1] == (12, 12)  # two chunks came from disk
+    cols = ["run_id", "status", "objective", "after_gini"]
+    pd.testing.assert_frame_equal(first.tables["runs"][cols], again.tables["runs"][cols])
+    # a different spec in the same directory starts over
+    other = spec_from_dict({"analysis": "robust", "runs": 12, "chunk_size": 4, "seed": 9})
+    seen.clear()
+    run_analysis(other, backend=SERIAL, regions=dominant, base=base, out=tmp_path,
+                 progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (0, 12)
+
+
+def test_pareto_frontier_is_monotone_and_dominates_current_plan() -> None:
+    regions = make_regions("region_id,name,population,talent\nA,Alpha,100,4\nB,Beta,300,1\n"
+                           "C,Gamma,200,2")
+    base = tiny_scenario(spread_weight=0.3, complementarity=0.8, budget="$20B")
+    spec = spec_from_dict({"analysis": "pareto", "points": 5})
+    result = run_analysis(spec, backend=SERIAL, regions=regions, base=base)
+    f = result.tables["frontier"].sort_values("eps")
+    assert len(f) == 5
+    assert (f["after_gini"] <= f["eps"] + 2e-3).all()
+    assert np.all(np.diff(f["after_total_capacity"]) >= -1e-6)  # looser cap, more capacity
+    top = Planner(regions).solve(base.updated(spread_weight=0.0))
+    assert f["after_total_capacity"].iloc[-1] == pytest.approx(top.metrics_after["total_capacity"])
+    cur = result.extra["current"]
+    # the current plan is on or under the frontier: the capped maximum at its Gini
+    capped = solve_with_gini_cap(Planner(regions), base.updated(spread_weight=0.0),
+                                 cur["gini"] + 1e-4)
+    assert cur["total_capacity"] <= capped.metrics_after["total_capacity"] + 1e-3
+    report = pf.check(capped.allocation, regions, capped.scenario, reported=capped.metrics_after)
+    assert report.ok, str(report)
+
+
+def test_budget_ranging_matches_closed_form_entry_point() -> None:
+    # lambda = 0: B is first funded once A's marginal a m_A / (1 + x/s_A) falls to
+    # a m_B, i.e. at a budget of s_A (m_A / m_B - 1).
+    regions = make_regions("region_id,name,population,talent\nA,Alpha,100,9\nB,Beta,100,1")
+    base = tiny_scenario(budget="$1B", spread_weight=0.0, complementarity=1.0,
+                         approximation={"tangents": 400})
+    inputs = resolve(regions, base)
+    m = inputs.multiplier[:, 0]
+    entry = inputs.saturation_busd[0, 0] * (m[0] / m[1] - 1) * 1e9
+    planner = Planner(regions)
+    table = funded_set_ranging(planner, base, steps=14, weights=False).set_index("parameter")
+    assert table.loc["budget", "high"] == pytest.approx(entry, rel=0.02)
+    assert table.loc["budget", "low"] == pytest.approx(1e6, rel=0.05)  # the funded threshold
+    basis = lp_ranging(planner, base).set_index("parameter")  # one tangent segment
+    assert basis.loc["budget", "low"] <= base.budget <= basis.loc["budget", "high"]
+    assert basis.loc["budget", "high"] <= table.loc["budget", "high"]
+    below = _checked(regions, base.updated(budget=0.97 * entry))
+    above = _checked(regions, base.updated(budget=1.03 * entry))
+    assert below.regions.set_index("region_id").loc["B", "funding_usd"] == 0.0
+    assert above.regions.set_index("region_id").loc["B", "funding_usd"] > 0.0
+
+
+def test_tornado_orders_by_swing(twin: Regions) -> None:
+    base = tiny_scenario(spread_weight=0.5)
+    spec = spec_from_dict({"analysis": "tornado", "change": 0.5,
+                           "parameters": ["budget", "spread_weight"]})
+    t = run_analysis(spec, backend=SERIAL, regions=twin, base=base).tables["tornado"]
+    # equal twins: Gini stays 0, so lambda moves nothing; the budget moves S
+    assert t["parameter"].tolist() == ["budget", "spread_weight"]
+    assert t.loc[0, "objective_high"] == pytest.approx(100 + 10 * math.log1p(1.5))
+    assert t.loc[1, "objective_swing"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cli_sweep_writes_tables_charts_summary(tmp_path: Path) -> None:
+    (tmp_path / "regions.csv").write_text(TWIN + "\n")
+    (tmp_path / "spec.yaml").write_text(
+        "analysis: sweep\nregions: regions.csv\n"
+        "scenario: {budget: 10e9, weights: {talent: 1}, spread_weight: 1.0,\n"
+        "  instruments: {grant: {effectiveness_per_busd: 1, saturation_usd: 10e9}}}\n"
+        "vary:\n  spread_weight: [0, 0.5, 1]\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["sweep", str(tmp_path / "spec.yaml"), "--out", str(out),
+                                   "--scheduler", "serial"])
+    assert res.exit_code == 0, res.output
+    for name in ("runs.csv", "run_regions.csv", "run_regions.parquet", "charts.html",
+                 "summary.json", "summary.txt"):
+        assert (out / name).stat().st_size > 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert runs["status"].eq("ok").all() and len(runs) == 3
+    assert "lambda_tradeoff" in (out / "charts.html").read_text() or "Lambda trade-off" in (
+        out / "charts.html").read_text()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("analysis: robust\nruns: 0\n", "runs: Input should be greater than or equal to 1"),
+    ("analysis: sweep\nvary:\n  budgett: [1]\n", "'budgett' is not a scenario parameter"),
+    ("analysis: sweep\nvary:\n  spread_weight: [2]\n", "spread_weight"),
+    ("[1, 2", "not valid YAML"),
+])
+def test_cli_bad_spec_is_one_clear_message(tmp_path: Path, text: str, message: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    kind = "robust" if "robust" in text else "sweep"
+    res = CliRunner().invoke(app, [kind, str(spec), "--out", str(tmp_path / "o"),
+                                   "--scheduler", "serial"])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_spec_of_another_kind(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("analysis: pareto\n")
+    res = CliRunner().invoke(app, ["robust", str(spec), "--scheduler", "serial"])
+    assert res.exit_code == 2 and "run it with `placefund pareto`" in res.output
