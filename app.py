@@ -200,9 +200,10 @@ if result is None:
 
 # --------------------------------------------------------------------------- headline + tabs
 
-cols = st.columns(6)
-for col, h in zip(cols, wb.headline(result)):
-    col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off")
+items = wb.headline(result)
+for row in (items[:3], items[3:]):
+    for col, h in zip(st.columns(3), row):
+        col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off")
 if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")

@@ -1,0 +1,152 @@
+"""The workbench in a real browser: Debian chromium driving a local Streamlit server.
+
+Loopback only: every request the page makes must stay on 127.0.0.1, the map must
+draw (no polygon flooding the frame), and each export must download with content.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import openpyxl
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    port = _free_port()
+    home = tmp_path_factory.mktemp("placefund-home")
+    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "PLACEFUND_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not come up: see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _map_paths(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    return page.evaluate("""() => {
+        const frame = document.querySelector('.js-plotly-plot .geo .bglayer, .js-plotly-plot .geo')
+            .getBoundingClientRect();
+        return [...document.querySelectorAll('.js-plotly-plot path.choroplethlocation')].map(p => {
+            const b = p.getBoundingClientRect();
+            return {w: b.width, h: b.height, fw: frame.width, fh: frame.height,
+                    fill: getComputedStyle(p).fill};
+        });
+    }""")
+
+
+def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    requests: list[str] = []
+    console_errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.goto(server, wait_until="domcontentloaded")
+            page.wait_for_selector("path.choroplethlocation", timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 51")
+            value = page.locator('[data-testid="stMetricValue"]').first
+            before = value.inner_text()
+
+            slider = page.get_by_role("slider", name="Spread weight λ")
+            slider.focus()
+            for _ in range(4):
+                page.keyboard.press("ArrowRight")
+            expect(slider).to_have_value("0.7")
+            page.wait_for_function(
+                f"() => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== {before!r}",
+                timeout=20_000)
+            page.wait_for_selector("path.choroplethlocation")
+            page.wait_for_timeout(500)
+            after = value.inner_text()
+            assert after != before
+
+            paths = _map_paths(page)
+            assert len(paths) == 51
+            # a counter-clockwise ring floods: its path covers the whole geo frame
+            assert max(p["w"] / p["fw"] for p in paths) < 0.6
+            assert len({p["fill"] for p in paths}) > 5  # a real colour scale, not one flat fill
+            assert page.locator(".js-plotly-plot .colorbar").count() == 1
+            page.screenshot(path=str(ARTIFACTS / "workbench.png"), full_page=False)
+
+            page.get_by_role("tab", name="Export").click()
+            files: dict[str, bytes] = {}
+            for label in ("Allocation (CSV)", "Workbook (Excel)", "Regions with shapes (GeoJSON)",
+                          "Scenario (YAML)", "One-page brief (HTML, print to PDF)"):
+                with page.expect_download(timeout=60_000) as info:
+                    page.get_by_role("button", name=label).click()
+                target = tmp_path / info.value.suggested_filename
+                info.value.save_as(target)
+                files[label] = target.read_bytes()
+        finally:
+            browser.close()
+
+    allocation = pd.read_csv(io.BytesIO(files["Allocation (CSV)"]), dtype={"region_id": str})
+    assert allocation["amount_usd"].sum() == pytest.approx(80e9, rel=1e-9)
+    book = openpyxl.load_workbook(io.BytesIO(files["Workbook (Excel)"]))
+    assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
+    assert len(json.loads(files["Regions with shapes (GeoJSON)"])["features"]) == 51
+    assert b"spread_weight: 0.7" in files["Scenario (YAML)"]
+    assert b"Plotly.newPlot" in files["One-page brief (HTML, print to PDF)"]
+    assert b"Top regions by funding" in files["One-page brief (HTML, print to PDF)"]
+
+    off_host = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    assert not off_host, off_host
+    assert any("app/static/usa_110m.json" in u for u in requests)
+    assert not console_errors, console_errors
