@@ -90,22 +90,27 @@ def geo_assets_script() -> str:
     return f"window.PlotlyGeoAssets={{topojson:{{{entries}}}}};"
 
 
-def geojson_for(gdf: Any, tolerance: float = 0.02) -> dict[str, Any]:
+def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     """Region polygons as a GeoJSON dict for plotly, simplified and clockwise.
 
-    ``gdf`` has region_id and geometry (EPSG:4326). ``tolerance`` is in degrees
-    (0.02 is about 2 km; invisible at national scale, a much smaller page).
+    ``gdf`` has region_id and geometry (EPSG:4326). ``tolerance`` (degrees) defaults to
+    about a pixel of a map of the whole set: 0.05 for the states (a smaller page and a
+    faster redraw; plotly copies the shapes on every figure).
     """
     shapes = gdf[["region_id", "geometry"]].copy()
+    points = shapes.geometry.representative_point()
+    if tolerance is None:
+        span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
+        tolerance = min(0.05, span / 1500)
     if tolerance > 0:
         shapes["geometry"] = shapes.geometry.simplify(tolerance, preserve_topology=True)
     invalid = ~shapes.geometry.is_valid
     if invalid.any():
         shapes.loc[invalid, "geometry"] = shapes.geometry[invalid].make_valid()
-    shapes["geometry"] = shapely.set_precision(shapes.geometry.values, 0.001)
+    grid = tolerance / 5 if tolerance > 0 else 1e-6
+    shapes["geometry"] = shapely.set_precision(shapes.geometry.values, grid)
     shapes["geometry"] = shapes.geometry.orient_polygons(exterior_cw=True)
     data = json.loads(shapes.to_json(drop_id=True))
-    points = shapes.geometry.representative_point()
     lo_x, lo_y, hi_x, hi_y = US_BOUNDS
     in_us = points.x.between(lo_x, hi_x) & points.y.between(lo_y, hi_y)
     data["scope"] = "usa" if bool(in_us.all()) else "world"
@@ -152,7 +157,6 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
              f"Funding: {usd(f)}"
              for name, v, f in zip(regions["name"], values, regions["funding_usd"])]
     fig = go.Figure(go.Choropleth(
-        geojson=geojson,
         featureidkey="properties.region_id",
         locations=regions["region_id"].astype(str).tolist(),
         z=values,
@@ -163,6 +167,7 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
         marker={"line": {"color": "white", "width": 0.6}},
         colorbar=_colorbar(metric),
     ))
+    fig.data[0].geojson = geojson  # set after: plotly copies shapes passed to the constructor
     return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
 
 
@@ -183,7 +188,6 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
     bar = _colorbar(metric)
     bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
     fig = go.Figure(go.Choropleth(
-        geojson=geojson,
         featureidkey="properties.region_id",
         locations=[str(r) for r in a.index],
         z=diff.to_numpy(),
@@ -196,6 +200,7 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
         marker={"line": {"color": "#888", "width": 0.5}},
         colorbar=bar,
     ))
+    fig.data[0].geojson = geojson
     return _layout(fig, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.capacity import BUSD, gain_points, marginal_points_per_busd, resolve
+from optimizer.capacity import BUSD, ModelInputs, gain_points, marginal_points_per_busd, resolve
 from optimizer.data import Regions, load_geometry, regions_from_bytes
 from optimizer.errors import DataError, ScenarioError
 from optimizer.export import load_plan
@@ -150,13 +150,26 @@ class RegionDetail:
     instruments: pd.DataFrame  # instrument, funding_usd, gain_points, marginal_points_per_busd
 
 
+_RESOLVED: dict[tuple[str, str], ModelInputs] = {}
+
+
+def _resolved(regions: Regions, scenario: Scenario) -> ModelInputs:
+    """``resolve`` with a small cache: the drill-down is redrawn on every rerun."""
+    key = (regions.sha256, scenario.fingerprint())
+    if key not in _RESOLVED:
+        if len(_RESOLVED) >= 16:
+            _RESOLVED.pop(next(iter(_RESOLVED)))
+        _RESOLVED[key] = resolve(regions, scenario)
+    return _RESOLVED[key]
+
+
 def region_detail(result: AllocationResult, regions: Regions, region_id: str) -> RegionDetail:
     """Baseline, gain by instrument and marginal return at the allocation of one region."""
     table = result.regions.set_index("region_id")
     if region_id not in table.index:
         raise DataError(f"region '{region_id}' is not in this plan")
     row = table.loc[region_id]
-    inputs = resolve(regions, result.scenario)
+    inputs = _resolved(regions, result.scenario)
     r = inputs.region_ids.index(region_id)
     x = (result.allocation.pivot_table(index="region_id", columns="instrument", values="amount_usd",
                                        aggfunc="sum", fill_value=0.0)
