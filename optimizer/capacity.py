@@ -32,6 +32,25 @@ class GroupRule:
 
 
 @dataclass(frozen=True, eq=False)
+class HubRules:
+    """Hub selection resolved against the regions (money in $B).
+
+    ``group_min``: (column, value, members, minimum hubs); ``group_max_one``:
+    (column, value, members) with at most one hub; ``designated``: members and the
+    minimum share of hubs among them, or None.
+    """
+
+    count_min: int
+    count_max: int
+    award_min_busd: float
+    award_max_busd: float
+    group_min: tuple[tuple[str, str, np.ndarray, int], ...]
+    group_max_one: tuple[tuple[str, str, np.ndarray], ...]
+    designated: tuple[np.ndarray, float] | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class ModelInputs:
     """Everything the model needs, as arrays in region order (n) x instrument order (m)."""
 
@@ -53,6 +72,7 @@ class ModelInputs:
     instrument_max_share: np.ndarray  # (m,)
     groups: tuple[GroupRule, ...] = field(default=())
     excluded_ids: tuple[str, ...] = field(default=())
+    hubs: HubRules | None = None
 
     @property
     def n(self) -> int:
@@ -266,13 +286,74 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     for name, rng in scenario.instrument_shares.items():
         lo[names.index(name)], hi[names.index(name)] = rng.min, rng.max
 
+    hubs = _resolve_hubs(regions, scenario, budget) if scenario.hubs is not None else None
+
     resolved = scenario.updated(**changes)
     return ModelInputs(
+        hubs=hubs,
         scenario=resolved, regions=regions, instruments=names, population=population,
         filled_values=filled, indicator_values=values, c0=c0, multiplier=multiplier,
         effectiveness=effectiveness, saturation_busd=saturation, budget_busd=budget,
         floor_busd=floor, cap_busd=cap, allowed=allowed, instrument_min_share=lo,
         instrument_max_share=hi, groups=tuple(group_rules), excluded_ids=tuple(excluded),
+    )
+
+
+def _truthy(labels: pd.Series) -> np.ndarray:
+    return labels.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "y"]).to_numpy()
+
+
+def _resolve_hubs(regions: Regions, scenario: Scenario, budget_busd: float) -> HubRules:
+    """Check the hub rules against the regions' group columns."""
+    spec = scenario.hubs
+    assert spec is not None
+    n = len(regions)
+    table = regions.table
+    notes: list[str] = []
+
+    def column(key: str, name: str) -> pd.Series:
+        if name not in regions.groups:
+            raise ScenarioError(f"{key}: '{name}' is not a text group column of {regions.source}; "
+                                f"its group columns are {list(regions.groups)}")
+        return table[name]
+
+    group_min = []
+    for name, rule in spec.min_per_group.items():
+        labels = column(f"hubs.min_per_group.{name}", name)
+        values = sorted(labels.unique()) if isinstance(rule, int) else list(rule)
+        for value in values:
+            minimum = rule if isinstance(rule, int) else rule[value]
+            members = np.flatnonzero((labels == value).to_numpy())
+            if len(members) == 0:
+                raise ScenarioError(f"hubs.min_per_group.{name}.{value}: no region has {name} = "
+                                    f"'{value}'")
+            group_min.append((name, str(value), members, int(minimum)))
+    group_max_one = []
+    for name in spec.max_one_per_group:
+        labels = column(f"hubs.max_one_per_group.{name}", name)
+        for value in sorted(labels.unique()):
+            group_max_one.append((name, str(value), np.flatnonzero((labels == value).to_numpy())))
+    designated = None
+    if spec.designated is not None:
+        name = spec.designated.column
+        if name in table.columns and name != "region_id":
+            designated = (np.flatnonzero(_truthy(table[name])), spec.designated.min_share)
+        elif spec.designated.if_missing == "skip":
+            notes.append(f"hubs.designated not applied: {regions.source} has no column '{name}' "
+                         f"(the rule asks {spec.designated.min_share:.0%} of hubs there)")
+        else:
+            raise ScenarioError(f"hubs.designated.column: '{name}' is not a column of "
+                                f"{regions.source}")
+    award_max = spec.award_usd.max / BUSD if spec.award_usd.max is not None else budget_busd
+    return HubRules(
+        count_min=spec.count.min,
+        count_max=n if spec.count.max is None else min(spec.count.max, n),
+        award_min_busd=spec.award_usd.min / BUSD,
+        award_max_busd=min(award_max, budget_busd),
+        group_min=tuple(group_min),
+        group_max_one=tuple(group_max_one),
+        designated=designated,
+        notes=tuple(notes),
     )
 
 

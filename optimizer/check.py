@@ -96,11 +96,13 @@ def check(
     scenario: Scenario,
     reported: dict[str, float] | None = None,
     reported_before: dict[str, float] | None = None,
+    hubs: set[str] | None = None,
 ) -> CheckReport:
     """Verify ``allocation`` (region_id, instrument, amount_usd) against the scenario.
 
     ``reported``/``reported_before`` are the plan's own metrics; any that disagree
-    with the recomputation are reported as violations too.
+    with the recomputation are reported as violations too. ``hubs`` are the plan's
+    selected hubs (default: the funded regions) when the scenario selects hubs.
     """
     report = CheckReport(objective_key=scenario.objective_key)
     bad = report.violations.append
@@ -216,6 +218,9 @@ def check(
                 bad(Violation("group_min_share", share * budget - got, "USD",
                               f"{column} = {value}"))
 
+    if scenario.hubs is not None:
+        _check_hubs(scenario, t, per_region, money_tol, hubs, bad)
+
     # --- capacity constraints (exact response) ---
     y = final / (100.0 * popw)
     if scenario.per_capita_floor:
@@ -242,6 +247,53 @@ def check(
                               f"{label}.{key} reported {value:.10g}, recomputed "
                               f"{truth[key]:.10g}"))
     return report
+
+
+def _check_hubs(scenario: Scenario, t: pd.DataFrame, per_region: np.ndarray, money_tol: float,
+                hubs: set[str] | None, bad) -> None:  # type: ignore[no-untyped-def]
+    """Hub logic: only hubs funded, awards within bounds, counts and group rules."""
+    spec = scenario.hubs
+    assert spec is not None
+    ids = list(t.index)
+    funded = per_region > money_tol
+    chosen = funded.copy() if hubs is None else np.array([rid in hubs for rid in ids])
+    for r in np.flatnonzero(funded & ~chosen):
+        bad(Violation("funded_non_hub", per_region[r], "USD", f"region {ids[r]} is not a hub"))
+    award_max = spec.award_usd.max if spec.award_usd.max is not None else np.inf
+    for r in np.flatnonzero(chosen):
+        if per_region[r] < spec.award_usd.min - money_tol:
+            bad(Violation("hub_award_min", spec.award_usd.min - per_region[r], "USD",
+                          f"hub {ids[r]}"))
+        if per_region[r] > award_max + money_tol:
+            bad(Violation("hub_award_max", per_region[r] - award_max, "USD", f"hub {ids[r]}"))
+    count = int(chosen.sum())
+    if count < spec.count.min:
+        bad(Violation("hub_count", spec.count.min - count, "hubs", f"{count} hubs < {spec.count.min}"))
+    if spec.count.max is not None and count > spec.count.max:
+        bad(Violation("hub_count", count - spec.count.max, "hubs", f"{count} hubs > {spec.count.max}"))
+    for column, rule in spec.min_per_group.items():
+        labels = t[column].astype(str)
+        values = sorted(labels.unique()) if isinstance(rule, int) else list(rule)
+        for value in values:
+            need = rule if isinstance(rule, int) else rule[value]
+            got = int(chosen[(labels == value).to_numpy()].sum())
+            if got < need:
+                bad(Violation("hub_group_min", need - got, "hubs", f"{column} = {value}"))
+    for column in spec.max_one_per_group:
+        counts = pd.Series(chosen, index=t.index).groupby(t[column].astype(str)).sum()
+        for value, got in counts[counts > 1].items():
+            bad(Violation("hub_group_max", int(got) - 1, "hubs", f"{column} = {value}"))
+    if spec.designated is not None and spec.designated.column in t.columns:
+        flag = t[spec.designated.column].astype(str).str.strip().str.lower().isin(
+            ["true", "1", "yes", "y"]).to_numpy()
+        need = spec.designated.min_share * count
+        got = int((chosen & flag).sum())
+        if got < need - 1e-9:
+            bad(Violation("hub_designated", need - got, "hubs",
+                          f"{got} of {count} hubs in {spec.designated.column}"))
+    elif spec.designated is not None and spec.designated.if_missing == "error":
+        raise DataError("the scenario's designated-hub column is missing",
+                        column=spec.designated.column)
 
 
 def check_dir(directory: str | Path) -> CheckReport:
@@ -272,7 +324,11 @@ def check_dir(directory: str | Path) -> CheckReport:
     for column in ("region_id", "instrument", "amount_usd"):
         if column not in allocation.columns:
             raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
-    report = check(allocation, regions, scenario, claimed_after, claimed_before)
+    table = pd.read_csv(d / "regions.csv", dtype={"region_id": str}).set_index("region_id")
+    hubs = None
+    if scenario.hubs is not None and "hub" in table.columns:
+        hubs = set(table.index[table["hub"].astype(str).str.lower() == "true"])
+    report = check(allocation, regions, scenario, claimed_after, claimed_before, hubs)
     recorded_hash = metrics.get("provenance", {}).get("data_sha256")
     if recorded_hash and recorded_hash != regions.sha256:
         report.violations.append(Violation("data_hash", 1, "file", "input_regions.csv differs "
@@ -281,7 +337,6 @@ def check_dir(directory: str | Path) -> CheckReport:
         report.violations.append(Violation(
             "objective_mismatch", abs(metrics.get("objective", np.nan) - report.objective),
             "points", f"reported {metrics.get('objective')}, recomputed {report.objective}"))
-    table = pd.read_csv(d / "regions.csv", dtype={"region_id": str}).set_index("region_id")
     assert report.final_capacity is not None
     claimed = table["final_capacity"].reindex(report.final_capacity.index)
     off = (claimed - report.final_capacity).abs()

@@ -49,8 +49,9 @@ class InfeasibleError(PlaceFundError):
 
     exit_code = 1
 
-    def __init__(self, conflicts: list[str]) -> None:
+    def __init__(self, conflicts: list[str], diagnosis: object | None = None) -> None:
         self.conflicts = conflicts
+        self.diagnosis = diagnosis  # optimizer.diagnose.Diagnosis when one was computed
         super().__init__(
             "The scenario is infeasible:\n" + "\n".join(f"  - {c}" for c in conflicts)
         )

@@ -71,6 +71,9 @@ def precheck(inputs: ModelInputs) -> list[str]:
             out.append(f"group minimum shares over {column} add up to {total:.0%}; lower them "
                        "to at most 100% in total")
 
+    if inputs.hubs is not None:
+        out += _hub_conflicts(inputs, cap, must_spend)
+
     if sc.per_capita_floor:
         # each instrument alone at the full cap bounds what a region can reach
         best = np.where(inputs.allowed, gain_points(
@@ -83,6 +86,49 @@ def precheck(inputs: ModelInputs) -> list[str]:
                        f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
                        f"{reach_y[worst]:.3f}; lower the floor to {reach_y[short].min():.3f} "
                        "or lift its cap/exclusion")
+    return out
+
+
+def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:
+    """Hub rules that sums alone show cannot hold."""
+    rules = inputs.hubs
+    assert rules is not None
+    names = inputs.regions.table["name"].tolist()
+    budget = inputs.budget_busd
+    award_cap = np.minimum(cap, rules.award_max_busd)
+    eligible = award_cap >= max(rules.award_min_busd, TOL)
+    out = []
+    if eligible.sum() < rules.count_min:
+        out.append(f"at least {rules.count_min} hubs are required but only {int(eligible.sum())} "
+                   f"regions can take an award of {_usd(rules.award_min_busd)} or more; lower "
+                   f"hubs.count.min to {int(eligible.sum())} or lift caps/exclusions")
+    if rules.count_min * rules.award_min_busd > budget + TOL:
+        out.append(f"{rules.count_min} hubs at the minimum award of {_usd(rules.award_min_busd)} "
+                   f"need {_usd(rules.count_min * rules.award_min_busd)} but the budget is "
+                   f"{_usd(budget)}; raise the budget by "
+                   f"{_usd(rules.count_min * rules.award_min_busd - budget)}, lower the minimum "
+                   f"award to {_usd(budget / rules.count_min)} or require fewer hubs")
+    most = np.sort(award_cap[eligible])[::-1][: rules.count_max].sum()
+    if must_spend and most < budget - TOL:
+        out.append(f"at most {rules.count_max} hubs with awards up to "
+                   f"{_usd(rules.award_max_busd)} can absorb only {_usd(most)} of the "
+                   f"{_usd(budget)} budget; raise the maximum award or hub count, or set "
+                   "allow_unspent: true")
+    per_column: dict[str, int] = {}
+    for column, value, members, minimum in rules.group_min:
+        per_column[column] = per_column.get(column, 0) + minimum
+        available = int(eligible[members].sum())
+        if minimum > available:
+            out.append(f"{column} = {value} needs at least {minimum} hubs but only {available} of "
+                       f"its regions can be hubs; lower hubs.min_per_group.{column} to {available}")
+    for column, total in per_column.items():
+        if total > rules.count_max:
+            out.append(f"the per-group hub minimums over {column} add up to {total} but at most "
+                       f"{rules.count_max} hubs are allowed; raise hubs.count.max or lower them")
+    forced = np.flatnonzero(inputs.floor_busd > TOL)
+    if len(forced) > rules.count_max:
+        out.append(f"{len(forced)} regions have funding floors (so must be hubs, e.g. "
+                   f"{names[forced[0]]}) but at most {rules.count_max} hubs are allowed")
     return out
 
 

@@ -22,6 +22,7 @@ import pyomo.environ as pyo
 from optimizer.capacity import ModelInputs
 
 BIG_CAP_BUSD = 1e6  # stands in for "no cap" inside the LP
+MIN_COEF_BUSD = 1e-6  # $1,000: the smallest award coefficient of a hub binary
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Structure:
     groups: tuple[tuple[str, str, tuple[int, ...]], ...]
     top_k: int | None
     spread_measure: str
+    hubs: tuple | None
 
 
 U_MAX = 1e5  # tangents span 0 <= x/s <= U_MAX; past it the last tangent continues
@@ -82,6 +84,11 @@ def structure_of(inputs: ModelInputs) -> Structure:
         groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
         top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
         spread_measure=inputs.scenario.spread_measure,
+        hubs=None if inputs.hubs is None else (
+            tuple((c, v, tuple(m.tolist())) for c, v, m, _ in inputs.hubs.group_min),
+            tuple((c, v, tuple(m.tolist())) for c, v, m in inputs.hubs.group_max_one),
+            None if inputs.hubs.designated is None else tuple(inputs.hubs.designated[0].tolist()),
+        ),
     )
 
 
@@ -156,6 +163,9 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
         members = inputs.groups[g].members
         return sum(b.x[int(r), i] for r in members for i in b.I) >= b.group_lo[g]
 
+    if inputs.hubs is not None:
+        _add_hubs(mdl, inputs)
+
     if structure.top_k is not None:
         # sum of the k largest capacities <= share * total (k-largest-sum LP form)
         mdl.topk_threshold = pyo.Var()
@@ -176,6 +186,67 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
     set_params(mdl, inputs)
     return mdl
+
+
+def _add_hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Binary hubs: only hubs are funded, each with an award in [award_min, award_max]."""
+    rules = inputs.hubs
+    assert rules is not None
+    mdl.hub = pyo.Var(mdl.R, domain=pyo.Binary)
+    mdl.hub_count_min = pyo.Param(mutable=True, initialize=0)
+    mdl.hub_count_max = pyo.Param(mutable=True, initialize=0)
+    mdl.award_min = pyo.Param(mutable=True, initialize=0.0)
+    mdl.award_max = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # min(cap_r, award max)
+    mdl.HUB_GROUPS = pyo.RangeSet(0, len(rules.group_min) - 1) if rules.group_min else pyo.Set(
+        initialize=[])
+    mdl.hub_group_min = pyo.Param(mdl.HUB_GROUPS, mutable=True, initialize=0)
+    mdl.MAX_ONE = pyo.RangeSet(0, len(rules.group_max_one) - 1) if rules.group_max_one else (
+        pyo.Set(initialize=[]))
+    mdl.designated_share = pyo.Param(mutable=True, initialize=0.0)
+
+    @mdl.Constraint(mdl.R)
+    def hub_award_max(b, r):
+        return sum(b.x[r, i] for i in b.I) <= b.award_max[r] * b.hub[r]
+
+    @mdl.Constraint(mdl.R)
+    def hub_award_min(b, r):
+        return sum(b.x[r, i] for i in b.I) >= b.award_min * b.hub[r]
+
+    @mdl.Constraint()
+    def hub_count(b):
+        return pyo.inequality(b.hub_count_min, pyo.quicksum(b.hub.values()), b.hub_count_max)
+
+    @mdl.Constraint(mdl.HUB_GROUPS)
+    def hub_group(b, g):
+        return sum(b.hub[int(r)] for r in rules.group_min[g][2]) >= b.hub_group_min[g]
+
+    @mdl.Constraint(mdl.MAX_ONE)
+    def hub_max_one(b, g):
+        return sum(b.hub[int(r)] for r in rules.group_max_one[g][2]) <= 1
+
+    if rules.designated is not None:
+        members = rules.designated[0]
+        mdl.hub_designated = pyo.Constraint(expr=sum(mdl.hub[int(r)] for r in members)
+                                            >= mdl.designated_share * pyo.quicksum(mdl.hub.values()))
+
+
+def _set_hub_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    rules = inputs.hubs
+    assert rules is not None
+    mdl.hub_count_min = rules.count_min
+    mdl.hub_count_max = rules.count_max
+    # coefficients of the hub binaries stay >= $1,000: HiGHS drops (near-)zero coefficients
+    # it is asked to set, so a later non-zero value could not come back
+    mdl.award_min = max(rules.award_min_busd, MIN_COEF_BUSD)
+    top = np.minimum(np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0),
+                     rules.award_max_busd)
+    top = np.maximum(top, MIN_COEF_BUSD)
+    for r in range(inputs.n):
+        mdl.award_max[r] = float(top[r])
+    for g, rule in enumerate(rules.group_min):
+        mdl.hub_group_min[g] = rule[3]
+    if rules.designated is not None:
+        mdl.designated_share = rules.designated[1]
 
 
 def _gini_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
@@ -255,3 +326,5 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     mdl.y_floor = sc.per_capita_floor or 0.0
     if sc.top_k_share_cap is not None:
         mdl.topk_share = sc.top_k_share_cap.max_share
+    if inputs.hubs is not None:
+        _set_hub_params(mdl, inputs)

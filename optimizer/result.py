@@ -27,6 +27,7 @@ from optimizer.scenario import Scenario, usd
 
 PLAN_FILES = ("allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv")
 BINDING_TOL = 1e-7
+MARGINAL_COLUMNS = ["constraint", "target", "marginal_value", "unit", "binding", "explanation"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class AllocationResult:
     provenance: dict[str, Any]
     filled_values: dict[str, int]
     input_regions_csv: bytes = field(repr=False)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def objective(self) -> float:
@@ -86,6 +88,7 @@ class AllocationResult:
             "metrics": {"before": self.metrics_before, "after": self.metrics_after},
             "approximation": self.approximation,
             "filled_missing_values": self.filled_values,
+            "notes": self.notes,
             "marginal_values": json.loads(self.marginal_values.to_json(orient="records")),
             "solver": self.solver,
             "provenance": self.provenance,
@@ -160,8 +163,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals) -> pd.DataFrame:
-    """Binding constraints and their marginal values in plain units and words."""
+def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
+                     conditional: bool = False) -> pd.DataFrame:
+    """Binding constraints and their marginal values in plain units and words.
+
+    With hubs the values come from the LP with the hub choice fixed: ``conditional``
+    adds that caveat to every explanation.
+    """
     rows: list[dict[str, Any]] = []
     names = inputs.regions.table["name"].tolist()
     rows.append({
@@ -210,12 +218,15 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals) -> p
                      "binding": True,
                      "explanation": f"loosening the top-{k} share cap by one percentage point "
                                     f"would add {per_pp:.3f} points"})
-    return pd.DataFrame(rows, columns=["constraint", "target", "marginal_value", "unit",
-                                       "binding", "explanation"])
+    table = pd.DataFrame(rows, columns=MARGINAL_COLUMNS)
+    if conditional:
+        table["explanation"] = table["explanation"] + " (given the chosen hubs)"
+    return table
 
 
-def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
-                 solver: dict[str, Any], approximation: dict[str, float]) -> AllocationResult:
+def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
+                 solver: dict[str, Any], approximation: dict[str, float],
+                 hubs: np.ndarray | None = None) -> AllocationResult:
     """Assemble the result from an allocation ($B, shape n x m) and solver output.
 
     ``approximation`` says how far the LP's piecewise-linear response was from the
@@ -258,7 +269,7 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
         "marginal_points_per_busd": np.nanmax(np.where(np.isnan(marginal), -np.inf, marginal), axis=1)
         if m else np.zeros(inputs.n),
         "excluded": ~inputs.allowed.any(axis=1),
-        "hub": False,
+        "hub": hubs if hubs is not None else np.zeros(inputs.n, dtype=bool),
     })
     regions.loc[regions["marginal_points_per_busd"] == -np.inf, "marginal_points_per_busd"] = 0.0
     for column in inputs.regions.groups:
@@ -277,7 +288,9 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
         regions=regions,
         metrics_before=before,
         metrics_after=after,
-        marginal_values=_marginal_values(inputs, x_busd, duals),
+        marginal_values=_marginal_values(inputs, x_busd, duals, conditional=hubs is not None)
+        if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
+        notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
         solver=solver,
         approximation=approximation,
         provenance=provenance,

@@ -122,6 +122,56 @@ class TopKShareCap(_Strict):
     max_share: float = Field(gt=0.0, le=1.0)
 
 
+class CountRange(_Strict):
+    """Minimum and maximum number of hubs (max null = no maximum)."""
+
+    min: int = Field(default=0, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CountRange:
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class AwardRange(_Strict):
+    """A hub's total award in USD, when it is selected."""
+
+    min: USD = 0.0
+    max: USD | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AwardRange:
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({usd(self.min)}) is larger than max ({usd(self.max)})")
+        return self
+
+
+class DesignatedSet(_Strict):
+    """At least ``min_share`` of the hubs lie in regions whose ``column`` is true."""
+
+    column: str
+    min_share: Share
+    if_missing: Literal["error", "skip"] = "error"
+
+
+class Hubs(_Strict):
+    """Hub selection (turns the LP into a MIP): only hubs are funded."""
+
+    count: CountRange = Field(default_factory=CountRange)
+    award_usd: AwardRange = Field(default_factory=AwardRange)
+    min_per_group: dict[str, int | dict[str, int]] = Field(
+        default_factory=dict,
+        description="group column -> minimum hubs in each of its groups (or per group value)",
+    )
+    max_one_per_group: list[str] = Field(
+        default_factory=list, description="group columns with at most one hub per group value"
+    )
+    designated: DesignatedSet | None = None
+    mip_rel_gap: float = Field(default=1e-4, ge=0, lt=1)
+
+
 class Exclusions(_Strict):
     """Regions that get nothing, or none of some instruments."""
 
@@ -169,6 +219,8 @@ class Scenario(_Strict):
     group_min_shares: dict[str, dict[str, Share]] = Field(default_factory=dict)
     exclusions: Exclusions = Field(default_factory=Exclusions)
     top_k_share_cap: TopKShareCap | None = None
+    hubs: Hubs | None = None
+    packs: list[str] = Field(default_factory=list, description="named constraint packs applied")
     per_capita_floor: float | None = Field(default=None, ge=0.0)
     missing_values: MissingPolicy | dict[str, MissingPolicy] = "error"
     solver: SolverSettings = Field(default_factory=SolverSettings)
@@ -261,6 +313,13 @@ DEFAULT_SCENARIO_TEXT = resources.files("optimizer").joinpath("defaults/scenario
 
 
 @functools.cache
+def constraint_packs() -> dict[str, dict[str, Any]]:
+    """Named constraint packs: name -> {doc, settings} (see defaults/packs.yaml)."""
+    text = resources.files("optimizer").joinpath("defaults/packs.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+@functools.cache
 def _default_scenario_yaml() -> str:
     return DEFAULT_SCENARIO_TEXT.read_text(encoding="utf-8")
 
@@ -303,7 +362,18 @@ def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario
         overrides = {}
     if not isinstance(overrides, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys to values")
-    merged = {**default_scenario_dict(), **overrides}
+    packs = overrides.get("packs", [])
+    if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
+        raise ScenarioError(f"{source}: invalid scenario\n  packs: a list of pack names")
+    known = constraint_packs()
+    unknown = [p for p in packs if p not in known]
+    if unknown:
+        raise ScenarioError(f"{source}: invalid scenario\n  packs: unknown pack(s) {unknown}; "
+                            f"packs are {sorted(known)}")
+    merged = default_scenario_dict()
+    for name in packs:
+        merged.update(copy.deepcopy(known[name]["settings"]))
+    merged.update(overrides)
     try:
         scenario = Scenario.model_validate(merged)
     except ValidationError as err:

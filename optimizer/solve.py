@@ -66,6 +66,10 @@ class SolverInfo:
     highs_time_s: float
     objective_lp: float
     simplex_iterations: int
+    mip: bool = False
+    mip_gap: float = 0.0
+    proven_optimal: bool = True
+    duals: str = "lp"
 
     def to_dict(self) -> dict:
         return {
@@ -79,6 +83,10 @@ class SolverInfo:
             "highs_time_s": self.highs_time_s,
             "objective_lp": self.objective_lp,
             "simplex_iterations": self.simplex_iterations,
+            "mip": self.mip,
+            "mip_gap": self.mip_gap,
+            "proven_optimal": self.proven_optimal,
+            "duals": self.duals,
         }
 
 
@@ -89,8 +97,10 @@ class Planner:
     >>> planner.solve(load_scenario()).metrics_after["gini"]  # doctest: +SKIP
     """
 
-    def __init__(self, regions: Regions) -> None:
+    def __init__(self, regions: Regions, diagnose: bool = True, mip_duals: bool = True) -> None:
         self.regions = regions
+        self.diagnose = diagnose
+        self.mip_duals = mip_duals
         self._model: pyo.ConcreteModel | None = None
         self._solver: Highs | None = None
         self._highs_clock = 0.0
@@ -127,6 +137,22 @@ class Planner:
     def solve(self, scenario: Scenario) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
 
+        An infeasible scenario raises ``InfeasibleError`` whose message names the
+        conflicting rules and the smallest single changes that fix it (``diagnose``).
+        """
+        try:
+            return self._solve(scenario)
+        except InfeasibleError as err:
+            if not self.diagnose:
+                raise
+            from optimizer.diagnose import diagnose
+
+            found = diagnose(self.regions, scenario)
+            raise InfeasibleError(err.conflicts + found.lines(), diagnosis=found) from None
+
+    def _solve(self, scenario: Scenario) -> AllocationResult:
+        """Resolve ``scenario`` against the regions, solve, and return the plan.
+
         The result reports how far the LP's tangent approximation is from the exact
         response at the plan (``approximation``), and whether that is within
         ``scenario.approximation.max_error_share`` of the objective.
@@ -143,15 +169,32 @@ class Planner:
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
             solver.config.time_limit = scenario.solver.time_limit_s
+            is_mip = inputs.hubs is not None
+            if is_mip:
+                solver.config.rel_gap = scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
             start = time.perf_counter()
             results = solver.solve(mdl)
             solve_time = time.perf_counter() - start
             clock = results.timing_info.highs_time
             highs_time, self._highs_clock = clock - self._highs_clock, clock
-            self._raise_unless_optimal(results.termination_condition, inputs, scenario)
+            term = results.termination_condition
+            timed_out_with_plan = (is_mip and term == TerminationCondition.maxTimeLimit
+                                   and results.incumbent_objective is not None)
+            if not timed_out_with_plan:
+                self._raise_unless_optimal(term, inputs, scenario)
             x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl.x, inputs)
-            duals = _duals(results.solution_loader.get_duals(self._dual_rows), mdl)
             objective_lp = float(results.incumbent_objective)
+            hubs = None
+            mip_gap = 0.0
+            if is_mip:
+                values = results.solution_loader.get_vars(list(mdl.hub.values()))
+                hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
+                bound = results.objective_bound
+                mip_gap = (abs(bound - objective_lp) / max(abs(objective_lp), 1e-9)
+                           if bound is not None else float("inf"))
+                duals = self._duals_given_hubs(hubs) if self.mip_duals else None
+            else:
+                duals = _duals(results.solution_loader.get_duals(self._dual_rows), mdl)
             exact = exact_objective(inputs, x)
             error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
             approximation = {
@@ -175,8 +218,37 @@ class Planner:
                 highs_time_s=highs_time,
                 objective_lp=objective_lp,
                 simplex_iterations=iterations,
+                mip=is_mip,
+                mip_gap=mip_gap,
+                proven_optimal=not timed_out_with_plan,
+                duals=("lp" if not is_mip else "conditional on the chosen hubs"
+                       if duals is not None else "not available"),
             )
-        return build_result(inputs, x, duals, info.to_dict(), approximation)
+        return build_result(inputs, x, duals, info.to_dict(), approximation, hubs)
+
+    def _duals_given_hubs(self, hubs: np.ndarray) -> Duals | None:
+        """Duals of the LP with the hub choice fixed (a MIP has none of its own)."""
+        mdl, solver = self._model, self._solver
+        assert mdl is not None and solver is not None
+        hub_vars = list(mdl.hub.values())
+        solver.config.rel_gap = None
+        for var, chosen in zip(hub_vars, hubs, strict=True):
+            var.domain = pyo.Reals
+            var.setlb(float(chosen))
+            var.setub(float(chosen))
+        solver.update_variables(hub_vars)
+        try:
+            results = solver.solve(mdl)
+            self._highs_clock = results.timing_info.highs_time
+            if results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
+                return None
+            return _duals(results.solution_loader.get_duals(self._dual_rows), mdl)
+        finally:
+            for var in hub_vars:
+                var.domain = pyo.Binary
+                var.setlb(0)
+                var.setub(1)
+            solver.update_variables(hub_vars)
 
     @staticmethod
     def _raise_unless_optimal(term: TerminationCondition, inputs: ModelInputs,

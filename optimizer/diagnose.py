@@ -1,0 +1,277 @@
+"""Infeasibility diagnosis: which rules conflict, and the smallest change that fixes it.
+
+Rules are the scenario's own knobs (floors, caps, shares, hub counts, ...), so the
+answer is in an analyst's words. Two steps, both on real solves (LP or MIP alike):
+
+1. a deletion filter over the active rules finds a minimal conflicting set: switching
+   off any one rule of the set makes the rest feasible;
+2. for each numeric knob in that set (and the budget) a bisection finds the smallest
+   change of that knob alone that restores feasibility.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizer.data import Regions
+from optimizer.errors import InfeasibleError, PlaceFundError
+from optimizer.scenario import Scenario
+
+BISECTION_STEPS = 18
+ORACLE_MIP_GAP = 0.99  # any feasible hub choice answers "feasible?"
+ORACLE_TIME_LIMIT_S = 20.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One family of constraints a scenario can switch on."""
+
+    name: str
+    label: str
+    active: Callable[[dict], bool]
+    neutral: Callable[[dict], dict]
+    # a numeric knob: read, write, the value that switches the rule off, unit, verb
+    get: Callable[[dict], float] | None = None
+    put: Callable[[dict, float], dict] | None = None
+    limit: Callable[[dict, int], float] | None = None
+    unit: str = "usd"
+    integer: bool = False
+
+
+def _set(d: dict, key: str, value: Any) -> dict:
+    return {**d, key: value}
+
+
+def _hub(d: dict, key: str, sub: str, value: Any) -> dict:
+    hubs = dict(d["hubs"])
+    hubs[key] = {**hubs[key], sub: value}
+    return {**d, "hubs": hubs}
+
+
+def _hub_top(d: dict, key: str, value: Any) -> dict:
+    return {**d, "hubs": {**d["hubs"], key: value}}
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("region_floor_usd", "the per-region floor", lambda d: d["region_floor_usd"] > 0,
+         lambda d: _set(d, "region_floor_usd", 0.0), lambda d: d["region_floor_usd"],
+         lambda d, v: _set(d, "region_floor_usd", v), lambda d, n: 0.0),
+    Rule("region_floor_usd_per_capita", "the per-capita funding floor",
+         lambda d: d["region_floor_usd_per_capita"] > 0,
+         lambda d: _set(d, "region_floor_usd_per_capita", 0.0),
+         lambda d: d["region_floor_usd_per_capita"],
+         lambda d, v: _set(d, "region_floor_usd_per_capita", v), lambda d, n: 0.0, "usd_pc"),
+    Rule("region_cap_usd", "the per-region cap", lambda d: d["region_cap_usd"] is not None,
+         lambda d: _set(d, "region_cap_usd", None), lambda d: d["region_cap_usd"],
+         lambda d, v: _set(d, "region_cap_usd", v), lambda d, n: d["budget"]),
+    Rule("region_cap_usd_per_capita", "the per-capita funding cap",
+         lambda d: d["region_cap_usd_per_capita"] is not None,
+         lambda d: _set(d, "region_cap_usd_per_capita", None),
+         lambda d: d["region_cap_usd_per_capita"],
+         lambda d, v: _set(d, "region_cap_usd_per_capita", v), lambda d, n: d["budget"], "usd_pc"),
+    Rule("max_region_share", "the maximum share of the budget per region",
+         lambda d: d["max_region_share"] is not None,
+         lambda d: _set(d, "max_region_share", None), lambda d: d["max_region_share"],
+         lambda d, v: _set(d, "max_region_share", v), lambda d, n: 1.0, "share"),
+    Rule("region_bounds", "the floors/caps set for single regions",
+         lambda d: bool(d["region_bounds"]), lambda d: _set(d, "region_bounds", {})),
+    Rule("instrument_shares", "the instrument share limits",
+         lambda d: bool(d["instrument_shares"]), lambda d: _set(d, "instrument_shares", {})),
+    Rule("group_min_shares", "the group minimum shares", lambda d: bool(d["group_min_shares"]),
+         lambda d: _set(d, "group_min_shares", {}), lambda d: 1.0,
+         lambda d, v: _set(d, "group_min_shares", {c: {g: s * v for g, s in m.items()}
+                                                   for c, m in d["group_min_shares"].items()}),
+         lambda d, n: 0.0, "factor"),
+    Rule("exclusions", "the exclusions",
+         lambda d: bool(d["exclusions"]["regions"] or d["exclusions"]["top_k_incumbents"]
+                        or d["exclusions"]["instruments"]),
+         lambda d: _set(d, "exclusions", {"regions": [], "top_k_incumbents": 0,
+                                          "instruments": {}})),
+    Rule("per_capita_floor", "the per-capita capacity floor",
+         lambda d: d["per_capita_floor"] is not None,
+         lambda d: _set(d, "per_capita_floor", None), lambda d: d["per_capita_floor"],
+         lambda d, v: _set(d, "per_capita_floor", v), lambda d, n: 0.0, "capacity"),
+    Rule("top_k_share_cap", "the top-k share cap", lambda d: d["top_k_share_cap"] is not None,
+         lambda d: _set(d, "top_k_share_cap", None),
+         lambda d: d["top_k_share_cap"]["max_share"],
+         lambda d, v: _set(d, "top_k_share_cap", {**d["top_k_share_cap"], "max_share": v}),
+         lambda d, n: 1.0, "share"),
+    Rule("hubs.count.min", "the minimum number of hubs",
+         lambda d: d["hubs"] is not None and d["hubs"]["count"]["min"] > 0,
+         lambda d: _hub(d, "count", "min", 0), lambda d: d["hubs"]["count"]["min"],
+         lambda d, v: _hub(d, "count", "min", int(round(v))), lambda d, n: 0, "hubs", True),
+    Rule("hubs.count.max", "the maximum number of hubs",
+         lambda d: d["hubs"] is not None and d["hubs"]["count"]["max"] is not None,
+         lambda d: _hub(d, "count", "max", None), lambda d: d["hubs"]["count"]["max"],
+         lambda d, v: _hub(d, "count", "max", int(round(v))), lambda d, n: n, "hubs", True),
+    Rule("hubs.award_usd.min", "the minimum hub award",
+         lambda d: d["hubs"] is not None and d["hubs"]["award_usd"]["min"] > 0,
+         lambda d: _hub(d, "award_usd", "min", 0.0), lambda d: d["hubs"]["award_usd"]["min"],
+         lambda d, v: _hub(d, "award_usd", "min", v), lambda d, n: 0.0),
+    Rule("hubs.award_usd.max", "the maximum hub award",
+         lambda d: d["hubs"] is not None and d["hubs"]["award_usd"]["max"] is not None,
+         lambda d: _hub(d, "award_usd", "max", None), lambda d: d["hubs"]["award_usd"]["max"],
+         lambda d, v: _hub(d, "award_usd", "max", v), lambda d, n: d["budget"]),
+    Rule("hubs.min_per_group", "the minimum hubs per group",
+         lambda d: d["hubs"] is not None and bool(d["hubs"]["min_per_group"]),
+         lambda d: _hub_top(d, "min_per_group", {})),
+    Rule("hubs.max_one_per_group", "at most one hub per group",
+         lambda d: d["hubs"] is not None and bool(d["hubs"]["max_one_per_group"]),
+         lambda d: _hub_top(d, "max_one_per_group", [])),
+    Rule("hubs.designated", "the designated share of hubs",
+         lambda d: d["hubs"] is not None and d["hubs"]["designated"] is not None,
+         lambda d: _hub_top(d, "designated", None),
+         lambda d: d["hubs"]["designated"]["min_share"],
+         lambda d, v: _hub(d, "designated", "min_share", v), lambda d, n: 0.0, "share"),
+)
+
+BUDGET = Rule("budget", "the budget", lambda d: True, lambda d: d,
+              lambda d: d["budget"], lambda d, v: _set(d, "budget", v), lambda d, n: 0.0)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """Changing one knob from ``current`` to ``suggested`` makes the scenario feasible."""
+
+    rule: str
+    current: float
+    suggested: float
+    text: str
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A minimal set of conflicting rules and the smallest single-knob fixes."""
+
+    conflicting: list[str]
+    relaxations: list[Relaxation]
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.conflicting:
+            out.append("these rules conflict (dropping any one of them resolves it): "
+                       + "; ".join(self.conflicting))
+        if self.relaxations:
+            out.append("smallest single changes that make it feasible: "
+                       + "; or ".join(r.text for r in self.relaxations))
+        return out
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "usd":
+        for div, suffix in ((1e9, "B"), (1e6, "M")):
+            if abs(value) >= div:
+                return f"${value / div:,.2f}{suffix}"
+        return f"${value:,.0f}"
+    if unit == "usd_pc":
+        return f"${value:,.2f} per person"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "hubs":
+        return f"{int(round(value))}"
+    if unit == "factor":
+        return f"{value:.0%} of their values"
+    return f"{value:.4g}"
+
+
+class _Oracle:
+    """Answers "is this scenario feasible?" with real solves, reusing models."""
+
+    def __init__(self, regions: Regions) -> None:
+        from optimizer.solve import Planner
+
+        self.regions = regions
+        self.planner = Planner(regions, diagnose=False, mip_duals=False)
+        self.calls = 0
+
+    def feasible(self, data: dict) -> bool:
+        from optimizer.scenario import scenario_from_dict
+
+        self.calls += 1
+        if data.get("hubs") is not None:
+            data = {**data, "hubs": {**data["hubs"], "mip_rel_gap": ORACLE_MIP_GAP}}
+        data = {**data, "solver": {**data["solver"],
+                                   "time_limit_s": min(data["solver"]["time_limit_s"],
+                                                       ORACLE_TIME_LIMIT_S)}}
+        try:
+            self.planner.solve(scenario_from_dict(data, source="diagnosis"))
+        except InfeasibleError:
+            return False
+        except PlaceFundError:
+            return False
+        return True
+
+
+def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | None:
+    """Smallest move of ``rule``'s knob from its value towards its limit that is feasible."""
+    assert rule.get and rule.put and rule.limit
+    current = float(rule.get(data))
+    limits = [rule.limit(data, n)]
+    if rule is BUDGET:
+        limits = [current * 20.0, current * 1e-6]
+    for limit in limits:
+        if math.isclose(limit, current) or not oracle.feasible(rule.put(data, limit)):
+            continue
+        good, bad = limit, current
+        for _ in range(BISECTION_STEPS):
+            if rule.integer and abs(good - bad) <= 1:
+                break
+            mid = (good + bad) / 2 if not rule.integer else math.floor((good + bad) / 2 + 0.5)
+            if rule.unit == "usd" and rule is BUDGET and good > bad:
+                mid = math.sqrt(good * bad) if bad > 0 else mid
+            if mid in (good, bad):
+                break
+            if oracle.feasible(rule.put(data, mid)):
+                good = mid
+            else:
+                bad = mid
+        suggested = good
+        verb = "raise" if suggested > current else "lower"
+        if rule.unit == "factor":
+            text = f"scale {rule.label} down to {suggested:.0%} of their values"
+        else:
+            text = (f"{verb} {rule.label} from {_fmt(current, rule.unit)} to "
+                    f"{_fmt(suggested, rule.unit)}")
+            if rule is BUDGET:
+                sign = "+" if suggested > current else "-"
+                text += f" ({sign}{_fmt(abs(suggested - current), 'usd')})"
+        key = rule.name.split(".")[0]
+        return Relaxation(rule.name, current, suggested, text, {key: rule.put(data, suggested)[key]})
+    return None
+
+
+def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
+    """Explain why ``scenario`` is infeasible on ``regions`` (assumes it is)."""
+    oracle = _Oracle(regions)
+    data = scenario.to_dict()
+    n = len(regions)
+    active = [rule for rule in RULES if rule.active(data)]
+
+    def only(rules: list[Rule]) -> dict:
+        d = data
+        for rule in active:
+            if rule not in rules:
+                d = rule.neutral(d)
+        return d
+
+    if oracle.feasible(only([])):
+        minimal = list(active)
+        for rule in list(minimal):
+            trial = [r for r in minimal if r is not rule]
+            if not oracle.feasible(only(trial)):
+                minimal = trial
+    else:
+        minimal = []  # the budget rule alone (with data) conflicts: only the budget can move
+    conflicting = [f"{rule.label} ({rule.name})" for rule in minimal]
+    relaxations = []
+    for rule in [*minimal, BUDGET]:
+        if rule.get is None:
+            continue
+        found = _bisect(oracle, data, rule, n)
+        if found is not None:
+            relaxations.append(found)
+    return Diagnosis(conflicting, relaxations)
