@@ -22,6 +22,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+import optimizer as pf
+
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -123,6 +125,12 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
             assert len({p["fill"] for p in paths}) > 5  # a real colour scale, not one flat fill
             assert page.locator(".js-plotly-plot .colorbar").count() == 1
             page.screenshot(path=str(ARTIFACTS / "workbench.png"), full_page=False)
+
+            colorado = pf.load_regions("states").ids.index("08")  # not the default (top-funded) region
+            page.locator("path.choroplethlocation").nth(colorado).click(force=True)
+            page.get_by_role("tab", name="Region detail").click()
+            expect(page.locator('[data-testid="stHeadingWithActionElements"] h3').first).to_have_text(
+                "Colorado", timeout=20_000)
 
             page.get_by_role("tab", name="Export").click()
             files: dict[str, bytes] = {}
