@@ -122,11 +122,12 @@ sb.slider("Complementarity θ", 0.0, 1.0, step=0.05, key="theta",
                "equally everywhere.")
 with sb.expander("Indicator weights", expanded=True):
     for k in regions.indicators:
-        st.slider(k.replace("_", " "), 0.0, 1.0, step=0.01, key=f"w_{k}")
+        label, tip = wb.indicator_label(k)
+        st.slider(label, 0.0, 1.0, step=0.01, key=f"w_{k}", help=tip)
     raw = {k: ss[f"w_{k}"] for k in regions.indicators}
     total = sum(raw.values())
     if total > 0:
-        st.caption("Normalized: " + ", ".join(f"{k.replace('_', ' ')} {v / total:.0%}"
+        st.caption("Normalized: " + ", ".join(f"{wb.indicator_label(k)[0]} {v / total:.0%}"
                                               for k, v in raw.items() if v > 0))
 with sb.expander("Instruments (assumptions)"):
     for name in base.instruments:

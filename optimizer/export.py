@@ -148,7 +148,7 @@ h1{font-size:1.45rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1rem 0 .35rem;
 .card span{color:#555;font-size:.85rem}table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n{text-align:right}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
-.map{height:23rem}.foot{color:#666;font-size:.8rem;margin-top:.8rem}
+.map{height:24rem}.foot{color:#666;font-size:.8rem;margin-top:.8rem}
 @media print{@page{size:letter;margin:12mm}body{padding:0;max-width:none;font-size:9.5pt}
 .map{height:19rem}h2{break-after:avoid}.card,table,li{break-inside:avoid}}
 """
@@ -203,7 +203,7 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
     if geometry is not None:
-        fig = choropleth(result.regions, geojson_for(geometry), "funding_per_capita_usd", height=380)
+        fig = choropleth(result.regions, geojson_for(geometry), "funding_per_capita_usd", height=360)
         fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0})
         map_html = ("<script>" + geo_assets_script() + "</script>" +
                     fig.to_html(full_html=False, include_plotlyjs=True, default_height="100%",

@@ -52,6 +52,26 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "cv": ("Coefficient of variation", "ratio"),
 }
 SHARE_METRICS = {"top10_share", "baseline_top10_share"}
+INDICATOR_LABELS: dict[str, tuple[str, str]] = {
+    "ai_job_postings": ("AI job postings", "Online job postings asking for AI skills (talent demand)."),
+    "ai_vc_musd": ("AI venture funding", "Venture capital invested in AI firms, $ millions."),
+    "vc_funded_firms": ("VC-funded firms", "Number of venture-funded firms (startup base)."),
+    "business_rd_musd": ("Business R&D", "Research and development spending by firms, $ millions."),
+    "university_se_rd_musd": ("University S&E R&D",
+                              "Science and engineering R&D spending at universities, $ millions."),
+    "cs_doctorates": ("CS doctorates", "Computer science doctorates awarded (talent supply)."),
+    "se_doctorates": ("S&E doctorates", "Science and engineering doctorates awarded."),
+    "kti_value_added_musd": ("Knowledge/tech industry output",
+                             "Value added by knowledge- and technology-intensive industries, $ millions."),
+    "gdp_musd": ("GDP", "Gross domestic product, $ millions (size of the economy)."),
+}
+
+
+def indicator_label(column: str) -> tuple[str, str]:
+    """A readable name and a tooltip for an indicator column."""
+    default = (column.replace("_", " ").capitalize(), f"Column '{column}' of the regions table.")
+    label, help_text = INDICATOR_LABELS.get(column, default)
+    return label, f"{help_text} Weights are relative: they are normalized to sum to 100%."
 
 
 # --------------------------------------------------------------------------- formatting

@@ -53,7 +53,7 @@ def test_weights_and_lambda_resolve_the_plan(at: AppTest) -> None:
     assert plan.scenario.spread_weight == 0.9
     assert plan.scenario.normalized_weights["gdp_musd"] == pytest.approx(0.6 / 1.6)
     assert _metric(at, "Spread-adjusted capacity S_λ") != before
-    assert any(f"gdp musd {0.6 / 1.6:.0%}" in c.value for c in at.sidebar.caption)
+    assert any(f"GDP {0.6 / 1.6:.0%}" in c.value for c in at.sidebar.caption)
 
 
 def test_exclusion_and_an_infeasible_floor(at: AppTest) -> None:

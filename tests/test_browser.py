@@ -113,8 +113,11 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
             page.wait_for_function(
                 f"() => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== {before!r}",
                 timeout=20_000)
-            page.wait_for_selector("path.choroplethlocation")
-            page.wait_for_timeout(500)
+            page.wait_for_function(
+                "document.querySelector('[data-testid=\"stApp\"]')"
+                ".getAttribute('data-test-script-state') === 'notRunning'"
+                " && document.querySelectorAll('path.choroplethlocation').length === 51",
+                timeout=20_000)
             after = value.inner_text()
             assert after != before
 
@@ -141,6 +144,14 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
                 target = tmp_path / info.value.suggested_filename
                 info.value.save_as(target)
                 files[label] = target.read_bytes()
+                if label.startswith("One-page brief"):
+                    brief = target
+            # the brief works from a file with no server at all
+            page.goto(brief.as_uri())
+            page.wait_for_function(
+                "document.querySelectorAll('path.choroplethlocation').length === 51", timeout=30_000)
+            assert max(p["w"] / p["fw"] for p in _map_paths(page)) < 0.6
+            page.screenshot(path=str(ARTIFACTS / "brief.png"), full_page=True)
         finally:
             browser.close()
 
@@ -153,7 +164,7 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
     assert b"Plotly.newPlot" in files["One-page brief (HTML, print to PDF)"]
     assert b"Top regions by funding" in files["One-page brief (HTML, print to PDF)"]
 
-    off_host = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
+    off_host = [u for u in requests if urlparse(u).scheme not in ("file", "data", "blob")
                 and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert not off_host, off_host
     assert any("app/static/usa_110m.json" in u for u in requests)
