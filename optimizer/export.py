@@ -204,7 +204,8 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
     if geometry is not None:
         fig = choropleth(result.regions, geojson_for(geometry), "funding_per_capita_usd", height=360)
-        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0})
+        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=None,
+                          autosize=True)  # fill the .map box, on screen and in print
         map_html = ("<script>" + geo_assets_script() + "</script>" +
                     fig.to_html(full_html=False, include_plotlyjs=True, default_height="100%",
                                 config={"displayModeBar": False, "staticPlot": False,

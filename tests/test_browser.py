@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -152,6 +153,9 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
                 "document.querySelectorAll('path.choroplethlocation').length === 51", timeout=30_000)
             assert max(p["w"] / p["fw"] for p in _map_paths(page)) < 0.6
             page.screenshot(path=str(ARTIFACTS / "brief.png"), full_page=True)
+            pdf = page.pdf(format="Letter", print_background=True)
+            (ARTIFACTS / "brief.pdf").write_bytes(pdf)
+            assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # prints on one page
         finally:
             browser.close()
 
