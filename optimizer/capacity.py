@@ -8,6 +8,7 @@ billions of USD ($B) here and in the model, which keeps the LP well scaled.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,16 +122,18 @@ def _resolve_refs(refs, regions: Regions, key: str) -> list[str]:
     return out
 
 
-def _apply_missing(
-    regions: Regions, scenario: Scenario, used: list[str]
+@functools.lru_cache(maxsize=64)
+def _indicator_values(
+    regions: Regions, used: tuple[str, ...], policies: tuple[str, ...]
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    values = regions.table[used].copy()
+    """The used indicator columns after the missing-value policy (cached: re-solves
+    that only change weights or lambda reuse it)."""
+    values = regions.table[list(used)].copy()
     filled: dict[str, int] = {}
-    for column in used:
+    for column, policy in zip(used, policies, strict=True):
         gaps = values[column].isna()
         if not gaps.any():
             continue
-        policy = scenario.missing_policy(column)
         if policy == "error":
             i = int(np.flatnonzero(gaps.to_numpy())[0])
             rid = regions.table.at[i, "region_id"]
@@ -148,7 +151,8 @@ def _apply_missing(
 
 def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     """Check a scenario against a regions table and turn both into model arrays."""
-    default_resolved = default_scenario().to_dict()
+    default_resolved = _default_dict()
+    data = scenario.to_dict()
     indicators = set(regions.indicators)
     changes: dict = {}
     n = len(regions)
@@ -162,7 +166,7 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
 
     absent = sorted(set(scenario.weights) - indicators)
     if absent:
-        if scenario.to_dict()["weights"] == default_resolved["weights"]:
+        if data["weights"] == default_resolved["weights"]:
             raise ScenarioError(
                 f"weights: the default weights use indicators that {regions.source} lacks "
                 f"({absent}); set `weights` in the scenario to its indicator columns "
@@ -175,7 +179,7 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     if sum(w for k, w in scenario.weights.items()) <= 0:
         raise ScenarioError("weights: all weights are zero")
 
-    instruments = dict(scenario.to_dict()["instruments"])
+    instruments = dict(data["instruments"])
     default_instruments = instruments == default_resolved["instruments"]
     for name, spec in instruments.items():
         absorbs = spec["absorbs"]
@@ -193,7 +197,8 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
 
     used = sorted({k for k, w in scenario.weights.items() if w > 0}
                   | {k for spec in instruments.values() for k in (spec["absorbs"] or [])})
-    values, filled = _apply_missing(regions, scenario, used)
+    values, filled = _indicator_values(
+        regions, tuple(used), tuple(scenario.missing_policy(k) for k in used))
     zero_total = [k for k in used if values[k].sum() <= 0]
     if zero_total:
         raise DataError(f"indicator(s) {zero_total} are zero for every region; shares are "
@@ -288,7 +293,8 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
 
     hubs = _resolve_hubs(regions, scenario, budget) if scenario.hubs is not None else None
 
-    resolved = scenario.updated(**changes)
+    changed = {k: v for k, v in changes.items() if data[k] != v}
+    resolved = scenario.updated(**changed) if changed else scenario
     return ModelInputs(
         hubs=hubs,
         scenario=resolved, regions=regions, instruments=names, population=population,
@@ -297,6 +303,12 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         floor_busd=floor, cap_busd=cap, allowed=allowed, instrument_min_share=lo,
         instrument_max_share=hi, groups=tuple(group_rules), excluded_ids=tuple(excluded),
     )
+
+
+@functools.cache
+def _default_dict() -> dict:
+    """The default scenario as a mapping (read-only)."""
+    return default_scenario().to_dict()
 
 
 def _truthy(labels: pd.Series) -> np.ndarray:

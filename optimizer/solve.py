@@ -33,14 +33,19 @@ _SOLVE_LOCK = threading.Lock()
 class _Highs(Highs):
     """Pyomo's persistent HiGHS, minus a no-op variable removal on every solve.
 
-    Pyomo 6.10 calls ``_remove_variables([])`` on each re-solve, which still asks
-    HiGHS to delete an empty set (dropping its warm-start basis) and re-indexes every
-    column. Skipping the empty call keeps re-solves warm.
+    Pyomo 6.10 calls ``_remove_variables([])`` and ``_remove_constraints([])`` on each
+    re-solve, which still ask HiGHS to delete an empty set (dropping its warm-start
+    basis) and re-index every column and row. Skipping the empty calls keeps re-solves
+    warm and cheap.
     """
 
     def _remove_variables(self, variables):  # type: ignore[no-untyped-def]
         if variables:
             super()._remove_variables(variables)
+
+    def _remove_constraints(self, cons):  # type: ignore[no-untyped-def]
+        if cons:  # the same no-op re-indexing, for rows
+            super()._remove_constraints(cons)
 
 
 class Status(StrEnum):
