@@ -53,7 +53,7 @@ from optimizer.sensitivity_run import (
     payload_for,
 )
 
-Analysis = Literal["sweep", "robust", "pareto", "tornado"]
+Analysis = Literal["sweep", "robust", "pareto", "tornado", "sobol"]
 _ORDER = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(>=|<=)\s*([A-Za-z_][\w]*)\s*$")
 
 
@@ -139,9 +139,32 @@ class TornadoSpec(SpecBase):
     parameters: list[str] | None = None
 
 
-Spec = SweepSpec | RobustSpec | ParetoSpec | TornadoSpec
+class SobolSpec(SpecBase):
+    """Global sensitivity: Sobol indices (Saltelli sampling, SALib) of headline metrics.
+
+    ``parameters`` map dotted scenario paths to a [low, high] range sampled uniformly.
+    With ``weights`` the indicator weights vary too, uniformly on the simplex: each
+    weight gets a factor u ~ U(0, 1) and w_k = -ln(u_k) / sum_j -ln(u_j), which is
+    exactly uniform on the simplex (Dirichlet(1, ..., 1)). A weight's indices then
+    measure how much its factor moves the metric; the factors are independent, as
+    Sobol's method needs, while the normalized weights are not.
+    """
+
+    analysis: Literal["sobol"]
+    parameters: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    weights: bool = True
+    base_samples: int = Field(default=64, ge=4, le=1_000_000,
+                              description="N; runs = N * (factors + 2); a power of 2 is best")
+    conf_level: float = Field(default=0.95, gt=0, lt=1)
+
+
+SOBOL_METRICS = {"objective": "S_lambda", "after_top10_share": "top-10 share",
+                 "after_gini": "Gini"}
+
+Spec = SweepSpec | RobustSpec | ParetoSpec | TornadoSpec | SobolSpec
 _SPECS: dict[str, type[SpecBase]] = {"sweep": SweepSpec, "robust": RobustSpec,
-                                     "pareto": ParetoSpec, "tornado": TornadoSpec}
+                                     "pareto": ParetoSpec, "tornado": TornadoSpec,
+                                     "sobol": SobolSpec}
 
 
 def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None) -> Spec:
@@ -304,8 +327,75 @@ def _tornado_runs(spec: TornadoSpec, base: Scenario) -> list[Run]:
     return runs
 
 
+def sobol_problem(spec: SobolSpec, base: Scenario) -> dict[str, Any]:
+    """The SALib problem: one factor per parameter range, one per weight."""
+    base_dict = base.to_dict()
+    names, bounds = [], []
+    for path, (low, high) in spec.parameters.items():
+        _check_path(base_dict, path)
+        if not low < high:
+            raise ScenarioError(f"parameters.{path}: low ({low}) must be below high ({high})")
+        names.append(path)
+        bounds.append([float(low), float(high)])
+    if spec.weights:
+        names += [f"weights.{k}" for k in base.weights]
+        bounds += [[0.0, 1.0]] * len(base.weights)
+    if len(names) < 2:
+        raise ScenarioError("parameters: Sobol indices need at least two varying factors")
+    return {"num_vars": len(names), "names": names, "bounds": bounds}
+
+
+def _sobol_runs(spec: SobolSpec, base: Scenario) -> list[Run]:
+    from SALib.sample import sobol as sobol_sample
+
+    problem = sobol_problem(spec, base)
+    sample = sobol_sample.sample(problem, spec.base_samples, calc_second_order=False,
+                                 seed=spec.seed)
+    weight_cols = [i for i, n in enumerate(problem["names"]) if n.startswith("weights.")]
+    runs = []
+    for i, row in enumerate(sample):
+        changes: dict[str, Any] = {}
+        for j, name in enumerate(problem["names"]):
+            if j not in weight_cols:
+                changes[name] = float(row[j])
+        if weight_cols:
+            raw = -np.log(np.clip(row[weight_cols], 1e-12, 1.0))
+            shares = raw / raw.sum()
+            changes["weights"] = {problem["names"][j].split(".", 1)[1]: float(v)
+                                  for j, v in zip(weight_cols, shares, strict=True)}
+        runs.append(Run(i, changes))
+    return runs
+
+
+def sobol_indices(spec: SobolSpec, base: Scenario, runs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """First-order and total Sobol indices with confidence intervals, per metric.
+
+    Failed runs (if any) are filled with the mean of the others, and their number is
+    returned so the summary can say so.
+    """
+    from SALib.analyze import sobol as sobol_analyze
+
+    problem = sobol_problem(spec, base)
+    ok = runs["status"] == "ok"
+    rows = []
+    for metric, label in SOBOL_METRICS.items():
+        y = runs[metric].to_numpy(float)
+        y = np.where(ok, y, np.nanmean(np.where(ok, y, np.nan)))
+        found = sobol_analyze.analyze(problem, y, calc_second_order=False,
+                                      conf_level=spec.conf_level, seed=spec.seed)
+        for j, name in enumerate(problem["names"]):
+            rows.append({"metric": metric, "metric_label": label, "parameter": name,
+                         "S1": found["S1"][j], "S1_conf": found["S1_conf"][j],
+                         "ST": found["ST"][j], "ST_conf": found["ST_conf"][j]})
+    table = pd.DataFrame(rows).sort_values(["metric", "ST"], ascending=[True, False],
+                                           ignore_index=True)
+    return table, int((~ok).sum())
+
+
 def build_runs(spec: Spec, regions: Regions, base: Scenario) -> list[Run]:
     """The runs of a spec, in a fixed order (pareto: see ``pareto_runs``)."""
+    if isinstance(spec, SobolSpec):
+        return _sobol_runs(spec, base)
     if isinstance(spec, SweepSpec):
         return _sweep_runs(spec, base)
     if isinstance(spec, RobustSpec):
@@ -499,6 +589,15 @@ def _summary_text(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str
         lines.append(f"  current plan (lambda={cur['spread_weight']:g}): total capacity "
                      f"{cur['total_capacity']:.3f}, Gini {cur['gini']:.4f}, "
                      f"top-10 share {cur['top10_share']:.1%}")
+    elif analysis == "sobol":
+        if info.get("sobol_imputed_runs"):
+            lines.append(f"  note: {info['sobol_imputed_runs']} failed run(s) were filled with "
+                         "the mean of the others before computing the indices")
+        for metric, group in tables["sobol"].groupby("metric_label", sort=False):
+            top = group.head(4)
+            lines.append(f"  {metric}: " + "; ".join(
+                f"{r.parameter} ST {r.ST:.2f} +/- {r.ST_conf:.2f} (S1 {r.S1:.2f})"
+                for r in top.itertuples()))
     elif analysis == "tornado":
         t = tables["tornado"].head(6)
         for _, row in t.iterrows():
@@ -577,6 +676,8 @@ def run_analysis(
         tables["frontier"] = frontier.reset_index(drop=True)
     elif isinstance(spec, TornadoSpec):
         tables["tornado"] = _tornado_table(table, runs)
+    elif isinstance(spec, SobolSpec):
+        tables["sobol"], info["sobol_imputed_runs"] = sobol_indices(spec, base, table)
     failed = int((table["status"] != "ok").sum())
     summary = {
         "analysis": spec.analysis, "title": spec.title, "runs": len(runs),

@@ -110,9 +110,25 @@ def tornado_figures(t: pd.DataFrame) -> dict[str, go.Figure]:
     return figs
 
 
+def sobol_figures(t: pd.DataFrame) -> dict[str, go.Figure]:
+    """Total and first-order Sobol indices with their confidence intervals, per metric."""
+    figs = {}
+    for metric, d in t.groupby("metric", sort=False):
+        fig = go.Figure()
+        for key, name in (("ST", "total effect ST"), ("S1", "first order S1")):
+            fig.add_trace(go.Bar(x=d["parameter"], y=d[key], name=name,
+                                 error_y={"type": "data", "array": d[f"{key}_conf"]}))
+        fig.update_layout(title=f"Sobol indices of {d['metric_label'].iloc[0]}",
+                          barmode="group", yaxis_title="share of variance", height=420)
+        figs[f"sobol_{metric}"] = fig
+    return figs
+
+
 def figures_for(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str, Any]
                 ) -> dict[str, go.Figure]:
     """The figures of one analysis's tables."""
+    if analysis == "sobol":
+        return sobol_figures(tables["sobol"])
     if analysis == "sweep":
         return sweep_figures(tables["runs"], info["varied"])
     if analysis == "robust":

@@ -104,6 +104,12 @@ def tornado(spec: SpecArg, out: OutOpt = Path("analyses/tornado"), scheduler: Sc
     _run("tornado", spec, out, scheduler, workers)
 
 
+def sobol(spec: SpecArg, out: OutOpt = Path("analyses/sobol"), scheduler: SchedulerOpt = None,
+          workers: WorkersOpt = None) -> None:
+    """Global sensitivity: Sobol indices (with confidence intervals) of headline metrics."""
+    _run("sobol", spec, out, scheduler, workers)
+
+
 def ranging(
     scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario YAML.")] = None,
     regions: Annotated[str, typer.Option("--regions", help="Region set or CSV path.")] = "states",
@@ -124,5 +130,5 @@ def ranging(
 
 
 for _func, _name in ((sweep, "sweep"), (robust, "robust"), (pareto, "pareto"),
-                     (tornado, "tornado"), (ranging, "ranging")):
+                     (tornado, "tornado"), (sobol, "sobol"), (ranging, "ranging")):
     register(_func, name=_name)

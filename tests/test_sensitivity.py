@@ -251,3 +251,32 @@ def test_cli_spec_of_another_kind(tmp_path: Path) -> None:
     spec.write_text("analysis: pareto\n")
     res = CliRunner().invoke(app, ["robust", str(spec), "--scheduler", "serial"])
     assert res.exit_code == 2 and "run it with `placefund pareto`" in res.output
+
+
+def test_sobol_indices_find_the_only_factor_that_matters(twin: Regions) -> None:
+    # Identical twins have absorptive intensity 1, so theta cannot change anything:
+    # all the variance of S_lambda comes from the budget.
+    base = tiny_scenario(spread_weight=0.5)
+    spec = spec_from_dict({"analysis": "sobol", "weights": False, "base_samples": 16,
+                           "parameters": {"budget": [5e9, 40e9], "complementarity": [0.0, 1.0]}})
+    result = run_analysis(spec, backend=SERIAL, regions=twin, base=base)
+    assert len(result.tables["runs"]) == 16 * (2 + 2)
+    table = result.tables["sobol"].set_index(["metric", "parameter"])
+    budget, theta = table.loc[("objective", "budget")], table.loc[("objective", "complementarity")]
+    assert budget["ST"] == pytest.approx(1.0, abs=0.1)
+    assert abs(theta["ST"]) < 0.02 and abs(theta["S1"]) < 0.02
+    assert budget["ST_conf"] >= 0
+    assert "sobol_objective" in result.figures
+
+
+def test_sobol_weights_are_sampled_uniformly_on_the_simplex(dominant: Regions) -> None:
+    base = tiny_scenario(weights={"talent": 1.0, "venture": 1.0})
+    spec = spec_from_dict({"analysis": "sobol", "base_samples": 8,
+                           "parameters": {"spread_weight": [0.0, 1.0]}})
+    from optimizer.sensitivity import build_runs
+
+    runs = build_runs(spec, dominant, base)
+    shares = np.array([[r.changes["weights"]["talent"], r.changes["weights"]["venture"]]
+                       for r in runs])
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    assert 0.3 < shares[:, 0].mean() < 0.7  # uniform on the 1-simplex: mean 1/2
