@@ -381,6 +381,11 @@ def sobol_indices(spec: SobolSpec, base: Scenario, runs: pd.DataFrame) -> tuple[
     for metric, label in SOBOL_METRICS.items():
         y = runs[metric].to_numpy(float)
         y = np.where(ok, y, np.nanmean(np.where(ok, y, np.nan)))
+        if np.ptp(y) <= 1e-12 * max(1.0, abs(float(y.mean()))):
+            # a metric that never moves has no variance to apportion: all indices are 0
+            rows += [{"metric": metric, "metric_label": label, "parameter": name, "S1": 0.0,
+                      "S1_conf": 0.0, "ST": 0.0, "ST_conf": 0.0} for name in problem["names"]]
+            continue
         found = sobol_analyze.analyze(problem, y, calc_second_order=False,
                                       conf_level=spec.conf_level, seed=spec.seed)
         for j, name in enumerate(problem["names"]):
