@@ -156,21 +156,17 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     indicators = set(regions.indicators)
     changes: dict = {}
     n = len(regions)
-    if scenario.spread_measure == "gini" and n > MAX_GINI_REGIONS:
-        raise ScenarioError(
-            f"spread_measure: the exact pairwise Gini needs {n * (n - 1) // 2:,} pair variables "
-            f"for {n:,} regions (minutes to hours to solve); set spread_measure: hoover "
-            f"(linear in size) for region sets over {MAX_GINI_REGIONS} regions; the plan's true "
-            "Gini is reported either way"
-        )
 
     absent = sorted(set(scenario.weights) - indicators)
     if absent:
         if data["weights"] == default_resolved["weights"]:
+            hint = (f" (the shipped {regions.source} have a ready scenario: --scenario "
+                    f"examples/scenario_{regions.source}.yaml)"
+                    if regions.source in ("metros", "counties") else "")
             raise ScenarioError(
                 f"weights: the default weights use indicators that {regions.source} lacks "
                 f"({absent}); set `weights` in the scenario to its indicator columns "
-                f"{sorted(indicators)}"
+                f"{sorted(indicators)}{hint}"
             )
         raise ScenarioError(
             f"weights: {absent} not numeric indicator column(s) of {regions.source}; "
@@ -194,6 +190,13 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
                     f"{regions.source}; its indicators are {sorted(indicators)}"
                 )
     changes["instruments"] = instruments
+    if scenario.spread_measure == "gini" and n > MAX_GINI_REGIONS:
+        raise ScenarioError(
+            f"spread_measure: the exact pairwise Gini needs {n * (n - 1) // 2:,} pair variables "
+            f"for {n:,} regions (minutes to hours to solve); set spread_measure: hoover "
+            f"(linear in size) for region sets over {MAX_GINI_REGIONS} regions; the plan's true "
+            "Gini is reported either way"
+        )
 
     used = sorted({k for k, w in scenario.weights.items() if w > 0}
                   | {k for spec in instruments.values() for k in (spec["absorbs"] or [])})

@@ -117,3 +117,15 @@ def test_bad_regions_csv_names_row_and_column(tmp_path: Path) -> None:
     code, output = run("solve", "--regions", str(csv), "--out", str(tmp_path / "p"))
     assert code == 2
     assert f"file {csv}, row 3, column 'population'" in output
+
+
+def test_shipped_metros_solve_with_their_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "metros"
+    code, output = run("solve", "--regions", "metros", "--scenario",
+                       str(Path(__file__).parent.parent / "examples" / "scenario_metros.yaml"),
+                       "--out", str(out))
+    assert code == 0, output
+    assert "hoover" in output
+    assert run("check", str(out))[0] == 0
+    code, output = run("solve", "--regions", "metros", "--out", str(tmp_path / "x"))
+    assert code == 2 and "examples/scenario_metros.yaml" in output
