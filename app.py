@@ -54,6 +54,7 @@ def reset_widgets(regions: Regions, scenario: Any) -> None:
     controls = wb.controls_from_scenario(scenario, regions)
     for key, value in wb.widget_values(controls, regions, list(scenario.instruments)).items():
         ss[key] = value
+    ss["packs"] = list(scenario.packs)
     ss["widgets_for"] = (regions.sha256, scenario.fingerprint())
 
 
@@ -67,14 +68,65 @@ def select_region_from_map() -> None:
 
 # --------------------------------------------------------------------------- data + scenario
 
+
+@st.cache_resource(show_spinner=False)
+def default_base(region_set: str, _regions: Regions) -> Any:
+    """The default plan of a shipped region set (assumptions in ``wb.default_scenario_for``)."""
+    return wb.default_scenario_for(region_set, _regions)
+
+
+def use_data(regions: Regions, base: Any, notes: list[str]) -> None:
+    """Make ``regions`` and ``base`` the page's data and starting scenario."""
+    ss["regions"], ss["base"], ss["origin"], ss["notes"] = regions, base, base, notes
+    ss["pack_notes"] = []
+
+
+def load_set(name: str) -> None:
+    """Switch to a shipped region set with its default plan."""
+    regions = shipped_regions(name)
+    use_data(regions, default_base(name, regions), [])
+    ss["loaded_set"] = name
+
+
+def on_packs() -> None:
+    """Packs changed: the person's scenario with exactly the chosen packs on."""
+    regions, base = ss["regions"], ss["base"]
+    values = {key: ss[key] for key in ss if isinstance(key, str)}
+    try:
+        current = wb.apply_controls(base, regions, wb.controls_from_widgets(values, regions, base))
+    except PlaceFundError:
+        current = base
+    try:
+        ss["base"], ss["pack_notes"] = wb.with_packs(current, list(ss["packs"]), ss["origin"])
+    except PlaceFundError as err:
+        ss["pack_notes"] = [str(err)]
+
+
+def on_relax(scenario: Any, changes: dict[str, Any]) -> None:
+    """Apply one suggested relaxation of an infeasible scenario."""
+    ss["base"] = wb.apply_relaxation(scenario, changes)
+
+
 ss.setdefault("regions", None)
-ss.setdefault("base", None)
+ss.setdefault("loaded_set", None)
 ss.setdefault("notes", [])
-if ss["regions"] is None:
-    ss["regions"] = shipped_regions("states")
-    ss["base"] = load_scenario()
+ss.setdefault("pack_notes", [])
 
 st.sidebar.title("PlaceFund")
+set_choice = st.sidebar.selectbox(
+    "Region set", list(wb.REGION_SET_LABELS), key="region_set", format_func=wb.REGION_SET_LABELS.get,
+    help="Plan for states, metro areas (CBSAs) or counties. Sub-state sets use apportioned "
+         "state indicators plus local patent counts (see the notes above the map).")
+if ss["regions"] is None:
+    load_set(set_choice if set_choice not in wb.SLOW_REGION_SETS else "states")
+elif set_choice != ss["loaded_set"]:
+    if set_choice in wb.SLOW_REGION_SETS:
+        st.sidebar.warning(wb.SLOW_REGION_SETS[set_choice])
+        if st.sidebar.button(f"Switch to {set_choice}", key="confirm_set"):
+            load_set(set_choice)
+    else:
+        load_set(set_choice)
+
 with st.sidebar.expander("Bring your own data", expanded=False):
     st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
                f"(up to {wb.MAX_APP_REGIONS} regions); GeoJSON keyed by region_id for maps. "
@@ -87,19 +139,23 @@ with st.sidebar.expander("Bring your own data", expanded=False):
         ss["upload_key"] = upload_key
         ss["upload_error"] = None
         try:
+            shipped = ss["loaded_set"]
             regions = (wb.regions_from_upload(up_csv.name, up_csv.getvalue(),
                                               up_geo.name if up_geo else None,
                                               up_geo.getvalue() if up_geo else None)
-                       if up_csv else shipped_regions("states"))
-            base = wb.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml else load_scenario()
-            base, ss["notes"] = wb.fit_scenario(base, regions) if up_csv else (base, [])
-            ss["regions"], ss["base"] = regions, base
+                       if up_csv else shipped_regions(shipped))
+            base = (wb.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml
+                    else default_base(shipped, regions) if not up_csv else load_scenario())
+            fit = up_csv or (up_yaml and shipped != "states")
+            base, notes = wb.fit_scenario(base, regions) if fit else (base, [])
+            use_data(regions, base, notes)
         except PlaceFundError as err:
             ss["upload_error"] = str(err)
     if ss.get("upload_error"):
         st.error(ss["upload_error"])
     if st.button("Back to the default plan", key="reset"):
-        ss["base"] = load_scenario() if not up_csv else ss["base"]
+        if not up_csv:
+            use_data(ss["regions"], default_base(ss["loaded_set"], ss["regions"]), [])
         ss["widgets_for"] = None
 
 regions: Regions = ss["regions"]
@@ -108,6 +164,9 @@ if ss.get("widgets_for") != (regions.sha256, base.fingerprint()):
     reset_widgets(regions, base)
 names = dict(zip(regions.table["region_id"], regions.table["name"]))
 ids = regions.ids
+uploaded = up_csv is not None and not ss.get("upload_error")
+st.sidebar.caption(f"Planning over: {'your uploaded regions' if uploaded else ss['loaded_set']} "
+                   f"({len(ids):,} regions)")
 
 # --------------------------------------------------------------------------- sidebar controls
 
@@ -120,6 +179,14 @@ sb.slider("Spread weight λ", 0.0, 1.0, step=0.05, key="lam",
 sb.slider("Complementarity θ", 0.0, 1.0, step=0.05, key="theta",
           help="How much existing clusters multiply a dollar (assumption): 0 = a dollar works "
                "equally everywhere.")
+measures, gini_off = wb.spread_measure_choice(len(ids))
+sb.radio("Spread measure", list(wb.SPREAD_LABELS), key="spread_measure",
+         format_func=wb.SPREAD_LABELS.get, disabled=gini_off is not None, horizontal=True,
+         help="How concentration is measured in S_λ. Gini: the exact population-weighted Gini "
+              "(one variable per pair of regions). Hoover: population-weighted mean absolute "
+              "deviation, linear in the number of regions.")
+if gini_off:
+    sb.caption(gini_off)
 with sb.expander("Indicator weights", expanded=True):
     for k in regions.indicators:
         label, tip = wb.indicator_label(k)
@@ -164,6 +231,35 @@ if regions.groups:
                 st.slider(f"{value}: min share of budget", 0.0, 1.0, step=0.01,
                           key=f"gmin_{column}_{value}")
 
+with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
+    docs = wb.pack_docs()
+    st.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
+                   help="Named sets of rules from statute or practice. "
+                        + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
+    for pack in ss.get("packs") or []:
+        st.caption(f"**{pack}**: {docs.get(pack, '')}")
+    hubs_on = st.checkbox("Select hubs", key="hubs_on",
+                          help="Only selected hubs are funded, each with an award between the "
+                               "minimum and maximum (a mixed-integer plan; slower to solve).")
+    h1, h2 = st.columns(2)
+    h1.number_input("Hubs, at least", min_value=0, max_value=len(ids), step=1, key="hub_kmin",
+                    disabled=not hubs_on)
+    h2.number_input("Hubs, at most (0 = any)", min_value=0, max_value=len(ids), step=1,
+                    key="hub_kmax", disabled=not hubs_on)
+    h1.number_input("Award min ($M)", min_value=0.0, step=1.0, key="hub_amin", disabled=not hubs_on)
+    h2.number_input("Award max ($M, 0 = none)", min_value=0.0, step=5.0, key="hub_amax",
+                    disabled=not hubs_on)
+    group_options = ["(none)", *regions.groups]
+    for key in ("hub_gcol", "hub_one"):
+        if ss.get(key) not in group_options:
+            ss[key] = "(none)"
+    st.selectbox("Minimum hubs in each group of", group_options, key="hub_gcol", disabled=not hubs_on,
+                 help="e.g. census_region: at least this many hubs in each Census region.")
+    st.number_input("Minimum hubs per group", min_value=0, max_value=len(ids), step=1, key="hub_gmin",
+                    disabled=not hubs_on)
+    st.selectbox("At most one hub per group of", group_options, key="hub_one", disabled=not hubs_on,
+                 help="e.g. postal: at most one hub per state (for metros or counties).")
+
 # --------------------------------------------------------------------------- solve
 
 st.title("PlaceFund workbench")
@@ -182,27 +278,54 @@ with st.expander("How to read this"):
         "- Instrument effectiveness and saturation are *assumptions*: change them in the sidebar.\n"
         "- Click a region on the map (or pick it in *Region detail*) to see what it receives.")
 
+for note in [*ss["pack_notes"], *wb.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
+    st.info(note)
+
 values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None
 try:
     scenario = wb.apply_controls(base, regions, wb.controls_from_widgets(values, regions, base))
-    result = planner_for(regions).solve(scenario)
+    solved = ss.setdefault("solved", {})
+    solve_key = (regions.sha256, scenario.fingerprint())
+    if solve_key not in solved:
+        first = regions.sha256 not in ss.get("planners", {})
+        message = (f"Building the model for {len(ids):,} regions and solving…" if first
+                   else "Solving… if the rules conflict, finding which ones and the smallest fix "
+                        "can take several seconds.")
+        with st.spinner(message):
+            try:
+                solved[solve_key] = planner_for(regions).solve(scenario)
+            except PlaceFundError as err:
+                solved[solve_key] = err
+        while len(solved) > 8:
+            solved.pop(next(iter(solved)))
+    outcome = solved[solve_key]
+    if isinstance(outcome, PlaceFundError):
+        raise outcome
+    result = outcome
     ss["last_result"] = result
 except InfeasibleError as err:
     st.error("These settings cannot all hold. What conflicts, and what to relax:\n\n"
              + "\n".join(f"- {c}" for c in err.conflicts))
+    for i, relaxation in enumerate(getattr(err.diagnosis, "relaxations", None) or []):
+        r1, r2 = st.columns([5, 1])
+        r1.markdown(f"**Fix {i + 1}:** {relaxation.text}")
+        r2.button("Apply", key=f"relax_{i}", on_click=on_relax, args=(scenario, relaxation.changes),
+                  help="Change the settings by exactly this and solve again.")
 except PlaceFundError as err:
     st.error(str(err))
 if result is None:
     result = ss.get("last_result")
-    if result is None:
+    if result is None or result.provenance.get("data_sha256") != regions.sha256:
         st.stop()
     st.warning("Showing the last plan that solved; change the settings above to solve again.")
+for note in result.notes:
+    st.info(note)
 
 # --------------------------------------------------------------------------- headline + tabs
 
 items = wb.headline(result)
-for row in (items[:3], items[3:]):
+for row in (items[i:i + 3] for i in range(0, len(items), 3)):
     for col, h in zip(st.columns(3), row):
         col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off")
 if not result.approximation.get("within_tolerance", True):
@@ -210,11 +333,14 @@ if not result.approximation.get("within_tolerance", True):
                "raise approximation.tangents in the scenario file.")
 
 geojson = geojson_of(regions.sha256, regions)
-tab_map, tab_region, tab_cons, tab_cmp, tab_exp = st.tabs(
-    ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export"])
+tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens = st.tabs(
+    ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity"])
 
 with tab_map:
-    metric = st.selectbox("Colour the map by", list(maps.MAP_METRICS), key="map_metric",
+    metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
+    if ss.get("map_metric") not in metric_options:
+        ss["map_metric"] = metric_options[0]
+    metric = st.selectbox("Colour the map by", metric_options, key="map_metric",
                           format_func=lambda c: maps.MAP_METRICS[c].label,
                           help="Each option's unit is shown in the legend.")
     if geojson is None:
@@ -226,7 +352,7 @@ with tab_map:
     table = wb.allocation_table(result)
     money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
                                                     "Capacity after", "Share before", "Share after",
-                                                    "Excluded")]
+                                                    "Excluded", "Hub")]
     shown = table.assign(**{c: table[c] / 1e6 for c in money},
                          **{c: table[c] * 100 for c in ("Share before", "Share after")})
     st.dataframe(shown, width="stretch", height=360, column_config={
@@ -324,3 +450,87 @@ with tab_exp:
         st.download_button(label, data=functools.partial(ex.export_bytes, result, fmt, shapes, title),
                            file_name=file_name, mime=ex.MEDIA_TYPES[fmt], key=f"dl_{fmt}",
                            on_click="ignore")
+
+with tab_sens:
+    st.markdown("Which conclusions survive when the judgments move? Each analysis re-solves the "
+                "plan shown above (its current settings are the base) many times.")
+    kind = st.selectbox("Analysis", list(wb.SENSITIVITY_KINDS), key="sens_kind",
+                        format_func=wb.SENSITIVITY_KINDS.get)
+    st.caption(wb.SENSITIVITY_HELP[kind])
+    settings: dict[str, Any] = {}
+    s1, s2, s3 = st.columns(3)
+    if kind in ("sweep_budget", "sobol"):
+        settings["budget_range_busd"] = s1.slider("Budget range ($B)", 1.0, 400.0, (20.0, 160.0),
+                                                  step=1.0, key="sens_budget")
+    if kind == "sweep_lambda":
+        settings["lambda_range"] = s1.slider("λ range", 0.0, 1.0, (0.0, 1.0), step=0.05,
+                                             key="sens_lambda")
+    if kind in ("sweep_budget", "sweep_lambda", "pareto"):
+        settings["points"] = s2.number_input("Points", min_value=2, max_value=60, value=6, step=1,
+                                             key="sens_points")
+    if kind == "robust":
+        settings["runs"] = s1.number_input("Weight samples", min_value=2, max_value=5000, value=50,
+                                           step=10, key="sens_runs",
+                                           help="Each sample is one re-solve.")
+        settings["threshold_musd"] = s2.number_input(
+            "Funded from ($M)", min_value=0.0, value=100.0, step=10.0, key="sens_threshold",
+            help="A region counts as funded in a sample when it gets at least this much.")
+    if kind == "pareto":
+        settings["measure"] = s1.selectbox("Spread measure", ["gini", "top10_share"],
+                                           key="sens_measure",
+                                           format_func={"gini": "Gini",
+                                                        "top10_share": "Top-10 share"}.get)
+    if kind == "tornado":
+        settings["change_pct"] = s1.slider("Change each parameter by ± (%)", 5, 50, 20, step=5,
+                                           key="sens_change")
+    if kind == "sobol":
+        settings["base_samples"] = s2.selectbox("Base samples N", [4, 8, 16, 32, 64], index=1,
+                                                key="sens_samples",
+                                                help="Runs = N × (factors + 2).")
+    if kind in ("robust", "sobol"):
+        settings["seed"] = s3.number_input("Random seed", min_value=0, value=42, step=1,
+                                           key="sens_seed", help="Same seed, same numbers.")
+    scheduler = st.text_input(
+        "Dask scheduler (optional)", key="sens_scheduler", placeholder="tcp://127.0.0.1:8786",
+        help="Leave empty to run here, in this process. Give the address of a running Dask "
+             "scheduler to send the runs to its workers.")
+    spec = None
+    try:
+        spec = wb.sensitivity_spec(kind, settings)
+        st.caption(f"{wb.expected_runs(spec, result.scenario):,} solves on {len(ids):,} regions "
+                   f"(one re-solve of this plan took {result.solver.get('solve_time_s', 0):.2f} s).")
+    except PlaceFundError as err:
+        st.error(str(err))
+    if st.button("Run analysis", key="sens_run", type="primary", disabled=spec is None):
+        bar = st.progress(0.0, text="Starting…")
+
+        def show_progress(done: int, total: int) -> None:
+            """Progress bar as runs finish."""
+            bar.progress(min(done / max(total, 1), 1.0), text=f"{done:,} of {total:,} runs")
+
+        try:
+            ss["sens"] = wb.run_sensitivity(kind, settings, regions, result.scenario, scheduler,
+                                            show_progress)
+            ss["sens_regions"] = regions.sha256
+        except PlaceFundError as err:
+            st.error(str(err))
+        bar.empty()
+    run = ss.get("sens")
+    if run is not None:
+        outcome = run.result
+        st.success(f"{wb.SENSITIVITY_KINDS[run.kind]}: {outcome.summary['ok']:,} of "
+                   f"{outcome.summary['runs']:,} runs solved in {run.seconds:.1f} s ({run.backend}).")
+        if outcome.failed:
+            st.warning(f"{outcome.failed} run(s) failed; their reasons are in the runs table.")
+        robust = wb.robustness_frame(run)
+        if robust is not None and geojson is not None and ss.get("sens_regions") == regions.sha256:
+            st.plotly_chart(maps.robustness_map(robust, geojson), config=maps.PLOTLY_CONFIG,
+                            key="sens_map")
+            st.caption(maps.CORE_INDEX.help)
+        for name, fig in outcome.figures.items():
+            st.plotly_chart(fig, key=f"sens_fig_{name}")
+        with st.expander("Summary"):
+            st.code(outcome.text, language=None)
+        for label, file_name, data in wb.sensitivity_downloads(run):
+            st.download_button(label, data=data, file_name=file_name, mime="text/csv",
+                               key=f"sens_dl_{file_name}", on_click="ignore")

@@ -55,8 +55,19 @@ MAP_METRICS: dict[str, MapMetric] = {
                   "share", "The region's share of the nation's capacity points at baseline."),
         MapMetric("capacity_share_after", "Share of national capacity, after", "% of total",
                   "share", "The region's share of the nation's capacity points after funding."),
+        MapMetric("hub", "Hub selection", "selected or not", "hub",
+                  "Regions selected as hubs (only hubs are funded when hub selection is on)."),
     )
 }
+HUB_COLORS = ("#d9d9d9", "#e6550d")  # not a hub, hub
+CORE_INDEX = MapMetric("core_index", "Probability of being funded", "share of weight samples",
+                       "share", "Share of the sampled weight vectors under which the region is "
+                                "funded: 100% = core (funded whatever the weights), 0% = never.")
+
+
+def map_metrics_for(regions: pd.DataFrame, hubs: bool) -> list[str]:
+    """The ``MAP_METRICS`` keys that make sense for a plan (hub selection only with hubs)."""
+    return [k for k in MAP_METRICS if k != "hub" or (hubs and "hub" in regions)]
 
 
 def format_value(value: float, kind: str) -> str:
@@ -152,6 +163,8 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
                height: int = 520) -> go.Figure:
     """A choropleth of one ``MAP_METRICS`` column of a plan's per-region table."""
     metric = MAP_METRICS[column]
+    if metric.kind == "hub":
+        return hub_map(regions, geojson, height)
     values = regions[column].astype(float).to_numpy()
     hover = [f"<b>{name}</b><br>{metric.label}: {format_value(v, metric.kind)}<br>"
              f"Funding: {usd(f)}"
@@ -168,6 +181,53 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
         colorbar=_colorbar(metric),
     ))
     fig.data[0].geojson = geojson  # set after: plotly copies shapes passed to the constructor
+    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+
+
+def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:
+    """Selected hubs in one colour, other regions in grey, with a two-entry legend."""
+    hub = regions["hub"].astype(bool).to_numpy()
+    hover = [f"<b>{name}</b><br>{'Hub' if h else 'Not a hub'}<br>Funding: {usd(f)}"
+             for name, h, f in zip(regions["name"], hub, regions["funding_usd"])]
+    fig = go.Figure(go.Choropleth(
+        featureidkey="properties.region_id",
+        locations=regions["region_id"].astype(str).tolist(),
+        z=hub.astype(float),
+        text=hover,
+        hoverinfo="text",
+        zmin=0.0,
+        zmax=1.0,
+        colorscale=[[0.0, HUB_COLORS[0]], [0.5, HUB_COLORS[0]], [0.5, HUB_COLORS[1]],
+                    [1.0, HUB_COLORS[1]]],
+        marker={"line": {"color": "white", "width": 0.6}},
+        colorbar={"title": {"text": "Hub selection", "side": "top"}, "tickvals": [0.25, 0.75],
+                  "ticktext": ["not a hub", "hub"], "thickness": 14, "len": 0.4},
+    ))
+    fig.data[0].geojson = geojson
+    return _layout(fig, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
+
+
+def robustness_map(stats: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:
+    """Probability of being funded per region (core index) from a robust-weights analysis."""
+    metric = CORE_INDEX
+    values = stats["core_index"].astype(float).to_numpy()
+    hover = [f"<b>{name}</b><br>{metric.label}: {format_value(v, 'share')} ({cls})<br>"
+             f"Median funding: {usd(m)}"
+             for name, v, cls, m in zip(stats["name"], values, stats["core_class"],
+                                        stats["funding_median_usd"])]
+    fig = go.Figure(go.Choropleth(
+        featureidkey="properties.region_id",
+        locations=stats["region_id"].astype(str).tolist(),
+        z=values,
+        text=hover,
+        hoverinfo="text",
+        zmin=0.0,
+        zmax=1.0,
+        colorscale="Viridis",
+        marker={"line": {"color": "white", "width": 0.6}},
+        colorbar=_colorbar(metric),
+    ))
+    fig.data[0].geojson = geojson
     return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
 
 

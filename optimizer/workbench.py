@@ -10,7 +10,11 @@ shows comes from here or from the engine, so it is tested on its own:
 - ``compare_metrics`` / ``difference_table`` for saved plans;
 - ``PlanLibrary``: saved plans on disk (``$PLACEFUND_HOME/plans``, default
   ``~/.placefund/plans``), never overwritten, deletable;
-- upload checks (size limit, regions CSV + GeoJSON, scenario YAML).
+- upload checks (size limit, regions CSV + GeoJSON, scenario YAML);
+- region sets (``default_scenario_for``: the documented default plan for metros and
+  counties), program rules (``with_packs``, ``HubControls``) and what to relax when
+  rules conflict (``apply_relaxation``);
+- the sensitivity page (``sensitivity_spec``, ``run_sensitivity``).
 """
 
 from __future__ import annotations
@@ -30,12 +34,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.capacity import BUSD, ModelInputs, gain_points, marginal_points_per_busd, resolve
+from optimizer.capacity import (
+    BUSD,
+    MAX_GINI_REGIONS,
+    ModelInputs,
+    gain_points,
+    marginal_points_per_busd,
+    resolve,
+)
 from optimizer.data import Regions, load_geometry, regions_from_bytes
-from optimizer.errors import DataError, ScenarioError
+from optimizer.errors import DataError, PlaceFundError, ScenarioError
 from optimizer.export import load_plan
 from optimizer.result import AllocationResult
-from optimizer.scenario import Scenario, scenario_from_text, usd
+from optimizer.scenario import (
+    Scenario,
+    constraint_packs,
+    load_scenario,
+    scenario_from_dict,
+    scenario_from_text,
+    usd,
+)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_APP_REGIONS = 120  # the spread term has one variable per pair of regions: n² growth
@@ -106,7 +124,6 @@ def headline(result: AllocationResult) -> list[Headline]:
     b, a = result.metrics_before, result.metrics_after
     lam = result.scenario.spread_weight
     funded = int((result.regions["funding_usd"] > 1.0).sum())
-    hubs = int(result.regions["hub"].sum()) if "hub" in result.regions else 0
     regions_text = f"{funded} of {len(result.regions)}"
     return [
         Headline("Spread-adjusted capacity S_λ", f"{a['spread_adjusted_capacity']:.2f} points",
@@ -119,14 +136,27 @@ def headline(result: AllocationResult) -> list[Headline]:
         Headline("Gini (per capita)", f"{b['gini']:.3f} → {a['gini']:.3f}",
                  f"{a['gini'] - b['gini']:+.3f}",
                  "Population-weighted Gini of per-capita capacity: 0 = equal everywhere."),
-        Headline("Regions funded" + (" / hubs" if hubs else ""),
-                 regions_text + (f" / {hubs} hubs" if hubs else ""), None,
-                 "Regions receiving any money (hubs only when the scenario designates them)."),
+        hub_headline(result) if result.scenario.hubs is not None else
+        Headline("Regions funded", regions_text, None, "Regions receiving any money."),
         Headline("Budget spent", f"{usd(result.spent_usd)} of {usd(result.scenario.budget)}", None,
                  "The whole budget is spent unless the scenario allows leftovers."),
         Headline("Solve time", f"{result.solver.get('solve_time_s', float('nan')) * 1000:,.0f} ms",
                  None, "Time HiGHS and Pyomo took to re-solve the plan after the last change."),
     ]
+
+
+def hub_headline(result: AllocationResult) -> Headline:
+    """Number of hubs, the MIP gap and whether optimality was proven."""
+    hubs = int(result.regions["hub"].sum()) if "hub" in result.regions else 0
+    gap = float(result.solver.get("mip_gap", 0.0))
+    proven = bool(result.solver.get("proven_optimal", True))
+    gap_text = "n/a" if not np.isfinite(gap) else f"{gap:.2%}"
+    return Headline("Hubs selected", f"{hubs} of {len(result.regions)} regions",
+                    f"MIP gap {gap_text} · " + ("optimality proven" if proven
+                                                else "not proven (time limit)"),
+                    "Only hubs are funded (a mixed-integer plan). The MIP gap bounds how far "
+                    "this plan can be from the best hub choice; 'optimality proven' means "
+                    "HiGHS closed it to the scenario's tolerance.")
 
 
 def allocation_table(result: AllocationResult) -> pd.DataFrame:
@@ -143,6 +173,7 @@ def allocation_table(result: AllocationResult) -> pd.DataFrame:
         "Share before": r["capacity_share_before"],
         "Share after": r["capacity_share_after"],
         "Excluded": r["excluded"],
+        **({"Hub": r["hub"].astype(bool)} if result.scenario.hubs is not None else {}),
     })
     table.index = r["region_id"].rename("region_id")
     return table.sort_values(["Funding", "Capacity before"], ascending=False)
@@ -225,6 +256,59 @@ def region_detail(result: AllocationResult, regions: Regions, region_id: str) ->
 
 
 @dataclass(frozen=True)
+class HubControls:
+    """Hub selection knobs. Awards in $M; ``None`` = no limit."""
+
+    count_min: int = 0
+    count_max: int | None = None
+    award_min_musd: float = 0.0
+    award_max_musd: float | None = None
+    min_per_group: tuple[str, int] | None = None  # (group column, minimum hubs in each group)
+    one_per_group: str | None = None  # group column with at most one hub per group
+
+
+DEFAULT_HUB_CONTROLS = HubControls(count_min=10, count_max=20)  # when a person switches hubs on
+
+
+def hub_controls(scenario: Scenario) -> HubControls | None:
+    """The hub knobs a scenario's ``hubs`` section sets (None = no hubs)."""
+    hubs = scenario.hubs
+    if hubs is None:
+        return None
+    per_group = next(((col, int(v)) for col, v in hubs.min_per_group.items() if isinstance(v, int)),
+                     None)
+    return HubControls(
+        count_min=hubs.count.min,
+        count_max=hubs.count.max,
+        award_min_musd=hubs.award_usd.min / 1e6,
+        award_max_musd=None if hubs.award_usd.max is None else hubs.award_usd.max / 1e6,
+        min_per_group=per_group,
+        one_per_group=hubs.max_one_per_group[0] if hubs.max_one_per_group else None,
+    )
+
+
+def hubs_section(base: Scenario, start: HubControls | None, hubs: HubControls) -> dict[str, Any]:
+    """``base``'s ``hubs`` mapping with the knobs that differ from ``start`` applied."""
+    data = base.to_dict()["hubs"] or {}
+    before = start or HubControls()
+    if start is None or hubs.count_min != before.count_min or hubs.count_max != before.count_max:
+        data["count"] = {"min": int(hubs.count_min), "max": hubs.count_max}
+    if (start is None or hubs.award_min_musd != before.award_min_musd
+            or hubs.award_max_musd != before.award_max_musd):
+        data["award_usd"] = {"min": hubs.award_min_musd * 1e6,
+                             "max": None if hubs.award_max_musd is None else hubs.award_max_musd * 1e6}
+    if start is None or hubs.min_per_group != before.min_per_group:
+        mins = {k: v for k, v in (data.get("min_per_group") or {}).items()
+                if before.min_per_group is None or k != before.min_per_group[0]}
+        if hubs.min_per_group is not None and hubs.min_per_group[1] > 0:
+            mins[hubs.min_per_group[0]] = int(hubs.min_per_group[1])
+        data["min_per_group"] = mins
+    if start is None or hubs.one_per_group != before.one_per_group:
+        data["max_one_per_group"] = [hubs.one_per_group] if hubs.one_per_group else []
+    return data
+
+
+@dataclass(frozen=True)
 class Controls:
     """The knobs in the sidebar. Money in $B; shares in 0..1."""
 
@@ -242,6 +326,8 @@ class Controls:
     excluded: tuple[str, ...] = ()
     top_k_incumbents: int = 0
     group_min_shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    spread_measure: str = "gini"
+    hubs: HubControls | None = None
 
 
 def controls_from_scenario(scenario: Scenario, regions: Regions) -> Controls:
@@ -270,6 +356,8 @@ def controls_from_scenario(scenario: Scenario, regions: Regions) -> Controls:
         excluded=excluded,
         top_k_incumbents=scenario.exclusions.top_k_incumbents,
         group_min_shares={col: dict(v) for col, v in scenario.group_min_shares.items()},
+        spread_measure=scenario.spread_measure,
+        hubs=hub_controls(scenario),
     )
 
 
@@ -288,7 +376,8 @@ def apply_controls(base: Scenario, regions: Regions, controls: Controls) -> Scen
             raise ScenarioError("weights: all indicator weights are zero; give at least one "
                                 "indicator a positive weight")
         changes["weights"] = weights
-    for name in ("spread_weight", "complementarity", "per_capita_floor", "max_region_share"):
+    for name in ("spread_weight", "complementarity", "per_capita_floor", "max_region_share",
+                 "spread_measure"):
         if getattr(controls, name) != getattr(start, name):
             changes[name] = getattr(controls, name)
     if controls.effectiveness != start.effectiveness:
@@ -321,6 +410,9 @@ def apply_controls(base: Scenario, regions: Regions, controls: Controls) -> Scen
         changes["group_min_shares"] = {col: {v: s for v, s in mins.items() if s > 0}
                                        for col, mins in controls.group_min_shares.items()
                                        if any(s > 0 for s in mins.values())}
+    if controls.hubs != start.hubs:
+        changes["hubs"] = (None if controls.hubs is None
+                           else hubs_section(base, start.hubs, controls.hubs))
     return base.updated(**changes) if changes else base
 
 
@@ -352,6 +444,130 @@ def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[s
     if instruments != scenario.to_dict()["instruments"]:
         changes["instruments"] = instruments
     return (scenario.updated(**changes) if changes else scenario), notes
+
+
+# --------------------------------------------------------------------------- region sets
+
+REGION_SET_LABELS = {"states": "States (50 + DC)", "metros": "Metro and micro areas (CBSAs)",
+                     "counties": "Counties"}
+SLOW_REGION_SETS = {
+    "counties": "Counties: about 3,100 regions. The first solve builds a large model and can take "
+                "a minute (later changes re-solve in several seconds); maps are heavy to draw.",
+}
+PATENTS = "utility_patents_2000_2015"
+APPORTIONED = "_apportioned"
+PATENT_WEIGHT = 0.25  # ASSUMPTION: the one indicator measured locally gets a quarter of the weight
+ZERO_FILLED = (PATENTS, "ai_vc_musd_apportioned")
+
+
+def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
+    """The default plan for a shipped region set; states get the documented default.
+
+    Metros and counties (assumptions, shown on the page):
+    - each state-level indicator weight moves to its ``*_apportioned`` column (state
+      figures shared out to counties/metros by a documented rule, so derived), scaled
+      to 75%; patents (``utility_patents_2000_2015``, counted locally) get the other 25%;
+    - instruments absorb by the apportioned columns of the same indicators;
+    - spread is the Hoover index (linear in the number of regions; the exact Gini is
+      refused above ``MAX_GINI_REGIONS``);
+    - missing patents and AI venture funding count as zero (no reported activity).
+    """
+    base = load_scenario()
+    if region_set == "states":
+        return base
+    have = set(regions.indicators)
+    data = base.to_dict()
+    weights = {f"{k}{APPORTIONED}": v * (1 - PATENT_WEIGHT) for k, v in base.weights.items()
+               if f"{k}{APPORTIONED}" in have}
+    if PATENTS in have:
+        weights[PATENTS] = PATENT_WEIGHT * sum(base.weights.values())
+    data["weights"] = weights or {k: 1.0 for k in regions.indicators}
+    for ins in data["instruments"].values():
+        cols = [f"{c}{APPORTIONED}" for c in ins.get("absorbs") or [] if f"{c}{APPORTIONED}" in have]
+        ins["absorbs"] = cols or None
+    data["spread_measure"] = "hoover"
+    data["missing_values"] = {"default": "error", **{c: "zero" for c in ZERO_FILLED if c in have}}
+    return scenario_from_dict(data, source=f"default plan for {region_set}")
+
+
+def region_set_notes(region_set: str, scenario: Scenario) -> list[str]:
+    """What the page says about a region set's data and its default assumptions."""
+    if region_set not in ("metros", "counties"):
+        return []
+    zero = [c for c in ZERO_FILLED if scenario.missing_policy(c) == "zero"]
+    return [
+        f"{region_set.capitalize()}: indicators ending in '{APPORTIONED}' are state figures "
+        "apportioned to each region by a documented rule (derived, see data/SOURCES.md); "
+        f"patents ({PATENTS}) are counted locally. Default weights: the state weights × "
+        f"{1 - PATENT_WEIGHT:.0%} on the apportioned columns, {PATENT_WEIGHT:.0%} on patents "
+        "(an assumption: change them in the sidebar).",
+        "Missing values of " + " and ".join(zero) + " count as zero (treated as no reported "
+        "activity).",
+        "Spread is measured by the Hoover index (population-weighted mean absolute deviation), "
+        "which grows linearly with the number of regions; the result reports the true Gini too.",
+    ]
+
+
+def spread_measure_choice(n_regions: int) -> tuple[list[str], str | None]:
+    """Spread measures the app offers for ``n_regions``, and why Gini is off (if it is)."""
+    if n_regions > MAX_GINI_REGIONS:
+        return ["hoover"], (f"The exact Gini needs a variable per pair of regions "
+                            f"({n_regions * (n_regions - 1) // 2:,} pairs here); it is offered up to "
+                            f"{MAX_GINI_REGIONS} regions. Hoover is linear in the number of regions.")
+    return ["gini", "hoover"], None
+
+
+SPREAD_LABELS = {"gini": "Gini (exact, pairwise)", "hoover": "Hoover index (linear)"}
+
+
+# --------------------------------------------------------------------------- program rules
+
+
+def pack_docs() -> dict[str, str]:
+    """Each named constraint pack's documentation."""
+    return {name: " ".join(str(pack.get("doc", "")).split()) for name, pack in constraint_packs().items()}
+
+
+def pack_keys(packs: list[str] | tuple[str, ...]) -> set[str]:
+    """Scenario keys the named packs set."""
+    known = constraint_packs()
+    return {key for name in packs for key in known[name]["settings"]}
+
+
+def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[Scenario, list[str]]:
+    """``current`` with exactly ``packs`` switched on, and notes on what was kept.
+
+    Packs fill the keys they set; the scenario's own keys win. A key a newly added pack
+    sets is left to the pack unless the person changed it from ``origin`` (the loaded
+    scenario), in which case their value stays and a note says so. Keys set only by packs
+    switched off return to ``origin``'s value (the engine default if ``origin`` had that
+    pack on). Raises ``ScenarioError`` for an unknown pack.
+    """
+    known = constraint_packs()
+    unknown = sorted(set(packs) - set(known))
+    if unknown:
+        raise ScenarioError(f"packs: unknown pack(s) {unknown}; packs are {sorted(known)}")
+    old = list(current.packs)
+    added = [p for p in packs if p not in old]
+    removed = [p for p in old if p not in packs]
+    data = current.to_dict()
+    base_data = origin.to_dict()
+    defaults = scenario_from_dict({}, source="defaults").to_dict()
+    notes = []
+    for key in sorted(pack_keys(removed) - pack_keys(packs)):
+        data[key] = defaults[key] if key in pack_keys(origin.packs) else base_data[key]
+    for key in sorted(pack_keys(added)):
+        if data.get(key) != base_data.get(key):
+            notes.append(f"{key}: your own setting is kept; it wins over the pack's value")
+        else:
+            data.pop(key, None)
+    data["packs"] = list(packs)
+    return scenario_from_dict(data, source="program rules"), notes
+
+
+def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
+    """``scenario`` with one suggested relaxation (``Relaxation.changes``) applied."""
+    return scenario.updated(**changes)
 
 
 # --------------------------------------------------------------------------- uploads
@@ -572,7 +788,20 @@ def widget_values(controls: Controls, regions: Regions, instruments: list[str]) 
         "excluded": list(controls.excluded),
         "topk_inc": int(controls.top_k_incumbents),
         "group_col": next(iter(controls.group_min_shares), "(none)"),
+        "spread_measure": controls.spread_measure,
     }
+    hubs = controls.hubs or DEFAULT_HUB_CONTROLS
+    group_default = "census_region" if "census_region" in regions.groups else "(none)"
+    values.update({
+        "hubs_on": controls.hubs is not None,
+        "hub_kmin": int(hubs.count_min),
+        "hub_kmax": int(hubs.count_max or 0),
+        "hub_amin": float(hubs.award_min_musd),
+        "hub_amax": float(hubs.award_max_musd or 0.0),
+        "hub_gcol": hubs.min_per_group[0] if hubs.min_per_group else group_default,
+        "hub_gmin": int(hubs.min_per_group[1]) if hubs.min_per_group else 0,
+        "hub_one": hubs.one_per_group or "(none)",
+    })
     for k in regions.indicators:
         values[f"w_{k}"] = float(controls.weights.get(k, 0.0))
     for name in instruments:
@@ -606,6 +835,18 @@ def controls_from_widgets(values: dict[str, Any], regions: Regions, base: Scenar
     if group_mins == {} and start.group_min_shares and group_col == next(iter(start.group_min_shares)):
         group_mins = start.group_min_shares
     cap = float(get("cap") or 0.0)
+    hubs = None
+    if get("hubs_on"):
+        gcol, gmin = get("hub_gcol"), int(get("hub_gmin") or 0)
+        kmax, amax = int(get("hub_kmax") or 0), float(get("hub_amax") or 0.0)
+        hubs = HubControls(
+            count_min=int(get("hub_kmin") or 0),
+            count_max=kmax if kmax > 0 else None,
+            award_min_musd=float(get("hub_amin") or 0.0),
+            award_max_musd=amax if amax > 0 else None,
+            min_per_group=(str(gcol), gmin) if gcol in regions.groups and gmin > 0 else None,
+            one_per_group=get("hub_one") if get("hub_one") in regions.groups else None,
+        )
     return Controls(
         budget_busd=float(get("budget")),
         weights=weights,
@@ -621,4 +862,158 @@ def controls_from_widgets(values: dict[str, Any], regions: Regions, base: Scenar
         excluded=tuple(sorted(get("excluded") or [])),
         top_k_incumbents=int(get("topk_inc") or 0),
         group_min_shares=group_mins,
+        spread_measure=str(get("spread_measure") or base.spread_measure),
+        hubs=hubs,
     )
+
+
+# --------------------------------------------------------------------------- sensitivity page
+
+SENSITIVITY_KINDS: dict[str, str] = {
+    "sweep_budget": "Sweep over the budget",
+    "sweep_lambda": "Sweep over the spread weight λ",
+    "robust": "Robust weights (sample indicator weights)",
+    "pareto": "Pareto frontier: capacity vs spread",
+    "tornado": "Tornado: ± changes one at a time",
+    "sobol": "Sobol indices (global sensitivity)",
+}
+SENSITIVITY_HELP: dict[str, str] = {
+    "sweep_budget": "Re-solves the current plan at evenly spaced budgets and charts S_λ, total "
+                    "capacity, Gini and top-10 share against the budget.",
+    "sweep_lambda": "Re-solves at evenly spaced λ: the trade-off between total capacity and spread.",
+    "robust": "Draws indicator weights uniformly from the simplex and re-solves each draw: how "
+              "often each region is funded (core index), its allocation range and rank.",
+    "pareto": "The exact frontier of total capacity against spread (ε-constraint), with the "
+              "current plan marked.",
+    "tornado": "Moves each parameter (budget, λ, θ, weights, instrument effectiveness) down and "
+               "up by the same fraction, one at a time, and charts how far the results swing.",
+    "sobol": "Variance-based indices (Saltelli sampling): how much of the spread of S_λ, top-10 "
+             "share and Gini each factor explains, with confidence intervals.",
+}
+DEFAULT_SENSITIVITY: dict[str, Any] = {
+    "budget_range_busd": (20.0, 160.0), "lambda_range": (0.0, 1.0), "points": 6,
+    "runs": 50, "seed": 42, "threshold_musd": 100.0, "measure": "gini", "change_pct": 20,
+    "base_samples": 8, "weights": True,
+}
+
+
+def sensitivity_spec(kind: str, settings: dict[str, Any] | None = None) -> Any:
+    """The engine's analysis spec for one of ``SENSITIVITY_KINDS`` with the page's settings.
+
+    Money in $B (threshold in $M); ``change_pct`` in percent. Raises ``ScenarioError``
+    with the spec validator's message for bad settings.
+    """
+    from optimizer.sensitivity import spec_from_dict
+
+    if kind not in SENSITIVITY_KINDS:
+        raise ScenarioError(f"unknown analysis '{kind}'; choose one of {sorted(SENSITIVITY_KINDS)}")
+    s = {**DEFAULT_SENSITIVITY, **(settings or {})}
+    common: dict[str, Any] = {"seed": int(s["seed"]), "title": SENSITIVITY_KINDS[kind],
+                              "funded_threshold_usd": float(s["threshold_musd"]) * 1e6,
+                              "chunk_size": 10}
+    if kind == "sweep_budget":
+        lo, hi = s["budget_range_busd"]
+        spec = {"analysis": "sweep", "vary": {"budget": {"start": float(lo) * BUSD,
+                                                        "stop": float(hi) * BUSD,
+                                                        "num": int(s["points"])}}}
+    elif kind == "sweep_lambda":
+        lo, hi = s["lambda_range"]
+        spec = {"analysis": "sweep", "vary": {"spread_weight": {"start": float(lo), "stop": float(hi),
+                                                               "num": int(s["points"])}}}
+    elif kind == "robust":
+        spec = {"analysis": "robust", "runs": int(s["runs"])}
+    elif kind == "pareto":
+        spec = {"analysis": "pareto", "measure": s["measure"], "points": int(s["points"])}
+    elif kind == "tornado":
+        spec = {"analysis": "tornado", "change": float(s["change_pct"]) / 100}
+    else:
+        lo, hi = s["budget_range_busd"]
+        spec = {"analysis": "sobol", "base_samples": int(s["base_samples"]),
+                "weights": bool(s["weights"]),
+                "parameters": {"spread_weight": [0.0, 1.0], "complementarity": [0.0, 1.0],
+                               "budget": [float(lo) * BUSD, float(hi) * BUSD]}}
+    return spec_from_dict({**spec, **common}, source="sensitivity settings")
+
+
+def expected_runs(spec: Any, base: Scenario) -> int:
+    """How many solves a spec needs (pareto adds a few bisection solves of its own)."""
+    kind = spec.analysis
+    if kind == "sweep":
+        sizes = [len(v.values()) if hasattr(v, "values") and not isinstance(v, list) else len(v)
+                 for v in spec.vary.values()]
+        return int(np.prod(sizes))
+    if kind == "robust":
+        return int(spec.runs)
+    if kind == "pareto":
+        return int(spec.points)
+    if kind == "tornado":
+        n = 3 + len(base.weights) + len(base.instruments)
+        return 1 + 2 * (len(spec.parameters) if spec.parameters else n)
+    factors = len(spec.parameters) + (len(base.weights) if spec.weights else 0)
+    return int(spec.base_samples) * (factors + 2)
+
+
+def sensitivity_backend(scheduler: str | None) -> Any:
+    """In-process runs, or an existing Dask scheduler at ``tcp://HOST:PORT``."""
+    from optimizer.sensitivity_run import Backend
+
+    address = (scheduler or "").strip()
+    if not address:
+        return Backend("serial")
+    if not re.match(r"^(tcp|tls|inproc|ucx)://[^\s/]+(:\d+)?$", address):
+        raise ScenarioError(f"scheduler address '{address}' is not of the form tcp://HOST:PORT")
+    return Backend.from_option(address)
+
+
+@dataclass(frozen=True)
+class SensitivityRun:
+    """One finished analysis, how long it took and where it ran."""
+
+    kind: str
+    result: Any  # optimizer.sensitivity.AnalysisResult
+    seconds: float
+    backend: str
+
+
+def run_sensitivity(kind: str, settings: dict[str, Any], regions: Regions, base: Scenario,
+                    scheduler: str | None = None,
+                    progress: Any = None) -> SensitivityRun:
+    """Run one analysis on the current plan's scenario; ``progress(done, total)`` as runs end.
+
+    Errors a person can cause (bad settings, an unreachable scheduler) raise
+    ``PlaceFundError`` subclasses with a message fit to show.
+    """
+    import time
+
+    from optimizer.sensitivity import run_analysis
+
+    spec = sensitivity_spec(kind, settings)
+    backend = sensitivity_backend(scheduler)
+    start = time.perf_counter()
+    try:
+        result = run_analysis(spec, backend=backend, progress=progress, regions=regions, base=base)
+    except PlaceFundError:
+        raise
+    except (OSError, TimeoutError) as err:
+        raise DataError(f"could not run on the Dask scheduler {backend.describe()}: {err}") from None
+    return SensitivityRun(kind, result, time.perf_counter() - start, backend.describe())
+
+
+def sensitivity_downloads(run: SensitivityRun) -> list[tuple[str, str, bytes]]:
+    """(label, file name, CSV bytes) for each table of a finished analysis."""
+    labels = {"runs": "Runs (one row per run)", "run_regions": "Runs × regions",
+              "robust_regions": "Robustness per region", "rank_acceptability": "Rank acceptability",
+              "frontier": "Pareto frontier", "tornado": "Tornado table", "sobol": "Sobol indices"}
+    out = []
+    for name, table in run.result.tables.items():
+        out.append((f"{labels.get(name, name)} (CSV)", f"placefund-{run.kind}-{name}.csv",
+                    table.to_csv(index=False).encode("utf-8")))
+    return out
+
+
+def robustness_frame(run: SensitivityRun) -> pd.DataFrame | None:
+    """Per region: core index (probability of being funded) and class, for the robustness map."""
+    stats = run.result.tables.get("robust_regions")
+    if stats is None:
+        return None
+    return stats[["region_id", "name", "core_index", "core_class", "funding_median_usd"]].copy()
