@@ -242,9 +242,9 @@ with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
                           help="Only selected hubs are funded, each with an award between the "
                                "minimum and maximum (a mixed-integer plan; slower to solve).")
     h1, h2 = st.columns(2)
-    h1.number_input("Hubs, at least", min_value=0, max_value=len(ids), step=1, key="hub_kmin",
+    h1.number_input("Hubs, at least", min_value=0, step=1, key="hub_kmin",
                     disabled=not hubs_on)
-    h2.number_input("Hubs, at most (0 = any)", min_value=0, max_value=len(ids), step=1,
+    h2.number_input("Hubs, at most (0 = any)", min_value=0, step=1,
                     key="hub_kmax", disabled=not hubs_on)
     h1.number_input("Award min ($M)", min_value=0.0, step=1.0, key="hub_amin", disabled=not hubs_on)
     h2.number_input("Award max ($M, 0 = none)", min_value=0.0, step=5.0, key="hub_amax",
@@ -255,7 +255,7 @@ with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
             ss[key] = "(none)"
     st.selectbox("Minimum hubs in each group of", group_options, key="hub_gcol", disabled=not hubs_on,
                  help="e.g. census_region: at least this many hubs in each Census region.")
-    st.number_input("Minimum hubs per group", min_value=0, max_value=len(ids), step=1, key="hub_gmin",
+    st.number_input("Minimum hubs per group", min_value=0, step=1, key="hub_gmin",
                     disabled=not hubs_on)
     st.selectbox("At most one hub per group of", group_options, key="hub_one", disabled=not hubs_on,
                  help="e.g. postal: at most one hub per state (for metros or counties).")

@@ -200,7 +200,8 @@ def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -
         colorscale=[[0.0, HUB_COLORS[0]], [0.5, HUB_COLORS[0]], [0.5, HUB_COLORS[1]],
                     [1.0, HUB_COLORS[1]]],
         marker={"line": {"color": "white", "width": 0.6}},
-        colorbar={"title": {"text": "Hub selection", "side": "top"}, "tickvals": [0.25, 0.75],
+        colorbar={"title": {"text": "Hub selection<br>(selected or not)", "side": "top"},
+                  "tickvals": [0.25, 0.75],
                   "ticktext": ["not a hub", "hub"], "thickness": 14, "len": 0.4},
     ))
     fig.data[0].geojson = geojson

@@ -790,7 +790,10 @@ def widget_values(controls: Controls, regions: Regions, instruments: list[str]) 
         "group_col": next(iter(controls.group_min_shares), "(none)"),
         "spread_measure": controls.spread_measure,
     }
-    hubs = controls.hubs or DEFAULT_HUB_CONTROLS
+    n = len(regions)
+    hubs = controls.hubs or dataclasses.replace(
+        DEFAULT_HUB_CONTROLS, count_min=min(DEFAULT_HUB_CONTROLS.count_min, n),
+        count_max=min(DEFAULT_HUB_CONTROLS.count_max or n, n))
     group_default = "census_region" if "census_region" in regions.groups else "(none)"
     values.update({
         "hubs_on": controls.hubs is not None,

@@ -120,3 +120,106 @@ def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
     reloaded.button(key="delete").click().run()
     _ok(reloaded)
     assert wb.PlanLibrary(tmp_path / "home" / "plans").names() == ["Sen"]
+
+
+def _plan(at: AppTest):  # type: ignore[no-untyped-def]
+    return at.session_state["last_result"]
+
+
+def test_a_pack_switches_on_and_off_and_the_persons_change_wins(at: AppTest) -> None:
+    at.multiselect(key="packs").set_value(["per_capita_floor"]).run()
+    _ok(at)
+    assert _plan(at).scenario.packs == ["per_capita_floor"]
+    assert _plan(at).scenario.per_capita_floor == 0.5
+    assert at.checkbox(key="pcf_on").value is True  # the widgets show the pack's rule
+    assert any("per_capita_floor" in c.value for c in at.sidebar.caption)  # its doc
+    at.number_input(key="pcf").set_value(0.6).run()
+    assert _plan(at).scenario.per_capita_floor == 0.6
+    assert _plan(at).scenario.packs == ["per_capita_floor"]
+    at.multiselect(key="packs").set_value([]).run()
+    _ok(at)
+    assert _plan(at).scenario.per_capita_floor is None and _plan(at).scenario.packs == []
+    assert at.checkbox(key="pcf_on").value is False
+
+
+def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTest) -> None:
+    at.multiselect(key="packs").set_value(["tech_hubs_2022_statute"])
+    at.number_input(key="budget").set_value(0.504).run()
+    _ok(at)
+    assert not at.error
+    assert _metric(at, "Hubs selected") == "20 of 51 regions"
+    delta = next(m.delta for m in at.metric if m.label == "Hubs selected")
+    assert "MIP gap" in delta and "optimality proven" in delta
+    assert at.checkbox(key="hubs_on").value is True and at.number_input(key="hub_kmin").value == 20
+    assert any("small_rural" in i.value for i in at.info)  # the pack rule that was not applied
+    assert any("given the chosen hubs" in m.value for m in at.markdown)
+    at.selectbox(key="map_metric").set_value("hub").run()
+    _ok(at)
+    assert "20 hubs" in at.get("plotly_chart")[0].proto.spec
+
+
+TINY = b"region_id,name,population,zone,patents\na,Alpha,100,East,5\nb,Beta,300,East,1\n" \
+       b"c,Gamma,200,West,2\nd,Delta,150,West,3\n"
+
+
+def test_an_infeasible_hub_rule_shows_the_fixes_and_one_applies(at: AppTest) -> None:
+    at.file_uploader(key="up_csv").set_value(("zones.csv", TINY, "text/csv")).run()
+    at.checkbox(key="hubs_on").check().run()
+    _ok(at)
+    at.number_input(key="hub_kmin").set_value(1)
+    at.number_input(key="hub_kmax").set_value(1)
+    at.selectbox(key="hub_gcol").set_value("zone")
+    at.number_input(key="hub_gmin").set_value(1).run()
+    _ok(at)
+    assert any("cannot all hold" in e.value and "maximum number of hubs" in e.value for e in at.error)
+    fixes = [m.value for m in at.markdown if m.value.startswith("**Fix")]
+    assert fixes and "raise the maximum number of hubs from 1 to 2" in fixes[0]
+    at.button(key="relax_0").click().run()
+    _ok(at)
+    assert not at.error
+    assert at.number_input(key="hub_kmax").value == 2
+    assert _metric(at, "Hubs selected") == "2 of 4 regions"
+
+
+def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) -> None:
+    at.radio(key="spread_measure").set_value("hoover").run()  # states: both measures offered
+    assert _plan(at).scenario.spread_measure == "hoover"
+    at.selectbox(key="region_set").set_value("metros").run()
+    _ok(at)
+    assert not at.error
+    plan = _plan(at)
+    assert len(plan.regions) == len(at.dataframe[0].value) > 300
+    assert plan.scenario.spread_measure == "hoover"
+    assert at.radio(key="spread_measure").disabled
+    assert any("offered up to 250" in c.value for c in at.sidebar.caption)
+    assert any("count as zero" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 1
+    at.slider(key="lam").set_value(0.7).run()
+    _ok(at)
+    assert _plan(at).scenario.spread_weight == 0.7 and len(_plan(at).regions) == len(plan.regions)
+    at.selectbox(key="region_set").set_value("counties").run()  # asks before the slow switch
+    _ok(at)
+    assert any("take a minute" in w.value for w in at.sidebar.warning)
+    assert at.session_state["loaded_set"] == "metros"
+
+
+def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: AppTest) -> None:
+    at.selectbox(key="sens_kind").set_value("sweep_budget").run()
+    at.number_input(key="sens_points").set_value(3)
+    at.button(key="sens_run").click().run()
+    _ok(at)
+    assert any("3 of 3 runs solved in" in s.value for s in at.success)
+    assert len(at.get("plotly_chart")) == 2  # the plan's map + the sweep panel
+    labels = [b.label for b in at.download_button]
+    assert "Runs (one row per run) (CSV)" in labels and "Runs × regions (CSV)" in labels
+    at.selectbox(key="sens_kind").set_value("robust").run()
+    at.number_input(key="sens_runs").set_value(8)
+    at.button(key="sens_run").click().run()
+    _ok(at)
+    assert any("8 of 8 runs solved in" in s.value for s in at.success)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 + 1 + 3  # plan map, robustness map, core index/quantiles/ranks
+    assert "Probability of being funded" in charts[1].proto.spec
+    assert "Robustness per region (CSV)" in [b.label for b in at.download_button]
+    run = at.session_state["sens"]
+    assert run.result.tables["robust_regions"]["core_index"].between(0, 1).all()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import Polygon, shape
 
@@ -109,3 +110,27 @@ def test_format_value_reads_like_a_person_would_write_it() -> None:
     assert maps.format_value(0.042, "share") == "4.2%"
     assert maps.format_value(1.234, "points") == "1.23 points"
     assert maps.format_value(float("nan"), "usd") == "n/a"
+
+
+def test_hub_map_shows_the_selected_hubs_in_two_colours(plan: pf.AllocationResult, geojson: dict) -> None:
+    regions = plan.regions.copy()
+    regions["hub"] = regions["region_id"].isin(["06", "36"])
+    fig = maps.choropleth(regions, geojson, "hub")
+    z = maps.decode_array(fig.to_dict()["data"][0]["z"]).astype(float)
+    assert z.sum() == 2 and set(z) == {0.0, 1.0}
+    assert list(fig.data[0].colorbar.ticktext) == ["not a hub", "hub"]
+    assert "2 hubs" in fig.layout.title.text
+    assert maps.map_metrics_for(regions, hubs=False)[-1] != "hub"
+    assert maps.map_metrics_for(regions, hubs=True)[-1] == "hub"
+
+
+def test_robustness_map_colours_the_probability_of_being_funded(geojson: dict) -> None:
+    ids = pf.load_regions("states").ids
+    stats = pd.DataFrame({"region_id": ids, "name": ids, "core_index": np.linspace(0, 1, len(ids)),
+                          "core_class": "borderline", "funding_median_usd": 1e9})
+    fig = maps.robustness_map(stats, geojson)
+    z = maps.decode_array(fig.to_dict()["data"][0]["z"]).astype(float)
+    assert z == pytest.approx(np.linspace(0, 1, len(ids)))
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
+    assert "share of weight samples" in fig.data[0].colorbar.title.text
+    assert "Probability of being funded" in fig.data[0].text[0]

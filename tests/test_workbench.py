@@ -192,3 +192,157 @@ def test_compare_and_difference_of_two_plans(plan: pf.AllocationResult, planner:
     assert diff["Funding change"].sum() == pytest.approx(0.0, abs=1e3)
     assert diff["Funding change"].abs().is_monotonic_decreasing
     assert wb.same_regions({"A": plan, "B": other})
+
+
+# --------------------------------------------------------------------------- program rules
+
+TINY = (b"region_id,name,population,zone,patents,firms\n"
+        b"a,Alpha,100,East,5,3\nb,Beta,300,East,1,2\nc,Gamma,200,West,2,4\nd,Delta,150,West,3,1\n")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> pf.Regions:
+    return wb.regions_from_upload("tiny.csv", TINY)
+
+
+def _tiny_scenario(tiny: pf.Regions, **widgets: object) -> pf.Scenario:
+    base, _ = wb.fit_scenario(pf.load_scenario().updated(budget="$1B"), tiny)
+    values = {**_widgets(tiny, base), **widgets}
+    return wb.apply_controls(base, tiny, wb.controls_from_widgets(values, tiny, base))
+
+
+def test_a_pack_fills_its_keys_and_the_persons_own_changes_win(states: pf.Regions) -> None:
+    origin = pf.load_scenario()
+    packed, notes = wb.with_packs(origin, ["per_capita_floor"], origin)
+    assert packed.packs == ["per_capita_floor"] and packed.per_capita_floor == 0.5 and not notes
+    # the app's own (unchanged) position for the key is not sent: the widgets now show the pack
+    assert _widgets(states, packed)["pcf_on"] is True
+    assert wb.apply_controls(packed, states, wb.controls_from_widgets(
+        _widgets(states, packed), states, packed)) is packed
+    # a change the person makes afterwards wins over the pack
+    mine = wb.apply_controls(packed, states, wb.controls_from_widgets(
+        {**_widgets(states, packed), "pcf": 0.6}, states, packed))
+    assert mine.per_capita_floor == 0.6 and mine.packs == ["per_capita_floor"]
+    # switching the pack off returns the key to the loaded scenario's value
+    off, _ = wb.with_packs(mine, [], origin)
+    assert off.per_capita_floor is None and off.packs == []
+    # a key the person changed before switching the pack on stays theirs, and they are told
+    excluded = origin.updated(exclusions={"regions": ["06"], "top_k_incumbents": 0, "instruments": {}})
+    kept, notes = wb.with_packs(excluded, ["no_incumbents"], origin)
+    assert kept.exclusions.regions == ["06"] and kept.exclusions.top_k_incumbents == 0
+    assert any("exclusions" in n and "wins" in n for n in notes)
+    with pytest.raises(pf.ScenarioError, match="unknown pack"):
+        wb.with_packs(origin, ["no_such_pack"], origin)
+    assert set(wb.pack_docs()) == {"tech_hubs_2022_statute", "no_incumbents", "per_capita_floor"}
+
+
+def test_statute_pack_roundtrips_through_the_hub_controls(states: pf.Regions) -> None:
+    origin = pf.load_scenario()
+    packed, _ = wb.with_packs(origin, ["tech_hubs_2022_statute"], origin)
+    values = _widgets(states, packed)
+    assert (values["hubs_on"], values["hub_kmin"], values["hub_kmax"]) == (True, 20, 0)
+    assert (values["hub_amin"], values["hub_amax"]) == (19.0, 51.0)
+    assert (values["hub_gcol"], values["hub_gmin"]) == ("census_region", 3)
+    assert wb.apply_controls(packed, states, wb.controls_from_widgets(values, states, packed)) is packed
+    more = wb.apply_controls(packed, states, wb.controls_from_widgets(
+        {**values, "hub_kmax": 25}, states, packed))
+    assert more.hubs is not None and more.hubs.count.max == 25
+    assert more.hubs.designated is not None  # the pack's other rules stay
+    off = wb.apply_controls(packed, states, wb.controls_from_widgets(
+        {**values, "hubs_on": False}, states, packed))
+    assert off.hubs is None
+
+
+def test_hub_controls_solve_and_the_headline_shows_hubs_gap_and_proof(tiny: pf.Regions) -> None:
+    sc = _tiny_scenario(tiny, hubs_on=True, hub_kmin=2, hub_kmax=2, hub_gcol="zone", hub_gmin=1,
+                        hub_amin=100.0)
+    assert sc.hubs is not None and sc.hubs.min_per_group == {"zone": 1}
+    assert sc.hubs.award_usd.min == 100e6
+    result = pf.Planner(tiny).solve(sc)
+    hubs = result.regions[result.regions["hub"]]
+    assert len(hubs) == 2 and set(hubs["zone"]) == {"East", "West"}
+    item = next(h for h in wb.headline(result) if h.label == "Hubs selected")
+    assert item.value == "2 of 4 regions"
+    assert item.delta is not None and "MIP gap" in item.delta and "optimality proven" in item.delta
+    assert "Hub" in wb.allocation_table(result).columns
+    assert all("given the chosen hubs" in s for s in wb.marginal_sentences(result))
+
+
+def test_an_infeasible_hub_rule_gets_relaxations_that_solve_when_applied(tiny: pf.Regions) -> None:
+    sc = _tiny_scenario(tiny, hubs_on=True, hub_kmin=1, hub_kmax=1, hub_gcol="zone", hub_gmin=1)
+    with pytest.raises(pf.InfeasibleError) as info:
+        pf.Planner(tiny).solve(sc)
+    relaxations = info.value.diagnosis.relaxations
+    assert relaxations and "maximum number of hubs" in relaxations[0].text
+    for relaxation in relaxations:
+        fixed = wb.apply_relaxation(sc, relaxation.changes)
+        assert pf.Planner(tiny).solve(fixed).spent_usd == pytest.approx(1e9)
+
+
+# --------------------------------------------------------------------------- region sets
+
+
+def test_metro_default_plan_is_documented_and_valid() -> None:
+    metros = pf.load_regions("metros")
+    sc = wb.default_scenario_for("metros", metros)
+    assert sc.spread_measure == "hoover"
+    assert set(sc.weights) <= set(metros.indicators)
+    assert sc.normalized_weights[wb.PATENTS] == pytest.approx(wb.PATENT_WEIGHT)
+    assert all(k == wb.PATENTS or k.endswith(wb.APPORTIONED) for k in sc.weights)
+    for ins in sc.instruments.values():
+        assert ins.absorbs is None or set(ins.absorbs) <= set(metros.indicators)
+    assert sc.missing_policy(wb.PATENTS) == "zero" == sc.missing_policy("ai_vc_musd_apportioned")
+    notes = " ".join(wb.region_set_notes("metros", sc))
+    assert "count as zero" in notes and "apportioned" in notes and "Hoover" in notes
+    assert wb.default_scenario_for("states", pf.load_regions("states")) is pf.load_scenario()
+    assert wb.region_set_notes("states", pf.load_scenario()) == []
+
+
+def test_gini_is_offered_only_up_to_the_engines_limit() -> None:
+    assert wb.spread_measure_choice(51) == (["gini", "hoover"], None)
+    options, why = wb.spread_measure_choice(380)
+    assert options == ["hoover"] and why is not None and "250" in why
+
+
+def test_spread_measure_control_changes_the_objective(states: pf.Regions, planner: pf.Planner) -> None:
+    sc = _scenario(states, spread_measure="hoover")
+    assert sc.spread_measure == "hoover" and sc.objective_key == "spread_adjusted_capacity_hoover"
+    assert planner.solve(sc).spent_usd == pytest.approx(80e9)
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def test_sensitivity_specs_for_every_analysis_and_their_run_counts() -> None:
+    base = pf.load_scenario()
+    counts = {kind: wb.expected_runs(wb.sensitivity_spec(kind, {"points": 4, "runs": 7,
+                                                                "base_samples": 4}), base)
+              for kind in wb.SENSITIVITY_KINDS}
+    factors = 3 + len(base.weights)
+    assert counts == {"sweep_budget": 4, "sweep_lambda": 4, "robust": 7, "pareto": 4,
+                      "tornado": 1 + 2 * (3 + len(base.weights) + len(base.instruments)),
+                      "sobol": 4 * (factors + 2)}
+    spec = wb.sensitivity_spec("sweep_budget", {"budget_range_busd": (10, 40), "points": 4})
+    assert spec.vary["budget"].values() == pytest.approx([10e9, 20e9, 30e9, 40e9])
+    with pytest.raises(pf.ScenarioError, match="points|num"):
+        wb.sensitivity_spec("sweep_lambda", {"points": 1})
+    with pytest.raises(pf.ScenarioError, match="tcp://HOST:PORT"):
+        wb.sensitivity_backend("my laptop")
+    assert wb.sensitivity_backend("").kind == "serial"
+    assert wb.sensitivity_backend("tcp://127.0.0.1:8786").address == "tcp://127.0.0.1:8786"
+
+
+def test_robust_run_reports_progress_probabilities_and_csv_tables(tiny: pf.Regions) -> None:
+    base, _ = wb.fit_scenario(pf.load_scenario().updated(budget="$1B"), tiny)
+    seen: list[tuple[int, int]] = []
+    run = wb.run_sensitivity("robust", {"runs": 6, "threshold_musd": 1.0}, tiny, base,
+                             progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (6, 6) and run.seconds > 0 and run.backend.startswith("serial")
+    frame = wb.robustness_frame(run)
+    assert frame is not None and sorted(frame["region_id"]) == ["a", "b", "c", "d"]
+    assert frame["core_index"].between(0, 1).all()
+    files = {name: data for _, name, data in wb.sensitivity_downloads(run)}
+    assert "placefund-robust-robust_regions.csv" in files
+    assert b"core_index" in files["placefund-robust-robust_regions.csv"]
+    sweep = wb.run_sensitivity("sweep_lambda", {"points": 3}, tiny, base)
+    assert wb.robustness_frame(sweep) is None and len(sweep.result.tables["runs"]) == 3
