@@ -1,11 +1,13 @@
-"""How fast the workbench answers a slider change at 51 regions.
+"""How fast the workbench answers a slider change at 51 regions, and at metro level.
 
 Measures, for a change of the spread weight λ:
 - ``solve``: the Planner's re-solve alone (build_result included);
 - ``apptest``: a full script rerun under Streamlit's AppTest (solve, map, tables);
 - ``browser``: key press on the slider in Debian chromium until the new headline
   number is shown and the app reports its script run finished (``stApp``'s
-  ``data-test-script-state`` is ``notRunning``), checked every animation frame.
+  ``data-test-script-state`` is ``notRunning``), checked every animation frame;
+- ``metros``: switching the region set to metros (380 CBSAs) in a fresh session
+  (model build, first solve, map and table) and then a λ change there, under AppTest.
 
 Run: .venv/bin/python benchmarks/bench_app.py [--repeats 10] [--no-browser]
 """
@@ -58,6 +60,28 @@ def bench_apptest(repeats: int) -> list[float]:
         times.append(time.perf_counter() - start)
         assert not at.exception, [e.value for e in at.exception]
     return times
+
+
+def bench_metros(repeats: int) -> tuple[list[float], list[float]]:
+    """Region-set switch to metros (fresh sessions) and λ changes at metro level, AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    switches, changes = [], []
+    for _ in range(max(1, min(repeats, 3))):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        at.selectbox(key="region_set").set_value("metros")
+        start = time.perf_counter()
+        at.run()
+        switches.append(time.perf_counter() - start)
+        assert not at.exception, [e.value for e in at.exception]
+        assert len(at.session_state["last_result"].regions) > 300
+    for i in range(repeats):
+        at.slider(key="lam").set_value(round(0.55 + 0.05 * (i % 6), 2))
+        start = time.perf_counter()
+        at.run()
+        changes.append(time.perf_counter() - start)
+        assert not at.exception, [e.value for e in at.exception]
+    return switches, changes
 
 
 def bench_browser(repeats: int) -> list[float]:
@@ -123,12 +147,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-metros", action="store_true")
     args = parser.parse_args()
     results = [("engine re-solve (Planner.solve)", bench_solve(args.repeats)),
                ("app rerun (AppTest)", bench_apptest(args.repeats))]
     if not args.no_browser:
         results.append(("browser: key press -> page updated", bench_browser(args.repeats)))
-    print(f"slider change (λ) at 51 regions, {os.cpu_count()} cores")
+    if not args.no_metros:
+        switches, changes = bench_metros(args.repeats)
+        results += [("metros: switch set (AppTest)", switches),
+                    ("metros: λ change (AppTest)", changes)]
+    print(f"slider change (λ) at 51 regions (and metros where named), {os.cpu_count()} cores")
     print(f"{'measure':<34} {'n':>3} {'median ms':>9} {'p90 ms':>9} {'max ms':>9}")
     for name, times in results:
         print(row(name, times))

@@ -173,3 +173,40 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
     assert not off_host, off_host
     assert any("app/static/usa_110m.json" in u for u in requests)
     assert not console_errors, console_errors
+
+
+def test_sensitivity_tab_runs_an_analysis_in_chromium(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    requests: list[str] = []
+    console_errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.goto(server, wait_until="domcontentloaded")
+            page.wait_for_selector("path.choroplethlocation", timeout=60_000)
+            page.get_by_role("tab", name="Sensitivity").click()
+            points = page.get_by_role("spinbutton", name="Points", exact=True)
+            points.fill("3")
+            points.press("Enter")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=\"stApp\"]')"
+                ".getAttribute('data-test-script-state') === 'notRunning'", timeout=20_000)
+            page.get_by_role("button", name="Run analysis").click()
+            expect(page.get_by_text("3 of 3 runs solved in")).to_be_visible(timeout=60_000)
+            panel = page.get_by_role("tabpanel", name="Sensitivity")
+            expect(panel.locator(".js-plotly-plot")).to_have_count(1, timeout=20_000)
+            expect(panel.locator(".js-plotly-plot .scatterlayer .trace")).not_to_have_count(0)
+            expect(page.get_by_role("button", name="Runs (one row per run) (CSV)")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "sensitivity.png"), full_page=False)
+        finally:
+            browser.close()
+    off_host = [u for u in requests if urlparse(u).scheme not in ("file", "data", "blob")
+                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    assert not off_host, off_host
+    assert not console_errors, console_errors
