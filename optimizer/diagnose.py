@@ -161,6 +161,13 @@ class Diagnosis:
         return out
 
 
+def _round_sig(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+
+
 def _fmt(value: float, unit: str) -> str:
     if unit == "usd":
         for div, suffix in ((1e9, "B"), (1e6, "M")):
@@ -230,6 +237,10 @@ def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | Non
             else:
                 bad = mid
         suggested = good
+        rounded = _round_sig(good, 3)
+        if not rule.integer and rounded != good and (rounded - current) * (good - current) > 0 \
+                and oracle.feasible(rule.put(data, rounded)):
+            suggested = rounded  # a round number people can type, when it is feasible too
         verb = "raise" if suggested > current else "lower"
         if rule.unit == "factor":
             text = f"scale {rule.label} down to {suggested:.0%} of their values"
