@@ -1,0 +1,195 @@
+"""Benchmark the planner at states, metros and counties: build, solve, re-solve, memory, floor.
+
+Run: .venv/bin/python benchmarks/bench_scale.py [--scales states,metros,counties]
+     [--repeats 5] [--tangents K] [--first-runs 1]
+
+Each scale runs in a fresh subprocess (so peak memory is that scale's own) with the
+linear Hoover spread measure (the exact pairwise
+Gini is refused past 250 regions). States use the default scenario's weights and
+absorption indicators; metros and counties three apportioned indicators and no
+absorption indicators. Per scale it reports:
+
+- build: the Pyomo model (``build_model`` + solver object), as the planner times it;
+- first solve: the whole first ``Planner.solve`` call (build, translation to HiGHS,
+  HiGHS, result tables) and HiGHS's own run time within it;
+- re-solve after a weight change on the same planner (persistent HiGHS, warm basis):
+  median over ``--repeats`` changes of the whole call and of HiGHS's own time, and
+  the share of the rest (total - HiGHS) / HiGHS (issue 6 bar: at most 0.5);
+- peak memory (max RSS of the subprocess, measured before the floor step);
+- the approximation error of the tangent envelope as a share of the objective;
+- the floor: the same LP written from the planner's HiGHS object to MPS, read into a
+  fresh ``highspy.Highs`` and solved cold by HiGHS alone (read and run timed apart).
+
+States and metros take a few minutes together on a loaded 2-core machine. Counties
+take much longer: at the default 64 tangents the first solve alone runs for minutes
+and the floor solves the same LP again; use ``--tangents 24`` for a quicker look
+(``--scales counties --repeats 3``), and expect 3 to 10 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCALES = ("states", "metros", "counties")
+WEIGHTS = ("ai_job_postings_apportioned", "utility_patents_2000_2015",
+           "university_se_rd_musd_apportioned")
+
+
+def _scenario(scale: str, tangents: int | None):  # type: ignore[no-untyped-def]
+    import optimizer as pf
+
+    base = pf.load_scenario()
+    changes: dict = {"spread_measure": "hoover"}
+    if scale != "states":  # metros and counties carry apportioned indicators
+        changes.update({
+            "weights": dict.fromkeys(WEIGHTS, 1.0),
+            "instruments": {k: {**v.model_dump(mode="json"), "absorbs": None}
+                            for k, v in base.instruments.items()},
+            "missing_values": {"default": "error", "utility_patents_2000_2015": "zero"},
+        })
+    if tangents:
+        changes["approximation"] = {**base.approximation.model_dump(mode="json"),
+                                    "tangents": tangents}
+    return base.updated(**changes)
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int) -> dict:
+    """Measure one scale in this process; returns a JSON-able dict."""
+    import highspy
+    import numpy as np
+
+    import optimizer as pf
+
+    regions = pf.load_regions(scale)
+    scenario = _scenario(scale, tangents)
+    firsts = []
+    for _ in range(first_runs):
+        planner = pf.Planner(regions)
+        start = time.perf_counter()
+        plan = planner.solve(scenario)
+        firsts.append((time.perf_counter() - start, plan.solver["build_time_s"],
+                       plan.solver["highs_time_s"], plan.approximation["error_share"]))
+    first_total, build, first_highs, error_share = (statistics.median(v) for v in zip(*firsts))
+
+    rng = np.random.default_rng(7)
+    totals, highs, iters = [], [], []
+    for _ in range(repeats):
+        changed = scenario.updated(
+            weights={k: float(w * rng.uniform(0.5, 1.5)) for k, w in scenario.weights.items()})
+        start = time.perf_counter()
+        result = planner.solve(changed)
+        totals.append(time.perf_counter() - start)
+        assert not result.solver["rebuilt"]
+        highs.append(result.solver["highs_time_s"])
+        iters.append(result.solver["simplex_iterations"])
+    peak = _peak_mib()
+
+    # the floor: the same LP, written out and solved cold by HiGHS alone
+    assert planner._solver is not None
+    lp = planner._solver._solver_model
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"{scale}.mps")
+        lp.setOptionValue("output_flag", False)
+        lp.writeModel(path)
+        floor = highspy.Highs()
+        floor.setOptionValue("output_flag", False)
+        start = time.perf_counter()
+        floor.readModel(path)
+        read_s = time.perf_counter() - start
+        start = time.perf_counter()
+        floor.run()
+        run_s = time.perf_counter() - start
+        floor_status = floor.modelStatusToString(floor.getModelStatus())
+        info = floor.getInfo()
+
+    ncols, nrows = lp.getNumCol(), lp.getNumRow()
+    return {
+        "scale": scale, "regions": len(regions),
+        "tangents": scenario.approximation.tangents, "cols": ncols, "rows": nrows,
+        "nnz": lp.getNumNz(), "build_s": build, "first_s": first_total,
+        "first_highs_s": first_highs, "resolve_s": statistics.median(totals),
+        "resolve_highs_s": statistics.median(highs),
+        "resolve_rest_ratio": statistics.median(
+            (t - h) / h for t, h in zip(totals, highs, strict=True)),
+        "resolve_iters": statistics.median(iters), "repeats": repeats,
+        "peak_mib": peak, "error_share": error_share, "floor_read_s": read_s,
+        "floor_run_s": run_s, "floor_status": floor_status,
+        "floor_iters": int(info.simplex_iteration_count),
+        "floor_objective": float(info.objective_function_value),
+    }
+
+
+def _print_table(rows: list[dict], load: tuple[float, float, float]) -> None:
+    print(f"PlaceFund scale benchmark (Hoover spread, weights re-solves; "
+          f"load average at start {load[0]:.1f} on {os.cpu_count()} cores)\n")
+    head = (f"{'scale':<9}{'n':>6}{'K':>4}{'cols':>9}{'rows':>8}{'build':>8}{'first':>8}"
+            f"{'HiGHS':>8}{'re-solve':>9}{'HiGHS':>8}{'rest/H':>7}{'it':>6}{'peak MiB':>9}"
+            f"{'err %':>8}{'floor':>8}{'(read)':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['scale']:<9}{r['regions']:>6}{r['tangents']:>4}{r['cols']:>9}{r['rows']:>8}"
+              f"{r['build_s']:>8.2f}{r['first_s']:>8.2f}{r['first_highs_s']:>8.2f}"
+              f"{r['resolve_s']:>9.3f}{r['resolve_highs_s']:>8.3f}"
+              f"{r['resolve_rest_ratio']:>7.2f}{r['resolve_iters']:>6.0f}{r['peak_mib']:>9.0f}"
+              f"{100 * r['error_share']:>8.3f}{r['floor_run_s']:>8.2f}{r['floor_read_s']:>8.2f}")
+    print("\nTimes in seconds. build: Pyomo model; first: whole first solve (build, translation, "
+          "HiGHS, result); HiGHS: its own run time; re-solve: median whole call after a weight "
+          "change; rest/H: (re-solve - HiGHS) / HiGHS; it: simplex iterations per re-solve; "
+          "peak: max RSS of the scale's process; err %: LP objective above the exact one, % of "
+          "it; floor: cold HiGHS run on the written MPS, alone (read: reading it).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="states,metros",
+                        help="comma-separated, of states,metros,counties")
+    parser.add_argument("--repeats", type=int, default=5, help="re-solves per scale")
+    parser.add_argument("--tangents", type=int, default=None,
+                        help="tangent count (default: the scenario's)")
+    parser.add_argument("--first-runs", type=int, default=1,
+                        help="fresh planners per scale for the first-solve median")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    args = parser.parse_args()
+
+    if args.worker:
+        print(json.dumps(run_scale(args.worker, args.repeats, args.tangents, args.first_runs)))
+        return
+
+    scales = [s.strip() for s in args.scales.split(",") if s.strip()]
+    unknown = sorted(set(scales) - set(SCALES))
+    if unknown:
+        parser.error(f"unknown scale(s) {unknown}; choose from {', '.join(SCALES)}")
+    load = os.getloadavg()
+    rows = []
+    for scale in scales:
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", scale,
+               "--repeats", str(args.repeats), "--first-runs", str(args.first_runs)]
+        if args.tangents:
+            cmd += ["--tangents", str(args.tangents)]
+        print(f"[{scale}] running ...", file=sys.stderr, flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            raise SystemExit(f"{scale}: worker failed (exit {done.returncode})")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    _print_table(rows, load)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
