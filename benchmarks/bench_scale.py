@@ -20,10 +20,11 @@ absorption indicators. Per scale it reports:
 - the floor: the same LP written from the planner's HiGHS object to MPS, read into a
   fresh ``highspy.Highs`` and solved cold by HiGHS alone (read and run timed apart).
 
-States and metros take a few minutes together on a loaded 2-core machine. Counties
-take much longer: at the default 64 tangents the first solve alone runs for minutes
-and the floor solves the same LP again; use ``--tangents 24`` for a quicker look
-(``--scales counties --repeats 3``), and expect 3 to 10 minutes.
+States and metros take under a minute together (a few on a loaded 2-core machine).
+Counties take much longer: the first solve and the floor each solve the LP cold
+(about 40 s each at ``--tangents 24`` on a quiet 2-core machine, several minutes at
+the default 64 tangents); ``--scales counties --tangents 24 --repeats 3`` takes about
+2 minutes quiet and up to 10 when the machine is busy.
 """
 
 from __future__ import annotations
