@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.capacity import ModelInputs
 
@@ -33,44 +34,64 @@ class Structure:
     instruments: tuple[str, ...]
     saturation_busd: bytes
     tangents: int
+    budget_busd: float  # the tangents' dense zone scales with the budget
     groups: tuple[tuple[str, str, tuple[int, ...]], ...]
     top_k: int | None
     spread_measure: str
     hubs: tuple | None
 
 
-U_MAX = 1e5  # tangents span 0 <= x/s <= U_MAX; past it the last tangent continues
+TAIL_TANGENTS = 8  # at least this many (a quarter of all) past the dense zone
+DENSE_ZONE = 2.0  # the dense zone ends at twice the national per-capita rate
 
 
-def tangent_points(count: int) -> np.ndarray:
-    """Tangent points u_k of ln(1+u), u = x/s, denser at small u where plans sit.
+def tangent_layout(inputs: ModelInputs) -> np.ndarray:
+    """(n, m, K) tangent points u_k of ln(1+u), u = x/s, for every region and instrument.
 
-    ln(1+u_k) = ln(1+U_MAX) * (k/(count-1))^1.5, so u_0 = 0 (the response is exact
-    at zero funding).
+    u = x/s is funding per capita relative to the instrument's national scale per
+    capita, so plans sit at similar u everywhere. Three quarters of the K tangents
+    (all but 8 when K < 32) are spaced evenly in ln(1+u) over the dense zone
+    0 <= u <= 2 B/sigma_i (twice the whole budget spread at the national per-capita
+    rate); the rest reach out to u = B/s_ri (the whole budget in one region).
+    u_0 = 0, so the response is exact at zero funding.
     """
-    return np.expm1(np.log1p(U_MAX) * np.linspace(0.0, 1.0, count) ** 1.5)
+    count = inputs.scenario.approximation.tangents
+    tail = min(max(TAIL_TANGENTS, count // 4), count - 2)
+    s = inputs.saturation_busd
+    sigma = s / inputs.pop_share[:, None]
+    u_all = inputs.budget_busd / s
+    u_dense = np.minimum(DENSE_ZONE * inputs.budget_busd / sigma, u_all)
+    dense = np.log1p(u_dense)[..., None]
+    points = [np.expm1(dense * np.linspace(0.0, 1.0, count - tail))]
+    if tail:
+        far = np.log1p(np.maximum(u_all, u_dense * (1 + 1e-6)))[..., None]
+        points.append(np.expm1(dense + (far - dense) * np.linspace(0.0, 1.0, tail + 1)[1:]))
+    return np.concatenate(points, axis=-1)
 
 
-def tangent_segments(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The lower envelope of the tangents as segments: (length in u, slope) each.
+def tangent_segments(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower envelope of tangents at ``u`` (..., K) as segments: (length, slope).
 
     The minimum of concave tangents is itself piecewise linear: segment k runs from
     the intersection of tangents k-1, k to that of k, k+1, with tangent k's slope.
     The last segment is unbounded (length inf).
     """
-    u = tangent_points(count)
     slope = 1.0 / (1.0 + u)
-    a, b = u[:-1], u[1:]
-    meet = (np.log1p(b) - np.log1p(a) + a * slope[:-1] - b * slope[1:]) / (slope[:-1] - slope[1:])
-    ends = np.append(meet, np.inf)
-    return np.diff(np.concatenate([[0.0], ends])), slope
+    a, b = u[..., :-1], u[..., 1:]
+    apart = (b - a) > 1e-9 * (1.0 + a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        meet = ((np.log1p(b) - np.log1p(a) + a * slope[..., :-1] - b * slope[..., 1:])
+                / (slope[..., :-1] - slope[..., 1:]))
+    # (nearly) repeated tangent points meet where they touch: a zero-length segment
+    meet = np.maximum.accumulate(np.where(apart, meet, a), axis=-1)
+    ends = np.concatenate([meet, np.full(meet.shape[:-1] + (1,), np.inf)], axis=-1)
+    return np.diff(ends, axis=-1, prepend=0.0), slope
 
 
 def lp_gain_points(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
     """The LP's gain at x: the envelope of tangents (never below the exact gain)."""
-    u = tangent_points(inputs.scenario.approximation.tangents)
-    slope = 1.0 / (1.0 + u)
-    cuts = np.log1p(u) + (x_busd[..., None] / inputs.saturation_busd[..., None] - u) * slope
+    u = tangent_layout(inputs)
+    cuts = np.log1p(u) + (x_busd[..., None] / inputs.saturation_busd[..., None] - u) / (1.0 + u)
     return inputs.effectiveness * inputs.multiplier * inputs.saturation_busd * cuts.min(axis=-1)
 
 
@@ -81,6 +102,7 @@ def structure_of(inputs: ModelInputs) -> Structure:
         instruments=inputs.instruments,
         saturation_busd=inputs.saturation_busd.tobytes(),
         tangents=inputs.scenario.approximation.tangents,
+        budget_busd=inputs.budget_busd,
         groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
         top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
         spread_measure=inputs.scenario.spread_measure,
@@ -96,14 +118,14 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     """Build the LP for ``inputs``. Pure: it never solves."""
     n, m = inputs.n, len(inputs.instruments)
     share = inputs.pop_share
-    seg_len, seg_slope = tangent_segments(inputs.scenario.approximation.tangents)
+    seg_len, seg_slope = tangent_segments(tangent_layout(inputs))
     structure = structure_of(inputs)
 
     mdl = pyo.ConcreteModel(name="placefund")
     mdl.structure = structure
     mdl.R = pyo.RangeSet(0, n - 1)
     mdl.I = pyo.RangeSet(0, m - 1)
-    mdl.K = pyo.RangeSet(0, len(seg_len) - 1)
+    mdl.K = pyo.RangeSet(0, seg_len.shape[-1] - 1)
     mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
 
     # mutable: everything a user tunes
@@ -125,21 +147,13 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
     mdl.y = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
 
-    # normalized funding u = x/s spent on segment k of the tangent envelope
-    mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals,
-                      bounds=lambda b, r, i, k: (0.0, None if np.isinf(seg_len[k])
-                                                 else float(seg_len[k])))
-
-    @mdl.Constraint(mdl.R, mdl.I)
-    def funding(b, r, i):
-        """x = s * (sum of segment use)."""
-        s_ri = float(inputs.saturation_busd[r, i])
-        return b.x[r, i] == s_ri * sum(b.seg[r, i, k] for k in b.K)
-
-    @mdl.Constraint(mdl.R, mdl.I)
-    def response(b, r, i):
-        """tau = sum_k slope_k * segment_k: ln(1 + x/s) approximated from above."""
-        return b.tau[r, i] == sum(float(seg_slope[k]) * b.seg[r, i, k] for k in b.K)
+    # normalized funding u = x/s spent on segment k of the tangent envelope of (r, i)
+    mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
+    segs = list(mdl.seg.values())  # (r, i, k) order, as seg_len.ravel()
+    for var, length in zip(segs, seg_len.ravel().tolist(), strict=True):
+        if length != float("inf"):
+            var.setub(length)
+    _add_response_rows(mdl, inputs, segs, seg_slope)
 
     @mdl.Constraint(mdl.R)
     def capacity(b, r):
@@ -186,6 +200,37 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
     set_params(mdl, inputs)
     return mdl
+
+
+def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
+                       seg_slope: np.ndarray) -> None:
+    """x = s * sum_k seg_k and tau = sum_k slope_k * seg_k, one pair per (r, i).
+
+    Written as LinearExpressions from flat lists: with K segments per term these are
+    most of the model's nonzeros, and the generic expression system is much slower.
+    """
+    m, count = len(inputs.instruments), seg_slope.shape[-1]
+    xs, taus = list(mdl.x.values()), list(mdl.tau.values())
+    saturation = inputs.saturation_busd.ravel().tolist()
+    slopes = seg_slope.reshape(-1, count).tolist()
+
+    def block(r: int, i: int) -> list:
+        j = r * m + i
+        return segs[j * count:(j + 1) * count]
+
+    @mdl.Constraint(mdl.R, mdl.I)
+    def funding(b, r, i):
+        """x = s * (sum of segment use)."""
+        j = r * m + i
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-saturation[j]] * count,
+                                      linear_vars=[xs[j], *block(r, i)]), 0.0)
+
+    @mdl.Constraint(mdl.R, mdl.I)
+    def response(b, r, i):
+        """tau = sum_k slope_k * segment_k: ln(1 + x/s) approximated from above."""
+        j = r * m + i
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
+                                      linear_vars=[taus[j], *block(r, i)]), 0.0)
 
 
 def _add_hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:

@@ -190,7 +190,7 @@ class SolverSettings(_Strict):
 class Approximation(_Strict):
     """Piecewise-linear outer approximation of the concave response."""
 
-    tangents: int = Field(default=64, ge=2, le=400)
+    tangents: int = Field(default=32, ge=10, le=400)
     max_error_share: float = Field(default=1e-3, gt=0, lt=1)
 
 

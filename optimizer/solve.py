@@ -28,6 +28,7 @@ from optimizer.result import AllocationResult, Duals, build_result
 from optimizer.scenario import Scenario
 
 _SOLVE_LOCK = threading.Lock()
+MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
 
 
 class _Highs(Highs):
@@ -153,9 +154,20 @@ class Planner:
 
         An infeasible scenario raises ``InfeasibleError`` whose message names the
         conflicting rules and the smallest single changes that fix it (``diagnose``).
+        When the LP's response approximation is off by more than
+        ``approximation.max_error_share`` of the objective, the plan is solved again with
+        twice the tangents (at most twice); the plan's scenario records the count used.
         """
         try:
-            return self._solve(scenario)
+            plan = self._solve(scenario)
+            for _ in range(MAX_TANGENT_DOUBLINGS):
+                approx = plan.scenario.approximation
+                if plan.approximation["within_tolerance"]:
+                    break
+                # the response approximation is too coarse for this plan: twice the tangents
+                plan = self._solve(plan.scenario.updated(approximation={
+                    **approx.model_dump(), "tangents": 2 * approx.tangents}))
+            return plan
         except InfeasibleError as err:
             if not self.diagnose:
                 raise

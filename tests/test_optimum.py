@@ -51,10 +51,17 @@ def funding(plan: pf.AllocationResult) -> dict[str, float]:
     return dict(zip(plan.regions["region_id"], plan.regions["funding_usd"], strict=True))
 
 
-@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("lam", [0.5, 1.0])
 def test_two_identical_regions_split_evenly(solve_checked, lam: float) -> None:
     plan = solve_checked(TWINS, tiny_scenario(spread_weight=lam))
-    assert funding(plan) == pytest.approx({"A": 5e9, "B": 5e9}, rel=1e-3)
+    assert funding(plan) == pytest.approx({"A": 5e9, "B": 5e9}, rel=1e-6)
+
+
+def test_two_identical_regions_without_spread_weight(solve_checked) -> None:
+    # lambda = 0: the tangent envelope is flat between tangent points, so the LP may
+    # split unevenly inside one segment; the exact objective is still the optimum's
+    assert_near_optimum(solve_checked(TWINS, tiny_scenario(spread_weight=0.0)), TWINS,
+                        {"A": 5e9, "B": 5e9})
 
 
 def test_theta0_lambda0_funds_in_proportion_to_population(solve_checked) -> None:

@@ -1,0 +1,41 @@
+"""The tangent envelope behind the LP's concave response."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optimizer as pf
+from optimizer.capacity import gain_points, resolve
+from optimizer.model import lp_gain_points, tangent_layout, tangent_segments
+
+
+def test_segments_reproduce_the_envelope_of_tangents() -> None:
+    u = np.array([0.0, 0.5, 1.0, 3.0, 10.0])
+    length, slope = tangent_segments(u)
+    assert length[-1] == np.inf and np.all(length[:-1] > 0)
+    # walking the segments from 0 gives the minimum of the tangents at every point
+    for point in np.linspace(0.0, 20.0, 81):
+        used = np.clip(point - np.concatenate([[0.0], np.cumsum(length[:-1])]), 0.0, length)
+        envelope = float(np.sum(used * slope))
+        tangents = np.min(np.log1p(u) + (point - u) / (1.0 + u))
+        assert envelope == pytest.approx(tangents, abs=1e-12)
+        assert envelope >= np.log1p(point) - 1e-12  # an outer approximation
+
+
+def test_repeated_tangent_points_give_empty_segments_not_nan() -> None:
+    length, _ = tangent_segments(np.array([0.0, 1.0, 1.0, 1.0 + 1e-12, 2.0]))
+    assert not np.isnan(length).any()
+    assert np.all(length >= 0)
+    assert length[2] == 0.0  # the repeated point adds nothing
+    assert length[:3].sum() == pytest.approx(1.0)  # the first three segments end at u = 1
+
+
+def test_layout_starts_at_zero_and_grows(states) -> None:
+    inputs = resolve(states, pf.load_scenario())
+    u = tangent_layout(inputs)
+    assert u.shape == (51, 4, 32)
+    assert np.all(u[..., 0] == 0.0)
+    assert np.all(np.diff(u, axis=-1) >= 0)
+    x = np.full((51, 4), 0.4)  # $0.4B everywhere
+    assert np.all(lp_gain_points(inputs, x) >= gain_points(x, inputs) - 1e-12)
