@@ -39,6 +39,8 @@ class Structure:
     top_k: int | None
     spread_measure: str
     hubs: tuple | None
+    blocked: tuple[tuple[int, int], ...]  # (r, i) barred while r still gets other instruments
+    per_capita_floor: bool
 
 
 TAIL_TANGENTS = 8  # at least this many (a quarter of all) past the dense zone
@@ -106,6 +108,9 @@ def structure_of(inputs: ModelInputs) -> Structure:
         groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
         top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
         spread_measure=inputs.scenario.spread_measure,
+        blocked=tuple(zip(*np.nonzero(~inputs.allowed & inputs.allowed.any(axis=1)[:, None]),
+                          strict=True)),
+        per_capita_floor=inputs.scenario.per_capita_floor is not None,
         hubs=None if inputs.hubs is None else (
             tuple((c, v, tuple(m.tolist())) for c, v, m, _ in inputs.hubs.group_min),
             tuple((c, v, tuple(m.tolist())) for c, v, m in inputs.hubs.group_max_one),
@@ -131,7 +136,6 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     # mutable: everything a user tunes
     mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)
     mdl.coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
-    mdl.x_ub = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
     mdl.floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)
     mdl.cap = pyo.Param(mdl.R, mutable=True, initialize=0.0)
     mdl.budget = pyo.Param(mutable=True, initialize=0.0)
@@ -143,9 +147,19 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl.y_floor = pyo.Param(mutable=True, initialize=0.0)
     mdl.topk_share = pyo.Param(mutable=True, initialize=1.0)
 
-    mdl.x = pyo.Var(mdl.R, mdl.I, bounds=lambda b, r, i: (0.0, b.x_ub[r, i]))
+    # excluded regions are capped at 0 by their region row; single barred instruments
+    # get a row of their own (few, and part of the structure)
+    mdl.x = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
     mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
-    mdl.y = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
+    if structure.per_capita_floor:
+        mdl.y = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
+    else:
+        mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+    mdl.BLOCKED = pyo.Set(initialize=[(int(r), int(i)) for r, i in structure.blocked], dimen=2)
+
+    @mdl.Constraint(mdl.BLOCKED)
+    def barred(b, r, i):
+        return b.x[r, i] == 0.0
 
     # normalized funding u = x/s spent on segment k of the tangent envelope of (r, i)
     mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
@@ -351,15 +365,13 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     sc = inputs.scenario
     budget = inputs.budget_busd
     coef = inputs.effectiveness * inputs.multiplier * inputs.saturation_busd
-    # the region row carries the cap (so its dual is reported); bounds only exclude
-    x_ub = np.where(inputs.allowed, BIG_CAP_BUSD, 0.0)
+    cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
     for r in range(n):
         mdl.c0[r] = float(inputs.c0[r])
         mdl.floor[r] = float(inputs.floor_busd[r])
-        mdl.cap[r] = float(min(inputs.cap_busd[r], BIG_CAP_BUSD))
+        mdl.cap[r] = float(cap[r])
         for i in range(m):
             mdl.coef[r, i] = float(coef[r, i])
-            mdl.x_ub[r, i] = float(x_ub[r, i])
     mdl.budget = budget
     mdl.budget_lo = 0.0 if sc.allow_unspent else budget
     mdl.lam = sc.spread_weight
