@@ -26,6 +26,13 @@ from optimizer.metrics import concentration
 from optimizer.model import build_model, lp_gain_points, set_params, structure_of
 from optimizer.result import AllocationResult, Duals, build_result
 from optimizer.scenario import Scenario
+from optimizer.warmstart import (
+    COLD_START_OPTIONS,
+    LARGE_MODEL_COLUMNS,
+    WARM_OPTIONS,
+    load_basis,
+    save_basis,
+)
 
 _SOLVE_LOCK = threading.Lock()
 MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
@@ -143,6 +150,14 @@ class Planner:
         updates.update_objective = False
         self._highs_clock = 0.0
         mdl = self._model
+        self._save_basis = False
+        if inputs.hubs is None and len(mdl.seg) >= LARGE_MODEL_COLUMNS:
+            # large LP: start from a saved basis of this shape, else from the IPM
+            self._solver.set_instance(mdl)
+            highs = self._solver._solver_model
+            if not load_basis(highs, mdl.structure):
+                self._solver.config.solver_options = dict(COLD_START_OPTIONS)
+            self._save_basis = True
         self._dual_rows = [mdl.budget_use, *mdl.region_bounds.values(),
                            *mdl.instrument_share.values(), *mdl.group_min.values()]
         if hasattr(mdl, "topk_cap"):
@@ -233,6 +248,10 @@ class Planner:
                 "within_tolerance": bool(error_share <= approx.max_error_share),
             }
             iterations = int(results.extra_info.simplex_iteration_count or 0)
+            if self._save_basis:
+                save_basis(solver._solver_model, mdl.structure)
+                solver.config.solver_options = dict(WARM_OPTIONS)  # re-solves: warm simplex
+                self._save_basis = False
             info = SolverInfo(
                 status=Status.OPTIMAL,
                 termination=results.termination_condition.name,

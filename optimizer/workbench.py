@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -54,6 +53,7 @@ from optimizer.scenario import (
     scenario_from_text,
     usd,
 )
+from optimizer.settings import home_dir
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_APP_REGIONS = 120  # the spread term has one variable per pair of regions: n² growth
@@ -620,8 +620,7 @@ def scenario_from_upload(name: str, raw: bytes) -> Scenario:
 
 def placefund_home() -> Path:
     """The user's PlaceFund folder: $PLACEFUND_HOME or ~/.placefund."""
-    env = os.environ.get("PLACEFUND_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".placefund"
+    return home_dir()
 
 
 def _slug(name: str) -> str:
