@@ -160,8 +160,8 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     absent = sorted(set(scenario.weights) - indicators)
     if absent:
         if data["weights"] == default_resolved["weights"]:
-            hint = (f" (the shipped {regions.source} have a ready scenario: --scenario "
-                    f"examples/scenario_{regions.source}.yaml)"
+            hint = (f" (`placefund solve --regions {regions.source}` without --scenario uses the "
+                    f"documented default of the {regions.source} and saves it as scenario.yaml)"
                     if regions.source in ("metros", "counties") else "")
             raise ScenarioError(
                 f"weights: the default weights use indicators that {regions.source} lacks "

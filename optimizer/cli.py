@@ -72,9 +72,14 @@ def solve(
     """Solve a scenario and write allocation.csv, regions.csv, metrics.json, scenario.yaml."""
     from optimizer import load_regions, load_scenario
     from optimizer import solve as solve_plan
+    from optimizer.data import REGION_SETS
+    from optimizer.scenario import region_set_default
 
     region_table = load_regions(regions, geometry=geometry)
-    sc = load_scenario(scenario)
+    if scenario is None and regions in REGION_SETS:
+        sc = region_set_default(regions, region_table.indicators)  # documented per set
+    else:
+        sc = load_scenario(scenario)
     plan = solve_plan(region_table, sc)
     plan.to_dir(out)
     typer.echo(plan.summary())

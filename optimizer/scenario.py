@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -385,6 +386,47 @@ def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario
 def default_scenario() -> Scenario:
     """The documented default scenario (immutable, so shared)."""
     return scenario_from_dict({}, source="default scenario")
+
+
+PATENTS = "utility_patents_2000_2015"
+APPORTIONED = "_apportioned"
+PATENT_WEIGHT = 0.25  # ASSUMPTION: the one indicator measured locally gets a quarter of the weight
+ZERO_FILLED = (PATENTS, "ai_vc_musd_apportioned")
+LARGE_REGION_SET = 1000  # regions; bigger sets get fewer tangents and a longer time limit
+
+
+def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
+    """The documented default plan for a shipped region set; states get the default.
+
+    Metros and counties (assumptions, stated wherever the plan is shown):
+    - each state-level indicator weight moves to its ``*_apportioned`` column (state
+      figures shared out by population, so derived), scaled to 75%; patents
+      (``utility_patents_2000_2015``, counted locally) get the other 25%;
+    - instruments absorb by the apportioned columns of the same indicators;
+    - spread is the Hoover index (linear in the number of regions; the exact Gini is
+      refused above 250 regions), chosen here explicitly and reported with the plan;
+    - missing patents and AI venture funding count as zero (no reported activity);
+    - above 1,000 regions: 24 tangents and a 5-minute time limit for the first solve.
+    """
+    base = default_scenario()
+    if region_set == "states":
+        return base
+    have = set(indicators)
+    data = base.to_dict()
+    weights = {f"{k}{APPORTIONED}": v * (1 - PATENT_WEIGHT) for k, v in base.weights.items()
+               if f"{k}{APPORTIONED}" in have}
+    if PATENTS in have:
+        weights[PATENTS] = PATENT_WEIGHT * sum(base.weights.values())
+    data["weights"] = weights or {k: 1.0 for k in indicators}
+    for ins in data["instruments"].values():
+        cols = [f"{c}{APPORTIONED}" for c in ins.get("absorbs") or [] if f"{c}{APPORTIONED}" in have]
+        ins["absorbs"] = cols or None
+    data["spread_measure"] = "hoover"
+    data["missing_values"] = {"default": "error", **{c: "zero" for c in ZERO_FILLED if c in have}}
+    if region_set == "counties":
+        data["approximation"] = {**data["approximation"], "tangents": 24}
+        data["solver"] = {**data["solver"], "time_limit_s": 300.0}
+    return scenario_from_dict(data, source=f"default plan for {region_set}")
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

@@ -46,9 +46,13 @@ from optimizer.errors import DataError, PlaceFundError, ScenarioError
 from optimizer.export import load_plan
 from optimizer.result import AllocationResult
 from optimizer.scenario import (
+    APPORTIONED,
+    PATENT_WEIGHT,
+    PATENTS,
+    ZERO_FILLED,
     Scenario,
     constraint_packs,
-    load_scenario,
+    region_set_default,
     scenario_from_dict,
     scenario_from_text,
     usd,
@@ -454,40 +458,11 @@ SLOW_REGION_SETS = {
     "counties": "Counties: about 3,100 regions. The first solve builds a large model and can take "
                 "a minute (later changes re-solve in several seconds); maps are heavy to draw.",
 }
-PATENTS = "utility_patents_2000_2015"
-APPORTIONED = "_apportioned"
-PATENT_WEIGHT = 0.25  # ASSUMPTION: the one indicator measured locally gets a quarter of the weight
-ZERO_FILLED = (PATENTS, "ai_vc_musd_apportioned")
 
 
 def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
-    """The default plan for a shipped region set; states get the documented default.
-
-    Metros and counties (assumptions, shown on the page):
-    - each state-level indicator weight moves to its ``*_apportioned`` column (state
-      figures shared out to counties/metros by a documented rule, so derived), scaled
-      to 75%; patents (``utility_patents_2000_2015``, counted locally) get the other 25%;
-    - instruments absorb by the apportioned columns of the same indicators;
-    - spread is the Hoover index (linear in the number of regions; the exact Gini is
-      refused above ``MAX_GINI_REGIONS``);
-    - missing patents and AI venture funding count as zero (no reported activity).
-    """
-    base = load_scenario()
-    if region_set == "states":
-        return base
-    have = set(regions.indicators)
-    data = base.to_dict()
-    weights = {f"{k}{APPORTIONED}": v * (1 - PATENT_WEIGHT) for k, v in base.weights.items()
-               if f"{k}{APPORTIONED}" in have}
-    if PATENTS in have:
-        weights[PATENTS] = PATENT_WEIGHT * sum(base.weights.values())
-    data["weights"] = weights or {k: 1.0 for k in regions.indicators}
-    for ins in data["instruments"].values():
-        cols = [f"{c}{APPORTIONED}" for c in ins.get("absorbs") or [] if f"{c}{APPORTIONED}" in have]
-        ins["absorbs"] = cols or None
-    data["spread_measure"] = "hoover"
-    data["missing_values"] = {"default": "error", **{c: "zero" for c in ZERO_FILLED if c in have}}
-    return scenario_from_dict(data, source=f"default plan for {region_set}")
+    """The default plan for a shipped region set (see ``scenario.region_set_default``)."""
+    return region_set_default(region_set, regions.indicators)
 
 
 def region_set_notes(region_set: str, scenario: Scenario) -> list[str]:

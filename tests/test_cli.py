@@ -119,13 +119,14 @@ def test_bad_regions_csv_names_row_and_column(tmp_path: Path) -> None:
     assert f"file {csv}, row 3, column 'population'" in output
 
 
-def test_shipped_metros_solve_with_their_scenario(tmp_path: Path) -> None:
+def test_shipped_metros_solve_with_their_documented_default(tmp_path: Path) -> None:
     out = tmp_path / "metros"
-    code, output = run("solve", "--regions", "metros", "--scenario",
-                       str(Path(__file__).parent.parent / "examples" / "scenario_metros.yaml"),
-                       "--out", str(out))
+    code, output = run("solve", "--regions", "metros", "--out", str(out))
     assert code == 0, output
     assert "hoover" in output
     assert run("check", str(out))[0] == 0
-    code, output = run("solve", "--regions", "metros", "--out", str(tmp_path / "x"))
-    assert code == 2 and "examples/scenario_metros.yaml" in output
+    budget_only = tmp_path / "budget.yaml"
+    budget_only.write_text('budget: "$40B"\n')
+    code, output = run("solve", "--regions", "metros", "--scenario", str(budget_only),
+                       "--out", str(tmp_path / "x"))
+    assert code == 2 and "without --scenario uses the documented default" in output
