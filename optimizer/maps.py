@@ -159,6 +159,16 @@ def _colorbar(metric: MapMetric) -> dict[str, Any]:
     return bar
 
 
+def _region_figure(locations: list[str], z: Any, hover: list[str], geojson: dict[str, Any],
+                   **style: Any) -> go.Figure:
+    """One choropleth trace over ``geojson`` keyed by region_id, hover text as given."""
+    style.setdefault("marker", {"line": {"color": "white", "width": 0.6}})
+    fig = go.Figure(go.Choropleth(featureidkey="properties.region_id", locations=locations,
+                                  z=z, text=hover, hoverinfo="text", **style))
+    fig.data[0].geojson = geojson  # set after: plotly copies shapes passed to the constructor
+    return fig
+
+
 def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "funding_per_capita_usd",
                height: int = 520) -> go.Figure:
     """A choropleth of one ``MAP_METRICS`` column of a plan's per-region table."""
@@ -169,18 +179,8 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
     hover = [f"<b>{name}</b><br>{metric.label}: {format_value(v, metric.kind)}<br>"
              f"Funding: {usd(f)}"
              for name, v, f in zip(regions["name"], values, regions["funding_usd"])]
-    fig = go.Figure(go.Choropleth(
-        featureidkey="properties.region_id",
-        locations=regions["region_id"].astype(str).tolist(),
-        z=values,
-        text=hover,
-        hoverinfo="text",
-        colorscale="Viridis",
-        reversescale=False,
-        marker={"line": {"color": "white", "width": 0.6}},
-        colorbar=_colorbar(metric),
-    ))
-    fig.data[0].geojson = geojson  # set after: plotly copies shapes passed to the constructor
+    fig = _region_figure(regions["region_id"].astype(str).tolist(), values, hover, geojson,
+                         colorscale="Viridis", colorbar=_colorbar(metric))
     return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
 
 
@@ -189,22 +189,15 @@ def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -
     hub = regions["hub"].astype(bool).to_numpy()
     hover = [f"<b>{name}</b><br>{'Hub' if h else 'Not a hub'}<br>Funding: {usd(f)}"
              for name, h, f in zip(regions["name"], hub, regions["funding_usd"])]
-    fig = go.Figure(go.Choropleth(
-        featureidkey="properties.region_id",
-        locations=regions["region_id"].astype(str).tolist(),
-        z=hub.astype(float),
-        text=hover,
-        hoverinfo="text",
-        zmin=0.0,
-        zmax=1.0,
+    fig = _region_figure(
+        regions["region_id"].astype(str).tolist(), hub.astype(float), hover, geojson,
+        zmin=0.0, zmax=1.0,
         colorscale=[[0.0, HUB_COLORS[0]], [0.5, HUB_COLORS[0]], [0.5, HUB_COLORS[1]],
                     [1.0, HUB_COLORS[1]]],
-        marker={"line": {"color": "white", "width": 0.6}},
         colorbar={"title": {"text": "Hub selection<br>(selected or not)", "side": "top"},
                   "tickvals": [0.25, 0.75],
                   "ticktext": ["not a hub", "hub"], "thickness": 14, "len": 0.4},
-    ))
-    fig.data[0].geojson = geojson
+    )
     return _layout(fig, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
 
 
@@ -216,19 +209,8 @@ def robustness_map(stats: pd.DataFrame, geojson: dict[str, Any], height: int = 5
              f"Median funding: {usd(m)}"
              for name, v, cls, m in zip(stats["name"], values, stats["core_class"],
                                         stats["funding_median_usd"])]
-    fig = go.Figure(go.Choropleth(
-        featureidkey="properties.region_id",
-        locations=stats["region_id"].astype(str).tolist(),
-        z=values,
-        text=hover,
-        hoverinfo="text",
-        zmin=0.0,
-        zmax=1.0,
-        colorscale="Viridis",
-        marker={"line": {"color": "white", "width": 0.6}},
-        colorbar=_colorbar(metric),
-    ))
-    fig.data[0].geojson = geojson
+    fig = _region_figure(stats["region_id"].astype(str).tolist(), values, hover, geojson,
+                         zmin=0.0, zmax=1.0, colorscale="Viridis", colorbar=_colorbar(metric))
     return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
 
 
@@ -248,20 +230,9 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
              for name, va, vb, d in zip(a["name"], a[column], b[column], diff)]
     bar = _colorbar(metric)
     bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
-    fig = go.Figure(go.Choropleth(
-        featureidkey="properties.region_id",
-        locations=[str(r) for r in a.index],
-        z=diff.to_numpy(),
-        text=hover,
-        hoverinfo="text",
-        colorscale="RdBu",
-        zmin=-limit,
-        zmax=limit,
-        zmid=0.0,
-        marker={"line": {"color": "#888", "width": 0.5}},
-        colorbar=bar,
-    ))
-    fig.data[0].geojson = geojson
+    fig = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
+                         colorscale="RdBu", zmin=-limit, zmax=limit, zmid=0.0,
+                         marker={"line": {"color": "#888", "width": 0.5}}, colorbar=bar)
     return _layout(fig, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
 
 
