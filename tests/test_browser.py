@@ -16,7 +16,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import openpyxl
@@ -87,77 +90,100 @@ def _map_paths(page) -> list[dict]:  # type: ignore[no-untyped-def]
     }""")
 
 
-def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@dataclass
+class Traffic:
+    """What a page asked for and complained about."""
+
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def assert_stayed_local(self) -> None:
+        off_host = [u for u in self.requests if urlparse(u).scheme not in ("file", "data", "blob")
+                    and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+        assert not off_host, off_host
+        assert not self.console_errors, self.console_errors
+
+
+@contextmanager
+def open_app(server: str, **page_options: Any) -> Iterator[tuple[Any, Traffic]]:
+    """Debian chromium on the app, its requests and console errors recorded; the map drawn."""
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    requests: list[str] = []
-    console_errors: list[str] = []
+    traffic = Traffic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page = browser.new_page(viewport={"width": 1500, "height": 1300}, **page_options)
+            page.on("request", lambda r: traffic.requests.append(r.url))
+            page.on("console", lambda m: traffic.console_errors.append(m.text)
+                    if m.type == "error" else None)
+            page.on("pageerror", lambda e: traffic.console_errors.append(str(e)))
             page.goto(server, wait_until="domcontentloaded")
             page.wait_for_selector("path.choroplethlocation", timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 51")
-            value = page.locator('[data-testid="stMetricValue"]').first
-            before = value.inner_text()
-
-            slider = page.get_by_role("slider", name="Spread weight λ")
-            slider.focus()
-            for _ in range(4):
-                page.keyboard.press("ArrowRight")
-            expect(slider).to_have_value("0.7")
-            page.wait_for_function(
-                f"() => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== {before!r}",
-                timeout=20_000)
-            page.wait_for_function(
-                "document.querySelector('[data-testid=\"stApp\"]')"
-                ".getAttribute('data-test-script-state') === 'notRunning'"
-                " && document.querySelectorAll('path.choroplethlocation').length === 51",
-                timeout=20_000)
-            after = value.inner_text()
-            assert after != before
-
-            paths = _map_paths(page)
-            assert len(paths) == 51
-            # a counter-clockwise ring floods: its path covers the whole geo frame
-            assert max(p["w"] / p["fw"] for p in paths) < 0.6
-            assert len({p["fill"] for p in paths}) > 5  # a real colour scale, not one flat fill
-            assert page.locator(".js-plotly-plot .colorbar").count() == 1
-            page.screenshot(path=str(ARTIFACTS / "workbench.png"), full_page=False)
-
-            colorado = pf.load_regions("states").ids.index("08")  # not the default (top-funded) region
-            page.locator("path.choroplethlocation").nth(colorado).click(force=True)
-            page.get_by_role("tab", name="Region detail").click()
-            expect(page.locator('[data-testid="stHeadingWithActionElements"] h3').first).to_have_text(
-                "Colorado", timeout=20_000)
-
-            page.get_by_role("tab", name="Export").click()
-            files: dict[str, bytes] = {}
-            for label in ("Allocation (CSV)", "Workbook (Excel)", "Regions with shapes (GeoJSON)",
-                          "Scenario (YAML)", "One-page brief (HTML, print to PDF)"):
-                with page.expect_download(timeout=60_000) as info:
-                    page.get_by_role("button", name=label).click()
-                target = tmp_path / info.value.suggested_filename
-                info.value.save_as(target)
-                files[label] = target.read_bytes()
-                if label.startswith("One-page brief"):
-                    brief = target
-            # the brief works from a file with no server at all
-            page.goto(brief.as_uri())
-            page.wait_for_function(
-                "document.querySelectorAll('path.choroplethlocation').length === 51", timeout=30_000)
-            assert max(p["w"] / p["fw"] for p in _map_paths(page)) < 0.6
-            page.screenshot(path=str(ARTIFACTS / "brief.png"), full_page=True)
-            pdf = page.pdf(format="Letter", print_background=True)
-            (ARTIFACTS / "brief.pdf").write_bytes(pdf)
-            assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # prints on one page
+            yield page, traffic
         finally:
             browser.close()
+
+
+def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with open_app(server, accept_downloads=True) as (page, traffic):
+        page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 51")
+        value = page.locator('[data-testid="stMetricValue"]').first
+        before = value.inner_text()
+
+        slider = page.get_by_role("slider", name="Spread weight λ")
+        slider.focus()
+        for _ in range(4):
+            page.keyboard.press("ArrowRight")
+        expect(slider).to_have_value("0.7")
+        page.wait_for_function(
+            f"() => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== {before!r}",
+            timeout=20_000)
+        page.wait_for_function(
+            "document.querySelector('[data-testid=\"stApp\"]')"
+            ".getAttribute('data-test-script-state') === 'notRunning'"
+            " && document.querySelectorAll('path.choroplethlocation').length === 51",
+            timeout=20_000)
+        after = value.inner_text()
+        assert after != before
+
+        paths = _map_paths(page)
+        assert len(paths) == 51
+        # a counter-clockwise ring floods: its path covers the whole geo frame
+        assert max(p["w"] / p["fw"] for p in paths) < 0.6
+        assert len({p["fill"] for p in paths}) > 5  # a real colour scale, not one flat fill
+        assert page.locator(".js-plotly-plot .colorbar").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "workbench.png"), full_page=False)
+
+        colorado = pf.load_regions("states").ids.index("08")  # not the default (top-funded) region
+        page.locator("path.choroplethlocation").nth(colorado).click(force=True)
+        page.get_by_role("tab", name="Region detail").click()
+        expect(page.locator('[data-testid="stHeadingWithActionElements"] h3').first).to_have_text(
+            "Colorado", timeout=20_000)
+
+        page.get_by_role("tab", name="Export").click()
+        files: dict[str, bytes] = {}
+        for label in ("Allocation (CSV)", "Workbook (Excel)", "Regions with shapes (GeoJSON)",
+                      "Scenario (YAML)", "One-page brief (HTML, print to PDF)"):
+            with page.expect_download(timeout=60_000) as info:
+                page.get_by_role("button", name=label).click()
+            target = tmp_path / info.value.suggested_filename
+            info.value.save_as(target)
+            files[label] = target.read_bytes()
+            if label.startswith("One-page brief"):
+                brief = target
+        # the brief works from a file with no server at all
+        page.goto(brief.as_uri())
+        page.wait_for_function(
+            "document.querySelectorAll('path.choroplethlocation').length === 51", timeout=30_000)
+        assert max(p["w"] / p["fw"] for p in _map_paths(page)) < 0.6
+        page.screenshot(path=str(ARTIFACTS / "brief.png"), full_page=True)
+        pdf = page.pdf(format="Letter", print_background=True)
+        (ARTIFACTS / "brief.pdf").write_bytes(pdf)
+        assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # prints on one page
 
     allocation = pd.read_csv(io.BytesIO(files["Allocation (CSV)"]), dtype={"region_id": str})
     assert allocation["amount_usd"].sum() == pytest.approx(80e9, rel=1e-9)
@@ -168,45 +194,26 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
     assert b"Plotly.newPlot" in files["One-page brief (HTML, print to PDF)"]
     assert b"Top regions by funding" in files["One-page brief (HTML, print to PDF)"]
 
-    off_host = [u for u in requests if urlparse(u).scheme not in ("file", "data", "blob")
-                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
-    assert not off_host, off_host
-    assert any("app/static/usa_110m.json" in u for u in requests)
-    assert not console_errors, console_errors
+    traffic.assert_stayed_local()
+    assert any("app/static/usa_110m.json" in u for u in traffic.requests)
 
 
 def test_sensitivity_tab_runs_an_analysis_in_chromium(server: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    requests: list[str] = []
-    console_errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1300})
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
-            page.goto(server, wait_until="domcontentloaded")
-            page.wait_for_selector("path.choroplethlocation", timeout=60_000)
-            page.get_by_role("tab", name="Sensitivity").click()
-            points = page.get_by_role("spinbutton", name="Points", exact=True)
-            points.fill("3")
-            points.press("Enter")
-            page.wait_for_function(
-                "document.querySelector('[data-testid=\"stApp\"]')"
-                ".getAttribute('data-test-script-state') === 'notRunning'", timeout=20_000)
-            page.get_by_role("button", name="Run analysis").click()
-            expect(page.get_by_text("3 of 3 runs solved in")).to_be_visible(timeout=60_000)
-            panel = page.get_by_role("tabpanel", name="Sensitivity")
-            expect(panel.locator(".js-plotly-plot")).to_have_count(1, timeout=20_000)
-            expect(panel.locator(".js-plotly-plot .scatterlayer .trace")).not_to_have_count(0)
-            expect(page.get_by_role("button", name="Runs (one row per run) (CSV)")).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "sensitivity.png"), full_page=False)
-        finally:
-            browser.close()
-    off_host = [u for u in requests if urlparse(u).scheme not in ("file", "data", "blob")
-                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
-    assert not off_host, off_host
-    assert not console_errors, console_errors
+    with open_app(server) as (page, traffic):
+        page.get_by_role("tab", name="Sensitivity").click()
+        points = page.get_by_role("spinbutton", name="Points", exact=True)
+        points.fill("3")
+        points.press("Enter")
+        page.wait_for_function(
+            "document.querySelector('[data-testid=\"stApp\"]')"
+            ".getAttribute('data-test-script-state') === 'notRunning'", timeout=20_000)
+        page.get_by_role("button", name="Run analysis").click()
+        expect(page.get_by_text("3 of 3 runs solved in")).to_be_visible(timeout=60_000)
+        panel = page.get_by_role("tabpanel", name="Sensitivity")
+        expect(panel.locator(".js-plotly-plot")).to_have_count(1, timeout=20_000)
+        expect(panel.locator(".js-plotly-plot .scatterlayer .trace")).not_to_have_count(0)
+        expect(page.get_by_role("button", name="Runs (one row per run) (CSV)")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "sensitivity.png"), full_page=False)
+    traffic.assert_stayed_local()
