@@ -4,10 +4,13 @@ Units: money in $B, capacity in points (national baseline total 100), per-capita
 capacity ``y`` with national baseline average 1.
 
 The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``coef[r,i] * tau[r,i]``
-where ``tau`` approximates ln(1 + u), u = x/s, by the lower envelope of tangents at
-fixed points u_k (an outer approximation, exact at every u_k). The envelope enters
-as bounded segment variables, one per tangent, which cost the simplex method no
-rows; because the segments fill in order of falling slope, no binaries are needed.
+with ``coef = a_i m_ri`` (points per $B at zero funding) and ``tau`` (in $B) approximating
+s ln(1 + u), u = x/s, by the lower envelope of tangents at fixed points u_k (an outer
+approximation, exact at every u_k). The envelope enters as bounded segment variables
+in $B, one per tangent, which cost the simplex method no rows; because the segments
+fill in order of falling slope, no binaries are needed. Keeping segments and ``tau``
+in dollars, not in units of u, keeps the bounds within [0, B] even for counties of a
+few hundred people, where u reaches millions; the interior-point method needs that.
 Their coefficients never change; everything a user tunes (weights, theta, lambda,
 budget, bounds, shares) is a mutable Param, so a change is a cheap re-solve.
 """
@@ -161,9 +164,10 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     def barred(b, r, i):
         return b.x[r, i] == 0.0
 
-    # normalized funding u = x/s spent on segment k of the tangent envelope of (r, i)
+    # funding ($B) spent on segment k of the tangent envelope of (r, i)
     mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
     segs = list(mdl.seg.values())  # (r, i, k) order, as seg_len.ravel()
+    seg_len = seg_len * inputs.saturation_busd[..., None]
     for var, length in zip(segs, seg_len.ravel().tolist(), strict=True):
         if length != float("inf"):
             var.setub(length)
@@ -218,14 +222,13 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
 
 def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
                        seg_slope: np.ndarray) -> None:
-    """x = s * sum_k seg_k and tau = sum_k slope_k * seg_k, one pair per (r, i).
+    """x = sum_k seg_k and tau = sum_k slope_k * seg_k, one pair per (r, i), all in $B.
 
     Written as LinearExpressions from flat lists: with K segments per term these are
     most of the model's nonzeros, and the generic expression system is much slower.
     """
     m, count = len(inputs.instruments), seg_slope.shape[-1]
     xs, taus = list(mdl.x.values()), list(mdl.tau.values())
-    saturation = inputs.saturation_busd.ravel().tolist()
     slopes = seg_slope.reshape(-1, count).tolist()
 
     def block(r: int, i: int) -> list:
@@ -234,14 +237,14 @@ def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
 
     @mdl.Constraint(mdl.R, mdl.I)
     def funding(b, r, i):
-        """x = s * (sum of segment use)."""
+        """x = the sum of segment use."""
         j = r * m + i
-        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-saturation[j]] * count,
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-1.0] * count,
                                       linear_vars=[xs[j], *block(r, i)]), 0.0)
 
     @mdl.Constraint(mdl.R, mdl.I)
     def response(b, r, i):
-        """tau = sum_k slope_k * segment_k: ln(1 + x/s) approximated from above."""
+        """tau = sum_k slope_k * segment_k: s ln(1 + x/s) approximated from above."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
                                       linear_vars=[taus[j], *block(r, i)]), 0.0)
@@ -364,7 +367,7 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     n, m = inputs.n, len(inputs.instruments)
     sc = inputs.scenario
     budget = inputs.budget_busd
-    coef = inputs.effectiveness * inputs.multiplier * inputs.saturation_busd
+    coef = inputs.effectiveness * inputs.multiplier
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
     for r in range(n):
         mdl.c0[r] = float(inputs.c0[r])
