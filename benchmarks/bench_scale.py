@@ -1,13 +1,15 @@
 """Benchmark the planner at states, metros and counties: build, solve, re-solve, memory, floor.
 
 Run: .venv/bin/python benchmarks/bench_scale.py [--scales states,metros,counties]
-     [--repeats 5] [--tangents K] [--first-runs 1]
+     [--repeats 5] [--tangents K] [--first-runs 1] [--no-shipped-bases]
 
-Each scale runs in a fresh subprocess (so peak memory is that scale's own) with the
-linear Hoover spread measure (the exact pairwise
-Gini is refused past 250 regions). States use the default scenario's weights and
-absorption indicators; metros and counties three apportioned indicators and no
-absorption indicators. Per scale it reports:
+Each scale runs in a fresh subprocess (so peak memory is that scale's own) and a fresh
+``PLACEFUND_HOME`` (no basis saved by earlier runs), on the set's documented default
+plan (``scenario.region_set_default``: Hoover spread, apportioned indicators, 24
+tangents for counties); states are switched to Hoover too, for one model shape across
+scales. First solves start from the bases shipped in ``optimizer/defaults/bases`` where
+one fits, as on a fresh install; ``--no-shipped-bases`` measures the cold case with no
+basis at all. Per scale it reports:
 
 - build: the Pyomo model (``build_model`` + solver object), as the planner times it;
 - first solve: the whole first ``Planner.solve`` call (build, translation to HiGHS,
@@ -21,10 +23,9 @@ absorption indicators. Per scale it reports:
   fresh ``highspy.Highs`` and solved cold by HiGHS alone (read and run timed apart).
 
 States and metros take under a minute together (a few on a loaded 2-core machine).
-Counties take much longer: the first solve and the floor each solve the LP cold
-(about 40 s each at ``--tangents 24`` on a quiet 2-core machine, several minutes at
-the default 64 tangents); ``--scales counties --tangents 24 --repeats 3`` takes about
-2 minutes quiet and up to 10 when the machine is busy.
+Counties take longer: the floor solves the LP cold (about 35 s on a quiet 2-core
+machine), and so does each first solve with ``--no-shipped-bases``;
+``--scales counties --repeats 3`` takes about 2 minutes quiet.
 """
 
 from __future__ import annotations
@@ -40,22 +41,14 @@ import tempfile
 import time
 
 SCALES = ("states", "metros", "counties")
-WEIGHTS = ("ai_job_postings_apportioned", "utility_patents_2000_2015",
-           "university_se_rd_musd_apportioned")
 
 
-def _scenario(scale: str, tangents: int | None):  # type: ignore[no-untyped-def]
-    import optimizer as pf
+def _scenario(scale: str, indicators, tangents: int | None):  # type: ignore[no-untyped-def]
+    """The set's documented default plan (Hoover spread; states switched to Hoover too)."""
+    from optimizer.scenario import region_set_default
 
-    base = pf.load_scenario()
+    base = region_set_default(scale, indicators)
     changes: dict = {"spread_measure": "hoover"}
-    if scale != "states":  # metros and counties carry apportioned indicators
-        changes.update({
-            "weights": dict.fromkeys(WEIGHTS, 1.0),
-            "instruments": {k: {**v.model_dump(mode="json"), "absorbs": None}
-                            for k, v in base.instruments.items()},
-            "missing_values": {"default": "error", "utility_patents_2000_2015": "zero"},
-        })
     if tangents:
         changes["approximation"] = {**base.approximation.model_dump(mode="json"),
                                     "tangents": tangents}
@@ -66,17 +59,26 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int) -> dict:
-    """Measure one scale in this process; returns a JSON-able dict."""
+def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
+              shipped_bases: bool = True) -> dict:
+    """Measure one scale in this process, in a fresh PLACEFUND_HOME; a JSON-able dict."""
+    os.environ["PLACEFUND_HOME"] = tempfile.mkdtemp(prefix="placefund-bench-")
     import highspy
     import numpy as np
 
     import optimizer as pf
+    from optimizer import warmstart
+    from optimizer.settings import home_dir
+
+    if not shipped_bases:
+        warmstart.SHIPPED_BASES = warmstart.SHIPPED_BASES / "disabled-for-benchmark"
 
     regions = pf.load_regions(scale)
-    scenario = _scenario(scale, tangents)
+    scenario = _scenario(scale, regions.indicators, tangents)
     firsts = []
     for _ in range(first_runs):
+        for saved in (home_dir() / "bases").glob("*.npz"):
+            saved.unlink()  # every first solve starts without the basis the last one saved
         planner = pf.Planner(regions)
         start = time.perf_counter()
         plan = planner.solve(scenario)
@@ -162,12 +164,15 @@ def main() -> None:
                         help="tangent count (default: the scenario's)")
     parser.add_argument("--first-runs", type=int, default=1,
                         help="fresh planners per scale for the first-solve median")
+    parser.add_argument("--no-shipped-bases", action="store_true",
+                        help="first solves start with no basis at all (the cold case)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = parser.parse_args()
 
     if args.worker:
-        print(json.dumps(run_scale(args.worker, args.repeats, args.tangents, args.first_runs)))
+        print(json.dumps(run_scale(args.worker, args.repeats, args.tangents, args.first_runs,
+                                   shipped_bases=not args.no_shipped_bases)))
         return
 
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
@@ -179,6 +184,8 @@ def main() -> None:
     for scale in scales:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", scale,
                "--repeats", str(args.repeats), "--first-runs", str(args.first_runs)]
+        if args.no_shipped_bases:
+            cmd.append("--no-shipped-bases")
         if args.tangents:
             cmd += ["--tangents", str(args.tangents)]
         print(f"[{scale}] running ...", file=sys.stderr, flush=True)

@@ -1,17 +1,23 @@
 """Warm starts for large LPs (metros, counties): saved HiGHS bases and IPM cold starts.
 
 A simplex re-solve from a good basis takes a few hundred iterations; from nothing, tens
-of thousands. A basis depends only on the model's shape, so one saved after any solve
-of a structure (region set, instruments, tangents, budget, rules) starts every later
-first solve of that structure, in any process. A basis that no longer fits costs
+of thousands. A basis is a status per column and row, so one saved after any solve
+starts every later first solve of a model of the same shape (region set, instruments,
+tangent count, rules), in any process. The budget and saturation scales only move the
+tangent points, which are laid out relative to them, so they are not part of the key:
+a plan at $60B starts from the basis of one at $80B. A basis that no longer fits costs
 iterations, never a wrong answer. Without one, the interior-point method with
 crossover reaches the first optimum faster than the simplex method on these LPs.
+
+Bases are looked up in ``$PLACEFUND_HOME/bases`` and then among the bases shipped in
+``optimizer/defaults/bases`` (the default plans of the shipped region sets, written by
+``scripts/build_bases.py``), so a fresh install starts those plans warm.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +31,29 @@ COLD_START_OPTIONS = {"solver": "ipm", "run_crossover": "on"}
 WARM_OPTIONS = {"solver": "simplex"}
 
 
+SHIPPED_BASES = Path(__file__).parent / "defaults" / "bases"
+
+
+def basis_key(structure: Any) -> str:
+    """A stable name for the shape of a model: its structure minus budget and scales."""
+    shape = dataclasses.replace(structure, budget_busd=0.0, saturation_busd=b"")
+    return hashlib.sha256(repr(dataclasses.astuple(shape)).encode()).hexdigest()[:32]
+
+
 def basis_path(structure: Any) -> Path:
-    """Where the basis for a model structure is kept."""
-    key = hashlib.sha256(pickle.dumps(structure)).hexdigest()[:32]
-    return home_dir() / "bases" / f"{key}.npz"
+    """Where a basis saved for a model of this shape is kept."""
+    return home_dir() / "bases" / f"{basis_key(structure)}.npz"
 
 
 def load_basis(highs: highspy.Highs, structure: Any) -> bool:
-    """Give HiGHS the saved basis of this structure; False when there is none that fits."""
-    path = basis_path(structure)
-    if not path.exists():
-        return False
+    """Give HiGHS a saved or shipped basis of this shape; False when none fits."""
+    for path in (basis_path(structure), SHIPPED_BASES / f"{basis_key(structure)}.npz"):
+        if path.exists() and _set_basis(highs, path):
+            return True
+    return False
+
+
+def _set_basis(highs: highspy.Highs, path: Path) -> bool:
     try:
         saved = np.load(path)
         cols, rows = saved["col"], saved["row"]
@@ -50,12 +68,12 @@ def load_basis(highs: highspy.Highs, structure: Any) -> bool:
     return highs.setBasis(basis) == highspy.HighsStatus.kOk
 
 
-def save_basis(highs: highspy.Highs, structure: Any) -> None:
-    """Keep HiGHS's current basis for later first solves of this structure."""
+def save_basis(highs: highspy.Highs, structure: Any, path: Path | None = None) -> None:
+    """Keep HiGHS's current basis for later first solves of models of this shape."""
     basis = highs.getBasis()
     if not basis.valid:
         return
-    path = basis_path(structure)
+    path = path or basis_path(structure)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer.warmstart import basis_path
+from optimizer import warmstart
+from optimizer.warmstart import basis_key
 
 solve_module = importlib.import_module("optimizer.solve")  # (optimizer.solve is also a function)
 
@@ -32,11 +34,49 @@ def test_saved_basis_starts_the_next_first_solve(states, tmp_path, monkeypatch) 
     assert warm.solver["status"] == "optimal"
 
 
-def test_basis_path_depends_on_the_shape(states) -> None:
+def _structure(regions, scenario):  # type: ignore[no-untyped-def]
     from optimizer.capacity import resolve
     from optimizer.model import structure_of
 
-    a = structure_of(resolve(states, pf.load_scenario()))
-    b = structure_of(resolve(states, pf.load_scenario().updated(budget="$40B")))
-    assert basis_path(a) != basis_path(b)
-    assert basis_path(a) == basis_path(structure_of(resolve(states, pf.load_scenario())))
+    return structure_of(resolve(regions, scenario))
+
+
+def test_basis_key_is_the_shape_not_the_budget(states) -> None:
+    base = pf.load_scenario()
+    a = _structure(states, base)
+    assert basis_key(a) == basis_key(_structure(states, base))
+    assert basis_key(a) == basis_key(_structure(states, base.updated(budget="$40B")))
+    finer = base.updated(approximation={**base.approximation.model_dump(), "tangents": 48})
+    assert basis_key(a) != basis_key(_structure(states, finer))
+    assert basis_key(a) != basis_key(_structure(states, base.updated(spread_measure="hoover")))
+
+
+def test_a_basis_saved_at_one_budget_starts_another_warm(states, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path))
+    monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)
+    monkeypatch.setattr(warmstart, "SHIPPED_BASES", tmp_path / "none")
+    scenario = pf.load_scenario().updated(budget="$60B")
+    cold = pf.Planner(states).solve(scenario)  # IPM + crossover; saves the basis
+    for path in tmp_path.glob("bases/*.npz"):
+        path.unlink()
+    monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 10**9)
+    simplex_cold = pf.Planner(states).solve(scenario)
+    monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)
+    pf.Planner(states).solve(pf.load_scenario())  # $80B: saves a basis of the same shape
+    warm = pf.Planner(states).solve(scenario)
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-7)
+    assert warm.solver["simplex_iterations"] < simplex_cold.solver["simplex_iterations"] / 3
+
+
+def test_the_shipped_county_basis_fits_the_default_county_plan() -> None:
+    """scripts/build_bases.py wrote it; a change of model layout or data needs a re-run."""
+    from optimizer.scenario import region_set_default
+
+    counties = pf.load_regions("counties")
+    structure = _structure(counties, region_set_default("counties", counties.indicators))
+    shipped = warmstart.SHIPPED_BASES / f"{basis_key(structure)}.npz"
+    assert shipped.exists(), "re-run scripts/build_bases.py"
+    saved = np.load(shipped)
+    n, m = len(counties), len(structure.instruments)
+    assert len(saved["col"]) == n * m * (structure.tangents + 2) + 2 * n + 2  # seg x tau y dev mu H
+    assert len(saved["row"]) == 2 * n * m + 4 * n + m + 3
