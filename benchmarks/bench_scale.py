@@ -11,7 +11,10 @@ scales. First solves start from the bases shipped in ``optimizer/defaults/bases`
 one fits, as on a fresh install; ``--no-shipped-bases`` measures the cold case with no
 basis at all. Per scale it reports:
 
-- build: the Pyomo model (``build_model`` + solver object), as the planner times it;
+- build: the Pyomo model (``build_model`` + solver object, translated to HiGHS) and,
+  for large LPs, the warm start (a saved basis, or the estimated plan turned into a
+  basis by crossover), as the planner times it; where the first solve started is
+  printed under the table;
 - first solve: the whole first ``Planner.solve`` call (build, translation to HiGHS,
   HiGHS, result tables) and HiGHS's own run time within it;
 - re-solve after a weight change on the same planner (persistent HiGHS, warm basis):
@@ -84,6 +87,7 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
         plan = planner.solve(scenario)
         firsts.append((time.perf_counter() - start, plan.solver["build_time_s"],
                        plan.solver["highs_time_s"], plan.approximation["error_share"]))
+        first_start = plan.solver["start"]
     first_total, build, first_highs, error_share = (statistics.median(v) for v in zip(*firsts))
 
     rng = np.random.default_rng(7)
@@ -131,6 +135,7 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
         "floor_run_s": run_s, "floor_status": floor_status,
         "floor_iters": int(info.simplex_iteration_count),
         "floor_objective": float(info.objective_function_value),
+        "first_start": first_start,
     }
 
 
@@ -148,6 +153,8 @@ def _print_table(rows: list[dict], load: tuple[float, float, float]) -> None:
               f"{r['resolve_s']:>9.3f}{r['resolve_highs_s']:>8.3f}"
               f"{r['resolve_rest_ratio']:>7.2f}{r['resolve_iters']:>6.0f}{r['peak_mib']:>9.0f}"
               f"{100 * r['error_share']:>8.3f}{r['floor_run_s']:>8.2f}{r['floor_read_s']:>8.2f}")
+    for r in rows:
+        print(f"{r['scale']}: the first solve started from {r['first_start']}")
     print("\nTimes in seconds. build: Pyomo model; first: whole first solve (build, translation, "
           "HiGHS, result); HiGHS: its own run time; re-solve: median whole call after a weight "
           "change; rest/H: (re-solve - HiGHS) / HiGHS; it: simplex iterations per re-solve; "

@@ -360,6 +360,44 @@ def _hoover_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
     return mdl.hoover_sum
 
 
+def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
+             ) -> tuple[list, np.ndarray]:
+    """Every variable of the (non-hub) model at funding ``x_busd``: (variables, values).
+
+    Segments fill in order, so the point lies on the LP's response envelope; the spread
+    and top-k variables take their tightest values. A starting point for crossover.
+    """
+    seg_len, seg_slope = tangent_segments(tangent_layout(inputs))
+    seg_len = seg_len * inputs.saturation_busd[..., None]
+    finite = np.cumsum(seg_len[..., :-1], axis=-1)  # the last segment is unbounded
+    starts = np.concatenate([np.zeros_like(seg_len[..., :1]), finite], axis=-1)
+    fill = np.clip(x_busd[..., None] - starts, 0.0, seg_len)
+    tau = (fill * seg_slope).sum(axis=-1)
+    share = inputs.pop_share
+    points = inputs.c0 + (inputs.effectiveness * inputs.multiplier * tau).sum(axis=1)
+    y = points / (100.0 * share)
+    pairs: list[tuple[list, np.ndarray]] = [
+        (list(mdl.x.values()), x_busd.ravel()), (list(mdl.tau.values()), tau.ravel()),
+        (list(mdl.seg.values()), fill.ravel()), (list(mdl.y.values()), y)]
+    if hasattr(mdl, "hoover_sum"):
+        mu = float(share @ y)
+        dev = np.abs(y - mu)
+        pairs += [([mdl.mu], np.array([mu])), (list(mdl.dev.values()), dev),
+                  ([mdl.hoover_sum], np.array([50.0 * share @ dev]))]
+    if hasattr(mdl, "gini_sum"):
+        r, t = np.triu_indices(len(y), k=1)
+        gap = np.abs(y[r] - y[t])
+        pairs += [(list(mdl.d.values()), gap),
+                  ([mdl.gini_sum], np.array([100.0 * (share[r] * share[t] * gap).sum()]))]
+    if hasattr(mdl, "topk_threshold"):
+        k = mdl.structure.top_k
+        threshold = float(np.sort(points)[-k]) if k <= len(points) else 0.0
+        pairs += [([mdl.topk_threshold], np.array([threshold])),
+                  (list(mdl.topk_excess.values()), np.maximum(points - threshold, 0.0))]
+    variables = [v for vs, _ in pairs for v in vs]
+    return variables, np.concatenate([vals for _, vals in pairs])
+
+
 def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """Write every tunable number of ``inputs`` into the model's mutable Params."""
     if structure_of(inputs) != mdl.structure:

@@ -21,9 +21,10 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from optimizer.capacity import ModelInputs, gain_points, resolve
 from optimizer.data import Regions
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.estimate import estimate_plan
 from optimizer.feasibility import explain_infeasible, precheck
 from optimizer.metrics import concentration
-from optimizer.model import build_model, lp_gain_points, set_params, structure_of
+from optimizer.model import build_model, lp_gain_points, point_at, set_params, structure_of
 from optimizer.result import AllocationResult, Duals, build_result
 from optimizer.scenario import Scenario
 from optimizer.warmstart import (
@@ -32,6 +33,7 @@ from optimizer.warmstart import (
     WARM_OPTIONS,
     load_basis,
     save_basis,
+    start_from_point,
 )
 
 _SOLVE_LOCK = threading.Lock()
@@ -83,6 +85,7 @@ class SolverInfo:
     mip_gap: float = 0.0
     proven_optimal: bool = True
     duals: str = "lp"
+    start: str = ""  # where HiGHS started: a basis (which), an estimate, or its own
 
     def to_dict(self) -> dict:
         return {
@@ -100,6 +103,7 @@ class SolverInfo:
             "mip_gap": self.mip_gap,
             "proven_optimal": self.proven_optimal,
             "duals": self.duals,
+            "start": self.start,
         }
 
 
@@ -127,11 +131,13 @@ class Planner:
         self._solver: Highs | None = None
         self._highs_clock = 0.0
         self._dual_rows: list = []
+        self._start = ""
 
     def _ensure_model(self, inputs: ModelInputs) -> tuple[bool, float]:
         start = time.perf_counter()
         if self._model is not None and self._model.structure == structure_of(inputs):
             set_params(self._model, inputs)
+            self._start = "the previous solve's basis"
             return False, time.perf_counter() - start
         self._model = build_model(inputs)
         self._solver = _Highs()
@@ -151,18 +157,35 @@ class Planner:
         self._highs_clock = 0.0
         mdl = self._model
         self._save_basis = False
+        self._start = "HiGHS's own start"
         if inputs.hubs is None and len(mdl.seg) >= LARGE_MODEL_COLUMNS:
-            # large LP: start from a saved basis of this shape, else from the IPM
+            # large LP: a saved basis of this shape, else crossover from the estimated
+            # plan, else the IPM
             self._solver.set_instance(mdl)
-            highs = self._solver._solver_model
-            if not load_basis(highs, mdl.structure):
+            clock = time.perf_counter()
+            source = load_basis(self._solver._solver_model, mdl.structure)
+            if source is None and self._start_near_estimate(inputs):
+                source = "estimated plan + crossover"
+            if source is None:
+                source = "interior point + crossover"
                 self._solver.config.solver_options = dict(COLD_START_OPTIONS)
+            self._start = f"{source} ({time.perf_counter() - clock:.2f} s)"
             self._save_basis = True
         self._dual_rows = [mdl.budget_use, *mdl.region_bounds.values(),
                            *mdl.instrument_share.values(), *mdl.group_min.values()]
         if hasattr(mdl, "topk_cap"):
             self._dual_rows.append(mdl.topk_cap)
         return True, time.perf_counter() - start
+
+    def _start_near_estimate(self, inputs: ModelInputs) -> bool:
+        """Crash a basis from the estimated plan (``optimizer.estimate``)."""
+        mdl, solver = self._model, self._solver
+        assert mdl is not None and solver is not None
+        variables, values = point_at(mdl, inputs, estimate_plan(inputs))
+        column = solver._pyomo_var_to_solver_var_map
+        columns = np.zeros(solver._solver_model.getNumCol())
+        columns[[column[id(v)] for v in variables]] = values
+        return start_from_point(solver._solver_model, columns)
 
     def solve(self, scenario: Scenario) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
@@ -268,6 +291,7 @@ class Planner:
                 proven_optimal=not timed_out_with_plan,
                 duals=("lp" if not is_mip else "conditional on the chosen hubs"
                        if duals is not None else "not available"),
+                start=self._start,
             )
         return build_result(inputs, x, duals, info.to_dict(), approximation, hubs)
 

@@ -11,7 +11,10 @@ crossover reaches the first optimum faster than the simplex method on these LPs.
 
 Bases are looked up in ``$PLACEFUND_HOME/bases`` and then among the bases shipped in
 ``optimizer/defaults/bases`` (the default plans of the shipped region sets, written by
-``scripts/build_bases.py``), so a fresh install starts those plans warm.
+``scripts/build_bases.py``), so a fresh install starts those plans warm. A model with
+no basis of its shape starts from a point near its optimum instead
+(``optimizer.estimate``), which HiGHS's crossover turns into a basis in a second or
+two; the interior-point method is the last resort.
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ def basis_path(structure: Any) -> Path:
     return home_dir() / "bases" / f"{basis_key(structure)}.npz"
 
 
-def load_basis(highs: highspy.Highs, structure: Any) -> bool:
-    """Give HiGHS a saved or shipped basis of this shape; False when none fits."""
-    for path in (basis_path(structure), SHIPPED_BASES / f"{basis_key(structure)}.npz"):
+def load_basis(highs: highspy.Highs, structure: Any) -> str | None:
+    """Give HiGHS a saved or shipped basis of this shape: which one, None if none fits."""
+    key = basis_key(structure)
+    for source, path in (("saved basis", basis_path(structure)),
+                         ("shipped basis", SHIPPED_BASES / f"{key}.npz")):
         if path.exists() and _set_basis(highs, path):
-            return True
-    return False
+            return source
+    return None
 
 
 def _set_basis(highs: highspy.Highs, path: Path) -> bool:
@@ -82,3 +87,22 @@ def save_basis(highs: highspy.Highs, structure: Any, path: Path | None = None) -
         tmp.replace(path)
     except OSError:
         pass  # a warm start is an optimization; a read-only home only costs time
+
+
+def start_from_point(highs: highspy.Highs, column_values: np.ndarray) -> bool:
+    """Give HiGHS a basis made by crossover from a primal point; False when it fails."""
+    solution = highspy.HighsSolution()
+    solution.col_value = column_values.tolist()
+    solution.value_valid = True
+    highs.setOptionValue("output_flag", False)
+    # HiGHS 1.16's crossover dereferences state that only a run sets up (a segfault on
+    # a fresh instance): a simplex run of zero iterations, without presolve, sets it up
+    highs.setOptionValue("presolve", "off")
+    highs.setOptionValue("simplex_iteration_limit", 0)
+    try:
+        highs.run()
+    finally:
+        highs.resetOptions()
+        highs.setOptionValue("output_flag", False)
+    status = highs.crossover(solution)
+    return status != highspy.HighsStatus.kError and highs.getBasis().valid

@@ -23,7 +23,8 @@ def test_saved_basis_starts_the_next_first_solve(states, tmp_path, monkeypatch) 
     plain = reference.solve(scenario)
     monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)
 
-    cold = pf.Planner(states).solve(scenario)  # no basis yet: IPM + crossover, then saved
+    cold = pf.Planner(states).solve(scenario)  # no basis yet: the estimate, then saved
+    assert cold.solver["start"].startswith("estimated plan + crossover")
     structure = next(iter(tmp_path.glob("bases/*.npz")), None)
     assert structure is not None
     warm = pf.Planner(states).solve(scenario.updated(spread_weight=0.6))
@@ -31,7 +32,19 @@ def test_saved_basis_starts_the_next_first_solve(states, tmp_path, monkeypatch) 
     assert cold.objective == pytest.approx(plain.objective, rel=1e-7)
     assert again.objective == pytest.approx(plain.objective, rel=1e-7)
     assert again.solver["simplex_iterations"] < plain.solver["simplex_iterations"] / 5
+    assert again.solver["start"].startswith("saved basis")
     assert warm.solver["status"] == "optimal"
+
+
+def test_without_basis_or_crossover_the_interior_point_method_starts(states, tmp_path,
+                                                                      monkeypatch) -> None:
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path))
+    monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)
+    monkeypatch.setattr(solve_module, "start_from_point", lambda highs, values: False)
+    plan = pf.Planner(states).solve(pf.load_scenario())
+    assert plan.solver["start"].startswith("interior point + crossover")
+    assert plan.objective == pytest.approx(pf.solve(states, pf.load_scenario()).objective,
+                                           rel=1e-7)
 
 
 def _structure(regions, scenario):  # type: ignore[no-untyped-def]

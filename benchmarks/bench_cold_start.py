@@ -1,0 +1,76 @@
+"""How the first county solve fares with no saved or shipped basis, across scenarios.
+
+Run: .venv/bin/python benchmarks/bench_cold_start.py [--regions counties] [--repeats 1]
+
+A large LP with no basis of its shape starts from the estimated plan
+(``optimizer.estimate``), which HiGHS's crossover turns into a basis. The estimate
+knows the Hoover objective, exclusions, caps and floors; other rules are left to the
+simplex method, so this measures the first solve where the estimate is exact and
+where it is not. Each scenario is solved by a fresh ``Planner`` in a fresh
+``PLACEFUND_HOME`` with the shipped bases switched off; times are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+VARIANTS = {
+    "default plan": {},
+    "lambda = 0": {"spread_weight": 0.0},
+    "lambda = 1": {"spread_weight": 1.0},
+    "budget $20B": {"budget": "$20B"},
+    "cap $500M per county": {"region_cap_usd": "$500M"},
+    "instrument shares 10-40%": {"instrument_shares": {
+        k: {"min": 0.1, "max": 0.4} for k in ("research", "talent", "compute", "venture")}},
+    "top-10 share <= 25%": {"top_k_share_cap": {"k": 10, "max_share": 0.25}},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regions", default="counties")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    os.environ["PLACEFUND_HOME"] = tempfile.mkdtemp(prefix="placefund-bench-")
+
+    import optimizer as pf
+    from optimizer import warmstart
+    from optimizer.scenario import region_set_default
+    from optimizer.settings import home_dir
+
+    warmstart.SHIPPED_BASES = warmstart.SHIPPED_BASES / "disabled-for-benchmark"
+    regions = pf.load_regions(args.regions)
+    base = region_set_default(args.regions, regions.indicators)
+    print(f"Cold first solves, {args.regions} ({len(regions)} regions), load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    head = f"{'scenario':<28}{'first s':>9}{'build s':>9}{'HiGHS s':>9}{'iters':>8}  start"
+    print(head)
+    print("-" * (len(head) + 30))
+    for name, changes in VARIANTS.items():
+        scenario = base.updated(**changes)
+        runs = []
+        for _ in range(args.repeats):
+            for saved in (home_dir() / "bases").glob("*.npz"):
+                saved.unlink()
+            start = time.perf_counter()
+            plan = pf.Planner(regions).solve(scenario)
+            runs.append((time.perf_counter() - start, plan.solver["build_time_s"],
+                         plan.solver["highs_time_s"], plan.solver["simplex_iterations"]))
+        first, build, highs, iters = (statistics.median(v) for v in zip(*runs))
+        print(f"{name:<28}{first:>9.2f}{build:>9.2f}{highs:>9.2f}{iters:>8.0f}  "
+              f"{plan.solver['start']}")
+    print("\nfirst: the whole first Planner.solve; build: Pyomo model, translation to HiGHS "
+          "and the start (estimate + crossover); HiGHS: its own solve; iters: simplex "
+          "iterations of the final solve.")
+
+
+if __name__ == "__main__":
+    main()
