@@ -29,6 +29,7 @@ from optimizer.result import AllocationResult, Duals, build_result
 from optimizer.scenario import Scenario
 from optimizer.warmstart import (
     COLD_START_OPTIONS,
+    CROSSOVER_START_OPTIONS,
     LARGE_MODEL_COLUMNS,
     WARM_OPTIONS,
     load_basis,
@@ -166,6 +167,7 @@ class Planner:
             source = load_basis(self._solver._solver_model, mdl.structure)
             if source is None and self._start_near_estimate(inputs):
                 source = "estimated plan + crossover"
+                self._solver.config.solver_options = dict(CROSSOVER_START_OPTIONS)
             if source is None:
                 source = "interior point + crossover"
                 self._solver.config.solver_options = dict(COLD_START_OPTIONS)
