@@ -11,10 +11,10 @@ scales. First solves start from the bases shipped in ``optimizer/defaults/bases`
 one fits, as on a fresh install; ``--no-shipped-bases`` measures the cold case with no
 basis at all. Per scale it reports:
 
-- build: the Pyomo model (``build_model`` + solver object, translated to HiGHS) and,
-  for large LPs, the warm start (a saved basis, or the estimated plan turned into a
-  basis by crossover), as the planner times it; where the first solve started is
-  printed under the table;
+- where the first solve's time goes, as the planner times it: build (the Pyomo
+  model), load (translating it into HiGHS), start (for large LPs: loading a saved
+  basis, or estimating the plan and turning it into a basis by crossover) and HiGHS
+  (its own solve); where the first solve started is printed under the table;
 - first solve: the whole first ``Planner.solve`` call (build, translation to HiGHS,
   HiGHS, result tables) and HiGHS's own run time within it;
 - re-solve after a weight change on the same planner (persistent HiGHS, warm basis):
@@ -86,9 +86,11 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
         start = time.perf_counter()
         plan = planner.solve(scenario)
         firsts.append((time.perf_counter() - start, plan.solver["build_time_s"],
+                       plan.solver["translate_time_s"], plan.solver["start_time_s"],
                        plan.solver["highs_time_s"], plan.approximation["error_share"]))
         first_start = plan.solver["start"]
-    first_total, build, first_highs, error_share = (statistics.median(v) for v in zip(*firsts))
+    first_total, build, translate, warm, first_highs, error_share = (
+        statistics.median(v) for v in zip(*firsts))
 
     rng = np.random.default_rng(7)
     totals, highs, iters = [], [], []
@@ -125,7 +127,8 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
     return {
         "scale": scale, "regions": len(regions),
         "tangents": scenario.approximation.tangents, "cols": ncols, "rows": nrows,
-        "nnz": lp.getNumNz(), "build_s": build, "first_s": first_total,
+        "nnz": lp.getNumNz(), "build_s": build, "translate_s": translate,
+        "start_s": warm, "first_s": first_total,
         "first_highs_s": first_highs, "resolve_s": statistics.median(totals),
         "resolve_highs_s": statistics.median(highs),
         "resolve_rest_ratio": statistics.median(
@@ -142,21 +145,24 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
 def _print_table(rows: list[dict], load: tuple[float, float, float]) -> None:
     print(f"PlaceFund scale benchmark (Hoover spread, weights re-solves; "
           f"load average at start {load[0]:.1f} on {os.cpu_count()} cores)\n")
-    head = (f"{'scale':<9}{'n':>6}{'K':>4}{'cols':>9}{'rows':>8}{'build':>8}{'first':>8}"
+    head = (f"{'scale':<9}{'n':>6}{'K':>4}{'cols':>9}{'rows':>8}{'build':>7}{'load':>7}"
+            f"{'start':>7}{'first':>8}"
             f"{'HiGHS':>8}{'re-solve':>9}{'HiGHS':>8}{'rest/H':>7}{'it':>6}{'peak MiB':>9}"
             f"{'err %':>8}{'floor':>8}{'(read)':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['scale']:<9}{r['regions']:>6}{r['tangents']:>4}{r['cols']:>9}{r['rows']:>8}"
-              f"{r['build_s']:>8.2f}{r['first_s']:>8.2f}{r['first_highs_s']:>8.2f}"
+              f"{r['build_s']:>7.2f}{r['translate_s']:>7.2f}{r['start_s']:>7.2f}"
+              f"{r['first_s']:>8.2f}{r['first_highs_s']:>8.2f}"
               f"{r['resolve_s']:>9.3f}{r['resolve_highs_s']:>8.3f}"
               f"{r['resolve_rest_ratio']:>7.2f}{r['resolve_iters']:>6.0f}{r['peak_mib']:>9.0f}"
               f"{100 * r['error_share']:>8.3f}{r['floor_run_s']:>8.2f}{r['floor_read_s']:>8.2f}")
     for r in rows:
         print(f"{r['scale']}: the first solve started from {r['first_start']}")
-    print("\nTimes in seconds. build: Pyomo model; first: whole first solve (build, translation, "
-          "HiGHS, result); HiGHS: its own run time; re-solve: median whole call after a weight "
+    print("\nTimes in seconds, medians. build: Pyomo model; load: translating it into HiGHS; "
+          "start: basis or estimate + crossover; first: whole first solve (those, HiGHS, "
+          "result tables); HiGHS: its own run time; re-solve: median whole call after a weight "
           "change; rest/H: (re-solve - HiGHS) / HiGHS; it: simplex iterations per re-solve; "
           "peak: max RSS of the scale's process; err %: LP objective above the exact one, % of "
           "it; floor: cold HiGHS run on the written MPS, alone (read: reading it).")

@@ -202,23 +202,26 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
                   | {k for spec in instruments.values() for k in (spec["absorbs"] or [])})
     values, filled = _indicator_values(
         regions, tuple(used), tuple(scenario.missing_policy(k) for k in used))
-    zero_total = [k for k in used if values[k].sum() <= 0]
+    totals = values.to_numpy(float).sum(axis=0)
+    zero_total = [k for k, total in zip(used, totals, strict=True) if total <= 0]
     if zero_total:
         raise DataError(f"indicator(s) {zero_total} are zero for every region; shares are "
                         "undefined", file=regions.source)
 
-    population = regions.table["population"].to_numpy(float)
+    population = regions.population
     pop_share = population / population.sum()
-    shares = values / values.sum(axis=0)
-    w = pd.Series(scenario.normalized_weights)
-    c0 = 100.0 * (shares[w.index].to_numpy() @ w.to_numpy())
+    shares = values.to_numpy(float) / totals  # (n, used), numpy: re-solves call this often
+    column = {k: j for j, k in enumerate(used)}
+    weights = {k: w for k, w in scenario.normalized_weights.items() if w > 0}
+    c0 = 100.0 * (shares[:, [column[k] for k in weights]] @ np.array(list(weights.values())))
 
     names = tuple(instruments)
     m = len(names)
     intensity = np.empty((n, m))
     for j, name in enumerate(names):
         absorbs = instruments[name]["absorbs"]
-        own_share = c0 / 100.0 if not absorbs else shares[absorbs].mean(axis=1).to_numpy()
+        own_share = (c0 / 100.0 if not absorbs
+                     else shares[:, [column[k] for k in absorbs]].mean(axis=1))
         intensity[:, j] = own_share / pop_share
     multiplier = np.maximum(intensity, scenario.min_absorption) ** scenario.complementarity
     effectiveness = np.array([scenario.instruments[k].effectiveness_per_busd for k in names])

@@ -9,6 +9,7 @@ it is only for maps and never enters the model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -43,10 +44,20 @@ class Regions:
     csv_bytes: bytes = field(repr=False)
     geometry_path: Path | None = None
 
-    @property
+    @functools.cached_property
     def ids(self) -> list[str]:
         """Region ids in model order."""
         return self.table["region_id"].tolist()
+
+    @functools.cached_property
+    def names(self) -> np.ndarray:
+        """(n,) region names, in model order."""
+        return self.table["name"].to_numpy()
+
+    @functools.cached_property
+    def population(self) -> np.ndarray:
+        """(n,) population, persons, in model order."""
+        return self.table["population"].to_numpy(float)
 
     def __len__(self) -> int:
         return len(self.table)

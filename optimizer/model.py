@@ -3,8 +3,10 @@
 Units: money in $B, capacity in points (national baseline total 100), per-capita
 capacity ``y`` with national baseline average 1.
 
-The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``coef[r,i] * tau[r,i]``
-with ``coef = a_i m_ri`` (points per $B at zero funding) and ``tau`` (in $B) approximating
+The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``-neg_coef[r,i] * tau[r,i]``
+with ``neg_coef = -a_i m_ri`` (points per $B at zero funding, negated so that the
+capacity row's coefficient is the Param itself, which Pyomo's persistent interface
+reads without evaluating an expression) and ``tau`` (in $B) approximating
 s ln(1 + u), u = x/s, by the lower envelope of tangents at fixed points u_k (an outer
 approximation, exact at every u_k). The envelope enters as bounded segment variables
 in $B, one per tangent, which cost the simplex method no rows; because the segments
@@ -46,6 +48,8 @@ class Structure:
     per_capita_floor: bool
 
 
+TUNABLE_PARAMS = ("c0", "neg_coef", "floor", "cap", "budget", "budget_lo", "lam", "inst_lo",
+                  "inst_hi", "group_lo", "y_floor", "topk_share")
 TAIL_TANGENTS = 8  # at least this many (a quarter of all) past the dense zone
 DENSE_ZONE = 2.0  # the dense zone ends at twice the national per-capita rate
 
@@ -138,7 +142,7 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
 
     # mutable: everything a user tunes
     mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)
-    mdl.coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
+    mdl.neg_coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
     mdl.floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)
     mdl.cap = pyo.Param(mdl.R, mutable=True, initialize=0.0)
     mdl.budget = pyo.Param(mutable=True, initialize=0.0)
@@ -175,8 +179,9 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
 
     @mdl.Constraint(mdl.R)
     def capacity(b, r):
-        """y_r * 100 * share_r = c0_r + sum_i coef_ri * tau_ri."""
-        return 100.0 * share[r] * b.y[r] - sum(b.coef[r, i] * b.tau[r, i] for i in b.I) == b.c0[r]
+        """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri."""
+        return (100.0 * share[r] * b.y[r] + sum(b.neg_coef[r, i] * b.tau[r, i] for i in b.I)
+                == b.c0[r])
 
     @mdl.Constraint()
     def budget_use(b):
@@ -216,6 +221,9 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
     spread = _gini_sum(mdl, share) if structure.spread_measure == "gini" else _hoover_sum(mdl, share)
     mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
+    # set_params writes through these (index order) and skips values it wrote last time
+    mdl.param_slots = {name: list(getattr(mdl, name).values()) for name in TUNABLE_PARAMS}
+    mdl.written_params = {}
     set_params(mdl, inputs)
     return mdl
 
@@ -399,30 +407,38 @@ def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
 
 
 def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
-    """Write every tunable number of ``inputs`` into the model's mutable Params."""
+    """Write every tunable number of ``inputs`` into the model's mutable Params.
+
+    Only values that differ from the last ones written are touched: a weight change
+    rewrites the baseline and the multipliers, not the bounds.
+    """
     if structure_of(inputs) != mdl.structure:
         raise ValueError("inputs change the model's structure; build a new model")
-    n, m = inputs.n, len(inputs.instruments)
     sc = inputs.scenario
     budget = inputs.budget_busd
-    coef = inputs.effectiveness * inputs.multiplier
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
-    for r in range(n):
-        mdl.c0[r] = float(inputs.c0[r])
-        mdl.floor[r] = float(inputs.floor_busd[r])
-        mdl.cap[r] = float(cap[r])
-        for i in range(m):
-            mdl.coef[r, i] = float(coef[r, i])
-    mdl.budget = budget
-    mdl.budget_lo = 0.0 if sc.allow_unspent else budget
-    mdl.lam = sc.spread_weight
-    for i in range(m):
-        mdl.inst_lo[i] = float(inputs.instrument_min_share[i] * budget)
-        mdl.inst_hi[i] = float(inputs.instrument_max_share[i] * budget)
-    for g, rule in enumerate(inputs.groups):
-        mdl.group_lo[g] = rule.min_share * budget
-    mdl.y_floor = sc.per_capita_floor or 0.0
-    if sc.top_k_share_cap is not None:
-        mdl.topk_share = sc.top_k_share_cap.max_share
+    values = {
+        "c0": inputs.c0,
+        "neg_coef": -(inputs.effectiveness * inputs.multiplier),
+        "floor": inputs.floor_busd,
+        "cap": cap,
+        "budget": budget,
+        "budget_lo": 0.0 if sc.allow_unspent else budget,
+        "lam": sc.spread_weight,
+        "inst_lo": inputs.instrument_min_share * budget,
+        "inst_hi": inputs.instrument_max_share * budget,
+        "group_lo": [rule.min_share * budget for rule in inputs.groups],
+        "y_floor": sc.per_capita_floor or 0.0,
+        "topk_share": sc.top_k_share_cap.max_share if sc.top_k_share_cap else 1.0,
+    }
+    written = mdl.written_params
+    for name, new in values.items():
+        new = np.asarray(new, dtype=float).ravel()
+        last = written.get(name)
+        slots = mdl.param_slots[name]
+        changed = range(len(new)) if last is None else np.flatnonzero(new != last).tolist()
+        for j in changed:
+            slots[j].set_value(float(new[j]))
+        written[name] = new
     if inputs.hubs is not None:
         _set_hub_params(mdl, inputs)

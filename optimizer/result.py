@@ -171,7 +171,7 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
     adds that caveat to every explanation.
     """
     rows: list[dict[str, Any]] = []
-    names = inputs.regions.table["name"].tolist()
+    names = inputs.regions.names
     rows.append({
         "constraint": "budget", "target": "all regions",
         "marginal_value": duals.budget, "unit": "points per $1B", "binding": True,
@@ -234,7 +234,7 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
     """
     sc = inputs.scenario
     ids = inputs.region_ids
-    names = inputs.regions.table["name"].to_numpy()
+    names = inputs.regions.names
     x_busd = np.where(x_busd < 1e-12, 0.0, x_busd)
     gain = gain_points(x_busd, inputs)
     final = inputs.c0 + gain.sum(axis=1)
@@ -251,7 +251,8 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
         "amount_usd": (x_busd * BUSD).ravel(),
     })
     funding = x_busd.sum(axis=1) * BUSD
-    marginal = np.where(inputs.allowed, marginal_points_per_busd(x_busd, inputs), np.nan)
+    marginal = np.where(inputs.allowed, marginal_points_per_busd(x_busd, inputs), -np.inf)
+    best_marginal = marginal.max(axis=1, initial=-np.inf)
     regions = pd.DataFrame({
         "region_id": ids,
         "name": names,
@@ -266,14 +267,11 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
         "funding_usd": funding,
         "funding_per_capita_usd": funding / pop,
         **{f"funding_{name}_usd": x_busd[:, i] * BUSD for i, name in enumerate(inputs.instruments)},
-        "marginal_points_per_busd": np.nanmax(np.where(np.isnan(marginal), -np.inf, marginal), axis=1)
-        if m else np.zeros(inputs.n),
+        "marginal_points_per_busd": np.where(best_marginal == -np.inf, 0.0, best_marginal),
         "excluded": ~inputs.allowed.any(axis=1),
         "hub": hubs if hubs is not None else np.zeros(inputs.n, dtype=bool),
+        **{column: inputs.regions.table[column] for column in inputs.regions.groups},
     })
-    regions.loc[regions["marginal_points_per_busd"] == -np.inf, "marginal_points_per_busd"] = 0.0
-    for column in inputs.regions.groups:
-        regions[column] = inputs.regions.table[column].to_numpy()
 
     provenance = {
         "scenario_sha256": sc.fingerprint(),

@@ -77,7 +77,7 @@ class SolverInfo:
     solver: str
     solver_version: str
     rebuilt: bool
-    build_time_s: float
+    build_time_s: float  # the Pyomo model (or rewriting its Params, on a re-solve)
     solve_time_s: float
     highs_time_s: float
     objective_lp: float
@@ -87,6 +87,8 @@ class SolverInfo:
     proven_optimal: bool = True
     duals: str = "lp"
     start: str = ""  # where HiGHS started: a basis (which), an estimate, or its own
+    translate_time_s: float = 0.0  # loading the model into HiGHS (first solve)
+    start_time_s: float = 0.0  # loading a basis, or estimate + crossover (first solve)
 
     def to_dict(self) -> dict:
         return {
@@ -96,6 +98,8 @@ class SolverInfo:
             "solver_version": self.solver_version,
             "rebuilt": self.rebuilt,
             "build_time_s": self.build_time_s,
+            "translate_time_s": self.translate_time_s,
+            "start_time_s": self.start_time_s,
             "solve_time_s": self.solve_time_s,
             "highs_time_s": self.highs_time_s,
             "objective_lp": self.objective_lp,
@@ -133,14 +137,22 @@ class Planner:
         self._highs_clock = 0.0
         self._dual_rows: list = []
         self._start = ""
+        self._times: dict[str, float] = {}
 
-    def _ensure_model(self, inputs: ModelInputs) -> tuple[bool, float]:
-        start = time.perf_counter()
+    def _ensure_model(self, inputs: ModelInputs) -> bool:
+        """Re-parametrize the model, or build it, load it into HiGHS and pick a start.
+
+        Records the time of each step in ``self._times`` (seconds); True if rebuilt.
+        """
+        clock = time.perf_counter()
+        self._times = {"build_time_s": 0.0, "translate_time_s": 0.0, "start_time_s": 0.0}
         if self._model is not None and self._model.structure == structure_of(inputs):
             set_params(self._model, inputs)
             self._start = "the previous solve's basis"
-            return False, time.perf_counter() - start
+            self._times["build_time_s"] = time.perf_counter() - clock
+            return False
         self._model = build_model(inputs)
+        self._times["build_time_s"] = time.perf_counter() - clock
         self._solver = _Highs()
         cfg = self._solver.config
         cfg.raise_exception_on_nonoptimal_result = False
@@ -159,10 +171,12 @@ class Planner:
         mdl = self._model
         self._save_basis = False
         self._start = "HiGHS's own start"
+        clock = time.perf_counter()
+        self._solver.set_instance(mdl)
+        self._times["translate_time_s"] = time.perf_counter() - clock
         if inputs.hubs is None and len(mdl.seg) >= LARGE_MODEL_COLUMNS:
             # large LP: a saved basis of this shape, else crossover from the estimated
             # plan, else the IPM
-            self._solver.set_instance(mdl)
             clock = time.perf_counter()
             source = load_basis(self._solver._solver_model, mdl.structure)
             if source is None and self._start_near_estimate(inputs):
@@ -171,13 +185,14 @@ class Planner:
             if source is None:
                 source = "interior point + crossover"
                 self._solver.config.solver_options = dict(COLD_START_OPTIONS)
-            self._start = f"{source} ({time.perf_counter() - clock:.2f} s)"
+            self._start = source
+            self._times["start_time_s"] = time.perf_counter() - clock
             self._save_basis = True
         self._dual_rows = [mdl.budget_use, *mdl.region_bounds.values(),
                            *mdl.instrument_share.values(), *mdl.group_min.values()]
         if hasattr(mdl, "topk_cap"):
             self._dual_rows.append(mdl.topk_cap)
-        return True, time.perf_counter() - start
+        return True
 
     def _start_near_estimate(self, inputs: ModelInputs) -> bool:
         """Crash a basis from the estimated plan (``optimizer.estimate``)."""
@@ -231,7 +246,7 @@ class Planner:
             raise InfeasibleError(conflicts)
         approx = inputs.scenario.approximation
         with _SOLVE_LOCK:
-            rebuilt, build_time = self._ensure_model(inputs)
+            rebuilt = self._ensure_model(inputs)
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
             solver.config.time_limit = scenario.solver.time_limit_s
@@ -283,7 +298,7 @@ class Planner:
                 solver="HiGHS via pyomo.contrib.solver",
                 solver_version=".".join(map(str, results.solver_version)),
                 rebuilt=rebuilt,
-                build_time_s=build_time,
+                **self._times,
                 solve_time_s=solve_time,
                 highs_time_s=highs_time,
                 objective_lp=objective_lp,
