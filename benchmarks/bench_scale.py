@@ -26,9 +26,9 @@ basis at all. Per scale it reports:
   fresh ``highspy.Highs`` and solved cold by HiGHS alone (read and run timed apart).
 
 States and metros take under a minute together (a few on a loaded 2-core machine).
-Counties take longer: the floor solves the LP cold (about 35 s on a quiet 2-core
-machine), and so does each first solve with ``--no-shipped-bases``;
-``--scales counties --repeats 3`` takes about 2 minutes quiet.
+Counties take longer: the floor solves the LP cold with HiGHS's default choice of
+method (about 50 s on a quiet 2-core machine); ``--scales counties --repeats 3
+--first-runs 3`` takes about 2 minutes quiet, 3 with ``--no-shipped-bases``.
 """
 
 from __future__ import annotations
