@@ -39,3 +39,33 @@ def test_layout_starts_at_zero_and_grows(states) -> None:
     assert np.all(np.diff(u, axis=-1) >= 0)
     x = np.full((51, 4), 0.4)  # $0.4B everywhere
     assert np.all(lp_gain_points(inputs, x) >= gain_points(x, inputs) - 1e-12)
+
+
+@pytest.mark.parametrize("changes", [
+    {"spread_measure": "hoover"},
+    {"spread_measure": "gini", "top_k_share_cap": {"k": 10, "max_share": 0.6}},
+])
+def test_point_at_the_lp_plan_satisfies_every_row_and_reproduces_the_objective(
+        states, changes) -> None:
+    """The crossover start is a genuine point of the LP: at the LP's own plan, exact."""
+    import pyomo.environ as pyo
+
+    from optimizer.model import build_model, point_at
+
+    scenario = pf.load_scenario().updated(**changes)
+    plan = pf.solve(states, scenario)
+    inputs = resolve(states, plan.scenario)
+    x = (plan.allocation.pivot_table(index="region_id", columns="instrument",
+                                     values="amount_usd", aggfunc="sum")
+         .reindex(index=inputs.region_ids, columns=list(inputs.instruments)).to_numpy() / 1e9)
+    mdl = build_model(inputs)
+    variables, values = point_at(mdl, inputs, x)
+    assert len({id(v) for v in variables}) == len(variables)
+    assert len(variables) == sum(1 for _ in mdl.component_data_objects(pyo.Var))
+    for var, value in zip(variables, values, strict=True):
+        var.set_value(float(value), skip_validation=True)
+    for con in mdl.component_data_objects(pyo.Constraint, active=True):
+        body = pyo.value(con.body)
+        assert con.lower is None or body >= pyo.value(con.lower) - 1e-7, con.name
+        assert con.upper is None or body <= pyo.value(con.upper) + 1e-7, con.name
+    assert pyo.value(mdl.objective) == pytest.approx(plan.solver["objective_lp"], rel=1e-6)
