@@ -455,8 +455,9 @@ def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[s
 REGION_SET_LABELS = {"states": "States (50 + DC)", "metros": "Metro and micro areas (CBSAs)",
                      "counties": "Counties"}
 SLOW_REGION_SETS = {
-    "counties": "Counties: about 3,100 regions. The first solve builds a large model and can take "
-                "a minute (later changes re-solve in several seconds); maps are heavy to draw.",
+    "counties": "Counties: about 3,100 regions. The first solve builds a large model: about "
+                "12 s for the default plan, 20-25 s for others (later changes re-solve in a "
+                "few seconds); maps are heavy to draw.",
 }
 
 

@@ -199,8 +199,21 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert _plan(at).scenario.spread_weight == 0.7 and len(_plan(at).regions) == len(plan.regions)
     at.selectbox(key="region_set").set_value("counties").run()  # asks before the slow switch
     _ok(at)
-    assert any("take a minute" in w.value for w in at.sidebar.warning)
+    assert any("builds a large model" in w.value for w in at.sidebar.warning)
     assert at.session_state["loaded_set"] == "metros"
+
+
+def test_counties_after_confirmation_start_from_the_shipped_basis(at: AppTest) -> None:
+    at.selectbox(key="region_set").set_value("counties").run()
+    at.button(key="confirm_set").click().run(timeout=180)
+    _ok(at)
+    plan = _plan(at)
+    assert at.session_state["loaded_set"] == "counties" and len(plan.regions) == 3134
+    assert plan.solver["start"] == "shipped basis"
+    assert plan.approximation["within_tolerance"]
+    at.slider(key="lam").set_value(0.6).run(timeout=120)  # a re-solve, from the last basis
+    _ok(at)
+    assert _plan(at).solver["start"] == "the previous solve's basis"
 
 
 def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: AppTest) -> None:
