@@ -32,13 +32,15 @@ MARGINAL_COLUMNS = ["constraint", "target", "marginal_value", "unit", "binding",
 
 @dataclass(frozen=True)
 class Duals:
-    """Raw LP duals: objective points per $B (per unit share for ``top_k_share``)."""
+    """Raw LP duals: objective points per $B (per unit share for ``top_k_share``, per
+    unit of per-capita capacity for ``per_capita_floor``)."""
 
     budget: float
     region: np.ndarray
     instrument: np.ndarray
     group: np.ndarray
     top_k_share: float
+    per_capita_floor: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +220,16 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
                      "binding": True,
                      "explanation": f"loosening the top-{k} share cap by one percentage point "
                                     f"would add {per_pp:.3f} points"})
+    floor = inputs.scenario.per_capita_floor
+    if floor is not None and abs(duals.per_capita_floor) > 1e-9:
+        per_hundredth = duals.per_capita_floor / 100.0
+        rows.append({"constraint": "per_capita_floor", "target": "every region",
+                     "marginal_value": per_hundredth,
+                     "unit": "points per 0.01 of per-capita capacity", "binding": True,
+                     "explanation": f"raising the per-capita floor from {floor:.2f} to "
+                                    f"{floor + 0.01:.2f} (1% of the national baseline "
+                                    f"average) would change the objective by "
+                                    f"{per_hundredth:+.3f} points"})
     table = pd.DataFrame(rows, columns=MARGINAL_COLUMNS)
     if conditional:
         table["explanation"] = table["explanation"] + " (given the chosen hubs)"

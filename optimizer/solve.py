@@ -275,7 +275,7 @@ class Planner:
                            if bound is not None else float("inf"))
                 duals = self._duals_given_hubs(hubs) if self.mip_duals else None
             else:
-                duals = _duals(results.solution_loader.get_duals(self._dual_rows), mdl)
+                duals = self._read_duals(results)
             exact = exact_objective(inputs, x)
             error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
             approximation = {
@@ -312,6 +312,14 @@ class Planner:
             )
         return build_result(inputs, x, duals, info.to_dict(), approximation, hubs)
 
+    def _read_duals(self, results) -> Duals:  # type: ignore[no-untyped-def]
+        mdl = self._model
+        assert mdl is not None
+        loader = results.solution_loader
+        reduced = (loader.get_reduced_costs(list(mdl.y.values()))
+                   if mdl.structure.per_capita_floor else None)
+        return _duals(loader.get_duals(self._dual_rows), mdl, reduced)
+
     def _duals_given_hubs(self, hubs: np.ndarray) -> Duals | None:
         """Duals of the LP with the hub choice fixed (a MIP has none of its own)."""
         mdl, solver = self._model, self._solver
@@ -328,7 +336,7 @@ class Planner:
             self._highs_clock = results.timing_info.highs_time
             if results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
                 return None
-            return _duals(results.solution_loader.get_duals(self._dual_rows), mdl)
+            return self._read_duals(results)
         finally:
             for var in hub_vars:
                 var.domain = pyo.Binary
@@ -365,14 +373,19 @@ def _array(values: dict, var: pyo.Var, inputs: ModelInputs) -> np.ndarray:
     return np.maximum(out, 0.0)
 
 
-def _duals(raw: dict, mdl: pyo.ConcreteModel) -> Duals:
-    """Marginal values of the constraints a user set, in objective points per unit."""
+def _duals(raw: dict, mdl: pyo.ConcreteModel, reduced_costs: dict | None = None) -> Duals:
+    """Marginal values of the constraints a user set, in objective points per unit.
+
+    The per-capita floor is a lower bound on every y_r, so its marginal value is the sum
+    of the reduced costs of the y_r it holds (``reduced_costs``).
+    """
     return Duals(
         budget=float(raw[mdl.budget_use]),
         region=np.array([raw[mdl.region_bounds[r]] for r in mdl.R]),
         instrument=np.array([raw[mdl.instrument_share[i]] for i in mdl.I]),
         group=np.array([raw[mdl.group_min[g]] for g in mdl.G]),
         top_k_share=float(raw[mdl.topk_cap]) if hasattr(mdl, "topk_cap") else 0.0,
+        per_capita_floor=float(sum(reduced_costs.values())) if reduced_costs else 0.0,
     )
 
 

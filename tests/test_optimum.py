@@ -151,6 +151,12 @@ def test_per_capita_floor_binds_and_holds_exactly(solve_checked) -> None:
     plan = solve_checked(MILD, sc.updated(per_capita_floor=floor))
     assert plan.regions["capacity_per_capita_after"].min() >= floor - 1e-4
     assert plan.objective < free.objective
+    # its marginal value (points per 0.01 of the floor) matches a finite difference of the LP
+    higher = solve_checked(MILD, sc.updated(per_capita_floor=floor + 1e-4))
+    per_hundredth = (higher.solver["objective_lp"] - plan.solver["objective_lp"]) / 1e-4 / 100
+    row = plan.marginal_values.set_index("constraint").loc["per_capita_floor"]
+    assert row["marginal_value"] == pytest.approx(per_hundredth, rel=1e-3)
+    assert row["marginal_value"] < 0 and "raising the per-capita floor" in row["explanation"]
 
 
 def test_top_k_share_cap_binds_and_holds_exactly(solve_checked) -> None:
