@@ -368,6 +368,20 @@ def _hoover_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
     return mdl.hoover_sum
 
 
+def add_gini_cap(mdl: pyo.ConcreteModel, share: np.ndarray) -> None:
+    """Add Gini <= ``gini_eps`` (a mutable Param; 1, its start, never binds).
+
+    ``gini_sum`` is 100 sum_{r<s} w_r w_s |y_r - y_s| and the mean term 100 mu, so the
+    row gini_sum - eps * 100 mu <= 0 caps the LP's Gini; the epsilon-constraint method
+    of the Pareto frontier moves eps.
+    """
+    if not hasattr(mdl, "gini_sum"):
+        raise ValueError("a Gini cap needs the pairwise Gini model (spread_measure: gini)")
+    mdl.gini_eps = pyo.Param(mutable=True, initialize=1.0)
+    mean_term = pyo.quicksum(float(100.0 * share[r]) * mdl.y[r] for r in mdl.R)
+    mdl.gini_cap = pyo.Constraint(expr=mdl.gini_sum - mdl.gini_eps * mean_term <= 0)
+
+
 def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
              ) -> tuple[list, np.ndarray]:
     """Every variable of the (non-hub) model at funding ``x_busd``: (variables, values).

@@ -419,7 +419,6 @@ def pareto_runs(spec: ParetoSpec, regions: Regions, base: Scenario
     Both ends come from in-process solves: the lambda = 0 plan gives the upper end;
     bisection on feasibility of the epsilon constraint gives the lower end.
     """
-    from optimizer.sensitivity_lp import solve_with_gini_cap
     from optimizer.solve import Planner
 
     planner = Planner(regions)
@@ -437,7 +436,7 @@ def pareto_runs(spec: ParetoSpec, regions: Regions, base: Scenario
     def feasible(eps: float) -> bool:
         try:
             if spec.measure == "gini":
-                solve_with_gini_cap(planner, free, eps)
+                planner.solve(free, gini_cap=eps)
             else:
                 planner.solve(scenario_from_dict(apply_changes(free.to_dict(), changes(eps))))
             return True

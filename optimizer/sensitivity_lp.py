@@ -1,9 +1,8 @@
-"""LP-level helpers for sensitivity: an epsilon cap on the Gini, and ranging.
+"""Ranging for sensitivity: what the LP's basis says, and what re-solves find.
 
-Both reach into a ``Planner``'s built Pyomo model and its persistent HiGHS object
-(``planner._model``, ``planner._solver`` and ``planner._solver._solver_model``, the
-``highspy.Highs`` instance). The engine does not expose them publicly; everything
-that touches them is in this module, so a change there breaks one place.
+``lp_ranging`` reads HiGHS's own ranging through ``Planner.ranging``; the funded-set
+intervals come from re-solves and bisection. (The Gini cap of the epsilon-constraint
+method is ``Planner.solve(..., gini_cap=eps)``.)
 """
 
 from __future__ import annotations
@@ -12,64 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
-from optimizer.errors import InfeasibleError, PlaceFundError, SolverError
+from optimizer.errors import PlaceFundError
 from optimizer.result import AllocationResult
 from optimizer.scenario import Scenario, usd
 from optimizer.solve import Planner
 
 BUSD = 1e9
-
-
-def _add_gini_cap(planner: Planner) -> None:
-    """Add ``gini_sum <= eps * 100 * mu`` (i.e. Gini <= eps) to the built model, once.
-
-    The model's ``gini_sum`` variable is sum_{r<s} 100 p_r p_s |y_r - y_s| / P^2 and
-    its objective's mean term is 100 mu, so Gini = gini_sum / (100 mu). ``eps`` is a
-    mutable Param (default 1, which never binds), pushed to HiGHS on each re-solve.
-    """
-    mdl = planner._model
-    solver = planner._solver
-    assert mdl is not None and solver is not None, "solve once before adding the cap"
-    if hasattr(mdl, "pf_gini_eps"):
-        return
-    pop = planner.regions.table["population"].to_numpy(dtype=float)
-    share = pop / pop.sum()
-    mdl.pf_gini_eps = pyo.Param(mutable=True, initialize=1.0)
-    mean_term = pyo.quicksum(float(100.0 * share[r]) * mdl.y[r] for r in mdl.R)
-    mdl.pf_gini_cap = pyo.Constraint(expr=mdl.gini_sum - mdl.pf_gini_eps * mean_term <= 0)
-    solver.add_parameters([mdl.pf_gini_eps])
-    solver.add_constraints([mdl.pf_gini_cap])
-
-
-def solve_with_gini_cap(planner: Planner, scenario: Scenario, eps: float) -> AllocationResult:
-    """Solve ``scenario`` with the extra constraint Gini (LP's per-capita Gini) <= eps.
-
-    Builds the model first if needed; if the scenario forces a rebuild, the cap is
-    added to the new model and the solve repeated. Raises ``InfeasibleError`` when no
-    plan reaches the cap.
-    """
-    if planner._model is None:
-        planner.solve(scenario)
-    for _ in range(2):
-        _add_gini_cap(planner)
-        planner._model.pf_gini_eps = float(eps)  # type: ignore[union-attr]
-        try:
-            plan = planner.solve(scenario)
-        except InfeasibleError:
-            raise InfeasibleError([f"no plan within the scenario's rules has a Gini of at most "
-                                   f"{eps:.4f}"]) from None
-        if not plan.solver["rebuilt"]:
-            return plan
-    raise SolverError("the model kept rebuilding; cannot apply the Gini cap")
-
-
-def _highs(planner: Planner) -> Any:
-    """The ``highspy.Highs`` instance behind the planner's persistent solver."""
-    if planner._solver is None:
-        raise SolverError("solve a scenario before ranging")
-    return planner._solver._solver_model
 
 
 def lp_ranging(planner: Planner, scenario: Scenario) -> pd.DataFrame:
@@ -82,18 +30,9 @@ def lp_ranging(planner: Planner, scenario: Scenario) -> pd.DataFrame:
     ``funded_set_ranging``. For lambda the interval is where the plan is unchanged.
     """
     planner.solve(scenario)
-    mdl, solver = planner._model, planner._solver
-    assert mdl is not None and solver is not None
-    status, rng = _highs(planner).getRanging()
-    if str(status) != "HighsStatus.kOk":
-        raise SolverError(f"HiGHS could not range this plan ({status})")
-    row = solver._pyomo_con_to_solver_con_map[mdl.budget_use]
-    col = solver._pyomo_var_to_solver_var_map[id(mdl.gini_sum)]
-    b_lo = max(0.0, rng.row_bound_dn.value_[row]) * BUSD
-    b_hi = rng.row_bound_up.value_[row] * BUSD
-    # the objective is mean - lam * gini_sum: the column cost is -lam
-    lam_lo = float(np.clip(-rng.col_cost_up.value_[col], 0.0, 1.0))
-    lam_hi = float(np.clip(-rng.col_cost_dn.value_[col], 0.0, 1.0))
+    ranges = planner.ranging()
+    b_lo, b_hi = (v * BUSD for v in ranges["budget_busd"])
+    lam_lo, lam_hi = ranges["spread_weight"]
     return pd.DataFrame([
         {"parameter": "budget", "current": scenario.budget, "low": b_lo, "high": b_hi,
          "method": "HiGHS ranging (basis unchanged)",

@@ -110,17 +110,8 @@ def worker_planner(payload: Payload, hooked: bool) -> Planner:
     return _PLANNERS[key]
 
 
-def _clear_basis(planner: Planner) -> None:
-    """Drop HiGHS's warm-start basis (a chunk starts cold, whatever ran before)."""
-    solver = getattr(planner, "_solver", None)
-    if solver is not None:
-        solver._solver_model.clearSolver()
-
-
 def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
     """Solve the runs of one chunk in order and record each outcome (never raises)."""
-    from optimizer.sensitivity_lp import solve_with_gini_cap
-
     n = len(regions_from_cache(payload))
     rows: list[dict[str, Any]] = []
     funding = np.full((len(runs), n), np.nan)
@@ -130,7 +121,7 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
         hooked = run.gini_cap is not None
         planner = worker_planner(payload, hooked)
         if hooked not in cleared:
-            _clear_basis(planner)
+            planner.forget_basis()  # a chunk starts cold, whatever ran before
             cleared.add(hooked)
         row: dict[str, Any] = {"run_id": run.run_id, "status": "ok", "reason": ""}
         start = time.perf_counter()
@@ -138,7 +129,7 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
             scenario = scenario_from_dict(apply_changes(payload.base, run.changes),
                                           source=f"run {run.run_id}")
             if hooked:
-                plan = solve_with_gini_cap(planner, scenario, float(run.gini_cap or 0.0))
+                plan = planner.solve(scenario, gini_cap=float(run.gini_cap or 0.0))
             else:
                 plan = planner.solve(scenario)
         except InfeasibleError as err:

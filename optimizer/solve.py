@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
@@ -20,11 +21,18 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizer.capacity import ModelInputs, gain_points, resolve
 from optimizer.data import Regions
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.estimate import estimate_plan
 from optimizer.feasibility import explain_infeasible, precheck
 from optimizer.metrics import concentration
-from optimizer.model import build_model, lp_gain_points, point_at, set_params, structure_of
+from optimizer.model import (
+    add_gini_cap,
+    build_model,
+    lp_gain_points,
+    point_at,
+    set_params,
+    structure_of,
+)
 from optimizer.result import AllocationResult, Duals, build_result
 from optimizer.scenario import Scenario
 from optimizer.warmstart import (
@@ -204,7 +212,7 @@ class Planner:
         columns[[column[id(v)] for v in variables]] = values
         return start_from_point(solver._solver_model, columns)
 
-    def solve(self, scenario: Scenario) -> AllocationResult:
+    def solve(self, scenario: Scenario, *, gini_cap: float | None = None) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
 
         An infeasible scenario raises ``InfeasibleError`` whose message names the
@@ -212,18 +220,23 @@ class Planner:
         When the LP's response approximation is off by more than
         ``approximation.max_error_share`` of the objective, the plan is solved again with
         twice the tangents (at most twice); the plan's scenario records the count used.
+        ``gini_cap`` adds the constraint Gini (the LP's) <= gini_cap, for the
+        epsilon-constraint method; it needs ``spread_measure: gini``.
         """
         try:
-            plan = self._solve(scenario)
+            plan = self._solve(scenario, gini_cap)
             for _ in range(MAX_TANGENT_DOUBLINGS):
                 approx = plan.scenario.approximation
                 if plan.approximation["within_tolerance"]:
                     break
                 # the response approximation is too coarse for this plan: twice the tangents
                 plan = self._solve(plan.scenario.updated(approximation={
-                    **approx.model_dump(), "tangents": 2 * approx.tangents}))
+                    **approx.model_dump(), "tangents": 2 * approx.tangents}), gini_cap)
             return plan
         except InfeasibleError as err:
+            if gini_cap is not None:
+                raise InfeasibleError([f"no plan within the scenario's rules has a Gini of at "
+                                       f"most {gini_cap:.4f}"]) from None
             if not self.diagnose:
                 raise
             from optimizer.diagnose import diagnose
@@ -231,7 +244,45 @@ class Planner:
             found = diagnose(self.regions, scenario)
             raise InfeasibleError(err.conflicts + found.lines(), diagnosis=found) from None
 
-    def _solve(self, scenario: Scenario) -> AllocationResult:
+    def forget_basis(self) -> None:
+        """Drop HiGHS's warm-start basis: the next solve starts without one, so a batch
+        of runs gives the same numbers whatever this planner solved before."""
+        if self._solver is not None:
+            self._solver._solver_model.clearSolver()
+
+    def ranging(self) -> dict[str, tuple[float, float]]:
+        """HiGHS ranging of the last LP solve: the intervals of the budget ($B) and of
+        lambda over which its optimal basis stays optimal (``Highs.getRanging``)."""
+        mdl, solver = self._model, self._solver
+        if mdl is None or solver is None:
+            raise SolverError("solve a scenario before ranging")
+        status, rng = solver._solver_model.getRanging()
+        if status != highspy.HighsStatus.kOk:
+            raise SolverError(f"HiGHS could not range this plan ({status})")
+        row = solver._pyomo_con_to_solver_con_map[mdl.budget_use]
+        spread = mdl.gini_sum if hasattr(mdl, "gini_sum") else mdl.hoover_sum
+        col = solver._pyomo_var_to_solver_var_map[id(spread)]
+        # the objective is mean - lambda * spread: the spread column's cost is -lambda
+        return {
+            "budget_busd": (max(0.0, rng.row_bound_dn.value_[row]), rng.row_bound_up.value_[row]),
+            "spread_weight": (float(np.clip(-rng.col_cost_up.value_[col], 0.0, 1.0)),
+                              float(np.clip(-rng.col_cost_dn.value_[col], 0.0, 1.0))),
+        }
+
+    def _apply_gini_cap(self, eps: float | None, inputs: ModelInputs) -> None:
+        """Add the Gini cap row on first use; set its epsilon (1, never binding, if off)."""
+        mdl, solver = self._model, self._solver
+        assert mdl is not None and solver is not None
+        if eps is not None and not hasattr(mdl, "gini_cap"):
+            if mdl.structure.spread_measure != "gini":
+                raise ScenarioError("a Gini cap needs spread_measure: gini")
+            add_gini_cap(mdl, inputs.pop_share)
+            solver.add_parameters([mdl.gini_eps])
+            solver.add_constraints([mdl.gini_cap])
+        if hasattr(mdl, "gini_eps"):
+            mdl.gini_eps = 1.0 if eps is None else float(eps)
+
+    def _solve(self, scenario: Scenario, gini_cap: float | None = None) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
 
         The result reports how far the LP's tangent approximation is from the exact
@@ -247,6 +298,7 @@ class Planner:
         approx = inputs.scenario.approximation
         with _SOLVE_LOCK:
             rebuilt = self._ensure_model(inputs)
+            self._apply_gini_cap(gini_cap, inputs)
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
             solver.config.time_limit = scenario.solver.time_limit_s

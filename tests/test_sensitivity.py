@@ -14,14 +14,14 @@ import optimizer as pf
 from optimizer.capacity import resolve
 from optimizer.cli import app
 from optimizer.data import Regions
-from optimizer.errors import ScenarioError
+from optimizer.errors import InfeasibleError, ScenarioError
 from optimizer.sensitivity import (
     robust_stats,
     run_analysis,
     sample_weights,
     spec_from_dict,
 )
-from optimizer.sensitivity_lp import funded_set_ranging, lp_ranging, solve_with_gini_cap
+from optimizer.sensitivity_lp import funded_set_ranging, lp_ranging
 from optimizer.sensitivity_run import Backend
 from optimizer.solve import Planner
 from tests.factories import make_regions, tiny_scenario
@@ -169,8 +169,7 @@ def test_pareto_frontier_is_monotone_and_dominates_current_plan() -> None:
     assert f["after_total_capacity"].iloc[-1] == pytest.approx(top.metrics_after["total_capacity"])
     cur = result.extra["current"]
     # the current plan is on or under the frontier: the capped maximum at its Gini
-    capped = solve_with_gini_cap(Planner(regions), base.updated(spread_weight=0.0),
-                                 cur["gini"] + 1e-4)
+    capped = Planner(regions).solve(base.updated(spread_weight=0.0), gini_cap=cur["gini"] + 1e-4)
     assert cur["total_capacity"] <= capped.metrics_after["total_capacity"] + 1e-3
     report = pf.check(capped.allocation, regions, capped.scenario, reported=capped.metrics_after)
     assert report.ok, str(report)
@@ -280,3 +279,19 @@ def test_sobol_weights_are_sampled_uniformly_on_the_simplex(dominant: Regions) -
                        for r in runs])
     assert np.allclose(shares.sum(axis=1), 1.0)
     assert 0.3 < shares[:, 0].mean() < 0.7  # uniform on the 1-simplex: mean 1/2
+
+
+def test_a_gini_cap_binds_then_lifts_on_the_same_planner(states) -> None:
+    base = pf.load_scenario().updated(spread_weight=0.0)
+    planner = Planner(states)
+    free = planner.solve(base)
+    cap = free.metrics_after["gini"] - 0.02
+    capped = planner.solve(base, gini_cap=cap)
+    assert capped.metrics_after["gini"] <= cap + 2e-3
+    assert capped.metrics_after["total_capacity"] < free.metrics_after["total_capacity"]
+    again = planner.solve(base)  # without the cap: the free plan again
+    assert again.objective == pytest.approx(free.objective, rel=1e-9)
+    with pytest.raises(InfeasibleError, match="Gini of at most 0.0100"):
+        planner.solve(base, gini_cap=0.01)
+    with pytest.raises(ScenarioError, match="needs spread_measure: gini"):
+        Planner(states).solve(base.updated(spread_measure="hoover"), gini_cap=0.3)
