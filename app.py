@@ -129,7 +129,7 @@ elif set_choice != ss["loaded_set"]:
 
 with st.sidebar.expander("Bring your own data", expanded=False):
     st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
-               f"(up to {wb.MAX_APP_REGIONS} regions); GeoJSON keyed by region_id for maps. "
+               f"(up to {wb.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
                f"Files up to {wb.MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
     up_csv = st.file_uploader("Regions CSV", type=["csv"], key="up_csv")
     up_geo = st.file_uploader("Region shapes (GeoJSON, optional)", type=["geojson", "json"], key="up_geo")

@@ -161,6 +161,19 @@ def test_fit_scenario_adapts_to_a_table_with_other_indicators(planner: pf.Planne
     assert result.spent_usd == pytest.approx(80e9)
 
 
+def test_a_large_upload_is_planned_with_the_hoover_spread_and_a_huge_one_refused() -> None:
+    rows = "".join(f"r{i:04d},Region {i},{1000 + 37 * i},{(i * 7919) % 97}\n" for i in range(400))
+    regions = wb.regions_from_upload("big.csv", f"region_id,name,population,patents\n{rows}".encode())
+    scenario, notes = wb.fit_scenario(pf.load_scenario(), regions)
+    assert scenario.spread_measure == "hoover"
+    assert any("Hoover index" in n and "400" in n for n in notes)
+    plan = pf.Planner(regions).solve(scenario)
+    assert plan.spent_usd == pytest.approx(80e9) and len(plan.regions) == 400
+    rows = "".join(f"r{i},R{i},10,1\n" for i in range(wb.MAX_APP_REGIONS + 1))
+    with pytest.raises(pf.DataError, match="plans up to 5,000"):
+        wb.regions_from_upload("huge.csv", f"region_id,name,population,x\n{rows}".encode())
+
+
 def test_library_saves_without_overwriting_survives_reload_and_deletes(
         plan: pf.AllocationResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
