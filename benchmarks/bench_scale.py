@@ -1,6 +1,6 @@
 """Benchmark the planner at states, metros and counties: build, solve, re-solve, memory, floor.
 
-Run: .venv/bin/python benchmarks/bench_scale.py [--scales states,metros,counties]
+Run: .venv/bin/python benchmarks/bench_scale.py [--scales states,metros,counties (default: all)]
      [--repeats 5] [--tangents K] [--first-runs 1] [--no-shipped-bases]
 
 Each scale runs in a fresh subprocess (so peak memory is that scale's own) and a fresh
@@ -170,7 +170,7 @@ def _print_table(rows: list[dict], load: tuple[float, float, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", default="states,metros",
+    parser.add_argument("--scales", default="states,metros,counties",
                         help="comma-separated, of states,metros,counties")
     parser.add_argument("--repeats", type=int, default=5, help="re-solves per scale")
     parser.add_argument("--tangents", type=int, default=None,
