@@ -124,6 +124,7 @@ elif set_choice != ss["loaded_set"]:
         st.sidebar.warning(wb.SLOW_REGION_SETS[set_choice])
         if st.sidebar.button(f"Switch to {set_choice}", key="confirm_set"):
             load_set(set_choice)
+            st.rerun()  # redraw without the warning and button of the set just left
     else:
         load_set(set_choice)
 

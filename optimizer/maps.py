@@ -109,6 +109,7 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     faster redraw; plotly copies the shapes on every figure).
     """
     shapes = gdf[["region_id", "geometry"]].copy()
+    original = shapes.geometry.copy()
     points = shapes.geometry.representative_point()
     if tolerance is None:
         span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
@@ -120,6 +121,10 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
         shapes.loc[invalid, "geometry"] = shapes.geometry[invalid].make_valid()
     grid = tolerance / 5 if tolerance > 0 else 1e-6
     shapes["geometry"] = shapely.set_precision(shapes.geometry.values, grid)
+    # a region smaller than the grid (Falls Church city, VA, among counties) would vanish,
+    # and one empty shape stops plotly drawing any: keep such regions at full resolution
+    lost = shapes.geometry.is_empty | shapes.geometry.isna()
+    shapes.loc[lost, "geometry"] = original[lost]
     shapes["geometry"] = shapes.geometry.orient_polygons(exterior_cw=True)
     data = json.loads(shapes.to_json(drop_id=True))
     lo_x, lo_y, hi_x, hi_y = US_BOUNDS

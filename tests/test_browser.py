@@ -217,3 +217,25 @@ def test_sensitivity_tab_runs_an_analysis_in_chromium(server: str) -> None:
         expect(page.get_by_role("button", name="Runs (one row per run) (CSV)")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "sensitivity.png"), full_page=False)
     traffic.assert_stayed_local()
+
+
+def test_counties_in_chromium_after_confirmation(server: str) -> None:
+    """The largest shipped set in a real browser: 3,134 county shapes drawn, none flooding."""
+    with open_app(server) as (page, traffic):
+        page.get_by_role("combobox", name="Region set").click()
+        page.get_by_role("option", name="Counties").click()
+        page.get_by_role("button", name="Switch to counties").click(timeout=30_000)
+        start = time.monotonic()
+        page.wait_for_function(
+            "document.querySelectorAll('path.choroplethlocation').length === 3134"
+            " && document.querySelector('[data-testid=\"stApp\"]')"
+            ".getAttribute('data-test-script-state') === 'notRunning'", timeout=120_000)
+        seconds = time.monotonic() - start
+        paths = _map_paths(page)
+        assert len(paths) == 3134
+        assert max(p["w"] / p["fw"] for p in paths) < 0.6  # no ring floods the frame
+        assert len({p["fill"] for p in paths}) > 5
+        assert "3,134 regions" in page.locator('[data-testid="stSidebar"]').inner_text()
+        page.screenshot(path=str(ARTIFACTS / "workbench_counties.png"), full_page=False)
+        traffic.assert_stayed_local()
+        print(f"counties: switch to map drawn in {seconds:.1f} s")

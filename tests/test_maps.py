@@ -134,3 +134,15 @@ def test_robustness_map_colours_the_probability_of_being_funded(geojson: dict) -
     assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
     assert "share of weight samples" in fig.data[0].colorbar.title.text
     assert "Probability of being funded" in fig.data[0].text[0]
+
+
+def test_no_county_vanishes_when_the_shapes_are_simplified() -> None:
+    """Falls Church city, VA is smaller than the simplification grid; one empty shape
+    stops plotly drawing any, so it keeps its full-resolution outline."""
+    counties = pf.load_regions("counties")
+    data = maps.geojson_for(counties.geometry())
+    assert len(data["features"]) == len(counties) == 3134
+    empty = [f["properties"]["region_id"] for f in data["features"] if not f["geometry"]]
+    assert empty == []
+    falls_church = next(f for f in data["features"] if f["properties"]["region_id"] == "51610")
+    assert len(falls_church["geometry"]["coordinates"][0]) > 4

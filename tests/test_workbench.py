@@ -359,3 +359,14 @@ def test_robust_run_reports_progress_probabilities_and_csv_tables(tiny: pf.Regio
     assert b"core_index" in files["placefund-robust-robust_regions.csv"]
     sweep = wb.run_sensitivity("sweep_lambda", {"points": 3}, tiny, base)
     assert wb.robustness_frame(sweep) is None and len(sweep.result.tables["runs"]) == 3
+
+
+def test_solve_time_counts_the_model_build_when_the_plan_was_rebuilt() -> None:
+    first = wb.solve_time_headline({"rebuilt": True, "build_time_s": 3.9, "translate_time_s": 5.9,
+                                    "start_time_s": 0.45, "solve_time_s": 0.35,
+                                    "start": "shipped basis"})
+    assert first.value == "10.6 s" and "building the model" in first.help
+    assert "shipped basis" in first.help
+    again = wb.solve_time_headline({"rebuilt": False, "build_time_s": 0.002, "translate_time_s": 0.0,
+                                    "start_time_s": 0.0, "solve_time_s": 0.05})
+    assert again.value == "52 ms" and "re-solving it from the last basis" in again.help
