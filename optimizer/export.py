@@ -19,7 +19,7 @@ import pandas as pd
 
 from optimizer.data import DATA_DIR, REGION_SETS, load_geometry
 from optimizer.errors import DataError
-from optimizer.result import PLAN_FILES, AllocationResult
+from optimizer.result import PLAN_FILES, PLAN_GEOMETRY, AllocationResult
 from optimizer.scenario import load_scenario, usd
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
@@ -69,15 +69,19 @@ def load_plan(directory: str | Path) -> AllocationResult:
         provenance=metrics.get("provenance", {}),
         filled_values=metrics.get("filled_missing_values", {}),
         input_regions_csv=(d / "input_regions.csv").read_bytes(),
+        geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
     )
 
 
 def shipped_geometry(result: AllocationResult) -> Any | None:
-    """Polygons of the plan's regions if it was made on a shipped region set."""
+    """Polygons of the plan's regions: the shipped set's, or the copy kept with the plan."""
+    ids = result.regions["region_id"].astype(str).tolist()
+    if result.geometry_path is not None:
+        return load_geometry(result.geometry_path, ids)
     source = str(result.provenance.get("data_source", ""))
     if source not in REGION_SETS or not (DATA_DIR / f"{source}.geojson").exists():
         return None
-    return load_geometry(DATA_DIR / f"{source}.geojson", result.regions["region_id"].astype(str).tolist())
+    return load_geometry(DATA_DIR / f"{source}.geojson", ids)
 
 
 def to_csv_bytes(result: AllocationResult) -> bytes:

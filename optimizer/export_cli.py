@@ -29,7 +29,8 @@ def export(
     ids = plan.regions["region_id"].astype(str).tolist()
     shapes = load_geometry(geometry, ids) if geometry is not None else shipped_geometry(plan)
     if fmt == "geojson" and shapes is None:
-        raise DataError("the plan's regions are not a shipped set: pass --geometry FILE.geojson")
+        raise DataError("the plan's regions are not a shipped set and it keeps no "
+                        "geometry.geojson: pass --geometry FILE.geojson")
     target = out or plan_dir / f"plan.{fmt}"
     data = export_bytes(plan, fmt, shapes, title=f"PlaceFund plan: {plan_dir.name}")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from optimizer.capacity import BUSD, ModelInputs, gain_points, marginal_points_per_busd, per_capita
+from optimizer.data import REGION_SETS
 from optimizer.metrics import concentration
 from optimizer.scenario import Scenario, usd
 
 PLAN_FILES = ("allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv")
+PLAN_GEOMETRY = "geometry.geojson"  # beside them when the regions are a CSV of the user's own
 BINDING_TOL = 1e-7
 MARGINAL_COLUMNS = ["constraint", "target", "marginal_value", "unit", "binding", "explanation"]
 
@@ -66,6 +68,8 @@ class AllocationResult:
     filled_values: dict[str, int]
     input_regions_csv: bytes = field(repr=False)
     notes: list[str] = field(default_factory=list)
+    # polygons of regions that are not a shipped set; to_dir keeps a copy beside the plan
+    geometry_path: Path | None = None
 
     @property
     def objective(self) -> float:
@@ -100,7 +104,9 @@ class AllocationResult:
         """Write the plan files into ``out`` atomically: all of them or none.
 
         Files: allocation.csv, regions.csv, metrics.json, scenario.yaml (resolved) and
-        input_regions.csv (the regions table used), so ``placefund check`` can re-verify.
+        input_regions.csv (the regions table used), so ``placefund check`` can re-verify;
+        and geometry.geojson, a copy of the polygons of a CSV of the user's own, so
+        ``placefund export`` can map the plan later without being told where they are.
         """
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +119,12 @@ class AllocationResult:
             )
             (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
             (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
+            names = list(PLAN_FILES)
+            if self.geometry_path is not None and self.geometry_path.is_file():
+                shutil.copyfile(self.geometry_path, staging / PLAN_GEOMETRY)
+                names.append(PLAN_GEOMETRY)
             out.mkdir(exist_ok=True)
-            for name in PLAN_FILES:
+            for name in names:
                 os.replace(staging / name, out / name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -306,4 +316,6 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
         provenance=provenance,
         filled_values=dict(inputs.filled_values),
         input_regions_csv=inputs.regions.csv_bytes,
+        geometry_path=(None if inputs.regions.source in REGION_SETS
+                       else inputs.regions.geometry_path),
     )

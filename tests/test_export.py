@@ -129,3 +129,34 @@ def test_cli_export_bad_input_gets_a_message_and_exit_code_2(plan_dir: Path, tmp
     not_plan = CliRunner().invoke(app, ["export", str(tmp_path), "--format", "xlsx"])
     assert not_plan.exit_code == 2 and "not a plan directory" in not_plan.output
     assert "Traceback" not in bad_format.output + not_plan.output
+
+
+def test_a_plan_on_your_own_regions_keeps_its_shapes_and_exports_a_map_later(
+        tmp_path: Path) -> None:
+    """Solve a CSV of one's own with --geometry; export needs no --geometry afterwards."""
+    own = tmp_path / "own"
+    own.mkdir()
+    csv = own / "regions.csv"
+    csv.write_bytes((ex.DATA_DIR / "states.csv").read_bytes())
+    shapes = own / "shapes.geojson"
+    shapes.write_bytes((ex.DATA_DIR / "states.geojson").read_bytes())
+    runner = CliRunner()
+    solved = runner.invoke(app, ["solve", "--regions", str(csv), "--geometry", str(shapes),
+                                 "--out", str(tmp_path / "plan")])
+    assert solved.exit_code == 0, solved.output
+    assert (tmp_path / "plan" / "geometry.geojson").read_bytes() == shapes.read_bytes()
+    shapes.unlink()  # the plan's copy is what export uses
+    out = tmp_path / "plan.geojson"
+    exported = runner.invoke(app, ["export", str(tmp_path / "plan"), "--format", "geojson",
+                                   "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert len(json.loads(out.read_bytes())["features"]) == 51
+    without = runner.invoke(app, ["solve", "--regions", str(csv), "--out", str(tmp_path / "bare")])
+    assert without.exit_code == 0 and not (tmp_path / "bare" / "geometry.geojson").exists()
+    refused = runner.invoke(app, ["export", str(tmp_path / "bare"), "--format", "geojson"])
+    assert refused.exit_code == 2 and "pass --geometry" in refused.output
+
+
+def test_plans_on_shipped_sets_carry_no_copy_of_the_shapes(plan: pf.AllocationResult,
+                                                             plan_dir: Path) -> None:
+    assert plan.geometry_path is None and not (plan_dir / "geometry.geojson").exists()
