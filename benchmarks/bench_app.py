@@ -52,6 +52,11 @@ def bench_apptest(repeats: int) -> list[float]:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    return _time_lambda_changes(at, repeats)
+
+
+def _time_lambda_changes(at, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Move the λ slider ``repeats`` times; the seconds of each full rerun."""
     times = []
     for i in range(repeats):
         at.slider(key="lam").set_value(round(0.55 + 0.05 * (i % 6), 2))
@@ -66,7 +71,7 @@ def bench_metros(repeats: int) -> tuple[list[float], list[float]]:
     """Region-set switch to metros (fresh sessions) and λ changes at metro level, AppTest."""
     from streamlit.testing.v1 import AppTest
 
-    switches, changes = [], []
+    switches = []
     for _ in range(max(1, min(repeats, 3))):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
         at.selectbox(key="region_set").set_value("metros")
@@ -75,13 +80,7 @@ def bench_metros(repeats: int) -> tuple[list[float], list[float]]:
         switches.append(time.perf_counter() - start)
         assert not at.exception, [e.value for e in at.exception]
         assert len(at.session_state["last_result"].regions) > 300
-    for i in range(repeats):
-        at.slider(key="lam").set_value(round(0.55 + 0.05 * (i % 6), 2))
-        start = time.perf_counter()
-        at.run()
-        changes.append(time.perf_counter() - start)
-        assert not at.exception, [e.value for e in at.exception]
-    return switches, changes
+    return switches, _time_lambda_changes(at, repeats)
 
 
 def bench_browser(repeats: int) -> list[float]:
