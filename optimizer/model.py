@@ -97,6 +97,12 @@ def tangent_segments(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.diff(ends, axis=-1, prepend=0.0), slope
 
 
+def segments_busd(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The model's segments for every (r, i): (length in $B, slope); the last is unbounded."""
+    length, slope = tangent_segments(tangent_layout(inputs))
+    return length * inputs.saturation_busd[..., None], slope
+
+
 def lp_gain_points(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
     """The LP's gain at x: the envelope of tangents (never below the exact gain)."""
     u = tangent_layout(inputs)
@@ -130,7 +136,7 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     """Build the LP for ``inputs``. Pure: it never solves."""
     n, m = inputs.n, len(inputs.instruments)
     share = inputs.pop_share
-    seg_len, seg_slope = tangent_segments(tangent_layout(inputs))
+    seg_len, seg_slope = segments_busd(inputs)
     structure = structure_of(inputs)
 
     mdl = pyo.ConcreteModel(name="placefund")
@@ -171,7 +177,6 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     # funding ($B) spent on segment k of the tangent envelope of (r, i)
     mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
     segs = list(mdl.seg.values())  # (r, i, k) order, as seg_len.ravel()
-    seg_len = seg_len * inputs.saturation_busd[..., None]
     for var, length in zip(segs, seg_len.ravel().tolist(), strict=True):
         if length != float("inf"):
             var.setub(length)
@@ -389,8 +394,7 @@ def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
     Segments fill in order, so the point lies on the LP's response envelope; the spread
     and top-k variables take their tightest values. A starting point for crossover.
     """
-    seg_len, seg_slope = tangent_segments(tangent_layout(inputs))
-    seg_len = seg_len * inputs.saturation_busd[..., None]
+    seg_len, seg_slope = segments_busd(inputs)
     finite = np.cumsum(seg_len[..., :-1], axis=-1)  # the last segment is unbounded
     starts = np.concatenate([np.zeros_like(seg_len[..., :1]), finite], axis=-1)
     fill = np.clip(x_busd[..., None] - starts, 0.0, seg_len)
