@@ -46,11 +46,14 @@ def estimate_plan(inputs: ModelInputs) -> np.ndarray:
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, budget), 0.0)
     floor = np.minimum(inputs.floor_busd, cap)
 
-    def funding(value: np.ndarray, price: float) -> np.ndarray:
-        return s * np.maximum(0.0, value[:, None] * slope0 / price - 1.0)
+    def funding(value: np.ndarray, price: float, sat: np.ndarray = s,
+                slope: np.ndarray = slope0) -> np.ndarray:
+        """Funding where the marginal gain, worth ``value`` a point, falls to ``price``."""
+        return sat * np.maximum(0.0, value[:, None] * slope / price - 1.0)
 
-    def gain(x: np.ndarray) -> np.ndarray:
-        return (slope0 * s * np.log1p(x / s)).sum(axis=1)
+    def gain(x: np.ndarray, sat: np.ndarray = s, slope: np.ndarray = slope0) -> np.ndarray:
+        """Capacity points that funding ``x`` adds, per region (exact response)."""
+        return (slope * sat * np.log1p(x / sat)).sum(axis=1)
 
     def plan(price: float, v_below: float, v_above: float, target: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,11 +64,10 @@ def estimate_plan(inputs: ModelInputs) -> np.ndarray:
         mid = np.flatnonzero(~below & ~above)
         if mid.size:  # held at the mean: the value that funds exactly the gap
             lo, hi = np.full(mid.size, v_above), np.full(mid.size, v_below)
-            sub_s, sub_slope = s[mid], slope0[mid]
+            sub = (s[mid], slope0[mid])
             for _ in range(LEVEL_STEPS):
                 half = 0.5 * (lo + hi)
-                x = sub_s * np.maximum(0.0, half[:, None] * sub_slope / price - 1.0)
-                short = (sub_slope * sub_s * np.log1p(x / sub_s)).sum(axis=1) < target[mid]
+                short = gain(funding(half, price, *sub), *sub) < target[mid]
                 lo, hi = np.where(short, half, lo), np.where(short, hi, half)
             value[mid] = 0.5 * (lo + hi)
         x = funding(value, price)
