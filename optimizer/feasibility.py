@@ -23,7 +23,7 @@ def precheck(inputs: ModelInputs) -> list[str]:
     """Conflicts visible from sums alone; empty when none is found."""
     sc = inputs.scenario
     ids = inputs.region_ids
-    names = inputs.regions.table["name"].tolist()
+    names = inputs.regions.names
     budget = inputs.budget_busd
     must_spend = not sc.allow_unspent
     cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
@@ -93,7 +93,7 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
     """Hub rules that sums alone show cannot hold."""
     rules = inputs.hubs
     assert rules is not None
-    names = inputs.regions.table["name"].tolist()
+    names = inputs.regions.names
     budget = inputs.budget_busd
     award_cap = np.minimum(cap, rules.award_max_busd)
     eligible = award_cap >= max(rules.award_min_busd, TOL)

@@ -504,7 +504,7 @@ def _collect(chunks: list[ChunkResult], runs: list[Run], regions: Regions,
     funding = np.vstack([c.funding_usd for c in chunks])
     final = np.vstack([c.final_capacity for c in chunks])
     n = len(regions)
-    ids, names = regions.ids, regions.table["name"].tolist()
+    ids, names = regions.ids, regions.names
     long = pd.DataFrame({
         "run_id": np.repeat(table["run_id"].to_numpy(), n),
         "region_id": np.tile(ids, len(table)),
