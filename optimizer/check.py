@@ -19,9 +19,15 @@ from optimizer.data import Regions, regions_from_bytes
 from optimizer.errors import DataError
 from optimizer.scenario import Scenario, load_scenario
 
-MONEY_REL_TOL = 1e-7  # of the budget
-CAPACITY_TOL = 1e-4  # capacity points / per-capita units: the LP's response approximation
+MONEY_REL_TOL = 1e-9  # of the budget ...
+MONEY_MIN_TOL_USD = 0.01  # ... but never below a cent
+CAPACITY_TOL = 1e-6  # per-capita units (national baseline mean 1) and capacity shares
 METRIC_REL_TOL = 1e-6
+
+
+def money_tolerance_usd(budget_usd: float) -> float:
+    """How far (USD) a money rule may be off: 1e-9 of the budget, at least a cent."""
+    return max(MONEY_MIN_TOL_USD, MONEY_REL_TOL * budget_usd)
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ def check(
     ids = list(t.index)
     pop = t["population"].to_numpy(float)
     budget = scenario.budget
-    money_tol = max(1.0, MONEY_REL_TOL * budget)
+    money_tol = money_tolerance_usd(budget)
     instruments = list(scenario.instruments)
 
     unknown_r = sorted(set(allocation["region_id"].astype(str)) - set(ids))
@@ -142,7 +148,8 @@ def check(
             vals[k] = vals[k].fillna(0.0 if policy == "zero" else vals[k].median())
     share_ind = vals / vals.sum()
     total_w = sum(scenario.weights.values())
-    c0 = sum(share_ind[k].to_numpy() * (w / total_w) for k, w in scenario.weights.items()) * 100.0
+    c0 = sum(share_ind[k].to_numpy() * (w / total_w)
+             for k, w in scenario.weights.items() if w > 0) * 100.0
     popw = pop / pop.sum()
     gains = np.zeros_like(x)
     for j, name in enumerate(instruments):

@@ -61,3 +61,18 @@ class SolverError(PlaceFundError):
     """The solver stopped without a usable plan (time limit, numerical trouble)."""
 
     exit_code = 1
+
+
+class PlanCheckError(SolverError):
+    """The solver returned a plan that the independent checker rejects.
+
+    Such a plan is never called solved; ``report`` is the checker's verdict.
+    """
+
+    def __init__(self, report: object) -> None:
+        self.report = report
+        super().__init__(
+            "the solver's plan fails the independent check under the exact formulas, so it "
+            f"is not reported as solved; {report}\nTry a finer response approximation "
+            "(approximation.tangents) or loosen the rule named above slightly."
+        )

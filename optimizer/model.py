@@ -15,6 +15,17 @@ in dollars, not in units of u, keeps the bounds within [0, B] even for counties 
 few hundred people, where u reaches millions; the interior-point method needs that.
 Their coefficients never change; everything a user tunes (weights, theta, lambda,
 budget, bounds, shares) is a mutable Param, so a change is a cheap re-solve.
+
+Money inside the model is counted in ``unit_busd`` ($B, or a smaller power of ten for
+budgets under $1B), so that the budget is at least one unit and HiGHS's absolute
+feasibility tolerances stay far below a cent of the budget.
+
+The per-capita floor, a lower bound on capacity, acts on an *inner* response: the
+chords between the tangent points, which never overstate a gain (``tau_in`` <=
+s ln(1 + x/s) however the LP fills them), so a plan that meets it in the LP meets it
+under the exact response. The objective keeps the outer envelope. The top-k share cap
+bounds capacity from above, which no LP over a concave response can state exactly;
+``solve.Planner`` tightens its LP share until the exact share holds.
 """
 
 from __future__ import annotations
@@ -28,7 +39,19 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from optimizer.capacity import ModelInputs
 
 BIG_CAP_BUSD = 1e6  # stands in for "no cap" inside the LP
-MIN_COEF_BUSD = 1e-6  # $1,000: the smallest award coefficient of a hub binary
+MIN_COEF_UNITS = 1e-6  # the smallest award coefficient of a hub binary, in money units
+
+
+def money_unit_busd(budget_busd: float) -> float:
+    """The model's unit of money in $B: 1 ($1B), or the power of ten at or below a
+    smaller budget, so the budget is always at least one unit.
+
+    >>> money_unit_busd(80.0), money_unit_busd(0.504), money_unit_busd(8e-5)
+    (1.0, 0.1, 1e-05)
+    """
+    if budget_busd >= 1.0:
+        return 1.0
+    return float(10.0 ** np.floor(np.log10(budget_busd)))
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,11 @@ class Structure:
     hubs: tuple | None
     blocked: tuple[tuple[int, int], ...]  # (r, i) barred while r still gets other instruments
     per_capita_floor: bool
+
+    @property
+    def inner(self) -> bool:
+        """Whether the model carries the inner (chord) response for capacity lower bounds."""
+        return self.per_capita_floor
 
 
 TUNABLE_PARAMS = ("c0", "neg_coef", "floor", "cap", "budget", "budget_lo", "lam", "inst_lo",
@@ -103,6 +131,21 @@ def segments_busd(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
     return length * inputs.saturation_busd[..., None], slope
 
 
+def chord_segments_busd(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The inner response for every (r, i): chords of s ln(1 + x/s) between consecutive
+    tangent points, as segments (length in $B, slope), all bounded.
+
+    Filled in order they trace the piecewise-linear interpolant, which lies below the
+    concave response; any other fill lies lower still. The last tangent point is at
+    least the whole budget, so the chords cover every feasible x.
+    """
+    u = tangent_layout(inputs)
+    du = np.diff(u, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(du > 0, np.diff(np.log1p(u), axis=-1) / du, 1.0 / (1.0 + u[..., 1:]))
+    return du * inputs.saturation_busd[..., None], slope
+
+
 def lp_gain_points(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
     """The LP's gain at x: the envelope of tangents (never below the exact gain)."""
     u = tangent_layout(inputs)
@@ -136,11 +179,14 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     """Build the LP for ``inputs``. Pure: it never solves."""
     n, m = inputs.n, len(inputs.instruments)
     share = inputs.pop_share
-    seg_len, seg_slope = segments_busd(inputs)
     structure = structure_of(inputs)
+    unit = money_unit_busd(inputs.budget_busd)
+    seg_len, seg_slope = segments_busd(inputs)
+    seg_len = seg_len / unit
 
     mdl = pyo.ConcreteModel(name="placefund")
     mdl.structure = structure
+    mdl.unit_busd = unit
     mdl.R = pyo.RangeSet(0, n - 1)
     mdl.I = pyo.RangeSet(0, m - 1)
     mdl.K = pyo.RangeSet(0, seg_len.shape[-1] - 1)
@@ -164,10 +210,7 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     # get a row of their own (few, and part of the structure)
     mdl.x = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
     mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
-    if structure.per_capita_floor:
-        mdl.y = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
-    else:
-        mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+    mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
     mdl.BLOCKED = pyo.Set(initialize=[(int(r), int(i)) for r, i in structure.blocked], dimen=2)
 
     @mdl.Constraint(mdl.BLOCKED)
@@ -187,6 +230,9 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
         """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri."""
         return (100.0 * share[r] * b.y[r] + sum(b.neg_coef[r, i] * b.tau[r, i] for i in b.I)
                 == b.c0[r])
+
+    if structure.inner:
+        _add_inner_response(mdl, inputs, share, unit)
 
     @mdl.Constraint()
     def budget_use(b):
@@ -263,6 +309,49 @@ def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
                                       linear_vars=[taus[j], *block(r, i)]), 0.0)
 
 
+def _add_inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs, share: np.ndarray,
+                        unit: float) -> None:
+    """``y_in``: per-capita capacity under the inner (chord) response, never above the
+    exact one; capacity lower bounds (per-capita floor, top-k total) act on it."""
+    chord_len, chord_slope = chord_segments_busd(inputs)
+    chord_len = chord_len / unit
+    count = chord_slope.shape[-1]
+    m = len(inputs.instruments)
+    mdl.KC = pyo.RangeSet(0, count - 1)
+    mdl.seg_in = pyo.Var(mdl.R, mdl.I, mdl.KC, domain=pyo.NonNegativeReals, dense=True)
+    segs = list(mdl.seg_in.values())
+    for var, length in zip(segs, chord_len.ravel().tolist(), strict=True):
+        var.setub(length)
+    mdl.tau_in = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    if mdl.structure.per_capita_floor:
+        mdl.y_in = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
+    else:
+        mdl.y_in = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+    xs, taus = list(mdl.x.values()), list(mdl.tau_in.values())
+    slopes = chord_slope.reshape(-1, count).tolist()
+
+    @mdl.Constraint(mdl.R, mdl.I)
+    def funding_in(b, r, i):
+        """x = the sum of chord-segment use."""
+        j = r * m + i
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-1.0] * count,
+                                      linear_vars=[xs[j], *segs[j * count:(j + 1) * count]]), 0.0)
+
+    @mdl.Constraint(mdl.R, mdl.I)
+    def response_in(b, r, i):
+        """tau_in = sum_k chord slope_k * segment_k: s ln(1 + x/s) from below."""
+        j = r * m + i
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
+                                      linear_vars=[taus[j], *segs[j * count:(j + 1) * count]]),
+                0.0)
+
+    @mdl.Constraint(mdl.R)
+    def capacity_in(b, r):
+        """y_in_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_in_ri."""
+        return (100.0 * share[r] * b.y_in[r]
+                + sum(b.neg_coef[r, i] * b.tau_in[r, i] for i in b.I) == b.c0[r])
+
+
 def _add_hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """Binary hubs: only hubs are funded, each with an award in [award_min, award_max]."""
     rules = inputs.hubs
@@ -310,12 +399,13 @@ def _set_hub_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     assert rules is not None
     mdl.hub_count_min = rules.count_min
     mdl.hub_count_max = rules.count_max
-    # coefficients of the hub binaries stay >= $1,000: HiGHS drops (near-)zero coefficients
+    # coefficients of the hub binaries stay >= 1e-6 units: HiGHS drops (near-)zero coefficients
     # it is asked to set, so a later non-zero value could not come back
-    mdl.award_min = max(rules.award_min_busd, MIN_COEF_BUSD)
+    unit = mdl.unit_busd
+    mdl.award_min = max(rules.award_min_busd / unit, MIN_COEF_UNITS)
     top = np.minimum(np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0),
-                     rules.award_max_busd)
-    top = np.maximum(top, MIN_COEF_BUSD)
+                     rules.award_max_busd) / unit
+    top = np.maximum(top, MIN_COEF_UNITS)
     for r in range(inputs.n):
         mdl.award_max[r] = float(top[r])
     for g, rule in enumerate(rules.group_min):
@@ -387,6 +477,15 @@ def add_gini_cap(mdl: pyo.ConcreteModel, share: np.ndarray) -> None:
     mdl.gini_cap = pyo.Constraint(expr=mdl.gini_sum - mdl.gini_eps * mean_term <= 0)
 
 
+def _fill(x_busd: np.ndarray, length: np.ndarray, slope: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Segments filled in order up to ``x_busd``: (use of each segment, their tau), in $B."""
+    finite = np.cumsum(np.where(np.isfinite(length), length, 0.0)[..., :-1], axis=-1)
+    starts = np.concatenate([np.zeros_like(length[..., :1]), finite], axis=-1)
+    fill = np.clip(x_busd[..., None] - starts, 0.0, length)
+    return fill, (fill * slope).sum(axis=-1)
+
+
 def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
              ) -> tuple[list, np.ndarray]:
     """Every variable of the (non-hub) model at funding ``x_busd``: (variables, values).
@@ -394,17 +493,21 @@ def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
     Segments fill in order, so the point lies on the LP's response envelope; the spread
     and top-k variables take their tightest values. A starting point for crossover.
     """
-    seg_len, seg_slope = segments_busd(inputs)
-    finite = np.cumsum(seg_len[..., :-1], axis=-1)  # the last segment is unbounded
-    starts = np.concatenate([np.zeros_like(seg_len[..., :1]), finite], axis=-1)
-    fill = np.clip(x_busd[..., None] - starts, 0.0, seg_len)
-    tau = (fill * seg_slope).sum(axis=-1)
+    unit = mdl.unit_busd
+    fill, tau = _fill(x_busd, *segments_busd(inputs))
     share = inputs.pop_share
     points = inputs.c0 + (inputs.effectiveness * inputs.multiplier * tau).sum(axis=1)
     y = points / (100.0 * share)
     pairs: list[tuple[list, np.ndarray]] = [
-        (list(mdl.x.values()), x_busd.ravel()), (list(mdl.tau.values()), tau.ravel()),
-        (list(mdl.seg.values()), fill.ravel()), (list(mdl.y.values()), y)]
+        (list(mdl.x.values()), x_busd.ravel() / unit), (list(mdl.tau.values()), tau.ravel() / unit),
+        (list(mdl.seg.values()), fill.ravel() / unit), (list(mdl.y.values()), y)]
+    if mdl.structure.inner:
+        fill_in, tau_in = _fill(x_busd, *chord_segments_busd(inputs))
+        y_in = (inputs.c0 + (inputs.effectiveness * inputs.multiplier * tau_in).sum(axis=1)
+                ) / (100.0 * share)
+        pairs += [(list(mdl.seg_in.values()), fill_in.ravel() / unit),
+                  (list(mdl.tau_in.values()), tau_in.ravel() / unit),
+                  (list(mdl.y_in.values()), y_in)]
     if hasattr(mdl, "hoover_sum"):
         mu = float(share @ y)
         dev = np.abs(y - mu)
@@ -433,13 +536,14 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     if structure_of(inputs) != mdl.structure:
         raise ValueError("inputs change the model's structure; build a new model")
     sc = inputs.scenario
-    budget = inputs.budget_busd
+    unit = mdl.unit_busd
+    budget = inputs.budget_busd / unit
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
     values = {
         "c0": inputs.c0,
-        "neg_coef": -(inputs.effectiveness * inputs.multiplier),
-        "floor": inputs.floor_busd,
-        "cap": cap,
+        "neg_coef": -(inputs.effectiveness * inputs.multiplier) * unit,
+        "floor": inputs.floor_busd / unit,
+        "cap": cap / unit,
         "budget": budget,
         "budget_lo": 0.0 if sc.allow_unspent else budget,
         "lam": sc.spread_weight,
@@ -460,3 +564,11 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
         written[name] = new
     if inputs.hubs is not None:
         _set_hub_params(mdl, inputs)
+
+
+def set_top_k_share(mdl: pyo.ConcreteModel, inputs: ModelInputs, margin: float) -> None:
+    """Write the LP's top-k share: the scenario's cap less ``margin`` (a share)."""
+    cap = inputs.scenario.top_k_share_cap
+    value = 1.0 if cap is None else max(cap.max_share - margin, 0.0)
+    mdl.topk_share.set_value(value)
+    mdl.written_params["topk_share"] = np.array([value])

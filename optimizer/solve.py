@@ -20,8 +20,9 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizer.capacity import ModelInputs, gain_points, resolve
+from optimizer.check import check
 from optimizer.data import Regions
-from optimizer.errors import InfeasibleError, ScenarioError, SolverError
+from optimizer.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.estimate import estimate_plan
 from optimizer.feasibility import explain_infeasible, precheck
 from optimizer.metrics import concentration
@@ -31,6 +32,7 @@ from optimizer.model import (
     lp_gain_points,
     point_at,
     set_params,
+    set_top_k_share,
     structure_of,
 )
 from optimizer.result import AllocationResult, Duals, build_result
@@ -47,6 +49,8 @@ from optimizer.warmstart import (
 
 _SOLVE_LOCK = threading.Lock()
 MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
+TOP_K_TIGHTENINGS = 6  # re-solves that tighten the LP's top-k share until the exact one holds
+TOP_K_MARGIN = 1e-7  # tighten past the exact overshoot by this much (share)
 
 
 class _Highs(Highs):
@@ -213,10 +217,13 @@ class Planner:
         return start_from_point(solver._solver_model, columns)
 
     def solve(self, scenario: Scenario, *, gini_cap: float | None = None) -> AllocationResult:
-        """Resolve ``scenario`` against the regions, solve, and return the plan.
+        """Resolve ``scenario`` against the regions, solve, check, and return the plan.
 
-        An infeasible scenario raises ``InfeasibleError`` whose message names the
-        conflicting rules and the smallest single changes that fix it (``diagnose``).
+        The plan is returned only when the independent checker (``optimizer.check``)
+        accepts it under the exact formulas; otherwise ``PlanCheckError`` says which
+        rules it breaks. An infeasible scenario raises ``InfeasibleError`` whose message
+        names the conflicting rules and the smallest single changes that fix it
+        (``diagnose``).
         When the LP's response approximation is off by more than
         ``approximation.max_error_share`` of the objective, the plan is solved again with
         twice the tangents (at most twice); the plan's scenario records the count used.
@@ -232,7 +239,8 @@ class Planner:
                 # the response approximation is too coarse for this plan: twice the tangents
                 plan = self._solve(plan.scenario.updated(approximation={
                     **approx.model_dump(), "tangents": 2 * approx.tangents}), gini_cap)
-            return plan
+            plan = self._tighten_top_k(plan, gini_cap)
+            return verified(plan, self.regions)
         except InfeasibleError as err:
             if gini_cap is not None:
                 raise InfeasibleError([f"no plan within the scenario's rules has a Gini of at "
@@ -243,6 +251,22 @@ class Planner:
 
             found = diagnose(self.regions, scenario)
             raise InfeasibleError(err.conflicts + found.lines(), diagnosis=found) from None
+
+    def _tighten_top_k(self, plan: AllocationResult, gini_cap: float | None) -> AllocationResult:
+        """Re-solve with a lower LP top-k share until the plan's exact share is within
+        the cap: the LP's capacities can understate the exact ones where the cap binds."""
+        cap = plan.scenario.top_k_share_cap
+        margin = 0.0
+        for _ in range(TOP_K_TIGHTENINGS):
+            if cap is None:
+                break
+            final = plan.regions["final_capacity"].to_numpy()
+            over = np.sort(final)[-cap.k:].sum() / final.sum() - cap.max_share
+            if over <= 0.0:
+                break
+            margin += over + TOP_K_MARGIN
+            plan = self._solve(plan.scenario, gini_cap, top_k_margin=margin)
+        return plan
 
     def forget_basis(self) -> None:
         """Drop HiGHS's warm-start basis: the next solve starts without one, so a batch
@@ -262,9 +286,11 @@ class Planner:
         row = solver._pyomo_con_to_solver_con_map[mdl.budget_use]
         spread = mdl.gini_sum if hasattr(mdl, "gini_sum") else mdl.hoover_sum
         col = solver._pyomo_var_to_solver_var_map[id(spread)]
+        unit = mdl.unit_busd
         # the objective is mean - lambda * spread: the spread column's cost is -lambda
         return {
-            "budget_busd": (max(0.0, rng.row_bound_dn.value_[row]), rng.row_bound_up.value_[row]),
+            "budget_busd": (max(0.0, rng.row_bound_dn.value_[row]) * unit,
+                            rng.row_bound_up.value_[row] * unit),
             "spread_weight": (float(np.clip(-rng.col_cost_up.value_[col], 0.0, 1.0)),
                               float(np.clip(-rng.col_cost_dn.value_[col], 0.0, 1.0))),
         }
@@ -282,7 +308,8 @@ class Planner:
         if hasattr(mdl, "gini_eps"):
             mdl.gini_eps = 1.0 if eps is None else float(eps)
 
-    def _solve(self, scenario: Scenario, gini_cap: float | None = None) -> AllocationResult:
+    def _solve(self, scenario: Scenario, gini_cap: float | None = None,
+               top_k_margin: float = 0.0) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
 
         The result reports how far the LP's tangent approximation is from the exact
@@ -299,6 +326,8 @@ class Planner:
         with _SOLVE_LOCK:
             rebuilt = self._ensure_model(inputs)
             self._apply_gini_cap(gini_cap, inputs)
+            if hasattr(self._model, "topk_share"):
+                set_top_k_share(self._model, inputs, top_k_margin)
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
             solver.config.time_limit = scenario.solver.time_limit_s
@@ -315,7 +344,7 @@ class Planner:
                                    and results.incumbent_objective is not None)
             if not timed_out_with_plan:
                 self._raise_unless_optimal(term, inputs, scenario)
-            x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl.x, inputs)
+            x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
             objective_lp = float(results.incumbent_objective)
             hubs = None
             mip_gap = 0.0
@@ -325,7 +354,14 @@ class Planner:
                 bound = results.objective_bound
                 mip_gap = (abs(bound - objective_lp) / max(abs(objective_lp), 1e-9)
                            if bound is not None else float("inf"))
-                duals = self._duals_given_hubs(hubs) if self.mip_duals else None
+                # the LP with the hubs fixed: its plan meets the money rules to LP
+                # precision (a MIP's rows only to its looser feasibility tolerance), and
+                # its duals are the marginal values given the hubs
+                polished = self._solve_given_hubs(hubs)
+                duals = None
+                if polished is not None:
+                    x, duals = polished
+                    duals = duals if self.mip_duals else None
             else:
                 duals = self._read_duals(results)
             exact = exact_objective(inputs, x)
@@ -368,12 +404,13 @@ class Planner:
         mdl = self._model
         assert mdl is not None
         loader = results.solution_loader
-        reduced = (loader.get_reduced_costs(list(mdl.y.values()))
+        reduced = (loader.get_reduced_costs(list(mdl.y_in.values()))
                    if mdl.structure.per_capita_floor else None)
         return _duals(loader.get_duals(self._dual_rows), mdl, reduced)
 
-    def _duals_given_hubs(self, hubs: np.ndarray) -> Duals | None:
-        """Duals of the LP with the hub choice fixed (a MIP has none of its own)."""
+    def _solve_given_hubs(self, hubs: np.ndarray) -> tuple[np.ndarray, Duals] | None:
+        """The LP with the hub choice fixed: its plan ($B) and duals (a MIP has none of
+        its own); None if it did not solve to optimality."""
         mdl, solver = self._model, self._solver
         assert mdl is not None and solver is not None
         hub_vars = list(mdl.hub.values())
@@ -388,7 +425,8 @@ class Planner:
             self._highs_clock = results.timing_info.highs_time
             if results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
                 return None
-            return self._read_duals(results)
+            x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
+            return x, self._read_duals(results)
         finally:
             for var in hub_vars:
                 var.domain = pyo.Binary
@@ -418,11 +456,28 @@ def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
         inputs.scenario.objective_key]
 
 
-def _array(values: dict, var: pyo.Var, inputs: ModelInputs) -> np.ndarray:
-    out = np.zeros((inputs.n, len(inputs.instruments)))
-    for (r, i), v in var.items():
+def _array(values: dict, mdl: pyo.ConcreteModel) -> np.ndarray:
+    """The funding variables' values as an (n, m) array in $B (from the model's unit)."""
+    out = np.zeros((len(mdl.R), len(mdl.I)))
+    for (r, i), v in mdl.x.items():
         out[r, i] = values[v]
-    return np.maximum(out, 0.0)
+    return np.maximum(out, 0.0) * mdl.unit_busd
+
+
+def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
+    """``plan`` if the independent checker accepts it, else ``PlanCheckError``.
+
+    The check's time is recorded in ``plan.solver["check_time_s"]``.
+    """
+    clock = time.perf_counter()
+    hubs = (set(plan.regions.loc[plan.regions["hub"], "region_id"])
+            if plan.scenario.hubs is not None else None)
+    report = check(plan.allocation, regions, plan.scenario, reported=plan.metrics_after,
+                   reported_before=plan.metrics_before, hubs=hubs)
+    plan.solver["check_time_s"] = time.perf_counter() - clock
+    if not report.ok:
+        raise PlanCheckError(report)
+    return plan
 
 
 def _duals(raw: dict, mdl: pyo.ConcreteModel, reduced_costs: dict | None = None) -> Duals:
@@ -431,11 +486,12 @@ def _duals(raw: dict, mdl: pyo.ConcreteModel, reduced_costs: dict | None = None)
     The per-capita floor is a lower bound on every y_r, so its marginal value is the sum
     of the reduced costs of the y_r it holds (``reduced_costs``).
     """
+    per_busd = 1.0 / mdl.unit_busd  # the money rows are in the model's unit
     return Duals(
-        budget=float(raw[mdl.budget_use]),
-        region=np.array([raw[mdl.region_bounds[r]] for r in mdl.R]),
-        instrument=np.array([raw[mdl.instrument_share[i]] for i in mdl.I]),
-        group=np.array([raw[mdl.group_min[g]] for g in mdl.G]),
+        budget=float(raw[mdl.budget_use]) * per_busd,
+        region=np.array([raw[mdl.region_bounds[r]] for r in mdl.R]) * per_busd,
+        instrument=np.array([raw[mdl.instrument_share[i]] for i in mdl.I]) * per_busd,
+        group=np.array([raw[mdl.group_min[g]] for g in mdl.G]) * per_busd,
         top_k_share=float(raw[mdl.topk_cap]) if hasattr(mdl, "topk_cap") else 0.0,
         per_capita_floor=float(sum(reduced_costs.values())) if reduced_costs else 0.0,
     )
