@@ -6,6 +6,21 @@ their text; neither ever shows a traceback for them.
 
 from __future__ import annotations
 
+import reprlib
+
+_BRIEF = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 2, 60, 60, 40
+_BRIEF.maxdict = _BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = 4
+
+
+def brief(value: object) -> str:
+    """A ``repr`` of ``value`` bounded to a line, whatever its size or nesting.
+
+    Error messages quote what the user wrote with this, never with ``repr``: a value
+    built from a YAML alias bomb has billions of elements.
+    """
+    return _BRIEF.repr(value)[:120]
+
 
 class PlaceFundError(Exception):
     """Base of every error caused by user input rather than by a bug."""

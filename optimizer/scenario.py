@@ -32,14 +32,18 @@ from pydantic import (
     model_validator,
 )
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import ScenarioError, brief
+from optimizer.safe_yaml import load_yaml, load_yaml_bytes, load_yaml_file
 
 MissingPolicy = Literal["error", "zero", "median"]
 CAPACITY_INDEX = "capacity_index"
 
 _SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
            "b": 1e9, "bn": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12}
-_MONEY = re.compile(r"^\s*(-?)\s*\$?\s*([0-9][0-9,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.I)
+# unambiguous (the fraction needs its dot), so matching is linear in the length
+_MONEY = re.compile(r"^\s*(-?)\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$",
+                    re.I)
+MAX_MONEY_CHARS = 64
 
 
 def parse_usd(value: Any) -> float:
@@ -49,11 +53,11 @@ def parse_usd(value: Any) -> float:
     if isinstance(value, int | float):
         amount = float(value)
     elif isinstance(value, str):
-        match = _MONEY.match(value)
+        match = _MONEY.match(value) if len(value) <= MAX_MONEY_CHARS else None
         suffix = match.group(3).lower() if match else ""
         if not match or suffix not in _SUFFIX:
             raise ValueError(
-                f"cannot read {value!r} as USD; write e.g. 80e9, \"$80B\" or \"$500M\""
+                f"cannot read {brief(value)} as USD; write e.g. 80e9, \"$80B\" or \"$500M\""
             )
         amount = float(match.group(2).replace(",", "")) * _SUFFIX[suffix]
         amount = -amount if match.group(1) else amount
@@ -71,7 +75,8 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # every number must be finite: `.inf` or `.nan` anywhere in a scenario is refused
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
 class Instrument(_Strict):
@@ -232,8 +237,12 @@ class Scenario(_Strict):
     def _some_weight(cls, v: dict[str, float]) -> dict[str, float]:
         if not v:
             raise ValueError("needs at least one indicator")
-        if sum(v.values()) <= 0:
+        total = sum(v.values())
+        if total <= 0:
             raise ValueError("all weights are zero; give at least one indicator a positive weight")
+        if not math.isfinite(total):
+            raise ValueError("the weights are too large to add up; use relative weights such "
+                             "as 1, 2 or 0.5")
         return v
 
     @field_validator("instruments")
@@ -317,7 +326,7 @@ DEFAULT_SCENARIO_TEXT = resources.files("optimizer").joinpath("defaults/scenario
 def constraint_packs() -> dict[str, dict[str, Any]]:
     """Named constraint packs: name -> {doc, settings} (see defaults/packs.yaml)."""
     text = resources.files("optimizer").joinpath("defaults/packs.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text, "optimizer/defaults/packs.yaml")
 
 
 @functools.cache
@@ -332,13 +341,17 @@ def default_scenario_dict() -> dict[str, Any]:
 
 @functools.cache
 def _parsed_defaults() -> dict[str, Any]:
-    return yaml.safe_load(_default_scenario_yaml())
+    return load_yaml(_default_scenario_yaml(), "optimizer/defaults/scenario.yaml")
+
+
+MAX_LISTED_PROBLEMS = 20  # a message lists at most this many invalid keys
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per invalid key; values the user wrote are quoted bounded (``brief``)."""
     lines = []
     seen = set()
-    for e in err.errors():
+    for e in err.errors(include_url=False):
         # drop pydantic's union-member tags such as "literal['error','zero']" from the path
         path = [str(p) for p in e["loc"] if not re.search(r"[\[\]]|^function-", str(p))]
         key = ".".join(path) or "(top level)"
@@ -352,8 +365,11 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         else:
             msg = e["msg"].removeprefix("Value error, ")
             if e["type"].endswith("_parsing") or e["type"].endswith("_type"):
-                msg += f" (got {e.get('input')!r})"
+                msg += f" (got {brief(e.get('input'))})"
         lines.append(f"{key}: {msg}")
+    if len(lines) > MAX_LISTED_PROBLEMS:
+        more = len(lines) - MAX_LISTED_PROBLEMS
+        lines = [*lines[:MAX_LISTED_PROBLEMS], f"... and {more} more"]
     return f"{source}: invalid scenario\n" + "\n".join(f"  {line}" for line in lines)
 
 
@@ -430,23 +446,23 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario YAML file; ``None`` gives the default scenario."""
+    """Load and validate a scenario YAML file; ``None`` gives the default scenario.
+
+    The file is read by ``optimizer.safe_yaml``: UTF-8 text of bounded size and
+    expansion, no duplicate keys, plain values only.
+    """
     if path is None:
         return default_scenario()
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({err.strerror})") from None
-    return scenario_from_text(text, source=str(path))
+    return scenario_from_dict(load_yaml_file(path, kind="YAML text (a scenario file)"),
+                              source=str(path))
 
 
 def scenario_from_text(text: str, source: str = "scenario") -> Scenario:
-    """Parse YAML text (e.g. an upload) into a validated scenario."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"{source}: not valid YAML{where}") from None
-    return scenario_from_dict(data, source=source)
+    """Parse YAML text into a validated scenario, under the same bounds as a file."""
+    return scenario_from_dict(load_yaml(text, source), source=source)
+
+
+def scenario_from_bytes(raw: bytes, source: str = "scenario") -> Scenario:
+    """Decode and parse a scenario given as bytes (an upload), as ``load_scenario`` does."""
+    return scenario_from_dict(load_yaml_bytes(raw, source, kind="YAML text (a scenario file)"),
+                              source=source)

@@ -35,11 +35,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from optimizer.data import REGION_SETS, Regions, load_regions
 from optimizer.errors import InfeasibleError, ScenarioError, SolverError
+from optimizer.safe_yaml import load_yaml_file
 from optimizer.scenario import USD, Scenario, load_scenario, parse_usd, scenario_from_dict
 from optimizer.sensitivity_run import (
     Backend,
@@ -193,14 +193,7 @@ def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None)
 def load_spec(path: str | Path, analysis: str | None = None) -> Spec:
     """Read and validate a spec YAML file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read the spec file ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ScenarioError(f"{path}: not valid YAML") from None
+    data = load_yaml_file(path, kind="YAML text (a spec file)")  # bounded, see safe_yaml
     return spec_from_dict(data, source=str(path), analysis=analysis)
 
 
