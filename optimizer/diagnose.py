@@ -6,7 +6,11 @@ answer is in an analyst's words. Two steps, both on real solves (LP or MIP alike
 1. a deletion filter over the active rules finds a minimal conflicting set: switching
    off any one rule of the set makes the rest feasible;
 2. for each numeric knob in that set (and the budget) a bisection finds the smallest
-   change of that knob alone that restores feasibility.
+   change of that knob alone that restores feasibility; the value is rounded, away from
+   the infeasible side, to what the message prints, and re-solved with exactly that
+   value before it is offered. Allowing unspent funds is offered when it alone works.
+
+The fixes form one list, smallest relative change first.
 """
 
 from __future__ import annotations
@@ -151,21 +155,46 @@ class Diagnosis:
     relaxations: list[Relaxation]
 
     def lines(self) -> list[str]:
-        out = []
-        if self.conflicting:
-            out.append("these rules conflict (dropping any one of them resolves it): "
-                       + "; ".join(self.conflicting))
-        if self.relaxations:
-            out.append("smallest single changes that make it feasible: "
-                       + "; or ".join(r.text for r in self.relaxations))
-        return out
+        """What conflicts, in words (the fixes are ``relaxations``, one ranked list)."""
+        if not self.conflicting:
+            return []
+        return ["these rules conflict (dropping any one of them resolves it): "
+                + "; ".join(self.conflicting)]
 
 
-def _round_sig(value: float, digits: int) -> float:
-    """``value`` rounded to ``digits`` significant digits."""
-    if value == 0 or not math.isfinite(value):
-        return value
-    return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+def _display_step(value: float, unit: str) -> float:
+    """The resolution at which ``_fmt`` prints ``value``: every multiple of it prints
+    exactly as itself."""
+    a = abs(value)
+    if unit == "usd":
+        return 1e7 if a >= 1e9 else 1e4 if a >= 1e6 else 1.0
+    if unit == "usd_pc":
+        return 0.01
+    if unit == "share":
+        return 1e-3
+    if unit == "factor":
+        return 1e-2
+    if unit == "hubs":
+        return 1.0
+    if a == 0 or not math.isfinite(a):
+        return 1e-4
+    return 10.0 ** (math.floor(math.log10(a)) - 3)  # four significant digits
+
+
+def printable(value: float, unit: str, upward: bool) -> float:
+    """``value`` rounded to what is printed, upward or downward (the feasible side).
+
+    >>> printable(1.5686e9, "usd", upward=False), printable(0.75961, "capacity", upward=False)
+    (1560000000.0, 0.7596)
+    >>> printable(0.9137, "factor", upward=False), printable(0.6001, "share", upward=True)
+    (0.91, 0.601)
+    """
+    step = _display_step(value, unit)
+    # a hair of slack so that a value already on the grid stays where it is
+    units = value / step
+    units = math.ceil(units - 1e-9) if upward else math.floor(units + 1e-9)
+    digits = max(0, -math.floor(math.log10(step)))
+    return round(units * step, digits)
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -236,14 +265,12 @@ def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | Non
                 good = mid
             else:
                 bad = mid
-        suggested = good
-        rounded = _round_sig(good, 3)
-        if not rule.integer and rounded != good and (rounded - current) * (good - current) > 0 \
-                and oracle.feasible(rule.put(data, rounded)):
-            suggested = rounded  # a round number people can type, when it is feasible too
+        suggested = _verified_printable(oracle, data, rule, current, bad, good)
+        if suggested is None:
+            continue
         verb = "raise" if suggested > current else "lower"
         if rule.unit == "factor":
-            text = f"scale {rule.label} down to {suggested:.0%} of their values"
+            text = f"scale {rule.label} down to {_fmt(suggested, 'factor')}"
         else:
             text = (f"{verb} {rule.label} from {_fmt(current, rule.unit)} to "
                     f"{_fmt(suggested, rule.unit)}")
@@ -253,6 +280,51 @@ def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | Non
         key = rule.name.split(".")[0]
         return Relaxation(rule.name, current, suggested, text, {key: rule.put(data, suggested)[key]})
     return None
+
+
+PRINTABLE_TRIES = 3  # grid steps past the bisected value before a fix is dropped
+
+
+def _verified_printable(oracle: _Oracle, data: dict, rule: Rule, current: float, bad: float,
+                        good: float) -> float | None:
+    """A printed value just past the feasibility boundary (which lies between ``bad``,
+    infeasible, and ``good``, feasible), confirmed by a solve with exactly that value:
+    the first printed value past ``bad``, else ``good`` rounded away from ``current``,
+    else a few steps further; None if none is found."""
+    assert rule.put and rule.limit
+    upward = good > current
+    if rule.integer:
+        return good
+    first = printable(bad, rule.unit, upward)
+    if first == bad:
+        first = printable(bad + (1 if upward else -1) * _display_step(bad, rule.unit),
+                          rule.unit, upward)
+    candidates = [first] if (first - good) * (1 if upward else -1) < 0 else []
+    value = printable(good, rule.unit, upward)
+    for _ in range(PRINTABLE_TRIES):
+        candidates.append(value)
+        value = printable(value + (1 if upward else -1) * _display_step(value, rule.unit),
+                          rule.unit, upward)
+    for value in candidates:
+        if oracle.feasible(rule.put(data, value)):
+            return value
+    return None
+
+
+def _unspent_fix(oracle: _Oracle, data: dict) -> Relaxation | None:
+    """Allowing the budget to be underspent, when that alone makes it feasible."""
+    if data["allow_unspent"] or not oracle.feasible({**data, "allow_unspent": True}):
+        return None
+    return Relaxation("allow_unspent", 0.0, 1.0,
+                      "allow unspent funds (spend at most the budget, not all of it)",
+                      {"allow_unspent": True})
+
+
+def _relative_change(relaxation: Relaxation) -> float:
+    if relaxation.rule == "allow_unspent":
+        return 0.0  # no rule's number moves
+    base = abs(relaxation.current) or 1.0
+    return abs(relaxation.suggested - relaxation.current) / base
 
 
 def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
@@ -285,4 +357,8 @@ def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
         found = _bisect(oracle, data, rule, n)
         if found is not None:
             relaxations.append(found)
+    unspent = _unspent_fix(oracle, data)
+    if unspent is not None:
+        relaxations.append(unspent)
+    relaxations.sort(key=_relative_change)
     return Diagnosis(conflicting, relaxations)

@@ -67,9 +67,12 @@ class InfeasibleError(PlaceFundError):
     def __init__(self, conflicts: list[str], diagnosis: object | None = None) -> None:
         self.conflicts = conflicts
         self.diagnosis = diagnosis  # optimizer.diagnose.Diagnosis when one was computed
-        super().__init__(
-            "The scenario is infeasible:\n" + "\n".join(f"  - {c}" for c in conflicts)
-        )
+        text = "The scenario is infeasible:\n" + "\n".join(f"  - {c}" for c in conflicts)
+        fixes = [r.text for r in getattr(diagnosis, "relaxations", None) or []]
+        if fixes:
+            text += ("\nFixes, smallest change first (each one alone was solved with exactly "
+                     "these numbers):\n" + "\n".join(f"  {i}. {f}" for i, f in enumerate(fixes, 1)))
+        super().__init__(text)
 
 
 class SolverError(PlaceFundError):

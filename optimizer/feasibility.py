@@ -3,6 +3,8 @@
 ``precheck`` runs before the solver and catches the conflicts that simple sums reveal
 ("region floors add up to $95B but the budget is $80B"), each with what to relax.
 ``explain_infeasible`` is used when the solver finds a conflict the sums miss.
+Both say what conflicts and by how much, never a number to change a rule to: those come
+only from ``diagnose``, which re-solves with exactly the numbers it prints.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def precheck(inputs: ModelInputs) -> list[str]:
                    "lower its floor or lift the cap/exclusion")
     if floor.sum() > budget + TOL:
         out.append(f"region floors add up to {_usd(floor.sum())} but the budget is "
-                   f"{_usd(budget)}; lower the floors by {_usd(floor.sum() - budget)} "
-                   f"or raise the budget to {_usd(floor.sum())}")
+                   f"{_usd(budget)}, {_usd(floor.sum() - budget)} less; lower the floors or "
+                   "raise the budget")
     if must_spend and cap.sum() < budget - TOL:
         out.append(f"region caps (after exclusions) add up to {_usd(cap.sum())} but the whole "
                    f"budget of {_usd(budget)} must be spent; raise the caps by "
@@ -64,8 +66,7 @@ def precheck(inputs: ModelInputs) -> list[str]:
         if rule.min_share * budget > reach + TOL:
             out.append(f"group {rule.column} = {rule.value} must get at least "
                        f"{_usd(rule.min_share * budget)} but its regions can take only "
-                       f"{_usd(reach)}; lower its minimum share to {reach / budget:.1%} or "
-                       "lift its caps/exclusions")
+                       f"{_usd(reach)}; lower its minimum share or lift its caps/exclusions")
     for column, total in by_column.items():
         if total > 1 + TOL:
             out.append(f"group minimum shares over {column} add up to {total:.0%}; lower them "
@@ -84,8 +85,7 @@ def precheck(inputs: ModelInputs) -> list[str]:
             worst = short[np.argmin(reach_y[short])]
             out.append(f"per-capita floor {sc.per_capita_floor:g} is out of reach for "
                        f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
-                       f"{reach_y[worst]:.3f}; lower the floor to {reach_y[short].min():.3f} "
-                       "or lift its cap/exclusion")
+                       f"{reach_y[worst]:.3f}; lower the floor or lift its cap/exclusion")
     return out
 
 
@@ -101,13 +101,12 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
     if eligible.sum() < rules.count_min:
         out.append(f"at least {rules.count_min} hubs are required but only {int(eligible.sum())} "
                    f"regions can take an award of {_usd(rules.award_min_busd)} or more; lower "
-                   f"hubs.count.min to {int(eligible.sum())} or lift caps/exclusions")
+                   "hubs.count.min or lift caps/exclusions")
     if rules.count_min * rules.award_min_busd > budget + TOL:
         out.append(f"{rules.count_min} hubs at the minimum award of {_usd(rules.award_min_busd)} "
                    f"need {_usd(rules.count_min * rules.award_min_busd)} but the budget is "
-                   f"{_usd(budget)}; raise the budget by "
-                   f"{_usd(rules.count_min * rules.award_min_busd - budget)}, lower the minimum "
-                   f"award to {_usd(budget / rules.count_min)} or require fewer hubs")
+                   f"{_usd(budget)}; raise the budget, lower the minimum award or require "
+                   "fewer hubs")
     most = np.sort(award_cap[eligible])[::-1][: rules.count_max].sum()
     if must_spend and most < budget - TOL:
         out.append(f"at most {rules.count_max} hubs with awards up to "
@@ -120,7 +119,7 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
         available = int(eligible[members].sum())
         if minimum > available:
             out.append(f"{column} = {value} needs at least {minimum} hubs but only {available} of "
-                       f"its regions can be hubs; lower hubs.min_per_group.{column} to {available}")
+                       f"its regions can be hubs; lower hubs.min_per_group.{column}")
     for column, total in per_column.items():
         if total > rules.count_max:
             out.append(f"the per-group hub minimums over {column} add up to {total} but at most "

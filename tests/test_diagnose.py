@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import optimizer as pf
@@ -32,7 +34,7 @@ def test_diagnosis_names_the_rule_and_each_relaxation_works(regions, overrides, 
     assert diagnosis is not None
     assert any(rule in text for text in diagnosis.conflicting)
     assert rule in {r.rule for r in diagnosis.relaxations}
-    assert "smallest single changes that make it feasible" in str(err.value)
+    assert "Fixes, smallest change first" in str(err.value)
     for relaxation in diagnosis.relaxations:
         relaxed = scenario.updated(**relaxation.changes)
         plan = pf.Planner(regions, diagnose=False).solve(relaxed)
@@ -47,3 +49,59 @@ def test_floor_example_reads_like_the_issue() -> None:
     message = str(err.value)
     assert "lower the per-region floor from $2.00B to $1.60B" in message
     assert "raise the budget from $8.00B to $10.00B (+$2.00B)" in message
+
+
+def _printed_number(text: str) -> float:
+    """The last number a fix prints ("... to $1.56B", "... to 0.7596", "... to 90% ...")."""
+    number, suffix = re.findall(r"\$?([0-9][0-9,]*\.?[0-9]*)([BM%]?)", text.split(" to ")[-1])[0]
+    scale = {"B": 1e9, "M": 1e6, "%": 1e-2, "": 1.0}[suffix]
+    return float(number.replace(",", "")) * scale
+
+
+ISSUE_CASES = [
+    ({"region_floor_usd": "$2B"}, "region_floor_usd"),  # 51 x $1.57B would be $80.07B
+    ({"per_capita_floor": 1.0}, "per_capita_floor"),
+    ({"group_min_shares": {"census_region": {"South": 0.6, "West": 0.5}}}, "group_min_shares"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "rule"), ISSUE_CASES)
+def test_every_offered_fix_prints_a_number_that_solves_as_printed(states, overrides, rule) -> None:
+    scenario = pf.load_scenario().updated(**overrides)
+    with pytest.raises(pf.InfeasibleError) as err:
+        pf.solve(states, scenario)
+    fixes = err.value.diagnosis.relaxations
+    assert rule in {f.rule for f in fixes}
+    message = str(err.value)
+    for fix in fixes:
+        assert fix.text in message
+        if fix.rule != "allow_unspent":
+            # the number in the sentence is exactly the one that was re-solved
+            assert _printed_number(fix.text) == pytest.approx(fix.suggested, rel=1e-12)
+        plan = pf.Planner(states, diagnose=False).solve(scenario.updated(**fix.changes))
+        assert plan.solver["status"] == "optimal", fix.text
+    # one list: the conflict sentences name no number to change a rule to
+    advice = re.compile(r"\b(lower|raise|scale)\b[^;]*\bto\s+\$?[0-9]")
+    assert not any(advice.search(c) for c in err.value.conflicts), err.value.conflicts
+
+
+def test_fixes_are_ranked_by_relative_change(states) -> None:
+    with pytest.raises(pf.InfeasibleError) as err:
+        pf.solve(states, pf.load_scenario().updated(region_floor_usd="$2B"))
+    fixes = err.value.diagnosis.relaxations
+    changes = [abs(f.suggested - f.current) / abs(f.current) for f in fixes
+               if f.rule != "allow_unspent"]
+    assert changes == sorted(changes) and len(changes) >= 2
+    floor = next(f for f in fixes if f.rule == "region_floor_usd")
+    assert floor.suggested * 51 <= 80e9 and "to $1.56B" in floor.text
+
+
+def test_printable_rounds_toward_the_feasible_side() -> None:
+    from optimizer.diagnose import printable
+
+    assert printable(1.5686e9, "usd", upward=False) == 1.56e9
+    assert printable(1.5686e9, "usd", upward=True) == 1.57e9
+    assert printable(0.759612, "capacity", upward=False) == 0.7596
+    assert printable(0.90909, "factor", upward=False) == 0.90
+    assert printable(12.5, "hubs", upward=True) == 13
+    assert printable(1.6e9, "usd", upward=False) == 1.6e9  # on the grid: unchanged

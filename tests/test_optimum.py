@@ -183,7 +183,7 @@ def test_unspent_budget_allowed_only_when_asked(solve_checked) -> None:
     ("overrides", "message"),
     [
         ({"region_floor_usd": "$4B"},
-         "region floors add up to $12.0B but the budget is $10.0B; lower the floors by $2.0B"),
+         "region floors add up to $12.0B but the budget is $10.0B, $2.0B less"),
         ({"region_cap_usd": "$3B"},
          "region caps (after exclusions) add up to $9.0B but the whole budget of $10.0B"),
         ({"group_min_shares": {"region": {"east": 0.5}}, "region_bounds": {"A": {"cap_usd": 1e9}}},
