@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.columns import is_indicator
 from optimizer.errors import DataError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -184,7 +185,8 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
         i = bad_pop[0]
         raise DataError("population must be a positive number", file=label, row=row_of(i),
                         column="population")
-    indicators = tuple(c for c in numeric if c != "population")
+    # the column registry says which numeric columns are not indicators (counts, rates)
+    indicators = tuple(c for c in numeric if c != "population" and is_indicator(c))
     if not indicators:
         raise DataError("no numeric indicator columns besides population", file=label)
     t = t.sort_values("region_id", kind="stable").reset_index(drop=True)

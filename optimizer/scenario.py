@@ -405,44 +405,122 @@ def default_scenario() -> Scenario:
 
 
 PATENTS = "utility_patents_2000_2015"
-APPORTIONED = "_apportioned"
-PATENT_WEIGHT = 0.25  # ASSUMPTION: the one indicator measured locally gets a quarter of the weight
-ZERO_FILLED = (PATENTS, "ai_vc_musd_apportioned")
+APPORTIONED = "_apportioned"  # suffix of columns shared out by population (never a default)
 LARGE_REGION_SET = 1000  # regions; bigger sets get fewer tangents and a longer time limit
+
+# ASSUMPTION: the default metro weights, on measured metro columns only (see region_set_default).
+METRO_WEIGHTS: dict[str, float] = {
+    "oews_software_developers": 0.20,     # the AI-building workforce (BLS OEWS 2025)
+    "oews_data_scientists": 0.10,
+    "oews_cs_research_scientists": 0.10,  # AI research talent (sparse: small where suppressed)
+    "oews_computer_math": 0.10,           # the wider computing workforce, published everywhere
+    "herd_ai_fields_musd": 0.20,          # university R&D in CS + engineering + math (HERD 2023)
+    "cbp_computer_systems_design": 0.05,  # tech industries (CBP 2019)
+    "cbp_software_publishers": 0.05,
+    "cbp_semiconductors": 0.05,
+    PATENTS: 0.15,                        # invention (USPTO 2000-2015)
+}
+METRO_ABSORBS: dict[str, list[str]] = {
+    "research": ["herd_ai_fields_musd"],
+    "talent": ["oews_software_developers", "oews_data_scientists", "oews_cs_research_scientists"],
+    "compute": ["cbp_data_processing", "cbp_semiconductors"],
+    "venture": ["cbp_software_publishers", PATENTS],  # a proxy: no local venture figure is shipped
+}
+# ASSUMPTION: the default county weights, on county-measured columns only.
+COUNTY_WEIGHTS: dict[str, float] = {
+    "herd_ai_fields_musd": 0.30, "ba_plus_residents": 0.35, PATENTS: 0.35,
+}
+COUNTY_ABSORBS: dict[str, list[str]] = {
+    "research": ["herd_ai_fields_musd"], "talent": ["ba_plus_residents"],
+    "compute": [PATENTS], "venture": [PATENTS],  # proxies: see region_set_default
+}
+# Suppressed or unplaceable local cells: "zero" where BLS or Census withheld a small cell
+# (OEWS: occupation not released; CBP: fewer than 3 establishments; PTMT: county not listed);
+# "median" where a figure exists but could not be placed in the area (patents of the
+# Connecticut metros, delineated by planning regions the county counts do not fit).
+METRO_MISSING: dict[str, str] = {
+    **{c: "zero" for c in ("oews_software_developers", "oews_data_scientists",
+                           "oews_cs_research_scientists", "oews_computer_math",
+                           "cbp_computer_systems_design", "cbp_software_publishers",
+                           "cbp_semiconductors", "cbp_data_processing")},
+    PATENTS: "median",
+}
+COUNTY_MISSING: dict[str, str] = {PATENTS: "zero"}
 
 
 def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
     """The documented default plan for a shipped region set; states get the default.
 
-    Metros and counties (assumptions, stated wherever the plan is shown):
-    - each state-level indicator weight moves to its ``*_apportioned`` column (state
-      figures shared out by population, so derived), scaled to 75%; patents
-      (``utility_patents_2000_2015``, counted locally) get the other 25%;
-    - instruments absorb by the apportioned columns of the same indicators;
+    Metros and counties weight only locally measured columns (state figures apportioned
+    by population, ``*_apportioned``, stay in the tables but carry no default weight and
+    no absorption). The weights are ASSUMPTIONS, chosen so that:
+
+    - metros: AI talent (OEWS 2025 software developers 20%, data scientists 10%, AI/CS
+      research scientists 10%, all computer and math jobs 10%) is half, as the article
+      measures concentration by AI workers and inventors; university R&D in the fields
+      where AI research is reported (HERD CS + engineering + math) 20%; the tech
+      industries of CBP 2019 (computer systems design, software publishers,
+      semiconductors) 15%; utility patents 15% (all technologies, older: 2000-2015);
+    - counties: only three columns are measured per county: university AI-field R&D
+      30%, residents with a bachelor's degree 35% (ACS share x population), patents 35%;
+    - instruments absorb through measured columns: research <- university AI-field R&D;
+      talent <- the AI occupations (counties: residents with a degree); compute <- data
+      processing and hosting and semiconductor employment (counties: patents, a proxy,
+      since those industries are not published per county in the shipped sources);
+      venture <- software publishers' employment and patents (a proxy: no local venture
+      figure is public; software publishing is where venture-backed AI firms sit);
+    - missing values: OEWS and CBP suppressed cells count as zero (BLS withholds an
+      occupation that is small or unreliable in the area; CBP withholds cells of fewer
+      than 3 establishments), which understates those places slightly; metro patents
+      missing only for the 5 Connecticut metros take the median; the count filled is
+      reported with every plan;
     - spread is the Hoover index (linear in the number of regions; the exact Gini is
       refused above 250 regions), chosen here explicitly and reported with the plan;
-    - missing patents and AI venture funding count as zero (no reported activity);
     - above 1,000 regions: 24 tangents and a 5-minute time limit for the first solve.
     """
     base = default_scenario()
     if region_set == "states":
         return base
     have = set(indicators)
+    counties = region_set == "counties"
+    weights, absorbs, missing = ((COUNTY_WEIGHTS, COUNTY_ABSORBS, COUNTY_MISSING) if counties
+                                 else (METRO_WEIGHTS, METRO_ABSORBS, METRO_MISSING))
     data = base.to_dict()
-    weights = {f"{k}{APPORTIONED}": v * (1 - PATENT_WEIGHT) for k, v in base.weights.items()
-               if f"{k}{APPORTIONED}" in have}
-    if PATENTS in have:
-        weights[PATENTS] = PATENT_WEIGHT * sum(base.weights.values())
-    data["weights"] = weights or {k: 1.0 for k in indicators}
-    for ins in data["instruments"].values():
-        cols = [f"{c}{APPORTIONED}" for c in ins.get("absorbs") or [] if f"{c}{APPORTIONED}" in have]
-        ins["absorbs"] = cols or None
+    data["weights"] = {k: w for k, w in weights.items() if k in have} or {k: 1.0 for k in indicators}
+    for name, ins in data["instruments"].items():
+        ins["absorbs"] = [c for c in absorbs.get(name, []) if c in have] or None
     data["spread_measure"] = "hoover"
-    data["missing_values"] = {"default": "error", **{c: "zero" for c in ZERO_FILLED if c in have}}
-    if region_set == "counties":
+    data["missing_values"] = {"default": "error", **{c: p for c, p in missing.items() if c in have}}
+    if counties:
         data["approximation"] = {**data["approximation"], "tangents": 24}
         data["solver"] = {**data["solver"], "time_limit_s": 300.0}
     return scenario_from_dict(data, source=f"default plan for {region_set}")
+
+
+def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
+    """What a page says about a shipped region set's data and default assumptions."""
+    if region_set not in ("metros", "counties"):
+        return []
+    from optimizer.columns import label  # the registry has no dependencies
+
+    weights = ", ".join(f"{label(k)} {w:.0%}" for k, w in scenario.normalized_weights.items())
+    policies = scenario.missing_values if isinstance(scenario.missing_values, dict) else {}
+    zero = [label(c) for c, p in policies.items() if c != "default" and p == "zero"]
+    median = [label(c) for c, p in policies.items() if c != "default" and p == "median"]
+    notes = [
+        f"{region_set.capitalize()}: the default weights use only locally measured columns "
+        f"(an assumption: change them in the sidebar): {weights}. Columns ending in "
+        f"'{APPORTIONED}' are state (or metro) figures shared out by population, derived, "
+        "not measured locally (see data/SOURCES.md).",
+    ]
+    if zero or median:
+        notes.append("Suppressed values count as zero for " + ", ".join(zero or ["none"])
+                     + (("; unplaceable values take the median for " + ", ".join(median))
+                        if median else "") + ". The plan reports how many were filled.")
+    notes.append("Spread is measured by the Hoover index (population-weighted mean absolute "
+                 "deviation), which grows linearly with the number of regions; the result "
+                 "reports the true Gini too.")
+    return notes
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

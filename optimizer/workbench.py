@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer import columns
 from optimizer.capacity import (
     BUSD,
     MAX_GINI_REGIONS,
@@ -46,15 +47,12 @@ from optimizer.errors import DataError, PlaceFundError, ScenarioError
 from optimizer.export import load_plan
 from optimizer.result import AllocationResult
 from optimizer.scenario import (
-    APPORTIONED,
-    PATENT_WEIGHT,
-    PATENTS,
-    ZERO_FILLED,
     Scenario,
     constraint_packs,
+    region_set_assumptions,
     region_set_default,
+    scenario_from_bytes,
     scenario_from_dict,
-    scenario_from_text,
     usd,
 )
 from optimizer.settings import home_dir
@@ -76,25 +74,9 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "cv": ("Coefficient of variation", "ratio"),
 }
 SHARE_METRICS = {"top10_share", "baseline_top10_share"}
-INDICATOR_LABELS: dict[str, tuple[str, str]] = {
-    "ai_job_postings": ("AI job postings", "Online job postings asking for AI skills (talent demand)."),
-    "ai_vc_musd": ("AI venture funding", "Venture capital invested in AI firms, $ millions."),
-    "vc_funded_firms": ("VC-funded firms", "Number of venture-funded firms (startup base)."),
-    "business_rd_musd": ("Business R&D", "Research and development spending by firms, $ millions."),
-    "university_se_rd_musd": ("University S&E R&D",
-                              "Science and engineering R&D spending at universities, $ millions."),
-    "cs_doctorates": ("CS doctorates", "Computer science doctorates awarded (talent supply)."),
-    "se_doctorates": ("S&E doctorates", "Science and engineering doctorates awarded."),
-    "kti_value_added_musd": ("Knowledge/tech industry output",
-                             "Value added by knowledge- and technology-intensive industries, $ millions."),
-    "gdp_musd": ("GDP", "Gross domestic product, $ millions (size of the economy)."),
-}
-
-
 def indicator_label(column: str) -> tuple[str, str]:
-    """A readable name and a tooltip for an indicator column."""
-    default = (column.replace("_", " ").capitalize(), f"Column '{column}' of the regions table.")
-    label, help_text = INDICATOR_LABELS.get(column, default)
+    """A readable name and a tooltip for an indicator column (from the column registry)."""
+    label, help_text = columns.describe(column)
     return label, f"{help_text} Weights are relative: they are normalized to sum to 100%."
 
 
@@ -486,20 +468,7 @@ def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
 
 def region_set_notes(region_set: str, scenario: Scenario) -> list[str]:
     """What the page says about a region set's data and its default assumptions."""
-    if region_set not in ("metros", "counties"):
-        return []
-    zero = [c for c in ZERO_FILLED if scenario.missing_policy(c) == "zero"]
-    return [
-        f"{region_set.capitalize()}: indicators ending in '{APPORTIONED}' are state figures "
-        "apportioned to each region by a documented rule (derived, see data/SOURCES.md); "
-        f"patents ({PATENTS}) are counted locally. Default weights: the state weights × "
-        f"{1 - PATENT_WEIGHT:.0%} on the apportioned columns, {PATENT_WEIGHT:.0%} on patents "
-        "(an assumption: change them in the sidebar).",
-        "Missing values of " + " and ".join(zero) + " count as zero (treated as no reported "
-        "activity).",
-        "Spread is measured by the Hoover index (population-weighted mean absolute deviation), "
-        "which grows linearly with the number of regions; the result reports the true Gini too.",
-    ]
+    return region_set_assumptions(region_set, scenario)
 
 
 def spread_measure_choice(n_regions: int) -> tuple[list[str], str | None]:
@@ -602,11 +571,7 @@ def regions_from_upload(csv_name: str, csv_bytes: bytes, geo_name: str | None = 
 def scenario_from_upload(name: str, raw: bytes) -> Scenario:
     """Validate an uploaded scenario YAML."""
     check_upload_size(name, len(raw))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ScenarioError(f"{name}: not UTF-8 text (byte {err.start})") from None
-    return scenario_from_text(text, source=name)
+    return scenario_from_bytes(raw, source=name)  # the CLI's bounded YAML reader
 
 
 # --------------------------------------------------------------------------- plan library

@@ -51,7 +51,8 @@ DEFAULT_SHARED = Path("..") / "shared" / "data"  # relative to the repo root
 
 US_ATLAS = "us-atlas@3.0.1"
 PRECISION = 5  # decimal places in the GeoJSON output
-CODE_DTYPES = {"state_fips": str, "county_fips": str, "cbsa_code": str}
+CODE_DTYPES = {"state_fips": str, "county_fips": str, "cbsa_code": str, "cbsa_code_2023": str,
+               "area_code": str, "state_fips_primary": str}
 
 # Files that must never be read into the project (no licence / unpublished).
 FORBIDDEN_PREFIXES = ("cbsa_digitalization_", "cbsa_vc_", "cbsa_ai_indicators_brookings_draft_")
@@ -90,8 +91,8 @@ class Shared:
             fail(f"missing shared file {name}")
         return p
 
-    def csv(self, name: str, **kw) -> pd.DataFrame:
-        return pd.read_csv(self.path(name), dtype=CODE_DTYPES, keep_default_na=True, **kw)
+    def csv(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.path(name), dtype=CODE_DTYPES, keep_default_na=True)
 
 
 def fetch_us_atlas(workdir: Path) -> Path:
@@ -342,14 +343,70 @@ FALLS_CHURCH = "51610"
 # in 2019 into Chugach (02063) and Copper River (02066), which the 2022 estimates report.
 VALDEZ_CORDOVA = ("02261", ("02063", "02066"))
 PATENT_YEARS = list(range(2000, 2016))
+# ASSUMPTION (documented in SOURCES.md): a metro of fewer than 250,000 residents is "small".
+SMALL_RURAL_POPULATION = 250_000
+# CBP 2019 is coded by the 2017 delineation: its figure is joined to a 2023 metro of the same
+# code only if the two areas share at least this share of their (2022) population.
+CBP_MIN_OVERLAP = 0.80
+
+# shipped column -> column of cbsa_oews_ai_occupations_may2025.csv (BLS OEWS May 2025)
+OEWS = {
+    "oews_all_occupations": "emp_all_occupations",               # 00-0000
+    "oews_computer_math": "emp_computer_math_group",             # 15-0000
+    "oews_cs_research_scientists": "emp_computer_info_research_scientists",  # 15-1221
+    "oews_data_scientists": "emp_data_scientists",               # 15-2051
+    "oews_software_developers": "emp_software_developers",       # 15-1252
+    "oews_hardware_engineers": "emp_computer_hardware_engineers",  # 17-2061
+    "oews_systems_analysts": "emp_computer_systems_analysts",    # 15-1211
+    "oews_statisticians": "emp_statisticians",                   # 15-2041
+}
+# shipped column (millions USD) -> HERD FY2023 table 71 column (thousands USD)
+HERD = {
+    "herd_all_fields_musd": "rd_all_fields_kusd",
+    "herd_cs_musd": "rd_computer_info_sci_kusd",
+    "herd_engineering_musd": "rd_engineering_kusd",
+    "herd_math_stats_musd": "rd_math_stats_kusd",
+}
+HERD_AI = "herd_ai_fields_musd"  # CS + engineering + math and statistics
+HERD_US_TOTAL_KUSD = 108_681_008   # NCSES HERD FY2023 table 71, U.S. total, all fields
+HERD_US_CS_KUSD = 3_617_348        # the same, computer and information sciences
+HERD_INSTITUTIONS = 664
+# shipped column -> CBP 2019 column (mid-March employees)
+CBP = {
+    "cbp_all_industries": "emp_all_industries",
+    "cbp_computer_systems_design": "emp_n5415_computer_systems_design",
+    "cbp_data_processing": "emp_n5182_data_processing_hosting",
+    "cbp_scientific_rd": "emp_n5417_scientific_rnd_services",
+    "cbp_software_publishers": "emp_n5112_software_publishers",
+    "cbp_semiconductors": "emp_n3344_semiconductors_electronic_components",
+}
+# metro figures apportioned to the member counties by population (no county figure exists)
+FROM_METRO = ["oews_computer_math", "oews_software_developers", "oews_data_scientists",
+              "oews_cs_research_scientists", "cbp_data_processing", "cbp_semiconductors"]
+METRO_APPORTIONED = [f"{c}_metro_apportioned" for c in FROM_METRO]
+
+# Connecticut's 2023 metros are delineated by planning region (2022), but the only county
+# polygons in the shipped packages are the 8 former counties (2017). Each CT metro is drawn
+# with the former counties that hold most of its planning regions (an approximation for the
+# map only; no figure depends on it). New Haven County holds both the South Central (New
+# Haven) and the Naugatuck Valley (Waterbury-Shelton) planning regions: both are drawn with it.
+CT_METRO_SHAPES = {
+    "14860": ("09001",),                    # Greater Bridgeport + Western CT ~ Fairfield County
+    "25540": ("09003", "09007", "09013"),   # Capitol + Lower CT River Valley ~ Hartford,
+                                            # Middlesex, Tolland counties
+    "35300": ("09009",),                    # South Central CT ~ New Haven County
+    "47930": ("09009",),                    # Naugatuck Valley ~ New Haven County (shared)
+    "35980": ("09011",),                    # Southeastern CT ~ New London County
+}
 
 COUNTY_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "census_region", "census_division",
     "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015",
+    *HERD, HERD_AI, "ba_plus_share_pct", "ba_plus_residents",
 ]
 METRO_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "states", "census_region", "census_division",
-    "population", "population_complete", "n_counties", "utility_patents_2000_2015",
+    "population", "small_rural", *OEWS, *HERD, HERD_AI, *CBP, "utility_patents_2000_2015",
 ]
 APPORTIONED = [f"{c}_apportioned" for c in STATE_INDICATORS]
 
@@ -383,20 +440,46 @@ def plotly_license(workdir: Path) -> str:
     return text
 
 
-def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path):
+def read_omb2023(sh: Shared, states: pd.DataFrame) -> pd.DataFrame:
+    """OMB Bulletin 23-01 county->CBSA list, 50 states + DC (Puerto Rico dropped)."""
+    x = sh.csv("county_cbsa_crosswalk_omb2023.csv")
+    if x["county_fips"].duplicated().any():
+        fail("OMB 2023 crosswalk: duplicate county_fips")
+    x["state_fips"] = x["county_fips"].str[:2]
+    n_pr = x.loc[(x["state_fips"] == "72") & (x["cbsa_type"] == "metro"), "cbsa_code"].nunique()
+    x = x[x["state_fips"].isin(states["region_id"])].copy()
+    if set(x["cbsa_type"]) != {"metro", "micro"}:
+        fail(f"OMB 2023 crosswalk: unexpected cbsa_type values {set(x['cbsa_type'])}")
+    n_metro = x.loc[x["cbsa_type"] == "metro", "cbsa_code"].nunique()
+    if (n_metro, n_pr) != (387, 6):
+        fail(f"OMB 2023: expected 387 metros in the states + DC and 6 in PR, got {n_metro}, {n_pr}")
+    return x
+
+
+def state_apportioned(county_fips: pd.Series, population: pd.Series,
+                      states: pd.DataFrame) -> pd.DataFrame:
+    """State indicators shared out to counties by population share (per county row)."""
+    st = states.set_index("region_id")
+    sf = county_fips.str[:2]
+    share = population.astype(float) / sf.map(st["population"]).astype(float)
+    return pd.DataFrame({f"{c}_apportioned": sf.map(st[c].astype(float)) * share
+                         for c in STATE_INDICATORS}, index=county_fips.index)
+
+
+def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path,
+                   omb: pd.DataFrame, report: dict):
     xw = sh.csv("county_cbsa_crosswalk.csv")
     pop = sh.csv("county_population_2022.csv")
     pat = sh.csv("county_utility_patents_2000_2015.csv")
     st = states.set_index("region_id")
 
+    # The county set is that of the 2017 geometry (the shared crosswalk lists exactly it for
+    # the 50 states + DC); CBSA membership comes from the OMB 2023 delineation.
     xw = xw[xw["state_fips"].isin(st.index)].copy()
     if xw["county_fips"].duplicated().any():
         fail("crosswalk: duplicate county_fips")
     if not (xw["county_fips"].str[:2] == xw["state_fips"]).all():
         fail("crosswalk: county_fips does not start with state_fips")
-    n_xw_metros = xw.loc[xw["cbsa_type"] == "metro", "cbsa_code"].nunique()
-    if n_xw_metros != 384:
-        fail(f"crosswalk: expected 384 metro CBSAs, got {n_xw_metros}")
 
     # ---- population (Census 2022 county estimates), keyed to the crosswalk's county set
     popm = pop.set_index("county_fips")["population_2022"]
@@ -414,7 +497,7 @@ def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path):
     for r in drops.itertuples():
         if r.state_fips == "09":
             why = ("Connecticut: the 2022 estimates report the 9 planning regions (091xx), "
-                   "not the 8 former counties used by the crosswalk and the 2017 geometry")
+                   "not the 8 former counties of the 2017 geometry")
         elif r.county_fips == "51515":
             why = "Bedford city VA: merged into Bedford County 51019 in 2013; no 2022 estimate, no geometry"
         else:
@@ -429,7 +512,6 @@ def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path):
         fail(f"unexpected population rows not in the crosswalk: {sorted(unused)}")
     xw = xw[xw["population"].notna()].copy()
 
-    # every state except Connecticut must add up to its state total exactly
     sums = xw.groupby("state_fips")["population"].sum()
     diff = (sums - st["population"].reindex(sums.index)).astype(int)
     if (diff != 0).any():
@@ -437,33 +519,80 @@ def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path):
     if set(st.index) - set(sums.index) != {"09"}:
         fail("a state other than Connecticut lost all its counties")
 
+    # ---- OMB 2023 CBSA of each county
+    o = omb[omb["state_fips"] != "09"].set_index("county_fips")
+    not_here = sorted(set(o.index) - set(xw["county_fips"]))
+    if not_here:
+        fail(f"OMB 2023 counties outside the 2017 county set: {not_here}")
+    xw["cbsa_code"] = xw["county_fips"].map(o["cbsa_code"])
+    xw["cbsa_type"] = xw["county_fips"].map(o["cbsa_type"]).fillna("nonmetro")
+    report["counties_omb2023"] = {
+        "counties": len(xw), "metro": int((xw["cbsa_type"] == "metro").sum()),
+        "micro": int((xw["cbsa_type"] == "micro").sum()),
+        "nonmetro": int((xw["cbsa_type"] == "nonmetro").sum()),
+        "connecticut_planning_regions_not_placed": int((omb["state_fips"] == "09").sum()),
+    }
+
     # ---- utility patents (USPTO PTMT, by county of inventor), 2000-2015
     cols = [f"patents_{y}" for y in PATENT_YEARS]
     if pat[cols].isna().any().any():
         fail("patent table has empty yearly cells; rule would need revisiting")
     patm = pat.set_index("county_fips")[cols].sum(axis=1)
     xw["utility_patents_2000_2015"] = xw["county_fips"].map(patm).astype("Int64")
+    report["patents_county"] = {
+        "source_rows": len(pat), "matched": int(xw["county_fips"].isin(patm.index).sum()),
+        "counties_absent_from_source": int(xw["utility_patents_2000_2015"].isna().sum()),
+        "source_rows_not_placed": sorted(set(patm.index) - set(xw["county_fips"])),
+    }
 
-    # ---- names, states, regions
-    xw["name"] = [n[: -(len(sn) + 2)] if isinstance(n, str) and n.endswith(", " + sn) else n
-                  for n, sn in zip(xw["county_name"], xw["state_name"])]
-    if xw["name"].isna().any():
-        fail("county without a name")
+    # ---- HERD FY2023 by county (2022 county set): sum over the HERD institutions there
+    hc = sh.csv("county_herd_rd_fy2023.csv").set_index("county_fips")
+    if hc.index.duplicated().any():
+        fail("county HERD: duplicate county_fips")
+    for col, src in HERD.items():
+        xw[col] = (xw["county_fips"].map(hc[src]).fillna(0) / 1000).round(3)
+    xw[HERD_AI] = (xw["county_fips"].map(
+        hc[["rd_computer_info_sci_kusd", "rd_engineering_kusd", "rd_math_stats_kusd"]].sum(axis=1)
+    ).fillna(0) / 1000).round(3)
+    lost = hc[~hc.index.isin(xw["county_fips"])]
+    report["herd_county"] = {
+        "source_rows": len(hc), "matched": int(hc.index.isin(xw["county_fips"]).sum()),
+        "not_placed": {k: int(v) for k, v in lost["rd_all_fields_kusd"].items()},
+        "counties_without_institution": int((~xw["county_fips"].isin(hc.index)).sum()),
+        "kusd_in_counties": int(hc.loc[hc.index.isin(xw["county_fips"]), "rd_all_fields_kusd"].sum()),
+    }
+    if int(hc["rd_all_fields_kusd"].sum()) != HERD_US_TOTAL_KUSD:
+        fail("county HERD does not add up to the U.S. total")
+    print(f"counties: HERD not placed (no county row): {report['herd_county']['not_placed']}")
+
+    # ---- ACS 2014-18 bachelor's-or-higher share (S1501), and residents x share
+    acs = sh.csv("county_acs5_2014_2018_bachelors_share.csv").set_index("county_fips")
+    xw["ba_plus_share_pct"] = xw["county_fips"].map(acs["pct_pop25_baplus"])
+    xw["ba_plus_residents"] = (xw["ba_plus_share_pct"] / 100 * xw["population"].astype(float)).round()
+    xw["ba_plus_residents"] = xw["ba_plus_residents"].astype("Int64")
+    report["acs_county"] = {"source_rows": len(acs),
+                            "matched": int(xw["county_fips"].isin(acs.index).sum()),
+                            "empty": int(xw["ba_plus_share_pct"].isna().sum())}
+
+    # ---- names carry the state: "Washington County, OR"
+    base = [n[: -(len(sn) + 2)] if isinstance(n, str) and n.endswith(", " + sn) else n
+            for n, sn in zip(xw["county_name"], xw["state_name"])]
+    xw["postal"] = xw["state_fips"].map(st["postal"])
+    xw["name"] = [f"{b}, {p}" for b, p in zip(base, xw["postal"])]
+    if xw["name"].isna().any() or xw["name"].duplicated().any():
+        fail("county names missing or not unique")
     xw["region_id"] = xw["county_fips"]
-    for c in ("postal", "census_region", "census_division"):
+    for c in ("census_region", "census_division"):
         xw[c] = xw["state_fips"].map(st[c])
-    xw["cbsa_type"] = xw["cbsa_type"].astype(str)
 
-    # ---- state indicators apportioned by population share within the state
-    for c in STATE_INDICATORS:
-        share = xw["population"].astype(float) / xw["state_fips"].map(st["population"]).astype(float)
-        xw[c + "_apportioned"] = xw["state_fips"].map(st[c].astype(float)) * share
-
+    xw = pd.concat([xw, state_apportioned(xw["county_fips"], xw["population"], states)], axis=1)
     counties = xw[COUNTY_COLUMNS + APPORTIONED].sort_values("region_id").reset_index(drop=True)
 
     # ---- geometry: us-atlas counties + Falls Church from plotly-geo
-    g = read_topojson(pkg / "counties-10m.json", "counties").rename(columns={"id": "region_id"})
-    g = g[g["region_id"].isin(counties["region_id"])].copy()
+    g_all = read_topojson(pkg / "counties-10m.json", "counties").rename(columns={"id": "region_id"})
+    ct_old = g_all[g_all["region_id"].isin({c for cs in CT_METRO_SHAPES.values() for c in cs})]
+    ct_old = ct_old.assign(geometry=[repair(x) for x in ct_old.geometry])[["region_id", "geometry"]]
+    g = g_all[g_all["region_id"].isin(counties["region_id"])].copy()
     g["geometry"] = [repair(x) for x in g.geometry]
     empty = g.loc[g.geometry.isna(), "region_id"].tolist()
     if empty != [FALLS_CHURCH]:
@@ -486,62 +615,161 @@ def build_counties(sh: Shared, states: pd.DataFrame, pkg: Path, workdir: Path):
         missing = set(counties["region_id"]) ^ set(g["region_id"])
         fail(f"county rows and geometry differ: {sorted(missing)}")
     print("counties: 51610 Falls Church geometry from plotly-geo 1.0.0 (empty in us-atlas)")
-    return counties, g
+    return counties, g, ct_old
 
 
-def round_apportioned(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    for c in APPORTIONED:
-        df[c] = df[c].round(3)
-    return df
+def suppressed(df: pd.DataFrame, cols) -> dict[str, int]:
+    return {c: int(df[c].isna().sum()) for c in cols}
 
 
-def build_metros(counties: pd.DataFrame, county_geo: gpd.GeoDataFrame, sh: Shared,
-                 states: pd.DataFrame):
-    xw = sh.csv("county_cbsa_crosswalk.csv")
-    xw = xw[(xw["cbsa_type"] == "metro") & xw["state_fips"].isin(states["region_id"])]
+def build_metros(sh: Shared, states: pd.DataFrame, omb: pd.DataFrame, counties: pd.DataFrame,
+                 county_geo: gpd.GeoDataFrame, ct_old: gpd.GeoDataFrame, report: dict):
+    """The 387 metropolitan CBSAs of OMB 2023 in the 50 states + DC, with measured columns."""
+    om = omb[omb["cbsa_type"] == "metro"].copy()
+    popm = sh.csv("county_population_2022.csv").set_index("county_fips")["population_2022"]
+    om["population"] = om["county_fips"].map(popm)
+    if om["population"].isna().any():
+        fail(f"OMB 2023 metro counties without a 2022 estimate: "
+             f"{om.loc[om['population'].isna(), 'county_fips'].tolist()}")
+    by_postal = states.set_index("region_id")["postal"]
+    om["postal"] = om["state_fips"].map(by_postal)
+
+    titles = om.groupby("cbsa_code")["cbsa_title"].first()
+    m = pd.DataFrame({"region_id": titles.index, "name": titles.to_numpy()})
+    m["states"] = m["name"].str.rsplit(", ", n=1).str[1].str.replace("-", ";")
+    have = om.groupby("cbsa_code")["postal"].agg(set)
+    bad = [c for c, s in zip(m["region_id"], m["states"]) if set(s.split(";")) != have[c]]
+    if bad:
+        fail(f"metros whose title states differ from their counties' states: {bad}")
+    m["postal"] = m["states"].str.split(";").str[0]
     st = states.set_index("postal")
-    names = xw.groupby("cbsa_code")["cbsa_name"].first()
-    n_all = xw.groupby("cbsa_code").size()
+    m["state_fips"] = m["postal"].map(st["region_id"])
+    m["census_region"] = m["postal"].map(st["census_region"])
+    m["census_division"] = m["postal"].map(st["census_division"])
+    m["population"] = m["region_id"].map(om.groupby("cbsa_code")["population"].sum()).astype("Int64")
+    m["small_rural"] = m["population"] < SMALL_RURAL_POPULATION
+    m = m.set_index("region_id", drop=False)
 
-    mc = counties[counties["cbsa_type"] == "metro"].copy()
-    kept = mc.groupby("cbsa_code").size()
-    rows = []
-    for code, name in names.items():
-        n_kept = int(kept.get(code, 0))
-        if n_kept == 0:
-            print(f"metros: DROP {code} {name}: all its counties are Connecticut counties "
-                  "without a 2022 population estimate")
-            continue
-        part = mc[mc["cbsa_code"] == code]
-        name_states = name.rsplit(", ", 1)[1].split("-")
-        xw_states = set(xw.loc[xw["cbsa_code"] == code, "state_fips"].map(
-            states.set_index("region_id")["postal"]))
-        if set(name_states) != xw_states:
-            fail(f"metro {code} {name}: states in name {name_states} != counties' {xw_states}")
-        primary = name_states[0]
-        complete = n_kept == int(n_all[code])
-        if not complete:
-            print(f"metros: {code} {name}: population and figures cover {n_kept} of "
-                  f"{int(n_all[code])} counties (Connecticut counties lack 2022 estimates)")
-        row = {
-            "region_id": code, "name": name, "postal": primary,
-            "state_fips": st.loc[primary, "region_id"], "states": ";".join(name_states),
-            "census_region": st.loc[primary, "census_region"],
-            "census_division": st.loc[primary, "census_division"],
-            "population": int(part["population"].sum()),
-            "population_complete": complete, "n_counties": n_kept,
-            "utility_patents_2000_2015": part["utility_patents_2000_2015"].sum(min_count=1),
-        }
-        for c in APPORTIONED:
-            row[c] = part[c].sum(min_count=1)
-        rows.append(row)
-    metros = pd.DataFrame(rows)[METRO_COLUMNS + APPORTIONED]
-    metros["utility_patents_2000_2015"] = metros["utility_patents_2000_2015"].astype("Int64")
+    # ---- OEWS May 2025 (OMB 2023 codes): joined on the code
+    oe = sh.csv("cbsa_oews_ai_occupations_may2025.csv")
+    msa = oe[oe["area_type"] == "msa"].set_index("area_code")
+    if len(msa) != 393:
+        fail(f"OEWS: expected 393 MSAs, got {len(msa)}")
+    for col, src in OEWS.items():
+        m[col] = msa[src].reindex(m.index).astype("Int64")
+    not_joined = sorted(set(msa.index) - set(m.index))
+    report["oews"] = {
+        "source_msas": len(msa), "matched": int(m.index.isin(msa.index).sum()),
+        "source_rows_not_joined": not_joined,
+        "why_not_joined": "Puerto Rico MSAs (outside the 50 states + DC)",
+        "suppressed_in_metros": suppressed(m, OEWS),
+    }
+    if any(msa.at[c, "state_fips_primary"] != "72" for c in not_joined):
+        fail(f"OEWS MSAs left out other than Puerto Rico: {not_joined}")
+    if int(m.at["41940", "oews_software_developers"]) != 87_350:
+        fail("OEWS: San Jose software developers is not the published 87,350")
+
+    # ---- HERD FY2023 (OMB 2023 codes): sum over institutions; no institution -> 0
+    inst = sh.csv("institution_herd_rd_by_field_fy2023.csv")
+    if len(inst) != HERD_INSTITUTIONS or int(inst["rd_all_fields_kusd"].sum()) != HERD_US_TOTAL_KUSD \
+            or int(inst["rd_computer_info_sci_kusd"].sum()) != HERD_US_CS_KUSD:
+        fail("HERD institutions do not reproduce the published U.S. totals")
+    hb = sh.csv("cbsa2023_herd_rd_fy2023.csv").set_index("cbsa_code")
+    by_inst = inst.groupby("cbsa_code_2023")[list(HERD.values())].sum()
+    if not by_inst.reindex(hb.index)[list(HERD.values())].eq(hb[list(HERD.values())]).all().all():
+        fail("HERD: the CBSA file is not the sum of its institutions")
+    for col, src in HERD.items():
+        m[col] = (hb[src].reindex(m.index).fillna(0) / 1000).round(3)
+    ai = hb[["rd_computer_info_sci_kusd", "rd_engineering_kusd", "rd_math_stats_kusd"]].sum(axis=1)
+    m[HERD_AI] = (ai.reindex(m.index).fillna(0) / 1000).round(3)
+    in_metro = hb.index.isin(m.index)
+    report["herd"] = {
+        "institutions": len(inst), "us_total_kusd": int(inst["rd_all_fields_kusd"].sum()),
+        "us_cs_kusd": int(inst["rd_computer_info_sci_kusd"].sum()),
+        "institutions_without_cbsa": int(inst["cbsa_code_2023"].isna().sum()),
+        "kusd_without_cbsa": int(inst.loc[inst["cbsa_code_2023"].isna(), "rd_all_fields_kusd"].sum()),
+        "cbsa_rows": len(hb), "cbsa_rows_in_metros": int(in_metro.sum()),
+        "cbsa_rows_not_metros": int((~in_metro).sum()),
+        "kusd_in_metros": int(hb.loc[in_metro, "rd_all_fields_kusd"].sum()),
+        "kusd_in_other_cbsas": int(hb.loc[~in_metro, "rd_all_fields_kusd"].sum()),
+        "metros_without_institution": int((~m.index.isin(hb.index)).sum()),
+    }
+    h = report["herd"]
+    if h["kusd_in_metros"] + h["kusd_in_other_cbsas"] + h["kusd_without_cbsa"] != HERD_US_TOTAL_KUSD:
+        fail("HERD: metros + other CBSAs + no CBSA do not add up to the U.S. total")
+
+    # ---- CBP 2019 (OMB 2017 codes): joined through the shared (2017/18) crosswalk
+    cbp = sh.csv("cbsa_cbp2019_tech_industries.csv").set_index("cbsa_code")
+    old = sh.csv("county_cbsa_crosswalk.csv")
+    old = old[old["cbsa_code"].notna()]
+    old_members = old.groupby("cbsa_code")["county_fips"].agg(frozenset)
+    new_members = om.groupby("cbsa_code")["county_fips"].agg(frozenset)
+    popf = popm.astype(float)
+    # each 2023 metro takes the CBP row of the 2017/18 CBSA whose area shares the most
+    # residents with it (the same code first), if that share is at least CBP_MIN_OVERLAP
+    county_to_old = old.set_index("county_fips")["cbsa_code"]
+    usable = set(cbp.index) & set(old_members.index)
+    source: dict[str, str] = {}
+    near, lost = {}, {}
+    for code in m.index:
+        a = new_members[code]
+        if any(c not in popf.index for c in a):
+            fail(f"metro {code}: a member county has no 2022 estimate")
+        cands = sorted({county_to_old.get(c) for c in a} & usable)
+        best, best_share, why = None, 0.0, "no CBP 2019 row for any CBSA holding its counties"
+        for cand in ([code] if code in usable else []) + [c for c in cands if c != code]:
+            b = old_members[cand]
+            if not all(c in popf.index for c in b):
+                why = "its 2017 area holds a former Connecticut county (no 2022 estimate)"
+                continue
+            share = popf[list(a & b)].sum() / popf[list(a | b)].sum()
+            if share > best_share:
+                best, best_share = cand, share
+        if best is not None and best_share >= CBP_MIN_OVERLAP:
+            source[code] = best
+            if best != code or best_share < 1:
+                near[code] = {"cbp_code": best, "shared_residents": round(float(best_share), 4)}
+        else:
+            lost[code] = (f"best 2017/18 area ({best}) shares {best_share:.1%} of residents"
+                          if best is not None else why)
+    joined = list(source)
+    src_codes = pd.Series(source).reindex(m.index)
+    for col, src in CBP.items():
+        m[col] = pd.Series(cbp[src].reindex(src_codes).to_numpy(), index=m.index).astype("Int64")
+    report["cbp"] = {
+        "source_rows": len(cbp), "metros": len(m), "joined_same_code_same_area": len(joined) - len(near),
+        "joined_area_or_code_changed": near, "lost": lost, "n_lost": len(lost),
+        "min_overlap": CBP_MIN_OVERLAP,
+        "suppressed_in_joined_metros": {c: int(m.loc[joined, c].isna().sum()) for c in CBP},
+    }
+
+    # ---- patents: county counts (USPTO PTMT county table) summed over OMB 2023 members
+    cm = counties.set_index("region_id")
+    pat = om["county_fips"].map(cm["utility_patents_2000_2015"])
+    ct = om["state_fips"] == "09"
+    m["utility_patents_2000_2015"] = m["region_id"].map(
+        pat[~ct].groupby(om.loc[~ct, "cbsa_code"]).sum(min_count=1)).astype("Int64")
+    ct_metros = sorted(om.loc[ct, "cbsa_code"].unique())
+    m.loc[ct_metros, "utility_patents_2000_2015"] = pd.NA
+    report["patents_metro"] = {
+        "metros_empty_connecticut": ct_metros,
+        "metros_with_a_county_absent_from_source": sorted(
+            om.loc[~ct & pat.isna(), "cbsa_code"].unique()),
+    }
+
+    # ---- state figures apportioned by population share (flagged, not used by defaults)
+    app = state_apportioned(om["county_fips"], om["population"], states)
+    app = app.groupby(om["cbsa_code"]).sum(min_count=1).round(3)
+    metros = pd.concat([m[METRO_COLUMNS], app.reindex(m.index)], axis=1).reset_index(drop=True)
     metros = metros.sort_values("region_id").reset_index(drop=True)
 
-    # geometry: dissolve the shipped county polygons by CBSA
-    cg = county_geo.merge(mc[["region_id", "cbsa_code"]], on="region_id")
+    # ---- geometry: the county polygons dissolved by OMB 2023 CBSA; CT approximated
+    cg = county_geo.merge(counties[["region_id", "cbsa_code", "cbsa_type"]], on="region_id")
+    cg = cg[cg["cbsa_type"] == "metro"][["cbsa_code", "geometry"]]
+    ctg = [gpd.GeoDataFrame({"cbsa_code": [code]}, geometry=[shapely.union_all(
+        ct_old.loc[ct_old["region_id"].isin(parts), "geometry"].tolist())], crs="EPSG:4326")
+        for code, parts in CT_METRO_SHAPES.items()]
+    cg = pd.concat([cg, *ctg], ignore_index=True)
     cg["cbsa_code"] = cg["cbsa_code"].astype(str)
     mg = cg.dissolve(by="cbsa_code", as_index=False)[["cbsa_code", "geometry"]]
     mg = mg.rename(columns={"cbsa_code": "region_id"})
@@ -549,6 +777,24 @@ def build_metros(counties: pd.DataFrame, county_geo: gpd.GeoDataFrame, sh: Share
     if sorted(mg["region_id"]) != metros["region_id"].tolist():
         fail("metro rows and geometry differ")
     return metros, mg.sort_values("region_id").reset_index(drop=True)
+
+
+def apportion_from_metros(counties: pd.DataFrame, metros: pd.DataFrame) -> pd.DataFrame:
+    """Metro-only figures shared out to the metro's counties by population share."""
+    counties = counties.copy()
+    mm = metros.set_index("region_id")
+    in_metro = counties["cbsa_type"] == "metro"
+    code = counties["cbsa_code"].where(in_metro)
+    share = counties["population"].astype(float) / code.map(mm["population"]).astype(float)
+    for c, out in zip(FROM_METRO, METRO_APPORTIONED, strict=True):
+        counties[out] = (code.map(mm[c].astype(float)) * share).round(3)
+    # the county populations of each metro add up to the metro's population exactly
+    chk = counties[in_metro].groupby("cbsa_code")["population"].sum()
+    non_ct = mm.index[~mm["postal"].eq("CT") & ~mm["states"].str.contains("CT")]
+    if not (chk.reindex(non_ct) == mm.loc[non_ct, "population"]).all():
+        fail("county populations do not add up to their metros")
+    cols = [c for c in counties.columns if c not in APPORTIONED] + APPORTIONED
+    return counties[cols]
 
 
 def check_apportioned(df: pd.DataFrame, states: pd.DataFrame, what: str, key: str) -> None:
@@ -562,6 +808,13 @@ def check_apportioned(df: pd.DataFrame, states: pd.DataFrame, what: str, key: st
         bad |= a.isna() ^ b.isna()
         if bad.any():
             fail(f"{what}: {c}_apportioned does not add up to the state figure for {list(a.index[bad])}")
+
+
+def round_apportioned(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in APPORTIONED:
+        df[c] = df[c].round(3)
+    return df
 
 
 # ----------------------------------------------------------------------- output
@@ -629,9 +882,15 @@ def main(argv: list[str] | None = None) -> int:
         write_geojson(build_state_geometry(pkg, states), DATA / "states.geojson", max_mb=0.5)
         copy_tech_hubs(sh, states)
 
-        counties, county_geo = build_counties(sh, states, pkg, Path(tmp))
+        report: dict = {}
+        omb = read_omb2023(sh, states)
+        counties, county_geo, ct_old = build_counties(sh, states, pkg, Path(tmp), omb, report)
         check_apportioned(counties, states, "counties", "state_fips")
-        metros, metro_geo = build_metros(counties, county_geo, sh, states)
+        metros, metro_geo = build_metros(sh, states, omb, counties, county_geo, ct_old, report)
+        counties = apportion_from_metros(counties, metros)
+        report["counties_from_metros"] = {
+            "columns": METRO_APPORTIONED,
+            "empty": {c: int(counties[c].isna().sum()) for c in METRO_APPORTIONED}}
         counties = round_apportioned(counties)
         metros = round_apportioned(metros)
         write_csv(counties, DATA / "counties.csv")
@@ -646,6 +905,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, df in (("counties", counties), ("metros", metros)):
             na = df.isna().sum()
             print(f"{name}: missing values {na[na > 0].to_dict()}")
+        report["rows"] = {"states": len(states), "counties": len(counties), "metros": len(metros)}
+        report["metros_missing"] = {c: int(v) for c, v in metros.isna().sum().items() if v}
+        report["counties_missing"] = {c: int(v) for c, v in counties.isna().sum().items() if v}
+        (DATA / "build_report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        print(f"wrote data/build_report.json: {json.dumps(report, sort_keys=True)}")
         write_license_into_sources("us-atlas", license_text)
         write_license_into_sources("plotly-geo", plotly_license(Path(tmp)))
     check_sources_md({

@@ -1,0 +1,176 @@
+"""The column registry: what every shipped column is, in words a reader can use.
+
+One entry per column of ``data/states.csv``, ``metros.csv`` and ``counties.csv``: a
+human label, the unit, the kind (``indicator``: a non-negative total that may carry a
+capacity weight; ``group``: a text label to group by; ``identifier``; ``count``: a
+count of things such as counties, never an indicator; ``flag``: true/false; ``rate``: a
+percentage, not additive, never an indicator) and the basis (``measured`` locally,
+``derived`` from measured figures by a stated rule, or ``apportioned``: a figure of a
+larger area shared out by population). The app, the brief and the exports take labels
+from here; ``data.py`` asks it which numeric columns are indicators. Columns of a
+user's own CSV are not in the registry: they are indicators, labelled by their name.
+The sources are in ``data/SOURCES.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["indicator", "group", "identifier", "count", "flag", "rate"]
+Basis = Literal["measured", "derived", "apportioned"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: label, unit, kind, basis and a one-line description with its source."""
+
+    label: str
+    unit: str
+    kind: Kind
+    basis: Basis
+    about: str
+
+    @property
+    def is_indicator(self) -> bool:
+        return self.kind == "indicator"
+
+
+def _i(label: str, unit: str, about: str, basis: Basis = "measured") -> Column:
+    return Column(label, unit, "indicator", basis, about)
+
+
+OEWS = "BLS OEWS, May 2025 (jobs; empty where BLS does not publish)"
+HERD = "NCSES HERD FY2023 table 71, summed over the institutions located there"
+CBP = "Census County Business Patterns 2019, mid-March employees"
+
+STATE_INDICATORS: dict[str, Column] = {
+    "ai_job_postings": _i("AI job postings", "postings", "Online job postings asking for AI "
+                          "skills, Oct 2016-Sep 2021 (NCSES SKTI-23, Lightcast)."),
+    "ai_vc_musd": _i("AI venture funding", "$ millions", "Venture capital invested in AI "
+                     "firms, 2010-2020 (NCSES SKTI-22, PitchBook)."),
+    "vc_funded_firms": _i("VC-funded firms", "firms", "Firms receiving venture capital, 2022 "
+                          "(NCSES SINV-32)."),
+    "business_rd_musd": _i("Business R&D", "$ millions", "R&D performed by businesses, 2022 "
+                           "(NCSES BERD table 5)."),
+    "university_se_rd_musd": _i("University S&E R&D", "$ millions", "Science and engineering "
+                                "R&D at universities, FY2023 (NCSES HERD table 82)."),
+    "cs_doctorates": _i("CS doctorates", "doctorates", "Computer science research doctorates, "
+                        "2023 (NCSES SED 7-10)."),
+    "se_doctorates": _i("S&E doctorates", "doctorates", "Science and engineering research "
+                        "doctorates, 2023 (NCSES SED 7-10)."),
+    "kti_value_added_musd": _i("Knowledge/tech industry output", "$ millions", "Value added of "
+                               "knowledge- and technology-intensive industries, 2021 (NCSES KTI-A, BEA)."),
+    "gdp_musd": _i("GDP", "$ millions", "Gross domestic product, 2021 (BEA via NCSES KTI-A)."),
+}
+
+LOCAL: dict[str, Column] = {
+    "oews_all_occupations": _i("Jobs, all occupations", "jobs", f"All wage and salary jobs. {OEWS}."),
+    "oews_computer_math": _i("Computer and math jobs", "jobs",
+                             f"Computer and mathematical occupations (SOC 15-0000). {OEWS}."),
+    "oews_cs_research_scientists": _i("AI/CS research scientists", "jobs", "Computer and "
+                                      f"information research scientists (SOC 15-1221). {OEWS}."),
+    "oews_data_scientists": _i("Data scientists", "jobs", f"Data scientists (SOC 15-2051). {OEWS}."),
+    "oews_software_developers": _i("Software developers", "jobs",
+                                   f"Software developers (SOC 15-1252). {OEWS}."),
+    "oews_hardware_engineers": _i("Computer hardware engineers", "jobs",
+                                  f"Computer hardware engineers (SOC 17-2061). {OEWS}."),
+    "oews_systems_analysts": _i("Computer systems analysts", "jobs",
+                                f"Computer systems analysts (SOC 15-1211). {OEWS}."),
+    "oews_statisticians": _i("Statisticians", "jobs", f"Statisticians (SOC 15-2041). {OEWS}."),
+    "herd_all_fields_musd": _i("University R&D, all fields", "$ millions", f"{HERD}; 0 = no "
+                               "institution of the HERD population (R&D of $1M or more) there."),
+    "herd_cs_musd": _i("University computer science R&D", "$ millions",
+                       f"Computer and information sciences. {HERD}; 0 = none there."),
+    "herd_engineering_musd": _i("University engineering R&D", "$ millions",
+                                f"Engineering. {HERD}; 0 = none there."),
+    "herd_math_stats_musd": _i("University math and statistics R&D", "$ millions",
+                               f"Mathematics and statistics. {HERD}; 0 = none there."),
+    "herd_ai_fields_musd": _i("University AI-field R&D (CS + engineering + math)", "$ millions",
+                              f"Sum of the three fields where AI R&D is reported. {HERD}."),
+    "cbp_all_industries": _i("Employees, all industries", "employees", f"{CBP}."),
+    "cbp_computer_systems_design": _i("Computer systems design employees", "employees",
+                                      f"NAICS 5415. {CBP}."),
+    "cbp_data_processing": _i("Data processing and hosting employees", "employees",
+                              f"NAICS 5182 (data centers, hosting). {CBP}."),
+    "cbp_scientific_rd": _i("Scientific R&D services employees", "employees", f"NAICS 5417. {CBP}."),
+    "cbp_software_publishers": _i("Software publishers' employees", "employees", f"NAICS 5112. {CBP}."),
+    "cbp_semiconductors": _i("Semiconductor and electronic components employees", "employees",
+                             f"NAICS 3344. {CBP}."),
+    "utility_patents_2000_2015": _i("Utility patents 2000-2015", "patents", "USPTO utility patent "
+                                    "grants by inventor county, all technologies, 2000-2015."),
+    "ba_plus_residents": _i("Residents with a bachelor's degree (est.)", "persons",
+                            "County population 2022 x the ACS 2014-18 share of adults 25+ with a "
+                            "bachelor's or higher degree (S1501).", basis="derived"),
+    "ba_plus_share_pct": Column("Adults with a bachelor's degree or higher", "% of adults 25+",
+                                "rate", "measured", "ACS 2014-18 5-year, table S1501."),
+    "population": Column("Population", "persons", "count", "measured",
+                         "Census Bureau population estimates, July 1 2022."),
+    "small_rural": Column("Small metro (under 250,000 residents)", "true/false", "flag",
+                          "derived", "Population 2022 below 250,000 (a stated assumption)."),
+    "n_counties": Column("Number of counties", "counties", "count", "derived",
+                         "How many counties a region covers; a count, not capacity."),
+    "region_id": Column("Code", "code", "identifier", "measured", "FIPS or CBSA code."),
+    "name": Column("Name", "text", "identifier", "measured", "Region name."),
+    "postal": Column("State", "code", "group", "measured", "USPS state code (primary state)."),
+    "state_fips": Column("State FIPS", "code", "identifier", "measured", "State FIPS code."),
+    "states": Column("States", "codes", "group", "measured", "All states of a metro."),
+    "census_region": Column("Census region", "text", "group", "measured", "Census region."),
+    "census_division": Column("Census division", "text", "group", "measured", "Census division."),
+    "cbsa_code": Column("CBSA code", "code", "identifier", "measured", "OMB 2023 CBSA of a county."),
+    "cbsa_type": Column("CBSA type", "text", "group", "measured", "metro, micro or nonmetro (OMB 2023)."),
+}
+
+STATE_APPORTIONED = "_apportioned"
+METRO_APPORTIONED = "_metro_apportioned"
+
+
+def column(name: str) -> Column | None:
+    """The registry entry of a column, or None for a column of a user's own data."""
+    if name in LOCAL:
+        return LOCAL[name]
+    if name in STATE_INDICATORS:
+        return STATE_INDICATORS[name]
+    if name.endswith(METRO_APPORTIONED) and name.removesuffix(METRO_APPORTIONED) in LOCAL:
+        base = LOCAL[name.removesuffix(METRO_APPORTIONED)]
+        return Column(f"{base.label} (metro figure apportioned)", base.unit, "indicator",
+                      "apportioned", f"The county's metro figure x its share of the metro's "
+                      f"population; empty outside metros. {base.about}")
+    if name.endswith(STATE_APPORTIONED) and name.removesuffix(STATE_APPORTIONED) in STATE_INDICATORS:
+        base = STATE_INDICATORS[name.removesuffix(STATE_APPORTIONED)]
+        return Column(f"{base.label} (state figure apportioned)", base.unit, "indicator",
+                      "apportioned", f"The state figure x the region's share of the state's "
+                      f"population: says nothing local. {base.about}")
+    return None
+
+
+def is_indicator(name: str) -> bool:
+    """May this numeric column carry a capacity weight? (Unknown columns: yes.)"""
+    entry = column(name)
+    return entry is None or entry.is_indicator
+
+
+def basis(name: str) -> str:
+    """measured, derived or apportioned; 'user data' for a column outside the registry."""
+    entry = column(name)
+    return entry.basis if entry else "user data"
+
+
+def label(name: str) -> str:
+    """The human label of a column (its name for a user's own column)."""
+    entry = column(name)
+    return entry.label if entry else name.replace("_", " ").capitalize()
+
+
+def label_with_unit(name: str) -> str:
+    """'Software developers (jobs)'."""
+    entry = column(name)
+    return f"{entry.label} ({entry.unit})" if entry else label(name)
+
+
+def describe(name: str) -> tuple[str, str]:
+    """A label and a tooltip (what, unit, basis, source) for a column."""
+    entry = column(name)
+    if entry is None:
+        return label(name), f"Column '{name}' of the regions table."
+    return entry.label, f"{entry.about} Unit: {entry.unit}; {entry.basis}."
