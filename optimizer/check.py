@@ -8,15 +8,14 @@ Each violation is named with its amount.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from optimizer.data import Regions, regions_from_bytes
-from optimizer.errors import DataError
+from optimizer.data import Regions, load_regions, read_json_file, read_table_file
+from optimizer.errors import DataError, brief
 from optimizer.scenario import Scenario, load_scenario
 
 MONEY_REL_TOL = 1e-9  # of the budget ...
@@ -315,23 +314,26 @@ def check_dir(directory: str | Path) -> CheckReport:
     missing = [name for name in needed if not (d / name).exists()]
     if missing:
         raise DataError(f"not a plan directory: missing {missing}", file=str(d))
-    regions = regions_from_bytes((d / "input_regions.csv").read_bytes(),
-                                 str(d / "input_regions.csv"))
+    # every file is read as bounded UTF-8 text: a binary or mis-encoded one is named
+    # with the byte offset (optimizer.data / optimizer.safe_yaml)
+    regions = load_regions(d / "input_regions.csv")
     scenario = load_scenario(d / "scenario.yaml")
+    metrics = read_json_file(d / "metrics.json")
     try:
-        metrics = json.loads((d / "metrics.json").read_text())
         claimed_after = metrics["metrics"]["after"]
         claimed_before = metrics["metrics"]["before"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise DataError(f"unreadable metrics ({err})", file=str(d / "metrics.json")) from None
-    try:
-        allocation = pd.read_csv(d / "allocation.csv", dtype={"region_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"unreadable allocation ({err})", file=str(d / "allocation.csv")) from None
+    except (KeyError, TypeError) as err:
+        raise DataError(f"unreadable metrics (no {brief(str(err))})",
+                        file=str(d / "metrics.json")) from None
+    allocation = read_table_file(d / "allocation.csv")
     for column in ("region_id", "instrument", "amount_usd"):
         if column not in allocation.columns:
             raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
-    table = pd.read_csv(d / "regions.csv", dtype={"region_id": str}).set_index("region_id")
+    table = read_table_file(d / "regions.csv")
+    for column in ("region_id", "final_capacity"):
+        if column not in table.columns:
+            raise DataError("column missing", file=str(d / "regions.csv"), column=column)
+    table = table.set_index("region_id")
     hubs = None
     if scenario.hubs is not None and "hub" in table.columns:
         hubs = set(table.index[table["hub"].astype(str).str.lower() == "true"])

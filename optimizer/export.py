@@ -4,6 +4,13 @@ Each function takes an ``AllocationResult`` (for maps, also the region polygons)
 returns bytes, so the app offers them as downloads and the CLI writes them to files.
 ``load_plan`` reads a plan directory written by ``placefund solve`` back into an
 ``AllocationResult``.
+
+Spreadsheet safety: text that a spreadsheet would run as a formula (a region named
+``=HYPERLINK(...)``) never becomes one. In the workbook every text cell is stored as
+text (never a formula cell) and marked quote-prefixed, so editing it in Excel does not
+turn it into a formula either; in the CSV export a text value beginning with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe ``'``. GeoJSON
+exports hold valid polygons only (``optimizer.data.valid_polygons``).
 """
 
 from __future__ import annotations
@@ -17,8 +24,15 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.data import DATA_DIR, REGION_SETS, load_geometry
-from optimizer.errors import DataError
+from optimizer.data import (
+    DATA_DIR,
+    REGION_SETS,
+    load_geometry,
+    read_json_file,
+    read_table_file,
+    valid_polygons,
+)
+from optimizer.errors import DataError, brief
 from optimizer.result import PLAN_FILES, PLAN_GEOMETRY, AllocationResult
 from optimizer.scenario import load_scenario, usd
 
@@ -38,16 +52,14 @@ def load_plan(directory: str | Path) -> AllocationResult:
     missing = [name for name in PLAN_FILES if not (d / name).is_file()]
     if missing:
         raise DataError(f"not a plan directory: missing {missing}", file=str(d))
+    metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
     try:
-        metrics = json.loads((d / "metrics.json").read_text())
         before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise DataError(f"unreadable metrics ({err})", file=str(d / "metrics.json")) from None
-    try:
-        allocation = pd.read_csv(d / "allocation.csv", dtype={"region_id": str})
-        regions = pd.read_csv(d / "regions.csv", dtype={"region_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"unreadable plan table ({err})", file=str(d)) from None
+    except (KeyError, TypeError) as err:
+        raise DataError(f"unreadable metrics (no {brief(str(err))})",
+                        file=str(d / "metrics.json")) from None
+    allocation = read_table_file(d / "allocation.csv")
+    regions = read_table_file(d / "regions.csv")
     for column in ("region_id", "instrument", "amount_usd"):
         if column not in allocation.columns:
             raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
@@ -84,9 +96,31 @@ def shipped_geometry(result: AllocationResult) -> Any | None:
     return load_geometry(DATA_DIR / f"{source}.geojson", ids)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text that starts like a formula prefixed by an apostrophe.
+
+    Only text cells (and column names) change; numbers, negative ones included, stay
+    numbers. This is the escape for CSV, which has no cell types.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            text = values.map(lambda v: isinstance(v, str))
+            risky = text & values.astype(str).str.startswith(FORMULA_START)
+            if risky.any():
+                out[column] = values.where(~risky, "'" + values.astype(str))
+    out.columns = ["'" + c if isinstance(c, str) and c.startswith(FORMULA_START) else c
+                   for c in out.columns]
+    return out
+
+
 def to_csv_bytes(result: AllocationResult) -> bytes:
-    """The allocation (region × instrument, USD) as CSV."""
-    return result.allocation.to_csv(index=False).encode()
+    """The allocation (region × instrument, USD) as CSV, formula-like text escaped."""
+    return spreadsheet_safe(result.allocation).to_csv(index=False).encode()
 
 
 def scenario_yaml(result: AllocationResult) -> bytes:
@@ -122,10 +156,25 @@ def to_excel_bytes(result: AllocationResult) -> bytes:
         scenario.to_excel(writer, sheet_name="scenario", index=False)
         provenance.to_excel(writer, sheet_name="scenario", index=False, startrow=len(scenario) + 2)
         for sheet in writer.sheets.values():
+            _text_cells_as_text(sheet)
             for column in sheet.columns:
                 width = max(len(str(c.value or "")) for c in column[:200])
                 sheet.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 60)
     return buffer.getvalue()
+
+
+def _text_cells_as_text(sheet: Any) -> None:
+    """Store every text cell of an openpyxl sheet as text, never as a formula.
+
+    openpyxl turns any string that starts with ``=`` into a formula cell; this undoes
+    it, and quote-prefixes text that starts like a formula so Excel keeps it text.
+    """
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+            if cell.data_type == "s" and str(cell.value).startswith(FORMULA_START):
+                cell.quotePrefix = True
 
 
 def to_geojson_bytes(result: AllocationResult, geometry: Any) -> bytes:
@@ -134,6 +183,7 @@ def to_geojson_bytes(result: AllocationResult, geometry: Any) -> bytes:
         raise DataError("no geometry for these regions: give a GeoJSON keyed by region_id")
     shapes = geometry[["region_id", "geometry"]].copy()
     shapes["region_id"] = shapes["region_id"].astype(str)
+    shapes = valid_polygons(shapes, "the plan's geometry")  # never write an invalid shape
     table = result.regions.copy()
     table["region_id"] = table["region_id"].astype(str)
     joined = shapes.merge(table, on="region_id", how="inner", validate="one_to_one")
@@ -207,7 +257,8 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
     if geometry is not None:
-        fig = choropleth(result.regions, geojson_for(geometry), "funding_per_capita_usd", height=360)
+        shapes = valid_polygons(geometry, "the plan's geometry")
+        fig = choropleth(result.regions, geojson_for(shapes), "funding_per_capita_usd", height=360)
         fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=None,
                           autosize=True)  # fill the .map box, on screen and in print
         map_html = ("<script>" + geo_assets_script() + "</script>" +

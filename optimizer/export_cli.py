@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from optimizer.cli import register
+from optimizer.cli import check_out_file, register, write_atomically
 from optimizer.errors import DataError
 
 
@@ -32,9 +32,9 @@ def export(
         raise DataError("the plan's regions are not a shipped set and it keeps no "
                         "geometry.geojson: pass --geometry FILE.geojson")
     target = out or plan_dir / f"plan.{fmt}"
+    check_out_file(target)  # before the work, not after
     data = export_bytes(plan, fmt, shapes, title=f"PlaceFund plan: {plan_dir.name}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    write_atomically(target, data)
     typer.echo(f"Wrote {target} ({len(data) / 1024:,.0f} KB)")
 
 

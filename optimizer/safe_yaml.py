@@ -46,36 +46,37 @@ _MERGE = _TAG_PREFIX + "merge"
 
 
 def decode_text(raw: bytes, source: str, error: ErrorFactory = ScenarioError,
-                kind: str = "text") -> str:
+                what: str = "file") -> str:
     """``raw`` as UTF-8 text (a leading BOM dropped); binary data is refused.
 
-    The error names ``source`` and the byte offset of the first offending byte.
+    The error names ``source`` and the byte offset of the first offending byte;
+    ``what`` says what the file is ("scenario file").
     """
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise error(f"{source}: not UTF-8 {kind}: byte 0x{raw[err.start]:02x} at byte offset "
-                    f"{err.start} cannot be decoded (save the file as UTF-8)") from None
+        raise error(f"{source}: not UTF-8 text: byte 0x{raw[err.start]:02x} at byte offset "
+                    f"{err.start} cannot be decoded; save the {what} as UTF-8") from None
     control = _CONTROL.search(text)
     if control:
         offset = len(text[:control.start()].encode()) + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
-        raise error(f"{source}: looks like a binary file, not {kind}: control character "
-                    f"0x{ord(control.group()):02x} at byte offset {offset}")
+        raise error(f"{source}: looks like a binary file: control character "
+                    f"0x{ord(control.group()):02x} at byte offset {offset}; a {what} is text")
     return text
 
 
-def read_text(path: str | Path, error: ErrorFactory = ScenarioError, kind: str = "text",
+def read_text(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
               limit: int | None = None) -> str:
     """Read a UTF-8 text file of at most ``limit`` bytes, or raise ``error`` saying why."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if limit is not None and size > limit:
-            raise error(f"{path}: is {size:,} bytes; {kind} files are limited to {limit:,} bytes")
+            raise error(f"{path}: is {size:,} bytes; a {what} may be at most {limit:,} bytes")
         raw = path.read_bytes()
     except OSError as err:
-        raise error(f"{path}: cannot read the file ({err.strerror})") from None
-    return decode_text(raw, str(path), error, kind)
+        raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
+    return decode_text(raw, str(path), error, what)
 
 
 class _Refused(yaml.YAMLError):
@@ -233,15 +234,15 @@ def load_yaml(text: str, source: str, error: ErrorFactory = ScenarioError) -> An
 
 
 def load_yaml_bytes(raw: bytes, source: str, error: ErrorFactory = ScenarioError,
-                    kind: str = "YAML text") -> Any:
+                    what: str = "YAML file") -> Any:
     """Decode (UTF-8, no binary) and parse YAML given as bytes, e.g. an upload."""
     if len(raw) > MAX_YAML_BYTES:
-        raise error(f"{source}: is {len(raw):,} bytes; YAML files are limited to "
+        raise error(f"{source}: is {len(raw):,} bytes; a {what} may be at most "
                     f"{MAX_YAML_BYTES:,} bytes")
-    return load_yaml(decode_text(raw, source, error, kind), source, error)
+    return load_yaml(decode_text(raw, source, error, what), source, error)
 
 
 def load_yaml_file(path: str | Path, error: ErrorFactory = ScenarioError,
-                   kind: str = "YAML text") -> Any:
+                   what: str = "YAML file") -> Any:
     """Read and parse a YAML file under the limits above."""
-    return load_yaml(read_text(path, error, kind, MAX_YAML_BYTES), str(path), error)
+    return load_yaml(read_text(path, error, what, MAX_YAML_BYTES), str(path), error)

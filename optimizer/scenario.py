@@ -531,7 +531,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     """
     if path is None:
         return default_scenario()
-    return scenario_from_dict(load_yaml_file(path, kind="YAML text (a scenario file)"),
+    return scenario_from_dict(load_yaml_file(path, what="scenario file"),
                               source=str(path))
 
 
@@ -542,5 +542,5 @@ def scenario_from_text(text: str, source: str = "scenario") -> Scenario:
 
 def scenario_from_bytes(raw: bytes, source: str = "scenario") -> Scenario:
     """Decode and parse a scenario given as bytes (an upload), as ``load_scenario`` does."""
-    return scenario_from_dict(load_yaml_bytes(raw, source, kind="YAML text (a scenario file)"),
+    return scenario_from_dict(load_yaml_bytes(raw, source, what="scenario file"),
                               source=source)

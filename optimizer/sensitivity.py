@@ -193,7 +193,7 @@ def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None)
 def load_spec(path: str | Path, analysis: str | None = None) -> Spec:
     """Read and validate a spec YAML file."""
     path = Path(path)
-    data = load_yaml_file(path, kind="YAML text (a spec file)")  # bounded, see safe_yaml
+    data = load_yaml_file(path, what="spec file")  # bounded, see safe_yaml
     return spec_from_dict(data, source=str(path), analysis=analysis)
 
 
