@@ -4,6 +4,7 @@ These read the committed files directly; they need neither the build inputs nor 
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from pandas.api.types import is_numeric_dtype
+
+from optimizer import columns
+from optimizer.data import load_regions
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -150,18 +154,31 @@ def test_sources_md_has_license_and_rebuild():
 
 # ===================================================================== counties
 APPORTIONED = [f"{c}_apportioned" for c in STATE_INDICATORS]
+OEWS = ["oews_all_occupations", "oews_computer_math", "oews_cs_research_scientists",
+        "oews_data_scientists", "oews_software_developers", "oews_hardware_engineers",
+        "oews_systems_analysts", "oews_statisticians"]
+HERD = ["herd_all_fields_musd", "herd_cs_musd", "herd_engineering_musd", "herd_math_stats_musd",
+        "herd_ai_fields_musd"]
+CBP = ["cbp_all_industries", "cbp_computer_systems_design", "cbp_data_processing",
+       "cbp_scientific_rd", "cbp_software_publishers", "cbp_semiconductors"]
+FROM_METRO = ["oews_computer_math", "oews_software_developers", "oews_data_scientists",
+              "oews_cs_research_scientists", "cbp_data_processing", "cbp_semiconductors"]
+METRO_APPORTIONED = [f"{c}_metro_apportioned" for c in FROM_METRO]
 COUNTY_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "census_region", "census_division",
-    "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015",
-] + APPORTIONED
+    "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015", *HERD,
+    "ba_plus_share_pct", "ba_plus_residents", *METRO_APPORTIONED, *APPORTIONED,
+]
 METRO_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "states", "census_region", "census_division",
-    "population", "population_complete", "n_counties", "utility_patents_2000_2015",
-] + APPORTIONED
-COUNTY_NUMERIC = ["population", "utility_patents_2000_2015"] + APPORTIONED
-METRO_NUMERIC = ["population", "n_counties", "utility_patents_2000_2015"] + APPORTIONED
-# documented in SOURCES.md: metros whose counties are all in Connecticut (no 2022 county estimates)
-DROPPED_METROS = {"14860", "25540", "35300", "35980"}
+    "population", "small_rural", *OEWS, *HERD, *CBP, "utility_patents_2000_2015", *APPORTIONED,
+]
+COUNTY_NUMERIC = ["population", "utility_patents_2000_2015", *HERD, "ba_plus_share_pct",
+                  "ba_plus_residents", *METRO_APPORTIONED, *APPORTIONED]
+METRO_NUMERIC = ["population", *OEWS, *HERD, *CBP, "utility_patents_2000_2015", *APPORTIONED]
+PUERTO_RICO_METROS = {"10380", "11640", "25020", "32420", "38660", "41980"}
+CONNECTICUT_METROS = {"14860", "25540", "35300", "35980", "47930"}
+HERD_US_TOTAL_KUSD = 108_681_008  # NCSES HERD FY2023 table 71, the published U.S. total
 CODES = {"region_id": str, "state_fips": str, "cbsa_code": str}
 
 
@@ -175,6 +192,17 @@ def metros() -> pd.DataFrame:
     return pd.read_csv(DATA / "metros.csv", dtype=CODES)
 
 
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return json.loads((DATA / "build_report.json").read_text())
+
+
+def empty_cells(csv_name: str) -> pd.Series:
+    """Empty cells per column, counted on the raw text (no number parsing at all)."""
+    raw = pd.read_csv(DATA / csv_name, dtype=str, keep_default_na=False)
+    return (raw == "").sum()
+
+
 def test_counties_columns(counties):
     assert list(counties.columns) == COUNTY_COLUMNS
 
@@ -185,7 +213,7 @@ def test_counties_indicator_numeric(counties, col):
 
 
 def test_counties_ids(counties):
-    assert 3100 <= len(counties) <= 3145, len(counties)
+    assert len(counties) == 3134
     assert counties["region_id"].is_unique
     assert counties["region_id"].str.fullmatch(r"\d{5}").all()
     assert (counties["region_id"].str[:2] == counties["state_fips"]).all()
@@ -193,6 +221,13 @@ def test_counties_ids(counties):
     # documented drops: the 8 old Connecticut counties and Bedford city VA
     assert not counties["region_id"].str.startswith("09").any()
     assert "51515" not in set(counties["region_id"])
+
+
+def test_county_names_carry_the_state(counties):
+    assert (counties["name"].str.rsplit(", ", n=1).str[1] == counties["postal"]).all()
+    assert counties["name"].is_unique
+    names = set(counties["name"])
+    assert {"Washington County, OR", "Washington County, PA", "Santa Clara County, CA"} <= names
 
 
 def test_counties_states_match_states_csv(counties, states):
@@ -208,25 +243,48 @@ def test_counties_population_adds_up_to_states(counties, states):
     st = states.set_index("region_id")["population"].drop("09")
     pd.testing.assert_series_equal(sums.sort_index(), st.sort_index(), check_names=False,
                                    check_dtype=False)
-    assert 325e6 <= counties["population"].sum() <= 335e6
+    assert counties["population"].sum() == 329_661_352
 
 
 def test_counties_no_negative_values(counties):
     assert not (counties[COUNTY_NUMERIC] < 0).any().any()
 
 
-def test_counties_missing_values_only_where_documented(counties):
+def test_counties_missing_values_only_where_documented(counties, report):
     na = counties.isna().sum()
-    allowed = {"cbsa_code", "utility_patents_2000_2015", "ai_vc_musd_apportioned"}
-    assert set(na[na > 0].index) <= allowed, na[na > 0].to_dict()
-    # cbsa_code is empty exactly for counties outside any CBSA
+    assert na[na > 0].to_dict() == report["counties_missing"]
+    assert (empty_cells("counties.csv") == na).all(), "an empty cell was parsed as a value"
+    # cbsa_code is empty exactly for counties outside any CBSA (OMB 2023)
     assert (counties["cbsa_code"].isna() == (counties["cbsa_type"] == "nonmetro")).all()
-    assert set(counties["cbsa_type"]) == {"metro", "micro", "nonmetro"}
+    assert counties["cbsa_type"].value_counts().to_dict() == {
+        k: report["counties_omb2023"][k] for k in ("metro", "micro", "nonmetro")}
     assert counties["cbsa_code"].dropna().str.fullmatch(r"\d{5}").all()
-    # ai_vc is empty exactly in the four states whose figure is NA
     assert (counties["ai_vc_musd_apportioned"].isna() == counties["postal"].isin(AI_VC_MISSING)).all()
-    # the 196 counties absent from the USPTO PTMT county table (documented in SOURCES.md)
     assert na["utility_patents_2000_2015"] == 196
+    # metro figures exist only inside metros
+    outside = counties["cbsa_type"] != "metro"
+    assert counties.loc[outside, METRO_APPORTIONED].isna().all().all()
+
+
+def test_county_herd_reproduces_the_publisher_total(counties, report):
+    h = report["herd_county"]
+    placed = round(counties["herd_all_fields_musd"].sum() * 1000)
+    assert placed == h["kusd_in_counties"]
+    assert placed + sum(h["not_placed"].values()) == HERD_US_TOTAL_KUSD
+    # not placed: only the Connecticut planning regions and the territories
+    assert all(c.startswith(("09", "66", "72", "78")) for c in h["not_placed"])
+    assert (counties["herd_all_fields_musd"] == 0).sum() == h["counties_without_institution"]
+    parts = counties[["herd_cs_musd", "herd_engineering_musd", "herd_math_stats_musd"]].sum(axis=1)
+    assert ((parts - counties["herd_ai_fields_musd"]).abs() < 2e-3).all()
+    assert (counties["herd_ai_fields_musd"] <= counties["herd_all_fields_musd"] + 1e-3).all()
+    santa_clara = counties.set_index("region_id").loc["06085"]
+    assert santa_clara["herd_all_fields_musd"] > 1_540  # Stanford alone is $1.54B
+
+
+def test_county_degree_residents_are_share_times_population(counties):
+    expected = (counties["ba_plus_share_pct"] / 100 * counties["population"]).round()
+    assert (counties["ba_plus_residents"] == expected).all()
+    assert counties.set_index("region_id").at["06085", "ba_plus_share_pct"] == 51.3
 
 
 def test_counties_apportioned_add_up_to_states(counties, states):
@@ -238,6 +296,17 @@ def test_counties_apportioned_add_up_to_states(counties, states):
         assert (a.isna() == b.isna()).all(), c
         n = counties.groupby("state_fips").size()
         assert ((a - b).abs().fillna(0) <= 0.0005 * n + 1e-9).all(), c
+
+
+def test_metro_figures_apportioned_to_counties_add_up_to_the_metro(counties, metros):
+    m = metros.set_index("region_id")
+    mc = counties[counties["cbsa_type"] == "metro"]
+    n = mc.groupby("cbsa_code").size()
+    for c in FROM_METRO:
+        s = mc.groupby("cbsa_code")[f"{c}_metro_apportioned"].sum(min_count=1)
+        whole = m.loc[s.index, c]
+        assert (s.isna() == whole.isna()).all(), c
+        assert ((s - whole).abs().fillna(0) <= 0.0005 * n + 1e-9).all(), c
 
 
 def test_counties_geometry(counties):
@@ -258,34 +327,38 @@ def test_metros_indicator_numeric(metros, col):
     assert is_numeric_dtype(metros[col]), f"{col} is {metros[col].dtype}"
 
 
-def test_metros_ids(metros):
-    assert len(metros) == 384 - len(DROPPED_METROS)
+def test_metros_are_the_omb_2023_metros_of_the_states(metros, report):
+    # 393 metropolitan CBSAs (OMB Bulletin 23-01) less the 6 in Puerto Rico
+    assert len(metros) == 393 - len(PUERTO_RICO_METROS) == report["rows"]["metros"]
     assert metros["region_id"].is_unique
     assert metros["region_id"].str.fullmatch(r"\d{5}").all()
-    assert not set(metros["region_id"]) & DROPPED_METROS
+    assert not set(metros["region_id"]) & PUERTO_RICO_METROS
+    assert set(report["oews"]["source_rows_not_joined"]) == PUERTO_RICO_METROS
+    assert CONNECTICUT_METROS <= set(metros["region_id"])  # kept, by planning region
     assert metros["region_id"].tolist() == sorted(metros["region_id"])
+    m = metros.set_index("region_id")
+    assert m.at["17410", "name"] == "Cleveland, OH" and m.at["19430", "postal"] == "OH"
 
 
 def test_metros_match_counties(metros, counties):
     mc = counties[counties["cbsa_type"] == "metro"]
-    assert set(mc["cbsa_code"]) == set(metros["region_id"])
-    m = metros.set_index("region_id")
+    assert set(mc["cbsa_code"]) == set(metros["region_id"]) - CONNECTICUT_METROS
+    m = metros.set_index("region_id").drop(sorted(CONNECTICUT_METROS))
     pop = mc.groupby("cbsa_code")["population"].sum()
     assert (pop.reindex(m.index) == m["population"]).all()
-    assert (mc.groupby("cbsa_code").size().reindex(m.index) == m["n_counties"]).all()
-    pat = mc.groupby("cbsa_code")["utility_patents_2000_2015"].sum(min_count=1)
-    assert (pat.reindex(m.index) == m["utility_patents_2000_2015"]).all()
-    for c in APPORTIONED:
-        s = mc.groupby("cbsa_code")[c].sum(min_count=1).reindex(m.index)
-        assert ((s - m[c]).abs().fillna(0) <= 0.0005 * m["n_counties"] + 1e-9).all(), c
-        assert (s.isna() == m[c].isna()).all(), c
+    for c in ["herd_all_fields_musd", "herd_ai_fields_musd"]:
+        s = mc.groupby("cbsa_code")[c].sum().reindex(m.index)
+        assert ((s - m[c]).abs() < 2e-3 * mc.groupby("cbsa_code").size()).all(), c
 
 
 def test_metros_population(metros):
     assert metros["population"].notna().all() and (metros["population"] > 0).all()
-    assert 270e6 <= metros["population"].sum() <= 300e6
-    # only Worcester MA-CT is partial (its Connecticut county has no 2022 estimate)
-    assert set(metros.loc[~metros["population_complete"], "region_id"]) == {"49340"}
+    assert metros["population"].sum() == 287_386_398
+
+
+def test_small_rural_follows_the_documented_rule(metros):
+    assert set(metros["small_rural"]) == {True, False}
+    assert (metros["small_rural"] == (metros["population"] < 250_000)).all()
 
 
 def test_metros_states(metros, states):
@@ -301,11 +374,64 @@ def test_metros_no_negative_values(metros):
     assert not (metros[METRO_NUMERIC] < 0).any().any()
 
 
-def test_metros_missing_values_only_where_documented(metros):
+def test_oews_published_values_are_copied(metros):
+    sj = metros.set_index("region_id").loc["41940"]  # San Jose-Sunnyvale-Santa Clara
+    assert sj["oews_software_developers"] == 87_350
+    assert sj["oews_cs_research_scientists"] == 2_210
+    assert sj["oews_hardware_engineers"] == 7_940
+    assert sj["oews_data_scientists"] == 6_060
+    assert metros.set_index("region_id").at["42660", "oews_software_developers"] == 92_770
+    assert sj["cbp_computer_systems_design"] == 71_514 and sj["cbp_semiconductors"] == 16_200
+
+
+def test_metro_herd_reproduces_the_publisher_total(metros, report):
+    h = report["herd"]
+    assert h["institutions"] == 664 and h["us_total_kusd"] == HERD_US_TOTAL_KUSD
+    in_metros = round(metros["herd_all_fields_musd"].sum() * 1000)
+    assert in_metros == h["kusd_in_metros"]
+    assert in_metros + h["kusd_in_other_cbsas"] + h["kusd_without_cbsa"] == HERD_US_TOTAL_KUSD
+    assert metros["herd_all_fields_musd"].notna().all()
+    assert (metros["herd_all_fields_musd"] == 0).sum() == h["metros_without_institution"]
+    assert metros.set_index("region_id").at["38300", "herd_cs_musd"] > 220.9  # CMU alone
+
+
+def test_metros_missing_values_only_where_documented(metros, report):
     na = metros.isna().sum()
-    assert set(na[na > 0].index) <= {"ai_vc_musd_apportioned"}, na[na > 0].to_dict()
+    assert na[na > 0].to_dict() == report["metros_missing"]
+    assert (empty_cells("metros.csv") == na).all(), "an empty cell was parsed as a value"
+    assert set(report["metros_missing"]) <= set(OEWS + CBP) | {
+        "utility_patents_2000_2015", "ai_vc_musd_apportioned"}
+    assert report["oews"]["suppressed_in_metros"] == {c: int(na[c]) for c in OEWS}
     only_na_states = metros["states"].str.split(";").map(lambda parts: set(parts) <= AI_VC_MISSING)
     assert (metros["ai_vc_musd_apportioned"].isna() == only_na_states).all()
+    patents_empty = set(metros.loc[metros["utility_patents_2000_2015"].isna(), "region_id"])
+    assert patents_empty == CONNECTICUT_METROS == set(report["patents_metro"]["metros_empty_connecticut"])
+
+
+def test_cbp_join_bookkeeping(metros, report):
+    cbp = report["cbp"]
+    changed = cbp["joined_area_or_code_changed"]
+    assert cbp["joined_same_code_same_area"] + len(changed) + cbp["n_lost"] == len(metros)
+    assert cbp["n_lost"] == len(cbp["lost"]) == 24
+    not_joined = set(metros.loc[metros["cbp_all_industries"].isna(), "region_id"])
+    assert not_joined == set(cbp["lost"])
+    assert all(v["shared_residents"] >= cbp["min_overlap"] == 0.8 for v in changed.values())
+    assert changed["17410"]["cbp_code"] == "17460"  # Cleveland kept through its 2017 code
+    joined = metros[metros["cbp_all_industries"].notna()]
+    for c in CBP:
+        assert int(joined[c].isna().sum()) == cbp["suppressed_in_joined_metros"][c], c
+
+
+def test_every_join_accounts_for_its_rows(report):
+    o = report["oews"]
+    assert o["matched"] + len(o["source_rows_not_joined"]) == o["source_msas"] == 393
+    hc = report["herd_county"]
+    assert hc["matched"] + len(hc["not_placed"]) == hc["source_rows"] == 416
+    pc = report["patents_county"]
+    assert pc["matched"] + len(pc["source_rows_not_placed"]) == pc["source_rows"] == 3019
+    assert pc["matched"] + pc["counties_absent_from_source"] == report["rows"]["counties"]
+    a = report["acs_county"]
+    assert a["matched"] == report["rows"]["counties"] and a["empty"] == 0
 
 
 def test_metros_geometry(metros):
@@ -318,5 +444,30 @@ def test_metros_geojson_size():
 
 def test_sources_md_lists_drops():
     text = (DATA / "SOURCES.md").read_text()
-    for code in sorted(DROPPED_METROS) + ["51515", "49340", "02261", "51610"]:
+    for code in sorted(PUERTO_RICO_METROS | CONNECTICUT_METROS) + ["51515", "49340", "02261", "51610"]:
         assert code in text, code
+    assert "108,681,008" in text and "664 institutions" in text
+
+
+# ============================================================ column registry
+@pytest.mark.parametrize("csv_name", ["states.csv", "metros.csv", "counties.csv"])
+def test_every_shipped_column_has_a_label_unit_kind_and_basis(csv_name):
+    for name in pd.read_csv(DATA / csv_name, nrows=0).columns:
+        entry = columns.column(name)
+        assert entry is not None, f"{csv_name}: {name} is not in the column registry"
+        assert entry.label and entry.unit and entry.about, name
+        if entry.is_indicator:
+            assert entry.label != name.replace("_", " ").capitalize(), f"{name}: a prettified name"
+        if name.endswith("_apportioned"):
+            assert entry.basis == "apportioned", name
+
+
+@pytest.mark.parametrize("region_set", ["states", "metros", "counties"])
+def test_only_registry_indicators_are_offered(region_set):
+    regions = load_regions(region_set)
+    assert all(columns.is_indicator(c) for c in regions.indicators)
+    for name in ("n_counties", "ba_plus_share_pct", "population", "region_id", "cbsa_code"):
+        assert name not in regions.indicators
+    assert "small_rural" not in regions.indicators
+    if region_set == "counties":
+        assert "ba_plus_share_pct" in regions.table.columns  # shipped, but a rate
