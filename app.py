@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from optimizer import Planner, Regions, load_regions, load_scenario, maps
+from optimizer import Planner, Regions, facts, load_regions, load_scenario, maps
 from optimizer import export as ex
 from optimizer import workbench as wb
 from optimizer.errors import InfeasibleError, PlaceFundError
@@ -281,6 +281,11 @@ with st.expander("How to read this"):
 
 for note in [*ss["pack_notes"], *wb.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)
+with st.expander("The article's facts, measured on these regions"):
+    st.caption("How concentrated each measured indicator is (top-10 regions' share of the total, "
+               "Gini over regions; empty cells count as 0), beside what the article states.")
+    st.dataframe(facts.concentration(regions), hide_index=True)
+    st.dataframe(facts.comparison_table(regions), hide_index=True)
 
 values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None
@@ -322,6 +327,8 @@ if result is None:
     st.warning("Showing the last plan that solved; change the settings above to solve again.")
 for note in result.notes:
     st.info(note)
+if filled_note := facts.filled_sentence(result.filled_values, result.scenario):
+    st.info(filled_note)
 
 # --------------------------------------------------------------------------- headline + tabs
 

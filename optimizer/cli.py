@@ -177,6 +177,16 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+@user_errors
+def facts(regions: RegionsOpt = "metros") -> None:
+    """How concentrated each measured indicator is (top-10 share, Gini), beside the article."""
+    from optimizer import load_regions
+    from optimizer.facts import facts_text
+
+    typer.echo(facts_text(load_regions(regions)))
+
+
 # --- command modules: each registers its commands with `register` on import ---
 import optimizer.export_cli  # noqa: E402,F401
 import optimizer.sensitivity_cli  # noqa: E402,F401
