@@ -149,6 +149,7 @@ with st.sidebar.expander("Bring your own data", expanded=False):
                     else default_base(shipped, regions) if not up_csv else load_scenario())
             fit = up_csv or (up_yaml and shipped != "states")
             base, notes = wb.fit_scenario(base, regions) if fit else (base, [])
+            notes = [*notes, *filter(None, [regions.geometry_note])]  # repaired polygons
             use_data(regions, base, notes)
         except PlaceFundError as err:
             ss["upload_error"] = str(err)

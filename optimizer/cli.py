@@ -141,12 +141,8 @@ def solve(
 
     check_out_dir(out)
     region_table = load_regions(regions, geometry=geometry)
-    if region_table.repaired_geometry:
-        repaired = region_table.repaired_geometry
-        typer.echo(f"note: repaired the invalid (e.g. self-intersecting) polygons of "
-                   f"{len(repaired)} region(s) ({', '.join(repaired[:10])}"
-                   f"{', ...' if len(repaired) > 10 else ''}) with shapely's make_valid, "
-                   "keeping their polygon parts", err=True)
+    if region_table.geometry_note:
+        typer.echo(f"note: {region_table.geometry_note}", err=True)
     if scenario is None and regions in REGION_SETS:
         sc = region_set_default(regions, region_table.indicators)  # documented per set
     else:

@@ -85,6 +85,17 @@ class Regions:
     def __len__(self) -> int:
         return len(self.table)
 
+    @property
+    def geometry_note(self) -> str | None:
+        """A sentence saying which regions' polygons were repaired on load, if any."""
+        ids = self.repaired_geometry
+        if not ids:
+            return None
+        more = ", ..." if len(ids) > 10 else ""
+        return (f"Repaired the invalid (e.g. self-intersecting) polygons of {len(ids)} "
+                f"region(s) ({', '.join(ids[:10])}{more}) with shapely's make_valid, keeping "
+                "their polygon parts.")
+
     def lookup(self, ref: str) -> str | None:
         """The region_id a reference means: an id, a postal code or a name (any case)."""
         t = self.table

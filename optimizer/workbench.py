@@ -562,10 +562,11 @@ def regions_from_upload(csv_name: str, csv_bytes: bytes, geo_name: str | None = 
     if not path.exists():
         path.write_bytes(geo_bytes)
     try:
-        load_geometry(path, regions.ids)
+        shapes = load_geometry(path, regions.ids)
     except DataError as err:
         raise DataError(str(err).replace(str(path), name)) from None
-    return dataclasses.replace(regions, geometry_path=path)
+    return dataclasses.replace(regions, geometry_path=path,
+                               repaired_geometry=tuple(shapes.attrs.get("repaired", ())))
 
 
 def scenario_from_upload(name: str, raw: bytes) -> Scenario:
