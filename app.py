@@ -285,8 +285,8 @@ for note in [*ss["pack_notes"], *wb.region_set_notes(ss["loaded_set"] if not upl
 with st.expander("The article's facts, measured on these regions"):
     st.caption("How concentrated each measured indicator is (top-10 regions' share of the total, "
                "Gini over regions; empty cells count as 0), beside what the article states.")
-    st.dataframe(facts.concentration(regions), hide_index=True)
-    st.dataframe(facts.comparison_table(regions), hide_index=True)
+    for table in facts.display_tables(regions):
+        st.table(table.set_index(table.columns[0]))
 
 values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None

@@ -178,3 +178,17 @@ def filled_sentence(filled_values: dict[str, int], scenario) -> str | None:
     parts = [f"{columns.label(k)} {v:,} ({scenario.missing_policy(k)})" for k, v in filled.items()]
     return ("Empty (suppressed or unplaceable) values filled by the scenario's missing_values "
             "policy: " + "; ".join(parts) + ".")
+
+
+def display_tables(regions: Regions, k: int = TOP_K) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The concentration and comparison tables with shares as text, for a page."""
+    conc = concentration(regions, k=k)
+    share = f"top{k}_share"
+    conc = pd.DataFrame({
+        "indicator": conc["label"], "unit": conc["unit"],
+        f"top-{k} share": conc[share].map("{:.1%}".format), "Gini": conc["gini"].map("{:.3f}".format),
+        "empty cells (as 0)": conc["empty_cells"], "largest": conc["largest"]})
+    comp = comparison_table(regions, k)
+    comp["article"] = comp["article"].map("{:.0%}".format)
+    comp["ours"] = comp["ours"].map(lambda v: "–" if pd.isna(v) else f"{v:.1%}")
+    return conc, comp

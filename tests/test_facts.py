@@ -96,3 +96,10 @@ def test_filled_sentence_names_columns_counts_and_policies() -> None:
     text = facts.filled_sentence({"oews_software_developers": 7, "x": 0}, sc)
     assert text is not None and "Software developers 7 (zero)" in text and "X" not in text
     assert facts.filled_sentence({}, sc) is None
+
+
+def test_display_tables_show_shares_as_percentages(metros: pf.Regions) -> None:
+    conc, comp = facts.display_tables(metros)
+    assert list(conc["indicator"])[:2] == ["Jobs, all occupations", "Computer and math jobs"]
+    assert conc["top-10 share"].str.endswith("%").all()
+    assert "59%" in set(comp["article"]) and "–" in set(comp["ours"])  # biochemistry: not measured

@@ -300,20 +300,29 @@ def test_metro_default_plan_is_documented_and_valid() -> None:
     sc = wb.default_scenario_for("metros", metros)
     assert sc.spread_measure == "hoover"
     assert set(sc.weights) <= set(metros.indicators)
-    assert sc.normalized_weights[wb.PATENTS] == pytest.approx(wb.PATENT_WEIGHT)
-    assert all(k == wb.PATENTS or k.endswith(wb.APPORTIONED) for k in sc.weights)
+    assert not any(k.endswith("_apportioned") for k in sc.weights)
     for ins in sc.instruments.values():
-        assert ins.absorbs is None or set(ins.absorbs) <= set(metros.indicators)
-    assert sc.missing_policy(wb.PATENTS) == "zero" == sc.missing_policy("ai_vc_musd_apportioned")
+        assert ins.absorbs and set(ins.absorbs) <= set(metros.indicators)
+    assert sc.missing_policy("oews_software_developers") == "zero"
+    assert sc.missing_policy("utility_patents_2000_2015") == "median"
     notes = " ".join(wb.region_set_notes("metros", sc))
-    assert "count as zero" in notes and "apportioned" in notes and "Hoover" in notes
+    assert "Software developers 20%" in notes and "count as zero" in notes
+    assert "apportioned" in notes and "Hoover" in notes
     assert wb.default_scenario_for("states", pf.load_regions("states")) is pf.load_scenario()
     assert wb.region_set_notes("states", pf.load_scenario()) == []
 
 
+def test_indicator_labels_come_from_the_column_registry() -> None:
+    label, tip = wb.indicator_label("oews_software_developers")
+    assert label == "Software developers" and "jobs" in tip and "OEWS" in tip
+    label, tip = wb.indicator_label("gdp_musd_apportioned")
+    assert "apportioned" in label and "apportioned" in tip
+    assert wb.indicator_label("my_column")[0] == "My column"  # a user's own column
+
+
 def test_gini_is_offered_only_up_to_the_engines_limit() -> None:
     assert wb.spread_measure_choice(51) == (["gini", "hoover"], None)
-    options, why = wb.spread_measure_choice(380)
+    options, why = wb.spread_measure_choice(387)
     assert options == ["hoover"] and why is not None and "250" in why
 
 
