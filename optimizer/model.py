@@ -24,8 +24,9 @@ The per-capita floor, a lower bound on capacity, acts on an *inner* response: th
 chords between the tangent points, which never overstate a gain (``tau_in`` <=
 s ln(1 + x/s) however the LP fills them), so a plan that meets it in the LP meets it
 under the exact response. The objective keeps the outer envelope. The top-k share cap
-bounds capacity from above, which no LP over a concave response can state exactly;
-``solve.Planner`` tightens its LP share until the exact share holds.
+bounds capacity from above, which no LP over a concave response can state exactly:
+``solve.Planner`` bounds the top k by tangents of the exact response at a first plan
+and the total by the inner response, a linear rule every plan of which meets the cap.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class Structure:
     @property
     def inner(self) -> bool:
         """Whether the model carries the inner (chord) response for capacity lower bounds."""
-        return self.per_capita_floor
+        return self.per_capita_floor or self.top_k is not None
 
 
 TUNABLE_PARAMS = ("c0", "neg_coef", "floor", "cap", "budget", "budget_lo", "lam", "inst_lo",
@@ -255,19 +256,7 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
         _add_hubs(mdl, inputs)
 
     if structure.top_k is not None:
-        # sum of the k largest capacities <= share * total (k-largest-sum LP form)
-        mdl.topk_threshold = pyo.Var()
-        mdl.topk_excess = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
-
-        @mdl.Constraint(mdl.R)
-        def topk_excess_def(b, r):
-            return b.topk_excess[r] >= 100.0 * share[r] * b.y[r] - b.topk_threshold
-
-        @mdl.Constraint()
-        def topk_cap(b):
-            total = sum(100.0 * share[r] * b.y[r] for r in b.R)
-            return (structure.top_k * b.topk_threshold + sum(b.topk_excess.values())
-                    - b.topk_share * total <= 0)
+        _add_top_k_cap(mdl, share, structure.top_k)
 
     mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
     spread = _gini_sum(mdl, share) if structure.spread_measure == "gini" else _hoover_sum(mdl, share)
@@ -350,6 +339,35 @@ def _add_inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs, share: np.n
         """y_in_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_in_ri."""
         return (100.0 * share[r] * b.y_in[r]
                 + sum(b.neg_coef[r, i] * b.tau_in[r, i] for i in b.I) == b.c0[r])
+
+
+def _add_top_k_cap(mdl: pyo.ConcreteModel, share: np.ndarray, k: int) -> None:
+    """Sum of the k largest capacities <= share * total (the k-largest-sum LP form).
+
+    Two modes, switched by the mutable ``topk_lin``: 0 bounds the outer capacities,
+    which the LP can understate where the cap binds (it may fill segments out of order);
+    1 bounds, for the top k, the tangent of each exact response at a given plan (an
+    affine function never below it, ``up_const + up_slope * x``) and, for the total,
+    the inner capacity ``y_in``: every plan feasible there meets the cap exactly.
+    """
+    mdl.topk_lin = pyo.Param(mutable=True, initialize=0.0)
+    mdl.up_const = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # points
+    mdl.up_slope = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)  # points per unit
+    mdl.topk_threshold = pyo.Var()
+    mdl.topk_excess = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+
+    @mdl.Constraint(mdl.R)
+    def topk_excess_def(b, r):
+        outer = 100.0 * share[r] * b.y[r]
+        upper = b.up_const[r] + sum(b.up_slope[r, i] * b.x[r, i] for i in b.I)
+        return b.topk_excess[r] >= ((1 - b.topk_lin) * outer + b.topk_lin * upper
+                                    - b.topk_threshold)
+
+    @mdl.Constraint()
+    def topk_cap(b):
+        total = sum(100.0 * share[r] * ((1 - b.topk_lin) * b.y[r] + b.topk_lin * b.y_in[r])
+                    for r in b.R)
+        return k * b.topk_threshold + sum(b.topk_excess.values()) - b.topk_share * total <= 0
 
 
 def _add_hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
@@ -566,9 +584,20 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
         _set_hub_params(mdl, inputs)
 
 
-def set_top_k_share(mdl: pyo.ConcreteModel, inputs: ModelInputs, margin: float) -> None:
-    """Write the LP's top-k share: the scenario's cap less ``margin`` (a share)."""
-    cap = inputs.scenario.top_k_share_cap
-    value = 1.0 if cap is None else max(cap.max_share - margin, 0.0)
-    mdl.topk_share.set_value(value)
-    mdl.written_params["topk_share"] = np.array([value])
+def set_top_k_linearization(mdl: pyo.ConcreteModel, inputs: ModelInputs,
+                            at_busd: np.ndarray | None) -> None:
+    """Bound the top-k capacities by the tangents of the exact response at ``at_busd``
+    (mode 1 of ``_add_top_k_cap``), or by the outer capacities (None, mode 0)."""
+    if at_busd is None:
+        mdl.topk_lin.set_value(0.0)
+        return
+    s = inputs.saturation_busd
+    coef = inputs.effectiveness * inputs.multiplier
+    slope = coef / (1.0 + at_busd / s)  # points per $B
+    const = inputs.c0 + (coef * s * np.log1p(at_busd / s) - slope * at_busd).sum(axis=1)
+    slope_units = slope * mdl.unit_busd
+    for (r, i), param in mdl.up_slope.items():
+        param.set_value(float(slope_units[r, i]))
+    for r, param in mdl.up_const.items():
+        param.set_value(float(const[r]))
+    mdl.topk_lin.set_value(1.0)

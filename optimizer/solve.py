@@ -19,7 +19,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from optimizer.capacity import ModelInputs, gain_points, resolve
+from optimizer.capacity import BUSD, ModelInputs, gain_points, resolve
 from optimizer.check import check
 from optimizer.data import Regions
 from optimizer.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
@@ -32,7 +32,7 @@ from optimizer.model import (
     lp_gain_points,
     point_at,
     set_params,
-    set_top_k_share,
+    set_top_k_linearization,
     structure_of,
 )
 from optimizer.result import AllocationResult, Duals, build_result
@@ -49,8 +49,7 @@ from optimizer.warmstart import (
 
 _SOLVE_LOCK = threading.Lock()
 MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
-TOP_K_TIGHTENINGS = 6  # re-solves that tighten the LP's top-k share until the exact one holds
-TOP_K_MARGIN = 1e-7  # tighten past the exact overshoot by this much (share)
+TOP_K_LINEARIZATIONS = 3  # re-solves with the top-k cap linearized at the last plan
 
 
 class _Highs(Highs):
@@ -185,6 +184,8 @@ class Planner:
         self._start = "HiGHS's own start"
         clock = time.perf_counter()
         self._solver.set_instance(mdl)
+        # HiGHS prints warnings of later model updates straight to stdout; users never see them
+        self._solver._solver_model.setOptionValue("output_flag", False)
         self._times["translate_time_s"] = time.perf_counter() - clock
         if inputs.hubs is None and len(mdl.seg) >= LARGE_MODEL_COLUMNS:
             # large LP: a saved basis of this shape, else crossover from the estimated
@@ -253,20 +254,28 @@ class Planner:
             raise InfeasibleError(err.conflicts + found.lines(), diagnosis=found) from None
 
     def _tighten_top_k(self, plan: AllocationResult, gini_cap: float | None) -> AllocationResult:
-        """Re-solve with a lower LP top-k share until the plan's exact share is within
-        the cap: the LP's capacities can understate the exact ones where the cap binds."""
+        """A plan whose exact top-k share is within the cap.
+
+        Where the cap binds, the LP's capacities can understate the exact ones, so the
+        plan is re-solved with the top-k capacities bounded by tangents of the exact
+        response at the last plan (``model.set_top_k_linearization``): every such plan
+        meets the cap exactly. A few re-linearizations improve it; the best is kept.
+        """
         cap = plan.scenario.top_k_share_cap
-        margin = 0.0
-        for _ in range(TOP_K_TIGHTENINGS):
-            if cap is None:
+        if cap is None or _top_k_share(plan, cap.k) <= cap.max_share:
+            return plan
+        best: AllocationResult | None = None
+        at = plan
+        for _ in range(TOP_K_LINEARIZATIONS):
+            try:
+                at = self._solve(at.scenario, gini_cap, top_k_at=_funding_busd(at))
+            except InfeasibleError:
                 break
-            final = plan.regions["final_capacity"].to_numpy()
-            over = np.sort(final)[-cap.k:].sum() / final.sum() - cap.max_share
-            if over <= 0.0:
+            if best is None or at.objective > best.objective + 1e-12:
+                best = at
+            else:
                 break
-            margin += over + TOP_K_MARGIN
-            plan = self._solve(plan.scenario, gini_cap, top_k_margin=margin)
-        return plan
+        return best if best is not None else plan
 
     def forget_basis(self) -> None:
         """Drop HiGHS's warm-start basis: the next solve starts without one, so a batch
@@ -309,7 +318,7 @@ class Planner:
             mdl.gini_eps = 1.0 if eps is None else float(eps)
 
     def _solve(self, scenario: Scenario, gini_cap: float | None = None,
-               top_k_margin: float = 0.0) -> AllocationResult:
+               top_k_at: np.ndarray | None = None) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
 
         The result reports how far the LP's tangent approximation is from the exact
@@ -326,8 +335,8 @@ class Planner:
         with _SOLVE_LOCK:
             rebuilt = self._ensure_model(inputs)
             self._apply_gini_cap(gini_cap, inputs)
-            if hasattr(self._model, "topk_share"):
-                set_top_k_share(self._model, inputs, top_k_margin)
+            if hasattr(self._model, "topk_lin"):
+                set_top_k_linearization(self._model, inputs, top_k_at)
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
             solver.config.time_limit = scenario.solver.time_limit_s
@@ -446,7 +455,8 @@ class Planner:
                 "without an optimal plan; raise solver.time_limit_s"
             )
         if term != TerminationCondition.convergenceCriteriaSatisfied:
-            raise SolverError(f"HiGHS stopped without an optimal plan ({term.name})")
+            raise SolverError(f"HiGHS stopped without an optimal plan ({term.name}); try a longer "
+                              "solver.time_limit_s, or rescale very large or very small inputs")
 
 
 def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
@@ -462,6 +472,18 @@ def _array(values: dict, mdl: pyo.ConcreteModel) -> np.ndarray:
     for (r, i), v in mdl.x.items():
         out[r, i] = values[v]
     return np.maximum(out, 0.0) * mdl.unit_busd
+
+
+def _top_k_share(plan: AllocationResult, k: int) -> float:
+    """The share of exact final capacity held by the plan's k largest regions."""
+    final = plan.regions["final_capacity"].to_numpy()
+    return float(np.sort(final)[-k:].sum() / final.sum())
+
+
+def _funding_busd(plan: AllocationResult) -> np.ndarray:
+    """The plan's (n, m) funding in $B, in model order."""
+    m = plan.allocation["instrument"].nunique()
+    return plan.allocation["amount_usd"].to_numpy().reshape(-1, m) / BUSD
 
 
 def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:

