@@ -238,3 +238,24 @@ def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: A
     assert "Robustness per region (CSV)" in [b.label for b in at.download_button]
     run = at.session_state["sens"]
     assert run.result.tables["robust_regions"]["core_index"].between(0, 1).all()
+
+
+def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from optimizer.check import Violation, check
+
+    solve_module = importlib.import_module("optimizer.solve")
+
+    def reject(*args, **kwargs):  # the checker finds a violation the solver missed
+        report = check(*args, **kwargs)
+        report.violations.append(Violation("budget", 1.0, "USD", "planted for this test"))
+        return report
+
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(solve_module, "check", reject)
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    _ok(app)
+    assert any("fails the independent check" in e.value for e in app.error)
+    assert not app.metric  # no headline numbers for a plan that is not solved
