@@ -105,3 +105,11 @@ def test_a_plan_the_checker_rejects_is_not_reported_as_solved(tmp_path: Path, mo
 def test_every_solve_records_its_check(default_plan) -> None:
     assert default_plan.solver["check_time_s"] > 0
     assert default_plan.to_metrics_dict()["solver"]["check_time_s"] > 0
+
+
+def test_check_accepts_a_plan_whose_scenario_gives_an_indicator_weight_zero(tmp_path: Path) -> None:
+    weights = dict(pf.load_scenario().weights, gdp_musd=0.0)
+    code, output, out = solve_cli(tmp_path, {"weights": weights})
+    assert code == 0, output
+    checked = runner.invoke(app, ["check", str(out)])
+    assert checked.exit_code == 0 and "plan OK" in checked.output, checked.output
