@@ -418,11 +418,16 @@ def _award(row: pd.Series, inputs: ModelInputs) -> str:
 # --------------------------------------------------------------------------- scenarios
 
 
-def statute_scenario(region_set: str, regions: Regions, pack: str = "tech_hubs_2022_statute",
+STATUTE_PACKS = {"states": "tech_hubs_2022_statute", "metros": "tech_hubs_2022_statute_metros"}
+
+
+def statute_scenario(region_set: str, regions: Regions, pack: str | None = None,
                      **changes: object) -> Scenario:
-    """The documented default plan of a shipped region set with a constraint pack on,
-    then ``changes`` (e.g. ``budget="$504M"``): the pack's keys win over the region
-    set's default, the changes over both."""
+    """The documented default plan of a shipped region set with a constraint pack on
+    (by default the Tech Hubs statute pack for that set), then ``changes`` (e.g.
+    ``budget="$504M"``): the pack's keys win over the region set's default, the
+    changes over both."""
+    pack = pack or STATUTE_PACKS.get(region_set, "tech_hubs_2022_statute")
     data = region_set_default(region_set, regions.indicators).to_dict()
     for key in constraint_packs()[pack]["settings"]:
         data.pop(key, None)

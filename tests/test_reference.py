@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import optimizer as pf
+from optimizer.capacity import resolve
 from optimizer.data import DATA_DIR
 from optimizer.reference import (
     HUB_CBSA_FILE,
@@ -178,3 +179,24 @@ def test_statute_pack_on_shipped_metros() -> None:
     assert comparison.recall == len(selected & designated) / len(designated)
     assert comparison.random["precision"] == len(designated) / len(metros)
     assert len(comparison.disagreements) == 10
+
+
+def test_the_small_rural_rule_is_applied_on_metros_never_skipped() -> None:
+    metros = pf.load_regions("metros")
+    for pack in ("tech_hubs_2022_statute", "tech_hubs_2022_statute_metros"):
+        inputs = resolve(metros, statute_scenario("metros", metros, pack=pack, budget="$504M"))
+        assert inputs.hubs is not None and not inputs.hubs.notes
+        members, share = inputs.hubs.designated
+        assert share == pytest.approx(1 / 3)
+        assert set(metros.table["region_id"].iloc[members]) == set(
+            metros.table.loc[metros.table["small_rural"].astype(str).str.lower() == "true",
+                             "region_id"])
+    # the metro pack refuses a table without the flag instead of dropping the rule
+    no_flag = make_regions("""
+region_id,name,population,talent,census_region
+10001,Alpha,1000,40,South
+10002,Beta,2000,30,West
+""")
+    sc = tiny_scenario(packs=["tech_hubs_2022_statute_metros"])
+    with pytest.raises(pf.ScenarioError, match="hubs.designated.column: 'small_rural'"):
+        pf.solve(no_flag, sc)

@@ -246,7 +246,8 @@ def test_a_pack_fills_its_keys_and_the_persons_own_changes_win(states: pf.Region
     assert any("exclusions" in n and "wins" in n for n in notes)
     with pytest.raises(pf.ScenarioError, match="unknown pack"):
         wb.with_packs(origin, ["no_such_pack"], origin)
-    assert set(wb.pack_docs()) == {"tech_hubs_2022_statute", "no_incumbents", "per_capita_floor"}
+    assert set(wb.pack_docs()) == {"tech_hubs_2022_statute", "tech_hubs_2022_statute_metros",
+                                   "no_incumbents", "per_capita_floor"}
 
 
 def test_statute_pack_roundtrips_through_the_hub_controls(states: pf.Regions) -> None:
