@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer import columns
 from optimizer.data import (
     DATA_DIR,
     REGION_SETS,
@@ -33,6 +34,7 @@ from optimizer.data import (
     valid_polygons,
 )
 from optimizer.errors import DataError, brief
+from optimizer.facts import filled_sentence
 from optimizer.result import PLAN_FILES, PLAN_GEOMETRY, AllocationResult
 from optimizer.scenario import load_scenario, usd
 
@@ -218,7 +220,8 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
                   f"{r['baseline_capacity']:.2f} → {r['final_capacity']:.2f}")
                  for _, r in top_rows.iterrows()]
     sc = result.scenario
-    weights = ", ".join(f"{k} {v:.0%}" for k, v in sc.normalized_weights.items())
+    weights = ", ".join(f"{columns.label_with_unit(k)} {v:.0%}"
+                        for k, v in sc.normalized_weights.items())
     instruments = "; ".join(
         f"{name}: {ins.effectiveness_per_busd:g} points per $1B, saturation {usd(ins.saturation_usd)}"
         for name, ins in sc.instruments.items())
@@ -241,9 +244,9 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
                            "per-capita baseline.")
     if sc.region_cap_usd is not None or sc.region_bounds or sc.max_region_share is not None:
         assumptions.append("Per-region caps/floors apply (see the scenario file).")
-    filled = {k: v for k, v in (result.filled_values or {}).items() if v}
+    filled = filled_sentence(result.filled_values, sc)
     if filled:
-        assumptions.append(f"Missing indicator values filled: {filled}.")
+        assumptions.append(filled)
     return {"cards": cards, "top": top_table, "constraints": marginal_sentences(result),
             "assumptions": assumptions}
 
