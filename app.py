@@ -115,8 +115,8 @@ ss.setdefault("pack_notes", [])
 st.sidebar.title("PlaceFund")
 set_choice = st.sidebar.selectbox(
     "Region set", list(wb.REGION_SET_LABELS), key="region_set", format_func=wb.REGION_SET_LABELS.get,
-    help="Plan for states, metro areas (CBSAs) or counties. Sub-state sets use apportioned "
-         "state indicators plus local patent counts (see the notes above the map).")
+    help="Plan for states, metro areas (CBSAs) or counties. Metros and counties use locally "
+         "measured figures (see the notes above the map and data/SOURCES.md).")
 if ss["regions"] is None:
     load_set(set_choice if set_choice not in wb.SLOW_REGION_SETS else "states")
 elif set_choice != ss["loaded_set"]:

@@ -452,7 +452,7 @@ def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[s
 
 # --------------------------------------------------------------------------- region sets
 
-REGION_SET_LABELS = {"states": "States (50 + DC)", "metros": "Metro and micro areas (CBSAs)",
+REGION_SET_LABELS = {"states": "States (50 + DC)", "metros": "Metro areas (CBSAs, OMB 2023)",
                      "counties": "Counties"}
 SLOW_REGION_SETS = {
     "counties": "Counties: about 3,100 regions. The first solve builds a large model: about "
