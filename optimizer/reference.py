@@ -374,7 +374,7 @@ def _disagreements(plan: AllocationResult, regions: Regions, table: pd.DataFrame
             loss, r = swap
             why = (f"the best designated metro in its place ({inputs.regions.names[r]}, same "
                    f"award, best split) lowers the objective by {loss:.4f} points "
-                   f"({loss / gain:.1%} of the plan's gain)")
+                   f"({loss / gain:.2%} of the plan's gain)")
         rows.append({"kind": "plan only", "region_id": row["region_id"], "name": row["name"],
                      "funding_usd": row["funding_usd"], "hubs_2023": "",
                      "reason": f"{_award(row, inputs)}; {_facts(row, n)} (hubs' median "
@@ -393,7 +393,7 @@ def _disagreements(plan: AllocationResult, regions: Regions, table: pd.DataFrame
             loss, h = best
             why = (f"in place of {inputs.regions.names[h]} (same {x[h].sum() * BUSD / 1e6:.1f}M "
                    f"award, best split) it lowers the objective by {loss:.4f} points "
-                   f"({loss / gain:.1%} of the plan's gain)")
+                   f"({loss / gain:.2%} of the plan's gain)")
         group = row["census_region"]
         held = (f"; the plan has {int(per_region[group])} hubs in the {group}"
                 if per_region is not None and group in per_region.index else "")
