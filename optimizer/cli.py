@@ -165,9 +165,9 @@ def check(
     plan_dir: Annotated[Path, typer.Argument(help="A directory written by `placefund solve`.")],
 ) -> None:
     """Re-verify a plan directory without the solver; exit 1 on any violation."""
-    from optimizer.check import check_dir
+    from optimizer.consensus_check import check_plan_dir  # a consensus/robust plan in full
 
-    report = check_dir(plan_dir)
+    report = check_plan_dir(plan_dir)
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -184,6 +184,7 @@ def facts(regions: RegionsOpt = "metros") -> None:
 
 
 # --- command modules: each registers its commands with `register` on import ---
+import optimizer.consensus_cli  # noqa: E402,F401
 import optimizer.export_cli  # noqa: E402,F401
 import optimizer.sensitivity_cli  # noqa: E402,F401
 

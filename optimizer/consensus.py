@@ -45,13 +45,13 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.capacity import BUSD, ModelInputs, gain_points, resolve
-from optimizer.data import Regions
+from optimizer.data import REGION_SETS, Regions
 from optimizer.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.metrics import concentration
 from optimizer.model import _gini_sum, _hoover_sum, build_model, set_top_k_linearization
 from optimizer.result import AllocationResult, build_result
 from optimizer.safe_yaml import load_yaml_file
-from optimizer.scenario import USD, Scenario, scenario_from_dict, usd
+from optimizer.scenario import USD, Scenario, region_set_default, scenario_from_dict, usd
 from optimizer.sensitivity import WeightSampler, prepare, sample_weights
 from optimizer.sensitivity_run import Backend, Run, execute, payload_for
 from optimizer.solve import _SOLVE_LOCK, Planner, _Highs, verified
@@ -817,9 +817,22 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
                            t_lp, info)
 
 
+def prepare_spec(spec: SpecCommon, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
+    """The spec's regions and base scenario (paths relative to ``base_dir``). For a shipped
+    region set, no scenario or an inline mapping starts from the set's documented default
+    (``scenario.region_set_default``); a scenario file is read as ``solve --scenario`` reads it.
+    """
+    regions, base = prepare(spec, base_dir)  # type: ignore[arg-type]
+    if spec.regions in REGION_SETS and not isinstance(spec.scenario, str):
+        default = region_set_default(spec.regions, regions.indicators)
+        base = scenario_from_dict({**default.to_dict(), **(spec.scenario or {})},
+                                  source="spec scenario")
+    return regions, base
+
+
 def run_consensus_spec(spec: ConsensusSpec, base_dir: str | Path = ".") -> ConsensusResult:
     """Run a consensus spec (paths relative to ``base_dir``)."""
-    regions, base = prepare(spec, base_dir)  # type: ignore[arg-type]
+    regions, base = prepare_spec(spec, base_dir)
     return consensus(regions, base, dict(spec.stakeholders), title=spec.title or "consensus")
 
 
@@ -1051,7 +1064,7 @@ def _core_index(regions: Regions, base: Scenario, fresh: pd.DataFrame, backend: 
 def run_robust_spec(spec: RobustPlanSpec, base_dir: str | Path = ".",
                     backend: Backend | None = None) -> RobustResult:
     """Run a robust-plan spec: draw, optimize, judge on fresh samples."""
-    regions, base = prepare(spec, base_dir)  # type: ignore[arg-type]
+    regions, base = prepare_spec(spec, base_dir)
     samples = draw_samples(spec, base, spec.samples, spec.seed)
     oos = spec.out_of_sample
     fresh = draw_samples(spec, base, oos.samples or spec.samples,
