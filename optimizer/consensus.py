@@ -444,17 +444,19 @@ class ViewModel:
             if hubs_rule is not None:
                 values = results.solution_loader.get_vars(list(mdl.hub.values()))
                 hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
-                results = self._given_hubs(hubs)
-            values = results.solution_loader.get_vars(list(mdl.x.values()))
-            objective = float(results.incumbent_objective)
+                values, objective = self._given_hubs(hubs)
+            else:
+                values = results.solution_loader.get_vars(list(mdl.x.values()))
+                objective = float(results.incumbent_objective)
         self.solve_time_s += time.perf_counter() - clock
         x = np.zeros((len(mdl.R), len(mdl.I)))
         for (r, i), var in mdl.x.items():
             x[r, i] = values[var]
         return np.maximum(x, 0.0) * mdl.unit_busd, objective, hubs
 
-    def _given_hubs(self, hubs: np.ndarray) -> Any:
-        """The LP with the hub choice fixed: its rows hold to LP precision."""
+    def _given_hubs(self, hubs: np.ndarray) -> tuple[dict, float]:
+        """The LP with the hub choice fixed (its rows hold to LP precision): the funding
+        variables' values and the objective."""
         mdl, solver = self.mdl, self.solver
         hub_vars = list(mdl.hub.values())
         solver.config.rel_gap = None
@@ -467,7 +469,8 @@ class ViewModel:
             results = solver.solve(mdl)
             self.solves += 1
             self._raise_unless_optimal(results.termination_condition)
-            return results
+            return (results.solution_loader.get_vars(list(mdl.x.values())),
+                    float(results.incumbent_objective))
         finally:
             for var in hub_vars:
                 var.domain = pyo.Binary

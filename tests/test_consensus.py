@@ -1,0 +1,218 @@
+"""Consensus across stakeholders and plans optimized over samples: known answers.
+
+Every plan here has passed the independent checker for the base scenario's rules
+(``consensus`` and ``robust_plan`` return only checked plans); the plan folders are
+re-verified by ``placefund check``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import optimizer as pf
+from optimizer import consensus as cs
+from optimizer import consensus_check as cc
+from optimizer.cli import app
+from optimizer.errors import ScenarioError
+from tests.factories import make_regions, tiny_scenario
+
+TWO_REGIONS = """
+region_id,name,population,north,south
+A,Alpha,1000,1,0
+B,Beta,1000,0,1
+"""
+
+
+def _two_region_case() -> tuple[pf.Regions, pf.Scenario]:
+    """Two equal regions; 'north' is all in A, 'south' all in B; theta = 1 so a
+    stakeholder's multiplier is 2 in its region and q_min = 0.1 in the other; lambda = 0."""
+    regions = make_regions(TWO_REGIONS)
+    base = tiny_scenario(weights={"north": 1, "south": 1}, spread_weight=0.0,
+                         complementarity=1.0, budget="$10B")
+    return regions, base
+
+
+def test_two_stakeholders_each_valuing_one_region_split_evenly_in_closed_form() -> None:
+    regions, base = _two_region_case()
+    result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
+                                          "south": {"weights": {"south": 1}}})
+    # s = $10B * 1/2 = $5B per region, a = 1 point per $1B, S = total capacity (lambda = 0).
+    # Own optimum: everything in one's own region (marginal 2/3 there vs 0.1 elsewhere), a gain
+    # of 2 s ln(1 + 10/5); the max-min plan splits evenly: (2 + 0.1) s ln(1 + 5/5).
+    expected_t = (2.0 + 0.1) * math.log(2.0) / (2.0 * math.log(3.0))
+    funding = result.plan.regions.set_index("region_id")["funding_usd"]
+    assert funding["A"] == pytest.approx(5e9, rel=1e-6)
+    assert funding["B"] == pytest.approx(5e9, rel=1e-6)
+    assert result.t == pytest.approx(expected_t, abs=1e-6)
+    assert result.achievement.loc["north", "consensus"] == pytest.approx(expected_t, abs=1e-6)
+    assert result.achievement.loc["south", "consensus"] == pytest.approx(expected_t, abs=1e-6)
+    own = result.own_plans["north"].regions.set_index("region_id")["funding_usd"]
+    assert own["A"] == pytest.approx(10e9, rel=1e-9)
+    assert result.scores.loc["north", "north"] - result.baseline["north"] == pytest.approx(
+        2 * 5 * math.log(3.0), rel=1e-9)
+    # under the other's own plan a stakeholder keeps only the q_min share: 0.1 / 2
+    assert result.achievement.loc["north", "south"] == pytest.approx(0.05, rel=1e-9)
+    assert "north: reaches" in result.gives_up()[0]
+
+
+def test_identical_stakeholders_get_their_common_optimum_and_t_is_one(
+        states: pf.Regions, default_plan: pf.AllocationResult) -> None:
+    base = pf.load_scenario()
+    result = cs.consensus(states, base, {"first": {}, "second": {"weights": dict(base.weights)}})
+    assert result.t == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(result.achievement.to_numpy(), 1.0, atol=1e-6)
+    assert result.scores.loc["first", "consensus"] == pytest.approx(default_plan.objective,
+                                                                    rel=1e-6)
+    assert result.plan.objective == pytest.approx(default_plan.objective, rel=1e-6)
+
+
+def _scaled_samples(base: pf.Scenario, factors: list[float]) -> pd.DataFrame:
+    """Samples that scale every instrument's effectiveness by one factor each."""
+    rows = []
+    for j, c in enumerate(factors):
+        row = {"sample_id": j, **{f"w_{k}": w for k, w in base.normalized_weights.items()},
+               "complementarity": base.complementarity}
+        row.update({f"a_{k}": c * ins.effectiveness_per_busd for k, ins in base.instruments.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("objective", ["mean", "cvar", "worst"])
+def test_samples_sharing_one_optimum_give_that_optimum(states: pf.Regions, objective: str) -> None:
+    # with lambda = 0, S = total capacity = 100 + c * (gain of the default response): scaling
+    # every effectiveness by c > 0 leaves the best plan where it was
+    base = pf.load_scenario().updated(spread_weight=0.0, spread_measure="hoover")
+    alone = pf.Planner(states).solve(base)
+    samples = _scaled_samples(base, [0.5, 1.0, 2.0])
+    result = cs.robust_plan(states, base, samples, objective, alpha=0.5)
+    assert result.plan.objective == pytest.approx(alone.objective, rel=1e-6)
+    gap = (result.plan.regions["funding_usd"] - alone.regions["funding_usd"]).abs().max()
+    assert gap <= 1e-4 * base.budget
+
+
+def test_robust_plan_is_at_least_the_default_plan_on_its_own_objective(states: pf.Regions) -> None:
+    spec = cs.robust_spec_from_dict({
+        "scenario": {"spread_measure": "hoover"}, "samples": 20, "seed": 3, "alpha": 0.2,
+        "complementarity": {"uniform": [0.2, 0.8]},
+        "effectiveness": {"venture": {"triangular": [0.3, 0.6, 0.9]}},
+        "out_of_sample": {"samples": 20, "core_index": False}})
+    result = cs.run_robust_spec(spec)
+    inside = result.stats.loc["in_sample"]
+    # the LP maximizes CVaR_0.2 of its own S; exact and LP S differ by the response
+    # approximation (below 0.1% of the objective)
+    assert inside["robust"]["cvar"] >= inside["default"]["cvar"] - 1e-3 * abs(
+        inside["default"]["cvar"])
+    assert set(result.scores["set"]) == {"in_sample", "out_of_sample"}
+    # the fresh samples are not the ones the plan was optimized over
+    assert not np.allclose(result.samples["complementarity"],
+                           result.fresh_samples["complementarity"])
+
+
+def test_cvar_is_the_mean_of_the_worst_share_and_the_checker_agrees() -> None:
+    values = np.array([4.0, 1.0, 3.0, 2.0])
+    assert cs.cvar(values, 0.5) == pytest.approx(1.5)
+    assert cs.cvar(values, 0.25) == pytest.approx(1.0)
+    assert cs.cvar(values, 1.0) == pytest.approx(2.5)
+    assert cs.cvar(values, 0.3) == pytest.approx((1.0 + 0.2 * 2.0) / 1.2)
+    rng = np.random.default_rng(0)
+    for alpha in (0.05, 0.1, 0.37, 1.0):
+        v = rng.normal(size=101)
+        assert cs.cvar(v, alpha) == pytest.approx(cc.cvar(v, alpha), rel=1e-12)
+
+
+def test_check_verifies_a_consensus_folder_and_rejects_a_tampered_t(tmp_path) -> None:
+    regions, base = _two_region_case()
+    result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
+                                          "south": {"weights": {"south": 1}}})
+    out = result.to_dir(tmp_path / "plan")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["check", str(out)])
+    assert ok.exit_code == 0, ok.output
+    record = json.loads((out / "consensus.json").read_text())
+    record["t"] += 0.01
+    record["achievement"]["consensus"]["north"] = 0.9
+    (out / "consensus.json").write_text(json.dumps(record))
+    bad = runner.invoke(app, ["check", str(out)])
+    assert bad.exit_code == 1
+    assert "consensus_t" in bad.output and "achievement[north, consensus]" in bad.output
+
+
+def test_check_verifies_a_robust_folder_and_rejects_a_tampered_sample(
+        states: pf.Regions, tmp_path) -> None:
+    base = pf.load_scenario().updated(spread_measure="hoover")
+    spec = cs.robust_spec_from_dict({"scenario": {"spread_measure": "hoover"}, "samples": 6,
+                                     "objective": "worst", "out_of_sample": {"samples": 4}})
+    samples = cs.draw_samples(spec, base, 6, 0)
+    fresh = cs.draw_samples(spec, base, 4, 1)
+    result = cs.robust_plan(states, base, samples, "worst", fresh=fresh,
+                            core_backend=cs.Backend("serial"), threshold_usd=5e8)
+    assert result.core is not None and result.core["core_index"].between(0, 1).all()
+    out = result.to_dir(tmp_path / "robust")
+    assert cc.check_plan_dir(out).ok
+    scores = pd.read_csv(out / "sample_scores.csv")
+    scores.loc[2, "robust"] += 0.5
+    scores.to_csv(out / "sample_scores.csv", index=False)
+    report = cc.check_plan_dir(out)
+    names = {v.name for v in report.violations}
+    assert "sample_score_mismatch" in names
+
+
+def test_consensus_cli_writes_a_checked_plan(tmp_path) -> None:
+    (tmp_path / "two.csv").write_text(TWO_REGIONS.strip() + "\n")
+    (tmp_path / "spec.yaml").write_text(
+        "regions: two.csv\n"
+        "scenario: {budget: $10B, weights: {north: 1, south: 1}, spread_weight: 0,\n"
+        "           complementarity: 1, instruments: {grant: {effectiveness_per_busd: 1,\n"
+        "           saturation_usd: $10B}}}\n"
+        "stakeholders:\n  north: {weights: {north: 1}}\n  south: {weights: {south: 1}}\n")
+    runner = CliRunner()
+    done = runner.invoke(app, ["consensus", str(tmp_path / "spec.yaml"),
+                               "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "at least t = 66.2%" in done.output
+    table = pd.read_csv(tmp_path / "out" / "achievement.csv", index_col="stakeholder")
+    assert list(table.columns) == ["north", "south", "consensus"]
+    assert runner.invoke(app, ["check", str(tmp_path / "out")]).exit_code == 0
+
+
+def test_bad_specs_name_the_key(tmp_path) -> None:
+    with pytest.raises(ScenarioError, match=r"stakeholders\.research\.weightz: unknown key"):
+        cs.consensus_spec_from_dict({"stakeholders": {"research": {"weightz": {"a": 1}}}})
+    with pytest.raises(ScenarioError, match="exactly one of"):
+        cs.robust_spec_from_dict({"complementarity": {"uniform": [0, 1], "lognormal": [1, 1]}})
+    with pytest.raises(ScenarioError, match="theta lies in"):
+        cs.robust_spec_from_dict({"complementarity": {"uniform": [0.5, 1.5]}})
+    regions, base = _two_region_case()
+    with pytest.raises(ScenarioError, match=r"stakeholders\.east: .*weights"):
+        cs.consensus(regions, base, {"east": {"weights": {"east": 1}}})
+    (tmp_path / "bad.yaml").write_text("stakeholders: {a: {spread_weight: 2}}\n")
+    done = CliRunner().invoke(app, ["consensus", str(tmp_path / "bad.yaml"),
+                                    "--out", str(tmp_path / "out")])
+    assert done.exit_code == 2
+    assert "stakeholders.a.spread_weight" in done.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_many_gini_samples_for_one_machine_are_refused(states: pf.Regions) -> None:
+    base = pf.load_scenario()  # exact Gini: 1,275 pairs per sample at 51 regions
+    samples = _scaled_samples(base, [1.0] * 200)
+    with pytest.raises(ScenarioError, match="hoover"):
+        cs.robust_plan(states, base, samples, "mean")
+
+
+def test_capacity_rules_of_the_base_bind_the_consensus(states: pf.Regions) -> None:
+    base = pf.load_scenario().updated(per_capita_floor=0.6,
+                                      top_k_share_cap={"k": 10, "max_share": 0.62})
+    result = cs.consensus(states, base, {
+        "research": {"weights": {"university_se_rd_musd": 1, "cs_doctorates": 1}},
+        "venture": {"weights": {"ai_vc_musd": 1, "vc_funded_firms": 1}}})
+    final = result.plan.regions["final_capacity"].to_numpy()
+    assert np.sort(final)[-10:].sum() / final.sum() <= 0.62 + 1e-6
+    assert result.plan.regions["capacity_per_capita_after"].min() >= 0.6 - 1e-6
+    assert 0.0 < result.t <= 1.0 + 1e-6
