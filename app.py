@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from optimizer import Planner, Regions, facts, load_regions, load_scenario, maps
+from optimizer import consensus_ui as cui
 from optimizer import export as ex
 from optimizer import workbench as wb
 from optimizer.errors import InfeasibleError, PlaceFundError
@@ -342,8 +343,9 @@ if not result.approximation.get("within_tolerance", True):
                "raise approximation.tangents in the scenario file.")
 
 geojson = geojson_of(regions.sha256, regions)
-tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens = st.tabs(
-    ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity"])
+tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
+    ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
+     "Consensus"])
 
 with tab_map:
     metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
@@ -543,3 +545,50 @@ with tab_sens:
         for label, file_name, data in wb.sensitivity_downloads(run):
             st.download_button(label, data=data, file_name=file_name, mime="text/csv",
                                key=f"sens_dl_{file_name}", on_click="ignore")
+
+with tab_agree:
+    st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
+                "own best plan first, then the plan whose worst-off stakeholder gets the largest "
+                "share of the gain it could attain. The rules are this plan's.")
+    count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
+                      key="agree_count")
+    presets = cui.default_rows(result.scenario, count)
+    rows = []
+    for j, preset in enumerate(presets):
+        with st.expander(f"Stakeholder {j + 1}", expanded=j == 0):
+            name = st.text_input("Name", preset.name, key=f"agree_name_{j}")
+            cols = st.columns(2)
+            weights = {k: cols[n % 2].slider(k, 0.0, 1.0, w, step=0.05, key=f"agree_w_{j}_{k}")
+                       for n, (k, w) in enumerate(preset.weights.items())}
+            own_lam = st.checkbox("Own λ", preset.spread_weight is not None, key=f"agree_ol_{j}")
+            lam = (st.slider("λ (spread weight)", 0.0, 1.0, preset.spread_weight or
+                             result.scenario.spread_weight, step=0.05, key=f"agree_l_{j}")
+                   if own_lam else None)
+            own_theta = st.checkbox("Own θ", False, key=f"agree_ot_{j}")
+            theta = (st.slider("θ (complementarity)", 0.0, 1.0, result.scenario.complementarity,
+                               step=0.05, key=f"agree_t_{j}") if own_theta else None)
+            rows.append(cui.StakeholderRow(name, weights, lam, theta))
+    if st.button("Find the consensus plan", key="agree_run", type="primary"):
+        try:
+            with st.spinner("Solving each stakeholder's own plan, then the consensus…"):
+                ss["agree"] = cui.solve_consensus(regions, result.scenario, rows)
+                ss["agree_regions"] = regions.sha256
+        except PlaceFundError as err:
+            st.error(str(err))
+    agreed = ss.get("agree")
+    if agreed is not None and ss.get("agree_regions") == regions.sha256:
+        st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
+        st.dataframe(cui.summary_frame(agreed), width="stretch")
+        for line in agreed.gives_up():
+            st.markdown(f"- {line}")
+        if geojson is not None:
+            plans = cui.plan_tables(agreed)
+            other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
+                                 format_func=lambda k: f"{k}'s own plan", key="agree_other")
+            left, right = st.columns(2)
+            left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
+                              config=maps.PLOTLY_CONFIG, key="agree_map_cons")
+            left.caption("Consensus plan: funding per person.")
+            right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
+                               config=maps.PLOTLY_CONFIG, key="agree_map_own")
+            right.caption(f"{other}'s own plan: funding per person.")

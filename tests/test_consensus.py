@@ -216,3 +216,56 @@ def test_capacity_rules_of_the_base_bind_the_consensus(states: pf.Regions) -> No
     assert np.sort(final)[-10:].sum() / final.sum() <= 0.62 + 1e-6
     assert result.plan.regions["capacity_per_capita_after"].min() >= 0.6 - 1e-6
     assert 0.0 < result.t <= 1.0 + 1e-6
+
+
+# --- the workbench tab: pure functions, then the page itself ---------------------------
+
+def test_tab_presets_give_every_stakeholder_its_own_indicators() -> None:
+    from optimizer import consensus_ui as cui
+
+    base = pf.load_scenario()
+    rows = cui.default_rows(base, 4)
+    assert [r.name for r in rows] == ["research", "workforce", "investors", "industry"]
+    full = [{k for k, w in r.weights.items() if w == 1.0} for r in rows]
+    assert set().union(*full) == set(base.weights)  # every indicator is someone's
+    assert all(not (a & b) for i, a in enumerate(full) for b in full[i + 1:])
+    assert rows[-1].spread_weight == 0.9
+    with pytest.raises(ScenarioError, match="between 2 and 6"):
+        cui.default_rows(base, 7)
+    rows[1].name = "research"
+    with pytest.raises(ScenarioError, match="used twice"):
+        cui.stakeholders_from_rows(rows)
+
+
+def test_tab_heat_map_and_maps_show_the_achievement_table() -> None:
+    from optimizer import consensus_ui as cui
+
+    regions, base = _two_region_case()
+    rows = [cui.StakeholderRow("north", {"north": 1.0, "south": 0.0}),
+            cui.StakeholderRow("south", {"north": 0.0, "south": 1.0})]
+    result = cui.solve_consensus(regions, base, rows)
+    fig = cui.achievement_heatmap(result)
+    heat = fig.data[0]
+    assert list(heat.x) == ["north's plan", "south's plan", "consensus"]
+    assert heat.z[0][2] == pytest.approx(result.t, abs=1e-9)
+    assert "t = 66.2%" in fig.layout.title.text
+    assert list(cui.plan_tables(result)) == ["consensus", "north", "south"]
+    assert cui.summary_frame(result).loc["north", "Share of attainable gain"] == pytest.approx(
+        result.t, abs=1e-6)
+
+
+def test_app_consensus_tab_solves_and_shows_the_heat_map(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
+    app_file = str(Path(__file__).resolve().parent.parent / "app.py")
+    at = AppTest.from_file(app_file, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.slider(key="agree_count").set_value(2).run()
+    at.button(key="agree_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    shown = [m.value for m in at.markdown if "of its attainable gain" in m.value]
+    assert len(shown) == 2 and shown[0].startswith("- research: reaches")
