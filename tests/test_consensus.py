@@ -269,3 +269,16 @@ def test_app_consensus_tab_solves_and_shows_the_heat_map(tmp_path, monkeypatch) 
     assert not at.error, [e.value for e in at.error]
     shown = [m.value for m in at.markdown if "of its attainable gain" in m.value]
     assert len(shown) == 2 and shown[0].startswith("- research: reaches")
+
+
+def test_hubs_make_the_consensus_a_mip_whose_one_hub_leaves_the_other_its_q_min_share() -> None:
+    regions, base = _two_region_case()
+    base = base.updated(hubs={"count": {"min": 1, "max": 1}})
+    result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
+                                          "south": {"weights": {"south": 1}}})
+    # one hub takes the whole budget: its stakeholder reaches 1, the other 0.1 / 2 of its gain
+    assert result.plan.regions["hub"].sum() == 1
+    assert result.plan.regions["funding_usd"].max() == pytest.approx(10e9, rel=1e-9)
+    assert result.t == pytest.approx(0.05, rel=1e-9)
+    assert sorted(result.achievement["consensus"].round(9)) == [0.05, 1.0]
+    assert result.info["mip"] is True
