@@ -48,7 +48,13 @@ from optimizer.capacity import BUSD, ModelInputs, gain_points, resolve
 from optimizer.data import REGION_SETS, Regions
 from optimizer.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.metrics import concentration
-from optimizer.model import _gini_sum, _hoover_sum, build_model, set_top_k_linearization
+from optimizer.model import (
+    _gini_sum,
+    _hoover_sum,
+    build_model,
+    lp_gain_points,
+    set_top_k_linearization,
+)
 from optimizer.result import AllocationResult, build_result
 from optimizer.safe_yaml import load_yaml_file
 from optimizer.scenario import USD, Scenario, region_set_default, scenario_from_dict, usd
@@ -508,6 +514,7 @@ class ViewModel:
         x, objective, hubs = self._solve_once()
         if self._top_k_ok(x):
             return Solved(x, objective, hubs, None)
+        rank = score or (lambda s: s.objective)
         best: Solved | None = None
         at = x
         for _ in range(TOP_K_LINEARIZATIONS):
@@ -517,8 +524,7 @@ class ViewModel:
             except InfeasibleError:
                 break
             found = Solved(x, objective, hubs, at)
-            if best is None or (score or (lambda s: s.objective))(found) > (
-                    score or (lambda s: s.objective))(best) + 1e-12:
+            if best is None or rank(found) > rank(best) + 1e-12:
                 best, at = found, x
             else:
                 break
@@ -540,8 +546,6 @@ class ViewModel:
 
     def lp_scores(self, x: np.ndarray) -> np.ndarray:
         """The LP's S of every view at funding x (tangent envelope, segments in order)."""
-        from optimizer.model import lp_gain_points
-
         out = np.empty(len(self.views))
         for k, view in enumerate(self.views):
             inputs = view.inputs
@@ -718,16 +722,22 @@ def _write_with_extras(plan: AllocationResult, out: str | Path, extras: dict[str
 
 
 def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str, Any],
-          views: list[View], lp_scores: np.ndarray) -> AllocationResult:
-    """A checked plan on the base scenario's rules (the checker's verdict is final)."""
-    exact = np.array([v.score(solved.x) for v in views])
-    error = np.abs(lp_scores - exact) / np.maximum(np.abs(exact), 1e-12)
+          model: ViewModel, exact_objective: float) -> AllocationResult:
+    """A checked plan on the base scenario's rules (the checker's verdict is final).
+
+    ``approximation`` compares the LP's objective with its exact value
+    (``exact_objective``: the exact t, CVaR, ... of this plan) and each view's LP S with
+    its exact S.
+    """
+    lp = model.lp_scores(solved.x)
+    exact = np.array([v.score(solved.x) for v in model.views])
+    error = np.abs(lp - exact) / np.maximum(np.abs(exact), 1e-12)
     approx = inputs.scenario.approximation
     approximation = {
         "objective_lp": float(solved.objective),
-        "objective_exact": float(exact_score(inputs, solved.x)),
+        "objective_exact": float(exact_objective),
         "error_share": float(error.max()),
-        "max_term_error_points": float(np.max(np.abs(lp_scores - exact))),
+        "max_term_error_points": float(np.max(np.abs(lp - exact))),
         "tangents": approx.tangents,
         "within_tolerance": bool(error.max() <= approx.max_error_share),
     }
@@ -767,7 +777,7 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
         mdl.w_t = 0.0
         solved = model.solve(score=lambda s, k=k: views[k].score(s.x))
         own[names[k]] = solved
-        lp_best[k] = model.lp_scores(solved.x)[k]
+        lp_best[k] = solved.objective  # the LP's own S_k*: t <= 1 in the LP
     span_lp = lp_best - baseline
     flat = [names[k] for k in range(count) if span_lp[k] <= 1e-9 * max(abs(baseline[k]), 1.0)]
     if flat:
@@ -802,9 +812,9 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
                   "solve_time_s": model.solve_time_s, "solves": model.solves,
                   "solver": "HiGHS via pyomo.contrib.solver", "mip": inputs.hubs is not None}
     plans = {k: _plan(inputs, own[k], regions, {**solve_info, "plan": f"own optimum of {k}"},
-                      views, model.lp_scores(own[k].x)) for k in names}
-    plan = _plan(inputs, chosen, regions, {**solve_info, "plan": "consensus"}, views,
-                 model.lp_scores(chosen.x))
+                      model, own_exact[j]) for j, k in enumerate(names)}
+    plan = _plan(inputs, chosen, regions, {**solve_info, "plan": "consensus"}, model,
+                 worst_share(chosen))
     columns = {**{k: own[k].x for k in names}, "consensus": chosen.x}
     scores = pd.DataFrame({c: [v.score(x) for v in views] for c, x in columns.items()},
                           index=pd.Index(names, name="stakeholder"))
@@ -999,8 +1009,7 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
                   "solve_time_s": model.solve_time_s, "solves": model.solves,
                   "solver": "HiGHS via pyomo.contrib.solver", "mip": inputs.hubs is not None,
                   "plan": f"robust ({objective})"}
-    lp = np.array([_lp_score(model, v, solved.x) for v in views])
-    plan = _plan(inputs, solved, regions, solve_info, views, lp)
+    plan = _plan(inputs, solved, regions, solve_info, model, goal(solved))
     fresh = samples.iloc[:0] if fresh is None else fresh
     fresh_views = sample_views(regions, base, fresh)
     x_default = _funding(default)
@@ -1025,14 +1034,6 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
                                                     f"samples via {core_backend.describe()}"}
     return RobustResult(title, objective, alpha, plan, default, samples, fresh, scores, stats,
                         core, info)
-
-
-def _lp_score(model: ViewModel, view: View, x: np.ndarray) -> float:
-    from optimizer.model import lp_gain_points
-
-    inputs = view.inputs
-    final = inputs.c0 + lp_gain_points(inputs, x).sum(axis=1)
-    return concentration(final, inputs.population, view.spread_weight)[inputs.scenario.objective_key]
 
 
 def _funding(plan: AllocationResult) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from optimizer.cli import check_out_dir, register
+from optimizer.result import AllocationResult
 
 SpecArg = Annotated[Path, typer.Argument(help="Consensus or robust-plan spec YAML (see examples/).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the plan files and tables.")]
@@ -23,6 +24,14 @@ SchedulerOpt = Annotated[
 ]
 
 
+def _warn_approximation(plan: AllocationResult) -> None:
+    approx = plan.approximation
+    if not approx["within_tolerance"]:
+        typer.echo(f"warning: the LP's response approximation is off by {approx['error_share']:.3%} "
+                   "of a stakeholder's or sample's S; raise approximation.tangents in the base "
+                   "scenario", err=True)
+
+
 def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus")) -> None:
     """One plan for several stakeholders: the largest smallest share of attainable gain."""
     from optimizer.consensus import load_consensus_spec, run_consensus_spec
@@ -32,6 +41,7 @@ def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus")) -> None:
     result = run_consensus_spec(parsed, base_dir=spec.parent)
     result.to_dir(out)
     typer.echo(result.text())
+    _warn_approximation(result.plan)
     typer.echo(f"\nWrote {out}/ (plan files, consensus.json, achievement.csv, scores.csv, "
                "own_plans.csv); `placefund check` re-verifies them")
 
@@ -48,6 +58,7 @@ def robust_plan(spec: SpecArg, out: OutOpt = Path("plans/robust"),
     result = run_robust_spec(parsed, base_dir=spec.parent, backend=backend)
     result.to_dir(out)
     typer.echo(result.text())
+    _warn_approximation(result.plan)
     typer.echo(f"\nWrote {out}/ (plan files, robust.json, samples.csv, fresh_samples.csv, "
                "sample_scores.csv, default_allocation.csv, core_index.csv); `placefund check` "
                "re-verifies them")
