@@ -10,6 +10,7 @@ plan files say.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,22 @@ REL_TOL = 1e-6
 ABS_TOL = 1e-9
 CONSENSUS_FILE = "consensus.json"
 ROBUST_FILE = "robust.json"
+
+
+@dataclass
+class PlanSetReport(CheckReport):
+    """The check of a folder of several plans: ``headline`` says what else was verified."""
+
+    headline: str = ""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text}\n{self.headline}" if self.ok and self.headline else text
+
+
+def _with_headline(report: CheckReport, headline: str) -> PlanSetReport:
+    return PlanSetReport(**{f.name: getattr(report, f.name) for f in fields(CheckReport)},
+                         headline=headline)
 
 
 def check_plan_dir(directory: str | Path) -> CheckReport:
@@ -143,7 +160,10 @@ def check_consensus_dir(directory: str | Path) -> CheckReport:
                      table[column].get(k, np.nan), achievement.at[k, column])
             score = claimed.get("scores", {}).get(column, {}).get(k)
             _compare(report, f"scores[{k}, {column}]", score, scores.at[k, column])
-    return report
+    return _with_headline(report, (
+        f"consensus OK: {len(names)} stakeholders' own plans meet every rule; t = {t:.6f}, S of "
+        f"each stakeholder under each plan and the {len(names)} x {len(names) + 1} achievement "
+        "table recomputed and as reported"))
 
 
 def cvar(values: np.ndarray, alpha: float) -> float:
@@ -230,4 +250,8 @@ def check_robust_dir(directory: str | Path) -> CheckReport:
         if np.isnan(index).any() or (index < 0).any() or (index > 1).any():
             report.violations.append(Violation("core_index_range", 1, "regions",
                                                "a core index outside [0, 1]"))
-    return report
+    counts = truth["set"].value_counts()
+    return _with_headline(report, (
+        f"robust plan OK: the default plan meets every rule; S of both plans on "
+        f"{counts.get('in_sample', 0)} samples and {counts.get('out_of_sample', 0)} fresh ones, "
+        "and every statistic, recomputed and as reported"))

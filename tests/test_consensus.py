@@ -282,3 +282,25 @@ def test_hubs_make_the_consensus_a_mip_whose_one_hub_leaves_the_other_its_q_min_
     assert result.t == pytest.approx(0.05, rel=1e-9)
     assert sorted(result.achievement["consensus"].round(9)) == [0.05, 1.0]
     assert result.info["mip"] is True
+
+
+def test_robust_plan_cli_writes_a_checked_plan_and_a_default_plan_breaking_a_rule_fails(
+        tmp_path) -> None:
+    (tmp_path / "spec.yaml").write_text(
+        "scenario: {spread_measure: hoover, region_cap_usd: $6B}\nsamples: 5\nseed: 2\n"
+        "objective: mean\ncomplementarity: {uniform: [0.3, 0.7]}\n"
+        "out_of_sample: {samples: 3, core_index: false}\n")
+    runner = CliRunner()
+    done = runner.invoke(app, ["robust-plan", str(tmp_path / "spec.yaml"),
+                               "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "On 3 fresh samples the robust plan's CVaR" in done.output
+    checked = runner.invoke(app, ["check", str(tmp_path / "out")])
+    assert checked.exit_code == 0 and "robust plan OK" in checked.output
+    default = pd.read_csv(tmp_path / "out" / "default_allocation.csv", dtype={"region_id": str})
+    default.loc[0, "amount_usd"] += 7e9  # over the $6B cap, and over the budget
+    default.to_csv(tmp_path / "out" / "default_allocation.csv", index=False)
+    broken = runner.invoke(app, ["check", str(tmp_path / "out")])
+    assert broken.exit_code == 1
+    assert "default plan: region_cap" in broken.output
+    assert "default plan: budget" in broken.output
