@@ -57,7 +57,14 @@ from optimizer.model import (
 )
 from optimizer.result import AllocationResult, build_result
 from optimizer.safe_yaml import load_yaml_file
-from optimizer.scenario import USD, Scenario, region_set_default, scenario_from_dict, usd
+from optimizer.scenario import (
+    USD,
+    Scenario,
+    default_scenario,
+    region_set_default,
+    scenario_from_dict,
+    usd,
+)
 from optimizer.sensitivity import WeightSampler, prepare, sample_weights
 from optimizer.sensitivity_run import Backend, Run, execute, payload_for
 from optimizer.solve import _SOLVE_LOCK, Planner, _Highs, verified
@@ -207,8 +214,19 @@ def _validated(model: type[BaseModel], data: Any, source: str, kind: str) -> Any
         raise ScenarioError(f"{source}: invalid {kind} spec\n" + "\n".join(lines)) from None
 
 
+SPEC_ONLY_KEYS = ("analysis", "title", "regions", "stakeholders")
+
+
 def consensus_spec_from_dict(data: Any, source: str = "spec") -> ConsensusSpec:
-    """Validate a consensus spec mapping."""
+    """Validate a consensus spec mapping.
+
+    A scenario with a ``stakeholders`` key is a spec too: its other keys (besides
+    ``title`` and ``regions``) are the base scenario, validated as scenario keys.
+    """
+    if isinstance(data, dict) and "stakeholders" in data and "scenario" not in data:
+        rest = {k: v for k, v in data.items() if k not in SPEC_ONLY_KEYS}
+        if rest:
+            data = {**{k: data[k] for k in SPEC_ONLY_KEYS if k in data}, "scenario": rest}
     return _validated(ConsensusSpec, data, source, "consensus")
 
 
@@ -831,15 +849,20 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
 
 
 def prepare_spec(spec: SpecCommon, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
-    """The spec's regions and base scenario (paths relative to ``base_dir``). For a shipped
-    region set, no scenario or an inline mapping starts from the set's documented default
-    (``scenario.region_set_default``); a scenario file is read as ``solve --scenario`` reads it.
+    """The spec's regions and base scenario (paths relative to ``base_dir``).
+
+    On metros or counties, no scenario or an inline mapping starts from the set's
+    documented default (``scenario.region_set_default``): the keys that default sets and
+    the mapping does not give; a scenario file is read as ``solve --scenario`` reads it.
     """
     regions, base = prepare(spec, base_dir)  # type: ignore[arg-type]
-    if spec.regions in REGION_SETS and not isinstance(spec.scenario, str):
-        default = region_set_default(spec.regions, regions.indicators)
-        base = scenario_from_dict({**default.to_dict(), **(spec.scenario or {})},
-                                  source="spec scenario")
+    if spec.regions in REGION_SETS and spec.regions != "states" and not isinstance(
+            spec.scenario, str):
+        given = dict(spec.scenario or {})
+        plain = default_scenario().to_dict()
+        documented = region_set_default(spec.regions, regions.indicators).to_dict()
+        changed = {k: v for k, v in documented.items() if plain[k] != v and k not in given}
+        base = scenario_from_dict({**changed, **given}, source="spec scenario")
     return regions, base
 
 

@@ -304,3 +304,25 @@ def test_robust_plan_cli_writes_a_checked_plan_and_a_default_plan_breaking_a_rul
     assert broken.exit_code == 1
     assert "default plan: region_cap" in broken.output
     assert "default plan: budget" in broken.output
+
+
+def test_a_scenario_file_with_stakeholders_is_a_consensus_spec(states: pf.Regions) -> None:
+    spec = cs.consensus_spec_from_dict({
+        "packs": ["tech_hubs_2022_statute"], "budget": "$504M",
+        "stakeholders": {"a": {}, "b": {"spread_weight": 0.9}}})
+    assert spec.scenario == {"packs": ["tech_hubs_2022_statute"], "budget": "$504M"}
+    _, base = cs.prepare_spec(spec)
+    assert base.hubs is not None and base.budget == 504e6  # the pack's rules hold
+    with pytest.raises(ScenarioError, match="budgett"):
+        cs.prepare_spec(cs.consensus_spec_from_dict({"budgett": 1, "stakeholders": {"a": {}}}))
+
+
+def test_metros_specs_start_from_the_documented_metro_default() -> None:
+    spec = cs.consensus_spec_from_dict({"regions": "metros", "scenario": {"spread_weight": 0.7},
+                                        "stakeholders": {"a": {}}})
+    regions, base = cs.prepare_spec(spec)
+    from optimizer.scenario import region_set_default
+
+    documented = region_set_default("metros", regions.indicators)
+    assert base.spread_measure == "hoover" and base.weights == documented.weights
+    assert base.spread_weight == 0.7
