@@ -122,6 +122,19 @@ def _resolve_refs(refs, regions: Regions, key: str) -> list[str]:
     return out
 
 
+def missing_fill(column: pd.Series, policy: str) -> float:
+    """The value a missing cell of ``column`` takes under ``policy``: 0 (zero), the
+    median, or half the smallest published value (half_min: a cell withheld as below
+    publication is small, not absent)."""
+    if policy == "zero":
+        return 0.0
+    if policy == "median":
+        return float(column.median())
+    if policy == "half_min":
+        return 0.5 * float(column.min())
+    raise ValueError(f"unknown missing-value policy {policy!r}")
+
+
 @functools.lru_cache(maxsize=64)
 def _indicator_values(
     regions: Regions, used: tuple[str, ...], policies: tuple[str, ...]
@@ -139,11 +152,12 @@ def _indicator_values(
             rid = regions.table.at[i, "region_id"]
             raise DataError(
                 f"{int(gaps.sum())} missing value(s), first for region {rid}; set "
-                f"missing_values.{column} to 'zero' or 'median' in the scenario, or drop "
+                f"missing_values.{column} to 'zero', 'median' or 'half_min' in the scenario, "
+                "or drop "
                 "the indicator from weights and absorbs",
                 file=regions.source, column=column,
             )
-        fill = 0.0 if policy == "zero" else float(values[column].median())
+        fill = missing_fill(values[column], policy)
         values[column] = values[column].fillna(fill)
         filled[column] = int(gaps.sum())
     return values, filled

@@ -144,7 +144,8 @@ def check(
             if policy == "error":
                 raise DataError("missing values and the scenario's policy is 'error'",
                                 file=regions.source, column=k)
-            vals[k] = vals[k].fillna(0.0 if policy == "zero" else vals[k].median())
+            fill = {"zero": 0.0, "median": vals[k].median(), "half_min": 0.5 * vals[k].min()}
+            vals[k] = vals[k].fillna(fill[policy])
     share_ind = vals / vals.sum()
     total_w = sum(scenario.weights.values())
     c0 = sum(share_ind[k].to_numpy() * (w / total_w)

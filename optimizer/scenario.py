@@ -35,7 +35,7 @@ from pydantic import (
 from optimizer.errors import ScenarioError, brief
 from optimizer.safe_yaml import load_yaml, load_yaml_bytes, load_yaml_file
 
-MissingPolicy = Literal["error", "zero", "median"]
+MissingPolicy = Literal["error", "zero", "median", "half_min"]
 CAPACITY_INDEX = "capacity_index"
 
 _SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
@@ -373,8 +373,10 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     return f"{source}: invalid scenario\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario") -> Scenario:
-    """Defaults updated by ``overrides`` (top-level keys replace whole), validated."""
+def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario",
+                       base: dict[str, Any] | None = None) -> Scenario:
+    """Defaults (or ``base``, e.g. a region set's default) updated by the named packs and
+    then by ``overrides`` (top-level keys replace whole), validated."""
     if overrides is None:
         overrides = {}
     if not isinstance(overrides, dict):
@@ -387,7 +389,7 @@ def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario
     if unknown:
         raise ScenarioError(f"{source}: invalid scenario\n  packs: unknown pack(s) {unknown}; "
                             f"packs are {sorted(known)}")
-    merged = default_scenario_dict()
+    merged = default_scenario_dict() if base is None else copy.deepcopy(base)
     for name in packs:
         merged.update(copy.deepcopy(known[name]["settings"]))
     merged.update(overrides)
@@ -434,14 +436,16 @@ COUNTY_ABSORBS: dict[str, list[str]] = {
     "research": ["herd_ai_fields_musd"], "talent": ["ba_plus_residents"],
     "compute": [PATENTS], "venture": [PATENTS],  # proxies: see region_set_default
 }
-# Suppressed or unplaceable local cells: "zero" where BLS or Census withheld a small cell
-# (OEWS: occupation not released; CBP: fewer than 3 establishments; PTMT: county not listed);
-# "median" where a figure exists but could not be placed in the area (patents of the
-# Connecticut metros, delineated by planning regions the county counts do not fit).
+# Suppressed or unplaceable local cells: "half_min" (half the smallest published value of
+# the column) where BLS did not release an occupation in a metro: it is below what BLS
+# publishes there, usually small, not absent; "zero" where Census withheld a CBP cell of
+# fewer than 3 establishments or a county is not in the PTMT table; "median" where a figure
+# exists but could not be placed in the area (patents of the Connecticut metros,
+# delineated by planning regions the county counts do not fit).
 METRO_MISSING: dict[str, str] = {
-    **{c: "zero" for c in ("oews_software_developers", "oews_data_scientists",
-                           "oews_cs_research_scientists", "oews_computer_math",
-                           "cbp_computer_systems_design", "cbp_software_publishers",
+    **{c: "half_min" for c in ("oews_software_developers", "oews_data_scientists",
+                               "oews_cs_research_scientists", "oews_computer_math")},
+    **{c: "zero" for c in ("cbp_computer_systems_design", "cbp_software_publishers",
                            "cbp_semiconductors", "cbp_data_processing")},
     PATENTS: "median",
 }
@@ -469,9 +473,11 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
       since those industries are not published per county in the shipped sources);
       venture <- software publishers' employment and patents (a proxy: no local venture
       figure is public; software publishing is where venture-backed AI firms sit);
-    - missing values: OEWS and CBP suppressed cells count as zero (BLS withholds an
-      occupation that is small or unreliable in the area; CBP withholds cells of fewer
-      than 3 establishments), which understates those places slightly; metro patents
+    - missing values: an OEWS occupation BLS did not release in a metro takes half the
+      smallest value the column publishes (it is below publication there, usually small,
+      not absent: the usual substitution for values below a reporting limit); CBP cells
+      withheld for fewer than 3 establishments count as zero, which understates those
+      places slightly; metro patents
       missing only for the 5 Connecticut metros take the median; the count filled is
       reported with every plan;
     - spread is the Hoover index (linear in the number of regions; the exact Gini is
@@ -507,14 +513,17 @@ def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
     policies = scenario.missing_values if isinstance(scenario.missing_values, dict) else {}
     zero = [label(c) for c, p in policies.items() if c != "default" and p == "zero"]
     median = [label(c) for c, p in policies.items() if c != "default" and p == "median"]
+    half = [label(c) for c, p in policies.items() if c != "default" and p == "half_min"]
     notes = [
         f"{region_set.capitalize()}: the default weights use only locally measured columns "
         f"(an assumption: change them in the sidebar): {weights}. Columns ending in "
         f"'{APPORTIONED}' are state (or metro) figures shared out by population, derived, "
         "not measured locally (see data/SOURCES.md).",
     ]
-    if zero or median:
-        notes.append("Suppressed values count as zero for " + ", ".join(zero or ["none"])
+    if zero or median or half:
+        notes.append("Suppressed values take half the smallest published value for "
+                     + ", ".join(half or ["none"]) + "; they count as zero for "
+                     + ", ".join(zero or ["none"])
                      + (("; unplaceable values take the median for " + ", ".join(median))
                         if median else "") + ". The plan reports how many were filled.")
     notes.append("Spread is measured by the Hoover index (population-weighted mean absolute "
@@ -523,16 +532,18 @@ def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
     return notes
 
 
-def load_scenario(path: str | Path | None = None) -> Scenario:
+def load_scenario(path: str | Path | None = None, base: Scenario | None = None) -> Scenario:
     """Load and validate a scenario YAML file; ``None`` gives the default scenario.
 
-    The file is read by ``optimizer.safe_yaml``: UTF-8 text of bounded size and
-    expansion, no duplicate keys, plain values only.
+    What the file leaves out comes from ``base`` (e.g. ``region_set_default("metros",
+    ...)``), else from the documented defaults. The file is read by
+    ``optimizer.safe_yaml``: UTF-8 text of bounded size and expansion, no duplicate
+    keys, plain values only.
     """
     if path is None:
-        return default_scenario()
-    return scenario_from_dict(load_yaml_file(path, what="scenario file"),
-                              source=str(path))
+        return default_scenario() if base is None else base
+    return scenario_from_dict(load_yaml_file(path, what="scenario file"), source=str(path),
+                              base=None if base is None else base.to_dict())
 
 
 def scenario_from_text(text: str, source: str = "scenario") -> Scenario:

@@ -63,7 +63,7 @@ def test_resolved_scenario_round_trips(tmp_path, states) -> None:
         ("instrument_shares: {research: {min: 0.6, max: 0.2}}", "instrument_shares.research",
          "larger than max"),
         ("top_k_share_cap: {k: 0, max_share: 0.5}", "top_k_share_cap.k", "greater than or equal to 1"),
-        ("missing_values: guess", "missing_values", "'error', 'zero' or 'median'"),
+        ("missing_values: guess", "missing_values", "'error', 'zero', 'median' or 'half_min'"),
         ("region_floor_usd: 5e9\nregion_cap_usd: 1e9", "(top level)", "above region_cap_usd"),
         ("instruments: {grant: {effectiveness_per_busd: 1}}", "instruments.grant.saturation_usd",
          "missing"),

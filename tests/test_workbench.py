@@ -304,10 +304,11 @@ def test_metro_default_plan_is_documented_and_valid() -> None:
     assert not any(k.endswith("_apportioned") for k in sc.weights)
     for ins in sc.instruments.values():
         assert ins.absorbs and set(ins.absorbs) <= set(metros.indicators)
-    assert sc.missing_policy("oews_software_developers") == "zero"
+    assert sc.missing_policy("oews_software_developers") == "half_min"
+    assert sc.missing_policy("cbp_semiconductors") == "zero"
     assert sc.missing_policy("utility_patents_2000_2015") == "median"
     notes = " ".join(wb.region_set_notes("metros", sc))
-    assert "Software developers 20%" in notes and "count as zero" in notes
+    assert "Software developers 20%" in notes and "half the smallest published value" in notes
     assert "apportioned" in notes and "Hoover" in notes
     assert wb.default_scenario_for("states", pf.load_regions("states")) is pf.load_scenario()
     assert wb.region_set_notes("states", pf.load_scenario()) == []
