@@ -34,7 +34,7 @@ RegionsOpt = Annotated[
 ]
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", help="Scenario YAML; omitted keys take the defaults."),
+    typer.Option("--scenario", help="Scenario YAML; omitted keys take the region set's documented default."),
 ]
 GeometryOpt = Annotated[
     Path | None,
@@ -137,19 +137,24 @@ def solve(
     from optimizer import load_regions, load_scenario
     from optimizer import solve as solve_plan
     from optimizer.data import REGION_SETS
+    from optimizer.facts import filled_sentence
     from optimizer.scenario import region_set_default
 
     check_out_dir(out)
     region_table = load_regions(regions, geometry=geometry)
     if region_table.geometry_note:
         typer.echo(f"note: {region_table.geometry_note}", err=True)
-    if scenario is None and regions in REGION_SETS:
-        sc = region_set_default(regions, region_table.indicators)  # documented per set
+    if regions in REGION_SETS:
+        # a file gives what it changes from the set's documented default
+        sc = load_scenario(scenario, base=region_set_default(regions, region_table.indicators))
     else:
         sc = load_scenario(scenario)
     plan = solve_plan(region_table, sc)
     plan.to_dir(out)
     typer.echo(plan.summary())
+    filled = filled_sentence(plan.filled_values, plan.scenario)
+    if filled:
+        typer.echo(f"\n{filled}")
     approx = plan.approximation
     if not approx["within_tolerance"]:
         typer.echo(

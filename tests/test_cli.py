@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
+from optimizer import load_regions
 from optimizer.cli import app
+from optimizer.scenario import region_set_default
 
 runner = CliRunner()
 
@@ -125,8 +128,16 @@ def test_shipped_metros_solve_with_their_documented_default(tmp_path: Path) -> N
     assert code == 0, output
     assert "hoover" in output
     assert run("check", str(out))[0] == 0
-    budget_only = tmp_path / "budget.yaml"
-    budget_only.write_text('budget: "$40B"\n')
-    code, output = run("solve", "--regions", "metros", "--scenario", str(budget_only),
-                       "--out", str(tmp_path / "x"))
-    assert code == 2 and "without --scenario uses the documented default" in output
+
+
+def test_a_scenario_file_with_a_shipped_set_changes_only_what_it_says(tmp_path: Path) -> None:
+    spec = tmp_path / "budget.yaml"
+    spec.write_text("budget: $40B\n")
+    out = tmp_path / "plan"
+    code, output = run("solve", "--regions", "metros", "--scenario", str(spec), "--out", str(out))
+    assert code == 0, output
+    saved = yaml.safe_load((out / "scenario.yaml").read_text())
+    default = region_set_default("metros", load_regions("metros").indicators)
+    assert saved["budget"] == 40e9
+    assert saved["weights"] == default.weights  # the metro default, not the state one
+    assert run("check", str(out))[0] == 0
