@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optimizer.data import Regions
-from optimizer.errors import InfeasibleError, PlaceFundError
-from optimizer.scenario import Scenario
+from optimizer.errors import PlaceFundError
+from optimizer.feasibility import absorbable_busd
+from optimizer.scenario import Scenario, constraint_packs
 
 BISECTION_STEPS = 18
 ORACLE_MIP_GAP = 0.99  # any feasible hub choice answers "feasible?"
@@ -145,6 +146,7 @@ class Relaxation:
     suggested: float
     text: str
     changes: dict[str, Any] = field(default_factory=dict)
+    pack: str | None = None  # the constraint pack whose rule this changes, if any
 
 
 @dataclass(frozen=True)
@@ -221,10 +223,14 @@ class _Oracle:
         from optimizer.solve import Planner
 
         self.regions = regions
-        self.planner = Planner(regions, diagnose=False, mip_duals=False)
+        self.planner = Planner(regions, diagnose=False, mip_duals=False, refine=False)
         self.calls = 0
 
     def feasible(self, data: dict) -> bool:
+        return self.solve(data) is not None
+
+    def solve(self, data: dict) -> Any:
+        """The checked plan of ``data`` (an AllocationResult), or None if there is none."""
         from optimizer.scenario import scenario_from_dict
 
         self.calls += 1
@@ -234,12 +240,9 @@ class _Oracle:
                                    "time_limit_s": min(data["solver"]["time_limit_s"],
                                                        ORACLE_TIME_LIMIT_S)}}
         try:
-            self.planner.solve(scenario_from_dict(data, source="diagnosis"))
-        except InfeasibleError:
-            return False
-        except PlaceFundError:
-            return False
-        return True
+            return self.planner.solve(scenario_from_dict(data, source="diagnosis"))
+        except PlaceFundError:  # infeasible, or no plan that passes its check
+            return None
 
 
 def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | None:
@@ -312,19 +315,58 @@ def _verified_printable(oracle: _Oracle, data: dict, rule: Rule, current: float,
 
 
 def _unspent_fix(oracle: _Oracle, data: dict) -> Relaxation | None:
-    """Allowing the budget to be underspent, when that alone makes it feasible."""
-    if data["allow_unspent"] or not oracle.feasible({**data, "allow_unspent": True}):
+    """Allowing the budget to be underspent, when that alone makes it feasible; the text
+    says how much the plan then spends."""
+    if data["allow_unspent"]:
+        return None
+    plan = oracle.solve({**data, "allow_unspent": True})
+    if plan is None:
         return None
     return Relaxation("allow_unspent", 0.0, 1.0,
-                      "allow unspent funds (spend at most the budget, not all of it)",
-                      {"allow_unspent": True})
+                      f"allow unspent funds: the plan then spends {_fmt(plan.spent_usd, 'usd')} "
+                      f"of the {_fmt(data['budget'], 'usd')} budget", {"allow_unspent": True})
 
 
-def _relative_change(relaxation: Relaxation) -> float:
+def _budget_ceiling_fix(oracle: _Oracle, regions: Regions, scenario: Scenario
+                        ) -> Relaxation | None:
+    """Lowering the budget to the most the caps (and hub awards) can absorb, when the
+    whole budget must be spent and it is more than that: the one budget change that
+    keeps every other rule."""
+    from optimizer.capacity import BUSD, resolve
+
+    data = scenario.to_dict()
+    if data["allow_unspent"]:
+        return None
+    ceiling = absorbable_busd(resolve(regions, scenario)) * BUSD
+    current = float(data["budget"])
+    if ceiling >= current or ceiling <= 0:
+        return None
+    value = printable(ceiling, "usd", upward=False)
+    for _ in range(PRINTABLE_TRIES):
+        if value > 0 and oracle.feasible(BUDGET.put(data, value)):  # type: ignore[misc]
+            return Relaxation("budget", current, value,
+                              f"lower the budget from {_fmt(current, 'usd')} to "
+                              f"{_fmt(value, 'usd')}, the most the rules can absorb "
+                              f"(-{_fmt(current - value, 'usd')})", {"budget": value})
+        value = printable(value - _display_step(value, "usd"), "usd", upward=False)
+    return None
+
+
+def _rank(relaxation: Relaxation) -> tuple[bool, float]:
+    """Fixes that keep every pack's rules first, then by relative change."""
     if relaxation.rule == "allow_unspent":
-        return 0.0  # no rule's number moves
+        return (False, 0.0)  # no rule's number moves
     base = abs(relaxation.current) or 1.0
-    return abs(relaxation.suggested - relaxation.current) / base
+    return (relaxation.pack is not None, abs(relaxation.suggested - relaxation.current) / base)
+
+
+def _pack_of(rule: str, packs: list[str]) -> str | None:
+    """The first of ``packs`` that sets the scenario key ``rule`` belongs to."""
+    key = rule.split(".")[0]
+    for name in packs:
+        if key in constraint_packs()[name]["settings"]:
+            return name
+    return None
 
 
 def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
@@ -351,14 +393,19 @@ def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
         minimal = []  # the budget rule alone (with data) conflicts: only the budget can move
     conflicting = [f"{rule.label} ({rule.name})" for rule in minimal]
     relaxations = []
+    ceiling = _budget_ceiling_fix(oracle, regions, scenario)
     for rule in [*minimal, BUDGET]:
-        if rule.get is None:
+        if rule.get is None or (rule is BUDGET and ceiling is not None):
             continue
         found = _bisect(oracle, data, rule, n)
         if found is not None:
+            pack = _pack_of(found.rule, data["packs"])
+            if pack is not None:
+                found = replace(found, pack=pack,
+                                text=f"{found.text} (this changes a rule of the pack {pack})")
             relaxations.append(found)
-    unspent = _unspent_fix(oracle, data)
-    if unspent is not None:
-        relaxations.append(unspent)
-    relaxations.sort(key=_relative_change)
+    for fix in (ceiling, _unspent_fix(oracle, data)):
+        if fix is not None:
+            relaxations.append(fix)
+    relaxations.sort(key=_rank)
     return Diagnosis(conflicting, relaxations)

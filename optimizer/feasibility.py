@@ -21,6 +21,12 @@ def _usd(busd: float) -> str:
     return usd(busd * BUSD)
 
 
+def _count_cap(inputs: ModelInputs) -> int | None:
+    """The scenario's own cap on the number of hubs (None: no cap)."""
+    hubs = inputs.scenario.hubs
+    return None if hubs is None else hubs.count.max
+
+
 def precheck(inputs: ModelInputs) -> list[str]:
     """Conflicts visible from sums alone; empty when none is found."""
     sc = inputs.scenario
@@ -75,6 +81,13 @@ def precheck(inputs: ModelInputs) -> list[str]:
     if inputs.hubs is not None:
         out += _hub_conflicts(inputs, cap, must_spend)
 
+    top = sc.top_k_share_cap
+    if top is not None and top.max_share < top.k / inputs.n - TOL:
+        # the k largest of n regions hold at least k/n of the total, whatever the plan
+        out.append(f"the top-{top.k} share cap of {top.max_share:.1%} is below {top.k / inputs.n:.1%}, "
+                   f"the least that the {top.k} largest of {inputs.n} regions can hold; raise "
+                   "max_share or lower k")
+
     if sc.per_capita_floor:
         # each instrument alone at the full cap bounds what a region can reach
         best = np.where(inputs.allowed, gain_points(
@@ -87,6 +100,17 @@ def precheck(inputs: ModelInputs) -> list[str]:
                        f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
                        f"{reach_y[worst]:.3f}; lower the floor or lift its cap/exclusion")
     return out
+
+
+def absorbable_busd(inputs: ModelInputs) -> float:
+    """The most ($B) the region caps, exclusions and hub awards let a plan spend."""
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
+    rules = inputs.hubs
+    if rules is None:
+        return float(cap.sum())
+    award_cap = np.minimum(cap, rules.award_max_busd)
+    eligible = award_cap >= max(rules.award_min_busd, TOL)
+    return float(np.sort(award_cap[eligible])[::-1][: rules.count_max].sum())
 
 
 def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:
@@ -109,10 +133,13 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
                    "fewer hubs")
     most = np.sort(award_cap[eligible])[::-1][: rules.count_max].sum()
     if must_spend and most < budget - TOL:
-        out.append(f"at most {rules.count_max} hubs with awards up to "
-                   f"{_usd(rules.award_max_busd)} can absorb only {_usd(most)} of the "
-                   f"{_usd(budget)} budget; raise the maximum award or hub count, or set "
-                   "allow_unspent: true")
+        count = (f"at most {rules.count_max} hubs" if _count_cap(inputs) is not None
+                 else f"all {rules.count_max} eligible hubs")
+        more = "the maximum award or hub count" if _count_cap(inputs) is not None else (
+            "the maximum award")
+        out.append(f"{count} with awards up to {_usd(rules.award_max_busd)} can absorb only "
+                   f"{_usd(most)} of the {_usd(budget)} budget; lower the budget, raise {more}, "
+                   "or set allow_unspent: true")
     per_column: dict[str, int] = {}
     for column, value, members, minimum in rules.group_min:
         per_column[column] = per_column.get(column, 0) + minimum

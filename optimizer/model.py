@@ -585,9 +585,15 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
 
 
 def set_top_k_linearization(mdl: pyo.ConcreteModel, inputs: ModelInputs,
-                            at_busd: np.ndarray | None) -> None:
+                            at_busd: np.ndarray | None, margin: float = 0.0) -> None:
     """Bound the top-k capacities by the tangents of the exact response at ``at_busd``
-    (mode 1 of ``_add_top_k_cap``), or by the outer capacities (None, mode 0)."""
+    (mode 1 of ``_add_top_k_cap``), or by the outer capacities (None, mode 0) with the
+    LP's share lowered by ``margin``."""
+    cap = inputs.scenario.top_k_share_cap
+    share = 1.0 if cap is None else cap.max_share
+    share = max(share - margin, 0.0) if at_busd is None else share
+    mdl.topk_share.set_value(share)
+    mdl.written_params["topk_share"] = np.array([share])
     if at_busd is None:
         mdl.topk_lin.set_value(0.0)
         return

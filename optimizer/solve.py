@@ -49,7 +49,8 @@ from optimizer.warmstart import (
 
 _SOLVE_LOCK = threading.Lock()
 MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
-TOP_K_LINEARIZATIONS = 3  # re-solves with the top-k cap linearized at the last plan
+TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
+TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
 
 
 class _Highs(Highs):
@@ -139,10 +140,14 @@ class Planner:
     True
     """
 
-    def __init__(self, regions: Regions, diagnose: bool = True, mip_duals: bool = True) -> None:
+    def __init__(self, regions: Regions, diagnose: bool = True, mip_duals: bool = True,
+                 refine: bool = True) -> None:
+        """``refine``: re-solve with more tangents when the response approximation is
+        too coarse (off only where just feasibility matters, as in diagnosis)."""
         self.regions = regions
         self.diagnose = diagnose
         self.mip_duals = mip_duals
+        self.refine = refine
         self._model: pyo.ConcreteModel | None = None
         self._solver: Highs | None = None
         self._highs_clock = 0.0
@@ -233,7 +238,7 @@ class Planner:
         """
         try:
             plan = self._solve(scenario, gini_cap)
-            for _ in range(MAX_TANGENT_DOUBLINGS):
+            for _ in range(MAX_TANGENT_DOUBLINGS if self.refine else 0):
                 approx = plan.scenario.approximation
                 if plan.approximation["within_tolerance"]:
                     break
@@ -265,16 +270,22 @@ class Planner:
         if cap is None or _top_k_share(plan, cap.k) <= cap.max_share:
             return plan
         best: AllocationResult | None = None
-        at = plan
-        for _ in range(TOP_K_LINEARIZATIONS):
+        at, margin = plan, 0.0
+        for _ in range(TOP_K_ATTEMPTS):
             try:
-                at = self._solve(at.scenario, gini_cap, top_k_at=_funding_busd(at))
+                linear = self._solve(plan.scenario, gini_cap, top_k_at=_funding_busd(at))
             except InfeasibleError:
+                if best is not None:
+                    break
+                # too conservative around this plan: move it, with a lower LP share
+                margin += _top_k_share(at, cap.k) - cap.max_share + TOP_K_MARGIN
+                at = self._solve(plan.scenario, gini_cap, top_k_margin=margin)
+                if _top_k_share(at, cap.k) <= cap.max_share:
+                    return at
+                continue
+            if best is not None and linear.objective <= best.objective + 1e-12:
                 break
-            if best is None or at.objective > best.objective + 1e-12:
-                best = at
-            else:
-                break
+            best = at = linear
         return best if best is not None else plan
 
     def forget_basis(self) -> None:
@@ -318,7 +329,7 @@ class Planner:
             mdl.gini_eps = 1.0 if eps is None else float(eps)
 
     def _solve(self, scenario: Scenario, gini_cap: float | None = None,
-               top_k_at: np.ndarray | None = None) -> AllocationResult:
+               top_k_at: np.ndarray | None = None, top_k_margin: float = 0.0) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, and return the plan.
 
         The result reports how far the LP's tangent approximation is from the exact
@@ -336,7 +347,7 @@ class Planner:
             rebuilt = self._ensure_model(inputs)
             self._apply_gini_cap(gini_cap, inputs)
             if hasattr(self._model, "topk_lin"):
-                set_top_k_linearization(self._model, inputs, top_k_at)
+                set_top_k_linearization(self._model, inputs, top_k_at, top_k_margin)
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
             solver.config.time_limit = scenario.solver.time_limit_s
@@ -353,6 +364,9 @@ class Planner:
                                    and results.incumbent_objective is not None)
             if not timed_out_with_plan:
                 self._raise_unless_optimal(term, inputs, scenario)
+            if results.incumbent_objective is None:
+                raise SolverError("HiGHS stopped without a plan; try a longer "
+                                  "solver.time_limit_s, or rescale very large or very small inputs")
             x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
             objective_lp = float(results.incumbent_objective)
             hubs = None

@@ -105,3 +105,22 @@ def test_printable_rounds_toward_the_feasible_side() -> None:
     assert printable(0.90909, "factor", upward=False) == 0.90
     assert printable(12.5, "hubs", upward=True) == 13
     assert printable(1.6e9, "usd", upward=False) == 1.6e9  # on the grid: unchanged
+
+
+def test_the_statute_pack_at_the_default_budget_gets_fixes_that_keep_the_statute(states) -> None:
+    scenario = pf.scenario_from_dict({"packs": ["tech_hubs_2022_statute"]})
+    with pytest.raises(pf.InfeasibleError) as err:
+        pf.solve(states, scenario)
+    fixes = err.value.diagnosis.relaxations
+    kept = [f for f in fixes if f.pack is None]
+    # lowering the budget to what the awards can absorb, and allowing unspent funds, both
+    # keep every rule of the statute and come first; a change to the statute comes last
+    assert {f.rule for f in kept[:2]} == {"budget", "allow_unspent"}
+    budget = next(f for f in kept if f.rule == "budget")
+    assert budget.suggested <= 51 * 51e6 and "the most the rules can absorb" in budget.text
+    assert "spends $" in next(f for f in kept if f.rule == "allow_unspent").text
+    assert [f.pack is not None for f in fixes] == sorted(f.pack is not None for f in fixes)
+    for fix in fixes:
+        assert fix.pack is None or f"changes a rule of the pack {fix.pack}" in fix.text
+        plan = pf.Planner(states, diagnose=False).solve(scenario.updated(**fix.changes))
+        assert plan.solver["status"] == "optimal", fix.text
