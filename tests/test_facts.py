@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 import optimizer as pf
 from optimizer import facts
 from optimizer.cli import app
+from optimizer.data import DATA_DIR
 from tests.factories import make_regions
 
 
@@ -49,7 +50,7 @@ def test_metro_concentration_matches_an_independent_count(metros: pf.Regions) ->
     # every measured indicator, none apportioned
     assert "oews_software_developers" in table.index and "herd_cs_musd" in table.index
     assert not any(c.endswith("_apportioned") for c in table.index)
-    raw = pd.read_csv("data/metros.csv", dtype={"region_id": str})
+    raw = pd.read_csv(DATA_DIR / "metros.csv", dtype={"region_id": str})
     for column in ("oews_software_developers", "herd_cs_musd", "utility_patents_2000_2015"):
         x = raw[column].fillna(0)
         assert table.at[column, "top10_share"] == pytest.approx(x.nlargest(10).sum() / x.sum())
@@ -68,7 +69,7 @@ def test_article_statements_stand_beside_our_measures(metros: pf.Regions) -> Non
     biochem = by_statement["The top-10 metros hold 59% of biochemistry inventors"][0]
     assert biochem.our_share is None and "not measured" in biochem.how_ours_differs
     semis = by_statement["The top-10 metros hold 79% of semiconductor inventors"][0]
-    raw = pd.read_csv("data/metros.csv", dtype={"region_id": str})
+    raw = pd.read_csv(DATA_DIR / "metros.csv", dtype={"region_id": str})
     x = raw["cbp_semiconductors"].fillna(0)
     assert semis.our_share == pytest.approx(x.nlargest(10).sum() / x.sum())
     assert "not inventors" in semis.how_ours_differs
