@@ -12,12 +12,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from optimizer import Planner, Regions, facts, load_regions, load_scenario, maps
-from optimizer import consensus_ui as cui
-from optimizer import export as ex
-from optimizer import workbench as wb
-from optimizer.errors import InfeasibleError, PlaceFundError
-from optimizer.scenario import usd
+from optimizer import Planner, Regions, load_regions, load_scenario, solve_explained
+from optimizer.analysis import facts
+from optimizer.engine.errors import InfeasibleError, PlaceFundError
+from optimizer.engine.scenario import usd
+from optimizer.report import export as ex
+from optimizer.report import maps
+from optimizer.ui import consensus as cui
+from optimizer.ui import workbench as wb
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -302,7 +304,7 @@ try:
                         "can take several seconds.")
         with st.spinner(message):
             try:
-                solved[solve_key] = planner_for(regions).solve(scenario)
+                solved[solve_key] = solve_explained(planner_for(regions), scenario)
             except PlaceFundError as err:
                 solved[solve_key] = err
         while len(solved) > 8:

@@ -3,7 +3,7 @@
 Run: .venv/bin/python benchmarks/bench_cold_start.py [--regions counties] [--repeats 1]
 
 A large LP with no basis of its shape starts from the estimated plan
-(``optimizer.estimate``), which HiGHS's crossover turns into a basis. The estimate
+(``optimizer.engine.start.estimate``), which HiGHS's crossover turns into a basis. The estimate
 knows the Hoover objective, exclusions, caps and floors; other rules are left to the
 simplex method, so this measures the first solve where the estimate is exact and
 where it is not. Each scenario is solved by a fresh ``Planner`` in a fresh
@@ -42,9 +42,9 @@ def main() -> None:
     os.environ["PLACEFUND_HOME"] = tempfile.mkdtemp(prefix="placefund-bench-")
 
     import optimizer as pf
-    from optimizer import warmstart
-    from optimizer.scenario import region_set_default
-    from optimizer.settings import home_dir
+    from optimizer.engine.scenario import region_set_default
+    from optimizer.engine.settings import home_dir
+    from optimizer.engine.start import basis as warmstart
 
     warmstart.SHIPPED_BASES = warmstart.SHIPPED_BASES / "disabled-for-benchmark"
     regions = pf.load_regions(args.regions)

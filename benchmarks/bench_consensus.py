@@ -23,8 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
-from optimizer import consensus as cs
-from optimizer.sensitivity_run import Backend
+from optimizer.analysis import consensus as cs
+from optimizer.analysis.runs import Backend
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

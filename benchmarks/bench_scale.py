@@ -52,7 +52,7 @@ SCALES = ("states", "metros", "counties")
 
 def _scenario(scale: str, indicators, tangents: int | None):  # type: ignore[no-untyped-def]
     """The set's documented default plan (Hoover spread; states switched to Hoover too)."""
-    from optimizer.scenario import region_set_default
+    from optimizer.engine.scenario import region_set_default
 
     base = region_set_default(scale, indicators)
     changes: dict = {"spread_measure": "hoover"}
@@ -74,8 +74,8 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
     import numpy as np
 
     import optimizer as pf
-    from optimizer import warmstart
-    from optimizer.settings import home_dir
+    from optimizer.engine.settings import home_dir
+    from optimizer.engine.start import basis as warmstart
 
     if not shipped_bases:
         warmstart.SHIPPED_BASES = warmstart.SHIPPED_BASES / "disabled-for-benchmark"

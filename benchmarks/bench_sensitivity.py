@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import optimizer as pf
-from optimizer.sensitivity import build_runs, run_analysis, spec_from_dict
-from optimizer.sensitivity_run import Backend, apply_changes
-from optimizer.solve import Planner
+from optimizer.analysis.runs import Backend, apply_changes
+from optimizer.analysis.sensitivity import build_runs, run_analysis, spec_from_dict
+from optimizer.engine.solve import Planner
 
 
 def _timed(label: str, runs: int, func) -> tuple[str, int, float]:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ import sys
 import time
 
 import optimizer as pf
-from optimizer.reference import (
+from optimizer.analysis.reference import (
     compare_metros_with_designations,
     compare_with_designations,
     designated_metros,

@@ -15,12 +15,13 @@ True
 True
 """
 
-from optimizer.check import CheckReport, check, check_dir
-from optimizer.data import Regions, load_regions
-from optimizer.errors import DataError, InfeasibleError, PlaceFundError, ScenarioError, SolverError
-from optimizer.result import AllocationResult
-from optimizer.scenario import Scenario, load_scenario, scenario_from_dict
-from optimizer.solve import Planner, solve
+from optimizer.analysis.diagnose import solve, solve_explained
+from optimizer.engine.check import CheckReport, check, check_dir
+from optimizer.engine.data import Regions, load_regions
+from optimizer.engine.errors import DataError, InfeasibleError, PlaceFundError, ScenarioError, SolverError
+from optimizer.engine.result import AllocationResult
+from optimizer.engine.scenario import Scenario, load_scenario, scenario_from_dict
+from optimizer.engine.solve import Planner
 
 __all__ = [
     "AllocationResult",
@@ -39,4 +40,5 @@ __all__ = [
     "load_scenario",
     "scenario_from_dict",
     "solve",
+    "solve_explained",
 ]

@@ -32,10 +32,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["PLACEFUND_HOME"] = home
         import optimizer as pf
-        from optimizer.capacity import resolve
-        from optimizer.model import structure_of
-        from optimizer.scenario import region_set_default
-        from optimizer.warmstart import SHIPPED_BASES, basis_path
+        from optimizer.engine.inputs import resolve
+        from optimizer.engine.model import structure_of
+        from optimizer.engine.scenario import region_set_default
+        from optimizer.engine.start.basis import SHIPPED_BASES, basis_path
 
         SHIPPED_BASES.mkdir(parents=True, exist_ok=True)
         for name in [r.strip() for r in args.regions.split(",") if r.strip()]:

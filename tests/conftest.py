@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 import optimizer as pf
-from optimizer.data import Regions
+from optimizer.engine.data import Regions
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import optimizer as pf
-from optimizer.data import Regions, regions_from_bytes
+from optimizer.engine.data import Regions, regions_from_bytes
 
 
 def make_regions(csv: str, label: str = "test.csv") -> Regions:

@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optimizer import export as ex
-from optimizer import workbench as wb
-from optimizer.data import DATA_DIR
-from optimizer.scenario import scenario_from_text
+from optimizer.engine.data import DATA_DIR
+from optimizer.engine.scenario import scenario_from_text
+from optimizer.report import export as ex
+from optimizer.ui import workbench as wb
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -244,9 +244,9 @@ def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    from optimizer.check import Violation, check
+    from optimizer.engine.check import Violation, check
 
-    solve_module = importlib.import_module("optimizer.solve")
+    solve_module = importlib.import_module("optimizer.engine.solve")
 
     def reject(*args, **kwargs):  # the checker finds a violation the solver missed
         report = check(*args, **kwargs)

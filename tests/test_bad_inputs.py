@@ -19,13 +19,13 @@ import shapely
 from typer.testing import CliRunner
 
 import optimizer as pf
-from optimizer import data as data_module
-from optimizer import export as ex
-from optimizer import workbench as wb
-from optimizer.check import check_dir
+from optimizer.analysis.sensitivity import load_spec
 from optimizer.cli import app
-from optimizer.scenario import parse_usd, scenario_from_text
-from optimizer.sensitivity import load_spec
+from optimizer.engine import data as data_module
+from optimizer.engine.check import check_dir
+from optimizer.engine.scenario import parse_usd, scenario_from_text
+from optimizer.report import export as ex
+from optimizer.ui import workbench as wb
 
 TINY_CSV = ("region_id,name,population,talent,zone\n"
             "A,Alpha,1000,1,x\nB,Beta,2000,2,y\nC,Gamma,3000,3,z\n")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from optimizer import load_regions
 from optimizer.cli import app
-from optimizer.scenario import region_set_default
+from optimizer.engine.scenario import region_set_default
 
 runner = CliRunner()
 

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer as pf
-from optimizer import consensus as cs
-from optimizer import consensus_check as cc
+from optimizer.analysis import consensus as cs
+from optimizer.analysis import consensus_check as cc
 from optimizer.cli import app
-from optimizer.errors import ScenarioError
+from optimizer.engine.errors import ScenarioError
 from tests.factories import make_regions, tiny_scenario
 
 TWO_REGIONS = """
@@ -221,7 +221,7 @@ def test_capacity_rules_of_the_base_bind_the_consensus(states: pf.Regions) -> No
 # --- the workbench tab: pure functions, then the page itself ---------------------------
 
 def test_tab_presets_give_every_stakeholder_its_own_indicators() -> None:
-    from optimizer import consensus_ui as cui
+    from optimizer.ui import consensus as cui
 
     base = pf.load_scenario()
     rows = cui.default_rows(base, 4)
@@ -238,7 +238,7 @@ def test_tab_presets_give_every_stakeholder_its_own_indicators() -> None:
 
 
 def test_tab_heat_map_and_maps_show_the_achievement_table() -> None:
-    from optimizer import consensus_ui as cui
+    from optimizer.ui import consensus as cui
 
     regions, base = _two_region_case()
     rows = [cui.StakeholderRow("north", {"north": 1.0, "south": 0.0}),
@@ -321,7 +321,7 @@ def test_metros_specs_start_from_the_documented_metro_default() -> None:
     spec = cs.consensus_spec_from_dict({"regions": "metros", "scenario": {"spread_weight": 0.7},
                                         "stakeholders": {"a": {}}})
     regions, base = cs.prepare_spec(spec)
-    from optimizer.scenario import region_set_default
+    from optimizer.engine.scenario import region_set_default
 
     documented = region_set_default("metros", regions.indicators)
     assert base.spread_measure == "hoover" and base.weights == documented.weights

@@ -37,7 +37,7 @@ def test_diagnosis_names_the_rule_and_each_relaxation_works(regions, overrides, 
     assert "Fixes, smallest change first" in str(err.value)
     for relaxation in diagnosis.relaxations:
         relaxed = scenario.updated(**relaxation.changes)
-        plan = pf.Planner(regions, diagnose=False).solve(relaxed)
+        plan = pf.Planner(regions).solve(relaxed)
         assert plan.solver["status"] == "optimal", relaxation.text
 
 
@@ -78,7 +78,7 @@ def test_every_offered_fix_prints_a_number_that_solves_as_printed(states, overri
         if fix.rule != "allow_unspent":
             # the number in the sentence is exactly the one that was re-solved
             assert _printed_number(fix.text) == pytest.approx(fix.suggested, rel=1e-12)
-        plan = pf.Planner(states, diagnose=False).solve(scenario.updated(**fix.changes))
+        plan = pf.Planner(states).solve(scenario.updated(**fix.changes))
         assert plan.solver["status"] == "optimal", fix.text
     # one list: the conflict sentences name no number to change a rule to
     advice = re.compile(r"\b(lower|raise|scale)\b[^;]*\bto\s+\$?[0-9]")
@@ -97,7 +97,7 @@ def test_fixes_are_ranked_by_relative_change(states) -> None:
 
 
 def test_printable_rounds_toward_the_feasible_side() -> None:
-    from optimizer.diagnose import printable
+    from optimizer.analysis.diagnose import printable
 
     assert printable(1.5686e9, "usd", upward=False) == 1.56e9
     assert printable(1.5686e9, "usd", upward=True) == 1.57e9
@@ -122,5 +122,5 @@ def test_the_statute_pack_at_the_default_budget_gets_fixes_that_keep_the_statute
     assert [f.pack is not None for f in fixes] == sorted(f.pack is not None for f in fixes)
     for fix in fixes:
         assert fix.pack is None or f"changes a rule of the pack {fix.pack}" in fix.text
-        plan = pf.Planner(states, diagnose=False).solve(scenario.updated(**fix.changes))
+        plan = pf.Planner(states).solve(scenario.updated(**fix.changes))
         assert plan.solver["status"] == "optimal", fix.text

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer import warmstart
-from optimizer.capacity import resolve
-from optimizer.estimate import estimate_plan
-from optimizer.solve import exact_objective
+from optimizer.engine.inputs import resolve
+from optimizer.engine.solve import exact_objective
+from optimizer.engine.start import basis as warmstart
+from optimizer.engine.start.estimate import estimate_plan
 
-solve_module = importlib.import_module("optimizer.solve")
+solve_module = importlib.import_module("optimizer.engine.solve")
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ import yaml
 from typer.testing import CliRunner
 
 import optimizer as pf
-from optimizer.check import CAPACITY_TOL, Violation, check, money_tolerance_usd
 from optimizer.cli import app
-from optimizer.errors import PlanCheckError
+from optimizer.engine.check import CAPACITY_TOL, Violation, check, money_tolerance_usd
+from optimizer.engine.errors import PlanCheckError
 
 runner = CliRunner()
-solve_module = importlib.import_module("optimizer.solve")  # the package exports solve()
+solve_module = importlib.import_module("optimizer.engine.solve")  # the package exports solve()
 
 CASES = {
     "per_capita_floor pack": {"packs": ["per_capita_floor"]},

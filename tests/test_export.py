@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer as pf
-from optimizer import export as ex
 from optimizer.cli import app
-from optimizer.scenario import scenario_from_text
+from optimizer.engine.scenario import scenario_from_text
+from optimizer.report import export as ex
 
 
 @pytest.fixture(scope="module")

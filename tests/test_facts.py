@@ -1,4 +1,4 @@
-"""The article's concentration facts, measured (optimizer.facts and `placefund facts`)."""
+"""The article's concentration facts, measured (optimizer.analysis.facts and `placefund facts`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer as pf
-from optimizer import facts
+from optimizer.analysis import facts
 from optimizer.cli import app
-from optimizer.data import DATA_DIR
+from optimizer.engine.data import DATA_DIR
 from tests.factories import make_regions
 
 

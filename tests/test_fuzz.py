@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optimizer as pf
-from optimizer.check import check
-from optimizer.data import Regions, regions_from_bytes
-from optimizer.errors import DataError, InfeasibleError, PlaceFundError, ScenarioError
-from optimizer.scenario import scenario_from_text
+from optimizer.engine.check import check
+from optimizer.engine.data import Regions, regions_from_bytes
+from optimizer.engine.errors import DataError, InfeasibleError, PlaceFundError, ScenarioError
+from optimizer.engine.scenario import scenario_from_text
 
 SCALE = max(1, int(os.environ.get("PLACEFUND_FUZZ_EXAMPLES", "0")) // 100)
 
@@ -178,11 +178,11 @@ def test_every_solved_plan_passes_its_check_and_every_fix_solves(problem) -> Non
     except PlaceFundError:
         return  # an invalid combination, said in words (the parser tests cover the words)
     try:
-        plan = pf.Planner(regions).solve(scenario)
+        plan = pf.solve_explained(pf.Planner(regions), scenario)
     except InfeasibleError as err:
         fixes = getattr(err.diagnosis, "relaxations", None) or []
         for fix in fixes:
-            relaxed = pf.Planner(regions, diagnose=False).solve(scenario.updated(**fix.changes))
+            relaxed = pf.Planner(regions).solve(scenario.updated(**fix.changes))
             assert_checked(relaxed, regions)
         return
     except (ScenarioError, DataError):

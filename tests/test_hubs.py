@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import optimizer as pf
-from optimizer.reference import compare_with_designations, designated_states
+from optimizer.analysis.reference import compare_with_designations, designated_states
 from tests.factories import make_regions, tiny_scenario
 
 FOUR = make_regions("""

@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import Polygon, shape
 
 import optimizer as pf
-from optimizer import maps
+from optimizer.report import maps
 
 ROOT = Path(__file__).resolve().parent.parent
 

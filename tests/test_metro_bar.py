@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer import columns
-from optimizer.capacity import per_capita, resolve
-from optimizer.scenario import region_set_default
+from optimizer.engine import columns
+from optimizer.engine.inputs import per_capita, resolve
+from optimizer.engine.scenario import region_set_default
 
 SAN_JOSE, FRESNO = "41940", "23420"
 

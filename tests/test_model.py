@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer.capacity import gain_points, resolve
-from optimizer.model import lp_gain_points, tangent_layout, tangent_segments
+from optimizer.engine.inputs import gain_points, resolve
+from optimizer.engine.model import lp_gain_points, tangent_layout, tangent_segments
 
 
 def test_segments_reproduce_the_envelope_of_tangents() -> None:
@@ -50,7 +50,7 @@ def test_point_at_the_lp_plan_satisfies_every_row_and_reproduces_the_objective(
     """The crossover start is a genuine point of the LP: at the LP's own plan, exact."""
     import pyomo.environ as pyo
 
-    from optimizer.model import build_model, point_at
+    from optimizer.engine.model import build_model, point_at
 
     scenario = pf.load_scenario().updated(**changes)
     plan = pf.solve(states, scenario)

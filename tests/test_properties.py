@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optimizer as pf
-from optimizer.data import Regions, regions_from_bytes
+from optimizer.engine.data import Regions, regions_from_bytes
 
 SETTINGS = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

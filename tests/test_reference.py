@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 
 import optimizer as pf
-from optimizer.capacity import resolve
-from optimizer.data import DATA_DIR
-from optimizer.reference import (
+from optimizer.analysis.reference import (
     HUB_CBSA_FILE,
     IN_SET,
     chance_of_at_least,
@@ -23,6 +21,8 @@ from optimizer.reference import (
     statute_scenario,
     unplaced_hubs,
 )
+from optimizer.engine.data import DATA_DIR
+from optimizer.engine.inputs import resolve
 from tests.factories import make_regions, tiny_scenario
 
 # five metros, two hub rules: at least one hub per coast, at least half small/rural

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import optimizer as pf
-from optimizer.capacity import resolve
+from optimizer.engine.inputs import resolve
 from tests.factories import make_regions, tiny_scenario
 
 

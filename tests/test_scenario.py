@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import optimizer as pf
-from optimizer.capacity import resolve
-from optimizer.scenario import parse_usd, scenario_from_text
+from optimizer.engine.inputs import resolve
+from optimizer.engine.scenario import parse_usd, scenario_from_text
 from tests.factories import make_regions, tiny_scenario
 
 

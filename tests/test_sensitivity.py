@@ -11,19 +11,19 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer as pf
-from optimizer.capacity import resolve
-from optimizer.cli import app
-from optimizer.data import Regions
-from optimizer.errors import InfeasibleError, ScenarioError
-from optimizer.sensitivity import (
+from optimizer.analysis.ranging import funded_set_ranging, lp_ranging
+from optimizer.analysis.runs import Backend
+from optimizer.analysis.sensitivity import (
     robust_stats,
     run_analysis,
     sample_weights,
     spec_from_dict,
 )
-from optimizer.sensitivity_lp import funded_set_ranging, lp_ranging
-from optimizer.sensitivity_run import Backend
-from optimizer.solve import Planner
+from optimizer.cli import app
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import InfeasibleError, ScenarioError
+from optimizer.engine.inputs import resolve
+from optimizer.engine.solve import Planner
 from tests.factories import make_regions, tiny_scenario
 
 SERIAL = Backend("serial")
@@ -106,7 +106,7 @@ def test_rank_acceptability_and_quantiles_by_hand() -> None:
 
 
 def test_weight_sampler_is_uniform_restricted_and_seeded(states: Regions) -> None:
-    from optimizer.sensitivity import WeightSampler
+    from optimizer.analysis.sensitivity import WeightSampler
 
     base = pf.load_scenario()
     sampler = WeightSampler(ranges={"ai_job_postings": (0.1, 0.3)},
@@ -272,7 +272,7 @@ def test_sobol_weights_are_sampled_uniformly_on_the_simplex(dominant: Regions) -
     base = tiny_scenario(weights={"talent": 1.0, "venture": 1.0})
     spec = spec_from_dict({"analysis": "sobol", "base_samples": 8,
                            "parameters": {"spread_weight": [0.0, 1.0]}})
-    from optimizer.sensitivity import build_runs
+    from optimizer.analysis.sensitivity import build_runs
 
     runs = build_runs(spec, dominant, base)
     shares = np.array([[r.changes["weights"]["talent"], r.changes["weights"]["venture"]]

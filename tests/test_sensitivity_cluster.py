@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer as pf
+from optimizer.analysis.runs import Backend
+from optimizer.analysis.sensitivity import run_analysis, spec_from_dict
 from optimizer.cli import app
-from optimizer.data import Regions
-from optimizer.sensitivity import run_analysis, spec_from_dict
-from optimizer.sensitivity_run import Backend
+from optimizer.engine.data import Regions
 
 COMPARED = ["run_id", "status", "objective", "spent_usd", "after_total_capacity", "after_gini",
             "after_top10_share"]

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from pandas.api.types import is_numeric_dtype
 
-from optimizer import columns
-from optimizer.data import load_regions
+from optimizer.engine import columns
+from optimizer.engine.data import load_regions
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

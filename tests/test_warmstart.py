@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer import warmstart
-from optimizer.warmstart import basis_key
+from optimizer.engine.start import basis as warmstart
+from optimizer.engine.start.basis import basis_key
 
-solve_module = importlib.import_module("optimizer.solve")  # (optimizer.solve is also a function)
+solve_module = importlib.import_module("optimizer.engine.solve")  # the package exports solve()
 
 
 def test_saved_basis_starts_the_next_first_solve(states, tmp_path, monkeypatch) -> None:
@@ -48,8 +48,8 @@ def test_without_basis_or_crossover_the_interior_point_method_starts(states, tmp
 
 
 def _structure(regions, scenario):  # type: ignore[no-untyped-def]
-    from optimizer.capacity import resolve
-    from optimizer.model import structure_of
+    from optimizer.engine.inputs import resolve
+    from optimizer.engine.model import structure_of
 
     return structure_of(resolve(regions, scenario))
 
@@ -83,7 +83,7 @@ def test_a_basis_saved_at_one_budget_starts_another_warm(states, tmp_path, monke
 
 def test_the_shipped_county_basis_fits_the_default_county_plan() -> None:
     """scripts/build_bases.py wrote it; a change of model layout or data needs a re-run."""
-    from optimizer.scenario import region_set_default
+    from optimizer.engine.scenario import region_set_default
 
     counties = pf.load_regions("counties")
     structure = _structure(counties, region_set_default("counties", counties.indicators))

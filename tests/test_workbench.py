@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer import workbench as wb
-from optimizer.data import DATA_DIR
+from optimizer.engine.data import DATA_DIR
+from optimizer.ui import workbench as wb
 
 CSV = (DATA_DIR / "states.csv").read_bytes()
 
@@ -285,7 +285,7 @@ def test_hub_controls_solve_and_the_headline_shows_hubs_gap_and_proof(tiny: pf.R
 def test_an_infeasible_hub_rule_gets_relaxations_that_solve_when_applied(tiny: pf.Regions) -> None:
     sc = _tiny_scenario(tiny, hubs_on=True, hub_kmin=1, hub_kmax=1, hub_gcol="zone", hub_gmin=1)
     with pytest.raises(pf.InfeasibleError) as info:
-        pf.Planner(tiny).solve(sc)
+        pf.solve_explained(pf.Planner(tiny), sc)
     relaxations = info.value.diagnosis.relaxations
     assert relaxations and "maximum number of hubs" in relaxations[0].text
     for relaxation in relaxations:

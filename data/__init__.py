@@ -1,0 +1,1 @@
+"""Shipped region tables and geometry, packaged as ``optimizer.shipped`` (see pyproject.toml)."""

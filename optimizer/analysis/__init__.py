@@ -1,0 +1,1 @@
+"""Analyses made of re-solves: diagnosis, sensitivity, the Tech Hubs reference, facts, consensus."""

@@ -1,0 +1,1105 @@
+"""Plans that hold up when people disagree, and plans optimized over uncertainty.
+
+Two analyses share one construction. The response ``tau`` (in $B) of every region and
+instrument depends only on the funding and the saturation scale, so people who weight
+the indicators differently (their own baseline ``c0_k`` and multipliers ``m_k``), who
+assume another complementarity theta, or samples of the instruments' effectiveness
+``a_i``, differ only in coefficients. The base scenario's model (``model.build_model``:
+segments, ``tau`` and every rule) is built once; each *view* (a stakeholder, or a
+sample) adds its own per-capita capacity rows ``y_k * 100 * share = c0_k + sum_i a_i
+m_k tau`` and its own spread term (the exact pairwise Gini, or the Hoover index), so
+its objective S_k is the model's objective for that view.
+
+- ``consensus``: each stakeholder's own optimum S_k* and baseline S_k0 (re-solves of
+  the one model, so every optimum lives in the same feasible set), then the plan that
+  maximizes the smallest share of attainable gain t = min_k (S_k - S_k0)/(S_k* - S_k0)
+  and, with t held, the mean share (so no stakeholder loses for nothing).
+- ``robust_plan``: N samples of weights (the sensitivity samplers), theta and the
+  effectiveness; maximize the mean of S over them (sample-average approximation), its
+  CVaR at level alpha (Rockafellar-Uryasev), or the worst case; then compare the plan
+  with the base scenario's own plan on fresh, independent samples.
+
+Every number reported (S_k, t, the achievement table, sample statistics) is
+recomputed with the exact response (``capacity.gain_points``,
+``metrics.concentration``), never read from the LP; every plan passes
+``check.check`` for the base scenario's rules, and ``consensus_check`` re-verifies
+the reported numbers from the plan files alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.core.expr.numeric_expr import LinearExpression
+
+from optimizer.analysis.runs import Backend, Run, execute, payload_for
+from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights
+from optimizer.engine.data import REGION_SETS, Regions
+from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
+from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, resolve
+from optimizer.engine.metrics import concentration
+from optimizer.engine.model import (
+    _gini_sum,
+    _hoover_sum,
+    build_model,
+    lp_gain_points,
+    set_top_k_linearization,
+)
+from optimizer.engine.result import AllocationResult, build_result
+from optimizer.engine.safe_yaml import load_yaml_file
+from optimizer.engine.scenario import (
+    USD,
+    Scenario,
+    default_scenario,
+    region_set_default,
+    scenario_from_dict,
+    usd,
+)
+from optimizer.engine.solve import _SOLVE_LOCK, Planner, _Highs, verified
+
+CONSENSUS_FILE = "consensus.json"
+ROBUST_FILE = "robust.json"
+MAX_VIEW_ROWS = 300_000  # rows the views add; past this one machine takes too long
+TOP_K_LINEARIZATIONS = 3
+T_HOLD = 1e-7  # phase 2 keeps t within this (relative) of its maximum
+
+
+# --- specs ----------------------------------------------------------------------
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Stakeholder(_Strict):
+    """One stakeholder's judgments: weights, and optionally their own lambda and theta.
+
+    Anything left out takes the base scenario's value; the rules (budget, floors, caps,
+    shares, groups, exclusions, hubs) are always the base scenario's.
+    """
+
+    weights: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    spread_weight: float | None = Field(default=None, ge=0.0, le=1.0, description="lambda")
+    complementarity: float | None = Field(default=None, ge=0.0, le=1.0, description="theta")
+
+    def changes(self) -> dict[str, Any]:
+        """The scenario keys this stakeholder sets."""
+        return {k: v for k, v in (("weights", self.weights), ("spread_weight", self.spread_weight),
+                                  ("complementarity", self.complementarity)) if v is not None}
+
+
+class SpecCommon(_Strict):
+    """Fields both specs have: where the regions and the base scenario come from."""
+
+    title: str | None = None
+    regions: str = "states"
+    scenario: str | dict[str, Any] | None = Field(
+        default=None, description="scenario YAML path (relative to the spec) or inline mapping")
+
+
+class ConsensusSpec(SpecCommon):
+    """A base scenario (its rules bind everyone) and 1-12 named stakeholders."""
+
+    analysis: Literal["consensus"] = "consensus"
+    stakeholders: dict[str, Stakeholder] = Field(min_length=1, max_length=12)
+
+
+class Distribution(_Strict):
+    """One uncertain number: exactly one of ``uniform: [low, high]``, ``triangular:
+    [low, mode, high]`` or ``lognormal: [median, sigma]`` (sigma of the log)."""
+
+    uniform: tuple[float, float] | None = None
+    triangular: tuple[float, float, float] | None = None
+    lognormal: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Distribution:
+        given = [k for k in ("uniform", "triangular", "lognormal") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uniform: [low, high], triangular: [low, mode, "
+                             f"high] or lognormal: [median, sigma] (got {given or 'none'})")
+        if self.uniform is not None and self.uniform[0] > self.uniform[1]:
+            raise ValueError(f"uniform: low {self.uniform[0]} is above high {self.uniform[1]}")
+        if self.triangular is not None and not (
+                self.triangular[0] <= self.triangular[1] <= self.triangular[2]):
+            raise ValueError("triangular: needs low <= mode <= high")
+        return self
+
+    def bounds(self) -> tuple[float, float]:
+        """The smallest and largest value a draw can take."""
+        if self.uniform is not None:
+            return self.uniform
+        if self.triangular is not None:
+            return self.triangular[0], self.triangular[2]
+        assert self.lognormal is not None
+        median, sigma = self.lognormal
+        return (0.0, float("inf")) if sigma > 0 else (median, median)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` independent draws."""
+        if self.uniform is not None:
+            return rng.uniform(*self.uniform, size=size)
+        if self.triangular is not None:
+            lo, mode, hi = self.triangular
+            return np.full(size, lo) if hi == lo else rng.triangular(lo, mode, hi, size=size)
+        assert self.lognormal is not None
+        median, sigma = self.lognormal
+        return median * np.exp(sigma * rng.standard_normal(size))
+
+
+class OutOfSample(_Strict):
+    """The fresh samples the chosen plan is judged on (independent of the ones it was
+    optimized over: another seed)."""
+
+    samples: int | None = Field(default=None, ge=1, le=100_000, description="default: N")
+    seed: int | None = Field(default=None, ge=0, description="default: seed + 1")
+    core_index: bool = Field(default=True, description="solve each fresh sample's own optimum "
+                                                       "(through the sensitivity execution)")
+
+
+class RobustPlanSpec(SpecCommon):
+    """N samples of weights, theta and effectiveness; the plan that does best over them."""
+
+    analysis: Literal["robust-plan"] = "robust-plan"
+    samples: int = Field(default=100, ge=1, le=5_000, description="N")
+    seed: int = Field(default=0, ge=0)
+    objective: Literal["mean", "cvar", "worst"] = "cvar"
+    alpha: float = Field(default=0.1, gt=0.0, le=1.0, description="CVaR level: the worst share")
+    weights: WeightSampler | None = Field(
+        default_factory=WeightSampler, description="null: the base scenario's weights")
+    complementarity: Distribution | None = None
+    effectiveness: dict[str, Distribution] = Field(default_factory=dict)
+    out_of_sample: OutOfSample = Field(default_factory=OutOfSample)
+    funded_threshold_usd: USD = Field(default=1e6, description="a region counts as funded from here")
+    chunk_size: int = Field(default=25, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RobustPlanSpec:
+        if self.complementarity is not None:
+            lo, hi = self.complementarity.bounds()
+            if lo < 0 or hi > 1:
+                raise ValueError("complementarity: theta lies in [0, 1]; use uniform or "
+                                 "triangular within it")
+        for name, dist in self.effectiveness.items():
+            if dist.lognormal is None and dist.bounds()[0] <= 0:
+                raise ValueError(f"effectiveness.{name}: effectiveness must stay positive; use "
+                                 "a lower bound above 0 or lognormal")
+        return self
+
+
+def _validated(model: type[BaseModel], data: Any, source: str, kind: str) -> Any:
+    """``model`` validated from ``data``; errors name the key, like scenario errors."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a spec must be a mapping of keys to values")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            key = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("tuple[", "list[")))
+            msg = ("unknown key (check the spelling)" if e["type"] == "extra_forbidden"
+                   else e["msg"].removeprefix("Value error, "))
+            lines.append(f"  {key or '(top level)'}: {msg}")
+        raise ScenarioError(f"{source}: invalid {kind} spec\n" + "\n".join(lines)) from None
+
+
+SPEC_ONLY_KEYS = ("analysis", "title", "regions", "stakeholders")
+
+
+def consensus_spec_from_dict(data: Any, source: str = "spec") -> ConsensusSpec:
+    """Validate a consensus spec mapping.
+
+    A scenario with a ``stakeholders`` key is a spec too: its other keys (besides
+    ``title`` and ``regions``) are the base scenario, validated as scenario keys.
+    """
+    if isinstance(data, dict) and "stakeholders" in data and "scenario" not in data:
+        rest = {k: v for k, v in data.items() if k not in SPEC_ONLY_KEYS}
+        if rest:
+            data = {**{k: data[k] for k in SPEC_ONLY_KEYS if k in data}, "scenario": rest}
+    return _validated(ConsensusSpec, data, source, "consensus")
+
+
+def robust_spec_from_dict(data: Any, source: str = "spec") -> RobustPlanSpec:
+    """Validate a robust-plan spec mapping."""
+    return _validated(RobustPlanSpec, data, source, "robust-plan")
+
+
+def load_consensus_spec(path: str | Path) -> ConsensusSpec:
+    """Read and validate a consensus spec YAML file (bounded, see safe_yaml)."""
+    return consensus_spec_from_dict(load_yaml_file(Path(path), what="spec file"), str(path))
+
+
+def load_robust_spec(path: str | Path) -> RobustPlanSpec:
+    """Read and validate a robust-plan spec YAML file (bounded, see safe_yaml)."""
+    return robust_spec_from_dict(load_yaml_file(Path(path), what="spec file"), str(path))
+
+
+# --- views: one stakeholder or one sample ------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """A way of scoring plans: the base scenario with some judgments changed.
+
+    ``changes`` are top-level scenario keys (weights, spread_weight, complementarity)
+    and ``effectiveness`` the instruments' a_i; ``inputs`` the resolved arrays.
+    """
+
+    name: str
+    changes: dict[str, Any]
+    effectiveness: dict[str, float]
+    scenario: Scenario
+    inputs: ModelInputs
+
+    @property
+    def spread_weight(self) -> float:
+        return self.scenario.spread_weight
+
+    def score(self, x_busd: np.ndarray) -> float:
+        """Exact S of this view for funding ``x_busd`` (n x m, $B)."""
+        return exact_score(self.inputs, x_busd)
+
+    @property
+    def baseline(self) -> float:
+        """Exact S with no funding."""
+        return exact_score(self.inputs, np.zeros_like(self.inputs.saturation_busd))
+
+
+def exact_score(inputs: ModelInputs, x_busd: np.ndarray) -> float:
+    """S_lambda of funding ``x_busd`` under ``inputs`` with the exact response."""
+    final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
+    sc = inputs.scenario
+    return concentration(final, inputs.population, sc.spread_weight)[sc.objective_key]
+
+
+def view_scenario(base: Scenario, changes: dict[str, Any],
+                  effectiveness: dict[str, float] | None = None, source: str = "view") -> Scenario:
+    """The base scenario with a view's judgments. Top-k incumbent exclusions are named
+    explicitly elsewhere (``rules_scenario``): a view never changes who may be funded."""
+    data = base.to_dict()
+    data.update(changes)
+    for name, value in (effectiveness or {}).items():
+        if name not in data["instruments"]:
+            raise ScenarioError(f"{source}.effectiveness.{name}: not an instrument of the base "
+                                f"scenario; instruments are {sorted(data['instruments'])}")
+        data["instruments"][name] = {**data["instruments"][name],
+                                     "effectiveness_per_busd": float(value)}
+    return scenario_from_dict(data, source=source)
+
+
+def make_view(regions: Regions, base: Scenario, name: str, changes: dict[str, Any],
+              effectiveness: dict[str, float] | None = None, source: str | None = None) -> View:
+    """Resolve one view against the regions; a bad key names where it came from."""
+    where = source or name
+    scenario = view_scenario(base, changes, effectiveness, source=where)
+    try:
+        inputs = resolve(regions, scenario)
+    except PlaceFundError as err:
+        raise type(err)(f"{where}: {err}") from None
+    return View(name, dict(changes), dict(effectiveness or {}), scenario, inputs)
+
+
+def rules_inputs(regions: Regions, base: Scenario) -> ModelInputs:
+    """The base scenario's rules and response, resolved (who may be funded, bounds...)."""
+    return resolve(regions, base)
+
+
+# --- the model: the base model plus one block per view -------------------------------
+
+def _view_rows(n: int, spread_measure: str) -> int:
+    """Rows one view adds: capacity, the spread term's rows, and its objective rows."""
+    spread = n * (n - 1) + 1 if spread_measure == "gini" else 2 * n + 2
+    return n + spread + 1
+
+
+def _check_size(inputs: ModelInputs, views: int) -> None:
+    """Refuse a model too large for one machine, saying what to change."""
+    n = inputs.n
+    measure = inputs.scenario.spread_measure
+    per = _view_rows(n, measure)
+    rows = views * per
+    if rows > MAX_VIEW_ROWS:
+        fits = max(MAX_VIEW_ROWS // per, 1)
+        hint = (f"; spread_measure: hoover needs about {views * _view_rows(n, 'hoover'):,} rows"
+                if measure == "gini" else "")
+        raise ScenarioError(
+            f"samples: {views} views of {n} regions with the {measure} spread add {rows:,} rows "
+            f"to the LP, more than one machine solves in reasonable time ({MAX_VIEW_ROWS:,}); "
+            f"use at most {fits} samples{hint}")
+
+
+def _add_view_block(mdl: pyo.ConcreteModel, k: int, view: View, share: np.ndarray) -> Any:
+    """View k's rows: its per-capita capacity on the shared ``tau`` and its spread term.
+
+    Returns the block, whose ``score`` expression is the LP's S for the view.
+    """
+    inputs = view.inputs
+    n, m = inputs.n, len(inputs.instruments)
+    unit = mdl.unit_busd
+    blk = pyo.Block()
+    mdl.add_component(f"view_{k}", blk)
+    blk.R = pyo.RangeSet(0, n - 1)
+    blk.y = pyo.Var(blk.R, domain=pyo.NonNegativeReals)
+    coef = (-(inputs.effectiveness * inputs.multiplier) * unit).tolist()
+    taus = [[mdl.tau[r, i] for i in range(m)] for r in range(n)]
+    ys = list(blk.y.values())
+    c0 = inputs.c0.tolist()
+
+    def capacity(b: Any, r: int) -> Any:
+        """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri (this view's a and m)."""
+        expr = LinearExpression(constant=0.0, linear_coefs=[100.0 * float(share[r]), *coef[r]],
+                                linear_vars=[ys[r], *taus[r]])
+        return (c0[r], expr, c0[r])
+
+    blk.capacity = pyo.Constraint(blk.R, rule=capacity)
+    spread = (_gini_sum(blk, share) if inputs.scenario.spread_measure == "gini"
+              else _hoover_sum(blk, share))
+    blk.score = pyo.Expression(expr=pyo.quicksum(float(100.0 * share[r]) * blk.y[r]
+                                                 for r in range(n))
+                               - float(view.spread_weight) * spread)
+    return blk
+
+
+def _base_model(inputs: ModelInputs) -> pyo.ConcreteModel:
+    """The base scenario's model without its own objective and spread rows."""
+    mdl = build_model(inputs)
+    mdl.objective.deactivate()
+    for name in ("gap_up", "gap_down", "gini_sum_def", "mu_def", "dev_up", "dev_down",
+                 "hoover_sum_def"):
+        if hasattr(mdl, name):
+            getattr(mdl, name).deactivate()
+    return mdl
+
+
+class ViewModel:
+    """The base model with one block per view, solved by one persistent HiGHS.
+
+    ``objective`` is ``consensus`` (one mutable weight per view's S and one for t, so
+    individual optima and the max-min plan are re-solves) or ``mean``/``cvar``/
+    ``worst`` over the views (the robust plan).
+    """
+
+    def __init__(self, base: ModelInputs, views: list[View], objective: str = "consensus",
+                 alpha: float = 0.1) -> None:
+        _check_size(base, len(views))
+        clock = time.perf_counter()
+        self.base, self.views, self.kind = base, views, objective
+        share = base.pop_share
+        mdl = _base_model(base)
+        blocks = [_add_view_block(mdl, k, v, share) for k, v in enumerate(views)]
+        self.blocks = blocks
+        count = len(views)
+        mdl.V = pyo.RangeSet(0, count - 1)
+        if objective == "consensus":
+            mdl.w_score = pyo.Param(mdl.V, mutable=True, initialize=0.0)
+            mdl.w_t = pyo.Param(mutable=True, initialize=1.0)
+            mdl.s0 = pyo.Param(mdl.V, mutable=True, initialize=0.0)
+            mdl.span = pyo.Param(mdl.V, mutable=True, initialize=0.0)
+            mdl.t_lo = pyo.Param(mutable=True, initialize=0.0)
+            mdl.t = pyo.Var()
+            mdl.achieve = pyo.Constraint(mdl.V, rule=lambda b, k: blocks[k].score - b.s0[k]
+                                         - b.span[k] * b.t >= 0)
+            mdl.t_floor = pyo.Constraint(expr=mdl.t >= mdl.t_lo)
+            mdl.goal = pyo.Objective(expr=sum(mdl.w_score[k] * blocks[k].score for k in mdl.V)
+                                     + mdl.w_t * mdl.t, sense=pyo.maximize)
+        elif objective == "mean":
+            mdl.goal = pyo.Objective(expr=pyo.quicksum(b.score for b in blocks) / count,
+                                     sense=pyo.maximize)
+        elif objective == "cvar":
+            # CVaR_alpha(S) = max_eta eta - E[(eta - S)^+] / alpha over the empirical samples
+            mdl.eta = pyo.Var()
+            mdl.short = pyo.Var(mdl.V, domain=pyo.NonNegativeReals)
+            mdl.shortfall = pyo.Constraint(mdl.V, rule=lambda b, k: b.short[k]
+                                           >= b.eta - blocks[k].score)
+            mdl.goal = pyo.Objective(expr=mdl.eta - pyo.quicksum(mdl.short.values())
+                                     / (alpha * count), sense=pyo.maximize)
+        elif objective == "worst":
+            mdl.eta = pyo.Var()
+            mdl.below = pyo.Constraint(mdl.V, rule=lambda b, k: b.eta <= blocks[k].score)
+            mdl.goal = pyo.Objective(expr=mdl.eta, sense=pyo.maximize)
+        else:  # pragma: no cover - the specs allow only the above
+            raise ValueError(objective)
+        self.mdl = mdl
+        self.build_time_s = time.perf_counter() - clock
+        clock = time.perf_counter()
+        solver = _Highs()
+        cfg = solver.config
+        cfg.raise_exception_on_nonoptimal_result = False
+        cfg.load_solutions = False
+        updates = cfg.auto_updates
+        for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                     "check_for_new_or_removed_params", "check_for_new_objective",
+                     "update_constraints", "update_vars", "update_named_expressions",
+                     "update_objective"):
+            setattr(updates, flag, False)
+        cfg.time_limit = base.scenario.solver.time_limit_s
+        with _SOLVE_LOCK:
+            solver.set_instance(mdl)
+            solver._solver_model.setOptionValue("output_flag", False)
+        self.solver = solver
+        self.translate_time_s = time.perf_counter() - clock
+        self.solve_time_s = 0.0
+        self.solves = 0
+
+    # -- solving --
+
+    def _solve_once(self) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """Solve as it stands: (funding n x m in $B, LP objective, hubs or None)."""
+        mdl, solver = self.mdl, self.solver
+        hubs_rule = self.base.hubs
+        if hubs_rule is not None:
+            solver.config.rel_gap = self.base.scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
+        clock = time.perf_counter()
+        with _SOLVE_LOCK:
+            results = solver.solve(mdl)
+            self.solves += 1
+            self._raise_unless_optimal(results.termination_condition)
+            hubs = None
+            if hubs_rule is not None:
+                values = results.solution_loader.get_vars(list(mdl.hub.values()))
+                hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
+                values, objective = self._given_hubs(hubs)
+            else:
+                values = results.solution_loader.get_vars(list(mdl.x.values()))
+                objective = float(results.incumbent_objective)
+        self.solve_time_s += time.perf_counter() - clock
+        x = np.zeros((len(mdl.R), len(mdl.I)))
+        for (r, i), var in mdl.x.items():
+            x[r, i] = values[var]
+        return np.maximum(x, 0.0) * mdl.unit_busd, objective, hubs
+
+    def _given_hubs(self, hubs: np.ndarray) -> tuple[dict, float]:
+        """The LP with the hub choice fixed (its rows hold to LP precision): the funding
+        variables' values and the objective."""
+        mdl, solver = self.mdl, self.solver
+        hub_vars = list(mdl.hub.values())
+        solver.config.rel_gap = None
+        for var, chosen in zip(hub_vars, hubs, strict=True):
+            var.domain = pyo.Reals
+            var.setlb(float(chosen))
+            var.setub(float(chosen))
+        solver.update_variables(hub_vars)
+        try:
+            results = solver.solve(mdl)
+            self.solves += 1
+            self._raise_unless_optimal(results.termination_condition)
+            return (results.solution_loader.get_vars(list(mdl.x.values())),
+                    float(results.incumbent_objective))
+        finally:
+            for var in hub_vars:
+                var.domain = pyo.Binary
+                var.setlb(0)
+                var.setub(1)
+            solver.update_variables(hub_vars)
+
+    def _raise_unless_optimal(self, term: TerminationCondition) -> None:
+        if term in (TerminationCondition.provenInfeasible,
+                    TerminationCondition.infeasibleOrUnbounded):
+            raise InfeasibleError(["the base scenario's rules cannot all hold (solve it with "
+                                   "`placefund solve` for what conflicts)"])
+        if term == TerminationCondition.maxTimeLimit:
+            raise SolverError(f"HiGHS reached the time limit of "
+                              f"{self.base.scenario.solver.time_limit_s:g} s; raise "
+                              "solver.time_limit_s in the base scenario")
+        if term != TerminationCondition.convergenceCriteriaSatisfied:
+            raise SolverError(f"HiGHS stopped without an optimal plan ({term.name})")
+
+    def _top_k_ok(self, x: np.ndarray) -> bool:
+        cap = self.base.scenario.top_k_share_cap
+        if cap is None:
+            return True
+        final = self.base.c0 + gain_points(x, self.base).sum(axis=1)
+        return bool(np.sort(final)[-cap.k:].sum() / final.sum() <= cap.max_share + 1e-7)
+
+    def solve(self, score: Any = None) -> Solved:
+        """Solve; where the top-k share cap binds, re-solve with it linearized at the last
+        plan (``model.set_top_k_linearization``), whose plans all meet it exactly.
+
+        ``score`` (a plan -> float, larger is better) picks the best linearization; the
+        linearization used stays in force (``self.linearized_at``) for a follow-up solve.
+        """
+        self._set_linearization(None)
+        x, objective, hubs = self._solve_once()
+        if self._top_k_ok(x):
+            return Solved(x, objective, hubs, None)
+        rank = score or (lambda s: s.objective)
+        best: Solved | None = None
+        at = x
+        for _ in range(TOP_K_LINEARIZATIONS):
+            self._set_linearization(at)
+            try:
+                x, objective, hubs = self._solve_once()
+            except InfeasibleError:
+                break
+            found = Solved(x, objective, hubs, at)
+            if best is None or rank(found) > rank(best) + 1e-12:
+                best, at = found, x
+            else:
+                break
+        if best is None:
+            raise InfeasibleError(["the top-k share cap cannot be met exactly under the "
+                                   "stakeholders' plans; loosen top_k_share_cap slightly"])
+        self._set_linearization(best.linearized_at)
+        return best
+
+    def _set_linearization(self, at: np.ndarray | None) -> None:
+        if hasattr(self.mdl, "topk_lin"):
+            set_top_k_linearization(self.mdl, self.base, at)
+
+    def resolve_at(self, linearized_at: np.ndarray | None) -> Solved:
+        """Solve with the top-k rule linearized at a given plan (or not at all)."""
+        self._set_linearization(linearized_at)
+        x, objective, hubs = self._solve_once()
+        return Solved(x, objective, hubs, linearized_at)
+
+    def lp_scores(self, x: np.ndarray) -> np.ndarray:
+        """The LP's S of every view at funding x (tangent envelope, segments in order)."""
+        out = np.empty(len(self.views))
+        for k, view in enumerate(self.views):
+            inputs = view.inputs
+            final = inputs.c0 + lp_gain_points(inputs, x).sum(axis=1)
+            out[k] = concentration(final, inputs.population, view.spread_weight)[
+                inputs.scenario.objective_key]
+        return out
+
+
+@dataclass(frozen=True)
+class Solved:
+    """One solve's plan: funding n x m ($B), the LP objective, hubs, top-k linearization."""
+
+    x: np.ndarray
+    objective: float
+    hubs: np.ndarray | None
+    linearized_at: np.ndarray | None
+
+
+# --- exact statistics ------------------------------------------------------------------
+
+def cvar(values: np.ndarray, alpha: float) -> float:
+    """The mean of the worst ``alpha`` share of equally likely values (a fractional
+    sample counts in part), the empirical CVaR that the LP maximizes.
+
+    >>> cvar(np.array([1.0, 2.0, 3.0, 4.0]), 0.5), cvar(np.array([1.0, 2.0, 3.0, 4.0]), 0.3)
+    (1.5, 1.1666666666666667)
+    """
+    v = np.sort(np.asarray(values, float))
+    mass = alpha * len(v)
+    whole = int(np.floor(mass + 1e-12))
+    part = mass - whole
+    total = v[:whole].sum() + (part * v[whole] if whole < len(v) and part > 1e-12 else 0.0)
+    return float(total / mass)
+
+
+def distribution_stats(values: np.ndarray, alpha: float) -> dict[str, float]:
+    """Mean, CVaR at alpha, worst, quantiles of S over samples."""
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "cvar": cvar(v, alpha), "worst": float(v.min()),
+            "p10": float(np.quantile(v, 0.1)), "median": float(np.median(v)),
+            "p90": float(np.quantile(v, 0.9)), "best": float(v.max())}
+
+
+# --- consensus ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class ConsensusResult:
+    """The consensus plan, each stakeholder's own plan, and how each fares under each.
+
+    - ``plan``: the consensus plan (checked against the base scenario's rules)
+    - ``own_plans``: each stakeholder's own optimum, same rules
+    - ``scores``: exact S of each stakeholder (rows) under each plan (columns: the
+      stakeholders' own plans, then ``consensus``); ``baseline`` S_k0 per stakeholder
+    - ``achievement``: the share of attainable gain, (S - S_k0) / (S_k* - S_k0)
+    - ``t``: the smallest share under the consensus plan
+    """
+
+    title: str
+    base: Scenario
+    stakeholders: dict[str, dict[str, Any]]
+    plan: AllocationResult
+    own_plans: dict[str, AllocationResult]
+    baseline: pd.Series
+    scores: pd.DataFrame
+    achievement: pd.DataFrame
+    t: float
+    t_lp: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.stakeholders)
+
+    def summary_table(self) -> pd.DataFrame:
+        """One row per stakeholder: baseline, own optimum, consensus S and share t_k."""
+        own = pd.Series({k: self.scores.at[k, k] for k in self.names})
+        cons = self.scores["consensus"]
+        return pd.DataFrame({
+            "baseline_S": self.baseline, "own_optimum_S": own, "consensus_S": cons,
+            "share_of_attainable_gain": self.achievement["consensus"],
+            "gives_up_points": own - cons,
+        }).rename_axis("stakeholder")
+
+    def gives_up(self) -> list[str]:
+        """In words: what each stakeholder gives up under the consensus plan."""
+        lines = []
+        funding = {k: p.regions.set_index("name")["funding_usd"] for k, p in self.own_plans.items()}
+        cons = self.plan.regions.set_index("name")["funding_usd"]
+        table = self.summary_table()
+        for k in self.names:
+            row = table.loc[k]
+            moved = (funding[k] - cons).sort_values(ascending=False)
+            lost = [f"{name} ({usd(v)})" for name, v in moved.head(3).items() if v > 1e6]
+            text = (f"{k}: reaches {row['share_of_attainable_gain']:.1%} of its attainable gain "
+                    f"(S {row['baseline_S']:.3f} -> {row['consensus_S']:.3f}; its own plan "
+                    f"reaches {row['own_optimum_S']:.3f}), giving up "
+                    f"{max(row['gives_up_points'], 0.0):.3f} points")
+            if lost:
+                text += "; its own plan would put more into " + ", ".join(lost)
+            lines.append(text + ".")
+        return lines
+
+    def text(self) -> str:
+        """A plain-text report for the terminal."""
+        table = self.achievement.copy()
+        lines = [f"Consensus of {len(self.names)} stakeholders ({self.plan.scenario.spread_measure} "
+                 f"spread): every stakeholder reaches at least t = {self.t:.1%} of its "
+                 "attainable gain", "",
+                 "Share of attainable gain (rows: stakeholder; columns: whose plan)",
+                 table.map(lambda v: f"{v:7.1%}").to_string(), ""]
+        lines += self.gives_up()
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What consensus.json holds (every number exact, as checked)."""
+        return {
+            "kind": "consensus",
+            "title": self.title,
+            "spread_measure": self.plan.scenario.spread_measure,
+            "t": self.t,
+            "t_lp": self.t_lp,
+            "stakeholders": {
+                k: {"changes": self.stakeholders[k], "baseline_S": float(self.baseline[k]),
+                    "own_optimum_S": float(self.scores.at[k, k]),
+                    "consensus_S": float(self.scores.at[k, "consensus"]),
+                    "share_of_attainable_gain": float(self.achievement.at[k, "consensus"])}
+                for k in self.names},
+            "scores": {c: {k: float(v) for k, v in self.scores[c].items()}
+                       for c in self.scores.columns},
+            "achievement": {c: {k: float(v) for k, v in self.achievement[c].items()}
+                            for c in self.achievement.columns},
+            "gives_up": self.gives_up(),
+            "info": self.info,
+        }
+
+    def to_dir(self, out: str | Path) -> Path:
+        """The consensus plan's files (as ``solve`` writes) plus consensus.json,
+        achievement.csv, scores.csv and own_plans.csv (each stakeholder's own plan)."""
+        extras = {
+            CONSENSUS_FILE: json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n",
+            "achievement.csv": self.achievement.rename_axis("stakeholder").to_csv(),
+            "scores.csv": self.scores.assign(baseline=self.baseline).rename_axis(
+                "stakeholder").to_csv(),
+            "own_plans.csv": pd.concat(
+                [p.allocation.assign(plan=k) for k, p in self.own_plans.items()],
+                ignore_index=True)[["plan", "region_id", "instrument", "amount_usd"]].to_csv(
+                index=False),
+        }
+        return _write_with_extras(self.plan, out, extras)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialize {type(obj).__name__}")
+
+
+def _write_with_extras(plan: AllocationResult, out: str | Path, extras: dict[str, str]) -> Path:
+    """The plan files, then the extra files, each replaced whole."""
+    out = Path(out)
+    plan.to_dir(out)
+    staging = Path(tempfile.mkdtemp(prefix=".extras-", dir=out))
+    try:
+        for name, text in extras.items():
+            (staging / name).write_text(text)
+        for name in extras:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str, Any],
+          model: ViewModel, exact_objective: float) -> AllocationResult:
+    """A checked plan on the base scenario's rules (the checker's verdict is final).
+
+    ``approximation`` compares the LP's objective with its exact value
+    (``exact_objective``: the exact t, CVaR, ... of this plan) and each view's LP S with
+    its exact S.
+    """
+    lp = model.lp_scores(solved.x)
+    exact = np.array([v.score(solved.x) for v in model.views])
+    error = np.abs(lp - exact) / np.maximum(np.abs(exact), 1e-12)
+    approx = inputs.scenario.approximation
+    approximation = {
+        "objective_lp": float(solved.objective),
+        "objective_exact": float(exact_objective),
+        "error_share": float(error.max()),
+        "max_term_error_points": float(np.max(np.abs(lp - exact))),
+        "tangents": approx.tangents,
+        "within_tolerance": bool(error.max() <= approx.max_error_share),
+    }
+    plan = build_result(inputs, solved.x, None, {"status": "optimal", **info}, approximation,
+                        solved.hubs)
+    return verified(plan, regions)
+
+
+def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakeholder | dict],
+              title: str = "consensus") -> ConsensusResult:
+    """The plan that maximizes the smallest share of attainable gain among stakeholders.
+
+    Steps: each stakeholder's own optimum S_k* (one solve each of one model, the
+    objective switched by mutable Params) and baseline S_k0; then max t subject to
+    S_k(x) - S_k0 >= t (S_k* - S_k0) for every k, under every rule of ``base``; then,
+    with t held, the largest mean share (a Pareto-efficient tie-break).
+    """
+    clock = time.perf_counter()
+    parsed = {k: (v if isinstance(v, Stakeholder) else _validated(
+        Stakeholder, v, f"stakeholders.{k}", "stakeholder")) for k, v in stakeholders.items()}
+    if not parsed:
+        raise ScenarioError("stakeholders: name at least one stakeholder")
+    Planner(regions).solve(base)  # infeasible rules are explained by the ordinary solve
+    inputs = rules_inputs(regions, base)
+    views = [make_view(regions, base, k, s.changes(), source=f"stakeholders.{k}")
+             for k, s in parsed.items()]
+    model = ViewModel(inputs, views, "consensus")
+    mdl = model.mdl
+    names = list(parsed)
+    count = len(views)
+    baseline = np.array([v.baseline for v in views])
+    own: dict[str, Solved] = {}
+    lp_best = np.empty(count)
+    for k in range(count):
+        for j in range(count):
+            mdl.w_score[j] = 1.0 if j == k else 0.0
+        mdl.w_t = 0.0
+        solved = model.solve(score=lambda s, k=k: views[k].score(s.x))
+        own[names[k]] = solved
+        lp_best[k] = solved.objective  # the LP's own S_k*: t <= 1 in the LP
+    span_lp = lp_best - baseline
+    flat = [names[k] for k in range(count) if span_lp[k] <= 1e-9 * max(abs(baseline[k]), 1.0)]
+    if flat:
+        raise ScenarioError(f"stakeholders: {flat} cannot gain under the base scenario's rules "
+                            "(their own optimum equals their baseline); a share of attainable "
+                            "gain is undefined for them")
+    own_exact = np.array([views[k].score(own[names[k]].x) for k in range(count)])
+
+    def worst_share(s: Solved) -> float:
+        return float(min((views[k].score(s.x) - baseline[k]) / (own_exact[k] - baseline[k])
+                         for k in range(count)))
+
+    for k in range(count):
+        mdl.w_score[k] = 0.0
+        mdl.s0[k] = float(baseline[k])
+        mdl.span[k] = float(span_lp[k])
+    mdl.w_t = 1.0
+    mdl.t_lo = 0.0
+    first = model.solve(score=worst_share)
+    t_lp = float(first.objective)
+    # phase 2: t held (to T_HOLD), the mean share as large as it gets
+    mdl.t_lo = max(t_lp - T_HOLD * max(abs(t_lp), 1.0), 0.0)
+    mdl.w_t = 0.0
+    for k in range(count):
+        mdl.w_score[k] = 1.0 / (count * float(span_lp[k]))
+    try:
+        second = model.resolve_at(first.linearized_at)
+        chosen = second if worst_share(second) >= worst_share(first) - 1e-9 else first
+    except (InfeasibleError, SolverError):
+        chosen = first
+    solve_info = {"build_time_s": model.build_time_s, "translate_time_s": model.translate_time_s,
+                  "solve_time_s": model.solve_time_s, "solves": model.solves,
+                  "solver": "HiGHS via pyomo.contrib.solver", "mip": inputs.hubs is not None}
+    plans = {k: _plan(inputs, own[k], regions, {**solve_info, "plan": f"own optimum of {k}"},
+                      model, own_exact[j]) for j, k in enumerate(names)}
+    plan = _plan(inputs, chosen, regions, {**solve_info, "plan": "consensus"}, model,
+                 worst_share(chosen))
+    columns = {**{k: own[k].x for k in names}, "consensus": chosen.x}
+    scores = pd.DataFrame({c: [v.score(x) for v in views] for c, x in columns.items()},
+                          index=pd.Index(names, name="stakeholder"))
+    base_s = pd.Series(baseline, index=scores.index)
+    own_s = pd.Series(np.diag(scores[names].to_numpy()), index=scores.index)
+    achievement = scores.sub(base_s, axis=0).div(own_s - base_s, axis=0)
+    info = {**solve_info, "total_time_s": time.perf_counter() - clock,
+            "views": count, "regions": inputs.n,
+            "spread_measure": base.spread_measure,
+            "individual_optima": "re-solves of the one consensus model (same rules, same LP)"}
+    return ConsensusResult(title, base, {k: parsed[k].changes() for k in names}, plan, plans,
+                           base_s, scores, achievement, float(achievement["consensus"].min()),
+                           t_lp, info)
+
+
+def prepare_spec(spec: SpecCommon, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
+    """The spec's regions and base scenario (paths relative to ``base_dir``).
+
+    On metros or counties, no scenario or an inline mapping starts from the set's
+    documented default (``scenario.region_set_default``): the keys that default sets and
+    the mapping does not give; a scenario file is read as ``solve --scenario`` reads it.
+    """
+    regions, base = prepare(spec, base_dir)  # type: ignore[arg-type]
+    if spec.regions in REGION_SETS and spec.regions != "states" and not isinstance(
+            spec.scenario, str):
+        given = dict(spec.scenario or {})
+        plain = default_scenario().to_dict()
+        documented = region_set_default(spec.regions, regions.indicators).to_dict()
+        changed = {k: v for k, v in documented.items() if plain[k] != v and k not in given}
+        base = scenario_from_dict({**changed, **given}, source="spec scenario")
+    return regions, base
+
+
+def run_consensus_spec(spec: ConsensusSpec, base_dir: str | Path = ".") -> ConsensusResult:
+    """Run a consensus spec (paths relative to ``base_dir``)."""
+    regions, base = prepare_spec(spec, base_dir)
+    return consensus(regions, base, dict(spec.stakeholders), title=spec.title or "consensus")
+
+
+# --- robust plan -----------------------------------------------------------------------
+
+def draw_samples(spec: RobustPlanSpec, base: Scenario, count: int, seed: int) -> pd.DataFrame:
+    """``count`` samples: one row each, weights ``w_<indicator>`` (normalized),
+    ``complementarity`` and ``a_<instrument>`` (effectiveness per $1B)."""
+    rng = np.random.default_rng([seed, 15])
+    if spec.weights is not None:
+        weights = sample_weights(spec.weights, base, count, seed)
+    else:
+        weights = pd.DataFrame([base.normalized_weights] * count)
+    table = weights.add_prefix("w_").reset_index(drop=True)
+    table["complementarity"] = (spec.complementarity.draw(rng, count)
+                                if spec.complementarity is not None
+                                else np.full(count, base.complementarity))
+    for name in base.instruments:
+        dist = spec.effectiveness.get(name)
+        table[f"a_{name}"] = (dist.draw(rng, count) if dist is not None
+                              else np.full(count, base.instruments[name].effectiveness_per_busd))
+    unknown = sorted(set(spec.effectiveness) - set(base.instruments))
+    if unknown:
+        raise ScenarioError(f"effectiveness: {unknown} are not instruments of the base scenario; "
+                            f"they are {sorted(base.instruments)}")
+    table.insert(0, "sample_id", np.arange(count))
+    return table
+
+
+def sample_changes(row: pd.Series) -> tuple[dict[str, Any], dict[str, float]]:
+    """A sample row as (scenario changes, effectiveness by instrument)."""
+    weights = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("w_")}
+    effect = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("a_")}
+    return {"weights": weights, "complementarity": float(row["complementarity"])}, effect
+
+
+def sample_views(regions: Regions, base: Scenario, samples: pd.DataFrame) -> list[View]:
+    """One view per sample row."""
+    views = []
+    for _, row in samples.iterrows():
+        changes, effect = sample_changes(row)
+        views.append(make_view(regions, base, f"sample {int(row['sample_id'])}", changes, effect,
+                               source=f"sample {int(row['sample_id'])}"))
+    return views
+
+
+@dataclass(frozen=True, eq=False)
+class RobustResult:
+    """The robust plan, the base scenario's own plan, and both judged on fresh samples.
+
+    ``scores`` has a row per sample (``set`` in_sample / out_of_sample) with exact S of
+    the robust plan and of the default plan; ``stats`` their distributions; ``core``
+    per region the core index over the fresh samples' own optima (when solved).
+    """
+
+    title: str
+    objective: str
+    alpha: float
+    plan: AllocationResult
+    default_plan: AllocationResult
+    samples: pd.DataFrame
+    fresh_samples: pd.DataFrame
+    scores: pd.DataFrame
+    stats: pd.DataFrame
+    core: pd.DataFrame | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def comparison(self) -> str:
+        """The out-of-sample verdict in words."""
+        s = self.stats
+        rob, dflt = s.loc["out_of_sample", "robust"], s.loc["out_of_sample", "default"]
+        diff = rob["cvar"] - dflt["cvar"]
+        verdict = ("at least as good as" if diff >= -1e-9 else "worse than")
+        return (f"On {len(self.fresh_samples)} fresh samples the robust plan's CVaR at "
+                f"{self.alpha:.0%} of S is {rob['cvar']:.4f} against the default plan's "
+                f"{dflt['cvar']:.4f} ({diff:+.4f} points, {verdict} it); mean "
+                f"{rob['mean']:.4f} vs {dflt['mean']:.4f}, worst {rob['worst']:.4f} vs "
+                f"{dflt['worst']:.4f}.")
+
+    def text(self) -> str:
+        """A plain-text report for the terminal."""
+        lines = [f"Robust plan ({self.objective}" + (f" at alpha = {self.alpha:g}" if
+                                                     self.objective == "cvar" else "")
+                 + f") over {len(self.samples)} samples, {self.plan.scenario.spread_measure} "
+                 "spread", "", "Exact S over the samples (robust vs default plan):"]
+        table = self.stats_frame()
+        lines += [table.to_string(float_format=lambda v: f"{v:.4f}"), "", self.comparison()]
+        if self.core is not None:
+            for label in ("robust", "default"):
+                funded = self.core[self.core[f"{label}_funding_usd"] >= self.info["threshold_usd"]]
+                money = funded[f"{label}_funding_usd"]
+                core_money = money[funded["core_index"] >= 1.0].sum() / max(money.sum(), 1e-9)
+                lines.append(f"{label} plan: funds {len(funded)} regions, "
+                             f"{(funded['core_index'] >= 1).sum()} of them core (funded in "
+                             f"every fresh sample's own optimum), {core_money:.1%} of its money "
+                             f"there; mean core index of its money "
+                             f"{(money * funded['core_index']).sum() / max(money.sum(), 1e-9):.2f}")
+        return "\n".join(lines)
+
+    def stats_frame(self) -> pd.DataFrame:
+        """Rows (set, plan); columns mean, cvar, worst, quantiles."""
+        rows = {(s, p): self.stats.loc[s, p] for s in self.stats.index for p in self.stats.columns}
+        return pd.DataFrame(rows).T.rename_axis(["samples", "plan"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """What robust.json holds (every statistic exact, as checked)."""
+        return {
+            "kind": "robust",
+            "title": self.title,
+            "objective": self.objective,
+            "alpha": self.alpha,
+            "spread_measure": self.plan.scenario.spread_measure,
+            "samples": len(self.samples),
+            "fresh_samples": len(self.fresh_samples),
+            "stats": {s: {p: self.stats.loc[s, p] for p in self.stats.columns}
+                      for s in self.stats.index},
+            "comparison": self.comparison(),
+            "info": self.info,
+        }
+
+    def to_dir(self, out: str | Path) -> Path:
+        """The robust plan's files (as ``solve`` writes) plus robust.json, samples.csv,
+        fresh_samples.csv, sample_scores.csv, default_allocation.csv and core_index.csv."""
+        extras = {
+            ROBUST_FILE: json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n",
+            "samples.csv": self.samples.to_csv(index=False),
+            "fresh_samples.csv": self.fresh_samples.to_csv(index=False),
+            "sample_scores.csv": self.scores.to_csv(index=False),
+            "default_allocation.csv": self.default_plan.allocation[
+                ["region_id", "instrument", "amount_usd"]].to_csv(index=False),
+        }
+        if self.core is not None:
+            extras["core_index.csv"] = self.core.to_csv(index=False)
+        return _write_with_extras(self.plan, out, extras)
+
+
+def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
+                objective: str = "cvar", alpha: float = 0.1,
+                fresh: pd.DataFrame | None = None, *, title: str = "robust plan",
+                core_backend: Backend | None = None, threshold_usd: float = 1e6,
+                chunk_size: int = 25, out: str | Path | None = None) -> RobustResult:
+    """The plan that maximizes the mean, CVaR_alpha or worst case of exact-model S over
+    ``samples`` (rows as ``draw_samples`` makes), under every rule of ``base``.
+
+    ``fresh`` are independent samples on which the plan and the base scenario's own plan
+    are compared; with ``core_backend`` each fresh sample's own optimum is solved through
+    the sensitivity execution (serial or Dask) for the core index.
+    """
+    clock = time.perf_counter()
+    default = Planner(regions).solve(base)  # explains infeasible rules, and is the comparison
+    inputs = rules_inputs(regions, base)
+    views = sample_views(regions, base, samples)
+    model = ViewModel(inputs, views, objective, alpha)
+
+    def goal(s: Solved) -> float:
+        values = np.array([v.score(s.x) for v in views])
+        return {"mean": values.mean(), "cvar": cvar(values, alpha), "worst": values.min()}[objective]
+
+    solved = model.solve(score=goal)
+    solve_info = {"build_time_s": model.build_time_s, "translate_time_s": model.translate_time_s,
+                  "solve_time_s": model.solve_time_s, "solves": model.solves,
+                  "solver": "HiGHS via pyomo.contrib.solver", "mip": inputs.hubs is not None,
+                  "plan": f"robust ({objective})"}
+    plan = _plan(inputs, solved, regions, solve_info, model, goal(solved))
+    fresh = samples.iloc[:0] if fresh is None else fresh
+    fresh_views = sample_views(regions, base, fresh)
+    x_default = _funding(default)
+    rows = []
+    for label, table, vs in (("in_sample", samples, views), ("out_of_sample", fresh, fresh_views)):
+        for (_, row), view in zip(table.iterrows(), vs, strict=True):
+            rows.append({"set": label, "sample_id": int(row["sample_id"]),
+                         "robust": view.score(solved.x), "default": view.score(x_default)})
+    scores = pd.DataFrame(rows, columns=["set", "sample_id", "robust", "default"])
+    stats = pd.DataFrame({
+        plan_label: {s: distribution_stats(scores.loc[scores["set"] == s, plan_label], alpha)
+                     for s in scores["set"].unique()}
+        for plan_label in ("robust", "default")})
+    core = None
+    if core_backend is not None and len(fresh):
+        core = _core_index(regions, base, fresh, core_backend, threshold_usd, chunk_size, out)
+        core["robust_funding_usd"] = plan.regions["funding_usd"].to_numpy()
+        core["default_funding_usd"] = default.regions["funding_usd"].to_numpy()
+    info = {**solve_info, "total_time_s": time.perf_counter() - clock, "views": len(views),
+            "regions": inputs.n, "threshold_usd": threshold_usd,
+            "core_index": None if core is None else f"own optima of the {len(fresh)} fresh "
+                                                    f"samples via {core_backend.describe()}"}
+    return RobustResult(title, objective, alpha, plan, default, samples, fresh, scores, stats,
+                        core, info)
+
+
+def _funding(plan: AllocationResult) -> np.ndarray:
+    """A plan's (n, m) funding in $B, in model order."""
+    m = plan.allocation["instrument"].nunique()
+    return plan.allocation["amount_usd"].to_numpy().reshape(-1, m) / BUSD
+
+
+def _core_index(regions: Regions, base: Scenario, fresh: pd.DataFrame, backend: Backend,
+                threshold_usd: float, chunk_size: int, out: str | Path | None) -> pd.DataFrame:
+    """Per region, the share of fresh samples whose own optimum funds it (the core index),
+    solved through ``sensitivity_run.execute`` (serial, local Dask or a scheduler)."""
+    runs = []
+    for _, row in fresh.iterrows():
+        changes, effect = sample_changes(row)
+        flat: dict[str, Any] = dict(changes)
+        flat.update({f"instruments.{k}.effectiveness_per_busd": v for k, v in effect.items()})
+        runs.append(Run(int(row["sample_id"]), flat))
+    store = None
+    chunks = execute(runs, payload_for(regions, base), backend, chunk_size=chunk_size, store=store)
+    funding = np.vstack([c.funding_usd for c in chunks])
+    table = pd.concat([c.runs for c in chunks], ignore_index=True)
+    ok = (table["status"] == "ok").to_numpy()
+    if not ok.any():
+        raise SolverError("no fresh sample's own optimum solved; the core index is undefined "
+                          f"(first reason: {table['reason'].iloc[0]})")
+    funded = funding[ok] >= threshold_usd
+    return pd.DataFrame({"region_id": regions.ids, "name": regions.names,
+                         "core_index": funded.mean(axis=0), "solved_samples": int(ok.sum())})
+
+
+def run_robust_spec(spec: RobustPlanSpec, base_dir: str | Path = ".",
+                    backend: Backend | None = None) -> RobustResult:
+    """Run a robust-plan spec: draw, optimize, judge on fresh samples."""
+    regions, base = prepare_spec(spec, base_dir)
+    samples = draw_samples(spec, base, spec.samples, spec.seed)
+    oos = spec.out_of_sample
+    fresh = draw_samples(spec, base, oos.samples or spec.samples,
+                         spec.seed + 1 if oos.seed is None else oos.seed)
+    if oos.seed is not None and oos.seed == spec.seed:
+        raise ScenarioError("out_of_sample.seed: must differ from seed, or the fresh samples "
+                            "are the same as the ones the plan was optimized over")
+    return robust_plan(regions, base, samples, spec.objective, spec.alpha, fresh,
+                       title=spec.title or "robust plan",
+                       core_backend=(backend or Backend("serial")) if oos.core_index else None,
+                       threshold_usd=spec.funded_threshold_usd, chunk_size=spec.chunk_size)

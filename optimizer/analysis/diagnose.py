@@ -1,0 +1,423 @@
+"""Infeasibility diagnosis: which rules conflict, and the smallest change that fixes it.
+
+Rules are the scenario's own knobs (floors, caps, shares, hub counts, ...), so the
+answer is in an analyst's words. Two steps, both on real solves (LP or MIP alike):
+
+1. a deletion filter over the active rules finds a minimal conflicting set: switching
+   off any one rule of the set makes the rest feasible;
+2. for each numeric knob in that set (and the budget) a bisection finds the smallest
+   change of that knob alone that restores feasibility; the value is rounded, away from
+   the infeasible side, to what the message prints, and re-solved with exactly that
+   value before it is offered. Allowing unspent funds is offered when it alone works.
+
+The fixes form one list, smallest relative change first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import InfeasibleError, PlaceFundError
+from optimizer.engine.feasibility import absorbable_busd
+from optimizer.engine.inputs import BUSD, resolve
+from optimizer.engine.result import AllocationResult
+from optimizer.engine.scenario import Scenario, constraint_packs, scenario_from_dict
+from optimizer.engine.solve import Planner
+
+BISECTION_STEPS = 18
+ORACLE_MIP_GAP = 0.99  # any feasible hub choice answers "feasible?"
+ORACLE_TIME_LIMIT_S = 20.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One family of constraints a scenario can switch on."""
+
+    name: str
+    label: str
+    active: Callable[[dict], bool]
+    neutral: Callable[[dict], dict]
+    # a numeric knob: read, write, the value that switches the rule off, unit, verb
+    get: Callable[[dict], float] | None = None
+    put: Callable[[dict, float], dict] | None = None
+    limit: Callable[[dict, int], float] | None = None
+    unit: str = "usd"
+    integer: bool = False
+
+
+def _set(d: dict, key: str, value: Any) -> dict:
+    return {**d, key: value}
+
+
+def _hub(d: dict, key: str, sub: str, value: Any) -> dict:
+    hubs = dict(d["hubs"])
+    hubs[key] = {**hubs[key], sub: value}
+    return {**d, "hubs": hubs}
+
+
+def _hub_top(d: dict, key: str, value: Any) -> dict:
+    return {**d, "hubs": {**d["hubs"], key: value}}
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("region_floor_usd", "the per-region floor", lambda d: d["region_floor_usd"] > 0,
+         lambda d: _set(d, "region_floor_usd", 0.0), lambda d: d["region_floor_usd"],
+         lambda d, v: _set(d, "region_floor_usd", v), lambda d, n: 0.0),
+    Rule("region_floor_usd_per_capita", "the per-capita funding floor",
+         lambda d: d["region_floor_usd_per_capita"] > 0,
+         lambda d: _set(d, "region_floor_usd_per_capita", 0.0),
+         lambda d: d["region_floor_usd_per_capita"],
+         lambda d, v: _set(d, "region_floor_usd_per_capita", v), lambda d, n: 0.0, "usd_pc"),
+    Rule("region_cap_usd", "the per-region cap", lambda d: d["region_cap_usd"] is not None,
+         lambda d: _set(d, "region_cap_usd", None), lambda d: d["region_cap_usd"],
+         lambda d, v: _set(d, "region_cap_usd", v), lambda d, n: d["budget"]),
+    Rule("region_cap_usd_per_capita", "the per-capita funding cap",
+         lambda d: d["region_cap_usd_per_capita"] is not None,
+         lambda d: _set(d, "region_cap_usd_per_capita", None),
+         lambda d: d["region_cap_usd_per_capita"],
+         lambda d, v: _set(d, "region_cap_usd_per_capita", v), lambda d, n: d["budget"], "usd_pc"),
+    Rule("max_region_share", "the maximum share of the budget per region",
+         lambda d: d["max_region_share"] is not None,
+         lambda d: _set(d, "max_region_share", None), lambda d: d["max_region_share"],
+         lambda d, v: _set(d, "max_region_share", v), lambda d, n: 1.0, "share"),
+    Rule("region_bounds", "the floors/caps set for single regions",
+         lambda d: bool(d["region_bounds"]), lambda d: _set(d, "region_bounds", {})),
+    Rule("instrument_shares", "the instrument share limits",
+         lambda d: bool(d["instrument_shares"]), lambda d: _set(d, "instrument_shares", {})),
+    Rule("group_min_shares", "the group minimum shares", lambda d: bool(d["group_min_shares"]),
+         lambda d: _set(d, "group_min_shares", {}), lambda d: 1.0,
+         lambda d, v: _set(d, "group_min_shares", {c: {g: s * v for g, s in m.items()}
+                                                   for c, m in d["group_min_shares"].items()}),
+         lambda d, n: 0.0, "factor"),
+    Rule("exclusions", "the exclusions",
+         lambda d: bool(d["exclusions"]["regions"] or d["exclusions"]["top_k_incumbents"]
+                        or d["exclusions"]["instruments"]),
+         lambda d: _set(d, "exclusions", {"regions": [], "top_k_incumbents": 0,
+                                          "instruments": {}})),
+    Rule("per_capita_floor", "the per-capita capacity floor",
+         lambda d: d["per_capita_floor"] is not None,
+         lambda d: _set(d, "per_capita_floor", None), lambda d: d["per_capita_floor"],
+         lambda d, v: _set(d, "per_capita_floor", v), lambda d, n: 0.0, "capacity"),
+    Rule("top_k_share_cap", "the top-k share cap", lambda d: d["top_k_share_cap"] is not None,
+         lambda d: _set(d, "top_k_share_cap", None),
+         lambda d: d["top_k_share_cap"]["max_share"],
+         lambda d, v: _set(d, "top_k_share_cap", {**d["top_k_share_cap"], "max_share": v}),
+         lambda d, n: 1.0, "share"),
+    Rule("hubs.count.min", "the minimum number of hubs",
+         lambda d: d["hubs"] is not None and d["hubs"]["count"]["min"] > 0,
+         lambda d: _hub(d, "count", "min", 0), lambda d: d["hubs"]["count"]["min"],
+         lambda d, v: _hub(d, "count", "min", int(round(v))), lambda d, n: 0, "hubs", True),
+    Rule("hubs.count.max", "the maximum number of hubs",
+         lambda d: d["hubs"] is not None and d["hubs"]["count"]["max"] is not None,
+         lambda d: _hub(d, "count", "max", None), lambda d: d["hubs"]["count"]["max"],
+         lambda d, v: _hub(d, "count", "max", int(round(v))), lambda d, n: n, "hubs", True),
+    Rule("hubs.award_usd.min", "the minimum hub award",
+         lambda d: d["hubs"] is not None and d["hubs"]["award_usd"]["min"] > 0,
+         lambda d: _hub(d, "award_usd", "min", 0.0), lambda d: d["hubs"]["award_usd"]["min"],
+         lambda d, v: _hub(d, "award_usd", "min", v), lambda d, n: 0.0),
+    Rule("hubs.award_usd.max", "the maximum hub award",
+         lambda d: d["hubs"] is not None and d["hubs"]["award_usd"]["max"] is not None,
+         lambda d: _hub(d, "award_usd", "max", None), lambda d: d["hubs"]["award_usd"]["max"],
+         lambda d, v: _hub(d, "award_usd", "max", v), lambda d, n: d["budget"]),
+    Rule("hubs.min_per_group", "the minimum hubs per group",
+         lambda d: d["hubs"] is not None and bool(d["hubs"]["min_per_group"]),
+         lambda d: _hub_top(d, "min_per_group", {})),
+    Rule("hubs.max_one_per_group", "at most one hub per group",
+         lambda d: d["hubs"] is not None and bool(d["hubs"]["max_one_per_group"]),
+         lambda d: _hub_top(d, "max_one_per_group", [])),
+    Rule("hubs.designated", "the designated share of hubs",
+         lambda d: d["hubs"] is not None and d["hubs"]["designated"] is not None,
+         lambda d: _hub_top(d, "designated", None),
+         lambda d: d["hubs"]["designated"]["min_share"],
+         lambda d, v: _hub(d, "designated", "min_share", v), lambda d, n: 0.0, "share"),
+)
+
+BUDGET = Rule("budget", "the budget", lambda d: True, lambda d: d,
+              lambda d: d["budget"], lambda d, v: _set(d, "budget", v), lambda d, n: 0.0)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """Changing one knob from ``current`` to ``suggested`` makes the scenario feasible."""
+
+    rule: str
+    current: float
+    suggested: float
+    text: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    pack: str | None = None  # the constraint pack whose rule this changes, if any
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A minimal set of conflicting rules and the smallest single-knob fixes."""
+
+    conflicting: list[str]
+    relaxations: list[Relaxation]
+
+    def lines(self) -> list[str]:
+        """What conflicts, in words (the fixes are ``relaxations``, one ranked list)."""
+        if not self.conflicting:
+            return []
+        return ["these rules conflict (dropping any one of them resolves it): "
+                + "; ".join(self.conflicting)]
+
+
+def _display_step(value: float, unit: str) -> float:
+    """The resolution at which ``_fmt`` prints ``value``: every multiple of it prints
+    exactly as itself."""
+    a = abs(value)
+    if unit == "usd":
+        return 1e7 if a >= 1e9 else 1e4 if a >= 1e6 else 1.0
+    if unit == "usd_pc":
+        return 0.01
+    if unit == "share":
+        return 1e-3
+    if unit == "factor":
+        return 1e-2
+    if unit == "hubs":
+        return 1.0
+    if a == 0 or not math.isfinite(a):
+        return 1e-4
+    return 10.0 ** (math.floor(math.log10(a)) - 3)  # four significant digits
+
+
+def printable(value: float, unit: str, upward: bool) -> float:
+    """``value`` rounded to what is printed, upward or downward (the feasible side).
+
+    >>> printable(1.5686e9, "usd", upward=False), printable(0.75961, "capacity", upward=False)
+    (1560000000.0, 0.7596)
+    >>> printable(0.9137, "factor", upward=False), printable(0.6001, "share", upward=True)
+    (0.91, 0.601)
+    """
+    step = _display_step(value, unit)
+    # a hair of slack so that a value already on the grid stays where it is
+    units = value / step
+    units = math.ceil(units - 1e-9) if upward else math.floor(units + 1e-9)
+    digits = max(0, -math.floor(math.log10(step)))
+    return round(units * step, digits)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "usd":
+        for div, suffix in ((1e9, "B"), (1e6, "M")):
+            if abs(value) >= div:
+                return f"${value / div:,.2f}{suffix}"
+        return f"${value:,.0f}"
+    if unit == "usd_pc":
+        return f"${value:,.2f} per person"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "hubs":
+        return f"{int(round(value))}"
+    if unit == "factor":
+        return f"{value:.0%} of their values"
+    return f"{value:.4g}"
+
+
+class _Oracle:
+    """Answers "is this scenario feasible?" with real solves, reusing models."""
+
+    def __init__(self, regions: Regions) -> None:
+        self.regions = regions
+        self.planner = Planner(regions, mip_duals=False, refine=False)
+        self.calls = 0
+
+    def feasible(self, data: dict) -> bool:
+        return self.solve(data) is not None
+
+    def solve(self, data: dict) -> Any:
+        """The checked plan of ``data`` (an AllocationResult), or None if there is none."""
+        self.calls += 1
+        if data.get("hubs") is not None:
+            data = {**data, "hubs": {**data["hubs"], "mip_rel_gap": ORACLE_MIP_GAP}}
+        data = {**data, "solver": {**data["solver"],
+                                   "time_limit_s": min(data["solver"]["time_limit_s"],
+                                                       ORACLE_TIME_LIMIT_S)}}
+        try:
+            return self.planner.solve(scenario_from_dict(data, source="diagnosis"))
+        except PlaceFundError:  # infeasible, or no plan that passes its check
+            return None
+
+
+def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | None:
+    """Smallest move of ``rule``'s knob from its value towards its limit that is feasible."""
+    assert rule.get and rule.put and rule.limit
+    current = float(rule.get(data))
+    limits = [rule.limit(data, n)]
+    if rule is BUDGET:
+        limits = [current * 20.0, current * 1e-6]
+    for limit in limits:
+        if math.isclose(limit, current) or not oracle.feasible(rule.put(data, limit)):
+            continue
+        good, bad = limit, current
+        for _ in range(BISECTION_STEPS):
+            if rule.integer and abs(good - bad) <= 1:
+                break
+            mid = (good + bad) / 2 if not rule.integer else math.floor((good + bad) / 2 + 0.5)
+            if rule.unit == "usd" and rule is BUDGET and good > bad:
+                mid = math.sqrt(good * bad) if bad > 0 else mid
+            if mid in (good, bad):
+                break
+            if oracle.feasible(rule.put(data, mid)):
+                good = mid
+            else:
+                bad = mid
+        suggested = _verified_printable(oracle, data, rule, current, bad, good)
+        if suggested is None:
+            continue
+        verb = "raise" if suggested > current else "lower"
+        if rule.unit == "factor":
+            text = f"scale {rule.label} down to {_fmt(suggested, 'factor')}"
+        else:
+            text = (f"{verb} {rule.label} from {_fmt(current, rule.unit)} to "
+                    f"{_fmt(suggested, rule.unit)}")
+            if rule is BUDGET:
+                sign = "+" if suggested > current else "-"
+                text += f" ({sign}{_fmt(abs(suggested - current), 'usd')})"
+        key = rule.name.split(".")[0]
+        return Relaxation(rule.name, current, suggested, text, {key: rule.put(data, suggested)[key]})
+    return None
+
+
+PRINTABLE_TRIES = 3  # grid steps past the bisected value before a fix is dropped
+
+
+def _verified_printable(oracle: _Oracle, data: dict, rule: Rule, current: float, bad: float,
+                        good: float) -> float | None:
+    """A printed value just past the feasibility boundary (which lies between ``bad``,
+    infeasible, and ``good``, feasible), confirmed by a solve with exactly that value:
+    the first printed value past ``bad``, else ``good`` rounded away from ``current``,
+    else a few steps further; None if none is found."""
+    assert rule.put and rule.limit
+    upward = good > current
+    if rule.integer:
+        return good
+    first = printable(bad, rule.unit, upward)
+    if first == bad:
+        first = printable(bad + (1 if upward else -1) * _display_step(bad, rule.unit),
+                          rule.unit, upward)
+    candidates = [first] if (first - good) * (1 if upward else -1) < 0 else []
+    value = printable(good, rule.unit, upward)
+    for _ in range(PRINTABLE_TRIES):
+        candidates.append(value)
+        value = printable(value + (1 if upward else -1) * _display_step(value, rule.unit),
+                          rule.unit, upward)
+    for value in candidates:
+        if oracle.feasible(rule.put(data, value)):
+            return value
+    return None
+
+
+def _unspent_fix(oracle: _Oracle, data: dict) -> Relaxation | None:
+    """Allowing the budget to be underspent, when that alone makes it feasible; the text
+    says how much the plan then spends."""
+    if data["allow_unspent"]:
+        return None
+    plan = oracle.solve({**data, "allow_unspent": True})
+    if plan is None:
+        return None
+    return Relaxation("allow_unspent", 0.0, 1.0,
+                      f"allow unspent funds: the plan then spends {_fmt(plan.spent_usd, 'usd')} "
+                      f"of the {_fmt(data['budget'], 'usd')} budget", {"allow_unspent": True})
+
+
+def _budget_ceiling_fix(oracle: _Oracle, regions: Regions, scenario: Scenario
+                        ) -> Relaxation | None:
+    """Lowering the budget to the most the caps (and hub awards) can absorb, when the
+    whole budget must be spent and it is more than that: the one budget change that
+    keeps every other rule."""
+    data = scenario.to_dict()
+    if data["allow_unspent"]:
+        return None
+    ceiling = absorbable_busd(resolve(regions, scenario)) * BUSD
+    current = float(data["budget"])
+    if ceiling >= current or ceiling <= 0:
+        return None
+    value = printable(ceiling, "usd", upward=False)
+    for _ in range(PRINTABLE_TRIES):
+        if value > 0 and oracle.feasible(BUDGET.put(data, value)):  # type: ignore[misc]
+            return Relaxation("budget", current, value,
+                              f"lower the budget from {_fmt(current, 'usd')} to "
+                              f"{_fmt(value, 'usd')}, the most the rules can absorb "
+                              f"(-{_fmt(current - value, 'usd')})", {"budget": value})
+        value = printable(value - _display_step(value, "usd"), "usd", upward=False)
+    return None
+
+
+def _rank(relaxation: Relaxation) -> tuple[bool, float]:
+    """Fixes that keep every pack's rules first, then by relative change."""
+    if relaxation.rule == "allow_unspent":
+        return (False, 0.0)  # no rule's number moves
+    base = abs(relaxation.current) or 1.0
+    return (relaxation.pack is not None, abs(relaxation.suggested - relaxation.current) / base)
+
+
+def _pack_of(rule: str, packs: list[str]) -> str | None:
+    """The first of ``packs`` that sets the scenario key ``rule`` belongs to."""
+    key = rule.split(".")[0]
+    for name in packs:
+        if key in constraint_packs()[name]["settings"]:
+            return name
+    return None
+
+
+def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
+    """Explain why ``scenario`` is infeasible on ``regions`` (assumes it is)."""
+    oracle = _Oracle(regions)
+    data = scenario.to_dict()
+    n = len(regions)
+    active = [rule for rule in RULES if rule.active(data)]
+
+    def only(rules: list[Rule]) -> dict:
+        d = data
+        for rule in active:
+            if rule not in rules:
+                d = rule.neutral(d)
+        return d
+
+    if oracle.feasible(only([])):
+        minimal = list(active)
+        for rule in list(minimal):
+            trial = [r for r in minimal if r is not rule]
+            if not oracle.feasible(only(trial)):
+                minimal = trial
+    else:
+        minimal = []  # the budget rule alone (with data) conflicts: only the budget can move
+    conflicting = [f"{rule.label} ({rule.name})" for rule in minimal]
+    relaxations = []
+    ceiling = _budget_ceiling_fix(oracle, regions, scenario)
+    for rule in [*minimal, BUDGET]:
+        if rule.get is None or (rule is BUDGET and ceiling is not None):
+            continue
+        found = _bisect(oracle, data, rule, n)
+        if found is not None:
+            pack = _pack_of(found.rule, data["packs"])
+            if pack is not None:
+                found = replace(found, pack=pack,
+                                text=f"{found.text} (this changes a rule of the pack {pack})")
+            relaxations.append(found)
+    for fix in (ceiling, _unspent_fix(oracle, data)):
+        if fix is not None:
+            relaxations.append(fix)
+    relaxations.sort(key=_rank)
+    return Diagnosis(conflicting, relaxations)
+
+
+def solve_explained(planner: Planner, scenario: Scenario) -> AllocationResult:
+    """``planner.solve(scenario)``; when it is infeasible, the ``InfeasibleError`` carries
+    a diagnosis: the conflicting rules and the smallest single fixes, each re-solved."""
+    try:
+        return planner.solve(scenario)
+    except InfeasibleError as err:
+        found = diagnose(planner.regions, scenario)
+        raise InfeasibleError(err.conflicts + found.lines(), diagnosis=found) from None
+
+
+def solve(regions: Regions, scenario: Scenario) -> AllocationResult:
+    """Solve one scenario on one regions table (a fresh model), explained if infeasible."""
+    return solve_explained(Planner(regions), scenario)

@@ -1,0 +1,107 @@
+"""What every command shares: options, user-error handling, safe output.
+
+Exit codes: 0 success, 1 infeasible scenario / solver failure / plan that fails its
+check, 2 invalid input. User errors print one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from optimizer.engine.errors import DataError, PlaceFundError
+
+RegionsOpt = Annotated[
+    str,
+    typer.Option("--regions", help="Shipped region set (states, metros, counties) or a CSV path."),
+]
+ScenarioOpt = Annotated[
+    Path | None,
+    typer.Option("--scenario", help="Scenario YAML; omitted keys take the region set's documented default."),
+]
+GeometryOpt = Annotated[
+    Path | None,
+    typer.Option("--geometry", help="GeoJSON keyed by region_id, for a CSV's maps."),
+]
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn PlaceFund's user errors into a message on stderr and their exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlaceFundError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
+        except OSError as err:  # a file or folder the user named cannot be read or written
+            where = f"{err.filename}: " if err.filename else ""
+            typer.echo(f"error: {where}{err.strerror or err}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _first_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse, before any work, an ``--out`` that cannot hold a plan or would lose files.
+
+    It must be a new folder (its parents are created), an empty folder or an earlier
+    plan's folder (whose files the new plan replaces once it is solved); never a file,
+    a folder of other files, or a place that cannot be created or written.
+    """
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is an existing file, not a folder; name a folder for "
+                        "the plan files (nothing was written)")
+    if out.is_dir():
+        if any(out.iterdir()) and not (out / "metrics.json").is_file():
+            raise DataError(f"--out {out} is a folder of other files, not a plan; name a new "
+                            "or empty folder, or an earlier plan's folder to replace it "
+                            "(nothing was written)")
+        base = out
+    else:
+        base = _first_existing(out)
+        if not base.is_dir():
+            raise DataError(f"--out {out} cannot be created: {base} is a file, not a folder "
+                            "(nothing was written)")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise DataError(f"--out {out} cannot be written: no permission to write in {base} "
+                        "(nothing was written)")
+
+
+def check_out_file(target: Path) -> None:
+    """Refuse an output file path that is a folder or whose folder cannot be created."""
+    if target.is_dir():
+        raise DataError(f"--out {target} is a folder; name a file, e.g. {target / 'plan.xlsx'}")
+    base = _first_existing(target.parent)
+    if not base.is_dir():
+        raise DataError(f"--out {target} cannot be created: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise DataError(f"--out {target} cannot be written: no permission to write in {base}")
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` whole or not at all (an existing file stays intact)."""
+    check_out_file(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(staging, target)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)

@@ -1,0 +1,67 @@
+"""``placefund consensus SPEC --out DIR`` and ``placefund robust-plan SPEC --out DIR``.
+
+Both write the plan files as ``solve`` does (so ``export`` and ``check`` work on them)
+plus their own tables; ``placefund check DIR`` re-verifies every reported number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimizer.cli._common import check_out_dir
+from optimizer.engine.result import AllocationResult
+
+SpecArg = Annotated[Path, typer.Argument(help="Consensus or robust-plan spec YAML (see examples/).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the plan files and tables.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Where the fresh samples' own optima (core index) run: "
+                                     "'serial' (default) in-process, 'local' a Dask cluster on "
+                                     "all cores, or a scheduler address tcp://HOST:PORT."),
+]
+
+
+def _warn_approximation(plan: AllocationResult) -> None:
+    approx = plan.approximation
+    if not approx["within_tolerance"]:
+        typer.echo(f"warning: the LP's response approximation is off by {approx['error_share']:.3%} "
+                   "of a stakeholder's or sample's S; raise approximation.tangents in the base "
+                   "scenario", err=True)
+
+
+def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus")) -> None:
+    """One plan for several stakeholders: the largest smallest share of attainable gain."""
+    from optimizer.analysis.consensus import load_consensus_spec, run_consensus_spec
+
+    parsed = load_consensus_spec(spec)
+    check_out_dir(out)
+    result = run_consensus_spec(parsed, base_dir=spec.parent)
+    result.to_dir(out)
+    typer.echo(result.text())
+    _warn_approximation(result.plan)
+    typer.echo(f"\nWrote {out}/ (plan files, consensus.json, achievement.csv, scores.csv, "
+               "own_plans.csv); `placefund check` re-verifies them")
+
+
+def robust_plan(spec: SpecArg, out: OutOpt = Path("plans/robust"),
+                scheduler: SchedulerOpt = None) -> None:
+    """The plan with the best mean, CVaR or worst case of S over sampled judgments."""
+    from optimizer.analysis.consensus import load_robust_spec, run_robust_spec
+    from optimizer.analysis.runs import Backend
+
+    parsed = load_robust_spec(spec)
+    check_out_dir(out)
+    backend = Backend.from_option(scheduler or "serial")
+    result = run_robust_spec(parsed, base_dir=spec.parent, backend=backend)
+    result.to_dir(out)
+    typer.echo(result.text())
+    _warn_approximation(result.plan)
+    typer.echo(f"\nWrote {out}/ (plan files, robust.json, samples.csv, fresh_samples.csv, "
+               "sample_scores.csv, default_allocation.csv, core_index.csv); `placefund check` "
+               "re-verifies them")
+
+
+COMMANDS = ((consensus, "consensus"), (robust_plan, "robust-plan"))

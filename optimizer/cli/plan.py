@@ -1,0 +1,72 @@
+"""``placefund solve``, ``check`` and ``facts``: one plan, its verification, the data's facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimizer.cli._common import GeometryOpt, RegionsOpt, ScenarioOpt, check_out_dir
+
+
+def solve(
+    scenario: ScenarioOpt = None,
+    regions: RegionsOpt = "states",
+    geometry: GeometryOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the plan files.")] = Path(
+        "plans/latest"
+    ),
+) -> None:
+    """Solve a scenario and write allocation.csv, regions.csv, metrics.json, scenario.yaml."""
+    from optimizer import load_regions, load_scenario
+    from optimizer import solve as solve_plan
+    from optimizer.analysis.facts import filled_sentence
+    from optimizer.engine.data import REGION_SETS
+    from optimizer.engine.scenario import region_set_default
+
+    check_out_dir(out)
+    region_table = load_regions(regions, geometry=geometry)
+    if region_table.geometry_note:
+        typer.echo(f"note: {region_table.geometry_note}", err=True)
+    if regions in REGION_SETS:
+        # a file gives what it changes from the set's documented default
+        sc = load_scenario(scenario, base=region_set_default(regions, region_table.indicators))
+    else:
+        sc = load_scenario(scenario)
+    plan = solve_plan(region_table, sc)
+    plan.to_dir(out)
+    typer.echo(plan.summary())
+    filled = filled_sentence(plan.filled_values, plan.scenario)
+    if filled:
+        typer.echo(f"\n{filled}")
+    approx = plan.approximation
+    if not approx["within_tolerance"]:
+        typer.echo(
+            f"warning: the LP's response approximation is off by {approx['error_share']:.3%} "
+            "of the objective; raise approximation.tangents", err=True
+        )
+    typer.echo(f"\nWrote {out}/ (allocation.csv, regions.csv, metrics.json, scenario.yaml)")
+
+
+def check(
+    plan_dir: Annotated[Path, typer.Argument(help="A directory written by `placefund solve`.")],
+) -> None:
+    """Re-verify a plan directory without the solver; exit 1 on any violation."""
+    from optimizer.analysis.consensus_check import check_plan_dir  # a consensus/robust plan in full
+
+    report = check_plan_dir(plan_dir)
+    typer.echo(str(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def facts(regions: RegionsOpt = "metros") -> None:
+    """How concentrated each measured indicator is (top-10 share, Gini), beside the article."""
+    from optimizer import load_regions
+    from optimizer.analysis.facts import facts_text
+
+    typer.echo(facts_text(load_regions(regions)))
+
+
+COMMANDS = ((solve, "solve"), (check, "check"), (facts, "facts"))

@@ -1,0 +1,131 @@
+"""``placefund sweep|robust|pareto|tornado SPEC --out DIR`` and ``placefund ranging``.
+
+Runs go to a local Dask cluster on all cores by default; ``--scheduler ADDRESS``
+sends them to a running cluster (``dask scheduler`` + ``dask worker ADDRESS``),
+``--scheduler serial`` runs them in this process. Finished runs are saved as they
+complete; re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+SpecArg = Annotated[Path, typer.Argument(help="Analysis spec YAML (see examples/).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Directory for tables, charts and summary.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (tcp://HOST:PORT); 'serial' runs "
+                                     "in-process; default: a local cluster on all cores."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Local cluster size (default: all cores).")
+]
+
+
+class _Rate(ProgressColumn):
+    """Runs per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} runs/s" if speed else "-- runs/s", style="cyan")
+
+
+def _run(kind: str, spec_path: Path, out: Path, scheduler: str | None,
+         workers: int | None) -> None:
+    from optimizer.analysis.runs import Backend
+    from optimizer.analysis.sensitivity import load_spec, run_analysis
+
+    spec = load_spec(spec_path, analysis=kind)
+    backend = Backend.from_option(scheduler, workers)
+    console = Console(stderr=True)
+    columns = (TextColumn(f"{kind}"), BarColumn(), MofNCompleteColumn(), _Rate(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(kind, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = run_analysis(spec, base_dir=spec_path.parent, backend=backend, out=out,
+                                  progress=progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            typer.echo(f"interrupted: finished runs are kept in {out}/partial; run the same "
+                       "command again to resume", err=True)
+            raise typer.Exit(130) from None
+    result.write(out)
+    typer.echo(result.text)
+    typer.echo(f"\nWrote {out}/ ({', '.join(f'{t}.csv' for t in result.tables)}, "
+               "run_regions.parquet, charts.html, summary.json) via " + backend.describe())
+    if result.failed:
+        typer.echo(f"warning: {result.failed} run(s) failed; their reasons are in {out}/runs.csv",
+                   err=True)
+
+
+def sweep(spec: SpecArg, out: OutOpt = Path("analyses/sweep"), scheduler: SchedulerOpt = None,
+          workers: WorkersOpt = None) -> None:
+    """Vary scenario parameters over a grid; metrics and allocations per point."""
+    _run("sweep", spec, out, scheduler, workers)
+
+
+def robust(spec: SpecArg, out: OutOpt = Path("analyses/robust"), scheduler: SchedulerOpt = None,
+           workers: WorkersOpt = None) -> None:
+    """Sample indicator weights; per region the probability of funding and its spread."""
+    _run("robust", spec, out, scheduler, workers)
+
+
+def pareto(spec: SpecArg, out: OutOpt = Path("analyses/pareto"), scheduler: SchedulerOpt = None,
+           workers: WorkersOpt = None) -> None:
+    """Exact capacity-versus-spread frontier (epsilon-constraint), current plan marked."""
+    _run("pareto", spec, out, scheduler, workers)
+
+
+def tornado(spec: SpecArg, out: OutOpt = Path("analyses/tornado"), scheduler: SchedulerOpt = None,
+            workers: WorkersOpt = None) -> None:
+    """One-at-a-time +/- changes of each parameter: tornado charts."""
+    _run("tornado", spec, out, scheduler, workers)
+
+
+def sobol(spec: SpecArg, out: OutOpt = Path("analyses/sobol"), scheduler: SchedulerOpt = None,
+          workers: WorkersOpt = None) -> None:
+    """Global sensitivity: Sobol indices (with confidence intervals) of headline metrics."""
+    _run("sobol", spec, out, scheduler, workers)
+
+
+def ranging(
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario YAML.")] = None,
+    regions: Annotated[str, typer.Option("--regions", help="Region set or CSV path.")] = "states",
+    out: Annotated[Path | None, typer.Option("--out", help="Write ranging.csv here.")] = None,
+    weights: Annotated[bool, typer.Option(help="Also range each weight (re-solves).")] = True,
+) -> None:
+    """Intervals of budget, lambda and each weight over which the funded regions stay."""
+    from optimizer import load_regions, load_scenario
+    from optimizer.analysis.sensitivity import ranging as compute
+
+    table = compute(load_regions(regions), load_scenario(scenario), weights=weights)
+    for _, row in table.iterrows():
+        typer.echo(f"{row['parameter']}: {row['meaning']}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "ranging.csv", index=False)
+        typer.echo(f"\nWrote {out}/ranging.csv")
+
+
+COMMANDS = ((sweep, "sweep"), (robust, "robust"), (pareto, "pareto"), (tornado, "tornado"),
+            (sobol, "sobol"), (ranging, "ranging"))

@@ -1,0 +1,1 @@
+"""The flow of one plan: data -> scenario -> inputs -> model -> solve -> result -> check."""

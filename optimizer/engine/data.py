@@ -1,0 +1,413 @@
+"""Regions: the shipped region sets and a user's own CSV, through one code path.
+
+A regions table has ``region_id`` (text), ``name``, ``population`` (persons, 1 to
+10 billion), any number of numeric indicator columns (finite, non-negative) and any
+text group columns (e.g. ``census_region``; columns named ``*_id``, ``*_fips`` or
+``*_code`` are groups even when they look numeric). Geometry is optional and kept apart:
+it is only for maps and never enters the model.
+
+Reading a CSV (at most ``MAX_CSV_BYTES`` and ``MAX_COLUMNS`` columns):
+- every row has as many fields as the header, and no column name repeats;
+- a cell that is empty, ``-``, ``NA``, ``N/A``, ``n/a``, ``NaN``, ``null`` or ``None``
+  (any case) means *not available*;
+- numbers may carry thousands separators (``15,800``; quote the field);
+- a column is numeric when most of its available cells are numbers, and then every
+  other cell in it is an error naming the row, column and value (it is never quietly
+  turned into a text group); a column that is mostly text is a group.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.engine.columns import is_indicator
+from optimizer.engine.errors import DataError, brief
+from optimizer.engine.safe_yaml import decode_text, read_text
+
+# the top-level data/ folder, packaged as optimizer.shipped (see pyproject.toml)
+DATA_DIR = Path(str(resources.files("optimizer.shipped")))
+REGION_SETS = ("states", "metros", "counties")
+REQUIRED = ("region_id", "name", "population")
+CODE_SUFFIXES = ("_id", "_fips", "_code")  # numeric-looking codes are labels, not indicators
+MAX_REGIONS = 10_000
+MAX_CSV_BYTES = 64 * 1024 * 1024  # the shipped counties table is 0.4 MB
+MAX_COLUMNS = 1_000
+MISSING_TOKENS = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "#n/a", "<na>"})
+MIN_POPULATION, MAX_POPULATION = 1.0, 1e10  # persons
+_THOUSANDS = r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Regions:
+    """A validated regions table.
+
+    ``table`` is indexed by position, sorted by ``region_id``; ``indicators`` are its
+    numeric columns other than population, ``groups`` its text columns other than the
+    id and name. ``source`` names where it came from; ``sha256`` hashes the file bytes.
+    """
+
+    table: pd.DataFrame
+    indicators: tuple[str, ...]
+    groups: tuple[str, ...]
+    source: str
+    sha256: str
+    csv_bytes: bytes = field(repr=False)
+    geometry_path: Path | None = None
+    repaired_geometry: tuple[str, ...] = ()  # region ids whose polygons were made valid
+
+    @functools.cached_property
+    def ids(self) -> list[str]:
+        """Region ids in model order."""
+        return self.table["region_id"].tolist()
+
+    @functools.cached_property
+    def names(self) -> np.ndarray:
+        """(n,) region names, in model order."""
+        return self.table["name"].to_numpy()
+
+    @functools.cached_property
+    def population(self) -> np.ndarray:
+        """(n,) population, persons, in model order."""
+        return self.table["population"].to_numpy(float)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def geometry_note(self) -> str | None:
+        """A sentence saying which regions' polygons were repaired on load, if any."""
+        ids = self.repaired_geometry
+        if not ids:
+            return None
+        more = ", ..." if len(ids) > 10 else ""
+        return (f"Repaired the invalid (e.g. self-intersecting) polygons of {len(ids)} "
+                f"region(s) ({', '.join(ids[:10])}{more}) with shapely's make_valid, keeping "
+                "their polygon parts.")
+
+    def lookup(self, ref: str) -> str | None:
+        """The region_id a reference means: an id, a postal code or a name (any case)."""
+        t = self.table
+        key = str(ref).strip().lower()
+        for column in ("region_id", "postal", "name"):
+            if column in t.columns:
+                hit = t.loc[t[column].astype(str).str.lower() == key, "region_id"]
+                if len(hit) == 1:
+                    return str(hit.iloc[0])
+        return None
+
+    def geometry(self):  # -> geopandas.GeoDataFrame | None
+        """The region polygons keyed by region_id (EPSG:4326), or None if there are none."""
+        if self.geometry_path is None:
+            return None
+        return load_geometry(self.geometry_path, self.ids)
+
+
+def load_regions(source: str | Path = "states", geometry: str | Path | None = None) -> Regions:
+    """Load a shipped region set by name (``states``) or a user's CSV by path.
+
+    A shipped set brings its own geometry; for a CSV, pass ``geometry`` (a GeoJSON
+    keyed by ``region_id``) to get maps.
+    """
+    if str(source) in REGION_SETS:
+        csv_path = DATA_DIR / f"{source}.csv"
+        if not csv_path.exists():
+            raise DataError(f"the region set '{source}' is not shipped in this version",
+                            file=str(csv_path))
+        shipped_geo = DATA_DIR / f"{source}.geojson"
+        if geometry is None and shipped_geo.exists():
+            geometry = shipped_geo
+        label = str(source)
+    else:
+        csv_path = Path(source)
+        label = str(csv_path)
+    try:
+        size = csv_path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise DataError(f"is {size / 2**20:,.1f} MB; a regions file may be at most "
+                            f"{MAX_CSV_BYTES / 2**20:,.0f} MB", file=str(csv_path))
+        raw = csv_path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read the regions file ({err.strerror})", file=str(csv_path)) from None
+    regions = regions_from_bytes(raw, label)
+    if geometry is not None:
+        geo_path = Path(geometry)
+        shapes = load_geometry(geo_path, regions.ids)  # validate now, fail early
+        regions = Regions(regions.table, regions.indicators, regions.groups, regions.source,
+                          regions.sha256, regions.csv_bytes, geo_path,
+                          tuple(shapes.attrs.get("repaired", ())))
+    return regions
+
+
+def regions_from_bytes(raw: bytes, label: str) -> Regions:
+    """Parse and validate a regions CSV given as bytes (a file or an upload)."""
+    if len(raw) > MAX_CSV_BYTES:
+        raise DataError(f"is {len(raw) / 2**20:,.1f} MB; a regions file may be at most "
+                        f"{MAX_CSV_BYTES / 2**20:,.0f} MB", file=label)
+    text = decode_text(raw, label, lambda m: DataError(m.removeprefix(f"{label}: "), file=label),
+                       what="regions file")
+    t, lines = _read_table(text, label)
+
+    def row_of(i: int) -> int:
+        return lines[int(i)]  # the line of the file the row ends on
+
+    missing = [c for c in REQUIRED if c not in t.columns]
+    if missing:
+        raise DataError(f"required column(s) missing: {missing} (found {brief(list(t.columns))})",
+                        file=label)
+    if len(t) == 0:
+        raise DataError("has no rows", file=label)
+    if len(t) > MAX_REGIONS:
+        raise DataError(f"has {len(t):,} rows; at most {MAX_REGIONS:,} regions are supported",
+                        file=label)
+
+    t["region_id"] = t["region_id"].str.strip()
+    blank = t.index[t["region_id"] == ""]
+    if len(blank):
+        raise DataError("region_id is empty", file=label, row=row_of(blank[0]), column="region_id")
+    dup = t.index[t["region_id"].duplicated()]
+    if len(dup):
+        rid = t.at[dup[0], "region_id"]
+        raise DataError(f"region_id {brief(rid)} appears more than once", file=label,
+                        row=row_of(dup[0]), column="region_id")
+    t["region_id"] = t["region_id"].astype(str)
+    t["name"] = t["name"].astype(str)
+
+    numeric: list[str] = []
+    groups: list[str] = []
+    for column in t.columns:
+        if column in ("region_id", "name"):
+            continue
+        cells = t[column].str.strip()
+        absent = cells.str.lower().isin(MISSING_TOKENS)
+        if column.endswith(CODE_SUFFIXES):
+            t[column] = cells.where(~absent, "").astype(str)
+            groups.append(column)
+            continue
+        separated = cells.str.fullmatch(_THOUSANDS)
+        values = pd.to_numeric(cells.where(~separated, cells.str.replace(",", "", regex=False))
+                               .where(~absent), errors="coerce")
+        not_number = values.isna() & ~absent
+        available = int((~absent).sum())
+        if column == "population" or (available and 2 * int(not_number.sum()) < available):
+            _check_numbers(column, cells, values, not_number, label, row_of)
+            t[column] = values.astype(float)
+            numeric.append(column)
+        else:
+            t[column] = cells.where(~absent, "").astype(str)
+            groups.append(column)
+    # the column registry says which numeric columns are not indicators (counts, rates)
+    indicators = tuple(c for c in numeric if c != "population" and is_indicator(c))
+    if not indicators:
+        raise DataError("no numeric indicator columns besides population", file=label)
+    t = t.sort_values("region_id", kind="stable").reset_index(drop=True)
+    return Regions(
+        table=t,
+        indicators=indicators,
+        groups=tuple(groups),
+        source=label,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        csv_bytes=raw,
+    )
+
+
+def _read_table(text: str, label: str) -> tuple[pd.DataFrame, list[int]]:
+    """The CSV's cells as text (codes keep their leading zeros), and each row's line.
+
+    Read with the ``csv`` module rather than pandas so that the raw header is seen (a
+    repeated name is not renamed ``talent.1``) and a row of the wrong length is
+    named, not shifted into an index or padded. Blank lines are skipped.
+    """
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if not any(header):
+            raise DataError("not a readable CSV (no header line)", file=label)
+        if len(header) > MAX_COLUMNS:
+            raise DataError(f"has {len(header):,} columns; at most {MAX_COLUMNS:,} are supported",
+                            file=label)
+        seen: dict[str, int] = {}
+        for position, name in enumerate(header, start=1):
+            if name and name in seen:
+                raise DataError(f"column name {brief(name)} appears twice in the header "
+                                f"(columns {seen[name]} and {position})", file=label, row=1)
+            seen[name] = position
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise DataError(f"has {len(row)} field(s) but the header has {len(header)}; "
+                                "check for a missing or extra comma, or quote a value that "
+                                "contains one", file=label, row=reader.line_num)
+            rows.append(row)
+            lines.append(reader.line_num)
+            if len(rows) > MAX_REGIONS:
+                break  # reported below with the row count
+    except csv.Error as err:
+        raise DataError(f"not a readable CSV ({err})", file=label, row=reader.line_num) from None
+    table = pd.DataFrame(rows, columns=header, dtype=object).astype(str)
+    unnamed = [i for i, name in enumerate(header) if not name]
+    for i in reversed(unnamed):
+        if table.iloc[:, i].str.strip().ne("").any():
+            raise DataError(f"column {i + 1} has values but no name in the header", file=label,
+                            row=1)
+        table = table.drop(columns=table.columns[i])  # a trailing comma on every line
+    return table, lines
+
+
+def _check_numbers(column: str, cells: pd.Series, values: pd.Series, not_number: pd.Series,
+                   label: str, row_of: Callable[[int], int]) -> None:
+    """Refuse text, non-finite, negative or subnormal values in a numeric column."""
+    def fail(i: int, why: str) -> None:
+        raise DataError(why, file=label, row=row_of(i), column=column)
+
+    def shown(i: int) -> str:
+        cell = str(cells[i])
+        return cell if len(cell) <= 40 else cell[:37] + "..."
+
+    if not_number.any():
+        i = not_number.idxmax()
+        fail(i, f"{brief(cells[i])} is not a number, in a column of numbers; write a number, "
+                "leave the cell empty (not available), or name the column *_code if it holds "
+                "labels")
+    finite = np.isfinite(values.fillna(0.0))
+    if column == "population":
+        bad = values.isna() | ~finite | (values < MIN_POPULATION) | (values > MAX_POPULATION)
+        if bad.any():
+            i = bad.idxmax()
+            got = "the cell is empty" if pd.isna(values[i]) else f"got {shown(i)}"
+            fail(i, f"population must be a positive number of persons, from "
+                    f"{MIN_POPULATION:,.0f} to {MAX_POPULATION:,.0f} ({got})")
+        return
+    for bad, why in (
+        (~finite, "is not finite"),
+        (values < 0, "is negative; indicators must be non-negative"),
+        ((values > 0) & (values < np.finfo(float).tiny),
+         "is too small to compute with (subnormal); write 0 or rescale the column"),
+    ):
+        if bad.any():
+            i = bad.idxmax()
+            fail(i, f"value {shown(i)} {why}")
+    with np.errstate(over="ignore"):
+        total = values.sum()
+    if not np.isfinite(total):
+        raise DataError("values are too large to add up; rescale the column (e.g. to "
+                        "thousands)", file=label, column=column)
+
+
+def _file_error(path: Path) -> Callable[[str], DataError]:
+    return lambda message: DataError(message.removeprefix(f"{path}: "), file=str(path))
+
+
+def read_table_file(path: str | Path) -> pd.DataFrame:
+    """A plan's CSV table (``region_id`` kept as text), read with the regions file's bounds.
+
+    Bytes that are not UTF-8 text, or a binary file, are refused naming the byte offset.
+    """
+    path = Path(path)
+    text = read_text(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
+    try:
+        return pd.read_csv(io.StringIO(text), dtype={"region_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise DataError(f"not a readable CSV table ({str(err).strip()[:200]})",
+                        file=str(path)) from None
+
+
+def read_json_file(path: str | Path) -> Any:
+    """A plan's JSON file, read as UTF-8 text of bounded size."""
+    path = Path(path)
+    text = read_text(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise DataError(f"not readable JSON ({str(err)[:200]})", file=str(path)) from None
+
+
+def load_geometry(path: Path, region_ids: list[str]):  # -> geopandas.GeoDataFrame
+    """Read a GeoJSON keyed by region_id; every region needs exactly one polygon.
+
+    Invalid polygons (self-intersecting rings, bow ties) are *repaired*, not refused:
+    ``valid_polygons`` applies shapely's ``make_valid`` and keeps the polygonal parts.
+    The ids of repaired regions are in ``gdf.attrs["repaired"]`` and logged as a
+    warning; a shape with no area left after repair is refused.
+    """
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as err:  # pyogrio raises several types for unreadable files
+        raise DataError(f"not a readable GeoJSON ({str(err)[:200]})", file=str(path)) from None
+    if "region_id" not in gdf.columns:
+        raise DataError("features need a 'region_id' property", file=str(path),
+                        column="region_id")
+    gdf["region_id"] = gdf["region_id"].astype(str)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    elif gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    dup = gdf["region_id"][gdf["region_id"].duplicated()]
+    if len(dup):
+        raise DataError(f"region_id {brief(dup.iloc[0])} has more than one feature",
+                        file=str(path), column="region_id")
+    absent = sorted(set(region_ids) - set(gdf["region_id"]))
+    if absent:
+        raise DataError(f"{len(absent)} region(s) have no geometry, e.g. {brief(absent[:5])}",
+                        file=str(path), column="region_id")
+    gdf = gdf[gdf["region_id"].isin(region_ids)][["region_id", "geometry"]].reset_index(drop=True)
+    empty = gdf.loc[gdf.geometry.isna() | gdf.geometry.is_empty, "region_id"]
+    if len(empty):
+        raise DataError(f"region {brief(empty.iloc[0])} has an empty geometry", file=str(path))
+    return valid_polygons(gdf, str(path))
+
+
+def valid_polygons(gdf, label: str):  # (GeoDataFrame, str) -> GeoDataFrame
+    """``gdf`` with every geometry a valid Polygon or MultiPolygon.
+
+    Invalid ones are repaired with ``shapely.make_valid`` keeping only their polygon
+    parts (a bow tie becomes two triangles); ``attrs["repaired"]`` lists their region
+    ids. Points or lines, or a shape with no area after repair, are refused.
+    """
+    import shapely
+
+    polygonal = ("Polygon", "MultiPolygon")
+    kinds = gdf.geom_type
+    other = gdf.loc[~kinds.isin(polygonal) & gdf.is_valid, "region_id"]
+    if len(other):
+        i = other.index[0]
+        raise DataError(f"region {brief(other.iloc[0])} has a {kinds[i]} geometry; regions "
+                        "need a Polygon or MultiPolygon", file=label)
+    invalid = ~gdf.is_valid
+    gdf = gdf.copy()
+    if invalid.any():
+        fixed = []
+        for rid, geom in zip(gdf.loc[invalid, "region_id"], gdf.geometry[invalid], strict=True):
+            parts = [g for g in shapely.get_parts(shapely.make_valid(geom))
+                     if g.geom_type in polygonal and not g.is_empty]
+            shape = shapely.union_all(parts) if parts else None
+            if shape is None or shape.is_empty or shape.geom_type not in polygonal:
+                raise DataError(f"region {brief(rid)}'s geometry is invalid and has no area "
+                                "left after repair; fix the shape", file=label)
+            fixed.append(shape)
+        gdf.loc[invalid, "geometry"] = fixed
+        repaired = gdf.loc[invalid, "region_id"].tolist()
+        log.info("%s: repaired the invalid (e.g. self-intersecting) geometry of %d "
+                    "region(s): %s", label, len(repaired), ", ".join(repaired[:10]))
+        gdf.attrs["repaired"] = repaired
+    else:
+        gdf.attrs["repaired"] = []
+    return gdf

@@ -1,0 +1,188 @@
+"""Why a scenario cannot be met: arithmetic checks that name the conflicting rules.
+
+``precheck`` runs before the solver and catches the conflicts that simple sums reveal
+("region floors add up to $95B but the budget is $80B"), each with what to relax.
+``explain_infeasible`` is used when the solver finds a conflict the sums miss.
+Both say what conflicts and by how much, never a number to change a rule to: those come
+only from ``diagnose``, which re-solves with exactly the numbers it prints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, per_capita
+from optimizer.engine.scenario import usd
+
+TOL = 1e-9
+
+
+def _usd(busd: float) -> str:
+    return usd(busd * BUSD)
+
+
+def _count_cap(inputs: ModelInputs) -> int | None:
+    """The scenario's own cap on the number of hubs (None: no cap)."""
+    hubs = inputs.scenario.hubs
+    return None if hubs is None else hubs.count.max
+
+
+def precheck(inputs: ModelInputs) -> list[str]:
+    """Conflicts visible from sums alone; empty when none is found."""
+    sc = inputs.scenario
+    ids = inputs.region_ids
+    names = inputs.regions.names
+    budget = inputs.budget_busd
+    must_spend = not sc.allow_unspent
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
+    floor = inputs.floor_busd
+    out: list[str] = []
+
+    for r in np.flatnonzero(floor > cap + TOL):
+        why = "it is excluded" if not inputs.allowed[r].any() else f"its cap is {_usd(cap[r])}"
+        out.append(f"region {names[r]} ({ids[r]}) has a floor of {_usd(floor[r])} but {why}; "
+                   "lower its floor or lift the cap/exclusion")
+    if floor.sum() > budget + TOL:
+        out.append(f"region floors add up to {_usd(floor.sum())} but the budget is "
+                   f"{_usd(budget)}, {_usd(floor.sum() - budget)} less; lower the floors or "
+                   "raise the budget")
+    if must_spend and cap.sum() < budget - TOL:
+        out.append(f"region caps (after exclusions) add up to {_usd(cap.sum())} but the whole "
+                   f"budget of {_usd(budget)} must be spent; raise the caps by "
+                   f"{_usd(budget - cap.sum())}, lower the budget, or set allow_unspent: true")
+
+    lo, hi = inputs.instrument_min_share, inputs.instrument_max_share
+    if lo.sum() > 1 + TOL:
+        out.append(f"instrument minimum shares add up to {lo.sum():.0%} of the budget; "
+                   "lower them to at most 100% in total")
+    if must_spend and hi.sum() < 1 - TOL:
+        out.append(f"instrument maximum shares add up to {hi.sum():.0%} of the budget, so it "
+                   "cannot all be spent; raise them or set allow_unspent: true")
+    for i, name in enumerate(inputs.instruments):
+        reach = np.where(inputs.allowed[:, i], inputs.cap_busd, 0.0).sum()
+        if lo[i] * budget > reach + TOL:
+            out.append(f"instrument {name} must get at least {_usd(lo[i] * budget)} but the "
+                       f"regions allowed it can take only {_usd(reach)}; lower its minimum "
+                       "share or lift caps/exclusions")
+
+    by_column: dict[str, float] = {}
+    for rule in inputs.groups:
+        by_column[rule.column] = by_column.get(rule.column, 0.0) + rule.min_share
+        reach = cap[rule.members].sum()
+        if rule.min_share * budget > reach + TOL:
+            out.append(f"group {rule.column} = {rule.value} must get at least "
+                       f"{_usd(rule.min_share * budget)} but its regions can take only "
+                       f"{_usd(reach)}; lower its minimum share or lift its caps/exclusions")
+    for column, total in by_column.items():
+        if total > 1 + TOL:
+            out.append(f"group minimum shares over {column} add up to {total:.0%}; lower them "
+                       "to at most 100% in total")
+
+    if inputs.hubs is not None:
+        out += _hub_conflicts(inputs, cap, must_spend)
+
+    top = sc.top_k_share_cap
+    if top is not None and top.max_share < top.k / inputs.n - TOL:
+        # the k largest of n regions hold at least k/n of the total, whatever the plan
+        out.append(f"the top-{top.k} share cap of {top.max_share:.1%} is below {top.k / inputs.n:.1%}, "
+                   f"the least that the {top.k} largest of {inputs.n} regions can hold; raise "
+                   "max_share or lower k")
+
+    if sc.per_capita_floor:
+        # each instrument alone at the full cap bounds what a region can reach
+        best = np.where(inputs.allowed, gain_points(
+            np.broadcast_to(np.minimum(cap, budget)[:, None], inputs.allowed.shape), inputs), 0.0)
+        reach_y = per_capita(inputs.c0 + best.sum(axis=1), inputs)
+        short = np.flatnonzero(reach_y < sc.per_capita_floor - 1e-9)
+        if len(short):
+            worst = short[np.argmin(reach_y[short])]
+            out.append(f"per-capita floor {sc.per_capita_floor:g} is out of reach for "
+                       f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
+                       f"{reach_y[worst]:.3f}; lower the floor or lift its cap/exclusion")
+    return out
+
+
+def absorbable_busd(inputs: ModelInputs) -> float:
+    """The most ($B) the region caps, exclusions and hub awards let a plan spend."""
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
+    rules = inputs.hubs
+    if rules is None:
+        return float(cap.sum())
+    award_cap = np.minimum(cap, rules.award_max_busd)
+    eligible = award_cap >= max(rules.award_min_busd, TOL)
+    return float(np.sort(award_cap[eligible])[::-1][: rules.count_max].sum())
+
+
+def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:
+    """Hub rules that sums alone show cannot hold."""
+    rules = inputs.hubs
+    assert rules is not None
+    names = inputs.regions.names
+    budget = inputs.budget_busd
+    award_cap = np.minimum(cap, rules.award_max_busd)
+    eligible = award_cap >= max(rules.award_min_busd, TOL)
+    out = []
+    if eligible.sum() < rules.count_min:
+        out.append(f"at least {rules.count_min} hubs are required but only {int(eligible.sum())} "
+                   f"regions can take an award of {_usd(rules.award_min_busd)} or more; lower "
+                   "hubs.count.min or lift caps/exclusions")
+    if rules.count_min * rules.award_min_busd > budget + TOL:
+        out.append(f"{rules.count_min} hubs at the minimum award of {_usd(rules.award_min_busd)} "
+                   f"need {_usd(rules.count_min * rules.award_min_busd)} but the budget is "
+                   f"{_usd(budget)}; raise the budget, lower the minimum award or require "
+                   "fewer hubs")
+    most = np.sort(award_cap[eligible])[::-1][: rules.count_max].sum()
+    if must_spend and most < budget - TOL:
+        count = (f"at most {rules.count_max} hubs" if _count_cap(inputs) is not None
+                 else f"all {rules.count_max} eligible hubs")
+        more = "the maximum award or hub count" if _count_cap(inputs) is not None else (
+            "the maximum award")
+        out.append(f"{count} with awards up to {_usd(rules.award_max_busd)} can absorb only "
+                   f"{_usd(most)} of the {_usd(budget)} budget; lower the budget, raise {more}, "
+                   "or set allow_unspent: true")
+    per_column: dict[str, int] = {}
+    for column, value, members, minimum in rules.group_min:
+        per_column[column] = per_column.get(column, 0) + minimum
+        available = int(eligible[members].sum())
+        if minimum > available:
+            out.append(f"{column} = {value} needs at least {minimum} hubs but only {available} of "
+                       f"its regions can be hubs; lower hubs.min_per_group.{column}")
+    for column, total in per_column.items():
+        if total > rules.count_max:
+            out.append(f"the per-group hub minimums over {column} add up to {total} but at most "
+                       f"{rules.count_max} hubs are allowed; raise hubs.count.max or lower them")
+    forced = np.flatnonzero(inputs.floor_busd > TOL)
+    if len(forced) > rules.count_max:
+        out.append(f"{len(forced)} regions have funding floors (so must be hubs, e.g. "
+                   f"{names[forced[0]]}) but at most {rules.count_max} hubs are allowed")
+    return out
+
+
+def explain_infeasible(inputs: ModelInputs) -> list[str]:
+    """A conflict the sums did not reveal: name the rules that interact."""
+    sc = inputs.scenario
+    active = []
+    if sc.per_capita_floor:
+        active.append(f"per-capita floor {sc.per_capita_floor:g}")
+    if sc.top_k_share_cap is not None:
+        active.append(f"top-{sc.top_k_share_cap.k} share cap "
+                      f"{sc.top_k_share_cap.max_share:.0%}")
+    if inputs.groups:
+        active.append("group minimum shares")
+    if (inputs.floor_busd > 0).any():
+        active.append("region floors")
+    if np.isfinite(inputs.cap_busd).any() and (inputs.cap_busd < inputs.budget_busd).any():
+        active.append("region caps")
+    if (inputs.instrument_min_share > 0).any() or (inputs.instrument_max_share < 1).any():
+        active.append("instrument shares")
+    if not inputs.allowed.all():
+        active.append("exclusions")
+    rules = ", ".join(active) or "the budget rule"
+    hint = ""
+    if sc.top_k_share_cap is not None:
+        hint = (" The top-k share cap is the usual culprit: the budget cannot lift the other "
+                "regions far enough; raise max_share or the budget.")
+    elif sc.per_capita_floor:
+        hint = " Lower the per-capita floor or raise the budget."
+    return [f"these rules cannot all hold together with a budget of "
+            f"{_usd(inputs.budget_busd)}: {rules}.{hint}"]

@@ -1,0 +1,396 @@
+"""Model inputs: a scenario resolved against a regions table, as numpy arrays.
+
+This is the MODEL.md maths that does not need a solver: indicator shares, baseline
+capacity ``c0`` (points, national total 100), absorptive multipliers ``m``,
+saturation scales ``s`` and the exact concave response ``g``. Money is held in
+billions of USD ($B) here and in the model, which keeps the LP well scaled.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import DataError, ScenarioError
+from optimizer.engine.scenario import Scenario, default_scenario, usd
+
+BUSD = 1e9
+MAX_GINI_REGIONS = 250  # the exact pairwise Gini has n(n-1)/2 pair variables
+
+
+@dataclass(frozen=True, eq=False)
+class GroupRule:
+    """Regions with ``column == value`` receive at least ``min_share`` of the budget."""
+
+    column: str
+    value: str
+    members: np.ndarray
+    min_share: float
+
+
+@dataclass(frozen=True, eq=False)
+class HubRules:
+    """Hub selection resolved against the regions (money in $B).
+
+    ``group_min``: (column, value, members, minimum hubs); ``group_max_one``:
+    (column, value, members) with at most one hub; ``designated``: members and the
+    minimum share of hubs among them, or None.
+    """
+
+    count_min: int
+    count_max: int
+    award_min_busd: float
+    award_max_busd: float
+    group_min: tuple[tuple[str, str, np.ndarray, int], ...]
+    group_max_one: tuple[tuple[str, str, np.ndarray], ...]
+    designated: tuple[np.ndarray, float] | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ModelInputs:
+    """Everything the model needs, as arrays in region order (n) x instrument order (m)."""
+
+    scenario: Scenario  # resolved: region references are region_ids
+    regions: Regions
+    instruments: tuple[str, ...]
+    population: np.ndarray  # (n,) persons
+    filled_values: dict[str, int]  # indicator -> how many missing values were filled
+    indicator_values: pd.DataFrame  # (n, k) after the missing-value policy
+    c0: np.ndarray  # (n,) baseline capacity points, sums to 100
+    multiplier: np.ndarray  # (n, m) absorptive multiplier m_ri
+    effectiveness: np.ndarray  # (m,) a_i, points per $B
+    saturation_busd: np.ndarray  # (n, m) s_ri in $B
+    budget_busd: float
+    floor_busd: np.ndarray  # (n,)
+    cap_busd: np.ndarray  # (n,), finite (at most the budget)
+    allowed: np.ndarray  # (n, m) bool: may region r receive instrument i
+    instrument_min_share: np.ndarray  # (m,)
+    instrument_max_share: np.ndarray  # (m,)
+    groups: tuple[GroupRule, ...] = field(default=())
+    excluded_ids: tuple[str, ...] = field(default=())
+    hubs: HubRules | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.population)
+
+    @property
+    def pop_share(self) -> np.ndarray:
+        return self.population / self.population.sum()
+
+    @property
+    def region_ids(self) -> list[str]:
+        return self.regions.ids
+
+    def x_max_busd(self) -> np.ndarray:
+        """(n, m) the most region r can receive of instrument i."""
+        return np.where(self.allowed, self.cap_busd[:, None], 0.0)
+
+
+def gain_points(x_busd: np.ndarray, inputs: ModelInputs) -> np.ndarray:
+    """Exact capacity gain g_ri(x) = a_i m_ri s_ri ln(1 + x / s_ri), points."""
+    s = inputs.saturation_busd
+    return inputs.effectiveness * inputs.multiplier * s * np.log1p(np.asarray(x_busd) / s)
+
+
+def marginal_points_per_busd(x_busd: np.ndarray, inputs: ModelInputs) -> np.ndarray:
+    """dg/dx at x: capacity points per extra $1B."""
+    s = inputs.saturation_busd
+    return inputs.effectiveness * inputs.multiplier / (1.0 + np.asarray(x_busd) / s)
+
+
+def per_capita(capacity_points: np.ndarray, inputs: ModelInputs) -> np.ndarray:
+    """y_r = capacity / (100 * population share): national baseline average is 1."""
+    return capacity_points / (100.0 * inputs.pop_share)
+
+
+def _resolve_refs(refs, regions: Regions, key: str) -> list[str]:
+    out = []
+    for ref in refs:
+        rid = regions.lookup(ref)
+        if rid is None:
+            raise ScenarioError(
+                f"{key}: '{ref}' is not a region of {regions.source} "
+                "(use a region_id, postal code or name)"
+            )
+        out.append(rid)
+    return out
+
+
+def missing_fill(column: pd.Series, policy: str) -> float:
+    """The value a missing cell of ``column`` takes under ``policy``: 0 (zero), the
+    median, or half the smallest published value (half_min: a cell withheld as below
+    publication is small, not absent)."""
+    if policy == "zero":
+        return 0.0
+    if policy == "median":
+        return float(column.median())
+    if policy == "half_min":
+        return 0.5 * float(column.min())
+    raise ValueError(f"unknown missing-value policy {policy!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _indicator_values(
+    regions: Regions, used: tuple[str, ...], policies: tuple[str, ...]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The used indicator columns after the missing-value policy (cached: re-solves
+    that only change weights or lambda reuse it)."""
+    values = regions.table[list(used)].copy()
+    filled: dict[str, int] = {}
+    for column, policy in zip(used, policies, strict=True):
+        gaps = values[column].isna()
+        if not gaps.any():
+            continue
+        if policy == "error":
+            i = int(np.flatnonzero(gaps.to_numpy())[0])
+            rid = regions.table.at[i, "region_id"]
+            raise DataError(
+                f"{int(gaps.sum())} missing value(s), first for region {rid}; set "
+                f"missing_values.{column} to 'zero', 'median' or 'half_min' in the scenario, "
+                "or drop "
+                "the indicator from weights and absorbs",
+                file=regions.source, column=column,
+            )
+        fill = missing_fill(values[column], policy)
+        values[column] = values[column].fillna(fill)
+        filled[column] = int(gaps.sum())
+    return values, filled
+
+
+def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
+    """Check a scenario against a regions table and turn both into model arrays."""
+    default_resolved = _default_dict()
+    data = scenario.to_dict()
+    indicators = set(regions.indicators)
+    changes: dict = {}
+    n = len(regions)
+
+    absent = sorted(set(scenario.weights) - indicators)
+    if absent:
+        if data["weights"] == default_resolved["weights"]:
+            hint = (f" (`placefund solve --regions {regions.source}` without --scenario uses the "
+                    f"documented default of the {regions.source} and saves it as scenario.yaml)"
+                    if regions.source in ("metros", "counties") else "")
+            raise ScenarioError(
+                f"weights: the default weights use indicators that {regions.source} lacks "
+                f"({absent}); set `weights` in the scenario to its indicator columns "
+                f"{sorted(indicators)}{hint}"
+            )
+        raise ScenarioError(
+            f"weights: {absent} not numeric indicator column(s) of {regions.source}; "
+            f"its indicators are {sorted(indicators)}"
+        )
+    if sum(w for k, w in scenario.weights.items()) <= 0:
+        raise ScenarioError("weights: all weights are zero")
+
+    instruments = dict(data["instruments"])
+    default_instruments = instruments == default_resolved["instruments"]
+    for name, spec in instruments.items():
+        absorbs = spec["absorbs"]
+        if absorbs:
+            missing = sorted(set(absorbs) - indicators)
+            if missing and default_instruments:
+                # contract: with a user's CSV the default instruments absorb through the index
+                instruments[name] = {**spec, "absorbs": None}
+            elif missing:
+                raise ScenarioError(
+                    f"instruments.{name}.absorbs: {missing} not indicator column(s) of "
+                    f"{regions.source}; its indicators are {sorted(indicators)}"
+                )
+    changes["instruments"] = instruments
+    if scenario.spread_measure == "gini" and n > MAX_GINI_REGIONS:
+        raise ScenarioError(
+            f"spread_measure: the exact pairwise Gini needs {n * (n - 1) // 2:,} pair variables "
+            f"for {n:,} regions (minutes to hours to solve); set spread_measure: hoover "
+            f"(linear in size) for region sets over {MAX_GINI_REGIONS} regions; the plan's true "
+            "Gini is reported either way"
+        )
+
+    used = sorted({k for k, w in scenario.weights.items() if w > 0}
+                  | {k for spec in instruments.values() for k in (spec["absorbs"] or [])})
+    values, filled = _indicator_values(
+        regions, tuple(used), tuple(scenario.missing_policy(k) for k in used))
+    totals = values.to_numpy(float).sum(axis=0)
+    zero_total = [k for k, total in zip(used, totals, strict=True) if total <= 0]
+    if zero_total:
+        raise DataError(f"indicator(s) {zero_total} are zero for every region; shares are "
+                        "undefined", file=regions.source)
+
+    population = regions.population
+    pop_share = population / population.sum()
+    shares = values.to_numpy(float) / totals  # (n, used), numpy: re-solves call this often
+    column = {k: j for j, k in enumerate(used)}
+    weights = {k: w for k, w in scenario.normalized_weights.items() if w > 0}
+    c0 = 100.0 * (shares[:, [column[k] for k in weights]] @ np.array(list(weights.values())))
+
+    names = tuple(instruments)
+    m = len(names)
+    intensity = np.empty((n, m))
+    for j, name in enumerate(names):
+        absorbs = instruments[name]["absorbs"]
+        own_share = (c0 / 100.0 if not absorbs
+                     else shares[:, [column[k] for k in absorbs]].mean(axis=1))
+        intensity[:, j] = own_share / pop_share
+    multiplier = np.maximum(intensity, scenario.min_absorption) ** scenario.complementarity
+    effectiveness = np.array([scenario.instruments[k].effectiveness_per_busd for k in names])
+    saturation = np.outer(pop_share, [scenario.instruments[k].saturation_usd / BUSD for k in names])
+
+    budget = scenario.budget / BUSD
+    if budget <= 0:
+        raise ScenarioError("budget: must be positive")
+
+    floor = np.full(n, scenario.region_floor_usd / BUSD)
+    floor = np.maximum(floor, population * scenario.region_floor_usd_per_capita / BUSD)
+    cap = np.full(n, np.inf)
+    if scenario.region_cap_usd is not None:
+        cap = np.minimum(cap, scenario.region_cap_usd / BUSD)
+    if scenario.region_cap_usd_per_capita is not None:
+        cap = np.minimum(cap, population * scenario.region_cap_usd_per_capita / BUSD)
+    if scenario.max_region_share is not None:
+        cap = np.minimum(cap, scenario.max_region_share * budget)
+    index = {rid: i for i, rid in enumerate(regions.ids)}
+    bounds = {}
+    for ref, rb in scenario.region_bounds.items():
+        rid = _resolve_refs([ref], regions, f"region_bounds.{ref}")[0]
+        bounds[rid] = rb.model_dump(mode="json")
+        floor[index[rid]] = rb.floor_usd / BUSD
+        if rb.cap_usd is not None:
+            cap[index[rid]] = rb.cap_usd / BUSD
+    changes["region_bounds"] = bounds
+    cap = np.minimum(cap, budget)
+
+    allowed = np.ones((n, m), dtype=bool)
+    excl = scenario.exclusions
+    excluded = _resolve_refs(excl.regions, regions, "exclusions.regions")
+    if excl.top_k_incumbents > n:
+        raise ScenarioError(f"exclusions.top_k_incumbents: {excl.top_k_incumbents} is more "
+                            f"than the {n} regions")
+    if excl.top_k_incumbents:
+        order = np.argsort(-c0, kind="stable")[: excl.top_k_incumbents]
+        excluded += [regions.ids[i] for i in order]
+    excluded = sorted(set(excluded))
+    for rid in excluded:
+        allowed[index[rid], :] = False
+    by_instrument = {}
+    for ref, names_out in excl.instruments.items():
+        rid = _resolve_refs([ref], regions, f"exclusions.instruments.{ref}")[0]
+        by_instrument[rid] = list(names_out)
+        for name in names_out:
+            allowed[index[rid], names.index(name)] = False
+    changes["exclusions"] = {"regions": _resolve_refs(excl.regions, regions, "exclusions.regions"),
+                             "top_k_incumbents": excl.top_k_incumbents,
+                             "instruments": by_instrument}
+
+    group_rules = []
+    for column, mins in scenario.group_min_shares.items():
+        if column not in regions.groups:
+            raise ScenarioError(f"group_min_shares.{column}: not a text group column of "
+                                f"{regions.source}; its group columns are {list(regions.groups)}")
+        labels = regions.table[column]
+        for value, share in mins.items():
+            members = np.flatnonzero((labels == value).to_numpy())
+            if len(members) == 0:
+                raise ScenarioError(
+                    f"group_min_shares.{column}.{value}: no region has {column} = '{value}'; "
+                    f"values are {sorted(labels.unique())}"
+                )
+            group_rules.append(GroupRule(column, str(value), members, share))
+
+    if scenario.top_k_share_cap is not None and scenario.top_k_share_cap.k > n:
+        raise ScenarioError(f"top_k_share_cap.k: {scenario.top_k_share_cap.k} is more than "
+                            f"the {n} regions")
+
+    lo = np.zeros(m)
+    hi = np.ones(m)
+    for name, rng in scenario.instrument_shares.items():
+        lo[names.index(name)], hi[names.index(name)] = rng.min, rng.max
+
+    hubs = _resolve_hubs(regions, scenario, budget) if scenario.hubs is not None else None
+
+    changed = {k: v for k, v in changes.items() if data[k] != v}
+    resolved = scenario.updated(**changed) if changed else scenario
+    return ModelInputs(
+        hubs=hubs,
+        scenario=resolved, regions=regions, instruments=names, population=population,
+        filled_values=filled, indicator_values=values, c0=c0, multiplier=multiplier,
+        effectiveness=effectiveness, saturation_busd=saturation, budget_busd=budget,
+        floor_busd=floor, cap_busd=cap, allowed=allowed, instrument_min_share=lo,
+        instrument_max_share=hi, groups=tuple(group_rules), excluded_ids=tuple(excluded),
+    )
+
+
+@functools.cache
+def _default_dict() -> dict:
+    """The default scenario as a mapping (read-only)."""
+    return default_scenario().to_dict()
+
+
+def _truthy(labels: pd.Series) -> np.ndarray:
+    return labels.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "y"]).to_numpy()
+
+
+def _resolve_hubs(regions: Regions, scenario: Scenario, budget_busd: float) -> HubRules:
+    """Check the hub rules against the regions' group columns."""
+    spec = scenario.hubs
+    assert spec is not None
+    n = len(regions)
+    table = regions.table
+    notes: list[str] = []
+
+    def column(key: str, name: str) -> pd.Series:
+        if name not in regions.groups:
+            raise ScenarioError(f"{key}: '{name}' is not a text group column of {regions.source}; "
+                                f"its group columns are {list(regions.groups)}")
+        return table[name]
+
+    group_min = []
+    for name, rule in spec.min_per_group.items():
+        labels = column(f"hubs.min_per_group.{name}", name)
+        values = sorted(labels.unique()) if isinstance(rule, int) else list(rule)
+        for value in values:
+            minimum = rule if isinstance(rule, int) else rule[value]
+            members = np.flatnonzero((labels == value).to_numpy())
+            if len(members) == 0:
+                raise ScenarioError(f"hubs.min_per_group.{name}.{value}: no region has {name} = "
+                                    f"'{value}'")
+            group_min.append((name, str(value), members, int(minimum)))
+    group_max_one = []
+    for name in spec.max_one_per_group:
+        labels = column(f"hubs.max_one_per_group.{name}", name)
+        for value in sorted(labels.unique()):
+            group_max_one.append((name, str(value), np.flatnonzero((labels == value).to_numpy())))
+    designated = None
+    if spec.designated is not None:
+        name = spec.designated.column
+        if name in table.columns and name != "region_id":
+            designated = (np.flatnonzero(_truthy(table[name])), spec.designated.min_share)
+        elif spec.designated.if_missing == "skip":
+            notes.append(f"hubs.designated not applied: {regions.source} has no column '{name}' "
+                         f"(the rule asks {spec.designated.min_share:.0%} of hubs there)")
+        else:
+            raise ScenarioError(f"hubs.designated.column: '{name}' is not a column of "
+                                f"{regions.source}")
+    award_max = spec.award_usd.max / BUSD if spec.award_usd.max is not None else budget_busd
+    return HubRules(
+        count_min=spec.count.min,
+        count_max=n if spec.count.max is None else min(spec.count.max, n),
+        award_min_busd=spec.award_usd.min / BUSD,
+        award_max_busd=min(award_max, budget_busd),
+        group_min=tuple(group_min),
+        group_max_one=tuple(group_max_one),
+        designated=designated,
+        notes=tuple(notes),
+    )
+
+
+def describe_usd_busd(amount_busd: float) -> str:
+    """Format an amount held in $B for people."""
+    return usd(amount_busd * BUSD)
+
+

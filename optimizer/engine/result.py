@@ -1,0 +1,321 @@
+"""The result of a solve: DataFrames and dictionaries, with ``to_*`` exports.
+
+Everything here is recomputed from the allocation with the exact response formula
+(not the LP's tangent approximation), so it is what ``optimizer.engine.check`` verifies.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.engine.data import REGION_SETS
+from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, marginal_points_per_busd, per_capita
+from optimizer.engine.metrics import concentration
+from optimizer.engine.scenario import Scenario, usd
+
+PLAN_FILES = ("allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv")
+PLAN_GEOMETRY = "geometry.geojson"  # beside them when the regions are a CSV of the user's own
+BINDING_TOL = 1e-7
+MARGINAL_COLUMNS = ["constraint", "target", "marginal_value", "unit", "binding", "explanation"]
+
+
+@dataclass(frozen=True)
+class Duals:
+    """Raw LP duals: objective points per $B (per unit share for ``top_k_share``, per
+    unit of per-capita capacity for ``per_capita_floor``)."""
+
+    budget: float
+    region: np.ndarray
+    instrument: np.ndarray
+    group: np.ndarray
+    top_k_share: float
+    per_capita_floor: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class AllocationResult:
+    """One plan: who gets how much, what it does, and how it was found.
+
+    - ``allocation``: region_id, name, instrument, amount_usd (one row per pair)
+    - ``regions``: per-region summary (capacity points before/after, per capita, funding)
+    - ``metrics_before`` / ``metrics_after``: concentration metrics (see ``metrics.py``)
+    - ``marginal_values``: binding constraints and what relaxing each is worth
+    - ``solver`` / ``provenance`` / ``approximation``: how the plan was made
+    """
+
+    scenario: Scenario
+    allocation: pd.DataFrame
+    regions: pd.DataFrame
+    metrics_before: dict[str, float]
+    metrics_after: dict[str, float]
+    marginal_values: pd.DataFrame
+    solver: dict[str, Any]
+    approximation: dict[str, float]
+    provenance: dict[str, Any]
+    filled_values: dict[str, int]
+    input_regions_csv: bytes = field(repr=False)
+    notes: list[str] = field(default_factory=list)
+    # polygons of regions that are not a shipped set; to_dir keeps a copy beside the plan
+    geometry_path: Path | None = None
+
+    @property
+    def objective(self) -> float:
+        """S_lambda of the plan, exact formula, capacity points (scenario's spread measure)."""
+        return self.metrics_after[self.scenario.objective_key]
+
+    @property
+    def spent_usd(self) -> float:
+        return float(self.allocation["amount_usd"].sum())
+
+    def metrics_table(self) -> pd.DataFrame:
+        """Metrics before and after side by side."""
+        return pd.DataFrame({"before": self.metrics_before, "after": self.metrics_after})
+
+    def to_metrics_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.solver["status"],
+            "objective": self.objective,
+            "objective_measure": self.scenario.spread_measure,
+            "spent_usd": self.spent_usd,
+            "budget_usd": self.scenario.budget,
+            "metrics": {"before": self.metrics_before, "after": self.metrics_after},
+            "approximation": self.approximation,
+            "filled_missing_values": self.filled_values,
+            "notes": self.notes,
+            "marginal_values": json.loads(self.marginal_values.to_json(orient="records")),
+            "solver": self.solver,
+            "provenance": self.provenance,
+        }
+
+    def to_dir(self, out: str | Path) -> Path:
+        """Write the plan files into ``out`` atomically: all of them or none.
+
+        Files: allocation.csv, regions.csv, metrics.json, scenario.yaml (resolved) and
+        input_regions.csv (the regions table used), so ``placefund check`` can re-verify;
+        and geometry.geojson, a copy of the polygons of a CSV of the user's own, so
+        ``placefund export`` can map the plan later without being told where they are.
+        """
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".plan-", dir=out.parent))
+        try:
+            self.allocation.to_csv(staging / "allocation.csv", index=False)
+            self.regions.to_csv(staging / "regions.csv", index=False)
+            (staging / "metrics.json").write_text(
+                json.dumps(self.to_metrics_dict(), indent=2, default=_json_default) + "\n"
+            )
+            (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
+            (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
+            names = list(PLAN_FILES)
+            if self.geometry_path is not None and self.geometry_path.is_file():
+                shutil.copyfile(self.geometry_path, staging / PLAN_GEOMETRY)
+                names.append(PLAN_GEOMETRY)
+            out.mkdir(exist_ok=True)
+            for name in names:
+                os.replace(staging / name, out / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return out
+
+    def summary(self, top: int = 10) -> str:
+        """A short plain-text summary for the terminal."""
+        b, a = self.metrics_before, self.metrics_after
+        lines = [
+            f"Plan: {usd(self.spent_usd)} of {usd(self.scenario.budget)} across "
+            f"{int((self.regions['funding_usd'] > 0).sum())} of {len(self.regions)} regions",
+            f"Spread-adjusted capacity S_lambda (lambda={self.scenario.spread_weight:g}, "
+            f"{self.scenario.spread_measure}): {b[self.scenario.objective_key]:.2f} -> "
+            f"{self.objective:.2f} points",
+            f"Total capacity: {b['total_capacity']:.2f} -> {a['total_capacity']:.2f} points",
+            f"Top-10 share of capacity: {b['top10_share']:.1%} -> {a['top10_share']:.1%}",
+            f"Gini (per capita, population-weighted): {b['gini']:.3f} -> {a['gini']:.3f}",
+            "",
+            f"Top {top} funded regions:",
+        ]
+        top_rows = self.regions.nlargest(top, "funding_usd")
+        width = max(len(str(n)) for n in top_rows["name"]) if len(top_rows) else 4
+        for _, row in top_rows.iterrows():
+            lines.append(
+                f"  {row['name']:<{width}}  {usd(row['funding_usd']):>9}  "
+                f"${row['funding_per_capita_usd']:>8,.0f}/person  "
+                f"capacity {row['baseline_capacity']:6.2f} -> {row['final_capacity']:6.2f}"
+            )
+        return "\n".join(lines)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialize {type(obj).__name__}")
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("placefund", "pyomo", "highspy", "pandas", "numpy", "pydantic"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
+                     conditional: bool = False) -> pd.DataFrame:
+    """Binding constraints and their marginal values in plain units and words.
+
+    With hubs the values come from the LP with the hub choice fixed: ``conditional``
+    adds that caveat to every explanation.
+    """
+    rows: list[dict[str, Any]] = []
+    names = inputs.regions.names
+    rows.append({
+        "constraint": "budget", "target": "all regions",
+        "marginal_value": duals.budget, "unit": "points per $1B", "binding": True,
+        "explanation": f"one more $1B of budget would add {duals.budget:.3f} points of "
+                       "spread-adjusted capacity",
+    })
+    funded = x_busd.sum(axis=1)
+    for r, dual in enumerate(duals.region):
+        at_cap = funded[r] >= inputs.cap_busd[r] - BINDING_TOL and inputs.cap_busd[r] < inputs.budget_busd
+        at_floor = inputs.floor_busd[r] > 0 and funded[r] <= inputs.floor_busd[r] + BINDING_TOL
+        if abs(dual) <= 1e-9 or not (at_cap or at_floor):
+            continue
+        kind = "cap" if at_cap else "floor"
+        bound = inputs.cap_busd[r] if at_cap else inputs.floor_busd[r]
+        text = (f"raising the cap on {names[r]} ({usd(bound * BUSD)}) by $1B would add "
+                f"{dual:.3f} points" if at_cap else
+                f"the floor on {names[r]} ({usd(bound * BUSD)}) costs {-dual:.3f} points per $1B")
+        rows.append({"constraint": f"region_{kind}", "target": inputs.region_ids[r],
+                     "marginal_value": dual, "unit": "points per $1B", "binding": True,
+                     "explanation": text})
+    spent_by_instrument = x_busd.sum(axis=0)
+    for i, dual in enumerate(duals.instrument):
+        if abs(dual) <= 1e-9:
+            continue
+        lo = inputs.instrument_min_share[i] * inputs.budget_busd
+        kind = "min" if abs(spent_by_instrument[i] - lo) <= 1e-6 and lo > 0 else "max"
+        rows.append({"constraint": f"instrument_{kind}_share", "target": inputs.instruments[i],
+                     "marginal_value": dual, "unit": "points per $1B", "binding": True,
+                     "explanation": f"moving the {kind} spend on {inputs.instruments[i]} by $1B "
+                                    f"changes the objective by {dual:+.3f} points"})
+    for g, dual in enumerate(duals.group):
+        if abs(dual) <= 1e-9:
+            continue
+        rule = inputs.groups[g]
+        rows.append({"constraint": "group_min_share", "target": f"{rule.column}={rule.value}",
+                     "marginal_value": dual, "unit": "points per $1B", "binding": True,
+                     "explanation": f"the minimum share for {rule.value} costs {-dual:.3f} "
+                                    "points per $1B it forces there"})
+    if inputs.scenario.top_k_share_cap is not None and abs(duals.top_k_share) > 1e-9:
+        per_pp = duals.top_k_share / 100.0
+        k = inputs.scenario.top_k_share_cap.k
+        rows.append({"constraint": "top_k_share_cap", "target": f"top {k}",
+                     "marginal_value": per_pp, "unit": "points per percentage point",
+                     "binding": True,
+                     "explanation": f"loosening the top-{k} share cap by one percentage point "
+                                    f"would add {per_pp:.3f} points"})
+    floor = inputs.scenario.per_capita_floor
+    if floor is not None and abs(duals.per_capita_floor) > 1e-9:
+        per_hundredth = duals.per_capita_floor / 100.0
+        rows.append({"constraint": "per_capita_floor", "target": "every region",
+                     "marginal_value": per_hundredth,
+                     "unit": "points per 0.01 of per-capita capacity", "binding": True,
+                     "explanation": f"raising the per-capita floor from {floor:.2f} to "
+                                    f"{floor + 0.01:.2f} (1% of the national baseline "
+                                    f"average) would change the objective by "
+                                    f"{per_hundredth:+.3f} points"})
+    table = pd.DataFrame(rows, columns=MARGINAL_COLUMNS)
+    if conditional:
+        table["explanation"] = table["explanation"] + " (given the chosen hubs)"
+    return table
+
+
+def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
+                 solver: dict[str, Any], approximation: dict[str, float],
+                 hubs: np.ndarray | None = None) -> AllocationResult:
+    """Assemble the result from an allocation ($B, shape n x m) and solver output.
+
+    ``approximation`` says how far the LP's piecewise-linear response was from the
+    exact one at this allocation (see ``solve.Planner``).
+    """
+    sc = inputs.scenario
+    ids = inputs.region_ids
+    names = inputs.regions.names
+    x_busd = np.where(x_busd < 1e-12, 0.0, x_busd)
+    gain = gain_points(x_busd, inputs)
+    final = inputs.c0 + gain.sum(axis=1)
+    pop = inputs.population
+    top_base = np.argsort(-inputs.c0, kind="stable")[: min(10, inputs.n)]
+    before = concentration(inputs.c0, pop, sc.spread_weight, top_base)
+    after = concentration(final, pop, sc.spread_weight, top_base)
+
+    m = len(inputs.instruments)
+    allocation = pd.DataFrame({
+        "region_id": np.repeat(ids, m),
+        "name": np.repeat(names, m),
+        "instrument": np.tile(inputs.instruments, inputs.n),
+        "amount_usd": (x_busd * BUSD).ravel(),
+    })
+    funding = x_busd.sum(axis=1) * BUSD
+    marginal = np.where(inputs.allowed, marginal_points_per_busd(x_busd, inputs), -np.inf)
+    best_marginal = marginal.max(axis=1, initial=-np.inf)
+    regions = pd.DataFrame({
+        "region_id": ids,
+        "name": names,
+        "population": pop,
+        "baseline_capacity": inputs.c0,
+        "capacity_gain": gain.sum(axis=1),
+        "final_capacity": final,
+        "capacity_per_capita_before": per_capita(inputs.c0, inputs),
+        "capacity_per_capita_after": per_capita(final, inputs),
+        "capacity_share_before": inputs.c0 / inputs.c0.sum(),
+        "capacity_share_after": final / final.sum(),
+        "funding_usd": funding,
+        "funding_per_capita_usd": funding / pop,
+        **{f"funding_{name}_usd": x_busd[:, i] * BUSD for i, name in enumerate(inputs.instruments)},
+        "marginal_points_per_busd": np.where(best_marginal == -np.inf, 0.0, best_marginal),
+        "excluded": ~inputs.allowed.any(axis=1),
+        "hub": hubs if hubs is not None else np.zeros(inputs.n, dtype=bool),
+        **{column: inputs.regions.table[column] for column in inputs.regions.groups},
+    })
+
+    provenance = {
+        "scenario_sha256": sc.fingerprint(),
+        "data_source": inputs.regions.source,
+        "data_sha256": inputs.regions.sha256,
+        "versions": _versions(),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return AllocationResult(
+        scenario=sc,
+        allocation=allocation,
+        regions=regions,
+        metrics_before=before,
+        metrics_after=after,
+        marginal_values=_marginal_values(inputs, x_busd, duals, conditional=hubs is not None)
+        if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
+        notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
+        solver=solver,
+        approximation=approximation,
+        provenance=provenance,
+        filled_values=dict(inputs.filled_values),
+        input_regions_csv=inputs.regions.csv_bytes,
+        geometry_path=(None if inputs.regions.source in REGION_SETS
+                       else inputs.regions.geometry_path),
+    )

@@ -1,0 +1,557 @@
+"""Scenario: every input of one run, validated, immutable, saved with each plan.
+
+A scenario file (YAML) gives only what it changes; everything else takes the
+documented default from ``optimizer/defaults/scenario.yaml``. A mapping such as
+``weights`` or ``instruments`` replaces the default mapping whole.
+
+Money is in USD everywhere in the file. ``budget`` accepts numbers (``80e9``) and
+strings such as ``"$80B"``, ``"$500M"`` or ``"80 billion"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from optimizer.engine.errors import ScenarioError, brief
+from optimizer.engine.safe_yaml import load_yaml, load_yaml_bytes, load_yaml_file
+
+MissingPolicy = Literal["error", "zero", "median", "half_min"]
+CAPACITY_INDEX = "capacity_index"
+
+_SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
+           "b": 1e9, "bn": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12}
+# unambiguous (the fraction needs its dot), so matching is linear in the length
+_MONEY = re.compile(r"^\s*(-?)\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$",
+                    re.I)
+MAX_MONEY_CHARS = 64
+
+
+def parse_usd(value: Any) -> float:
+    """Read an amount of USD: ``80e9``, ``"80e9"``, ``"$80B"``, ``"$1.5 trillion"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected an amount of USD, got a true/false value")
+    if isinstance(value, int | float):
+        amount = float(value)
+    elif isinstance(value, str):
+        match = _MONEY.match(value) if len(value) <= MAX_MONEY_CHARS else None
+        suffix = match.group(3).lower() if match else ""
+        if not match or suffix not in _SUFFIX:
+            raise ValueError(
+                f"cannot read {brief(value)} as USD; write e.g. 80e9, \"$80B\" or \"$500M\""
+            )
+        amount = float(match.group(2).replace(",", "")) * _SUFFIX[suffix]
+        amount = -amount if match.group(1) else amount
+    else:
+        raise ValueError(f"expected an amount of USD, got {type(value).__name__}")
+    if not math.isfinite(amount):
+        raise ValueError("the amount must be a finite number")
+    if amount < 0:
+        raise ValueError(f"the amount must not be negative (got {amount:,.0f})")
+    return amount
+
+
+USD = Annotated[float, BeforeValidator(parse_usd)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    # every number must be finite: `.inf` or `.nan` anywhere in a scenario is refused
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
+
+
+class Instrument(_Strict):
+    """One way money is spent; its response parameters are *assumptions*."""
+
+    effectiveness_per_busd: float = Field(
+        gt=0, description="a_i: capacity points per $1B at zero funding, average region"
+    )
+    saturation_usd: USD = Field(
+        description="sigma_i: national saturation scale; a region's is its population share of it"
+    )
+    absorbs: list[str] | None = Field(
+        default=None,
+        description="indicators that make a region able to absorb it; null = overall capacity index",
+    )
+
+    @field_validator("saturation_usd")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+
+class ShareRange(_Strict):
+    """Minimum and maximum share of the budget (0..1)."""
+
+    min: Share = 0.0
+    max: Share = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ShareRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class RegionBounds(_Strict):
+    """Funding bounds for one region, in USD."""
+
+    floor_usd: USD = 0.0
+    cap_usd: USD | None = None
+
+
+class TopKShareCap(_Strict):
+    """The k regions with the most final capacity hold at most ``max_share`` of it."""
+
+    k: int = Field(ge=1)
+    max_share: float = Field(gt=0.0, le=1.0)
+
+
+class CountRange(_Strict):
+    """Minimum and maximum number of hubs (max null = no maximum)."""
+
+    min: int = Field(default=0, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CountRange:
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class AwardRange(_Strict):
+    """A hub's total award in USD, when it is selected."""
+
+    min: USD = 0.0
+    max: USD | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AwardRange:
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({usd(self.min)}) is larger than max ({usd(self.max)})")
+        return self
+
+
+class DesignatedSet(_Strict):
+    """At least ``min_share`` of the hubs lie in regions whose ``column`` is true."""
+
+    column: str
+    min_share: Share
+    if_missing: Literal["error", "skip"] = "error"
+
+
+class Hubs(_Strict):
+    """Hub selection (turns the LP into a MIP): only hubs are funded."""
+
+    count: CountRange = Field(default_factory=CountRange)
+    award_usd: AwardRange = Field(default_factory=AwardRange)
+    min_per_group: dict[str, int | dict[str, int]] = Field(
+        default_factory=dict,
+        description="group column -> minimum hubs in each of its groups (or per group value)",
+    )
+    max_one_per_group: list[str] = Field(
+        default_factory=list, description="group columns with at most one hub per group value"
+    )
+    designated: DesignatedSet | None = None
+    mip_rel_gap: float = Field(default=1e-4, ge=0, lt=1)
+
+
+class Exclusions(_Strict):
+    """Regions that get nothing, or none of some instruments."""
+
+    regions: list[str] = Field(default_factory=list)
+    top_k_incumbents: int = Field(default=0, ge=0)
+    instruments: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SolverSettings(_Strict):
+    """Solver limits."""
+
+    time_limit_s: float = Field(default=60.0, gt=0)
+    threads: int = Field(default=1, ge=1)
+
+
+class Approximation(_Strict):
+    """Piecewise-linear outer approximation of the concave response."""
+
+    tangents: int = Field(default=32, ge=10, le=400)
+    max_error_share: float = Field(default=1e-3, gt=0, lt=1)
+
+
+class Scenario(_Strict):
+    """All inputs of one run. Money in USD; shares in 0..1; lambda, theta in 0..1."""
+
+    budget: USD = Field(description="B, USD to allocate")
+    allow_unspent: bool = Field(default=False, description="budget is <= B instead of = B")
+    weights: dict[str, Annotated[float, Field(ge=0)]]
+    spread_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="lambda")
+    spread_measure: Literal["gini", "hoover"] = Field(
+        default="gini",
+        description="gini: exact pairwise Gini (n^2 pairs); hoover: population-weighted mean "
+                    "absolute deviation (Hoover/Pietra index, linear in n)",
+    )
+    complementarity: float = Field(default=0.5, ge=0.0, le=1.0, description="theta")
+    min_absorption: float = Field(default=0.1, gt=0.0, description="q_min")
+    instruments: dict[str, Instrument]
+    region_floor_usd: USD = 0.0
+    region_cap_usd: USD | None = None
+    region_floor_usd_per_capita: USD = 0.0
+    region_cap_usd_per_capita: USD | None = None
+    max_region_share: Share | None = None
+    region_bounds: dict[str, RegionBounds] = Field(default_factory=dict)
+    instrument_shares: dict[str, ShareRange] = Field(default_factory=dict)
+    group_min_shares: dict[str, dict[str, Share]] = Field(default_factory=dict)
+    exclusions: Exclusions = Field(default_factory=Exclusions)
+    top_k_share_cap: TopKShareCap | None = None
+    hubs: Hubs | None = None
+    packs: list[str] = Field(default_factory=list, description="named constraint packs applied")
+    per_capita_floor: float | None = Field(default=None, ge=0.0)
+    missing_values: MissingPolicy | dict[str, MissingPolicy] = "error"
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+    approximation: Approximation = Field(default_factory=Approximation)
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("needs at least one indicator")
+        total = sum(v.values())
+        if total <= 0:
+            raise ValueError("all weights are zero; give at least one indicator a positive weight")
+        if not math.isfinite(total):
+            raise ValueError("the weights are too large to add up; use relative weights such "
+                             "as 1, 2 or 0.5")
+        return v
+
+    @field_validator("instruments")
+    @classmethod
+    def _some_instrument(cls, v: dict[str, Instrument]) -> dict[str, Instrument]:
+        if not v:
+            raise ValueError("needs at least one instrument")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        problems = []
+        unknown = sorted(set(self.instrument_shares) - set(self.instruments))
+        if unknown:
+            problems.append(f"instrument_shares: unknown instrument(s) {unknown}; "
+                            f"instruments are {sorted(self.instruments)}")
+        for region, names in self.exclusions.instruments.items():
+            bad = sorted(set(names) - set(self.instruments))
+            if bad:
+                problems.append(f"exclusions.instruments.{region}: unknown instrument(s) {bad}")
+        if self.region_cap_usd is not None and self.region_floor_usd > self.region_cap_usd:
+            problems.append(
+                f"region_floor_usd ({usd(self.region_floor_usd)}) is above "
+                f"region_cap_usd ({usd(self.region_cap_usd)})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def objective_key(self) -> str:
+        """The metric that is this scenario's objective S_lambda."""
+        return ("spread_adjusted_capacity" if self.spread_measure == "gini"
+                else "spread_adjusted_capacity_hoover")
+
+    @property
+    def normalized_weights(self) -> dict[str, float]:
+        """Weights scaled to sum to 1 (what the UI's sliders show)."""
+        total = sum(self.weights.values())
+        return {k: w / total for k, w in self.weights.items()}
+
+    def missing_policy(self, indicator: str) -> MissingPolicy:
+        """How missing values of ``indicator`` are treated."""
+        if isinstance(self.missing_values, str):
+            return self.missing_values
+        return self.missing_values.get(indicator, self.missing_values.get("default", "error"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, defaults filled in (the resolved scenario)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML; loading it back gives an equal scenario."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved scenario."""
+        return hashlib.sha256(
+            json.dumps(self.to_dict(), sort_keys=True).encode()
+        ).hexdigest()
+
+    def updated(self, **changes: Any) -> Scenario:
+        """A validated copy with some top-level fields replaced."""
+        return scenario_from_dict({**self.to_dict(), **changes}, source="updated scenario")
+
+
+def usd(amount: float) -> str:
+    """Format USD for people: $80.0B, $512.3M, $12,345."""
+    sign = "-" if amount < 0 else ""
+    a = abs(amount)
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if a >= div:
+            return f"{sign}${a / div:,.1f}{suf}"
+    return f"{sign}${a:,.0f}"
+
+
+DEFAULT_SCENARIO_TEXT = resources.files("optimizer").joinpath("defaults/scenario.yaml")
+
+
+@functools.cache
+def constraint_packs() -> dict[str, dict[str, Any]]:
+    """Named constraint packs: name -> {doc, settings} (see defaults/packs.yaml)."""
+    text = resources.files("optimizer").joinpath("defaults/packs.yaml").read_text("utf-8")
+    return load_yaml(text, "optimizer/defaults/packs.yaml")
+
+
+@functools.cache
+def _default_scenario_yaml() -> str:
+    return DEFAULT_SCENARIO_TEXT.read_text(encoding="utf-8")
+
+
+def default_scenario_dict() -> dict[str, Any]:
+    """The documented defaults as a plain mapping (a fresh copy each call)."""
+    return copy.deepcopy(_parsed_defaults())
+
+
+@functools.cache
+def _parsed_defaults() -> dict[str, Any]:
+    return load_yaml(_default_scenario_yaml(), "optimizer/defaults/scenario.yaml")
+
+
+MAX_LISTED_PROBLEMS = 20  # a message lists at most this many invalid keys
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per invalid key; values the user wrote are quoted bounded (``brief``)."""
+    lines = []
+    seen = set()
+    for e in err.errors(include_url=False):
+        # drop pydantic's union-member tags such as "literal['error','zero']" from the path
+        path = [str(p) for p in e["loc"] if not re.search(r"[\[\]]|^function-", str(p))]
+        key = ".".join(path) or "(top level)"
+        if key in seen:
+            continue
+        seen.add(key)
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the default scenario for valid keys)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"].endswith("_parsing") or e["type"].endswith("_type"):
+                msg += f" (got {brief(e.get('input'))})"
+        lines.append(f"{key}: {msg}")
+    if len(lines) > MAX_LISTED_PROBLEMS:
+        more = len(lines) - MAX_LISTED_PROBLEMS
+        lines = [*lines[:MAX_LISTED_PROBLEMS], f"... and {more} more"]
+    return f"{source}: invalid scenario\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def scenario_from_dict(overrides: dict[str, Any] | None, source: str = "scenario",
+                       base: dict[str, Any] | None = None) -> Scenario:
+    """Defaults (or ``base``, e.g. a region set's default) updated by the named packs and
+    then by ``overrides`` (top-level keys replace whole), validated."""
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, dict):
+        raise ScenarioError(f"{source}: a scenario must be a mapping of keys to values")
+    packs = overrides.get("packs", [])
+    if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
+        raise ScenarioError(f"{source}: invalid scenario\n  packs: a list of pack names")
+    known = constraint_packs()
+    unknown = [p for p in packs if p not in known]
+    if unknown:
+        raise ScenarioError(f"{source}: invalid scenario\n  packs: unknown pack(s) {unknown}; "
+                            f"packs are {sorted(known)}")
+    merged = default_scenario_dict() if base is None else copy.deepcopy(base)
+    for name in packs:
+        merged.update(copy.deepcopy(known[name]["settings"]))
+    merged.update(overrides)
+    try:
+        scenario = Scenario.model_validate(merged)
+    except ValidationError as err:
+        raise ScenarioError(_format_validation_error(err, source)) from None
+    return scenario
+
+
+@functools.cache
+def default_scenario() -> Scenario:
+    """The documented default scenario (immutable, so shared)."""
+    return scenario_from_dict({}, source="default scenario")
+
+
+PATENTS = "utility_patents_2000_2015"
+APPORTIONED = "_apportioned"  # suffix of columns shared out by population (never a default)
+LARGE_REGION_SET = 1000  # regions; bigger sets get fewer tangents and a longer time limit
+
+# ASSUMPTION: the default metro weights, on measured metro columns only (see region_set_default).
+METRO_WEIGHTS: dict[str, float] = {
+    "oews_software_developers": 0.20,     # the AI-building workforce (BLS OEWS 2025)
+    "oews_data_scientists": 0.10,
+    "oews_cs_research_scientists": 0.10,  # AI research talent (sparse: small where suppressed)
+    "oews_computer_math": 0.10,           # the wider computing workforce, published everywhere
+    "herd_ai_fields_musd": 0.20,          # university R&D in CS + engineering + math (HERD 2023)
+    "cbp_computer_systems_design": 0.05,  # tech industries (CBP 2019)
+    "cbp_software_publishers": 0.05,
+    "cbp_semiconductors": 0.05,
+    PATENTS: 0.15,                        # invention (USPTO 2000-2015)
+}
+METRO_ABSORBS: dict[str, list[str]] = {
+    "research": ["herd_ai_fields_musd"],
+    "talent": ["oews_software_developers", "oews_data_scientists", "oews_cs_research_scientists"],
+    "compute": ["cbp_data_processing", "cbp_semiconductors"],
+    "venture": ["cbp_software_publishers", PATENTS],  # a proxy: no local venture figure is shipped
+}
+# ASSUMPTION: the default county weights, on county-measured columns only.
+COUNTY_WEIGHTS: dict[str, float] = {
+    "herd_ai_fields_musd": 0.30, "ba_plus_residents": 0.35, PATENTS: 0.35,
+}
+COUNTY_ABSORBS: dict[str, list[str]] = {
+    "research": ["herd_ai_fields_musd"], "talent": ["ba_plus_residents"],
+    "compute": [PATENTS], "venture": [PATENTS],  # proxies: see region_set_default
+}
+# Suppressed or unplaceable local cells: "half_min" (half the smallest published value of
+# the column) where BLS did not release an occupation in a metro: it is below what BLS
+# publishes there, usually small, not absent; "zero" where Census withheld a CBP cell of
+# fewer than 3 establishments or a county is not in the PTMT table; "median" where a figure
+# exists but could not be placed in the area (patents of the Connecticut metros,
+# delineated by planning regions the county counts do not fit).
+METRO_MISSING: dict[str, str] = {
+    **{c: "half_min" for c in ("oews_software_developers", "oews_data_scientists",
+                               "oews_cs_research_scientists", "oews_computer_math")},
+    **{c: "zero" for c in ("cbp_computer_systems_design", "cbp_software_publishers",
+                           "cbp_semiconductors", "cbp_data_processing")},
+    PATENTS: "median",
+}
+COUNTY_MISSING: dict[str, str] = {PATENTS: "zero"}
+
+
+def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
+    """The documented default plan for a shipped region set; states get the default.
+
+    Metros and counties weight only locally measured columns (state figures apportioned
+    by population, ``*_apportioned``, stay in the tables but carry no default weight and
+    no absorption). The weights are ASSUMPTIONS, chosen so that:
+
+    - metros: AI talent (OEWS 2025 software developers 20%, data scientists 10%, AI/CS
+      research scientists 10%, all computer and math jobs 10%) is half, as the article
+      measures concentration by AI workers and inventors; university R&D in the fields
+      where AI research is reported (HERD CS + engineering + math) 20%; the tech
+      industries of CBP 2019 (computer systems design, software publishers,
+      semiconductors) 15%; utility patents 15% (all technologies, older: 2000-2015);
+    - counties: only three columns are measured per county: university AI-field R&D
+      30%, residents with a bachelor's degree 35% (ACS share x population), patents 35%;
+    - instruments absorb through measured columns: research <- university AI-field R&D;
+      talent <- the AI occupations (counties: residents with a degree); compute <- data
+      processing and hosting and semiconductor employment (counties: patents, a proxy,
+      since those industries are not published per county in the shipped sources);
+      venture <- software publishers' employment and patents (a proxy: no local venture
+      figure is public; software publishing is where venture-backed AI firms sit);
+    - missing values: an OEWS occupation BLS did not release in a metro takes half the
+      smallest value the column publishes (it is below publication there, usually small,
+      not absent: the usual substitution for values below a reporting limit); CBP cells
+      withheld for fewer than 3 establishments count as zero, which understates those
+      places slightly; metro patents
+      missing only for the 5 Connecticut metros take the median; the count filled is
+      reported with every plan;
+    - spread is the Hoover index (linear in the number of regions; the exact Gini is
+      refused above 250 regions), chosen here explicitly and reported with the plan;
+    - above 1,000 regions: 24 tangents and a 5-minute time limit for the first solve.
+    """
+    base = default_scenario()
+    if region_set == "states":
+        return base
+    have = set(indicators)
+    counties = region_set == "counties"
+    weights, absorbs, missing = ((COUNTY_WEIGHTS, COUNTY_ABSORBS, COUNTY_MISSING) if counties
+                                 else (METRO_WEIGHTS, METRO_ABSORBS, METRO_MISSING))
+    data = base.to_dict()
+    data["weights"] = {k: w for k, w in weights.items() if k in have} or {k: 1.0 for k in indicators}
+    for name, ins in data["instruments"].items():
+        ins["absorbs"] = [c for c in absorbs.get(name, []) if c in have] or None
+    data["spread_measure"] = "hoover"
+    data["missing_values"] = {"default": "error", **{c: p for c, p in missing.items() if c in have}}
+    if counties:
+        data["approximation"] = {**data["approximation"], "tangents": 24}
+        data["solver"] = {**data["solver"], "time_limit_s": 300.0}
+    return scenario_from_dict(data, source=f"default plan for {region_set}")
+
+
+def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
+    """What a page says about a shipped region set's data and default assumptions."""
+    if region_set not in ("metros", "counties"):
+        return []
+    from optimizer.engine.columns import label  # the registry has no dependencies
+
+    weights = ", ".join(f"{label(k)} {w:.0%}" for k, w in scenario.normalized_weights.items())
+    policies = scenario.missing_values if isinstance(scenario.missing_values, dict) else {}
+    zero = [label(c) for c, p in policies.items() if c != "default" and p == "zero"]
+    median = [label(c) for c, p in policies.items() if c != "default" and p == "median"]
+    half = [label(c) for c, p in policies.items() if c != "default" and p == "half_min"]
+    notes = [
+        f"{region_set.capitalize()}: the default weights use only locally measured columns "
+        f"(an assumption: change them in the sidebar): {weights}. Columns ending in "
+        f"'{APPORTIONED}' are state (or metro) figures shared out by population, derived, "
+        "not measured locally (see data/SOURCES.md).",
+    ]
+    if zero or median or half:
+        notes.append("Suppressed values take half the smallest published value for "
+                     + ", ".join(half or ["none"]) + "; they count as zero for "
+                     + ", ".join(zero or ["none"])
+                     + (("; unplaceable values take the median for " + ", ".join(median))
+                        if median else "") + ". The plan reports how many were filled.")
+    notes.append("Spread is measured by the Hoover index (population-weighted mean absolute "
+                 "deviation), which grows linearly with the number of regions; the result "
+                 "reports the true Gini too.")
+    return notes
+
+
+def load_scenario(path: str | Path | None = None, base: Scenario | None = None) -> Scenario:
+    """Load and validate a scenario YAML file; ``None`` gives the default scenario.
+
+    What the file leaves out comes from ``base`` (e.g. ``region_set_default("metros",
+    ...)``), else from the documented defaults. The file is read by
+    ``optimizer.engine.safe_yaml``: UTF-8 text of bounded size and expansion, no duplicate
+    keys, plain values only.
+    """
+    if path is None:
+        return default_scenario() if base is None else base
+    return scenario_from_dict(load_yaml_file(path, what="scenario file"), source=str(path),
+                              base=None if base is None else base.to_dict())
+
+
+def scenario_from_text(text: str, source: str = "scenario") -> Scenario:
+    """Parse YAML text into a validated scenario, under the same bounds as a file."""
+    return scenario_from_dict(load_yaml(text, source), source=source)
+
+
+def scenario_from_bytes(raw: bytes, source: str = "scenario") -> Scenario:
+    """Decode and parse a scenario given as bytes (an upload), as ``load_scenario`` does."""
+    return scenario_from_dict(load_yaml_bytes(raw, source, what="scenario file"),
+                              source=source)

@@ -1,0 +1,1 @@
+"""Where HiGHS starts a large LP: saved bases, an estimated plan."""

@@ -1,0 +1,313 @@
+"""Exports of a plan: CSV, Excel, GeoJSON, a one-page HTML brief and the scenario YAML.
+
+Each function takes an ``AllocationResult`` (for maps, also the region polygons) and
+returns bytes, so the app offers them as downloads and the CLI writes them to files.
+``load_plan`` reads a plan directory written by ``placefund solve`` back into an
+``AllocationResult``.
+
+Spreadsheet safety: text that a spreadsheet would run as a formula (a region named
+``=HYPERLINK(...)``) never becomes one. In the workbook every text cell is stored as
+text (never a formula cell) and marked quote-prefixed, so editing it in Excel does not
+turn it into a formula either; in the CSV export a text value beginning with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe ``'``. GeoJSON
+exports hold valid polygons only (``optimizer.engine.data.valid_polygons``).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.analysis.facts import filled_sentence
+from optimizer.engine import columns
+from optimizer.engine.data import (
+    DATA_DIR,
+    REGION_SETS,
+    load_geometry,
+    read_json_file,
+    read_table_file,
+    valid_polygons,
+)
+from optimizer.engine.errors import DataError, brief
+from optimizer.engine.result import PLAN_FILES, PLAN_GEOMETRY, AllocationResult
+from optimizer.engine.scenario import load_scenario, usd
+
+FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+    "html": "text/html",
+    "yaml": "application/x-yaml",
+}
+
+
+def load_plan(directory: str | Path) -> AllocationResult:
+    """Read a plan directory (allocation.csv, regions.csv, metrics.json, ...) back."""
+    d = Path(directory)
+    missing = [name for name in PLAN_FILES if not (d / name).is_file()]
+    if missing:
+        raise DataError(f"not a plan directory: missing {missing}", file=str(d))
+    metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
+    try:
+        before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
+    except (KeyError, TypeError) as err:
+        raise DataError(f"unreadable metrics (no {brief(str(err))})",
+                        file=str(d / "metrics.json")) from None
+    allocation = read_table_file(d / "allocation.csv")
+    regions = read_table_file(d / "regions.csv")
+    for column in ("region_id", "instrument", "amount_usd"):
+        if column not in allocation.columns:
+            raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
+    for column in ("region_id", "name", "funding_usd", "final_capacity"):
+        if column not in regions.columns:
+            raise DataError("column missing", file=str(d / "regions.csv"), column=column)
+    marginal = pd.DataFrame(metrics.get("marginal_values") or [],
+                            columns=["constraint", "target", "marginal_value", "unit", "binding",
+                                     "explanation"])
+    return AllocationResult(
+        scenario=load_scenario(d / "scenario.yaml"),
+        allocation=allocation,
+        regions=regions,
+        metrics_before=before,
+        metrics_after=after,
+        marginal_values=marginal,
+        solver=metrics.get("solver", {}),
+        approximation=metrics.get("approximation", {}),
+        provenance=metrics.get("provenance", {}),
+        filled_values=metrics.get("filled_missing_values", {}),
+        input_regions_csv=(d / "input_regions.csv").read_bytes(),
+        geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
+    )
+
+
+def shipped_geometry(result: AllocationResult) -> Any | None:
+    """Polygons of the plan's regions: the shipped set's, or the copy kept with the plan."""
+    ids = result.regions["region_id"].astype(str).tolist()
+    if result.geometry_path is not None:
+        return load_geometry(result.geometry_path, ids)
+    source = str(result.provenance.get("data_source", ""))
+    if source not in REGION_SETS or not (DATA_DIR / f"{source}.geojson").exists():
+        return None
+    return load_geometry(DATA_DIR / f"{source}.geojson", ids)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text that starts like a formula prefixed by an apostrophe.
+
+    Only text cells (and column names) change; numbers, negative ones included, stay
+    numbers. This is the escape for CSV, which has no cell types.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            text = values.map(lambda v: isinstance(v, str))
+            risky = text & values.astype(str).str.startswith(FORMULA_START)
+            if risky.any():
+                out[column] = values.where(~risky, "'" + values.astype(str))
+    out.columns = ["'" + c if isinstance(c, str) and c.startswith(FORMULA_START) else c
+                   for c in out.columns]
+    return out
+
+
+def to_csv_bytes(result: AllocationResult) -> bytes:
+    """The allocation (region × instrument, USD) as CSV, formula-like text escaped."""
+    return spreadsheet_safe(result.allocation).to_csv(index=False).encode()
+
+
+def scenario_yaml(result: AllocationResult) -> bytes:
+    """The resolved scenario; uploading it again reproduces the plan."""
+    return result.scenario.to_yaml().encode()
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict) and value:
+        rows: list[tuple[str, str]] = []
+        for key, sub in value.items():
+            rows += _flatten(sub, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix, json.dumps(value))]
+
+
+def to_excel_bytes(result: AllocationResult) -> bytes:
+    """A workbook with sheets allocation, regions, metrics and scenario."""
+    metrics = result.metrics_table().rename_axis("metric").reset_index()
+    extra = pd.DataFrame([
+        {"metric": "objective (S_lambda)", "before": None, "after": result.objective},
+        {"metric": "spent_usd", "before": None, "after": result.spent_usd},
+        {"metric": "budget_usd", "before": None, "after": result.scenario.budget},
+        {"metric": "solve_time_s", "before": None, "after": result.solver.get("solve_time_s")},
+    ])
+    scenario = pd.DataFrame(_flatten(result.scenario.to_dict()), columns=["key", "value (JSON)"])
+    provenance = pd.DataFrame(_flatten(result.provenance), columns=["key", "value (JSON)"])
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        result.allocation.to_excel(writer, sheet_name="allocation", index=False)
+        result.regions.to_excel(writer, sheet_name="regions", index=False)
+        pd.concat([metrics, extra], ignore_index=True).to_excel(writer, sheet_name="metrics", index=False)
+        scenario.to_excel(writer, sheet_name="scenario", index=False)
+        provenance.to_excel(writer, sheet_name="scenario", index=False, startrow=len(scenario) + 2)
+        for sheet in writer.sheets.values():
+            _text_cells_as_text(sheet)
+            for column in sheet.columns:
+                width = max(len(str(c.value or "")) for c in column[:200])
+                sheet.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 60)
+    return buffer.getvalue()
+
+
+def _text_cells_as_text(sheet: Any) -> None:
+    """Store every text cell of an openpyxl sheet as text, never as a formula.
+
+    openpyxl turns any string that starts with ``=`` into a formula cell; this undoes
+    it, and quote-prefixes text that starts like a formula so Excel keeps it text.
+    """
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+            if cell.data_type == "s" and str(cell.value).startswith(FORMULA_START):
+                cell.quotePrefix = True
+
+
+def to_geojson_bytes(result: AllocationResult, geometry: Any) -> bytes:
+    """Per-region plan table joined to the polygons (EPSG:4326), as GeoJSON."""
+    if geometry is None:
+        raise DataError("no geometry for these regions: give a GeoJSON keyed by region_id")
+    shapes = geometry[["region_id", "geometry"]].copy()
+    shapes["region_id"] = shapes["region_id"].astype(str)
+    shapes = valid_polygons(shapes, "the plan's geometry")  # never write an invalid shape
+    table = result.regions.copy()
+    table["region_id"] = table["region_id"].astype(str)
+    joined = shapes.merge(table, on="region_id", how="inner", validate="one_to_one")
+    if len(joined) != len(table):
+        absent = sorted(set(table["region_id"]) - set(joined["region_id"]))
+        raise DataError(f"{len(absent)} region(s) have no geometry, e.g. {absent[:5]}")
+    return joined.to_json(drop_id=True, na="null").encode()
+
+
+_BRIEF_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;margin:0 auto;
+max-width:60rem;padding:1.2rem;font-size:11pt;line-height:1.35}
+h1{font-size:1.45rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1rem 0 .35rem;border-bottom:1px solid #ccc}
+.sub{color:#555;margin:0 0 .8rem}.grid{display:grid;grid-template-columns:repeat(3,1fr);gap:.5rem}
+.card{border:1px solid #ddd;border-radius:6px;padding:.45rem .6rem}.card b{display:block;font-size:1.15rem}
+.card span{color:#555;font-size:.85rem}table{border-collapse:collapse;width:100%;font-size:.9rem}
+th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n{text-align:right}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
+.map{height:24rem}.foot{color:#666;font-size:.8rem;margin-top:.8rem}
+@media print{@page{size:letter;margin:12mm}body{padding:0;max-width:none;font-size:9.5pt}
+.map{height:19rem}h2{break-after:avoid}.card,table,li{break-inside:avoid}}
+"""
+
+
+def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
+    """The brief's content as data: headline cards, top regions, constraints, assumptions."""
+    from optimizer.ui.workbench import headline, marginal_sentences
+
+    cards = [(h.label, h.value, h.delta or "") for h in headline(result) if h.label != "Solve time"]
+    top_rows = result.regions.nlargest(top, "funding_usd")
+    top_table = [(str(r["name"]), usd(r["funding_usd"]), f"${r['funding_per_capita_usd']:,.0f}",
+                  f"{r['baseline_capacity']:.2f} → {r['final_capacity']:.2f}")
+                 for _, r in top_rows.iterrows()]
+    sc = result.scenario
+    weights = ", ".join(f"{columns.label_with_unit(k)} {v:.0%}"
+                        for k, v in sc.normalized_weights.items())
+    instruments = "; ".join(
+        f"{name}: {ins.effectiveness_per_busd:g} points per $1B, saturation {usd(ins.saturation_usd)}"
+        for name, ins in sc.instruments.items())
+    assumptions = [
+        f"Budget {usd(sc.budget)}{' (may be left unspent)' if sc.allow_unspent else ', all spent'}.",
+        f"Spread weight λ = {sc.spread_weight:g} (0 = total capacity only, 1 = Sen welfare index); "
+        f"complementarity θ = {sc.complementarity:g} (how much existing clusters multiply a dollar).",
+        f"Indicator weights: {weights}.",
+        f"Instrument response (assumptions): {instruments}.",
+    ]
+    if sc.exclusions.regions or sc.exclusions.top_k_incumbents:
+        top_k = sc.exclusions.top_k_incumbents
+        assumptions.append(f"Excluded: {', '.join(sc.exclusions.regions) or 'none named'}"
+                           f"{f'; the top {top_k} incumbents' if top_k else ''}.")
+    if sc.top_k_share_cap is not None:
+        assumptions.append(f"The top {sc.top_k_share_cap.k} regions may hold at most "
+                           f"{sc.top_k_share_cap.max_share:.0%} of capacity.")
+    if sc.per_capita_floor is not None:
+        assumptions.append(f"Every region ends at least {sc.per_capita_floor:g} × the national "
+                           "per-capita baseline.")
+    if sc.region_cap_usd is not None or sc.region_bounds or sc.max_region_share is not None:
+        assumptions.append("Per-region caps/floors apply (see the scenario file).")
+    filled = filled_sentence(result.filled_values, sc)
+    if filled:
+        assumptions.append(filled)
+    return {"cards": cards, "top": top_table, "constraints": marginal_sentences(result),
+            "assumptions": assumptions}
+
+
+def to_brief_html(result: AllocationResult, geometry: Any | None = None,
+                  title: str = "PlaceFund plan") -> bytes:
+    """A one-page brief (prints to one PDF page): map, headline, top regions, constraints."""
+    from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
+
+    parts = brief_sections(result)
+    esc = html.escape
+    map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
+    if geometry is not None:
+        shapes = valid_polygons(geometry, "the plan's geometry")
+        fig = choropleth(result.regions, geojson_for(shapes), "funding_per_capita_usd", height=360)
+        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=None,
+                          autosize=True)  # fill the .map box, on screen and in print
+        map_html = ("<script>" + geo_assets_script() + "</script>" +
+                    fig.to_html(full_html=False, include_plotlyjs=True, default_height="100%",
+                                config={"displayModeBar": False, "staticPlot": False,
+                                        "topojsonURL": "./"}))
+    cards = "".join(f"<div class='card'><span>{esc(label)}</span><b>{esc(value)}</b>"
+                    f"<span>{esc(delta)}</span></div>" for label, value, delta in parts["cards"])
+    rows = "".join(f"<tr><td>{esc(n)}</td><td class='n'>{esc(f)}</td><td class='n'>{esc(p)}</td>"
+                   f"<td class='n'>{esc(c)}</td></tr>" for n, f, p, c in parts["top"])
+    constraints = "".join(f"<li>{esc(s)}</li>" for s in parts["constraints"]) or "<li>none binding</li>"
+    assumptions = "".join(f"<li>{esc(s)}</li>" for s in parts["assumptions"])
+    prov = result.provenance
+    made = esc(str(prov.get("created_utc") or datetime.now(UTC).isoformat(timespec="seconds")))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>{_BRIEF_CSS}</style></head><body>
+<h1>{esc(title)}</h1>
+<p class="sub">{esc(usd(result.spent_usd))} across {len(result.regions)} regions ·
+data {esc(str(prov.get('data_source', '')))} · made {made}</p>
+<div class="grid">{cards}</div>
+<h2>Funding per person</h2><div class="map">{map_html}</div>
+<div class="cols"><div><h2>Top regions by funding</h2>
+<table><thead><tr><th>Region</th><th class="n">Funding</th><th class="n">Per person</th>
+<th class="n">Capacity before → after</th></tr></thead><tbody>{rows}</tbody></table></div>
+<div><h2>What the constraints cost</h2><ul>{constraints}</ul>
+<h2>Assumptions</h2><ul>{assumptions}</ul></div></div>
+<p class="foot">Capacity points: the nation's baseline total is 100. Scenario fingerprint
+{esc(str(prov.get('scenario_sha256', ''))[:12])}, data {esc(str(prov.get('data_sha256', ''))[:12])}.
+The scenario file exported with this brief reproduces the plan.</p>
+</body></html>
+"""
+    return page.encode()
+
+
+def export_bytes(result: AllocationResult, fmt: str, geometry: Any | None = None,
+                 title: str = "PlaceFund plan") -> bytes:
+    """One export by format name (csv, xlsx, geojson, html, yaml)."""
+    if fmt == "csv":
+        return to_csv_bytes(result)
+    if fmt == "xlsx":
+        return to_excel_bytes(result)
+    if fmt == "geojson":
+        return to_geojson_bytes(result, geometry)
+    if fmt == "html":
+        return to_brief_html(result, geometry, title)
+    if fmt == "yaml":
+        return scenario_yaml(result)
+    raise DataError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")

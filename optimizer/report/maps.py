@@ -1,0 +1,253 @@
+"""Plotly maps of a plan: one choropleth per metric, and a difference map.
+
+Maps work offline: region shapes come from our own GeoJSON (outer rings turned
+clockwise, as plotly's geo renderer wants; a counter-clockwise ring fills the whole
+map), and the base-map topojson plotly always asks for is served locally as an
+empty-but-valid file (``static/*.json``) or embedded in a page (``geo_assets_script``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import shapely
+
+from optimizer.engine.scenario import usd
+
+# the top-level static/ folder, packaged as optimizer.static (see pyproject.toml)
+STATIC_DIR = Path(str(resources.files("optimizer.static")))
+TOPOJSON_URL = "app/static/"  # where Streamlit serves STATIC_DIR
+PLOTLY_CONFIG = {"topojsonURL": TOPOJSON_URL, "displaylogo": False}
+BASE_LAYERS = ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
+US_BOUNDS = (-180.0, 15.0, -60.0, 72.0)  # lon/lat box holding the 50 states + DC
+
+
+@dataclass(frozen=True)
+class MapMetric:
+    """A column of ``AllocationResult.regions`` that can colour the map."""
+
+    column: str
+    label: str
+    unit: str
+    kind: str  # "usd", "share", "points" or "ratio"
+    help: str
+
+
+MAP_METRICS: dict[str, MapMetric] = {
+    m.column: m
+    for m in (
+        MapMetric("funding_per_capita_usd", "Funding per person", "USD per person", "usd",
+                  "Total funding to the region divided by its population."),
+        MapMetric("funding_usd", "Total funding", "USD", "usd",
+                  "All instruments together."),
+        MapMetric("capacity_gain", "Capacity gain", "capacity points", "points",
+                  "Capacity points the funding adds (the nation's baseline total is 100)."),
+        MapMetric("capacity_per_capita_before", "Capacity per capita, before", "× national average",
+                  "ratio", "Capacity share over population share; 1 = national average."),
+        MapMetric("capacity_per_capita_after", "Capacity per capita, after", "× national average",
+                  "ratio", "Capacity share over population share after funding; 1 = national average."),
+        MapMetric("capacity_share_before", "Share of national capacity, before", "% of total",
+                  "share", "The region's share of the nation's capacity points at baseline."),
+        MapMetric("capacity_share_after", "Share of national capacity, after", "% of total",
+                  "share", "The region's share of the nation's capacity points after funding."),
+        MapMetric("hub", "Hub selection", "selected or not", "hub",
+                  "Regions selected as hubs (only hubs are funded when hub selection is on)."),
+    )
+}
+HUB_COLORS = ("#d9d9d9", "#e6550d")  # not a hub, hub
+CORE_INDEX = MapMetric("core_index", "Probability of being funded", "share of weight samples",
+                       "share", "Share of the sampled weight vectors under which the region is "
+                                "funded: 100% = core (funded whatever the weights), 0% = never.")
+
+
+def map_metrics_for(regions: pd.DataFrame, hubs: bool) -> list[str]:
+    """The ``MAP_METRICS`` keys that make sense for a plan (hub selection only with hubs)."""
+    return [k for k in MAP_METRICS if k != "hub" or (hubs and "hub" in regions)]
+
+
+def format_value(value: float, kind: str) -> str:
+    """A number as people read it: $12.3B / $412 per person, 4.2%, 1.23 points."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if kind == "usd":
+        return usd(value)
+    if kind == "share":
+        return f"{value:.1%}"
+    if kind == "points":
+        return f"{value:,.2f} points"
+    return f"{value:,.2f}"
+
+
+def empty_topology() -> dict[str, Any]:
+    """A valid topojson with every base layer plotly may draw, all empty."""
+    return {
+        "type": "Topology",
+        "bbox": [-180, -90, 180, 90],
+        "objects": {name: {"type": "GeometryCollection", "geometries": []} for name in BASE_LAYERS},
+        "arcs": [],
+    }
+
+
+def geo_assets_script() -> str:
+    """JS that pre-loads empty base maps so a standalone page fetches nothing."""
+    topo = json.dumps(empty_topology())
+    names = ("usa_110m", "usa_50m", "world_110m", "world_50m")
+    entries = ",".join(f'"{n}":{topo}' for n in names)
+    return f"window.PlotlyGeoAssets={{topojson:{{{entries}}}}};"
+
+
+def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
+    """Region polygons as a GeoJSON dict for plotly, simplified and clockwise.
+
+    ``gdf`` has region_id and geometry (EPSG:4326). ``tolerance`` (degrees) defaults to
+    about a pixel of a map of the whole set: 0.05 for the states (a smaller page and a
+    faster redraw; plotly copies the shapes on every figure).
+    """
+    shapes = gdf[["region_id", "geometry"]].copy()
+    original = shapes.geometry.copy()
+    points = shapes.geometry.representative_point()
+    if tolerance is None:
+        span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
+        tolerance = min(0.05, span / 1500)
+    if tolerance > 0:
+        shapes["geometry"] = shapes.geometry.simplify(tolerance, preserve_topology=True)
+    invalid = ~shapes.geometry.is_valid
+    if invalid.any():
+        shapes.loc[invalid, "geometry"] = shapes.geometry[invalid].make_valid()
+    grid = tolerance / 5 if tolerance > 0 else 1e-6
+    shapes["geometry"] = shapely.set_precision(shapes.geometry.values, grid)
+    # a region smaller than the grid (Falls Church city, VA, among counties) would vanish,
+    # and one empty shape stops plotly drawing any: keep such regions at full resolution
+    lost = shapes.geometry.is_empty | shapes.geometry.isna()
+    shapes.loc[lost, "geometry"] = original[lost]
+    shapes["geometry"] = shapes.geometry.orient_polygons(exterior_cw=True)
+    data = json.loads(shapes.to_json(drop_id=True))
+    lo_x, lo_y, hi_x, hi_y = US_BOUNDS
+    in_us = points.x.between(lo_x, hi_x) & points.y.between(lo_y, hi_y)
+    data["scope"] = "usa" if bool(in_us.all()) else "world"
+    return data
+
+
+def _layout(fig: go.Figure, geojson: dict[str, Any], title: str, height: int) -> go.Figure:
+    scope = geojson.get("scope", "world")
+    fig.update_geos(
+        scope=scope,
+        projection_type="albers usa" if scope == "usa" else "natural earth",
+        fitbounds="locations",
+        visible=False,
+        bgcolor="rgba(0,0,0,0)",
+    )
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        height=height,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        paper_bgcolor="rgba(0,0,0,0)",
+        dragmode=False,
+    )
+    return fig
+
+
+def _colorbar(metric: MapMetric) -> dict[str, Any]:
+    bar: dict[str, Any] = {"title": {"text": f"{metric.label}<br>({metric.unit})", "side": "top"},
+                           "thickness": 14, "len": 0.8}
+    if metric.kind == "usd":
+        bar.update(tickprefix="$", tickformat="~s")
+    elif metric.kind == "share":
+        bar.update(tickformat=".1%")
+    else:
+        bar.update(tickformat=".2f")
+    return bar
+
+
+def _region_figure(locations: list[str], z: Any, hover: list[str], geojson: dict[str, Any],
+                   **style: Any) -> go.Figure:
+    """One choropleth trace over ``geojson`` keyed by region_id, hover text as given."""
+    style.setdefault("marker", {"line": {"color": "white", "width": 0.6}})
+    fig = go.Figure(go.Choropleth(featureidkey="properties.region_id", locations=locations,
+                                  z=z, text=hover, hoverinfo="text", **style))
+    fig.data[0].geojson = geojson  # set after: plotly copies shapes passed to the constructor
+    return fig
+
+
+def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "funding_per_capita_usd",
+               height: int = 520) -> go.Figure:
+    """A choropleth of one ``MAP_METRICS`` column of a plan's per-region table."""
+    metric = MAP_METRICS[column]
+    if metric.kind == "hub":
+        return hub_map(regions, geojson, height)
+    values = regions[column].astype(float).to_numpy()
+    hover = [f"<b>{name}</b><br>{metric.label}: {format_value(v, metric.kind)}<br>"
+             f"Funding: {usd(f)}"
+             for name, v, f in zip(regions["name"], values, regions["funding_usd"])]
+    fig = _region_figure(regions["region_id"].astype(str).tolist(), values, hover, geojson,
+                         colorscale="Viridis", colorbar=_colorbar(metric))
+    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+
+
+def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:
+    """Selected hubs in one colour, other regions in grey, with a two-entry legend."""
+    hub = regions["hub"].astype(bool).to_numpy()
+    hover = [f"<b>{name}</b><br>{'Hub' if h else 'Not a hub'}<br>Funding: {usd(f)}"
+             for name, h, f in zip(regions["name"], hub, regions["funding_usd"])]
+    fig = _region_figure(
+        regions["region_id"].astype(str).tolist(), hub.astype(float), hover, geojson,
+        zmin=0.0, zmax=1.0,
+        colorscale=[[0.0, HUB_COLORS[0]], [0.5, HUB_COLORS[0]], [0.5, HUB_COLORS[1]],
+                    [1.0, HUB_COLORS[1]]],
+        colorbar={"title": {"text": "Hub selection<br>(selected or not)", "side": "top"},
+                  "tickvals": [0.25, 0.75],
+                  "ticktext": ["not a hub", "hub"], "thickness": 14, "len": 0.4},
+    )
+    return _layout(fig, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
+
+
+def robustness_map(stats: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:
+    """Probability of being funded per region (core index) from a robust-weights analysis."""
+    metric = CORE_INDEX
+    values = stats["core_index"].astype(float).to_numpy()
+    hover = [f"<b>{name}</b><br>{metric.label}: {format_value(v, 'share')} ({cls})<br>"
+             f"Median funding: {usd(m)}"
+             for name, v, cls, m in zip(stats["name"], values, stats["core_class"],
+                                        stats["funding_median_usd"])]
+    fig = _region_figure(stats["region_id"].astype(str).tolist(), values, hover, geojson,
+                         zmin=0.0, zmax=1.0, colorscale="Viridis", colorbar=_colorbar(metric))
+    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+
+
+def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str, Any],
+                   name_a: str, name_b: str, column: str = "funding_usd",
+                   height: int = 480) -> go.Figure:
+    """Where ``name_b`` gives more (blue) or less (red) than ``name_a``; white = same."""
+    metric = MAP_METRICS[column]
+    a = plan_a.set_index("region_id")
+    b = plan_b.set_index("region_id").reindex(a.index)
+    diff = (b[column] - a[column]).astype(float)
+    limit = float(np.nanmax(np.abs(diff.to_numpy()))) if len(diff) else 0.0
+    limit = limit if limit > 0 else 1.0
+    hover = [f"<b>{name}</b><br>{name_a}: {format_value(va, metric.kind)}<br>"
+             f"{name_b}: {format_value(vb, metric.kind)}<br>"
+             f"difference: {'+' if d >= 0 else ''}{format_value(d, metric.kind)}"
+             for name, va, vb, d in zip(a["name"], a[column], b[column], diff)]
+    bar = _colorbar(metric)
+    bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
+    fig = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
+                         colorscale="RdBu", zmin=-limit, zmax=limit, zmid=0.0,
+                         marker={"line": {"color": "#888", "width": 0.5}}, colorbar=bar)
+    return _layout(fig, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
+
+
+def decode_array(value: Any) -> np.ndarray:
+    """A plotly array as numpy, whether plain or base64-encoded (plotly >= 6 JSON)."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        raw = base64.b64decode(value["bdata"])
+        return np.frombuffer(raw, dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)

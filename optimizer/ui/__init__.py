@@ -1,0 +1,1 @@
+"""The workbench logic behind app.py: controls, tables, region-set defaults, the sensitivity page."""

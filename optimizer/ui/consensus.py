@@ -1,0 +1,113 @@
+"""The workbench's Consensus tab, as pure functions (``app.py`` only lays out widgets).
+
+A user defines 2-6 stakeholders with sliders (a weight per indicator of the plan on
+screen, and optionally their own lambda and theta), solves, and sees the achievement
+table as a heat map and the consensus plan's map beside each stakeholder's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from optimizer.analysis.consensus import ConsensusResult, consensus
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import ScenarioError
+from optimizer.engine.scenario import Scenario
+
+MIN_STAKEHOLDERS, MAX_STAKEHOLDERS = 2, 6
+PRESET_NAMES = ("research", "workforce", "investors", "industry", "regions", "equity")
+
+
+@dataclass
+class StakeholderRow:
+    """One stakeholder as the sliders hold it: weights 0-1 per indicator; lambda and
+    theta None to keep the plan's own."""
+
+    name: str
+    weights: dict[str, float]
+    spread_weight: float | None = None
+    complementarity: float | None = None
+    own_judgments: dict[str, bool] = field(default_factory=dict)
+
+
+def default_rows(base: Scenario, count: int = 3) -> list[StakeholderRow]:
+    """``count`` stakeholders to start from: the plan's indicators dealt round-robin, each
+    stakeholder weighting its own share of them fully and the rest at 0.1; the last of
+    three or more also cares more about spread (lambda 0.9)."""
+    if not MIN_STAKEHOLDERS <= count <= MAX_STAKEHOLDERS:
+        raise ScenarioError(f"stakeholders: between {MIN_STAKEHOLDERS} and {MAX_STAKEHOLDERS} "
+                            f"(got {count})")
+    indicators = [k for k, w in base.weights.items() if w > 0]
+    rows = []
+    for j in range(count):
+        mine = set(indicators[j::count]) or set(indicators)
+        rows.append(StakeholderRow(PRESET_NAMES[j], {k: 1.0 if k in mine else 0.1
+                                                     for k in indicators}))
+    if count >= 3:
+        rows[-1].spread_weight = 0.9
+    return rows
+
+
+def stakeholders_from_rows(rows: list[StakeholderRow]) -> dict[str, dict[str, Any]]:
+    """The rows as ``consensus`` stakeholders; names must be distinct and non-empty."""
+    if not MIN_STAKEHOLDERS <= len(rows) <= MAX_STAKEHOLDERS:
+        raise ScenarioError(f"stakeholders: between {MIN_STAKEHOLDERS} and {MAX_STAKEHOLDERS} "
+                            f"(got {len(rows)})")
+    out: dict[str, dict[str, Any]] = {}
+    for j, row in enumerate(rows, 1):
+        name = row.name.strip()
+        if not name:
+            raise ScenarioError(f"stakeholder {j}: give it a name")
+        if name in out:
+            raise ScenarioError(f"stakeholder {j}: the name '{name}' is used twice")
+        if sum(row.weights.values()) <= 0:
+            raise ScenarioError(f"{name}: every weight is zero; give at least one indicator a "
+                                "positive weight")
+        spec: dict[str, Any] = {"weights": dict(row.weights)}
+        if row.spread_weight is not None:
+            spec["spread_weight"] = float(row.spread_weight)
+        if row.complementarity is not None:
+            spec["complementarity"] = float(row.complementarity)
+        out[name] = spec
+    return out
+
+
+def solve_consensus(regions: Regions, base: Scenario, rows: list[StakeholderRow]
+                    ) -> ConsensusResult:
+    """The consensus of the rows under the plan's own rules (a checked plan)."""
+    return consensus(regions, base, stakeholders_from_rows(rows), title="workbench consensus")
+
+
+def achievement_heatmap(result: ConsensusResult) -> go.Figure:
+    """The achievement table as a heat map: rows stakeholders, columns whose plan."""
+    table = result.achievement
+    columns = [f"{c}'s plan" if c != "consensus" else "consensus" for c in table.columns]
+    text = [[f"{v:.1%}" for v in row] for row in table.to_numpy()]
+    fig = go.Figure(go.Heatmap(
+        z=table.to_numpy(), x=columns, y=list(table.index), text=text, texttemplate="%{text}",
+        colorscale="RdYlGn", zmin=min(0.0, float(table.to_numpy().min())), zmax=1.0,
+        colorbar={"title": "share of<br>attainable gain", "tickformat": ".0%"},
+        hovertemplate="%{y} under %{x}: %{text}<extra></extra>"))
+    fig.update_layout(title=f"Share of attainable gain (t = {result.t:.1%} under the consensus)",
+                      yaxis={"autorange": "reversed", "title": "stakeholder"},
+                      xaxis={"title": "plan", "side": "top"}, height=120 + 60 * len(table),
+                      margin={"l": 10, "r": 10, "t": 90, "b": 10})
+    return fig
+
+
+def summary_frame(result: ConsensusResult) -> pd.DataFrame:
+    """Per stakeholder: baseline, own optimum, consensus S, share and points given up."""
+    return result.summary_table().rename(columns={
+        "baseline_S": "S before", "own_optimum_S": "S, own plan", "consensus_S": "S, consensus",
+        "share_of_attainable_gain": "Share of attainable gain",
+        "gives_up_points": "Gives up (points)"})
+
+
+def plan_tables(result: ConsensusResult) -> dict[str, pd.DataFrame]:
+    """Per-region tables to map: the consensus first, then each stakeholder's own plan."""
+    return {"consensus": result.plan.regions,
+            **{k: p.regions for k, p in result.own_plans.items()}}

@@ -1,0 +1,1 @@
+"""Static files the workbench serves (plotly base-map stand-ins), packaged as ``optimizer.static``."""
