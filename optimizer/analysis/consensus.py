@@ -48,6 +48,8 @@ from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights
 from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
+from optimizer.engine.highs import SOLVE_LOCK as _SOLVE_LOCK
+from optimizer.engine.highs import PersistentHighs as _Highs
 from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
@@ -67,7 +69,7 @@ from optimizer.engine.scenario import (
     scenario_from_dict,
     usd,
 )
-from optimizer.engine.solve import _SOLVE_LOCK, Planner, _Highs, verified
+from optimizer.engine.solve import Planner, verified
 
 CONSENSUS_FILE = "consensus.json"
 ROBUST_FILE = "robust.json"

@@ -8,7 +8,6 @@ with a lock because the HiGHS interface redirects process-wide stdout/stderr.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,12 +16,22 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
-from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizer.engine.check import check
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
+from optimizer.engine.highs import (
+    SOLVE_LOCK,
+    LoadedLP,
+    PersistentHighs,
+    column_index,
+    highs_of,
+    load_model,
+    loaded_lp,
+    new_persistent_highs,
+    row_index,
+)
 from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
@@ -47,28 +56,9 @@ from optimizer.engine.start.basis import (
 )
 from optimizer.engine.start.estimate import estimate_plan
 
-_SOLVE_LOCK = threading.Lock()
 MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
-
-
-class _Highs(Highs):
-    """Pyomo's persistent HiGHS, minus a no-op variable removal on every solve.
-
-    Pyomo 6.10 calls ``_remove_variables([])`` and ``_remove_constraints([])`` on each
-    re-solve, which still ask HiGHS to delete an empty set (dropping its warm-start
-    basis) and re-index every column and row. Skipping the empty calls keeps re-solves
-    warm and cheap.
-    """
-
-    def _remove_variables(self, variables):  # type: ignore[no-untyped-def]
-        if variables:
-            super()._remove_variables(variables)
-
-    def _remove_constraints(self, cons):  # type: ignore[no-untyped-def]
-        if cons:  # the same no-op re-indexing, for rows
-            super()._remove_constraints(cons)
 
 
 class Status(StrEnum):
@@ -147,7 +137,7 @@ class Planner:
         self.mip_duals = mip_duals
         self.refine = refine
         self._model: pyo.ConcreteModel | None = None
-        self._solver: Highs | None = None
+        self._solver: PersistentHighs | None = None
         self._highs_clock = 0.0
         self._dual_rows: list = []
         self._start = ""
@@ -167,34 +157,19 @@ class Planner:
             return False
         self._model = build_model(inputs)
         self._times["build_time_s"] = time.perf_counter() - clock
-        self._solver = _Highs()
-        cfg = self._solver.config
-        cfg.raise_exception_on_nonoptimal_result = False
-        cfg.load_solutions = False
-        updates = cfg.auto_updates
-        # the structure never changes in place: only parameter updates are needed
-        updates.check_for_new_or_removed_constraints = False
-        updates.check_for_new_or_removed_vars = False
-        updates.check_for_new_or_removed_params = False
-        updates.check_for_new_objective = False
-        updates.update_constraints = False
-        updates.update_vars = False
-        updates.update_named_expressions = False
-        updates.update_objective = False
+        self._solver = new_persistent_highs()
         self._highs_clock = 0.0
         mdl = self._model
         self._save_basis = False
         self._start = "HiGHS's own start"
         clock = time.perf_counter()
-        self._solver.set_instance(mdl)
-        # HiGHS prints warnings of later model updates straight to stdout; users never see them
-        self._solver._solver_model.setOptionValue("output_flag", False)
+        load_model(self._solver, mdl)
         self._times["translate_time_s"] = time.perf_counter() - clock
         if inputs.hubs is None and len(mdl.seg) >= LARGE_MODEL_COLUMNS:
             # large LP: a saved basis of this shape, else crossover from the estimated
             # plan, else the IPM
             clock = time.perf_counter()
-            source = load_basis(self._solver._solver_model, mdl.structure)
+            source = load_basis(highs_of(self._solver), mdl.structure)
             if source is None and self._start_near_estimate(inputs):
                 source = "estimated plan + crossover"
                 self._solver.config.solver_options = dict(CROSSOVER_START_OPTIONS)
@@ -215,10 +190,10 @@ class Planner:
         mdl, solver = self._model, self._solver
         assert mdl is not None and solver is not None
         variables, values = point_at(mdl, inputs, estimate_plan(inputs))
-        column = solver._pyomo_var_to_solver_var_map
-        columns = np.zeros(solver._solver_model.getNumCol())
-        columns[[column[id(v)] for v in variables]] = values
-        return start_from_point(solver._solver_model, columns)
+        highs = highs_of(solver)
+        columns = np.zeros(highs.getNumCol())
+        columns[[column_index(solver, v) for v in variables]] = values
+        return start_from_point(highs, columns)
 
     def solve(self, scenario: Scenario, *, gini_cap: float | None = None) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, check, and return the plan.
@@ -285,7 +260,18 @@ class Planner:
         """Drop HiGHS's warm-start basis: the next solve starts without one, so a batch
         of runs gives the same numbers whatever this planner solved before."""
         if self._solver is not None:
-            self._solver._solver_model.clearSolver()
+            highs_of(self._solver).clearSolver()
+
+    def lp(self) -> LoadedLP:
+        """The last solved model as HiGHS holds it (Pyomo model, ``highspy.Highs``,
+        row/column maps), for analyses working on HiGHS directly, e.g. ``Highs.getIis``.
+
+        Read-only: changing it changes this planner's next solve. Hold
+        ``optimizer.engine.highs.SOLVE_LOCK`` while running HiGHS on it.
+        """
+        if self._model is None or self._solver is None:
+            raise SolverError("solve a scenario before asking for its LP")
+        return loaded_lp(self._solver, self._model)
 
     def ranging(self) -> dict[str, tuple[float, float]]:
         """HiGHS ranging of the last LP solve: the intervals of the budget ($B) and of
@@ -293,12 +279,12 @@ class Planner:
         mdl, solver = self._model, self._solver
         if mdl is None or solver is None:
             raise SolverError("solve a scenario before ranging")
-        status, rng = solver._solver_model.getRanging()
+        status, rng = highs_of(solver).getRanging()
         if status != highspy.HighsStatus.kOk:
             raise SolverError(f"HiGHS could not range this plan ({status})")
-        row = solver._pyomo_con_to_solver_con_map[mdl.budget_use]
+        row = row_index(solver, mdl.budget_use)
         spread = mdl.gini_sum if hasattr(mdl, "gini_sum") else mdl.hoover_sum
-        col = solver._pyomo_var_to_solver_var_map[id(spread)]
+        col = column_index(solver, spread)
         unit = mdl.unit_busd
         # the objective is mean - lambda * spread: the spread column's cost is -lambda
         return {
@@ -336,7 +322,7 @@ class Planner:
         if conflicts:
             raise InfeasibleError(conflicts)
         approx = inputs.scenario.approximation
-        with _SOLVE_LOCK:
+        with SOLVE_LOCK:
             rebuilt = self._ensure_model(inputs)
             self._apply_gini_cap(gini_cap, inputs)
             if hasattr(self._model, "topk_lin"):
@@ -393,7 +379,7 @@ class Planner:
             }
             iterations = int(results.extra_info.simplex_iteration_count or 0)
             if self._save_basis:
-                save_basis(solver._solver_model, mdl.structure)
+                save_basis(highs_of(solver), mdl.structure)
                 solver.config.solver_options = dict(WARM_OPTIONS)  # re-solves: warm simplex
                 self._save_basis = False
             info = SolverInfo(
