@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=70.1" wheel
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
 if [ ! -x /usr/bin/chromium ] && [ "${PLACEFUND_SKIP_BROWSER:-0}" != "1" ]; then
