@@ -14,7 +14,8 @@ import pytest
 
 import optimizer as pf
 from optimizer.engine import columns
-from optimizer.engine.inputs import per_capita, resolve
+from optimizer.engine.inputs import resolve
+from optimizer.engine.response import per_capita
 from optimizer.engine.scenario import region_set_default
 
 SAN_JOSE, FRESNO = "41940", "23420"

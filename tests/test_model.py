@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer.engine.inputs import gain_points, resolve
+from optimizer.engine.inputs import resolve
 from optimizer.engine.model import lp_gain_points, tangent_layout, tangent_segments
+from optimizer.engine.response import gain_points
 
 
 def test_segments_reproduce_the_envelope_of_tangents() -> None:

@@ -50,7 +50,7 @@ from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.engine.highs import SOLVE_LOCK as _SOLVE_LOCK
 from optimizer.engine.highs import PersistentHighs as _Highs
-from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, resolve
+from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
     _gini_sum,
@@ -59,6 +59,7 @@ from optimizer.engine.model import (
     lp_gain_points,
     set_top_k_linearization,
 )
+from optimizer.engine.response import gain_points
 from optimizer.engine.result import AllocationResult, build_result
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (

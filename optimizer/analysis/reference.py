@@ -24,8 +24,9 @@ import pandas as pd
 
 from optimizer.engine.data import DATA_DIR, Regions
 from optimizer.engine.errors import DataError
-from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, resolve
+from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
+from optimizer.engine.response import gain_points
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import Scenario, constraint_packs, region_set_default, scenario_from_dict
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, per_capita
+from optimizer.engine.inputs import BUSD, ModelInputs
+from optimizer.engine.response import gain_points, per_capita
 from optimizer.engine.scenario import usd
 
 TOL = 1e-9

@@ -2,8 +2,9 @@
 
 This is the MODEL.md maths that does not need a solver: indicator shares, baseline
 capacity ``c0`` (points, national total 100), absorptive multipliers ``m``,
-saturation scales ``s`` and the exact concave response ``g``. Money is held in
-billions of USD ($B) here and in the model, which keeps the LP well scaled.
+saturation scales ``s``, bounds and rules (the exact response ``g`` on these arrays
+is ``optimizer.engine.response``). Money is held in billions of USD ($B) here and in
+the model, which keeps the LP well scaled.
 """
 
 from __future__ import annotations
@@ -90,23 +91,6 @@ class ModelInputs:
     def x_max_busd(self) -> np.ndarray:
         """(n, m) the most region r can receive of instrument i."""
         return np.where(self.allowed, self.cap_busd[:, None], 0.0)
-
-
-def gain_points(x_busd: np.ndarray, inputs: ModelInputs) -> np.ndarray:
-    """Exact capacity gain g_ri(x) = a_i m_ri s_ri ln(1 + x / s_ri), points."""
-    s = inputs.saturation_busd
-    return inputs.effectiveness * inputs.multiplier * s * np.log1p(np.asarray(x_busd) / s)
-
-
-def marginal_points_per_busd(x_busd: np.ndarray, inputs: ModelInputs) -> np.ndarray:
-    """dg/dx at x: capacity points per extra $1B."""
-    s = inputs.saturation_busd
-    return inputs.effectiveness * inputs.multiplier / (1.0 + np.asarray(x_busd) / s)
-
-
-def per_capita(capacity_points: np.ndarray, inputs: ModelInputs) -> np.ndarray:
-    """y_r = capacity / (100 * population share): national baseline average is 1."""
-    return capacity_points / (100.0 * inputs.pop_share)
 
 
 def _resolve_refs(refs, regions: Regions, key: str) -> list[str]:

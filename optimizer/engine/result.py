@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.data import REGION_SETS
-from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, marginal_points_per_busd, per_capita
+from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import concentration
+from optimizer.engine.response import gain_points, marginal_points_per_busd, per_capita
 from optimizer.engine.scenario import Scenario, usd
 
 PLAN_FILES = ("allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv")

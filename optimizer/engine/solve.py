@@ -32,7 +32,7 @@ from optimizer.engine.highs import (
     new_persistent_highs,
     row_index,
 )
-from optimizer.engine.inputs import BUSD, ModelInputs, gain_points, resolve
+from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
     add_gini_cap,
@@ -43,6 +43,7 @@ from optimizer.engine.model import (
     set_top_k_linearization,
     structure_of,
 )
+from optimizer.engine.response import gain_points
 from optimizer.engine.result import AllocationResult, Duals, build_result
 from optimizer.engine.scenario import Scenario
 from optimizer.engine.start.basis import (

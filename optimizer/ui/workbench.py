@@ -40,10 +40,9 @@ from optimizer.engine.inputs import (
     BUSD,
     MAX_GINI_REGIONS,
     ModelInputs,
-    gain_points,
-    marginal_points_per_busd,
     resolve,
 )
+from optimizer.engine.response import gain_points, marginal_points_per_busd
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import (
     Scenario,
