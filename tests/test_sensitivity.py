@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer as pf
+from optimizer.analysis import runs as runs_module
 from optimizer.analysis.ranging import funded_set_ranging, lp_ranging
 from optimizer.analysis.runs import Backend
 from optimizer.analysis.sensitivity import (
@@ -18,6 +19,7 @@ from optimizer.analysis.sensitivity import (
     run_analysis,
     sample_weights,
     spec_from_dict,
+    spec_record,
 )
 from optimizer.cli import app
 from optimizer.engine.data import Regions
@@ -133,6 +135,39 @@ def test_failed_runs_are_recorded_and_do_not_stop_the_sweep(twin: Regions) -> No
     assert "budget" in runs.loc[1, "reason"]
     assert result.summary["failed"] == 1
     assert result.tables["run_regions"].query("run_id == 1")["funded"].isna().all()
+
+
+def test_an_infeasible_run_is_recorded_without_a_diagnosis(twin: Regions, monkeypatch) -> None:
+    def no_diagnosis(*args: object) -> None:
+        raise AssertionError("an infeasible run was diagnosed without being asked to")
+
+    monkeypatch.setattr(runs_module, "diagnose", no_diagnosis)
+    spec = spec_from_dict({"analysis": "sweep", "vary": {"region_floor_usd": [0, "$6B"]}})
+    runs = run_analysis(spec, backend=SERIAL, regions=twin, base=tiny_scenario()).tables["runs"]
+    assert list(runs["status"]) == ["ok", "infeasible"]
+    assert "Fix" not in runs.loc[1, "reason"] and "conflict (dropping" not in runs.loc[1, "reason"]
+
+
+def test_a_spec_may_ask_for_the_diagnosis_of_infeasible_runs(twin: Regions) -> None:
+    # two regions, $10B: floors of $6B each need $12B; the fix is a $5B floor or a $12B budget
+    spec = spec_from_dict({"analysis": "sweep", "diagnose": True,
+                           "vary": {"region_floor_usd": [0, "$6B"]}})
+    result = run_analysis(spec, backend=SERIAL, regions=twin, base=tiny_scenario())
+    runs = result.tables["runs"]
+    assert list(runs["status"]) == ["ok", "infeasible"]
+    reason = runs.loc[1, "reason"]
+    assert "dropping any one of them resolves it): the per-region floor" in reason
+    assert "lower the per-region floor from $6.00B to $5.00B" in reason
+    assert "raise the budget from $10.00B to $12.00B" in reason
+    assert result.summary["spec"]["diagnose"] is True
+    # the option is off by default and then absent from the recorded spec (same fingerprint)
+    plain = spec_from_dict({"analysis": "sweep", "vary": {"region_floor_usd": [0, "$6B"]}})
+    assert "diagnose" not in spec_record(plain) and spec_record(spec)["diagnose"] is True
+
+
+def test_diagnose_must_be_a_boolean() -> None:
+    with pytest.raises(ScenarioError, match="diagnose: Input should be a valid boolean"):
+        spec_from_dict({"analysis": "robust", "diagnose": "sometimes"})
 
 
 def test_resume_skips_finished_chunks(dominant: Regions, tmp_path: Path) -> None:

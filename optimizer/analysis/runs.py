@@ -11,7 +11,10 @@ a remote one.
 
 Finished chunks are written to ``OUT/partial/`` as they complete; a re-run of the
 same spec skips them (resume). A run that fails (infeasible, time limit, invalid
-changes) is recorded with its reason and does not stop the analysis.
+changes) is recorded with its reason and does not stop the analysis. An infeasible
+run costs one solve: it is recorded with what the arithmetic shows to conflict, and
+diagnosed (the conflicting rules and the smallest fixes, many further solves) only
+when the payload asks for it (a spec's ``diagnose: true``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.analysis.diagnose import diagnose
 from optimizer.engine.data import Regions, regions_from_bytes
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.engine.metrics import METRIC_NAMES
@@ -51,12 +55,14 @@ class Run:
 
 @dataclass(frozen=True)
 class Payload:
-    """What every task needs once: the regions file and the base scenario."""
+    """What every task needs once: the regions file and the base scenario; ``diagnose``
+    asks for a diagnosis of each infeasible run (without a Gini cap) in its reason."""
 
     regions_label: str
     regions_csv: bytes
     regions_sha: str
     base: dict[str, Any]
+    diagnose: bool = False
 
 
 @dataclass
@@ -69,9 +75,9 @@ class ChunkResult:
     final_capacity: np.ndarray  # (runs, n)
 
 
-def payload_for(regions: Regions, base: Scenario) -> Payload:
+def payload_for(regions: Regions, base: Scenario, diagnose: bool = False) -> Payload:
     """The payload for ``regions`` and a base scenario."""
-    return Payload(regions.source, regions.csv_bytes, regions.sha256, base.to_dict())
+    return Payload(regions.source, regions.csv_bytes, regions.sha256, base.to_dict(), diagnose)
 
 
 def apply_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +139,8 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
             else:
                 plan = planner.solve(scenario)
         except InfeasibleError as err:
-            row.update(status="infeasible", reason="; ".join(err.conflicts))
+            row.update(status="infeasible", reason=_infeasible_reason(err, payload, planner,
+                                                                      scenario, hooked))
         except SolverError as err:
             row.update(status="solver_error", reason=str(err))
         except PlaceFundError as err:
@@ -149,6 +156,18 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
         rows.append(row)
     table = pd.DataFrame(rows).reindex(columns=list(RUN_COLUMNS))
     return ChunkResult(chunk_id, table, funding, final)
+
+
+def _infeasible_reason(err: InfeasibleError, payload: Payload, planner: Planner,
+                       scenario: Scenario, hooked: bool) -> str:
+    """What conflicts; with ``payload.diagnose`` (and no Gini cap, which the diagnosis
+    does not know), also the minimal conflicting rules and the ranked fixes."""
+    reason = "; ".join(err.conflicts)
+    if not payload.diagnose or hooked:
+        return reason
+    found = diagnose(planner.regions, scenario)
+    fixes = [f"fix {i}: {r.text}" for i, r in enumerate(found.relaxations, 1)]
+    return "; ".join([reason, *found.lines(), *fixes])
 
 
 def regions_from_cache(payload: Payload) -> Regions:

@@ -106,6 +106,9 @@ class SpecBase(_Strict):
     seed: int = Field(default=0, ge=0)
     chunk_size: int = Field(default=25, ge=1, le=10_000)
     funded_threshold_usd: USD = Field(default=1e6, description="a region counts as funded from here")
+    diagnose: bool = Field(default=False, description=(
+        "diagnose each infeasible run: its reason then names the minimal conflicting rules "
+        "and the smallest fixes (many further solves per infeasible run)"))
 
 
 class SweepSpec(SpecBase):
@@ -188,6 +191,15 @@ def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None)
                    else e["msg"].removeprefix("Value error, "))
             lines.append(f"  {key or '(top level)'}: {msg}")
         raise ScenarioError(f"{source}: invalid {kind} spec\n" + "\n".join(lines)) from None
+
+
+def spec_record(spec: Spec) -> dict[str, Any]:
+    """The spec as JSON, for the summary and the fingerprint; ``diagnose`` appears only
+    when asked for, so a spec written before the option keeps its fingerprint (resume)."""
+    record = spec.model_dump(mode="json")
+    if not record.get("diagnose"):
+        record.pop("diagnose", None)
+    return record
 
 
 def load_spec(path: str | Path, analysis: str | None = None) -> Spec:
@@ -656,8 +668,8 @@ def run_analysis(
         runs = build_runs(spec, regions, base)
     if isinstance(spec, SweepSpec):
         info["varied"] = list(spec.vary)
-    payload = payload_for(regions, base)
-    fp = fingerprint({"spec": spec.model_dump(mode="json"), "base": base.fingerprint(),
+    payload = payload_for(regions, base, diagnose=spec.diagnose)
+    fp = fingerprint({"spec": spec_record(spec), "base": base.fingerprint(),
                       "data": regions.sha256, "runs": [(r.changes, r.gini_cap) for r in runs]})
     store = PartialStore(Path(out), fp, regions.ids) if out is not None else None
     chunks = execute(runs, payload, backend, chunk_size=spec.chunk_size, store=store,
@@ -683,7 +695,7 @@ def run_analysis(
         .to_dict("records"),
         "backend": backend.describe(), "seed": spec.seed,
         "regions": regions.source, "regions_sha256": regions.sha256,
-        "base_scenario_sha256": base.fingerprint(), "spec": spec.model_dump(mode="json"),
+        "base_scenario_sha256": base.fingerprint(), "spec": spec_record(spec),
         "spec_fingerprint": fp, **{k: v for k, v in info.items() if k != "varied"},
     }
     text = _summary_text(spec.analysis, tables, info)
