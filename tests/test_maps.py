@@ -13,6 +13,7 @@ import pytest
 from shapely.geometry import Polygon, shape
 
 import optimizer as pf
+from optimizer.engine.scenario import usd
 from optimizer.report import maps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def test_choropleth_carries_the_plan_values_a_legend_with_units_and_formatted_ho
     assert trace.colorbar.tickprefix == "$"
     ca = plan.regions.set_index("region_id").loc["06"]
     hover = dict(zip(trace.locations, trace.text))["06"]
-    assert "California" in hover and pf.scenario.usd(ca["funding_usd"]) in hover
+    assert "California" in hover and usd(ca["funding_usd"]) in hover
     assert fig.layout.geo.scope == "usa" and fig.layout.geo.fitbounds == "locations"
 
 
