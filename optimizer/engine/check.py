@@ -95,6 +95,32 @@ def _metrics(capacity: np.ndarray, population: np.ndarray, lam: float,
     }
 
 
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """A plan as arrays in region order (n) x instrument order (m), USD and points."""
+
+    regions: Regions
+    table: pd.DataFrame  # the regions table indexed by region_id
+    ids: list[str]
+    population: np.ndarray  # (n,)
+    pop_share: np.ndarray  # (n,)
+    instruments: list[str]
+    x: np.ndarray  # (n, m) USD
+    per_region: np.ndarray  # (n,) USD
+    c0: np.ndarray  # (n,) baseline capacity points
+    final: np.ndarray  # (n,) final capacity points (exact response)
+    budget: float
+    money_tol: float
+
+    def where(self, ref: str) -> int:
+        """The position of a region the scenario names (region_id, postal code, name)."""
+        rid = self.regions.lookup(ref)
+        if rid is None:
+            raise DataError(f"scenario refers to region '{ref}' that is not in the data",
+                            file=self.regions.source)
+        return self.ids.index(rid)
+
+
 def check(
     allocation: pd.DataFrame,
     regions: Regions,
@@ -108,36 +134,72 @@ def check(
     ``reported``/``reported_before`` are the plan's own metrics; any that disagree
     with the recomputation are reported as violations too. ``hubs`` are the plan's
     selected hubs (default: the funded regions) when the scenario selects hubs.
+    Each rule is one function below, named like the model's constraint.
     """
     report = CheckReport(objective_key=scenario.objective_key)
-    bad = report.violations.append
-    t = regions.table.set_index("region_id")
-    ids = list(t.index)
-    pop = t["population"].to_numpy(float)
-    budget = scenario.budget
-    money_tol = money_tolerance_usd(budget)
+    table = regions.table.set_index("region_id")
+    ids = list(table.index)
     instruments = list(scenario.instruments)
+    unknown = _unknown_keys(allocation, ids, instruments)
+    if unknown:
+        report.violations.extend(unknown)
+        return report
+    x = _amounts(allocation, ids, instruments)
+    if np.isnan(x).any():
+        report.violations.append(
+            Violation("missing_amount", int(np.isnan(x).sum()), "cells", "empty amounts"))
+        x = np.nan_to_num(x)
+    population = table["population"].to_numpy(float)
+    pop_share = population / population.sum()
+    c0, final = _capacity(table, regions, scenario, x, pop_share)
+    report.final_capacity = pd.Series(final, index=ids)
+    plan = _Plan(regions, table, ids, population, pop_share, instruments, x, x.sum(axis=1), c0,
+                 final, scenario.budget, money_tolerance_usd(scenario.budget))
+    for rule in (_non_negative, _budget_use, _region_bounds, _exclusions, _instrument_share,
+                 _group_min):
+        report.violations.extend(rule(plan, scenario))
+    if scenario.hubs is not None:
+        report.violations.extend(_hubs(plan, scenario, hubs))
+    report.violations.extend(_per_capita_floor(plan, scenario))
+    report.violations.extend(_top_k_cap(plan, scenario))
 
+    base_top = np.argsort(-c0, kind="stable")[: min(10, len(ids))]
+    report.metrics_before = _metrics(c0, population, scenario.spread_weight, base_top)
+    report.metrics_after = _metrics(final, population, scenario.spread_weight, base_top)
+    report.violations.extend(_metric_mismatches(
+        (("after", reported, report.metrics_after),
+         ("before", reported_before, report.metrics_before))))
+    return report
+
+
+def _unknown_keys(allocation: pd.DataFrame, ids: list[str],
+                  instruments: list[str]) -> list[Violation]:
+    """Regions or instruments the allocation names that the data/scenario lack."""
     unknown_r = sorted(set(allocation["region_id"].astype(str)) - set(ids))
     unknown_i = sorted(set(allocation["instrument"]) - set(instruments))
-    if unknown_r or unknown_i:
-        bad(Violation("unknown_keys", len(unknown_r) + len(unknown_i), "rows",
+    if not (unknown_r or unknown_i):
+        return []
+    return [Violation("unknown_keys", len(unknown_r) + len(unknown_i), "rows",
                       f"allocation names regions {unknown_r[:5]} / instruments {unknown_i} "
-                      "that are not in the data/scenario"))
-        return report
+                      "that are not in the data/scenario")]
+
+
+def _amounts(allocation: pd.DataFrame, ids: list[str], instruments: list[str]) -> np.ndarray:
+    """(n, m) USD per region and instrument, summed over repeated rows (NaN if empty)."""
     amounts = (allocation.assign(region_id=allocation["region_id"].astype(str))
                .pivot_table(index="region_id", columns="instrument", values="amount_usd",
                             aggfunc="sum", fill_value=0.0)
                .reindex(index=ids, columns=instruments, fill_value=0.0))
-    x = amounts.to_numpy(float)
-    if np.isnan(x).any():
-        bad(Violation("missing_amount", int(np.isnan(x).sum()), "cells", "empty amounts"))
-        x = np.nan_to_num(x)
+    return amounts.to_numpy(float)
 
-    # --- baseline capacity and response, recomputed from the raw table ---
+
+def _capacity(table: pd.DataFrame, regions: Regions, scenario: Scenario, x: np.ndarray,
+              pop_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline and final capacity (points), recomputed from the raw table with the
+    exact log response."""
     used = sorted({k for k, v in scenario.weights.items() if v > 0}
                   | {k for ins in scenario.instruments.values() for k in (ins.absorbs or [])})
-    vals = t[used].copy()
+    vals = table[used].copy()
     for k in used:
         policy = scenario.missing_policy(k)
         if vals[k].isna().any():
@@ -150,134 +212,188 @@ def check(
     total_w = sum(scenario.weights.values())
     c0 = sum(share_ind[k].to_numpy() * (w / total_w)
              for k, w in scenario.weights.items() if w > 0) * 100.0
-    popw = pop / pop.sum()
     gains = np.zeros_like(x)
-    for j, name in enumerate(instruments):
+    for j, name in enumerate(scenario.instruments):
         ins = scenario.instruments[name]
         own = c0 / 100.0 if not ins.absorbs else share_ind[ins.absorbs].mean(axis=1).to_numpy()
-        mult = np.maximum(own / popw, scenario.min_absorption) ** scenario.complementarity
-        s = ins.saturation_usd * popw
-        funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported above
+        mult = np.maximum(own / pop_share, scenario.min_absorption) ** scenario.complementarity
+        s = ins.saturation_usd * pop_share
+        funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported on their own
         gains[:, j] = ins.effectiveness_per_busd / 1e9 * mult * s * np.log1p(funded / s)
-    final = c0 + gains.sum(axis=1)
-    report.final_capacity = pd.Series(final, index=ids)
-    base_top = np.argsort(-c0, kind="stable")[: min(10, len(ids))]
+    return c0, c0 + gains.sum(axis=1)
 
-    # --- money constraints ---
-    if (x < -money_tol).any():
-        bad(Violation("non_negative", float(-x.min()), "USD", "negative amount"))
-    spent = x.sum()
-    if spent > budget + money_tol:
-        bad(Violation("budget", spent - budget, "USD", f"spends {spent:,.0f} of {budget:,.0f}"))
-    if not scenario.allow_unspent and spent < budget - money_tol:
-        bad(Violation("budget", budget - spent, "USD",
-                      f"leaves {budget - spent:,.0f} unspent but allow_unspent is false"))
-    per_region = x.sum(axis=1)
+
+def _non_negative(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """x_ri >= 0."""
+    if (plan.x < -plan.money_tol).any():
+        return [Violation("non_negative", float(-plan.x.min()), "USD", "negative amount")]
+    return []
+
+
+def _budget_use(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """The plan spends at most the budget, and all of it unless allow_unspent."""
+    spent, budget = plan.x.sum(), plan.budget
+    if spent > budget + plan.money_tol:
+        return [Violation("budget", spent - budget, "USD", f"spends {spent:,.0f} of {budget:,.0f}")]
+    if not scenario.allow_unspent and spent < budget - plan.money_tol:
+        return [Violation("budget", budget - spent, "USD",
+                          f"leaves {budget - spent:,.0f} unspent but allow_unspent is false")]
+    return []  # (over- and underspending exclude each other)
+
+
+def _region_bounds(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """floor_r <= sum_i x_ri <= cap_r: the scenario's floors and caps, per region."""
+    pop = plan.population
     floor = np.maximum(scenario.region_floor_usd, scenario.region_floor_usd_per_capita * pop)
-    cap = np.full(len(ids), np.inf)
+    cap = np.full(len(plan.ids), np.inf)
     if scenario.region_cap_usd is not None:
         cap = np.minimum(cap, scenario.region_cap_usd)
     if scenario.region_cap_usd_per_capita is not None:
         cap = np.minimum(cap, scenario.region_cap_usd_per_capita * pop)
     if scenario.max_region_share is not None:
-        cap = np.minimum(cap, scenario.max_region_share * budget)
-    pos = {rid: i for i, rid in enumerate(ids)}
-
-    def where(ref: str) -> int:
-        rid = regions.lookup(ref)
-        if rid is None:
-            raise DataError(f"scenario refers to region '{ref}' that is not in the data",
-                            file=regions.source)
-        return pos[rid]
-
+        cap = np.minimum(cap, scenario.max_region_share * plan.budget)
     for ref, rb in scenario.region_bounds.items():
-        floor[where(ref)] = rb.floor_usd
+        floor[plan.where(ref)] = rb.floor_usd
         if rb.cap_usd is not None:
-            cap[where(ref)] = rb.cap_usd
-    for r in np.flatnonzero(per_region < floor - money_tol):
-        bad(Violation("region_floor", floor[r] - per_region[r], "USD", f"region {ids[r]}"))
-    for r in np.flatnonzero(per_region > cap + money_tol):
-        bad(Violation("region_cap", per_region[r] - cap[r], "USD", f"region {ids[r]}"))
+            cap[plan.where(ref)] = rb.cap_usd
+    got, tol, ids = plan.per_region, plan.money_tol, plan.ids
+    return ([Violation("region_floor", floor[r] - got[r], "USD", f"region {ids[r]}")
+             for r in np.flatnonzero(got < floor - tol)]
+            + [Violation("region_cap", got[r] - cap[r], "USD", f"region {ids[r]}")
+               for r in np.flatnonzero(got > cap + tol)])
 
-    excluded = {where(ref) for ref in scenario.exclusions.regions}
-    excluded |= set(np.argsort(-c0, kind="stable")[: scenario.exclusions.top_k_incumbents].tolist())
+
+def _exclusions(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """Excluded regions (named or the top-k incumbents) and barred instruments get 0."""
+    out = []
+    excl = scenario.exclusions
+    excluded = {plan.where(ref) for ref in excl.regions}
+    excluded |= set(np.argsort(-plan.c0, kind="stable")[: excl.top_k_incumbents].tolist())
     for r in sorted(excluded):
-        if per_region[r] > money_tol:
-            bad(Violation("exclusion", per_region[r], "USD", f"excluded region {ids[r]} is funded"))
-    for ref, names in scenario.exclusions.instruments.items():
-        r = where(ref)
+        if plan.per_region[r] > plan.money_tol:
+            out.append(Violation("exclusion", plan.per_region[r], "USD",
+                                 f"excluded region {plan.ids[r]} is funded"))
+    for ref, names in excl.instruments.items():
+        r = plan.where(ref)
         for name in names:
-            amount = x[r, instruments.index(name)]
-            if amount > money_tol:
-                bad(Violation("instrument_exclusion", amount, "USD",
-                              f"region {ids[r]} receives excluded instrument {name}"))
+            amount = plan.x[r, plan.instruments.index(name)]
+            if amount > plan.money_tol:
+                out.append(Violation("instrument_exclusion", amount, "USD",
+                                     f"region {plan.ids[r]} receives excluded instrument {name}"))
+    return out
+
+
+def _instrument_share(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """min_i B <= sum_r x_ri <= max_i B for each instrument with a share range."""
+    out = []
+    budget, tol = plan.budget, plan.money_tol
     for name, rng in scenario.instrument_shares.items():
-        got = x[:, instruments.index(name)].sum()
-        if got < rng.min * budget - money_tol:
-            bad(Violation("instrument_min_share", rng.min * budget - got, "USD", name))
-        if got > rng.max * budget + money_tol:
-            bad(Violation("instrument_max_share", got - rng.max * budget, "USD", name))
+        got = plan.x[:, plan.instruments.index(name)].sum()
+        if got < rng.min * budget - tol:
+            out.append(Violation("instrument_min_share", rng.min * budget - got, "USD", name))
+        if got > rng.max * budget + tol:
+            out.append(Violation("instrument_max_share", got - rng.max * budget, "USD", name))
+    return out
+
+
+def _group_min(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """Each group (regions with column == value) receives at least its share of B."""
+    out = []
     for column, mins in scenario.group_min_shares.items():
-        labels = t[column].astype(str).to_numpy()
+        labels = plan.table[column].astype(str).to_numpy()
         for value, share in mins.items():
-            got = per_region[labels == value].sum()
-            if got < share * budget - money_tol:
-                bad(Violation("group_min_share", share * budget - got, "USD",
-                              f"{column} = {value}"))
+            got = plan.per_region[labels == value].sum()
+            if got < share * plan.budget - plan.money_tol:
+                out.append(Violation("group_min_share", share * plan.budget - got, "USD",
+                                     f"{column} = {value}"))
+    return out
 
-    if scenario.hubs is not None:
-        _check_hubs(scenario, t, per_region, money_tol, hubs, bad)
 
-    # --- capacity constraints (exact response) ---
-    y = final / (100.0 * popw)
-    if scenario.per_capita_floor:
-        for r in np.flatnonzero(y < scenario.per_capita_floor - CAPACITY_TOL):
-            bad(Violation("per_capita_floor", scenario.per_capita_floor - y[r], "per-capita units",
-                          f"region {ids[r]}"))
-    if scenario.top_k_share_cap is not None:
-        k, alpha = scenario.top_k_share_cap.k, scenario.top_k_share_cap.max_share
-        top_share = np.sort(final)[-k:].sum() / final.sum()
-        if top_share > alpha + CAPACITY_TOL:
-            bad(Violation("top_k_share_cap", top_share - alpha, "share",
-                          f"top {k} hold {top_share:.4%} > {alpha:.4%}"))
+def _per_capita_floor(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """y_r >= the per-capita floor, with the exact response."""
+    if not scenario.per_capita_floor:
+        return []
+    y = plan.final / (100.0 * plan.pop_share)
+    return [Violation("per_capita_floor", scenario.per_capita_floor - y[r], "per-capita units",
+                      f"region {plan.ids[r]}")
+            for r in np.flatnonzero(y < scenario.per_capita_floor - CAPACITY_TOL)]
 
-    # --- metrics ---
-    report.metrics_before = _metrics(c0, pop, scenario.spread_weight, base_top)
-    report.metrics_after = _metrics(final, pop, scenario.spread_weight, base_top)
-    for label, claimed, truth in (("after", reported, report.metrics_after),
-                                  ("before", reported_before, report.metrics_before)):
+
+def _top_k_cap(plan: _Plan, scenario: Scenario) -> list[Violation]:
+    """The k largest regions hold at most max_share of final capacity (exact)."""
+    if scenario.top_k_share_cap is None:
+        return []
+    k, alpha = scenario.top_k_share_cap.k, scenario.top_k_share_cap.max_share
+    top_share = np.sort(plan.final)[-k:].sum() / plan.final.sum()
+    if top_share > alpha + CAPACITY_TOL:
+        return [Violation("top_k_share_cap", top_share - alpha, "share",
+                          f"top {k} hold {top_share:.4%} > {alpha:.4%}")]
+    return []
+
+
+def _metric_mismatches(
+    pairs: tuple[tuple[str, dict[str, float] | None, dict[str, float]], ...],
+) -> list[Violation]:
+    """Reported metrics (label, claimed, recomputed) that disagree with the recomputation."""
+    out = []
+    for label, claimed, truth in pairs:
         for key, value in (claimed or {}).items():
             if key not in truth:
                 continue
             if not np.isclose(value, truth[key], rtol=METRIC_REL_TOL, atol=1e-9):
-                bad(Violation("metric_mismatch", abs(value - truth[key]), "units",
-                              f"{label}.{key} reported {value:.10g}, recomputed "
-                              f"{truth[key]:.10g}"))
-    return report
+                out.append(Violation("metric_mismatch", abs(value - truth[key]), "units",
+                                     f"{label}.{key} reported {value:.10g}, recomputed "
+                                     f"{truth[key]:.10g}"))
+    return out
 
 
-def _check_hubs(scenario: Scenario, t: pd.DataFrame, per_region: np.ndarray, money_tol: float,
-                hubs: set[str] | None, bad) -> None:  # type: ignore[no-untyped-def]
+def _hubs(plan: _Plan, scenario: Scenario, hubs: set[str] | None) -> list[Violation]:
     """Hub logic: only hubs funded, awards within bounds, counts and group rules."""
+    funded = plan.per_region > plan.money_tol
+    chosen = funded.copy() if hubs is None else np.array([rid in hubs for rid in plan.ids])
+    return (_hub_awards(plan, scenario, funded, chosen) + _hub_count(scenario, chosen)
+            + _hub_groups(plan, scenario, chosen))
+
+
+def _hub_awards(plan: _Plan, scenario: Scenario, funded: np.ndarray,
+                chosen: np.ndarray) -> list[Violation]:
+    """Only hubs are funded, each with an award in [award min, award max]."""
     spec = scenario.hubs
     assert spec is not None
-    ids = list(t.index)
-    funded = per_region > money_tol
-    chosen = funded.copy() if hubs is None else np.array([rid in hubs for rid in ids])
-    for r in np.flatnonzero(funded & ~chosen):
-        bad(Violation("funded_non_hub", per_region[r], "USD", f"region {ids[r]} is not a hub"))
+    got, tol, ids = plan.per_region, plan.money_tol, plan.ids
+    out = [Violation("funded_non_hub", got[r], "USD", f"region {ids[r]} is not a hub")
+           for r in np.flatnonzero(funded & ~chosen)]
     award_max = spec.award_usd.max if spec.award_usd.max is not None else np.inf
     for r in np.flatnonzero(chosen):
-        if per_region[r] < spec.award_usd.min - money_tol:
-            bad(Violation("hub_award_min", spec.award_usd.min - per_region[r], "USD",
-                          f"hub {ids[r]}"))
-        if per_region[r] > award_max + money_tol:
-            bad(Violation("hub_award_max", per_region[r] - award_max, "USD", f"hub {ids[r]}"))
+        if got[r] < spec.award_usd.min - tol:
+            out.append(Violation("hub_award_min", spec.award_usd.min - got[r], "USD",
+                                 f"hub {ids[r]}"))
+        if got[r] > award_max + tol:
+            out.append(Violation("hub_award_max", got[r] - award_max, "USD", f"hub {ids[r]}"))
+    return out
+
+
+def _hub_count(scenario: Scenario, chosen: np.ndarray) -> list[Violation]:
+    """count min <= the number of hubs <= count max."""
+    spec = scenario.hubs
+    assert spec is not None
     count = int(chosen.sum())
+    out = []
     if count < spec.count.min:
-        bad(Violation("hub_count", spec.count.min - count, "hubs", f"{count} hubs < {spec.count.min}"))
+        out.append(Violation("hub_count", spec.count.min - count, "hubs",
+                             f"{count} hubs < {spec.count.min}"))
     if spec.count.max is not None and count > spec.count.max:
-        bad(Violation("hub_count", count - spec.count.max, "hubs", f"{count} hubs > {spec.count.max}"))
+        out.append(Violation("hub_count", count - spec.count.max, "hubs",
+                             f"{count} hubs > {spec.count.max}"))
+    return out
+
+
+def _hub_groups(plan: _Plan, scenario: Scenario, chosen: np.ndarray) -> list[Violation]:
+    """Hubs per group: minimums, at most one, and the designated share."""
+    spec = scenario.hubs
+    assert spec is not None
+    t = plan.table
+    out = []
     for column, rule in spec.min_per_group.items():
         labels = t[column].astype(str)
         values = sorted(labels.unique()) if isinstance(rule, int) else list(rule)
@@ -285,22 +401,24 @@ def _check_hubs(scenario: Scenario, t: pd.DataFrame, per_region: np.ndarray, mon
             need = rule if isinstance(rule, int) else rule[value]
             got = int(chosen[(labels == value).to_numpy()].sum())
             if got < need:
-                bad(Violation("hub_group_min", need - got, "hubs", f"{column} = {value}"))
+                out.append(Violation("hub_group_min", need - got, "hubs", f"{column} = {value}"))
     for column in spec.max_one_per_group:
         counts = pd.Series(chosen, index=t.index).groupby(t[column].astype(str)).sum()
-        for value, got in counts[counts > 1].items():
-            bad(Violation("hub_group_max", int(got) - 1, "hubs", f"{column} = {value}"))
+        out.extend(Violation("hub_group_max", int(got) - 1, "hubs", f"{column} = {value}")
+                   for value, got in counts[counts > 1].items())
     if spec.designated is not None and spec.designated.column in t.columns:
         flag = t[spec.designated.column].astype(str).str.strip().str.lower().isin(
             ["true", "1", "yes", "y"]).to_numpy()
+        count = int(chosen.sum())
         need = spec.designated.min_share * count
         got = int((chosen & flag).sum())
         if got < need - 1e-9:
-            bad(Violation("hub_designated", need - got, "hubs",
-                          f"{got} of {count} hubs in {spec.designated.column}"))
+            out.append(Violation("hub_designated", need - got, "hubs",
+                                 f"{got} of {count} hubs in {spec.designated.column}"))
     elif spec.designated is not None and spec.designated.if_missing == "error":
         raise DataError("the scenario's designated-hub column is missing",
                         column=spec.designated.column)
+    return out
 
 
 def check_dir(directory: str | Path) -> CheckReport:

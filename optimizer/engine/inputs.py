@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,16 +149,53 @@ def _indicator_values(
 
 
 def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
-    """Check a scenario against a regions table and turn both into model arrays."""
-    default_resolved = _default_dict()
-    data = scenario.to_dict()
-    indicators = set(regions.indicators)
-    changes: dict = {}
-    n = len(regions)
+    """Check a scenario against a regions table and turn both into model arrays.
 
+    One step per rule, named like the model's constraints; each raises
+    ``ScenarioError``/``DataError`` naming what is wrong. The returned inputs carry the
+    scenario with region references resolved to region_ids.
+    """
+    data = scenario.to_dict()
+    n = len(regions)
+    _check_weights(regions, scenario, data)
+    instruments = _instrument_absorbs(regions, data)
+    _check_spread_measure(scenario, n)
+    baseline = _baseline(regions, scenario, instruments)
+    names = tuple(instruments)
+    multiplier, effectiveness, saturation = _response_scales(scenario, names, instruments,
+                                                             baseline, regions.population)
+    budget = scenario.budget / BUSD
+    if budget <= 0:
+        raise ScenarioError("budget: must be positive")
+    floor, cap, bounds = _region_bounds(regions, scenario, budget)
+    allowed, excluded, exclusions = _exclusions(regions, scenario, baseline.c0, names)
+    groups = _group_min(regions, scenario)
+    if scenario.top_k_share_cap is not None and scenario.top_k_share_cap.k > n:
+        raise ScenarioError(f"top_k_share_cap.k: {scenario.top_k_share_cap.k} is more than "
+                            f"the {n} regions")
+    lo, hi = _instrument_share(scenario, names)
+    hubs = _resolve_hubs(regions, scenario, budget) if scenario.hubs is not None else None
+
+    changes = {"instruments": instruments, "region_bounds": bounds, "exclusions": exclusions}
+    changed = {k: v for k, v in changes.items() if data[k] != v}
+    resolved = scenario.updated(**changed) if changed else scenario
+    return ModelInputs(
+        hubs=hubs,
+        scenario=resolved, regions=regions, instruments=names, population=regions.population,
+        filled_values=baseline.filled, indicator_values=baseline.values, c0=baseline.c0,
+        multiplier=multiplier, effectiveness=effectiveness, saturation_busd=saturation,
+        budget_busd=budget, floor_busd=floor, cap_busd=cap, allowed=allowed,
+        instrument_min_share=lo, instrument_max_share=hi, groups=groups,
+        excluded_ids=tuple(excluded),
+    )
+
+
+def _check_weights(regions: Regions, scenario: Scenario, data: dict[str, Any]) -> None:
+    """The weighted indicators are numeric columns of the regions, not all zero."""
+    indicators = set(regions.indicators)
     absent = sorted(set(scenario.weights) - indicators)
     if absent:
-        if data["weights"] == default_resolved["weights"]:
+        if data["weights"] == _default_dict()["weights"]:
             hint = (f" (`placefund solve --regions {regions.source}` without --scenario uses the "
                     f"documented default of the {regions.source} and saves it as scenario.yaml)"
                     if regions.source in ("metros", "counties") else "")
@@ -173,8 +211,13 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     if sum(w for k, w in scenario.weights.items()) <= 0:
         raise ScenarioError("weights: all weights are zero")
 
+
+def _instrument_absorbs(regions: Regions, data: dict[str, Any]) -> dict[str, Any]:
+    """The instruments (as mappings), each absorbing through indicators the regions
+    have: the default instruments fall back to the index with a user's table."""
+    indicators = set(regions.indicators)
     instruments = dict(data["instruments"])
-    default_instruments = instruments == default_resolved["instruments"]
+    default_instruments = instruments == _default_dict()["instruments"]
     for name, spec in instruments.items():
         absorbs = spec["absorbs"]
         if absorbs:
@@ -187,7 +230,11 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
                     f"instruments.{name}.absorbs: {missing} not indicator column(s) of "
                     f"{regions.source}; its indicators are {sorted(indicators)}"
                 )
-    changes["instruments"] = instruments
+    return instruments
+
+
+def _check_spread_measure(scenario: Scenario, n: int) -> None:
+    """The exact pairwise Gini only for region sets it can solve."""
     if scenario.spread_measure == "gini" and n > MAX_GINI_REGIONS:
         raise ScenarioError(
             f"spread_measure: the exact pairwise Gini needs {n * (n - 1) // 2:,} pair variables "
@@ -196,6 +243,20 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
             "Gini is reported either way"
         )
 
+
+@dataclass(frozen=True, eq=False)
+class _Baseline:
+    """The used indicators after the missing-value policy, their shares, and c0."""
+
+    values: pd.DataFrame  # (n, used)
+    filled: dict[str, int]
+    shares: np.ndarray  # (n, used), each column sums to 1
+    column: dict[str, int]  # indicator -> column of ``shares``
+    c0: np.ndarray  # (n,) baseline capacity points, sums to 100
+
+
+def _baseline(regions: Regions, scenario: Scenario, instruments: dict[str, Any]) -> _Baseline:
+    """Indicator shares and baseline capacity c0 = 100 * sum_k w_k share_rk."""
     used = sorted({k for k, w in scenario.weights.items() if w > 0}
                   | {k for spec in instruments.values() for k in (spec["absorbs"] or [])})
     values, filled = _indicator_values(
@@ -205,30 +266,36 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     if zero_total:
         raise DataError(f"indicator(s) {zero_total} are zero for every region; shares are "
                         "undefined", file=regions.source)
-
-    population = regions.population
-    pop_share = population / population.sum()
     shares = values.to_numpy(float) / totals  # (n, used), numpy: re-solves call this often
     column = {k: j for j, k in enumerate(used)}
     weights = {k: w for k, w in scenario.normalized_weights.items() if w > 0}
     c0 = 100.0 * (shares[:, [column[k] for k in weights]] @ np.array(list(weights.values())))
+    return _Baseline(values, filled, shares, column, c0)
 
-    names = tuple(instruments)
-    m = len(names)
-    intensity = np.empty((n, m))
+
+def _response_scales(
+    scenario: Scenario, names: tuple[str, ...], instruments: dict[str, Any],
+    baseline: _Baseline, population: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The response's multipliers m_ri, effectiveness a_i and saturation s_ri ($B)."""
+    pop_share = population / population.sum()
+    intensity = np.empty((len(population), len(names)))
     for j, name in enumerate(names):
         absorbs = instruments[name]["absorbs"]
-        own_share = (c0 / 100.0 if not absorbs
-                     else shares[:, [column[k] for k in absorbs]].mean(axis=1))
+        own_share = (baseline.c0 / 100.0 if not absorbs
+                     else baseline.shares[:, [baseline.column[k] for k in absorbs]].mean(axis=1))
         intensity[:, j] = own_share / pop_share
     multiplier = np.maximum(intensity, scenario.min_absorption) ** scenario.complementarity
     effectiveness = np.array([scenario.instruments[k].effectiveness_per_busd for k in names])
     saturation = np.outer(pop_share, [scenario.instruments[k].saturation_usd / BUSD for k in names])
+    return multiplier, effectiveness, saturation
 
-    budget = scenario.budget / BUSD
-    if budget <= 0:
-        raise ScenarioError("budget: must be positive")
 
+def _region_bounds(regions: Regions, scenario: Scenario,
+                   budget: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """floor_r and cap_r ($B; caps at most the budget) and the region bounds by region_id."""
+    population = regions.population
+    n = len(regions)
     floor = np.full(n, scenario.region_floor_usd / BUSD)
     floor = np.maximum(floor, population * scenario.region_floor_usd_per_capita / BUSD)
     cap = np.full(n, np.inf)
@@ -246,10 +313,15 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         floor[index[rid]] = rb.floor_usd / BUSD
         if rb.cap_usd is not None:
             cap[index[rid]] = rb.cap_usd / BUSD
-    changes["region_bounds"] = bounds
-    cap = np.minimum(cap, budget)
+    return floor, np.minimum(cap, budget), bounds
 
-    allowed = np.ones((n, m), dtype=bool)
+
+def _exclusions(regions: Regions, scenario: Scenario, c0: np.ndarray,
+                names: tuple[str, ...]) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Which (region, instrument) may be funded, the excluded region_ids, and the
+    exclusions with region_ids."""
+    n = len(regions)
+    allowed = np.ones((n, len(names)), dtype=bool)
     excl = scenario.exclusions
     excluded = _resolve_refs(excl.regions, regions, "exclusions.regions")
     if excl.top_k_incumbents > n:
@@ -259,6 +331,7 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         order = np.argsort(-c0, kind="stable")[: excl.top_k_incumbents]
         excluded += [regions.ids[i] for i in order]
     excluded = sorted(set(excluded))
+    index = {rid: i for i, rid in enumerate(regions.ids)}
     for rid in excluded:
         allowed[index[rid], :] = False
     by_instrument = {}
@@ -267,10 +340,13 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         by_instrument[rid] = list(names_out)
         for name in names_out:
             allowed[index[rid], names.index(name)] = False
-    changes["exclusions"] = {"regions": _resolve_refs(excl.regions, regions, "exclusions.regions"),
-                             "top_k_incumbents": excl.top_k_incumbents,
-                             "instruments": by_instrument}
+    resolved = {"regions": _resolve_refs(excl.regions, regions, "exclusions.regions"),
+                "top_k_incumbents": excl.top_k_incumbents, "instruments": by_instrument}
+    return allowed, excluded, resolved
 
+
+def _group_min(regions: Regions, scenario: Scenario) -> tuple[GroupRule, ...]:
+    """The group minimum shares, each with its member regions."""
     group_rules = []
     for column, mins in scenario.group_min_shares.items():
         if column not in regions.groups:
@@ -285,28 +361,16 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
                     f"values are {sorted(labels.unique())}"
                 )
             group_rules.append(GroupRule(column, str(value), members, share))
+    return tuple(group_rules)
 
-    if scenario.top_k_share_cap is not None and scenario.top_k_share_cap.k > n:
-        raise ScenarioError(f"top_k_share_cap.k: {scenario.top_k_share_cap.k} is more than "
-                            f"the {n} regions")
 
-    lo = np.zeros(m)
-    hi = np.ones(m)
+def _instrument_share(scenario: Scenario, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each instrument's minimum and maximum share of the budget (0 and 1 if unset)."""
+    lo = np.zeros(len(names))
+    hi = np.ones(len(names))
     for name, rng in scenario.instrument_shares.items():
         lo[names.index(name)], hi[names.index(name)] = rng.min, rng.max
-
-    hubs = _resolve_hubs(regions, scenario, budget) if scenario.hubs is not None else None
-
-    changed = {k: v for k, v in changes.items() if data[k] != v}
-    resolved = scenario.updated(**changed) if changed else scenario
-    return ModelInputs(
-        hubs=hubs,
-        scenario=resolved, regions=regions, instruments=names, population=population,
-        filled_values=filled, indicator_values=values, c0=c0, multiplier=multiplier,
-        effectiveness=effectiveness, saturation_busd=saturation, budget_busd=budget,
-        floor_busd=floor, cap_busd=cap, allowed=allowed, instrument_min_share=lo,
-        instrument_max_share=hi, groups=tuple(group_rules), excluded_ids=tuple(excluded),
-    )
+    return lo, hi
 
 
 @functools.cache
