@@ -1,7 +1,9 @@
 """PlaceFund workbench: explore, compare and export allocations.
 
 Run with ``streamlit run app.py``. This file only lays out widgets and caches;
-every number comes from ``optimizer/`` (see ``optimizer/workbench.py``).
+every number comes from ``optimizer/``: the sidebar's knobs from the table in
+``optimizer/ui/controls.py``, the sensitivity page from ``optimizer/ui/sensitivity.py``,
+text, tables, uploads, the plan library, exports and maps from ``optimizer/report/``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from optimizer.analysis import facts
 from optimizer.engine.errors import InfeasibleError, PlaceFundError
 from optimizer.engine.scenario import usd
 from optimizer.report import export as ex
+from optimizer.report import library as lib
 from optimizer.report import maps
+from optimizer.report import text as tx
+from optimizer.report import uploads as up
 from optimizer.ui import consensus as cui
-from optimizer.ui import workbench as wb
+from optimizer.ui import controls as ctl
+from optimizer.ui import sensitivity as sens
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -54,11 +60,29 @@ def planner_for(regions: Regions) -> Planner:
 
 def reset_widgets(regions: Regions, scenario: Any) -> None:
     """Point every sidebar widget at ``scenario``'s values."""
-    controls = wb.controls_from_scenario(scenario, regions)
-    for key, value in wb.widget_values(controls, regions, list(scenario.instruments)).items():
+    for key, value in ctl.widget_values(scenario, regions).items():
         ss[key] = value
     ss["packs"] = list(scenario.packs)
     ss["widgets_for"] = (regions.sha256, scenario.fingerprint())
+
+
+def knob(where: Any, key: str, member: str = "", label: str | None = None, **extra: Any) -> Any:
+    """Draw one sidebar widget from its row of ``ctl.KNOBS`` (label, range, step, tooltip)."""
+    row = ctl.knob(key)
+    options = {"key": row.key + member, "help": row.help or None, **extra}
+    text = label or row.text(member)
+    if row.widget == "checkbox":
+        return where.checkbox(text, **options)
+    if row.widget in ("radio", "select", "multiselect"):
+        draw = {"radio": where.radio, "select": where.selectbox, "multiselect": where.multiselect}
+        return draw[row.widget](text, options.pop("options"), **options)
+    whole = row.kind == "count"
+    lo, hi = row.lo, row.upper(len(ss["regions"]))
+    bounds = [None if b is None else int(b) if whole else float(b) for b in (lo, hi, row.step)]
+    if row.widget == "slider":
+        return where.slider(text, bounds[0], bounds[1], step=bounds[2], **options)
+    return where.number_input(text, min_value=bounds[0], max_value=bounds[1], step=bounds[2],
+                              **options)
 
 
 def select_region_from_map() -> None:
@@ -74,8 +98,8 @@ def select_region_from_map() -> None:
 
 @st.cache_resource(show_spinner=False)
 def default_base(region_set: str, _regions: Regions) -> Any:
-    """The default plan of a shipped region set (assumptions in ``wb.default_scenario_for``)."""
-    return wb.default_scenario_for(region_set, _regions)
+    """The default plan of a shipped region set (assumptions in ``ctl.default_scenario_for``)."""
+    return ctl.default_scenario_for(region_set, _regions)
 
 
 def use_data(regions: Regions, base: Any, notes: list[str]) -> None:
@@ -96,18 +120,18 @@ def on_packs() -> None:
     regions, base = ss["regions"], ss["base"]
     values = {key: ss[key] for key in ss if isinstance(key, str)}
     try:
-        current = wb.apply_controls(base, regions, wb.controls_from_widgets(values, regions, base))
+        current = ctl.scenario_from_widgets(base, regions, values)
     except PlaceFundError:
         current = base
     try:
-        ss["base"], ss["pack_notes"] = wb.with_packs(current, list(ss["packs"]), ss["origin"])
+        ss["base"], ss["pack_notes"] = ctl.with_packs(current, list(ss["packs"]), ss["origin"])
     except PlaceFundError as err:
         ss["pack_notes"] = [str(err)]
 
 
 def on_relax(scenario: Any, changes: dict[str, Any]) -> None:
     """Apply one suggested relaxation of an infeasible scenario."""
-    ss["base"] = wb.apply_relaxation(scenario, changes)
+    ss["base"] = ctl.apply_relaxation(scenario, changes)
 
 
 ss.setdefault("regions", None)
@@ -117,14 +141,14 @@ ss.setdefault("pack_notes", [])
 
 st.sidebar.title("PlaceFund")
 set_choice = st.sidebar.selectbox(
-    "Region set", list(wb.REGION_SET_LABELS), key="region_set", format_func=wb.REGION_SET_LABELS.get,
+    "Region set", list(ctl.REGION_SET_LABELS), key="region_set", format_func=ctl.REGION_SET_LABELS.get,
     help="Plan for states, metro areas (CBSAs) or counties. Metros and counties use locally "
          "measured figures (see the notes above the map and data/SOURCES.md).")
 if ss["regions"] is None:
-    load_set(set_choice if set_choice not in wb.SLOW_REGION_SETS else "states")
+    load_set(set_choice if set_choice not in ctl.SLOW_REGION_SETS else "states")
 elif set_choice != ss["loaded_set"]:
-    if set_choice in wb.SLOW_REGION_SETS:
-        st.sidebar.warning(wb.SLOW_REGION_SETS[set_choice])
+    if set_choice in ctl.SLOW_REGION_SETS:
+        st.sidebar.warning(ctl.SLOW_REGION_SETS[set_choice])
         if st.sidebar.button(f"Switch to {set_choice}", key="confirm_set"):
             load_set(set_choice)
             st.rerun()  # redraw without the warning and button of the set just left
@@ -133,8 +157,8 @@ elif set_choice != ss["loaded_set"]:
 
 with st.sidebar.expander("Bring your own data", expanded=False):
     st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
-               f"(up to {wb.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
-               f"Files up to {wb.MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+               f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
+               f"Files up to {up.MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
     up_csv = st.file_uploader("Regions CSV", type=["csv"], key="up_csv")
     up_geo = st.file_uploader("Region shapes (GeoJSON, optional)", type=["geojson", "json"], key="up_geo")
     up_yaml = st.file_uploader("Scenario YAML", type=["yaml", "yml"], key="up_yaml")
@@ -144,14 +168,14 @@ with st.sidebar.expander("Bring your own data", expanded=False):
         ss["upload_error"] = None
         try:
             shipped = ss["loaded_set"]
-            regions = (wb.regions_from_upload(up_csv.name, up_csv.getvalue(),
+            regions = (up.regions_from_upload(up_csv.name, up_csv.getvalue(),
                                               up_geo.name if up_geo else None,
                                               up_geo.getvalue() if up_geo else None)
                        if up_csv else shipped_regions(shipped))
-            base = (wb.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml
+            base = (up.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml
                     else default_base(shipped, regions) if not up_csv else load_scenario())
             fit = up_csv or (up_yaml and shipped != "states")
-            base, notes = wb.fit_scenario(base, regions) if fit else (base, [])
+            base, notes = up.fit_scenario(base, regions) if fit else (base, [])
             notes = [*notes, *filter(None, [regions.geometry_note])]  # repaired polygons
             use_data(regions, base, notes)
         except PlaceFundError as err:
@@ -176,94 +200,65 @@ st.sidebar.caption(f"Planning over: {'your uploaded regions' if uploaded else ss
 # --------------------------------------------------------------------------- sidebar controls
 
 sb = st.sidebar
-sb.number_input("Budget ($B)", min_value=0.1, max_value=10_000.0, step=5.0, key="budget",
-                help="Total money to allocate, in billions of US dollars.")
-sb.slider("Spread weight λ", 0.0, 1.0, step=0.05, key="lam",
-          help="0 = maximize total capacity (money follows the strongest clusters); "
-               "1 = Sen's welfare index (concentration counts fully against the total).")
-sb.slider("Complementarity θ", 0.0, 1.0, step=0.05, key="theta",
-          help="How much existing clusters multiply a dollar (assumption): 0 = a dollar works "
-               "equally everywhere.")
-measures, gini_off = wb.spread_measure_choice(len(ids))
-sb.radio("Spread measure", list(wb.SPREAD_LABELS), key="spread_measure",
-         format_func=wb.SPREAD_LABELS.get, disabled=gini_off is not None, horizontal=True,
-         help="How concentration is measured in S_λ. Gini: the exact population-weighted Gini "
-              "(one variable per pair of regions). Hoover: population-weighted mean absolute "
-              "deviation, linear in the number of regions.")
+knob(sb, "budget")
+knob(sb, "lam")
+knob(sb, "theta")
+measures, gini_off = ctl.spread_measure_choice(len(ids))
+knob(sb, "spread_measure", options=list(ctl.SPREAD_LABELS), format_func=ctl.SPREAD_LABELS.get,
+     disabled=gini_off is not None, horizontal=True)
 if gini_off:
     sb.caption(gini_off)
 with sb.expander("Indicator weights", expanded=True):
     for k in regions.indicators:
-        label, tip = wb.indicator_label(k)
-        st.slider(label, 0.0, 1.0, step=0.01, key=f"w_{k}", help=tip)
+        label, tip = tx.indicator_label(k)
+        knob(st, "w_", k, label=label, help=tip)
     raw = {k: ss[f"w_{k}"] for k in regions.indicators}
     total = sum(raw.values())
     if total > 0:
-        st.caption("Normalized: " + ", ".join(f"{wb.indicator_label(k)[0]} {v / total:.0%}"
+        st.caption("Normalized: " + ", ".join(f"{tx.indicator_label(k)[0]} {v / total:.0%}"
                                               for k, v in raw.items() if v > 0))
 with sb.expander("Instruments (assumptions)"):
     for name in base.instruments:
-        st.number_input(f"{name}: points per $1B at zero funding", min_value=0.01, max_value=100.0,
-                        step=0.05, key=f"eff_{name}",
-                        help="Effectiveness a_i: capacity points per $1B in an average region.")
+        knob(st, "eff_", name)
 with sb.expander("Spread constraints"):
-    st.checkbox("Cap the top-k regions' share of capacity", key="topk_on")
-    st.number_input("k", min_value=1, max_value=len(ids), step=1, key="topk_k")
-    st.slider("Largest share the top k may hold", 0.05, 1.0, step=0.01, key="topk_share")
-    st.checkbox("Per-capita floor", key="pcf_on",
-                help="Every region ends at least at this multiple of the national per-capita baseline.")
-    st.number_input("Floor (× national per-capita average)", min_value=0.0, max_value=5.0, step=0.05,
-                    key="pcf")
+    for key in ("topk_on", "topk_k", "topk_share", "pcf_on", "pcf"):
+        knob(st, key)
 with sb.expander("Per-region bounds and exclusions"):
-    st.number_input("Floor for every region ($B)", min_value=0.0, step=0.1, key="floor")
-    st.number_input("Cap for every region ($B, 0 = none)", min_value=0.0, step=0.5, key="cap")
-    st.checkbox("Limit any one region's share of the budget", key="maxshare_on")
-    st.slider("Largest share of the budget to one region", 0.01, 1.0, step=0.01, key="maxshare")
-    st.multiselect("Regions with their own cap", ids, format_func=names.get, key="capped")
+    for key in ("floor", "cap", "maxshare_on", "maxshare"):
+        knob(st, key)
+    knob(st, "capped", options=ids, format_func=names.get)
     for rid in ss.get("capped") or []:
-        ss.setdefault(f"cap_{rid}", 1.0)
-        st.number_input(f"Cap on {names[rid]} ($B)", min_value=0.0, step=0.5, key=f"cap_{rid}")
-    st.multiselect("Exclude regions", ids, format_func=names.get, key="excluded")
-    st.number_input("Exclude the top-k incumbents (by baseline capacity)", min_value=0,
-                    max_value=len(ids) - 1, step=1, key="topk_inc")
+        ss.setdefault(f"cap_{rid}", ctl.knob("cap_").default)
+        knob(st, "cap_", rid, label=ctl.knob("cap_").text(names[rid]))
+    knob(st, "excluded", options=ids, format_func=names.get)
+    knob(st, "topk_inc")
 if regions.groups:
     with sb.expander("Group minimums"):
-        st.selectbox("Group column", ["(none)", *regions.groups], key="group_col")
+        knob(st, "group_col", options=[ctl.NONE, *regions.groups])
         column = ss.get("group_col")
         if column in regions.groups:
             for value in sorted(set(regions.table[column])):
-                ss.setdefault(f"gmin_{column}_{value}", 0.0)
-                st.slider(f"{value}: min share of budget", 0.0, 1.0, step=0.01,
-                          key=f"gmin_{column}_{value}")
+                ss.setdefault(f"gmin_{column}_{value}", ctl.knob("gmin_").default)
+                knob(st, "gmin_", f"{column}_{value}", label=ctl.knob("gmin_").text(value))
 
 with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
-    docs = wb.pack_docs()
+    docs = ctl.pack_docs()
     st.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
                    help="Named sets of rules from statute or practice. "
                         + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
     for pack in ss.get("packs") or []:
         st.caption(f"**{pack}**: {docs.get(pack, '')}")
-    hubs_on = st.checkbox("Select hubs", key="hubs_on",
-                          help="Only selected hubs are funded, each with an award between the "
-                               "minimum and maximum (a mixed-integer plan; slower to solve).")
+    hubs_on = knob(st, "hubs_on")
     h1, h2 = st.columns(2)
-    h1.number_input("Hubs, at least", min_value=0, step=1, key="hub_kmin",
-                    disabled=not hubs_on)
-    h2.number_input("Hubs, at most (0 = any)", min_value=0, step=1,
-                    key="hub_kmax", disabled=not hubs_on)
-    h1.number_input("Award min ($M)", min_value=0.0, step=1.0, key="hub_amin", disabled=not hubs_on)
-    h2.number_input("Award max ($M, 0 = none)", min_value=0.0, step=5.0, key="hub_amax",
-                    disabled=not hubs_on)
-    group_options = ["(none)", *regions.groups]
+    for where, key in ((h1, "hub_kmin"), (h2, "hub_kmax"), (h1, "hub_amin"), (h2, "hub_amax")):
+        knob(where, key, disabled=not hubs_on)
+    group_options = [ctl.NONE, *regions.groups]
     for key in ("hub_gcol", "hub_one"):
         if ss.get(key) not in group_options:
-            ss[key] = "(none)"
-    st.selectbox("Minimum hubs in each group of", group_options, key="hub_gcol", disabled=not hubs_on,
-                 help="e.g. census_region: at least this many hubs in each Census region.")
-    st.number_input("Minimum hubs per group", min_value=0, step=1, key="hub_gmin",
-                    disabled=not hubs_on)
-    st.selectbox("At most one hub per group of", group_options, key="hub_one", disabled=not hubs_on,
-                 help="e.g. postal: at most one hub per state (for metros or counties).")
+            ss[key] = ctl.NONE
+    knob(st, "hub_gcol", options=group_options, disabled=not hubs_on)
+    knob(st, "hub_gmin", disabled=not hubs_on)
+    knob(st, "hub_one", options=group_options, disabled=not hubs_on)
 
 # --------------------------------------------------------------------------- solve
 
@@ -283,7 +278,7 @@ with st.expander("How to read this"):
         "- Instrument effectiveness and saturation are *assumptions*: change them in the sidebar.\n"
         "- Click a region on the map (or pick it in *Region detail*) to see what it receives.")
 
-for note in [*ss["pack_notes"], *wb.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
+for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)
 with st.expander("The article's facts, measured on these regions"):
     st.caption("How concentrated each measured indicator is (top-10 regions' share of the total, "
@@ -294,7 +289,7 @@ with st.expander("The article's facts, measured on these regions"):
 values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None
 try:
-    scenario = wb.apply_controls(base, regions, wb.controls_from_widgets(values, regions, base))
+    scenario = ctl.scenario_from_widgets(base, regions, values)
     solved = ss.setdefault("solved", {})
     solve_key = (regions.sha256, scenario.fingerprint())
     if solve_key not in solved:
@@ -336,7 +331,7 @@ if filled_note := facts.filled_sentence(result.filled_values, result.scenario):
 
 # --------------------------------------------------------------------------- headline + tabs
 
-items = wb.headline(result)
+items = tx.headline(result)
 for row in (items[i:i + 3] for i in range(0, len(items), 3)):
     for col, h in zip(st.columns(3), row):
         col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off")
@@ -362,7 +357,7 @@ with tab_map:
         st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
                         key="map", on_select=select_region_from_map, selection_mode="points")
         st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail.")
-    table = wb.allocation_table(result)
+    table = tx.allocation_table(result)
     money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
                                                     "Capacity after", "Share before", "Share after",
                                                     "Excluded", "Hub")]
@@ -381,7 +376,7 @@ with tab_region:
     if ss.get("detail_region") not in names:
         ss["detail_region"] = str(table.index[0])
     rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region")
-    detail = wb.region_detail(result, regions, rid)
+    detail = tx.region_detail(result, regions, rid)
     st.subheader(detail.name)
     st.table(pd.Series(detail.summary, name="").to_frame())
     st.dataframe(detail.instruments, hide_index=True, column_config={
@@ -394,13 +389,13 @@ with tab_region:
 
 with tab_cons:
     st.markdown("**What the budget and each binding constraint are worth**")
-    for sentence in wb.marginal_sentences(result):
+    for sentence in tx.marginal_sentences(result):
         st.markdown(f"- {sentence}")
     st.caption(f"Solved by {result.solver.get('solver', 'HiGHS')} in "
                f"{result.solver.get('solve_time_s', 0) * 1000:,.0f} ms "
                f"({'rebuilt the model' if result.solver.get('rebuilt') else 're-used the model'}).")
 
-library = wb.PlanLibrary()
+library = lib.PlanLibrary()
 with tab_cmp:
     c1, c2 = st.columns([3, 1])
     plan_name = c1.text_input("Name this plan", key="plan_name", placeholder="e.g. λ 0.8, no top 4")
@@ -420,16 +415,16 @@ with tab_cmp:
         except PlaceFundError as err:
             st.error(str(err))
     if plans:
-        st.dataframe(wb.compare_metrics(plans), width="stretch")
+        st.dataframe(lib.compare_metrics(plans), width="stretch")
     if len(plans) >= 2:
         (name_a, a), (name_b, b) = list(plans.items())[:2]
-        if not wb.same_regions({name_a: a, name_b: b}):
+        if not lib.same_regions({name_a: a, name_b: b}):
             st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
         else:
             if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
                 st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
                                 config=maps.PLOTLY_CONFIG, key="diff_map")
-            diff = wb.difference_table(a, b, name_a, name_b)
+            diff = lib.difference_table(a, b, name_a, name_b)
             st.dataframe(diff.assign(**{c: diff[c] / 1e6 for c in diff.columns if "Funding" in c}),
                          width="stretch", column_config={
                              c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f")
@@ -467,9 +462,9 @@ with tab_exp:
 with tab_sens:
     st.markdown("Which conclusions survive when the judgments move? Each analysis re-solves the "
                 "plan shown above (its current settings are the base) many times.")
-    kind = st.selectbox("Analysis", list(wb.SENSITIVITY_KINDS), key="sens_kind",
-                        format_func=wb.SENSITIVITY_KINDS.get)
-    st.caption(wb.SENSITIVITY_HELP[kind])
+    kind = st.selectbox("Analysis", list(sens.SENSITIVITY_KINDS), key="sens_kind",
+                        format_func=sens.SENSITIVITY_KINDS.get)
+    st.caption(sens.SENSITIVITY_HELP[kind])
     settings: dict[str, Any] = {}
     s1, s2, s3 = st.columns(3)
     if kind in ("sweep_budget", "sobol"):
@@ -509,8 +504,8 @@ with tab_sens:
              "scheduler to send the runs to its workers.")
     spec = None
     try:
-        spec = wb.sensitivity_spec(kind, settings)
-        st.caption(f"{wb.expected_runs(spec, result.scenario):,} solves on {len(ids):,} regions "
+        spec = sens.sensitivity_spec(kind, settings)
+        st.caption(f"{sens.expected_runs(spec, result.scenario):,} solves on {len(ids):,} regions "
                    f"(one re-solve of this plan took {result.solver.get('solve_time_s', 0):.2f} s).")
     except PlaceFundError as err:
         st.error(str(err))
@@ -522,7 +517,7 @@ with tab_sens:
             bar.progress(min(done / max(total, 1), 1.0), text=f"{done:,} of {total:,} runs")
 
         try:
-            ss["sens"] = wb.run_sensitivity(kind, settings, regions, result.scenario, scheduler,
+            ss["sens"] = sens.run_sensitivity(kind, settings, regions, result.scenario, scheduler,
                                             show_progress)
             ss["sens_regions"] = regions.sha256
         except PlaceFundError as err:
@@ -531,11 +526,11 @@ with tab_sens:
     run = ss.get("sens")
     if run is not None:
         outcome = run.result
-        st.success(f"{wb.SENSITIVITY_KINDS[run.kind]}: {outcome.summary['ok']:,} of "
+        st.success(f"{sens.SENSITIVITY_KINDS[run.kind]}: {outcome.summary['ok']:,} of "
                    f"{outcome.summary['runs']:,} runs solved in {run.seconds:.1f} s ({run.backend}).")
         if outcome.failed:
             st.warning(f"{outcome.failed} run(s) failed; their reasons are in the runs table.")
-        robust = wb.robustness_frame(run)
+        robust = sens.robustness_frame(run)
         if robust is not None and geojson is not None and ss.get("sens_regions") == regions.sha256:
             st.plotly_chart(maps.robustness_map(robust, geojson), config=maps.PLOTLY_CONFIG,
                             key="sens_map")
@@ -544,7 +539,7 @@ with tab_sens:
             st.plotly_chart(fig, key=f"sens_fig_{name}")
         with st.expander("Summary"):
             st.code(outcome.text, language=None)
-        for label, file_name, data in wb.sensitivity_downloads(run):
+        for label, file_name, data in sens.sensitivity_downloads(run):
             st.download_button(label, data=data, file_name=file_name, mime="text/csv",
                                key=f"sens_dl_{file_name}", on_click="ignore")
 

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from optimizer.engine.data import DATA_DIR
 from optimizer.engine.scenario import scenario_from_text
 from optimizer.report import export as ex
-from optimizer.ui import workbench as wb
+from optimizer.report import library as lib
+from optimizer.report import uploads as up
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -73,7 +74,7 @@ def test_uploads_bad_then_good(at: AppTest) -> None:
     _ok(at)
     message = " ".join(e.value for e in at.error)
     assert "mine.csv" in message and "row 2" in message and "population" in message
-    at.file_uploader(key="up_csv").set_value(("big.csv", b"x" * (wb.MAX_UPLOAD_BYTES + 1), "text/csv")).run()
+    at.file_uploader(key="up_csv").set_value(("big.csv", b"x" * (up.MAX_UPLOAD_BYTES + 1), "text/csv")).run()
     assert any("the limit is 5 MB" in e.value for e in at.error)
     own = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,1\nc,Gamma,200,2\n"
     at.file_uploader(key="up_csv").set_value(("own.csv", own, "text/csv")).run()
@@ -119,7 +120,7 @@ def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
     reloaded.selectbox(key="delete_name").set_value("Default")
     reloaded.button(key="delete").click().run()
     _ok(reloaded)
-    assert wb.PlanLibrary(tmp_path / "home" / "plans").names() == ["Sen"]
+    assert lib.PlanLibrary(tmp_path / "home" / "plans").names() == ["Sen"]
 
 
 def _plan(at: AppTest):  # type: ignore[no-untyped-def]

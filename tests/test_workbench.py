@@ -1,4 +1,4 @@
-"""Workbench logic: controls, headline numbers, drill-down, uploads, plan library, comparisons."""
+"""Workbench logic: the knob table, headline numbers, drill-down, uploads, plan library, comparisons."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 
 import optimizer as pf
-from optimizer.engine.data import DATA_DIR
-from optimizer.ui import workbench as wb
+from optimizer.engine.data import DATA_DIR, REGION_SETS
+from optimizer.report import library as lib
+from optimizer.report import text as tx
+from optimizer.report import uploads as up
+from optimizer.ui import controls as ctl
+from optimizer.ui import sensitivity as sens
 
 CSV = (DATA_DIR / "states.csv").read_bytes()
 
@@ -32,19 +36,65 @@ def plan(planner: pf.Planner) -> pf.AllocationResult:
 
 def _widgets(states: pf.Regions, scenario: pf.Scenario | None = None) -> dict:
     sc = scenario or pf.load_scenario()
-    return wb.widget_values(wb.controls_from_scenario(sc, states), states, list(sc.instruments))
+    return ctl.widget_values(sc, states)
 
 
 def _scenario(states: pf.Regions, **changes: object) -> pf.Scenario:
     base = pf.load_scenario()
     values = {**_widgets(states, base), **changes}
-    return wb.apply_controls(base, states, wb.controls_from_widgets(values, states, base))
+    return ctl.scenario_from_widgets(base, states, values)
 
 
 def test_untouched_controls_give_back_the_very_same_scenario(states: pf.Regions) -> None:
     base = pf.load_scenario().updated(spread_weight=0.123456789, budget=12_345_678_901)
     values = _widgets(states, base)
-    assert wb.apply_controls(base, states, wb.controls_from_widgets(values, states, base)) is base
+    assert ctl.scenario_from_widgets(base, states, values) is base
+
+
+@pytest.mark.parametrize("region_set", REGION_SETS)
+def test_the_knob_table_round_trips_each_shipped_default(region_set: str) -> None:
+    regions = pf.load_regions(region_set)
+    base = ctl.default_scenario_for(region_set, regions)
+    values = ctl.widget_values(base, regions)
+    # every knob has a position (family members: one per indicator, instrument, ...)
+    # and each position has its row in the table
+    assert {ctl.knob(key).key for key in values} >= {k.key for k in ctl.KNOBS if k.kind != "part"}
+    assert {f"w_{k}" for k in regions.indicators} | {f"eff_{n}" for n in base.instruments} <= set(values)
+    again = ctl.scenario_from_widgets(base, regions, values)
+    assert again is base  # untouched widgets: the very same scenario
+    assert ctl.widget_values(again, regions) == values
+    # a copy of every value (as a page rerun holds them) gives back an equal scenario too
+    copied = ctl.scenario_from_widgets(base, regions, {k: (list(v) if isinstance(v, list) else v)
+                                                       for k, v in values.items()})
+    assert copied.fingerprint() == base.fingerprint()
+
+
+def test_every_knob_has_a_label_a_unit_and_a_known_kind() -> None:
+    keys = [k.key for k in ctl.KNOBS]
+    assert len(keys) == len(set(keys))
+    for row in ctl.KNOBS:
+        assert row.label.strip() and row.unit.strip(), row.key
+        assert row.kind in (*ctl.PLAIN_KINDS, "part", *ctl._CODECS), row.key
+        assert row.widget in ("number", "slider", "checkbox", "radio", "select", "multiselect")
+        assert row.switch is None or ctl.knob(row.switch).kind == "switch", row.key
+        if row.widget in ("number", "slider") and row.hi is not None and row.lo is not None:
+            assert row.lo < row.hi, row.key
+    assert ctl.knob("w_gdp_musd").key == "w_" and ctl.knob("cap_06").text("California") == (
+        "Cap on California ($B)")
+    with pytest.raises(KeyError, match="no knob"):
+        ctl.knob("no_such_widget")
+
+
+def test_a_knob_writes_only_its_own_setting(states: pf.Regions) -> None:
+    base = pf.load_scenario()
+    values = _widgets(states, base)
+    moved = ctl.scenario_from_widgets(base, states, {**values, "budget": 40.0, "hub_kmin": 3})
+    assert moved.to_dict() == {**base.to_dict(), "budget": 40e9}  # hubs are off: hub_kmin is idle
+    capped = ctl.scenario_from_widgets(base, states, {**values, "topk_on": True, "topk_k": 5})
+    assert capped.top_k_share_cap is not None
+    assert (capped.top_k_share_cap.k, capped.top_k_share_cap.max_share) == (5, 0.6)
+    assert ctl.scenario_from_widgets(capped, states, {**_widgets(states, capped),
+                                                      "topk_on": False}).top_k_share_cap is None
 
 
 def test_weight_and_lambda_controls_change_the_scenario(states: pf.Regions) -> None:
@@ -75,7 +125,7 @@ def test_a_binding_region_cap_is_explained_by_name(states: pf.Regions, planner: 
     top = plan.regions.nlargest(1, "funding_usd").iloc[0]
     rid, half = str(top["region_id"]), float(top["funding_usd"]) / 2e9
     result = planner.solve(_scenario(states, capped=[rid], **{f"cap_{rid}": half}))
-    sentences = wb.marginal_sentences(result)
+    sentences = tx.marginal_sentences(result)
     assert sentences[0].startswith("one more $1B of budget would add")
     assert any(str(top["name"]) in s for s in sentences[1:])
 
@@ -88,7 +138,7 @@ def test_conflicting_settings_raise_infeasible_with_what_to_relax(states: pf.Reg
 
 
 def test_headline_numbers_are_formatted(plan: pf.AllocationResult) -> None:
-    items = {h.label: h for h in wb.headline(plan)}
+    items = {h.label: h for h in tx.headline(plan)}
     b, a = plan.metrics_before, plan.metrics_after
     assert items["Top-10 share of capacity"].value == f"{b['top10_share']:.1%} → {a['top10_share']:.1%}"
     assert items["Budget spent"].value == "$80.0B of $80.0B"
@@ -97,14 +147,14 @@ def test_headline_numbers_are_formatted(plan: pf.AllocationResult) -> None:
 
 
 def test_allocation_table_is_sorted_by_funding(plan: pf.AllocationResult) -> None:
-    table = wb.allocation_table(plan)
+    table = tx.allocation_table(plan)
     assert table["Funding"].is_monotonic_decreasing
     assert table["Funding"].sum() == pytest.approx(80e9)
     assert {"Research", "Talent", "Compute", "Venture"} <= set(table.columns)
 
 
 def test_region_detail_adds_up(plan: pf.AllocationResult, states: pf.Regions) -> None:
-    detail = wb.region_detail(plan, states, "06")
+    detail = tx.region_detail(plan, states, "06")
     row = plan.regions.set_index("region_id").loc["06"]
     assert detail.name == "California"
     assert detail.instruments["gain_points"].sum() == pytest.approx(row["capacity_gain"])
@@ -113,12 +163,12 @@ def test_region_detail_adds_up(plan: pf.AllocationResult, states: pf.Regions) ->
         row["marginal_points_per_busd"])
     assert "points per extra $1B" in detail.summary["Marginal return"]
     with pytest.raises(pf.DataError, match="not in this plan"):
-        wb.region_detail(plan, states, "99")
+        tx.region_detail(plan, states, "99")
 
 
 def test_upload_of_a_good_csv_with_geometry(tmp_path: Path) -> None:
     geo = (DATA_DIR / "states.geojson").read_bytes()
-    regions = wb.regions_from_upload("mine.csv", CSV, "mine.geojson", geo, home=tmp_path)
+    regions = up.regions_from_upload("mine.csv", CSV, "mine.geojson", geo, home=tmp_path)
     assert len(regions) == 51 and regions.source == "mine.csv"
     assert len(regions.geometry()) == 51
 
@@ -126,35 +176,35 @@ def test_upload_of_a_good_csv_with_geometry(tmp_path: Path) -> None:
 def test_upload_of_a_bad_csv_names_file_row_and_column() -> None:
     bad = CSV.replace(b"Alabama,South,East South Central,5074296", b"Alabama,South,East South Central,many")
     with pytest.raises(pf.DataError) as err:
-        wb.regions_from_upload("bad.csv", bad)
+        up.regions_from_upload("bad.csv", bad)
     assert "bad.csv" in str(err.value) and "row 2" in str(err.value) and "population" in str(err.value)
 
 
 def test_upload_above_the_size_limit_is_refused_politely() -> None:
     with pytest.raises(pf.DataError, match="the limit is 5 MB"):
-        wb.regions_from_upload("huge.csv", b"x" * (wb.MAX_UPLOAD_BYTES + 1))
+        up.regions_from_upload("huge.csv", b"x" * (up.MAX_UPLOAD_BYTES + 1))
 
 
 def test_geojson_that_misses_regions_is_refused_by_its_upload_name(tmp_path: Path) -> None:
     data = json.loads((DATA_DIR / "states.geojson").read_text())
     data["features"] = data["features"][:10]
     with pytest.raises(pf.DataError) as err:
-        wb.regions_from_upload("ok.csv", CSV, "shapes.geojson", json.dumps(data).encode(), home=tmp_path)
+        up.regions_from_upload("ok.csv", CSV, "shapes.geojson", json.dumps(data).encode(), home=tmp_path)
     assert "shapes.geojson" in str(err.value) and "have no geometry" in str(err.value)
 
 
 def test_bad_scenario_yaml_names_the_file_and_key() -> None:
     with pytest.raises(pf.ScenarioError) as err:
-        wb.scenario_from_upload("plan.yaml", b"spread_weight: 3\n")
+        up.scenario_from_upload("plan.yaml", b"spread_weight: 3\n")
     assert "plan.yaml" in str(err.value) and "spread_weight" in str(err.value)
     with pytest.raises(pf.ScenarioError, match="not valid YAML"):
-        wb.scenario_from_upload("plan.yaml", b"budget: [1,\n")
+        up.scenario_from_upload("plan.yaml", b"budget: [1,\n")
 
 
 def test_fit_scenario_adapts_to_a_table_with_other_indicators(planner: pf.Planner) -> None:
     csv = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,1\nc,Gamma,200,0\n"
-    regions = wb.regions_from_upload("own.csv", csv)
-    scenario, notes = wb.fit_scenario(pf.load_scenario(), regions)
+    regions = up.regions_from_upload("own.csv", csv)
+    scenario, notes = up.fit_scenario(pf.load_scenario(), regions)
     assert scenario.weights == {"patents": 1.0}
     assert any("dropped" in n for n in notes)
     result = pf.Planner(regions).solve(scenario)
@@ -163,27 +213,27 @@ def test_fit_scenario_adapts_to_a_table_with_other_indicators(planner: pf.Planne
 
 def test_a_large_upload_is_planned_with_the_hoover_spread_and_a_huge_one_refused() -> None:
     rows = "".join(f"r{i:04d},Region {i},{1000 + 37 * i},{(i * 7919) % 97}\n" for i in range(400))
-    regions = wb.regions_from_upload("big.csv", f"region_id,name,population,patents\n{rows}".encode())
-    scenario, notes = wb.fit_scenario(pf.load_scenario(), regions)
+    regions = up.regions_from_upload("big.csv", f"region_id,name,population,patents\n{rows}".encode())
+    scenario, notes = up.fit_scenario(pf.load_scenario(), regions)
     assert scenario.spread_measure == "hoover"
     assert any("Hoover index" in n and "400" in n for n in notes)
     plan = pf.Planner(regions).solve(scenario)
     assert plan.spent_usd == pytest.approx(80e9) and len(plan.regions) == 400
-    rows = "".join(f"r{i},R{i},10,1\n" for i in range(wb.MAX_APP_REGIONS + 1))
+    rows = "".join(f"r{i},R{i},10,1\n" for i in range(up.MAX_APP_REGIONS + 1))
     with pytest.raises(pf.DataError, match="plans up to 5,000"):
-        wb.regions_from_upload("huge.csv", f"region_id,name,population,x\n{rows}".encode())
+        up.regions_from_upload("huge.csv", f"region_id,name,population,x\n{rows}".encode())
 
 
 def test_library_saves_without_overwriting_survives_reload_and_deletes(
         plan: pf.AllocationResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
-    lib = wb.PlanLibrary()
-    assert lib.root == tmp_path / "home" / "plans"
-    first = lib.save("Baseline / λ 0.5", plan)
-    second = lib.save("Baseline / λ 0.5", plan)
+    library = lib.PlanLibrary()
+    assert library.root == tmp_path / "home" / "plans"
+    first = library.save("Baseline / λ 0.5", plan)
+    second = library.save("Baseline / λ 0.5", plan)
     assert (first.name, second.name) == ("Baseline / λ 0.5", "Baseline / λ 0.5 (2)")
     assert first.path != second.path and (first.path / "allocation.csv").exists()
-    again = wb.PlanLibrary()  # a page reload: a fresh object reads the folder
+    again = lib.PlanLibrary()  # a page reload: a fresh object reads the folder
     assert again.names() == ["Baseline / λ 0.5", "Baseline / λ 0.5 (2)"]
     loaded = again.get("Baseline / λ 0.5").load()
     assert loaded.metrics_after == pytest.approx(plan.metrics_after)
@@ -198,13 +248,13 @@ def test_library_saves_without_overwriting_survives_reload_and_deletes(
 def test_compare_and_difference_of_two_plans(plan: pf.AllocationResult, planner: pf.Planner,
                                              states: pf.Regions) -> None:
     other = planner.solve(_scenario(states, lam=1.0))
-    table = wb.compare_metrics({"A": plan, "B": other})
+    table = lib.compare_metrics({"A": plan, "B": other})
     assert list(table.columns) == ["Unit", "Baseline", "A", "B"]
     assert table.loc["Gini of per-capita capacity", "B"] == f"{other.metrics_after['gini']:.3f}"
-    diff = wb.difference_table(plan, other, "A", "B")
+    diff = lib.difference_table(plan, other, "A", "B")
     assert diff["Funding change"].sum() == pytest.approx(0.0, abs=1e3)
     assert diff["Funding change"].abs().is_monotonic_decreasing
-    assert wb.same_regions({"A": plan, "B": other})
+    assert lib.same_regions({"A": plan, "B": other})
 
 
 # --------------------------------------------------------------------------- program rules
@@ -215,55 +265,51 @@ TINY = (b"region_id,name,population,zone,patents,firms\n"
 
 @pytest.fixture(scope="module")
 def tiny() -> pf.Regions:
-    return wb.regions_from_upload("tiny.csv", TINY)
+    return up.regions_from_upload("tiny.csv", TINY)
 
 
 def _tiny_scenario(tiny: pf.Regions, **widgets: object) -> pf.Scenario:
-    base, _ = wb.fit_scenario(pf.load_scenario().updated(budget="$1B"), tiny)
+    base, _ = up.fit_scenario(pf.load_scenario().updated(budget="$1B"), tiny)
     values = {**_widgets(tiny, base), **widgets}
-    return wb.apply_controls(base, tiny, wb.controls_from_widgets(values, tiny, base))
+    return ctl.scenario_from_widgets(base, tiny, values)
 
 
 def test_a_pack_fills_its_keys_and_the_persons_own_changes_win(states: pf.Regions) -> None:
     origin = pf.load_scenario()
-    packed, notes = wb.with_packs(origin, ["per_capita_floor"], origin)
+    packed, notes = ctl.with_packs(origin, ["per_capita_floor"], origin)
     assert packed.packs == ["per_capita_floor"] and packed.per_capita_floor == 0.5 and not notes
     # the app's own (unchanged) position for the key is not sent: the widgets now show the pack
     assert _widgets(states, packed)["pcf_on"] is True
-    assert wb.apply_controls(packed, states, wb.controls_from_widgets(
-        _widgets(states, packed), states, packed)) is packed
+    assert ctl.scenario_from_widgets(packed, states, _widgets(states, packed)) is packed
     # a change the person makes afterwards wins over the pack
-    mine = wb.apply_controls(packed, states, wb.controls_from_widgets(
-        {**_widgets(states, packed), "pcf": 0.6}, states, packed))
+    mine = ctl.scenario_from_widgets(packed, states, {**_widgets(states, packed), "pcf": 0.6})
     assert mine.per_capita_floor == 0.6 and mine.packs == ["per_capita_floor"]
     # switching the pack off returns the key to the loaded scenario's value
-    off, _ = wb.with_packs(mine, [], origin)
+    off, _ = ctl.with_packs(mine, [], origin)
     assert off.per_capita_floor is None and off.packs == []
     # a key the person changed before switching the pack on stays theirs, and they are told
     excluded = origin.updated(exclusions={"regions": ["06"], "top_k_incumbents": 0, "instruments": {}})
-    kept, notes = wb.with_packs(excluded, ["no_incumbents"], origin)
+    kept, notes = ctl.with_packs(excluded, ["no_incumbents"], origin)
     assert kept.exclusions.regions == ["06"] and kept.exclusions.top_k_incumbents == 0
     assert any("exclusions" in n and "wins" in n for n in notes)
     with pytest.raises(pf.ScenarioError, match="unknown pack"):
-        wb.with_packs(origin, ["no_such_pack"], origin)
-    assert set(wb.pack_docs()) == {"tech_hubs_2022_statute", "tech_hubs_2022_statute_metros",
+        ctl.with_packs(origin, ["no_such_pack"], origin)
+    assert set(ctl.pack_docs()) == {"tech_hubs_2022_statute", "tech_hubs_2022_statute_metros",
                                    "no_incumbents", "per_capita_floor"}
 
 
 def test_statute_pack_roundtrips_through_the_hub_controls(states: pf.Regions) -> None:
     origin = pf.load_scenario()
-    packed, _ = wb.with_packs(origin, ["tech_hubs_2022_statute"], origin)
+    packed, _ = ctl.with_packs(origin, ["tech_hubs_2022_statute"], origin)
     values = _widgets(states, packed)
     assert (values["hubs_on"], values["hub_kmin"], values["hub_kmax"]) == (True, 20, 0)
     assert (values["hub_amin"], values["hub_amax"]) == (19.0, 51.0)
     assert (values["hub_gcol"], values["hub_gmin"]) == ("census_region", 3)
-    assert wb.apply_controls(packed, states, wb.controls_from_widgets(values, states, packed)) is packed
-    more = wb.apply_controls(packed, states, wb.controls_from_widgets(
-        {**values, "hub_kmax": 25}, states, packed))
+    assert ctl.scenario_from_widgets(packed, states, values) is packed
+    more = ctl.scenario_from_widgets(packed, states, {**values, "hub_kmax": 25})
     assert more.hubs is not None and more.hubs.count.max == 25
     assert more.hubs.designated is not None  # the pack's other rules stay
-    off = wb.apply_controls(packed, states, wb.controls_from_widgets(
-        {**values, "hubs_on": False}, states, packed))
+    off = ctl.scenario_from_widgets(packed, states, {**values, "hubs_on": False})
     assert off.hubs is None
 
 
@@ -275,11 +321,11 @@ def test_hub_controls_solve_and_the_headline_shows_hubs_gap_and_proof(tiny: pf.R
     result = pf.Planner(tiny).solve(sc)
     hubs = result.regions[result.regions["hub"]]
     assert len(hubs) == 2 and set(hubs["zone"]) == {"East", "West"}
-    item = next(h for h in wb.headline(result) if h.label == "Hubs selected")
+    item = next(h for h in tx.headline(result) if h.label == "Hubs selected")
     assert item.value == "2 of 4 regions"
     assert item.delta is not None and "MIP gap" in item.delta and "optimality proven" in item.delta
-    assert "Hub" in wb.allocation_table(result).columns
-    assert all("given the chosen hubs" in s for s in wb.marginal_sentences(result))
+    assert "Hub" in tx.allocation_table(result).columns
+    assert all("given the chosen hubs" in s for s in tx.marginal_sentences(result))
 
 
 def test_an_infeasible_hub_rule_gets_relaxations_that_solve_when_applied(tiny: pf.Regions) -> None:
@@ -289,7 +335,7 @@ def test_an_infeasible_hub_rule_gets_relaxations_that_solve_when_applied(tiny: p
     relaxations = info.value.diagnosis.relaxations
     assert relaxations and "maximum number of hubs" in relaxations[0].text
     for relaxation in relaxations:
-        fixed = wb.apply_relaxation(sc, relaxation.changes)
+        fixed = ctl.apply_relaxation(sc, relaxation.changes)
         assert pf.Planner(tiny).solve(fixed).spent_usd == pytest.approx(1e9)
 
 
@@ -298,7 +344,7 @@ def test_an_infeasible_hub_rule_gets_relaxations_that_solve_when_applied(tiny: p
 
 def test_metro_default_plan_is_documented_and_valid() -> None:
     metros = pf.load_regions("metros")
-    sc = wb.default_scenario_for("metros", metros)
+    sc = ctl.default_scenario_for("metros", metros)
     assert sc.spread_measure == "hoover"
     assert set(sc.weights) <= set(metros.indicators)
     assert not any(k.endswith("_apportioned") for k in sc.weights)
@@ -307,24 +353,24 @@ def test_metro_default_plan_is_documented_and_valid() -> None:
     assert sc.missing_policy("oews_software_developers") == "half_min"
     assert sc.missing_policy("cbp_semiconductors") == "zero"
     assert sc.missing_policy("utility_patents_2000_2015") == "median"
-    notes = " ".join(wb.region_set_notes("metros", sc))
+    notes = " ".join(ctl.region_set_notes("metros", sc))
     assert "Software developers 20%" in notes and "half the smallest published value" in notes
     assert "apportioned" in notes and "Hoover" in notes
-    assert wb.default_scenario_for("states", pf.load_regions("states")) is pf.load_scenario()
-    assert wb.region_set_notes("states", pf.load_scenario()) == []
+    assert ctl.default_scenario_for("states", pf.load_regions("states")) is pf.load_scenario()
+    assert ctl.region_set_notes("states", pf.load_scenario()) == []
 
 
 def test_indicator_labels_come_from_the_column_registry() -> None:
-    label, tip = wb.indicator_label("oews_software_developers")
+    label, tip = tx.indicator_label("oews_software_developers")
     assert label == "Software developers" and "jobs" in tip and "OEWS" in tip
-    label, tip = wb.indicator_label("gdp_musd_apportioned")
+    label, tip = tx.indicator_label("gdp_musd_apportioned")
     assert "apportioned" in label and "apportioned" in tip
-    assert wb.indicator_label("my_column")[0] == "My column"  # a user's own column
+    assert tx.indicator_label("my_column")[0] == "My column"  # a user's own column
 
 
 def test_gini_is_offered_only_up_to_the_engines_limit() -> None:
-    assert wb.spread_measure_choice(51) == (["gini", "hoover"], None)
-    options, why = wb.spread_measure_choice(387)
+    assert ctl.spread_measure_choice(51) == (["gini", "hoover"], None)
+    options, why = ctl.spread_measure_choice(387)
     assert options == ["hoover"] and why is not None and "250" in why
 
 
@@ -339,45 +385,45 @@ def test_spread_measure_control_changes_the_objective(states: pf.Regions, planne
 
 def test_sensitivity_specs_for_every_analysis_and_their_run_counts() -> None:
     base = pf.load_scenario()
-    counts = {kind: wb.expected_runs(wb.sensitivity_spec(kind, {"points": 4, "runs": 7,
+    counts = {kind: sens.expected_runs(sens.sensitivity_spec(kind, {"points": 4, "runs": 7,
                                                                 "base_samples": 4}), base)
-              for kind in wb.SENSITIVITY_KINDS}
+              for kind in sens.SENSITIVITY_KINDS}
     factors = 3 + len(base.weights)
     assert counts == {"sweep_budget": 4, "sweep_lambda": 4, "robust": 7, "pareto": 4,
                       "tornado": 1 + 2 * (3 + len(base.weights) + len(base.instruments)),
                       "sobol": 4 * (factors + 2)}
-    spec = wb.sensitivity_spec("sweep_budget", {"budget_range_busd": (10, 40), "points": 4})
+    spec = sens.sensitivity_spec("sweep_budget", {"budget_range_busd": (10, 40), "points": 4})
     assert spec.vary["budget"].values() == pytest.approx([10e9, 20e9, 30e9, 40e9])
     with pytest.raises(pf.ScenarioError, match="points|num"):
-        wb.sensitivity_spec("sweep_lambda", {"points": 1})
+        sens.sensitivity_spec("sweep_lambda", {"points": 1})
     with pytest.raises(pf.ScenarioError, match="tcp://HOST:PORT"):
-        wb.sensitivity_backend("my laptop")
-    assert wb.sensitivity_backend("").kind == "serial"
-    assert wb.sensitivity_backend("tcp://127.0.0.1:8786").address == "tcp://127.0.0.1:8786"
+        sens.sensitivity_backend("my laptop")
+    assert sens.sensitivity_backend("").kind == "serial"
+    assert sens.sensitivity_backend("tcp://127.0.0.1:8786").address == "tcp://127.0.0.1:8786"
 
 
 def test_robust_run_reports_progress_probabilities_and_csv_tables(tiny: pf.Regions) -> None:
-    base, _ = wb.fit_scenario(pf.load_scenario().updated(budget="$1B"), tiny)
+    base, _ = up.fit_scenario(pf.load_scenario().updated(budget="$1B"), tiny)
     seen: list[tuple[int, int]] = []
-    run = wb.run_sensitivity("robust", {"runs": 6, "threshold_musd": 1.0}, tiny, base,
+    run = sens.run_sensitivity("robust", {"runs": 6, "threshold_musd": 1.0}, tiny, base,
                              progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (6, 6) and run.seconds > 0 and run.backend.startswith("serial")
-    frame = wb.robustness_frame(run)
+    frame = sens.robustness_frame(run)
     assert frame is not None and sorted(frame["region_id"]) == ["a", "b", "c", "d"]
     assert frame["core_index"].between(0, 1).all()
-    files = {name: data for _, name, data in wb.sensitivity_downloads(run)}
+    files = {name: data for _, name, data in sens.sensitivity_downloads(run)}
     assert "placefund-robust-robust_regions.csv" in files
     assert b"core_index" in files["placefund-robust-robust_regions.csv"]
-    sweep = wb.run_sensitivity("sweep_lambda", {"points": 3}, tiny, base)
-    assert wb.robustness_frame(sweep) is None and len(sweep.result.tables["runs"]) == 3
+    sweep = sens.run_sensitivity("sweep_lambda", {"points": 3}, tiny, base)
+    assert sens.robustness_frame(sweep) is None and len(sweep.result.tables["runs"]) == 3
 
 
 def test_solve_time_counts_the_model_build_when_the_plan_was_rebuilt() -> None:
-    first = wb.solve_time_headline({"rebuilt": True, "build_time_s": 3.9, "translate_time_s": 5.9,
+    first = tx.solve_time_headline({"rebuilt": True, "build_time_s": 3.9, "translate_time_s": 5.9,
                                     "start_time_s": 0.45, "solve_time_s": 0.35,
                                     "start": "shipped basis"})
     assert first.value == "10.6 s" and "building the model" in first.help
     assert "shipped basis" in first.help
-    again = wb.solve_time_headline({"rebuilt": False, "build_time_s": 0.002, "translate_time_s": 0.0,
+    again = tx.solve_time_headline({"rebuilt": False, "build_time_s": 0.002, "translate_time_s": 0.0,
                                     "start_time_s": 0.0, "solve_time_s": 0.05})
     assert again.value == "52 ms" and "re-solving it from the last basis" in again.help

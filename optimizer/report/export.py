@@ -37,6 +37,8 @@ from optimizer.engine.data import (
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.result import PLAN_FILES, PLAN_GEOMETRY, AllocationResult
 from optimizer.engine.scenario import load_scenario, usd
+from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
+from optimizer.report.text import headline, marginal_sentences
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
 MEDIA_TYPES = {
@@ -212,8 +214,6 @@ th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n
 
 def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     """The brief's content as data: headline cards, top regions, constraints, assumptions."""
-    from optimizer.ui.workbench import headline, marginal_sentences
-
     cards = [(h.label, h.value, h.delta or "") for h in headline(result) if h.label != "Solve time"]
     top_rows = result.regions.nlargest(top, "funding_usd")
     top_table = [(str(r["name"]), usd(r["funding_usd"]), f"${r['funding_per_capita_usd']:,.0f}",
@@ -254,8 +254,6 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
                   title: str = "PlaceFund plan") -> bytes:
     """A one-page brief (prints to one PDF page): map, headline, top regions, constraints."""
-    from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
-
     parts = brief_sections(result)
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"

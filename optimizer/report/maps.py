@@ -8,6 +8,7 @@ empty-but-valid file (``static/*.json``) or embedded in a page (``geo_assets_scr
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -246,8 +247,6 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
 def decode_array(value: Any) -> np.ndarray:
     """A plotly array as numpy, whether plain or base64-encoded (plotly >= 6 JSON)."""
     if isinstance(value, dict) and "bdata" in value:
-        import base64
-
         raw = base64.b64decode(value["bdata"])
         return np.frombuffer(raw, dtype=np.dtype(value["dtype"]))
     return np.asarray(value)

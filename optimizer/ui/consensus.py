@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from optimizer.analysis.consensus import ConsensusResult, consensus
+from optimizer.analysis.consensus import ConsensusResult, Stakeholder, consensus
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import ScenarioError
 from optimizer.engine.scenario import Scenario
@@ -52,12 +52,12 @@ def default_rows(base: Scenario, count: int = 3) -> list[StakeholderRow]:
     return rows
 
 
-def stakeholders_from_rows(rows: list[StakeholderRow]) -> dict[str, dict[str, Any]]:
+def stakeholders_from_rows(rows: list[StakeholderRow]) -> dict[str, Stakeholder | dict[str, Any]]:
     """The rows as ``consensus`` stakeholders; names must be distinct and non-empty."""
     if not MIN_STAKEHOLDERS <= len(rows) <= MAX_STAKEHOLDERS:
         raise ScenarioError(f"stakeholders: between {MIN_STAKEHOLDERS} and {MAX_STAKEHOLDERS} "
                             f"(got {len(rows)})")
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Stakeholder | dict[str, Any]] = {}
     for j, row in enumerate(rows, 1):
         name = row.name.strip()
         if not name:

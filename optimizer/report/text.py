@@ -1,0 +1,219 @@
+"""Words and tables a person reads about one plan, computed without Streamlit.
+
+Labels and number formats for metrics and indicators, the headline numbers at the
+top of the workbench (and the brief), the per-region allocation table, the sentences
+that say what each binding constraint is worth, and one region's drill-down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from optimizer.engine import columns
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import DataError
+from optimizer.engine.inputs import BUSD, ModelInputs, resolve
+from optimizer.engine.response import gain_points, marginal_points_per_busd
+from optimizer.engine.result import AllocationResult
+from optimizer.engine.scenario import Scenario, usd
+
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "spread_adjusted_capacity": ("Spread-adjusted capacity S_λ", "points"),
+    "total_capacity": ("Total capacity", "points"),
+    "mean_capacity": ("Mean per-capita capacity μ", "× baseline average"),
+    "gini": ("Gini of per-capita capacity", "0 = equal, 1 = all in one place"),
+    "top10_share": ("Top-10 regions' share of capacity", "share"),
+    "baseline_top10_share": ("Share held by the baseline top 10", "share"),
+    "hhi": ("Herfindahl index of capacity shares", "0..1"),
+    "theil": ("Theil index", "0 = equal"),
+    "cv": ("Coefficient of variation", "ratio"),
+}
+SHARE_METRICS = {"top10_share", "baseline_top10_share"}
+
+
+def indicator_label(column: str) -> tuple[str, str]:
+    """A readable name and a tooltip for an indicator column (from the column registry)."""
+    label, help_text = columns.describe(column)
+    return label, f"{help_text} Weights are relative: they are normalized to sum to 100%."
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def pct(value: float, digits: int = 1) -> str:
+    """A share as a percentage: 0.042 -> '4.2%'."""
+    return f"{value:.{digits}%}"
+
+
+def metric_text(key: str, value: float) -> str:
+    """A metric value formatted for its kind."""
+    if key in SHARE_METRICS:
+        return pct(value)
+    if key in ("gini", "hhi", "theil", "cv"):
+        return f"{value:.3f}"
+    return f"{value:,.2f}"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number: label, value text, change text, tooltip."""
+
+    label: str
+    value: str
+    delta: str | None
+    help: str
+
+
+def headline(result: AllocationResult) -> list[Headline]:
+    """The numbers at the top of the page."""
+    b, a = result.metrics_before, result.metrics_after
+    lam = result.scenario.spread_weight
+    funded = int((result.regions["funding_usd"] > 1.0).sum())
+    regions_text = f"{funded} of {len(result.regions)}"
+    return [
+        Headline("Spread-adjusted capacity S_λ", f"{a['spread_adjusted_capacity']:.2f} points",
+                 f"{a['spread_adjusted_capacity'] - b['spread_adjusted_capacity']:+.2f} points",
+                 f"Total capacity discounted for concentration, λ = {lam:g}: 100·μ·(1 − λ·Gini). "
+                 "Baseline total capacity is 100 points."),
+        Headline("Top-10 share of capacity", f"{pct(b['top10_share'])} → {pct(a['top10_share'])}",
+                 f"{(a['top10_share'] - b['top10_share']) * 100:+.1f} pp",
+                 "Share of national capacity held by the 10 regions with the most capacity."),
+        Headline("Gini (per capita)", f"{b['gini']:.3f} → {a['gini']:.3f}",
+                 f"{a['gini'] - b['gini']:+.3f}",
+                 "Population-weighted Gini of per-capita capacity: 0 = equal everywhere."),
+        hub_headline(result) if result.scenario.hubs is not None else
+        Headline("Regions funded", regions_text, None, "Regions receiving any money."),
+        Headline("Budget spent", f"{usd(result.spent_usd)} of {usd(result.scenario.budget)}", None,
+                 "The whole budget is spent unless the scenario allows leftovers."),
+        solve_time_headline(result.solver),
+    ]
+
+
+class SolveRecord(Protocol):
+    """What the solve-time headline reads of a plan's solver record (``result.solver``)."""
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        """One field of the record, ``default`` when it is absent."""
+
+
+def solve_time_headline(solver: SolveRecord | dict[str, Any]) -> Headline:
+    """How long the plan took: the solve, plus building the model when it was rebuilt."""
+    steps = ("build_time_s", "translate_time_s", "start_time_s", "solve_time_s")
+    seconds = sum(float(solver.get(k, 0.0)) for k in steps)
+    text = f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+    how = ("building the model, loading it into HiGHS, finding a start and solving"
+           if solver.get("rebuilt") else "updating the model and re-solving it from the last basis")
+    start = f" Start: {solver.get('start')}." if solver.get("start") else ""
+    return Headline("Solve time", text, None, f"Time spent {how}.{start}")
+
+
+def hub_headline(result: AllocationResult) -> Headline:
+    """Number of hubs, the MIP gap and whether optimality was proven."""
+    hubs = int(result.regions["hub"].sum()) if "hub" in result.regions else 0
+    gap = float(result.solver.get("mip_gap", 0.0))
+    proven = bool(result.solver.get("proven_optimal", True))
+    gap_text = "n/a" if not np.isfinite(gap) else f"{gap:.2%}"
+    return Headline("Hubs selected", f"{hubs} of {len(result.regions)} regions",
+                    f"MIP gap {gap_text} · " + ("optimality proven" if proven
+                                                else "not proven (time limit)"),
+                    "Only hubs are funded (a mixed-integer plan). The MIP gap bounds how far "
+                    "this plan can be from the best hub choice; 'optimality proven' means "
+                    "HiGHS closed it to the scenario's tolerance.")
+
+
+def allocation_table(result: AllocationResult) -> pd.DataFrame:
+    """Per-region table for display, biggest funding first (money in USD)."""
+    r = result.regions
+    instruments = list(result.scenario.instruments)
+    table = pd.DataFrame({
+        "Region": r["name"],
+        "Funding": r["funding_usd"],
+        "Per person": r["funding_per_capita_usd"],
+        **{f"{name.capitalize()}": r[f"funding_{name}_usd"] for name in instruments},
+        "Capacity before": r["baseline_capacity"],
+        "Capacity after": r["final_capacity"],
+        "Share before": r["capacity_share_before"],
+        "Share after": r["capacity_share_after"],
+        "Excluded": r["excluded"],
+        **({"Hub": r["hub"].astype(bool)} if result.scenario.hubs is not None else {}),
+    })
+    table.index = r["region_id"].rename("region_id")
+    return table.sort_values(["Funding", "Capacity before"], ascending=False)
+
+
+def marginal_sentences(result: AllocationResult) -> list[str]:
+    """What relaxing each binding constraint is worth, in plain words."""
+    mv = result.marginal_values
+    if mv is None or len(mv) == 0:
+        return []
+    rows = mv[mv["binding"].astype(bool)] if "binding" in mv else mv
+    return [str(text) for text in rows["explanation"]]
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+@dataclass(frozen=True)
+class RegionDetail:
+    """One region of one plan: summary numbers and a per-instrument table."""
+
+    region_id: str
+    name: str
+    summary: dict[str, str]
+    instruments: pd.DataFrame  # instrument, funding_usd, gain_points, marginal_points_per_busd
+
+
+_RESOLVED: dict[tuple[str, str], ModelInputs] = {}
+
+
+def _resolved(regions: Regions, scenario: Scenario) -> ModelInputs:
+    """``resolve`` with a small cache: the drill-down is redrawn on every rerun."""
+    key = (regions.sha256, scenario.fingerprint())
+    if key not in _RESOLVED:
+        if len(_RESOLVED) >= 16:
+            _RESOLVED.pop(next(iter(_RESOLVED)))
+        _RESOLVED[key] = resolve(regions, scenario)
+    return _RESOLVED[key]
+
+
+def region_detail(result: AllocationResult, regions: Regions, region_id: str) -> RegionDetail:
+    """Baseline, gain by instrument and marginal return at the allocation of one region."""
+    table = result.regions.set_index("region_id")
+    if region_id not in table.index:
+        raise DataError(f"region '{region_id}' is not in this plan")
+    row = table.loc[region_id]
+    inputs = _resolved(regions, result.scenario)
+    r = inputs.region_ids.index(region_id)
+    x = (result.allocation.pivot_table(index="region_id", columns="instrument", values="amount_usd",
+                                       aggfunc="sum", fill_value=0.0)
+         .reindex(index=inputs.region_ids, columns=list(inputs.instruments), fill_value=0.0)
+         .to_numpy(float) / BUSD)
+    gains = gain_points(x, inputs)[r]
+    marginal = marginal_points_per_busd(x, inputs)[r]
+    allowed = inputs.allowed[r]
+    per_instrument = pd.DataFrame({
+        "instrument": list(inputs.instruments),
+        "funding_usd": x[r] * BUSD,
+        "gain_points": gains,
+        "marginal_points_per_busd": np.where(allowed, marginal, np.nan),
+        "allowed": allowed,
+    })
+    summary = {
+        "Population": f"{row['population']:,.0f}",
+        "Baseline capacity": f"{row['baseline_capacity']:.3f} points "
+                             f"({pct(row['capacity_share_before'], 2)} of the nation)",
+        "Capacity after": f"{row['final_capacity']:.3f} points "
+                          f"({pct(row['capacity_share_after'], 2)} of the nation)",
+        "Per-capita capacity": f"{row['capacity_per_capita_before']:.2f} → "
+                               f"{row['capacity_per_capita_after']:.2f} × national average",
+        "Funding": f"{usd(row['funding_usd'])} (${row['funding_per_capita_usd']:,.0f} per person)",
+        "Marginal return": f"{row['marginal_points_per_busd']:.3f} points per extra $1B "
+                           "(best instrument, at its current allocation)",
+        "Status": "excluded" if bool(row["excluded"]) else "eligible",
+    }
+    return RegionDetail(region_id, str(row["name"]), summary, per_instrument)
+

@@ -1,0 +1,102 @@
+"""Files a person uploads to the workbench: size limits, a regions table, a scenario.
+
+Every check raises ``DataError`` or ``ScenarioError`` naming the uploaded file, so the
+page can show it as it is. ``fit_scenario`` adapts a scenario to an uploaded table
+whose indicators differ from the shipped ones, and says what it changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from optimizer.engine.data import Regions, load_geometry, regions_from_bytes
+from optimizer.engine.errors import DataError
+from optimizer.engine.inputs import MAX_GINI_REGIONS
+from optimizer.engine.scenario import Scenario, scenario_from_bytes
+from optimizer.engine.settings import home_dir
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# the largest upload the workbench plans: counties-sized sets (3,134) solve first in 20-25 s
+# and re-solve in seconds with the Hoover spread, which uploads over MAX_GINI_REGIONS get
+MAX_APP_REGIONS = 5_000
+
+
+def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
+    """Refuse a file above the limit with a polite message."""
+    if size > limit:
+        raise DataError(f"is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB. "
+                        "Trim the file or use the command line for large inputs.", file=name)
+
+
+def regions_from_upload(csv_name: str, csv_bytes: bytes, geo_name: str | None = None,
+                        geo_bytes: bytes | None = None, home: Path | None = None) -> Regions:
+    """Validate an uploaded regions CSV (and optional GeoJSON keyed by region_id)."""
+    check_upload_size(csv_name, len(csv_bytes))
+    regions = regions_from_bytes(csv_bytes, csv_name)
+    if len(regions) > MAX_APP_REGIONS:
+        raise DataError(f"has {len(regions):,} regions; the workbench plans up to "
+                        f"{MAX_APP_REGIONS:,}. Use the command line for larger sets.",
+                        file=csv_name)
+    if geo_bytes is None:
+        return regions
+    name = geo_name or "geometry.geojson"
+    check_upload_size(name, len(geo_bytes))
+    folder = (home or home_dir()) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(geo_bytes).hexdigest()[:16]}.geojson"
+    if not path.exists():
+        path.write_bytes(geo_bytes)
+    try:
+        shapes = load_geometry(path, regions.ids)
+    except DataError as err:
+        raise DataError(str(err).replace(str(path), name)) from None
+    return dataclasses.replace(regions, geometry_path=path,
+                               repaired_geometry=tuple(shapes.attrs.get("repaired", ())))
+
+
+def scenario_from_upload(name: str, raw: bytes) -> Scenario:
+    """Validate an uploaded scenario YAML."""
+    check_upload_size(name, len(raw))
+    return scenario_from_bytes(raw, source=name)  # the CLI's bounded YAML reader
+
+
+
+
+def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[str]]:
+    """Adapt a scenario to a regions table with other indicators; say what changed.
+
+    Weights on indicators the table lacks are dropped (equal weights if none is left);
+    an instrument whose absorption indicators are missing absorbs by overall capacity;
+    above MAX_GINI_REGIONS regions the spread is measured by the Hoover index.
+    """
+    notes: list[str] = []
+    have = set(regions.indicators)
+    changes: dict[str, Any] = {}
+    weights = {k: v for k, v in scenario.weights.items() if k in have and v > 0}
+    dropped = sorted(set(scenario.weights) - have)
+    if dropped:
+        notes.append(f"weights on {dropped} were dropped: the regions table has no such columns")
+    if not weights:
+        weights = {k: 1.0 for k in regions.indicators}
+        notes.append(f"equal weights on the table's indicators {list(regions.indicators)}")
+    if weights != scenario.weights:
+        changes["weights"] = weights
+    instruments = scenario.to_dict()["instruments"]
+    for name, ins in instruments.items():
+        absent = sorted(set(ins.get("absorbs") or []) - have)
+        if absent:
+            ins["absorbs"] = None
+            notes.append(f"instrument {name}: absorption indicators {absent} are missing; "
+                         "it absorbs by overall capacity instead")
+    if instruments != scenario.to_dict()["instruments"]:
+        changes["instruments"] = instruments
+    if len(regions) > MAX_GINI_REGIONS and scenario.spread_measure == "gini":
+        changes["spread_measure"] = "hoover"
+        notes.append(f"spread is measured by the Hoover index: the exact pairwise Gini is offered "
+                     f"up to {MAX_GINI_REGIONS} regions and this table has {len(regions):,} "
+                     "(the plan's true Gini is reported either way)")
+    return (scenario.updated(**changes) if changes else scenario), notes
+

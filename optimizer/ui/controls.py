@@ -1,0 +1,567 @@
+"""The sidebar's knobs and the scenario they move, from one table.
+
+``KNOBS`` has one row per widget: its key (the Streamlit widget key), the scenario
+path it reads and writes, its label, unit, range and step, the kind of value it holds
+and the switch that turns its setting on. Three things are driven by the table:
+
+- ``widget_values(scenario, regions)``: the widgets' positions for a scenario;
+- ``scenario_from_widgets(base, regions, values)``: ``base`` with the settings whose
+  widgets moved written back. A setting whose widgets did not move is left as ``base``
+  has it, so an uploaded scenario round-trips exactly (untouched widgets give back
+  ``base`` itself);
+- the labels, units, ranges and tooltips the app draws the widgets with.
+
+Adding a knob of an existing kind is one row. Plain kinds (``number``, ``count``,
+``choice``, ``switch``, ``regions``) are read and written through the row's path
+alone; the families (one widget per indicator, instrument, capped region or group)
+and the hub group rules have a small codec each (``_CODECS``); their member widgets
+are rows of kind ``part``.
+
+The module also holds what the sidebar says about region sets and spread measures,
+and the program rules: constraint packs (``with_packs``) and relaxations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import ScenarioError
+from optimizer.engine.inputs import BUSD, MAX_GINI_REGIONS
+from optimizer.engine.scenario import (
+    Scenario,
+    constraint_packs,
+    region_set_assumptions,
+    region_set_default,
+    scenario_from_dict,
+)
+
+NONE = "(none)"  # the choice that means "no group column"
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One sidebar widget and the scenario setting it moves.
+
+    ``path`` is dotted into ``Scenario.to_dict()``; ``*`` marks one member of a family
+    (a widget key ``prefix + member``). The scenario value is the widget value times
+    ``scale`` (money in $B or $M on screen, USD in the scenario). ``switch`` names the
+    on/off knob of an optional setting: while it is off the widget shows ``default``
+    (capped at the number of regions with ``default_at_most_regions``). With
+    ``zero_is_none`` a widget at 0 means "no limit" (``None`` in the scenario).
+    ``hi_regions`` sets the upper end of the range to the number of regions plus it.
+    """
+
+    key: str
+    path: str
+    label: str
+    unit: str
+    kind: str  # number | count | choice | switch | regions | part | a codec of _CODECS
+    widget: str  # number | slider | checkbox | radio | select | multiselect
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    scale: float = 1.0
+    default: Any = None
+    switch: str | None = None
+    zero_is_none: bool = False
+    hi_regions: int | None = None
+    default_at_most_regions: bool = False
+    help: str = ""
+
+    def upper(self, n_regions: int) -> float | None:
+        """The upper end of the widget's range for ``n_regions`` regions."""
+        return self.hi if self.hi_regions is None else n_regions + self.hi_regions
+
+    def text(self, member: str = "") -> str:
+        """The widget's label (a family's label names its member)."""
+        return self.label.format(member) if "{}" in self.label else self.label
+
+
+KNOBS: tuple[Knob, ...] = (
+    Knob("budget", "budget", "Budget ($B)", "$B", "number", "number", 0.1, 10_000.0, 5.0,
+         scale=BUSD, help="Total money to allocate, in billions of US dollars."),
+    Knob("lam", "spread_weight", "Spread weight λ", "0..1", "number", "slider", 0.0, 1.0, 0.05,
+         help="0 = maximize total capacity (money follows the strongest clusters); "
+              "1 = Sen's welfare index (concentration counts fully against the total)."),
+    Knob("theta", "complementarity", "Complementarity θ", "0..1", "number", "slider", 0.0, 1.0,
+         0.05, help="How much existing clusters multiply a dollar (assumption): 0 = a dollar "
+                    "works equally everywhere."),
+    Knob("spread_measure", "spread_measure", "Spread measure", "gini or hoover", "choice", "radio",
+         help="How concentration is measured in S_λ. Gini: the exact population-weighted Gini "
+              "(one variable per pair of regions). Hoover: population-weighted mean absolute "
+              "deviation, linear in the number of regions."),
+    Knob("w_", "weights.*", "{}", "relative weight (normalized to 100%)", "weights", "slider",
+         0.0, 1.0, 0.01),
+    Knob("eff_", "instruments.*.effectiveness_per_busd", "{}: points per $1B at zero funding",
+         "capacity points per $1B", "effectiveness", "number", 0.01, 100.0, 0.05,
+         help="Effectiveness a_i: capacity points per $1B in an average region."),
+    # spread constraints
+    Knob("topk_on", "top_k_share_cap", "Cap the top-k regions' share of capacity", "on/off",
+         "switch", "checkbox"),
+    Knob("topk_k", "top_k_share_cap.k", "k", "regions", "count", "number", 1, None, 1,
+         default=10, switch="topk_on", hi_regions=0),
+    Knob("topk_share", "top_k_share_cap.max_share", "Largest share the top k may hold",
+         "share of capacity", "number", "slider", 0.05, 1.0, 0.01, default=0.6, switch="topk_on"),
+    Knob("pcf_on", "per_capita_floor", "Per-capita floor", "on/off", "switch", "checkbox",
+         help="Every region ends at least at this multiple of the national per-capita baseline."),
+    Knob("pcf", "per_capita_floor", "Floor (× national per-capita average)",
+         "× national per-capita average", "number", "number", 0.0, 5.0, 0.05, default=0.5,
+         switch="pcf_on"),
+    # per-region bounds and exclusions
+    Knob("floor", "region_floor_usd", "Floor for every region ($B)", "$B", "number", "number",
+         0.0, None, 0.1, scale=BUSD),
+    Knob("cap", "region_cap_usd", "Cap for every region ($B, 0 = none)", "$B, 0 = none", "number",
+         "number", 0.0, None, 0.5, scale=BUSD, zero_is_none=True),
+    Knob("maxshare_on", "max_region_share", "Limit any one region's share of the budget",
+         "on/off", "switch", "checkbox"),
+    Knob("maxshare", "max_region_share", "Largest share of the budget to one region",
+         "share of the budget", "number", "slider", 0.01, 1.0, 0.01, default=0.15,
+         switch="maxshare_on"),
+    Knob("capped", "region_bounds", "Regions with their own cap", "region ids", "region_caps",
+         "multiselect"),
+    Knob("cap_", "region_bounds.*.cap_usd", "Cap on {} ($B)", "$B", "part", "number", 0.0, None,
+         0.5, scale=BUSD, default=1.0),
+    Knob("excluded", "exclusions.regions", "Exclude regions", "region ids", "regions",
+         "multiselect"),
+    Knob("topk_inc", "exclusions.top_k_incumbents",
+         "Exclude the top-k incumbents (by baseline capacity)", "regions", "count", "number", 0,
+         None, 1, hi_regions=-1),
+    # group minimums
+    Knob("group_col", "group_min_shares", "Group column", "group column", "group_mins", "select"),
+    Knob("gmin_", "group_min_shares.*.*", "{}: min share of budget", "share of the budget", "part",
+         "slider", 0.0, 1.0, 0.01, default=0.0),
+    # hubs
+    Knob("hubs_on", "hubs", "Select hubs", "on/off", "switch", "checkbox",
+         help="Only selected hubs are funded, each with an award between the minimum and "
+              "maximum (a mixed-integer plan; slower to solve)."),
+    Knob("hub_kmin", "hubs.count.min", "Hubs, at least", "hubs", "count", "number", 0, None, 1,
+         default=10, switch="hubs_on", default_at_most_regions=True),
+    Knob("hub_kmax", "hubs.count.max", "Hubs, at most (0 = any)", "hubs, 0 = any", "count",
+         "number", 0, None, 1, default=20, switch="hubs_on", zero_is_none=True,
+         default_at_most_regions=True),
+    Knob("hub_amin", "hubs.award_usd.min", "Award min ($M)", "$M", "number", "number", 0.0, None,
+         1.0, scale=1e6, default=0.0, switch="hubs_on"),
+    Knob("hub_amax", "hubs.award_usd.max", "Award max ($M, 0 = none)", "$M, 0 = none", "number",
+         "number", 0.0, None, 5.0, scale=1e6, default=0.0, switch="hubs_on", zero_is_none=True),
+    Knob("hub_gcol", "hubs.min_per_group", "Minimum hubs in each group of", "group column",
+         "hub_group_min", "select", switch="hubs_on",
+         help="e.g. census_region: at least this many hubs in each Census region."),
+    Knob("hub_gmin", "hubs.min_per_group.*", "Minimum hubs per group", "hubs per group", "part",
+         "number", 0, None, 1, default=0, switch="hubs_on"),
+    Knob("hub_one", "hubs.max_one_per_group", "At most one hub per group of", "group column",
+         "hub_one", "select", switch="hubs_on",
+         help="e.g. postal: at most one hub per state (for metros or counties)."),
+)
+
+_BY_KEY = {k.key: k for k in KNOBS}
+_FAMILIES = tuple(k for k in KNOBS if k.key.endswith("_"))
+
+
+def knob(key: str) -> Knob:
+    """The row of a widget key (a family member's key finds its family's row)."""
+    if key in _BY_KEY:
+        return _BY_KEY[key]
+    for row in _FAMILIES:
+        if key.startswith(row.key):
+            return row
+    raise KeyError(f"no knob has the widget key '{key}'")
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (None where a section is absent)."""
+    value: Any = data
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _section(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """The mapping at a dotted path, made (in place of None) where it is absent."""
+    node = data
+    for part in path.split(".") if path else []:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    return node
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    parent, _, leaf = path.rpartition(".")
+    _section(data, parent)[leaf] = value
+
+
+# --------------------------------------------------------------------------- plain kinds
+
+
+def _is_on(row: Knob, data: dict[str, Any]) -> bool:
+    return row.switch is None or _get(data, _BY_KEY[row.switch].path) is not None
+
+
+def _read_plain(row: Knob, data: dict[str, Any], regions: Regions) -> Any:
+    """A plain knob's widget value in a scenario (``data`` = ``Scenario.to_dict()``)."""
+    raw = _get(data, row.path)
+    if row.kind == "switch":
+        return raw is not None
+    if row.kind == "regions":
+        return sorted(rid for rid in (regions.lookup(ref) for ref in raw or []) if rid is not None)
+    if row.kind == "choice":
+        return str(raw)
+    if not _is_on(row, data):
+        value = row.default
+        if row.default_at_most_regions:
+            value = min(value, len(regions))
+    else:
+        value = 0 if raw is None else raw / row.scale
+    return int(value) if row.kind == "count" else float(value)
+
+
+def _setting_plain(row: Knob, values: dict[str, Any]) -> Any:
+    """The setting a plain knob's widget value means (None = not set)."""
+    v = values.get(row.key)
+    if row.kind == "regions":
+        return tuple(sorted(v or []))
+    if row.kind == "choice":
+        return str(v)
+    number = int(v or 0) if row.kind == "count" else float(v or 0.0)
+    return None if row.zero_is_none and number <= 0 else number
+
+
+def _write_plain(row: Knob, data: dict[str, Any], setting: Any) -> None:
+    if row.kind == "regions":
+        value: Any = list(setting)
+    elif row.kind in ("number",) and setting is not None:
+        value = setting * row.scale
+    else:
+        value = setting
+    _set(data, row.path, value)
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+class _Context(NamedTuple):
+    base: Scenario
+    regions: Regions
+
+
+class _Codec(NamedTuple):
+    """How a family or a compound rule reads, means and writes (see ``_CODECS``)."""
+
+    read: Callable[[Scenario, Regions], dict[str, Any]]
+    setting: Callable[[dict[str, Any], _Context], Any]
+    write: Callable[[dict[str, Any], Any, _Context], None]
+
+
+def _start_weights(scenario: Scenario, regions: Regions) -> dict[str, float]:
+    """The weights the sliders show: the scenario's on the table's indicators, else equal."""
+    return ({k: float(scenario.weights.get(k, 0.0)) for k in regions.indicators
+             if k in scenario.weights} or {k: 1.0 for k in regions.indicators})
+
+
+def _read_weights(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    start = _start_weights(scenario, regions)
+    return {f"w_{k}": float(start.get(k, 0.0)) for k in regions.indicators}
+
+
+def _weights_setting(values: dict[str, Any], ctx: _Context) -> dict[str, float]:
+    start = _start_weights(ctx.base, ctx.regions)
+    weights = {k: float(values.get(f"w_{k}") or 0.0) for k in ctx.regions.indicators}
+    return {k: v for k, v in weights.items() if v > 0 or k in start}
+
+
+def _write_weights(data: dict[str, Any], weights: dict[str, float], ctx: _Context) -> None:
+    positive = {k: float(v) for k, v in weights.items() if v > 0}
+    if not positive:
+        raise ScenarioError("weights: all indicator weights are zero; give at least one "
+                            "indicator a positive weight")
+    data["weights"] = positive
+
+
+def _read_effectiveness(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    return {f"eff_{name}": float(ins.effectiveness_per_busd)
+            for name, ins in scenario.instruments.items()}
+
+
+def _effectiveness_setting(values: dict[str, Any], ctx: _Context) -> dict[str, float]:
+    return {name: float(values.get(f"eff_{name}") or 0.0) for name in ctx.base.instruments}
+
+
+def _write_effectiveness(data: dict[str, Any], setting: dict[str, float], ctx: _Context) -> None:
+    for name, value in setting.items():
+        data["instruments"][name]["effectiveness_per_busd"] = value
+
+
+def _start_caps(scenario: Scenario, regions: Regions) -> dict[str, float]:
+    """Per-region caps in $B by region id (references in the scenario become ids)."""
+    caps: dict[str, float] = {}
+    for ref, bounds in scenario.region_bounds.items():
+        rid = regions.lookup(ref)
+        if rid is not None and bounds.cap_usd is not None:
+            caps[rid] = bounds.cap_usd / BUSD
+    return caps
+
+
+def _read_caps(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    caps = _start_caps(scenario, regions)
+    return {"capped": sorted(caps), **{f"cap_{rid}": float(cap) for rid, cap in caps.items()}}
+
+
+def _caps_setting(values: dict[str, Any], ctx: _Context) -> dict[str, float]:
+    return {rid: float(values.get(f"cap_{rid}") or 0.0) for rid in (values.get("capped") or [])}
+
+
+def _write_caps(data: dict[str, Any], caps: dict[str, float], ctx: _Context) -> None:
+    start = _start_caps(ctx.base, ctx.regions)
+    bounds = {ref: b for ref, b in data["region_bounds"].items()
+              if ctx.regions.lookup(ref) not in start}
+    for rid, cap in caps.items():
+        bounds[rid] = {**bounds.get(rid, {}), "cap_usd": cap * BUSD}
+    data["region_bounds"] = bounds
+
+
+def _read_group_mins(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    values: dict[str, Any] = {"group_col": next(iter(scenario.group_min_shares), NONE)}
+    for column in regions.groups:
+        mins = scenario.group_min_shares.get(column, {})
+        for value in sorted(set(regions.table[column])):
+            values[f"gmin_{column}_{value}"] = float(mins.get(value, 0.0))
+    return values
+
+
+def _group_mins_setting(values: dict[str, Any], ctx: _Context) -> dict[str, dict[str, float]]:
+    """The minimum shares of the chosen group column's values (the base's if none is set)."""
+    column = values.get("group_col")
+    group_mins: dict[str, dict[str, float]] = {}
+    if column in ctx.regions.groups:
+        mins = {str(v): float(values.get(f"gmin_{column}_{v}") or 0.0)
+                for v in sorted(set(ctx.regions.table[column]))}
+        if any(s > 0 for s in mins.values()):
+            group_mins[column] = {v: s for v, s in mins.items() if s > 0}
+    start = {col: dict(v) for col, v in ctx.base.group_min_shares.items()}
+    if not group_mins and start and column == next(iter(start)):
+        group_mins = start
+    return group_mins
+
+
+def _write_group_mins(data: dict[str, Any], setting: dict[str, dict[str, float]],
+                      ctx: _Context) -> None:
+    data["group_min_shares"] = {col: {v: s for v, s in mins.items() if s > 0}
+                                for col, mins in setting.items()
+                                if any(s > 0 for s in mins.values())}
+
+
+def _hub_group_min(scenario: Scenario) -> tuple[str, int] | None:
+    """The first (group column, minimum hubs in each group) rule of the scenario's hubs."""
+    hubs = scenario.hubs
+    if hubs is None:
+        return None
+    return next(((col, int(v)) for col, v in hubs.min_per_group.items() if isinstance(v, int)),
+                None)
+
+
+def _read_hub_group_min(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    rule = _hub_group_min(scenario)
+    default = "census_region" if "census_region" in regions.groups else NONE
+    return {"hub_gcol": rule[0] if rule else default, "hub_gmin": rule[1] if rule else 0}
+
+
+def _hub_group_min_setting(values: dict[str, Any], ctx: _Context) -> tuple[str, int] | None:
+    column, least = values.get("hub_gcol"), int(values.get("hub_gmin") or 0)
+    return (str(column), least) if column in ctx.regions.groups and least > 0 else None
+
+
+def _write_hub_group_min(data: dict[str, Any], rule: tuple[str, int] | None,
+                         ctx: _Context) -> None:
+    hubs = _section(data, "hubs")
+    before = _hub_group_min(ctx.base)
+    mins = {k: v for k, v in (hubs.get("min_per_group") or {}).items()
+            if before is None or k != before[0]}
+    if rule is not None:
+        mins[rule[0]] = int(rule[1])
+    hubs["min_per_group"] = mins
+
+
+def _read_hub_one(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    hubs = scenario.hubs
+    return {"hub_one": hubs.max_one_per_group[0] if hubs and hubs.max_one_per_group else NONE}
+
+
+def _hub_one_setting(values: dict[str, Any], ctx: _Context) -> str | None:
+    column = values.get("hub_one")
+    return str(column) if column in ctx.regions.groups else None
+
+
+def _write_hub_one(data: dict[str, Any], column: str | None, ctx: _Context) -> None:
+    _section(data, "hubs")["max_one_per_group"] = [column] if column else []
+
+
+_CODECS: dict[str, _Codec] = {
+    "weights": _Codec(_read_weights, _weights_setting, _write_weights),
+    "effectiveness": _Codec(_read_effectiveness, _effectiveness_setting, _write_effectiveness),
+    "region_caps": _Codec(_read_caps, _caps_setting, _write_caps),
+    "group_mins": _Codec(_read_group_mins, _group_mins_setting, _write_group_mins),
+    "hub_group_min": _Codec(_read_hub_group_min, _hub_group_min_setting, _write_hub_group_min),
+    "hub_one": _Codec(_read_hub_one, _hub_one_setting, _write_hub_one),
+}
+PLAIN_KINDS = ("number", "count", "choice", "switch", "regions")
+
+
+# --------------------------------------------------------------------------- the table at work
+
+
+def _unit(row: Knob) -> str:
+    """The scenario path a knob is written with: knobs of one unit move together.
+
+    Below a switch it is the path one level under the switch's (``hubs.count``); else the
+    top-level key (``exclusions`` holds the excluded regions and the top-k incumbents).
+    """
+    parts = row.path.split(".")
+    if row.switch is None:
+        return parts[0]
+    return ".".join(parts[:len(_BY_KEY[row.switch].path.split(".")) + 1])
+
+
+_UNITS: dict[str, list[Knob]] = {}
+for _row in KNOBS:
+    if _row.kind not in ("switch", "part"):
+        _UNITS.setdefault(_unit(_row), []).append(_row)
+
+
+def widget_values(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    """The position of every sidebar widget (keyed by widget key) for ``scenario``."""
+    data = scenario.to_dict()
+    values: dict[str, Any] = {}
+    for row in KNOBS:
+        if row.kind in _CODECS:
+            values.update(_CODECS[row.kind].read(scenario, regions))
+        elif row.kind != "part":
+            values[row.key] = _read_plain(row, data, regions)
+    return values
+
+
+def _setting(row: Knob, values: dict[str, Any], ctx: _Context) -> Any:
+    if row.kind in _CODECS:
+        return _CODECS[row.kind].setting(values, ctx)
+    return _setting_plain(row, values)
+
+
+def scenario_from_widgets(base: Scenario, regions: Regions, values: dict[str, Any]) -> Scenario:
+    """``base`` with the settings whose widgets moved applied; validated.
+
+    Keys missing from ``values`` keep ``base``'s positions; if nothing moved, ``base``
+    itself comes back. Raises ``ScenarioError`` with the validator's message for an
+    invalid combination.
+    """
+    start = widget_values(base, regions)
+    now = {**start, **values}
+    ctx = _Context(base, regions)
+    data = base.to_dict()
+    touched: set[str] = set()
+    for unit, rows in _UNITS.items():
+        switch = _BY_KEY[rows[0].switch] if rows[0].switch else None
+        fresh = False
+        if switch is not None:
+            on, was_on = bool(now[switch.key]), bool(start[switch.key])
+            if not on:
+                if was_on:
+                    _set(data, switch.path, None)
+                    touched.add(switch.path.split(".")[0])
+                continue
+            fresh = not was_on
+        if fresh or any(_setting(r, now, ctx) != _setting(r, start, ctx) for r in rows):
+            for row in rows:
+                setting = _setting(row, now, ctx)
+                if row.kind in _CODECS:
+                    _CODECS[row.kind].write(data, setting, ctx)
+                else:
+                    _write_plain(row, data, setting)
+            touched.add(unit.split(".")[0])
+    changes = {key: data[key] for key in sorted(touched)}
+    return base.updated(**changes) if changes else base
+
+
+# --------------------------------------------------------------------------- region sets
+
+REGION_SET_LABELS = {"states": "States (50 + DC)", "metros": "Metro areas (CBSAs, OMB 2023)",
+                     "counties": "Counties"}
+SLOW_REGION_SETS = {
+    "counties": "Counties: about 3,100 regions. The first solve builds a large model: about "
+                "12 s for the default plan, 20-25 s for others (later changes re-solve in a "
+                "few seconds); maps are heavy to draw.",
+}
+SPREAD_LABELS = {"gini": "Gini (exact, pairwise)", "hoover": "Hoover index (linear)"}
+
+
+def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
+    """The default plan for a shipped region set (see ``scenario.region_set_default``)."""
+    return region_set_default(region_set, regions.indicators)
+
+
+def region_set_notes(region_set: str, scenario: Scenario) -> list[str]:
+    """What the page says about a region set's data and its default assumptions."""
+    return region_set_assumptions(region_set, scenario)
+
+
+def spread_measure_choice(n_regions: int) -> tuple[list[str], str | None]:
+    """Spread measures the app offers for ``n_regions``, and why Gini is off (if it is)."""
+    if n_regions > MAX_GINI_REGIONS:
+        return ["hoover"], (f"The exact Gini needs a variable per pair of regions "
+                            f"({n_regions * (n_regions - 1) // 2:,} pairs here); it is offered up to "
+                            f"{MAX_GINI_REGIONS} regions. Hoover is linear in the number of regions.")
+    return ["gini", "hoover"], None
+
+
+# --------------------------------------------------------------------------- program rules
+
+
+def pack_docs() -> dict[str, str]:
+    """Each named constraint pack's documentation."""
+    return {name: " ".join(str(pack.get("doc", "")).split()) for name, pack in constraint_packs().items()}
+
+
+def pack_keys(packs: list[str] | tuple[str, ...]) -> set[str]:
+    """Scenario keys the named packs set."""
+    known = constraint_packs()
+    return {key for name in packs for key in known[name]["settings"]}
+
+
+def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[Scenario, list[str]]:
+    """``current`` with exactly ``packs`` switched on, and notes on what was kept.
+
+    Packs fill the keys they set; the scenario's own keys win. A key a newly added pack
+    sets is left to the pack unless the person changed it from ``origin`` (the loaded
+    scenario), in which case their value stays and a note says so. Keys set only by packs
+    switched off return to ``origin``'s value (the engine default if ``origin`` had that
+    pack on). Raises ``ScenarioError`` for an unknown pack.
+    """
+    known = constraint_packs()
+    unknown = sorted(set(packs) - set(known))
+    if unknown:
+        raise ScenarioError(f"packs: unknown pack(s) {unknown}; packs are {sorted(known)}")
+    old = list(current.packs)
+    added = [p for p in packs if p not in old]
+    removed = [p for p in old if p not in packs]
+    data = current.to_dict()
+    base_data = origin.to_dict()
+    defaults = scenario_from_dict({}, source="defaults").to_dict()
+    notes = []
+    for key in sorted(pack_keys(removed) - pack_keys(packs)):
+        data[key] = defaults[key] if key in pack_keys(origin.packs) else base_data[key]
+    for key in sorted(pack_keys(added)):
+        if data.get(key) != base_data.get(key):
+            notes.append(f"{key}: your own setting is kept; it wins over the pack's value")
+        else:
+            data.pop(key, None)
+    data["packs"] = list(packs)
+    return scenario_from_dict(data, source="program rules"), notes
+
+
+def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
+    """``scenario`` with one suggested relaxation (``Relaxation.changes``) applied."""
+    return scenario.updated(**changes)

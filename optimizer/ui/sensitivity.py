@@ -1,0 +1,172 @@
+"""The workbench's Sensitivity page, without Streamlit: specs, run counts, runs, downloads.
+
+The page offers a few analyses (``SENSITIVITY_KINDS``) with a handful of settings
+each; ``sensitivity_spec`` turns them into the engine's analysis spec and
+``run_sensitivity`` runs it here or on a Dask scheduler.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.analysis.runs import Backend
+from optimizer.analysis.sensitivity import (
+    AnalysisResult,
+    ParetoSpec,
+    RobustSpec,
+    Spec,
+    SweepSpec,
+    TornadoSpec,
+    run_analysis,
+    spec_from_dict,
+)
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import DataError, PlaceFundError, ScenarioError
+from optimizer.engine.inputs import BUSD
+from optimizer.engine.scenario import Scenario
+
+SENSITIVITY_KINDS: dict[str, str] = {
+    "sweep_budget": "Sweep over the budget",
+    "sweep_lambda": "Sweep over the spread weight λ",
+    "robust": "Robust weights (sample indicator weights)",
+    "pareto": "Pareto frontier: capacity vs spread",
+    "tornado": "Tornado: ± changes one at a time",
+    "sobol": "Sobol indices (global sensitivity)",
+}
+SENSITIVITY_HELP: dict[str, str] = {
+    "sweep_budget": "Re-solves the current plan at evenly spaced budgets and charts S_λ, total "
+                    "capacity, Gini and top-10 share against the budget.",
+    "sweep_lambda": "Re-solves at evenly spaced λ: the trade-off between total capacity and spread.",
+    "robust": "Draws indicator weights uniformly from the simplex and re-solves each draw: how "
+              "often each region is funded (core index), its allocation range and rank.",
+    "pareto": "The exact frontier of total capacity against spread (ε-constraint), with the "
+              "current plan marked.",
+    "tornado": "Moves each parameter (budget, λ, θ, weights, instrument effectiveness) down and "
+               "up by the same fraction, one at a time, and charts how far the results swing.",
+    "sobol": "Variance-based indices (Saltelli sampling): how much of the spread of S_λ, top-10 "
+             "share and Gini each factor explains, with confidence intervals.",
+}
+DEFAULT_SENSITIVITY: dict[str, Any] = {
+    "budget_range_busd": (20.0, 160.0), "lambda_range": (0.0, 1.0), "points": 6,
+    "runs": 50, "seed": 42, "threshold_musd": 100.0, "measure": "gini", "change_pct": 20,
+    "base_samples": 8, "weights": True,
+}
+
+
+def sensitivity_spec(kind: str, settings: dict[str, Any] | None = None) -> Spec:
+    """The engine's analysis spec for one of ``SENSITIVITY_KINDS`` with the page's settings.
+
+    Money in $B (threshold in $M); ``change_pct`` in percent. Raises ``ScenarioError``
+    with the spec validator's message for bad settings.
+    """
+    if kind not in SENSITIVITY_KINDS:
+        raise ScenarioError(f"unknown analysis '{kind}'; choose one of {sorted(SENSITIVITY_KINDS)}")
+    s = {**DEFAULT_SENSITIVITY, **(settings or {})}
+    common: dict[str, Any] = {"seed": int(s["seed"]), "title": SENSITIVITY_KINDS[kind],
+                              "funded_threshold_usd": float(s["threshold_musd"]) * 1e6,
+                              "chunk_size": 10}
+    if kind == "sweep_budget":
+        lo, hi = s["budget_range_busd"]
+        spec: dict[str, Any] = {"analysis": "sweep", "vary": {"budget": {"start": float(lo) * BUSD,
+                                                        "stop": float(hi) * BUSD,
+                                                        "num": int(s["points"])}}}
+    elif kind == "sweep_lambda":
+        lo, hi = s["lambda_range"]
+        spec = {"analysis": "sweep", "vary": {"spread_weight": {"start": float(lo), "stop": float(hi),
+                                                               "num": int(s["points"])}}}
+    elif kind == "robust":
+        spec = {"analysis": "robust", "runs": int(s["runs"])}
+    elif kind == "pareto":
+        spec = {"analysis": "pareto", "measure": s["measure"], "points": int(s["points"])}
+    elif kind == "tornado":
+        spec = {"analysis": "tornado", "change": float(s["change_pct"]) / 100}
+    else:
+        lo, hi = s["budget_range_busd"]
+        spec = {"analysis": "sobol", "base_samples": int(s["base_samples"]),
+                "weights": bool(s["weights"]),
+                "parameters": {"spread_weight": [0.0, 1.0], "complementarity": [0.0, 1.0],
+                               "budget": [float(lo) * BUSD, float(hi) * BUSD]}}
+    return spec_from_dict({**spec, **common}, source="sensitivity settings")
+
+
+def expected_runs(spec: Spec, base: Scenario) -> int:
+    """How many solves a spec needs (pareto adds a few bisection solves of its own)."""
+    if isinstance(spec, SweepSpec):
+        sizes = [len(v) if isinstance(v, list) else len(v.values()) for v in spec.vary.values()]
+        return int(np.prod(sizes))
+    if isinstance(spec, RobustSpec):
+        return int(spec.runs)
+    if isinstance(spec, ParetoSpec):
+        return int(spec.points)
+    if isinstance(spec, TornadoSpec):
+        n = 3 + len(base.weights) + len(base.instruments)
+        return 1 + 2 * (len(spec.parameters) if spec.parameters else n)
+    factors = len(spec.parameters) + (len(base.weights) if spec.weights else 0)
+    return int(spec.base_samples) * (factors + 2)
+
+
+def sensitivity_backend(scheduler: str | None) -> Backend:
+    """In-process runs, or an existing Dask scheduler at ``tcp://HOST:PORT``."""
+    address = (scheduler or "").strip()
+    if not address:
+        return Backend("serial")
+    if not re.match(r"^(tcp|tls|inproc|ucx)://[^\s/]+(:\d+)?$", address):
+        raise ScenarioError(f"scheduler address '{address}' is not of the form tcp://HOST:PORT")
+    return Backend.from_option(address)
+
+
+@dataclass(frozen=True)
+class SensitivityRun:
+    """One finished analysis, how long it took and where it ran."""
+
+    kind: str
+    result: AnalysisResult
+    seconds: float
+    backend: str
+
+
+def run_sensitivity(kind: str, settings: dict[str, Any], regions: Regions, base: Scenario,
+                    scheduler: str | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> SensitivityRun:
+    """Run one analysis on the current plan's scenario; ``progress(done, total)`` as runs end.
+
+    Errors a person can cause (bad settings, an unreachable scheduler) raise
+    ``PlaceFundError`` subclasses with a message fit to show.
+    """
+    spec = sensitivity_spec(kind, settings)
+    backend = sensitivity_backend(scheduler)
+    start = time.perf_counter()
+    try:
+        result = run_analysis(spec, backend=backend, progress=progress, regions=regions, base=base)
+    except PlaceFundError:
+        raise
+    except (OSError, TimeoutError) as err:
+        raise DataError(f"could not run on the Dask scheduler {backend.describe()}: {err}") from None
+    return SensitivityRun(kind, result, time.perf_counter() - start, backend.describe())
+
+
+def sensitivity_downloads(run: SensitivityRun) -> list[tuple[str, str, bytes]]:
+    """(label, file name, CSV bytes) for each table of a finished analysis."""
+    labels = {"runs": "Runs (one row per run)", "run_regions": "Runs × regions",
+              "robust_regions": "Robustness per region", "rank_acceptability": "Rank acceptability",
+              "frontier": "Pareto frontier", "tornado": "Tornado table", "sobol": "Sobol indices"}
+    out = []
+    for name, table in run.result.tables.items():
+        out.append((f"{labels.get(name, name)} (CSV)", f"placefund-{run.kind}-{name}.csv",
+                    table.to_csv(index=False).encode("utf-8")))
+    return out
+
+
+def robustness_frame(run: SensitivityRun) -> pd.DataFrame | None:
+    """Per region: core index (probability of being funded) and class, for the robustness map."""
+    stats = run.result.tables.get("robust_regions")
+    if stats is None:
+        return None
+    return stats[["region_id", "name", "core_index", "core_class", "funding_median_usd"]].copy()
