@@ -25,7 +25,7 @@ from optimizer.engine import data as data_module
 from optimizer.engine.check import check_dir
 from optimizer.engine.scenario import parse_usd, scenario_from_text
 from optimizer.report import export as ex
-from optimizer.ui import workbench as wb
+from optimizer.report import uploads as up
 
 TINY_CSV = ("region_id,name,population,talent,zone\n"
             "A,Alpha,1000,1,x\nB,Beta,2000,2,y\nC,Gamma,3000,3,z\n")
@@ -130,7 +130,7 @@ def test_an_alias_bomb_is_refused_in_well_under_a_second(tmp_path: Path) -> None
     with pytest.raises(pf.ScenarioError, match="aliases nest more than 3 levels"):
         scenario_from_text(BOMB, source="bomb.yaml")
     with pytest.raises(pf.ScenarioError, match="aliases nest more than 3 levels"):
-        wb.scenario_from_upload("bomb.yaml", BOMB.encode())  # the app's upload path
+        up.scenario_from_upload("bomb.yaml", BOMB.encode())  # the app's upload path
     assert time.perf_counter() - start < 0.5
     bomb = write(tmp_path / "bomb.yaml", BOMB)
     start = time.perf_counter()
@@ -273,7 +273,7 @@ def test_the_regions_file_size_and_column_count_are_bounded(
 
 def test_a_ragged_upload_gets_the_same_message_in_the_app() -> None:
     with pytest.raises(pf.DataError, match="row 3: has 5 field"):
-        wb.regions_from_upload("mine.csv", b"region_id,name,population,talent\n"
+        up.regions_from_upload("mine.csv", b"region_id,name,population,talent\n"
                                            b"A,Alpha,10,1\nB,Beta,10,2,9\n")
 
 
@@ -478,5 +478,5 @@ def test_a_refused_tag_is_named_and_nothing_is_constructed(tmp_path: Path) -> No
     code, output = cli("solve", "--scenario", write(tmp_path / "evil.yaml", text))
     assert code == 2 and message in output
     with pytest.raises(pf.ScenarioError, match="the tag '!custom'"):
-        wb.scenario_from_upload("upload.yaml", b"budget: !custom 1\n")
+        up.scenario_from_upload("upload.yaml", b"budget: !custom 1\n")
     assert not marker.exists()
