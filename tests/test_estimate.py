@@ -69,9 +69,9 @@ def test_a_large_lp_with_no_basis_starts_from_the_estimate(states, hoover, tmp_p
     plain = pf.Planner(states).solve(hoover)  # small: HiGHS's own start
     monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)  # treat states as large
     crashed = pf.Planner(states).solve(hoover)
-    assert plain.solver["start"] == "HiGHS's own start"
-    assert crashed.solver["start"].startswith("estimated plan + crossover")
+    assert plain.solver.start == "HiGHS's own start"
+    assert crashed.solver.start.startswith("estimated plan + crossover")
     assert crashed.objective == pytest.approx(plain.objective, rel=1e-7)
-    assert crashed.solver["simplex_iterations"] < plain.solver["simplex_iterations"] / 3
+    assert crashed.solver.simplex_iterations < plain.solver.simplex_iterations / 3
     warm = pf.Planner(states).solve(hoover)  # the first solve saved its basis
-    assert warm.solver["start"].startswith("saved basis")
+    assert warm.solver.start.startswith("saved basis")

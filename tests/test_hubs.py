@@ -29,7 +29,7 @@ def solve_hubs(regions, scenario) -> pf.AllocationResult:
     report = pf.check(plan.allocation, regions, plan.scenario, plan.metrics_after,
                       plan.metrics_before, hubs=hubs_of(plan))
     assert report.ok, str(report)
-    assert plan.solver["mip"] and plan.solver["proven_optimal"]
+    assert plan.solver.mip and plan.solver.proven_optimal
     return plan
 
 
@@ -88,7 +88,7 @@ def test_designated_share_of_hubs() -> None:
 
 def test_mip_duals_are_labelled_conditional() -> None:
     plan = solve_hubs(FOUR, tiny_scenario(hubs={"count": {"max": 2}}))
-    assert plan.solver["duals"] == "conditional on the chosen hubs"
+    assert plan.solver.duals == "conditional on the chosen hubs"
     budget = plan.marginal_values.set_index("constraint").loc["budget"]
     assert budget["marginal_value"] > 0
     assert budget["explanation"].endswith("(given the chosen hubs)")

@@ -80,7 +80,7 @@ def test_san_jose_has_at_least_twice_fresnos_baseline_per_capita_capacity(
 def test_default_metro_plan_differs_within_california_and_checks(
         metros: pf.Regions, metro_default: pf.Scenario) -> None:
     plan = pf.Planner(metros).solve(metro_default)
-    assert plan.solver["status"] == "optimal"
+    assert plan.solver.status == "optimal"
     table = plan.regions.merge(metros.table[["region_id", "states"]], on="region_id",
                                suffixes=("", "_data"))
     california = table[table["states_data"] == "CA"]

@@ -69,4 +69,4 @@ def test_point_at_the_lp_plan_satisfies_every_row_and_reproduces_the_objective(
         body = pyo.value(con.body)
         assert con.lower is None or body >= pyo.value(con.lower) - 1e-7, con.name
         assert con.upper is None or body <= pyo.value(con.upper) + 1e-7, con.name
-    assert pyo.value(mdl.objective) == pytest.approx(plan.solver["objective_lp"], rel=1e-6)
+    assert pyo.value(mdl.objective) == pytest.approx(plan.solver.objective_lp, rel=1e-6)

@@ -156,7 +156,7 @@ def test_per_capita_floor_binds_and_holds_exactly(solve_checked) -> None:
     # LP, with a step small enough to stay on one piece of the piecewise-linear response
     step = 1e-6
     higher = solve_checked(MILD, sc.updated(per_capita_floor=floor + step))
-    per_hundredth = (higher.solver["objective_lp"] - plan.solver["objective_lp"]) / step / 100
+    per_hundredth = (higher.solver.objective_lp - plan.solver.objective_lp) / step / 100
     row = plan.marginal_values.set_index("constraint").loc["per_capita_floor"]
     assert row["marginal_value"] == pytest.approx(per_hundredth, rel=1e-3)
     assert row["marginal_value"] < 0 and "raising the per-capita floor" in row["explanation"]
@@ -218,7 +218,7 @@ def test_planner_resolve_matches_a_fresh_solve(states) -> None:
     planner.solve(sc.updated(spread_weight=0.2, weights={"ai_job_postings": 1.0}))
     warm = planner.solve(sc)
     fresh = pf.solve(states, sc)
-    assert warm.solver["rebuilt"] is False
+    assert warm.solver.rebuilt is False
     assert warm.objective == pytest.approx(fresh.objective, rel=1e-7)
 
 

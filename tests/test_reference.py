@@ -161,8 +161,8 @@ def test_a_designated_cbsa_missing_from_the_regions_is_an_error() -> None:
 def test_statute_pack_on_shipped_metros() -> None:
     metros = pf.load_regions("metros")
     plan = pf.solve(metros, statute_scenario("metros", metros, budget="$504M"))
-    assert plan.solver["mip"] and plan.solver["proven_optimal"]
-    assert plan.solver["mip_gap"] <= plan.scenario.hubs.mip_rel_gap
+    assert plan.solver.mip and plan.solver.proven_optimal
+    assert plan.solver.mip_gap <= plan.scenario.hubs.mip_rel_gap
     assert not plan.notes  # every rule applied, small/rural included
     chosen = plan.regions[plan.regions["hub"]]
     small = metros.table.set_index("region_id").loc[chosen["region_id"], "small_rural"]

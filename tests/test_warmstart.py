@@ -24,16 +24,16 @@ def test_saved_basis_starts_the_next_first_solve(states, tmp_path, monkeypatch) 
     monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)
 
     cold = pf.Planner(states).solve(scenario)  # no basis yet: the estimate, then saved
-    assert cold.solver["start"].startswith("estimated plan + crossover")
+    assert cold.solver.start.startswith("estimated plan + crossover")
     structure = next(iter(tmp_path.glob("bases/*.npz")), None)
     assert structure is not None
     warm = pf.Planner(states).solve(scenario.updated(spread_weight=0.6))
     again = pf.Planner(states).solve(scenario)
     assert cold.objective == pytest.approx(plain.objective, rel=1e-7)
     assert again.objective == pytest.approx(plain.objective, rel=1e-7)
-    assert again.solver["simplex_iterations"] < plain.solver["simplex_iterations"] / 5
-    assert again.solver["start"].startswith("saved basis")
-    assert warm.solver["status"] == "optimal"
+    assert again.solver.simplex_iterations < plain.solver.simplex_iterations / 5
+    assert again.solver.start.startswith("saved basis")
+    assert warm.solver.status == "optimal"
 
 
 def test_without_basis_or_crossover_the_interior_point_method_starts(states, tmp_path,
@@ -42,7 +42,7 @@ def test_without_basis_or_crossover_the_interior_point_method_starts(states, tmp
     monkeypatch.setattr(solve_module, "LARGE_MODEL_COLUMNS", 0)
     monkeypatch.setattr(solve_module, "start_from_point", lambda highs, values: False)
     plan = pf.Planner(states).solve(pf.load_scenario())
-    assert plan.solver["start"].startswith("interior point + crossover")
+    assert plan.solver.start.startswith("interior point + crossover")
     assert plan.objective == pytest.approx(pf.solve(states, pf.load_scenario()).objective,
                                            rel=1e-7)
 
@@ -78,7 +78,7 @@ def test_a_basis_saved_at_one_budget_starts_another_warm(states, tmp_path, monke
     pf.Planner(states).solve(pf.load_scenario())  # $80B: saves a basis of the same shape
     warm = pf.Planner(states).solve(scenario)
     assert warm.objective == pytest.approx(cold.objective, rel=1e-7)
-    assert warm.solver["simplex_iterations"] < simplex_cold.solver["simplex_iterations"] / 3
+    assert warm.solver.simplex_iterations < simplex_cold.solver.simplex_iterations / 3
 
 
 def test_the_shipped_county_basis_fits_the_default_county_plan() -> None:

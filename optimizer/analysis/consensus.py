@@ -60,7 +60,7 @@ from optimizer.engine.model import (
     set_top_k_linearization,
 )
 from optimizer.engine.response import gain_points
-from optimizer.engine.result import AllocationResult, build_result
+from optimizer.engine.result import AllocationResult, SolverInfo, build_result
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (
     USD,
@@ -762,8 +762,8 @@ def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str,
         "tangents": approx.tangents,
         "within_tolerance": bool(error.max() <= approx.max_error_share),
     }
-    plan = build_result(inputs, solved.x, None, {"status": "optimal", **info}, approximation,
-                        solved.hubs)
+    plan = build_result(inputs, solved.x, None, SolverInfo.from_dict({"status": "optimal", **info}),
+                        approximation, solved.hubs)
     return verified(plan, regions)
 
 

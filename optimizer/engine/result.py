@@ -12,8 +12,10 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,16 +23,101 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.data import REGION_SETS
+from optimizer.engine.data import REGION_SETS, read_json_file, read_table_file
+from optimizer.engine.errors import DataError, brief
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import concentration
 from optimizer.engine.response import gain_points, marginal_points_per_busd, per_capita
-from optimizer.engine.scenario import Scenario, usd
+from optimizer.engine.scenario import Scenario, load_scenario, usd
 
 PLAN_FILES = ("allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv")
 PLAN_GEOMETRY = "geometry.geojson"  # beside them when the regions are a CSV of the user's own
 BINDING_TOL = 1e-7
 MARGINAL_COLUMNS = ["constraint", "target", "marginal_value", "unit", "binding", "explanation"]
+
+
+class Status(StrEnum):
+    """Outcome of a solve, as reported in metrics.json (from the solver's termination)."""
+
+    OPTIMAL = "optimal"  # proven optimal (a MIP: within its relative gap)
+    TIME_LIMIT = "time_limit"  # stopped at the time limit with a plan: see mip_gap
+    INFEASIBLE = "infeasible"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    """How the solve went. Times in seconds; ``highs_time_s`` is HiGHS's own time.
+
+    ``extra`` keeps what other solves record beside these (a consensus plan: its
+    number of solves, which plan it is); ``layout`` is the key order of a record read
+    back with ``from_dict``, so a plan read and written again is unchanged.
+    """
+
+    status: Status = Status.OPTIMAL
+    termination: str = ""
+    solver: str = "HiGHS via pyomo.contrib.solver"
+    solver_version: str = ""
+    rebuilt: bool = True
+    build_time_s: float = 0.0  # the Pyomo model (or rewriting its Params, on a re-solve)
+    solve_time_s: float = 0.0
+    highs_time_s: float = 0.0
+    objective_lp: float = 0.0
+    simplex_iterations: int = 0
+    mip: bool = False
+    mip_gap: float = 0.0
+    proven_optimal: bool = True
+    duals: str = "lp"
+    start: str = ""  # where HiGHS started: a basis (which), an estimate, or its own
+    translate_time_s: float = 0.0  # loading the model into HiGHS (first solve)
+    start_time_s: float = 0.0  # loading a basis, or estimate + crossover (first solve)
+    check_time_s: float | None = None  # the independent check (set once it ran)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    layout: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record in metrics.json."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name not in ("extra", "layout")}
+        values["status"] = self.status.value
+        values.update(self.extra)
+        if self.layout is not None:
+            out = {k: values[k] for k in self.layout if k in values}
+        else:
+            out = {k: values[k] for k in _SOLVER_KEYS}
+        if self.check_time_s is not None:
+            out["check_time_s"] = self.check_time_s
+        out.update({k: v for k, v in self.extra.items() if k not in out})
+        return out
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> SolverInfo:
+        """A record as ``to_dict`` writes it (or another solve's, with fields of its
+        own); ``ValueError`` for a status that is not a ``Status``."""
+        known = {f.name for f in fields(cls)} - {"extra", "layout"}
+        given = {k: v for k, v in record.items() if k in known}
+        if "status" in given:
+            given["status"] = Status(given["status"])
+        return cls(**given, extra={k: v for k, v in record.items() if k not in known},
+                   layout=tuple(record))
+
+    # transitional: mapping access while the last callers move to attributes
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+    def checked(self, seconds: float) -> SolverInfo:
+        """This record with the independent check's time."""
+        return replace(self, check_time_s=seconds)
+
+
+# metrics.json's order of a Planner's record (check_time_s follows once the check ran)
+_SOLVER_KEYS = ("status", "termination", "solver", "solver_version", "rebuilt", "build_time_s",
+                "translate_time_s", "start_time_s", "solve_time_s", "highs_time_s",
+                "objective_lp", "simplex_iterations", "mip", "mip_gap", "proven_optimal",
+                "duals", "start")
 
 
 @dataclass(frozen=True)
@@ -63,7 +150,7 @@ class AllocationResult:
     metrics_before: dict[str, float]
     metrics_after: dict[str, float]
     marginal_values: pd.DataFrame
-    solver: dict[str, Any]
+    solver: SolverInfo
     approximation: dict[str, float]
     provenance: dict[str, Any]
     filled_values: dict[str, int]
@@ -87,7 +174,7 @@ class AllocationResult:
 
     def to_metrics_dict(self) -> dict[str, Any]:
         return {
-            "status": self.solver["status"],
+            "status": self.solver.status.value,
             "objective": self.objective,
             "objective_measure": self.scenario.spread_measure,
             "spent_usd": self.spent_usd,
@@ -97,7 +184,7 @@ class AllocationResult:
             "filled_missing_values": self.filled_values,
             "notes": self.notes,
             "marginal_values": json.loads(self.marginal_values.to_json(orient="records")),
-            "solver": self.solver,
+            "solver": self.solver.to_dict(),
             "provenance": self.provenance,
         }
 
@@ -130,6 +217,58 @@ class AllocationResult:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return out
+
+    @classmethod
+    def from_dir(cls, directory: str | Path) -> AllocationResult:
+        """Read a plan directory written by ``to_dir`` back (``DataError`` naming the
+        file and what is missing when it is not one)."""
+        d = Path(directory)
+        missing = [name for name in PLAN_FILES if not (d / name).is_file()]
+        if missing:
+            raise DataError(f"not a plan directory: missing {missing}", file=str(d))
+        metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
+        try:
+            before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
+            solver = SolverInfo.from_dict(metrics.get("solver", {}))
+        except (KeyError, TypeError, ValueError) as err:
+            raise DataError(f"unreadable metrics (no {brief(str(err))})",
+                            file=str(d / "metrics.json")) from None
+        allocation = read_table_file(d / "allocation.csv")
+        regions = read_table_file(d / "regions.csv")
+        for column in ("region_id", "instrument", "amount_usd"):
+            if column not in allocation.columns:
+                raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
+        for column in ("region_id", "name", "funding_usd", "final_capacity"):
+            if column not in regions.columns:
+                raise DataError("column missing", file=str(d / "regions.csv"), column=column)
+        marginal = pd.DataFrame(metrics.get("marginal_values") or [], columns=MARGINAL_COLUMNS)
+        return cls(
+            scenario=load_scenario(d / "scenario.yaml"),
+            allocation=allocation,
+            regions=regions,
+            metrics_before=before,
+            metrics_after=after,
+            marginal_values=marginal,
+            solver=solver,
+            approximation=metrics.get("approximation", {}),
+            provenance=metrics.get("provenance", {}),
+            filled_values=metrics.get("filled_missing_values", {}),
+            input_regions_csv=(d / "input_regions.csv").read_bytes(),
+            geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
+        )
+
+    def __repr__(self) -> str:
+        """What a notebook shows: budget, regions funded, objective before -> after, status."""
+        sc = self.scenario
+        funded = int((self.regions["funding_usd"] > 0).sum())
+        before = self.metrics_before.get(sc.objective_key, float("nan"))
+        status = self.solver.status.value
+        if self.solver.mip and not self.solver.proven_optimal:
+            status += f", MIP gap {self.solver.mip_gap:.2%}"
+        return (f"<AllocationResult {self.provenance.get('data_source', 'regions')}: "
+                f"{usd(self.spent_usd)} of {usd(sc.budget)} to {funded} of {len(self.regions)} "
+                f"regions; S_lambda (lambda={sc.spread_weight:g}, {sc.spread_measure}) "
+                f"{before:.2f} -> {self.objective:.2f} points; {status}>")
 
     def summary(self, top: int = 10) -> str:
         """A short plain-text summary for the terminal."""
@@ -248,7 +387,7 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
 
 
 def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
-                 solver: dict[str, Any], approximation: dict[str, float],
+                 solver: SolverInfo, approximation: dict[str, float],
                  hubs: np.ndarray | None = None) -> AllocationResult:
     """Assemble the result from an allocation ($B, shape n x m) and solver output.
 

@@ -304,6 +304,16 @@ class Scenario(_Strict):
             json.dumps(self.to_dict(), sort_keys=True).encode()
         ).hexdigest()
 
+    def __hash__(self) -> int:
+        """Scenarios hash by their fingerprint: usable as dict keys and in sets."""
+        return hash(self.fingerprint())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the resolved scenarios are (the same fingerprint)."""
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.fingerprint() == other.fingerprint()
+
     def updated(self, **changes: Any) -> Scenario:
         """A validated copy with some top-level fields replaced."""
         return scenario_from_dict({**self.to_dict(), **changes}, source="updated scenario")

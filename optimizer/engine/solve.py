@@ -8,9 +8,8 @@ with a lock because the HiGHS interface redirects process-wide stdout/stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 
 import highspy
 import numpy as np
@@ -44,7 +43,7 @@ from optimizer.engine.model import (
     structure_of,
 )
 from optimizer.engine.response import gain_points
-from optimizer.engine.result import AllocationResult, Duals, build_result
+from optimizer.engine.result import AllocationResult, Duals, SolverInfo, Status, build_result
 from optimizer.engine.scenario import Scenario
 from optimizer.engine.start.basis import (
     COLD_START_OPTIONS,
@@ -62,59 +61,6 @@ TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
 
 
-class Status(StrEnum):
-    """Outcome of a solve, as reported in metrics.json."""
-
-    OPTIMAL = "optimal"
-    INFEASIBLE = "infeasible"
-    TIME_LIMIT = "time_limit"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class SolverInfo:
-    """How the solve went. Times in seconds; ``highs_time_s`` is HiGHS's own time."""
-
-    status: Status
-    termination: str
-    solver: str
-    solver_version: str
-    rebuilt: bool
-    build_time_s: float  # the Pyomo model (or rewriting its Params, on a re-solve)
-    solve_time_s: float
-    highs_time_s: float
-    objective_lp: float
-    simplex_iterations: int
-    mip: bool = False
-    mip_gap: float = 0.0
-    proven_optimal: bool = True
-    duals: str = "lp"
-    start: str = ""  # where HiGHS started: a basis (which), an estimate, or its own
-    translate_time_s: float = 0.0  # loading the model into HiGHS (first solve)
-    start_time_s: float = 0.0  # loading a basis, or estimate + crossover (first solve)
-
-    def to_dict(self) -> dict:
-        return {
-            "status": self.status.value,
-            "termination": self.termination,
-            "solver": self.solver,
-            "solver_version": self.solver_version,
-            "rebuilt": self.rebuilt,
-            "build_time_s": self.build_time_s,
-            "translate_time_s": self.translate_time_s,
-            "start_time_s": self.start_time_s,
-            "solve_time_s": self.solve_time_s,
-            "highs_time_s": self.highs_time_s,
-            "objective_lp": self.objective_lp,
-            "simplex_iterations": self.simplex_iterations,
-            "mip": self.mip,
-            "mip_gap": self.mip_gap,
-            "proven_optimal": self.proven_optimal,
-            "duals": self.duals,
-            "start": self.start,
-        }
-
-
 class Planner:
     """Solves scenarios on one regions table, reusing the model between solves.
 
@@ -125,7 +71,7 @@ class Planner:
     >>> planner = Planner(load_regions("states"))
     >>> first = planner.solve(load_scenario())
     >>> again = planner.solve(load_scenario().updated(spread_weight=0.9))
-    >>> first.solver["rebuilt"], again.solver["rebuilt"]
+    >>> first.solver.rebuilt, again.solver.rebuilt
     (True, False)
     >>> again.metrics_after["gini"] < first.metrics_after["gini"]
     True
@@ -384,7 +330,7 @@ class Planner:
                 solver.config.solver_options = dict(WARM_OPTIONS)  # re-solves: warm simplex
                 self._save_basis = False
             info = SolverInfo(
-                status=Status.OPTIMAL,
+                status=status_of(term, has_plan=True),
                 termination=results.termination_condition.name,
                 solver="HiGHS via pyomo.contrib.solver",
                 solver_version=".".join(map(str, results.solver_version)),
@@ -401,7 +347,7 @@ class Planner:
                        if duals is not None else "not available"),
                 start=self._start,
             )
-        return build_result(inputs, x, duals, info.to_dict(), approximation, hubs)
+        return build_result(inputs, x, duals, info, approximation, hubs)
 
     def _read_duals(self, results) -> Duals:  # type: ignore[no-untyped-def]
         mdl = self._model
@@ -453,6 +399,18 @@ class Planner:
                               "solver.time_limit_s, or rescale very large or very small inputs")
 
 
+def status_of(term: TerminationCondition, has_plan: bool) -> Status:
+    """The plan's status from the solver's termination: a solve stopped at its time limit
+    with a plan (a MIP's incumbent) reports that, not optimal."""
+    if term == TerminationCondition.convergenceCriteriaSatisfied:
+        return Status.OPTIMAL
+    if term == TerminationCondition.maxTimeLimit and has_plan:
+        return Status.TIME_LIMIT
+    if term in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        return Status.INFEASIBLE
+    return Status.ERROR
+
+
 def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
     """S_lambda of an allocation with the exact response."""
     final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
@@ -483,17 +441,16 @@ def _funding_busd(plan: AllocationResult) -> np.ndarray:
 def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
     """``plan`` if the independent checker accepts it, else ``PlanCheckError``.
 
-    The check's time is recorded in ``plan.solver["check_time_s"]``.
+    The check's time is recorded in ``plan.solver.check_time_s``.
     """
     clock = time.perf_counter()
     hubs = (set(plan.regions.loc[plan.regions["hub"], "region_id"])
             if plan.scenario.hubs is not None else None)
     report = check(plan.allocation, regions, plan.scenario, reported=plan.metrics_after,
                    reported_before=plan.metrics_before, hubs=hubs)
-    plan.solver["check_time_s"] = time.perf_counter() - clock
     if not report.ok:
         raise PlanCheckError(report)
-    return plan
+    return dataclasses.replace(plan, solver=plan.solver.checked(time.perf_counter() - clock))
 
 
 def _duals(raw: dict, mdl: pyo.ConcreteModel, reduced_costs: dict | None = None) -> Duals:

@@ -30,15 +30,11 @@ from optimizer.engine.data import (
     DATA_DIR,
     REGION_SETS,
     load_geometry,
-    read_json_file,
-    read_table_file,
     valid_polygons,
 )
-from optimizer.engine.errors import DataError, brief
-from optimizer.engine.result import PLAN_FILES, PLAN_GEOMETRY, AllocationResult
-from optimizer.engine.scenario import load_scenario, usd
-from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
-from optimizer.report.text import headline, marginal_sentences
+from optimizer.engine.errors import DataError
+from optimizer.engine.result import AllocationResult
+from optimizer.engine.scenario import usd
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
 MEDIA_TYPES = {
@@ -52,41 +48,7 @@ MEDIA_TYPES = {
 
 def load_plan(directory: str | Path) -> AllocationResult:
     """Read a plan directory (allocation.csv, regions.csv, metrics.json, ...) back."""
-    d = Path(directory)
-    missing = [name for name in PLAN_FILES if not (d / name).is_file()]
-    if missing:
-        raise DataError(f"not a plan directory: missing {missing}", file=str(d))
-    metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
-    try:
-        before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
-    except (KeyError, TypeError) as err:
-        raise DataError(f"unreadable metrics (no {brief(str(err))})",
-                        file=str(d / "metrics.json")) from None
-    allocation = read_table_file(d / "allocation.csv")
-    regions = read_table_file(d / "regions.csv")
-    for column in ("region_id", "instrument", "amount_usd"):
-        if column not in allocation.columns:
-            raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
-    for column in ("region_id", "name", "funding_usd", "final_capacity"):
-        if column not in regions.columns:
-            raise DataError("column missing", file=str(d / "regions.csv"), column=column)
-    marginal = pd.DataFrame(metrics.get("marginal_values") or [],
-                            columns=["constraint", "target", "marginal_value", "unit", "binding",
-                                     "explanation"])
-    return AllocationResult(
-        scenario=load_scenario(d / "scenario.yaml"),
-        allocation=allocation,
-        regions=regions,
-        metrics_before=before,
-        metrics_after=after,
-        marginal_values=marginal,
-        solver=metrics.get("solver", {}),
-        approximation=metrics.get("approximation", {}),
-        provenance=metrics.get("provenance", {}),
-        filled_values=metrics.get("filled_missing_values", {}),
-        input_regions_csv=(d / "input_regions.csv").read_bytes(),
-        geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
-    )
+    return AllocationResult.from_dir(directory)
 
 
 def shipped_geometry(result: AllocationResult) -> Any | None:
@@ -214,6 +176,8 @@ th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n
 
 def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     """The brief's content as data: headline cards, top regions, constraints, assumptions."""
+    from optimizer.ui.workbench import headline, marginal_sentences
+
     cards = [(h.label, h.value, h.delta or "") for h in headline(result) if h.label != "Solve time"]
     top_rows = result.regions.nlargest(top, "funding_usd")
     top_table = [(str(r["name"]), usd(r["funding_usd"]), f"${r['funding_per_capita_usd']:,.0f}",
@@ -254,6 +218,8 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
                   title: str = "PlaceFund plan") -> bytes:
     """A one-page brief (prints to one PDF page): map, headline, top regions, constraints."""
+    from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
+
     parts = brief_sections(result)
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
