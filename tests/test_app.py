@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import openpyxl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from optimizer.engine.check import Violation, check
 from optimizer.engine.data import DATA_DIR
 from optimizer.engine.scenario import scenario_from_text
 from optimizer.report import export as ex
@@ -243,10 +245,6 @@ def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: A
 
 def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    from optimizer.engine.check import Violation, check
-
     solve_module = importlib.import_module("optimizer.engine.solve")
 
     def reject(*args, **kwargs):  # the checker finds a violation the solver missed

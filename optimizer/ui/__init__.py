@@ -1,1 +1,5 @@
-"""The workbench logic behind app.py: controls, tables, region-set defaults, the sensitivity page."""
+"""The workbench logic behind app.py.
+
+``controls``: the knob table (widgets <-> scenario) and program rules; ``sensitivity``:
+the Sensitivity page; ``consensus``: the Consensus tab.
+"""

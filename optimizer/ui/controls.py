@@ -235,7 +235,7 @@ def _setting_plain(row: Knob, values: dict[str, Any]) -> Any:
 def _write_plain(row: Knob, data: dict[str, Any], setting: Any) -> None:
     if row.kind == "regions":
         value: Any = list(setting)
-    elif row.kind in ("number",) and setting is not None:
+    elif row.kind == "number" and setting is not None:
         value = setting * row.scale
     else:
         value = setting
