@@ -64,12 +64,12 @@ def main() -> None:
             start = time.perf_counter()
             plan = pf.Planner(regions).solve(scenario)
             info = plan.solver
-            runs.append((time.perf_counter() - start, info["build_time_s"],
-                         info["translate_time_s"], info["start_time_s"],
-                         info["highs_time_s"], info["simplex_iterations"]))
+            runs.append((time.perf_counter() - start, info.build_time_s,
+                         info.translate_time_s, info.start_time_s,
+                         info.highs_time_s, info.simplex_iterations))
         first, build, load, warm, highs, iters = (statistics.median(v) for v in zip(*runs))
         print(f"{name:<28}{first:>7.2f}{build:>7.2f}{load:>7.2f}{warm:>7.2f}{highs:>7.2f}"
-              f"{iters:>7.0f}  {plan.solver['start']}")
+              f"{iters:>7.0f}  {plan.solver.start}")
     print("\nSeconds. first: the whole first Planner.solve; build: Pyomo model; load: "
           "translating it into HiGHS; start: estimate + crossover; HiGHS: its own solve; "
           "iters: its simplex iterations.")

@@ -89,10 +89,10 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
         planner = pf.Planner(regions)
         start = time.perf_counter()
         plan = planner.solve(scenario)
-        firsts.append((time.perf_counter() - start, plan.solver["build_time_s"],
-                       plan.solver["translate_time_s"], plan.solver["start_time_s"],
-                       plan.solver["highs_time_s"], plan.approximation["error_share"]))
-        first_start = plan.solver["start"]
+        firsts.append((time.perf_counter() - start, plan.solver.build_time_s,
+                       plan.solver.translate_time_s, plan.solver.start_time_s,
+                       plan.solver.highs_time_s, plan.approximation["error_share"]))
+        first_start = plan.solver.start
     first_total, build, translate, warm, first_highs, error_share = (
         statistics.median(v) for v in zip(*firsts))
 
@@ -104,14 +104,13 @@ def run_scale(scale: str, repeats: int, tangents: int | None, first_runs: int,
         start = time.perf_counter()
         result = planner.solve(changed)
         totals.append(time.perf_counter() - start)
-        assert not result.solver["rebuilt"]
-        highs.append(result.solver["highs_time_s"])
-        iters.append(result.solver["simplex_iterations"])
+        assert not result.solver.rebuilt
+        highs.append(result.solver.highs_time_s)
+        iters.append(result.solver.simplex_iterations)
     peak = _peak_mib()
 
     # the floor: the same LP, written out and solved cold by HiGHS alone
-    assert planner._solver is not None
-    lp = planner._solver._solver_model
+    lp = planner.lp().highs
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"{scale}.mps")
         lp.setOptionValue("output_flag", False)

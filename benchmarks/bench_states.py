@@ -37,8 +37,8 @@ def main() -> None:
         planner = pf.Planner(regions)
         t_first, plan = timed(lambda: planner.solve(scenario))  # noqa: B023
         first_times.append(t_first)
-        first_build.append(plan.solver["build_time_s"])
-        first_highs.append(plan.solver["highs_time_s"])
+        first_build.append(plan.solver.build_time_s)
+        first_highs.append(plan.solver.highs_time_s)
 
     rng = np.random.default_rng(7)
     base = scenario.weights
@@ -53,9 +53,9 @@ def main() -> None:
         for _ in range(args.repeats):
             changed = make()
             t, result = timed(lambda: planner.solve(changed))  # noqa: B023
-            assert not result.solver["rebuilt"]
+            assert not result.solver.rebuilt
             totals.append(t)
-            highs.append(result.solver["highs_time_s"])
+            highs.append(result.solver.highs_time_s)
         rows.append((label, statistics.median(totals), statistics.median(highs)))
 
     print(f"PlaceFund benchmark: 51 regions x {len(scenario.instruments)} instruments, "

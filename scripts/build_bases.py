@@ -51,7 +51,7 @@ def main() -> None:
             target = SHIPPED_BASES / saved.name
             shutil.copyfile(saved, target)
             print(f"{name}: solved in {time.perf_counter() - start:.1f} s "
-                  f"(objective {plan.solver['objective_lp']:.4f}); wrote {target} "
+                  f"(objective {plan.solver.objective_lp:.4f}); wrote {target} "
                   f"({target.stat().st_size / 1024:.0f} KiB)")
 
 

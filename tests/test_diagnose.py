@@ -38,7 +38,7 @@ def test_diagnosis_names_the_rule_and_each_relaxation_works(regions, overrides, 
     for relaxation in diagnosis.relaxations:
         relaxed = scenario.updated(**relaxation.changes)
         plan = pf.Planner(regions).solve(relaxed)
-        assert plan.solver["status"] == "optimal", relaxation.text
+        assert plan.solver.status == "optimal", relaxation.text
 
 
 def test_floor_example_reads_like_the_issue() -> None:
@@ -79,7 +79,7 @@ def test_every_offered_fix_prints_a_number_that_solves_as_printed(states, overri
             # the number in the sentence is exactly the one that was re-solved
             assert _printed_number(fix.text) == pytest.approx(fix.suggested, rel=1e-12)
         plan = pf.Planner(states).solve(scenario.updated(**fix.changes))
-        assert plan.solver["status"] == "optimal", fix.text
+        assert plan.solver.status == "optimal", fix.text
     # one list: the conflict sentences name no number to change a rule to
     advice = re.compile(r"\b(lower|raise|scale)\b[^;]*\bto\s+\$?[0-9]")
     assert not any(advice.search(c) for c in err.value.conflicts), err.value.conflicts
@@ -123,4 +123,4 @@ def test_the_statute_pack_at_the_default_budget_gets_fixes_that_keep_the_statute
     for fix in fixes:
         assert fix.pack is None or f"changes a rule of the pack {fix.pack}" in fix.text
         plan = pf.Planner(states).solve(scenario.updated(**fix.changes))
-        assert plan.solver["status"] == "optimal", fix.text
+        assert plan.solver.status == "optimal", fix.text

@@ -187,5 +187,5 @@ def test_every_solved_plan_passes_its_check_and_every_fix_solves(problem) -> Non
         return
     except (ScenarioError, DataError):
         return  # e.g. a group value no region has: an input error, said in words
-    assert plan.solver["status"] == "optimal"
+    assert plan.solver.status == "optimal"
     assert_checked(plan, regions)
