@@ -35,6 +35,8 @@ from optimizer.engine.data import (
 from optimizer.engine.errors import DataError
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import usd
+from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
+from optimizer.report.text import headline, marginal_sentences
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
 MEDIA_TYPES = {
@@ -176,8 +178,6 @@ th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n
 
 def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     """The brief's content as data: headline cards, top regions, constraints, assumptions."""
-    from optimizer.ui.workbench import headline, marginal_sentences
-
     cards = [(h.label, h.value, h.delta or "") for h in headline(result) if h.label != "Solve time"]
     top_rows = result.regions.nlargest(top, "funding_usd")
     top_table = [(str(r["name"]), usd(r["funding_usd"]), f"${r['funding_per_capita_usd']:,.0f}",
@@ -218,8 +218,6 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
                   title: str = "PlaceFund plan") -> bytes:
     """A one-page brief (prints to one PDF page): map, headline, top regions, constraints."""
-    from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
-
     parts = brief_sections(result)
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
