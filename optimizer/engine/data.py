@@ -164,6 +164,28 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
     def row_of(i: int) -> int:
         return lines[int(i)]  # the line of the file the row ends on
 
+    _check_shape(t, label)
+    _check_region_ids(t, label, row_of)
+    t["region_id"] = t["region_id"].astype(str)
+    t["name"] = t["name"].astype(str)
+    numeric, groups = _type_columns(t, label, row_of)
+    # the column registry says which numeric columns are not indicators (counts, rates)
+    indicators = tuple(c for c in numeric if c != "population" and is_indicator(c))
+    if not indicators:
+        raise DataError("no numeric indicator columns besides population", file=label)
+    t = t.sort_values("region_id", kind="stable").reset_index(drop=True)
+    return Regions(
+        table=t,
+        indicators=indicators,
+        groups=tuple(groups),
+        source=label,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        csv_bytes=raw,
+    )
+
+
+def _check_shape(t: pd.DataFrame, label: str) -> None:
+    """The required columns, at least one row, at most MAX_REGIONS."""
     missing = [c for c in REQUIRED if c not in t.columns]
     if missing:
         raise DataError(f"required column(s) missing: {missing} (found {brief(list(t.columns))})",
@@ -174,6 +196,9 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
         raise DataError(f"has {len(t):,} rows; at most {MAX_REGIONS:,} regions are supported",
                         file=label)
 
+
+def _check_region_ids(t: pd.DataFrame, label: str, row_of: Callable[[int], int]) -> None:
+    """Strip the region_ids (in place); refuse an empty or repeated one."""
     t["region_id"] = t["region_id"].str.strip()
     blank = t.index[t["region_id"] == ""]
     if len(blank):
@@ -183,9 +208,15 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
         rid = t.at[dup[0], "region_id"]
         raise DataError(f"region_id {brief(rid)} appears more than once", file=label,
                         row=row_of(dup[0]), column="region_id")
-    t["region_id"] = t["region_id"].astype(str)
-    t["name"] = t["name"].astype(str)
 
+
+def _type_columns(t: pd.DataFrame, label: str,
+                  row_of: Callable[[int], int]) -> tuple[list[str], list[str]]:
+    """Make each column (in place) numeric or a text group: (numeric, groups).
+
+    Code columns are text; a column is numeric when population, or when fewer than
+    half its available cells fail to parse as numbers (those are then named).
+    """
     numeric: list[str] = []
     groups: list[str] = []
     for column in t.columns:
@@ -209,19 +240,7 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
         else:
             t[column] = cells.where(~absent, "").astype(str)
             groups.append(column)
-    # the column registry says which numeric columns are not indicators (counts, rates)
-    indicators = tuple(c for c in numeric if c != "population" and is_indicator(c))
-    if not indicators:
-        raise DataError("no numeric indicator columns besides population", file=label)
-    t = t.sort_values("region_id", kind="stable").reset_index(drop=True)
-    return Regions(
-        table=t,
-        indicators=indicators,
-        groups=tuple(groups),
-        source=label,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        csv_bytes=raw,
-    )
+    return numeric, groups
 
 
 def _read_table(text: str, label: str) -> tuple[pd.DataFrame, list[int]]:

@@ -29,16 +29,25 @@ def _count_cap(inputs: ModelInputs) -> int | None:
 
 
 def precheck(inputs: ModelInputs) -> list[str]:
-    """Conflicts visible from sums alone; empty when none is found."""
-    sc = inputs.scenario
-    ids = inputs.region_ids
-    names = inputs.regions.names
-    budget = inputs.budget_busd
-    must_spend = not sc.allow_unspent
-    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
-    floor = inputs.floor_busd
-    out: list[str] = []
+    """Conflicts visible from sums alone; empty when none is found.
 
+    One check per rule, named like the model's constraints.
+    """
+    must_spend = not inputs.scenario.allow_unspent
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)  # 0 where excluded
+    out = (_region_bounds_conflicts(inputs, cap, must_spend)
+           + _instrument_share_conflicts(inputs, must_spend)
+           + _group_min_conflicts(inputs, cap))
+    if inputs.hubs is not None:
+        out += _hub_conflicts(inputs, cap, must_spend)
+    return out + _top_k_cap_conflicts(inputs) + _per_capita_floor_conflicts(inputs, cap)
+
+
+def _region_bounds_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:
+    """Floors above caps (or exclusions), floors above the budget, caps below it."""
+    ids, names = inputs.region_ids, inputs.regions.names
+    budget, floor = inputs.budget_busd, inputs.floor_busd
+    out: list[str] = []
     for r in np.flatnonzero(floor > cap + TOL):
         why = "it is excluded" if not inputs.allowed[r].any() else f"its cap is {_usd(cap[r])}"
         out.append(f"region {names[r]} ({ids[r]}) has a floor of {_usd(floor[r])} but {why}; "
@@ -51,8 +60,14 @@ def precheck(inputs: ModelInputs) -> list[str]:
         out.append(f"region caps (after exclusions) add up to {_usd(cap.sum())} but the whole "
                    f"budget of {_usd(budget)} must be spent; raise the caps by "
                    f"{_usd(budget - cap.sum())}, lower the budget, or set allow_unspent: true")
+    return out
 
+
+def _instrument_share_conflicts(inputs: ModelInputs, must_spend: bool) -> list[str]:
+    """Share ranges that cannot add up, or minimums the allowed regions cannot take."""
+    budget = inputs.budget_busd
     lo, hi = inputs.instrument_min_share, inputs.instrument_max_share
+    out: list[str] = []
     if lo.sum() > 1 + TOL:
         out.append(f"instrument minimum shares add up to {lo.sum():.0%} of the budget; "
                    "lower them to at most 100% in total")
@@ -65,7 +80,13 @@ def precheck(inputs: ModelInputs) -> list[str]:
             out.append(f"instrument {name} must get at least {_usd(lo[i] * budget)} but the "
                        f"regions allowed it can take only {_usd(reach)}; lower its minimum "
                        "share or lift caps/exclusions")
+    return out
 
+
+def _group_min_conflicts(inputs: ModelInputs, cap: np.ndarray) -> list[str]:
+    """Group minimums their regions cannot take, or that add up to over 100%."""
+    budget = inputs.budget_busd
+    out: list[str] = []
     by_column: dict[str, float] = {}
     for rule in inputs.groups:
         by_column[rule.column] = by_column.get(rule.column, 0.0) + rule.min_share
@@ -78,29 +99,37 @@ def precheck(inputs: ModelInputs) -> list[str]:
         if total > 1 + TOL:
             out.append(f"group minimum shares over {column} add up to {total:.0%}; lower them "
                        "to at most 100% in total")
-
-    if inputs.hubs is not None:
-        out += _hub_conflicts(inputs, cap, must_spend)
-
-    top = sc.top_k_share_cap
-    if top is not None and top.max_share < top.k / inputs.n - TOL:
-        # the k largest of n regions hold at least k/n of the total, whatever the plan
-        out.append(f"the top-{top.k} share cap of {top.max_share:.1%} is below {top.k / inputs.n:.1%}, "
-                   f"the least that the {top.k} largest of {inputs.n} regions can hold; raise "
-                   "max_share or lower k")
-
-    if sc.per_capita_floor:
-        # each instrument alone at the full cap bounds what a region can reach
-        best = np.where(inputs.allowed, gain_points(
-            np.broadcast_to(np.minimum(cap, budget)[:, None], inputs.allowed.shape), inputs), 0.0)
-        reach_y = per_capita(inputs.c0 + best.sum(axis=1), inputs)
-        short = np.flatnonzero(reach_y < sc.per_capita_floor - 1e-9)
-        if len(short):
-            worst = short[np.argmin(reach_y[short])]
-            out.append(f"per-capita floor {sc.per_capita_floor:g} is out of reach for "
-                       f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
-                       f"{reach_y[worst]:.3f}; lower the floor or lift its cap/exclusion")
     return out
+
+
+def _top_k_cap_conflicts(inputs: ModelInputs) -> list[str]:
+    """A top-k cap below k/n: the k largest of n regions hold at least k/n of the total,
+    whatever the plan."""
+    top = inputs.scenario.top_k_share_cap
+    if top is None or top.max_share >= top.k / inputs.n - TOL:
+        return []
+    return [f"the top-{top.k} share cap of {top.max_share:.1%} is below {top.k / inputs.n:.1%}, "
+            f"the least that the {top.k} largest of {inputs.n} regions can hold; raise "
+            "max_share or lower k"]
+
+
+def _per_capita_floor_conflicts(inputs: ModelInputs, cap: np.ndarray) -> list[str]:
+    """Regions that cannot reach the per-capita floor: each instrument alone at the full
+    cap bounds what a region can reach."""
+    sc = inputs.scenario
+    if not sc.per_capita_floor:
+        return []
+    budget, names = inputs.budget_busd, inputs.regions.names
+    best = np.where(inputs.allowed, gain_points(
+        np.broadcast_to(np.minimum(cap, budget)[:, None], inputs.allowed.shape), inputs), 0.0)
+    reach_y = per_capita(inputs.c0 + best.sum(axis=1), inputs)
+    short = np.flatnonzero(reach_y < sc.per_capita_floor - 1e-9)
+    if not len(short):
+        return []
+    worst = short[np.argmin(reach_y[short])]
+    return [f"per-capita floor {sc.per_capita_floor:g} is out of reach for "
+            f"{len(short)} region(s), e.g. {names[worst]} can reach at most "
+            f"{reach_y[worst]:.3f}; lower the floor or lift its cap/exclusion"]
 
 
 def absorbable_busd(inputs: ModelInputs) -> float:

@@ -32,6 +32,7 @@ and the total by the inner response, a linear rule every plan of which meets the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -178,7 +179,6 @@ def structure_of(inputs: ModelInputs) -> Structure:
 
 def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     """Build the LP for ``inputs``. Pure: it never solves."""
-    n, m = inputs.n, len(inputs.instruments)
     share = inputs.pop_share
     structure = structure_of(inputs)
     unit = money_unit_busd(inputs.budget_busd)
@@ -188,12 +188,58 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl = pyo.ConcreteModel(name="placefund")
     mdl.structure = structure
     mdl.unit_busd = unit
-    mdl.R = pyo.RangeSet(0, n - 1)
-    mdl.I = pyo.RangeSet(0, m - 1)
-    mdl.K = pyo.RangeSet(0, seg_len.shape[-1] - 1)
-    mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
+    _add_sets_and_params(mdl, inputs, seg_len.shape[-1])
 
-    # mutable: everything a user tunes
+    # excluded regions are capped at 0 by their region row; single barred instruments
+    # get a row of their own (few, and part of the structure)
+    mdl.x = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+    mdl.BLOCKED = pyo.Set(initialize=[(int(r), int(i)) for r, i in structure.blocked], dimen=2)
+
+    @mdl.Constraint(mdl.BLOCKED)
+    def barred(b: Any, r: int, i: int) -> Any:
+        return b.x[r, i] == 0.0
+
+    # funding ($B) spent on segment k of the tangent envelope of (r, i)
+    mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
+    segs = list(mdl.seg.values())  # (r, i, k) order, as seg_len.ravel()
+    for var, length in zip(segs, seg_len.ravel().tolist(), strict=True):
+        if length != float("inf"):
+            var.setub(length)
+    _add_response_rows(mdl, inputs, segs, seg_slope)
+
+    @mdl.Constraint(mdl.R)
+    def capacity(b: Any, r: int) -> Any:
+        """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri."""
+        return (100.0 * share[r] * b.y[r] + sum(b.neg_coef[r, i] * b.tau[r, i] for i in b.I)
+                == b.c0[r])
+
+    if structure.inner:
+        _add_inner_response(mdl, inputs, share, unit)
+    _add_money_rows(mdl, inputs)
+    if inputs.hubs is not None:
+        _add_hubs(mdl, inputs)
+    if structure.top_k is not None:
+        _add_top_k_cap(mdl, share, structure.top_k)
+
+    mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
+    spread = _gini_sum(mdl, share) if structure.spread_measure == "gini" else _hoover_sum(mdl, share)
+    mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
+    # set_params writes through these (index order) and skips values it wrote last time
+    mdl.param_slots = {name: list(getattr(mdl, name).values()) for name in TUNABLE_PARAMS}
+    mdl.written_params = {}
+    set_params(mdl, inputs)
+    return mdl
+
+
+def _add_sets_and_params(mdl: pyo.ConcreteModel, inputs: ModelInputs, segments: int) -> None:
+    """Regions R, instruments I, segments K, groups G, and the mutable Params: everything
+    a user tunes."""
+    mdl.R = pyo.RangeSet(0, inputs.n - 1)
+    mdl.I = pyo.RangeSet(0, len(inputs.instruments) - 1)
+    mdl.K = pyo.RangeSet(0, segments - 1)
+    mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
     mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)
     mdl.neg_coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
     mdl.floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)
@@ -207,65 +253,26 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     mdl.y_floor = pyo.Param(mutable=True, initialize=0.0)
     mdl.topk_share = pyo.Param(mutable=True, initialize=1.0)
 
-    # excluded regions are capped at 0 by their region row; single barred instruments
-    # get a row of their own (few, and part of the structure)
-    mdl.x = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
-    mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
-    mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
-    mdl.BLOCKED = pyo.Set(initialize=[(int(r), int(i)) for r, i in structure.blocked], dimen=2)
 
-    @mdl.Constraint(mdl.BLOCKED)
-    def barred(b, r, i):
-        return b.x[r, i] == 0.0
-
-    # funding ($B) spent on segment k of the tangent envelope of (r, i)
-    mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
-    segs = list(mdl.seg.values())  # (r, i, k) order, as seg_len.ravel()
-    for var, length in zip(segs, seg_len.ravel().tolist(), strict=True):
-        if length != float("inf"):
-            var.setub(length)
-    _add_response_rows(mdl, inputs, segs, seg_slope)
-
-    @mdl.Constraint(mdl.R)
-    def capacity(b, r):
-        """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri."""
-        return (100.0 * share[r] * b.y[r] + sum(b.neg_coef[r, i] * b.tau[r, i] for i in b.I)
-                == b.c0[r])
-
-    if structure.inner:
-        _add_inner_response(mdl, inputs, share, unit)
+def _add_money_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """The money rules: budget use, region bounds, instrument shares, group minimums."""
 
     @mdl.Constraint()
-    def budget_use(b):
+    def budget_use(b: Any) -> Any:
         return pyo.inequality(b.budget_lo, pyo.quicksum(b.x.values()), b.budget)
 
     @mdl.Constraint(mdl.R)
-    def region_bounds(b, r):
+    def region_bounds(b: Any, r: int) -> Any:
         return pyo.inequality(b.floor[r], sum(b.x[r, i] for i in b.I), b.cap[r])
 
     @mdl.Constraint(mdl.I)
-    def instrument_share(b, i):
+    def instrument_share(b: Any, i: int) -> Any:
         return pyo.inequality(b.inst_lo[i], sum(b.x[r, i] for r in b.R), b.inst_hi[i])
 
     @mdl.Constraint(mdl.G)
-    def group_min(b, g):
+    def group_min(b: Any, g: int) -> Any:
         members = inputs.groups[g].members
         return sum(b.x[int(r), i] for r in members for i in b.I) >= b.group_lo[g]
-
-    if inputs.hubs is not None:
-        _add_hubs(mdl, inputs)
-
-    if structure.top_k is not None:
-        _add_top_k_cap(mdl, share, structure.top_k)
-
-    mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
-    spread = _gini_sum(mdl, share) if structure.spread_measure == "gini" else _hoover_sum(mdl, share)
-    mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
-    # set_params writes through these (index order) and skips values it wrote last time
-    mdl.param_slots = {name: list(getattr(mdl, name).values()) for name in TUNABLE_PARAMS}
-    mdl.written_params = {}
-    set_params(mdl, inputs)
-    return mdl
 
 
 def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
@@ -284,14 +291,14 @@ def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
         return segs[j * count:(j + 1) * count]
 
     @mdl.Constraint(mdl.R, mdl.I)
-    def funding(b, r, i):
+    def funding(b: Any, r: int, i: int) -> Any:
         """x = the sum of segment use."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-1.0] * count,
                                       linear_vars=[xs[j], *block(r, i)]), 0.0)
 
     @mdl.Constraint(mdl.R, mdl.I)
-    def response(b, r, i):
+    def response(b: Any, r: int, i: int) -> Any:
         """tau = sum_k slope_k * segment_k: s ln(1 + x/s) approximated from above."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
@@ -320,14 +327,14 @@ def _add_inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs, share: np.n
     slopes = chord_slope.reshape(-1, count).tolist()
 
     @mdl.Constraint(mdl.R, mdl.I)
-    def funding_in(b, r, i):
+    def funding_in(b: Any, r: int, i: int) -> Any:
         """x = the sum of chord-segment use."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-1.0] * count,
                                       linear_vars=[xs[j], *segs[j * count:(j + 1) * count]]), 0.0)
 
     @mdl.Constraint(mdl.R, mdl.I)
-    def response_in(b, r, i):
+    def response_in(b: Any, r: int, i: int) -> Any:
         """tau_in = sum_k chord slope_k * segment_k: s ln(1 + x/s) from below."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
@@ -335,7 +342,7 @@ def _add_inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs, share: np.n
                 0.0)
 
     @mdl.Constraint(mdl.R)
-    def capacity_in(b, r):
+    def capacity_in(b: Any, r: int) -> Any:
         """y_in_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_in_ri."""
         return (100.0 * share[r] * b.y_in[r]
                 + sum(b.neg_coef[r, i] * b.tau_in[r, i] for i in b.I) == b.c0[r])
@@ -357,14 +364,14 @@ def _add_top_k_cap(mdl: pyo.ConcreteModel, share: np.ndarray, k: int) -> None:
     mdl.topk_excess = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
 
     @mdl.Constraint(mdl.R)
-    def topk_excess_def(b, r):
+    def topk_excess_def(b: Any, r: int) -> Any:
         outer = 100.0 * share[r] * b.y[r]
         upper = b.up_const[r] + sum(b.up_slope[r, i] * b.x[r, i] for i in b.I)
         return b.topk_excess[r] >= ((1 - b.topk_lin) * outer + b.topk_lin * upper
                                     - b.topk_threshold)
 
     @mdl.Constraint()
-    def topk_cap(b):
+    def topk_cap(b: Any) -> Any:
         total = sum(100.0 * share[r] * ((1 - b.topk_lin) * b.y[r] + b.topk_lin * b.y_in[r])
                     for r in b.R)
         return k * b.topk_threshold + sum(b.topk_excess.values()) - b.topk_share * total <= 0
@@ -387,23 +394,23 @@ def _add_hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     mdl.designated_share = pyo.Param(mutable=True, initialize=0.0)
 
     @mdl.Constraint(mdl.R)
-    def hub_award_max(b, r):
+    def hub_award_max(b: Any, r: int) -> Any:
         return sum(b.x[r, i] for i in b.I) <= b.award_max[r] * b.hub[r]
 
     @mdl.Constraint(mdl.R)
-    def hub_award_min(b, r):
+    def hub_award_min(b: Any, r: int) -> Any:
         return sum(b.x[r, i] for i in b.I) >= b.award_min * b.hub[r]
 
     @mdl.Constraint()
-    def hub_count(b):
+    def hub_count(b: Any) -> Any:
         return pyo.inequality(b.hub_count_min, pyo.quicksum(b.hub.values()), b.hub_count_max)
 
     @mdl.Constraint(mdl.HUB_GROUPS)
-    def hub_group(b, g):
+    def hub_group(b: Any, g: int) -> Any:
         return sum(b.hub[int(r)] for r in rules.group_min[g][2]) >= b.hub_group_min[g]
 
     @mdl.Constraint(mdl.MAX_ONE)
-    def hub_max_one(b, g):
+    def hub_max_one(b: Any, g: int) -> Any:
         return sum(b.hub[int(r)] for r in rules.group_max_one[g][2]) <= 1
 
     if rules.designated is not None:
@@ -443,11 +450,11 @@ def _gini_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
     mdl.d = pyo.Var(mdl.PAIRS, domain=pyo.NonNegativeReals)
 
     @mdl.Constraint(mdl.PAIRS)
-    def gap_up(b, r, s):
+    def gap_up(b: Any, r: int, s: int) -> Any:
         return b.d[r, s] >= b.y[r] - b.y[s]
 
     @mdl.Constraint(mdl.PAIRS)
-    def gap_down(b, r, s):
+    def gap_down(b: Any, r: int, s: int) -> Any:
         return b.d[r, s] >= b.y[s] - b.y[r]
 
     # one variable holds the sum, so lambda is a single mutable coefficient
@@ -468,11 +475,11 @@ def _hoover_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
     mdl.dev = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
 
     @mdl.Constraint(mdl.R)
-    def dev_up(b, r):
+    def dev_up(b: Any, r: int) -> Any:
         return b.dev[r] >= b.y[r] - b.mu
 
     @mdl.Constraint(mdl.R)
-    def dev_down(b, r):
+    def dev_down(b: Any, r: int) -> Any:
         return b.dev[r] >= b.mu - b.y[r]
 
     mdl.hoover_sum = pyo.Var(domain=pyo.NonNegativeReals)

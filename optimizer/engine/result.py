@@ -322,14 +322,28 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
     With hubs the values come from the LP with the hub choice fixed: ``conditional``
     adds that caveat to every explanation.
     """
-    rows: list[dict[str, Any]] = []
-    names = inputs.regions.names
-    rows.append({
+    rows: list[dict[str, Any]] = [{
         "constraint": "budget", "target": "all regions",
         "marginal_value": duals.budget, "unit": "points per $1B", "binding": True,
         "explanation": f"one more $1B of budget would add {duals.budget:.3f} points of "
                        "spread-adjusted capacity",
-    })
+    }]
+    rows += _region_bound_rows(inputs, x_busd, duals)
+    rows += _instrument_share_rows(inputs, x_busd, duals)
+    rows += _group_min_rows(inputs, duals)
+    rows += _top_k_cap_rows(inputs, duals)
+    rows += _per_capita_floor_rows(inputs, duals)
+    table = pd.DataFrame(rows, columns=MARGINAL_COLUMNS)
+    if conditional:
+        table["explanation"] = table["explanation"] + " (given the chosen hubs)"
+    return table
+
+
+def _region_bound_rows(inputs: ModelInputs, x_busd: np.ndarray,
+                       duals: Duals) -> list[dict[str, Any]]:
+    """Regions at a cap (below the budget) or a floor, with a non-zero dual."""
+    rows = []
+    names = inputs.regions.names
     funded = x_busd.sum(axis=1)
     for r, dual in enumerate(duals.region):
         at_cap = funded[r] >= inputs.cap_busd[r] - BINDING_TOL and inputs.cap_busd[r] < inputs.budget_busd
@@ -344,6 +358,13 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
         rows.append({"constraint": f"region_{kind}", "target": inputs.region_ids[r],
                      "marginal_value": dual, "unit": "points per $1B", "binding": True,
                      "explanation": text})
+    return rows
+
+
+def _instrument_share_rows(inputs: ModelInputs, x_busd: np.ndarray,
+                           duals: Duals) -> list[dict[str, Any]]:
+    """Instruments at their minimum or maximum share."""
+    rows = []
     spent_by_instrument = x_busd.sum(axis=0)
     for i, dual in enumerate(duals.instrument):
         if abs(dual) <= 1e-9:
@@ -354,6 +375,12 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
                      "marginal_value": dual, "unit": "points per $1B", "binding": True,
                      "explanation": f"moving the {kind} spend on {inputs.instruments[i]} by $1B "
                                     f"changes the objective by {dual:+.3f} points"})
+    return rows
+
+
+def _group_min_rows(inputs: ModelInputs, duals: Duals) -> list[dict[str, Any]]:
+    """Group minimum shares that bind."""
+    rows = []
     for g, dual in enumerate(duals.group):
         if abs(dual) <= 1e-9:
             continue
@@ -362,28 +389,35 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
                      "marginal_value": dual, "unit": "points per $1B", "binding": True,
                      "explanation": f"the minimum share for {rule.value} costs {-dual:.3f} "
                                     "points per $1B it forces there"})
-    if inputs.scenario.top_k_share_cap is not None and abs(duals.top_k_share) > 1e-9:
-        per_pp = duals.top_k_share / 100.0
-        k = inputs.scenario.top_k_share_cap.k
-        rows.append({"constraint": "top_k_share_cap", "target": f"top {k}",
-                     "marginal_value": per_pp, "unit": "points per percentage point",
-                     "binding": True,
-                     "explanation": f"loosening the top-{k} share cap by one percentage point "
-                                    f"would add {per_pp:.3f} points"})
+    return rows
+
+
+def _top_k_cap_rows(inputs: ModelInputs, duals: Duals) -> list[dict[str, Any]]:
+    """The top-k share cap, per percentage point, when it binds."""
+    if inputs.scenario.top_k_share_cap is None or abs(duals.top_k_share) <= 1e-9:
+        return []
+    per_pp = duals.top_k_share / 100.0
+    k = inputs.scenario.top_k_share_cap.k
+    return [{"constraint": "top_k_share_cap", "target": f"top {k}",
+             "marginal_value": per_pp, "unit": "points per percentage point",
+             "binding": True,
+             "explanation": f"loosening the top-{k} share cap by one percentage point "
+                            f"would add {per_pp:.3f} points"}]
+
+
+def _per_capita_floor_rows(inputs: ModelInputs, duals: Duals) -> list[dict[str, Any]]:
+    """The per-capita floor, per 0.01 of per-capita capacity, when it binds."""
     floor = inputs.scenario.per_capita_floor
-    if floor is not None and abs(duals.per_capita_floor) > 1e-9:
-        per_hundredth = duals.per_capita_floor / 100.0
-        rows.append({"constraint": "per_capita_floor", "target": "every region",
-                     "marginal_value": per_hundredth,
-                     "unit": "points per 0.01 of per-capita capacity", "binding": True,
-                     "explanation": f"raising the per-capita floor from {floor:.2f} to "
-                                    f"{floor + 0.01:.2f} (1% of the national baseline "
-                                    f"average) would change the objective by "
-                                    f"{per_hundredth:+.3f} points"})
-    table = pd.DataFrame(rows, columns=MARGINAL_COLUMNS)
-    if conditional:
-        table["explanation"] = table["explanation"] + " (given the chosen hubs)"
-    return table
+    if floor is None or abs(duals.per_capita_floor) <= 1e-9:
+        return []
+    per_hundredth = duals.per_capita_floor / 100.0
+    return [{"constraint": "per_capita_floor", "target": "every region",
+             "marginal_value": per_hundredth,
+             "unit": "points per 0.01 of per-capita capacity", "binding": True,
+             "explanation": f"raising the per-capita floor from {floor:.2f} to "
+                            f"{floor + 0.01:.2f} (1% of the national baseline "
+                            f"average) would change the objective by "
+                            f"{per_hundredth:+.3f} points"}]
 
 
 def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
@@ -395,29 +429,58 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
     exact one at this allocation (see ``solve.Planner``).
     """
     sc = inputs.scenario
-    ids = inputs.region_ids
-    names = inputs.regions.names
     x_busd = np.where(x_busd < 1e-12, 0.0, x_busd)
     gain = gain_points(x_busd, inputs)
     final = inputs.c0 + gain.sum(axis=1)
-    pop = inputs.population
     top_base = np.argsort(-inputs.c0, kind="stable")[: min(10, inputs.n)]
-    before = concentration(inputs.c0, pop, sc.spread_weight, top_base)
-    after = concentration(final, pop, sc.spread_weight, top_base)
+    return AllocationResult(
+        scenario=sc,
+        allocation=_allocation_table(inputs, x_busd),
+        regions=_regions_table(inputs, x_busd, gain, hubs),
+        metrics_before=concentration(inputs.c0, inputs.population, sc.spread_weight, top_base),
+        metrics_after=concentration(final, inputs.population, sc.spread_weight, top_base),
+        marginal_values=_marginal_values(inputs, x_busd, duals, conditional=hubs is not None)
+        if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
+        notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
+        solver=solver,
+        approximation=approximation,
+        provenance={
+            "scenario_sha256": sc.fingerprint(),
+            "data_source": inputs.regions.source,
+            "data_sha256": inputs.regions.sha256,
+            "versions": _versions(),
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        filled_values=dict(inputs.filled_values),
+        input_regions_csv=inputs.regions.csv_bytes,
+        geometry_path=(None if inputs.regions.source in REGION_SETS
+                       else inputs.regions.geometry_path),
+    )
 
+
+def _allocation_table(inputs: ModelInputs, x_busd: np.ndarray) -> pd.DataFrame:
+    """One row per (region, instrument): region_id, name, instrument, amount_usd."""
     m = len(inputs.instruments)
-    allocation = pd.DataFrame({
-        "region_id": np.repeat(ids, m),
-        "name": np.repeat(names, m),
+    return pd.DataFrame({
+        "region_id": np.repeat(inputs.region_ids, m),
+        "name": np.repeat(inputs.regions.names, m),
         "instrument": np.tile(inputs.instruments, inputs.n),
         "amount_usd": (x_busd * BUSD).ravel(),
     })
+
+
+def _regions_table(inputs: ModelInputs, x_busd: np.ndarray, gain: np.ndarray,
+                   hubs: np.ndarray | None) -> pd.DataFrame:
+    """Per region: capacity before/after, per capita, shares, funding, the best marginal
+    gain, exclusion, hub, and the group columns."""
+    pop = inputs.population
+    final = inputs.c0 + gain.sum(axis=1)
     funding = x_busd.sum(axis=1) * BUSD
     marginal = np.where(inputs.allowed, marginal_points_per_busd(x_busd, inputs), -np.inf)
     best_marginal = marginal.max(axis=1, initial=-np.inf)
-    regions = pd.DataFrame({
-        "region_id": ids,
-        "name": names,
+    return pd.DataFrame({
+        "region_id": inputs.region_ids,
+        "name": inputs.regions.names,
         "population": pop,
         "baseline_capacity": inputs.c0,
         "capacity_gain": gain.sum(axis=1),
@@ -434,28 +497,3 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
         "hub": hubs if hubs is not None else np.zeros(inputs.n, dtype=bool),
         **{column: inputs.regions.table[column] for column in inputs.regions.groups},
     })
-
-    provenance = {
-        "scenario_sha256": sc.fingerprint(),
-        "data_source": inputs.regions.source,
-        "data_sha256": inputs.regions.sha256,
-        "versions": _versions(),
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    return AllocationResult(
-        scenario=sc,
-        allocation=allocation,
-        regions=regions,
-        metrics_before=before,
-        metrics_after=after,
-        marginal_values=_marginal_values(inputs, x_busd, duals, conditional=hubs is not None)
-        if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
-        notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
-        solver=solver,
-        approximation=approximation,
-        provenance=provenance,
-        filled_values=dict(inputs.filled_values),
-        input_regions_csv=inputs.regions.csv_bytes,
-        geometry_path=(None if inputs.regions.source in REGION_SETS
-                       else inputs.regions.geometry_path),
-    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import highspy
 import numpy as np
@@ -268,24 +269,17 @@ class Planner:
         conflicts = precheck(inputs)
         if conflicts:
             raise InfeasibleError(conflicts)
-        approx = inputs.scenario.approximation
         with SOLVE_LOCK:
-            rebuilt = self._ensure_model(inputs)
-            self._apply_gini_cap(gini_cap, inputs)
-            if hasattr(self._model, "topk_lin"):
-                set_top_k_linearization(self._model, inputs, top_k_at, top_k_margin)
+            rebuilt = self._prepare(inputs, gini_cap, top_k_at, top_k_margin)
             mdl, solver = self._model, self._solver
             assert mdl is not None and solver is not None
-            solver.config.time_limit = scenario.solver.time_limit_s
-            is_mip = inputs.hubs is not None
-            if is_mip:
-                solver.config.rel_gap = scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
             start = time.perf_counter()
             results = solver.solve(mdl)
             solve_time = time.perf_counter() - start
             clock = results.timing_info.highs_time
             highs_time, self._highs_clock = clock - self._highs_clock, clock
             term = results.termination_condition
+            is_mip = inputs.hubs is not None
             timed_out_with_plan = (is_mip and term == TerminationCondition.maxTimeLimit
                                    and results.incumbent_objective is not None)
             if not timed_out_with_plan:
@@ -293,53 +287,23 @@ class Planner:
             if results.incumbent_objective is None:
                 raise SolverError("HiGHS stopped without a plan; try a longer "
                                   "solver.time_limit_s, or rescale very large or very small inputs")
-            x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
             objective_lp = float(results.incumbent_objective)
-            hubs = None
-            mip_gap = 0.0
-            if is_mip:
-                values = results.solution_loader.get_vars(list(mdl.hub.values()))
-                hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
-                bound = results.objective_bound
-                mip_gap = (abs(bound - objective_lp) / max(abs(objective_lp), 1e-9)
-                           if bound is not None else float("inf"))
-                # the LP with the hubs fixed: its plan meets the money rules to LP
-                # precision (a MIP's rows only to its looser feasibility tolerance), and
-                # its duals are the marginal values given the hubs
-                polished = self._solve_given_hubs(hubs)
-                duals = None
-                if polished is not None:
-                    x, duals = polished
-                    duals = duals if self.mip_duals else None
-            else:
-                duals = self._read_duals(results)
-            exact = exact_objective(inputs, x)
-            error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
-            approximation = {
-                "objective_lp": objective_lp,
-                "objective_exact": exact,
-                "error_share": error_share,
-                "max_term_error_points": float(
-                    (lp_gain_points(inputs, x) - gain_points(x, inputs)).max()),
-                "tangents": approx.tangents,
-                "within_tolerance": bool(error_share <= approx.max_error_share),
-            }
-            iterations = int(results.extra_info.simplex_iteration_count or 0)
-            if self._save_basis:
-                save_basis(highs_of(solver), mdl.structure)
-                solver.config.solver_options = dict(WARM_OPTIONS)  # re-solves: warm simplex
-                self._save_basis = False
+            x, duals, hubs, mip_gap = self._read_plan(results, objective_lp, is_mip)
+            approximation = approximation_at(inputs, x, objective_lp)
+            self._keep_basis()
             info = SolverInfo(
                 status=status_of(term, has_plan=True),
-                termination=results.termination_condition.name,
+                termination=term.name,
                 solver="HiGHS via pyomo.contrib.solver",
                 solver_version=".".join(map(str, results.solver_version)),
                 rebuilt=rebuilt,
-                **self._times,
+                build_time_s=self._times["build_time_s"],
+                translate_time_s=self._times["translate_time_s"],
+                start_time_s=self._times["start_time_s"],
                 solve_time_s=solve_time,
                 highs_time_s=highs_time,
                 objective_lp=objective_lp,
-                simplex_iterations=iterations,
+                simplex_iterations=int(results.extra_info.simplex_iteration_count or 0),
                 mip=is_mip,
                 mip_gap=mip_gap,
                 proven_optimal=not timed_out_with_plan,
@@ -348,6 +312,53 @@ class Planner:
                 start=self._start,
             )
         return build_result(inputs, x, duals, info, approximation, hubs)
+
+    def _prepare(self, inputs: ModelInputs, gini_cap: float | None,
+                 top_k_at: np.ndarray | None, top_k_margin: float) -> bool:
+        """The model and HiGHS ready for ``inputs`` (True if rebuilt): Params, the Gini
+        cap, the top-k linearization, the time limit and a MIP's gap."""
+        rebuilt = self._ensure_model(inputs)
+        self._apply_gini_cap(gini_cap, inputs)
+        if hasattr(self._model, "topk_lin"):
+            set_top_k_linearization(self._model, inputs, top_k_at, top_k_margin)
+        assert self._solver is not None
+        self._solver.config.time_limit = inputs.scenario.solver.time_limit_s
+        if inputs.hubs is not None:
+            self._solver.config.rel_gap = inputs.scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
+        return rebuilt
+
+    def _read_plan(self, results: Any, objective_lp: float, is_mip: bool
+                   ) -> tuple[np.ndarray, Duals | None, np.ndarray | None, float]:
+        """The solved plan: funding ($B, n x m), duals, hubs (a MIP) and the MIP gap.
+
+        A MIP's plan is polished by the LP with its hubs fixed: that plan meets the
+        money rules to LP precision (a MIP's rows only to its looser feasibility
+        tolerance), and its duals are the marginal values given the hubs.
+        """
+        mdl = self._model
+        assert mdl is not None
+        x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
+        if not is_mip:
+            return x, self._read_duals(results), None, 0.0
+        values = results.solution_loader.get_vars(list(mdl.hub.values()))
+        hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
+        bound = results.objective_bound
+        mip_gap = (abs(bound - objective_lp) / max(abs(objective_lp), 1e-9)
+                   if bound is not None else float("inf"))
+        polished = self._solve_given_hubs(hubs)
+        duals = None
+        if polished is not None:
+            x, duals = polished
+            duals = duals if self.mip_duals else None
+        return x, duals, hubs, mip_gap
+
+    def _keep_basis(self) -> None:
+        """After a large model's first solve: save its basis; re-solves use warm simplex."""
+        if self._save_basis:
+            assert self._model is not None and self._solver is not None
+            save_basis(highs_of(self._solver), self._model.structure)
+            self._solver.config.solver_options = dict(WARM_OPTIONS)
+            self._save_basis = False
 
     def _read_duals(self, results) -> Duals:  # type: ignore[no-untyped-def]
         mdl = self._model
@@ -409,6 +420,22 @@ def status_of(term: TerminationCondition, has_plan: bool) -> Status:
     if term in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
         return Status.INFEASIBLE
     return Status.ERROR
+
+
+def approximation_at(inputs: ModelInputs, x: np.ndarray, objective_lp: float) -> dict[str, Any]:
+    """How far the LP's tangent approximation is from the exact response at plan ``x``."""
+    approx = inputs.scenario.approximation
+    exact = exact_objective(inputs, x)
+    error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
+    return {
+        "objective_lp": objective_lp,
+        "objective_exact": exact,
+        "error_share": error_share,
+        "max_term_error_points": float(
+            (lp_gain_points(inputs, x) - gain_points(x, inputs)).max()),
+        "tangents": approx.tangents,
+        "within_tolerance": bool(error_share <= approx.max_error_share),
+    }
 
 
 def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
