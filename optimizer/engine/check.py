@@ -410,10 +410,10 @@ def _hub_groups(plan: _Plan, scenario: Scenario, chosen: np.ndarray) -> list[Vio
         flag = t[spec.designated.column].astype(str).str.strip().str.lower().isin(
             ["true", "1", "yes", "y"]).to_numpy()
         count = int(chosen.sum())
-        need = spec.designated.min_share * count
+        need_share = spec.designated.min_share * count
         got = int((chosen & flag).sum())
-        if got < need - 1e-9:
-            out.append(Violation("hub_designated", need - got, "hubs",
+        if got < need_share - 1e-9:
+            out.append(Violation("hub_designated", need_share - got, "hubs",
                                  f"{got} of {count} hubs in {spec.designated.column}"))
     elif spec.designated is not None and spec.designated.if_missing == "error":
         raise DataError("the scenario's designated-hub column is missing",

@@ -109,7 +109,7 @@ class Regions:
                     return str(hit.iloc[0])
         return None
 
-    def geometry(self):  # -> geopandas.GeoDataFrame | None
+    def geometry(self) -> Any:  # geopandas.GeoDataFrame | None
         """The region polygons keyed by region_id (EPSG:4326), or None if there are none."""
         if self.geometry_path is None:
             return None
@@ -357,7 +357,7 @@ def read_json_file(path: str | Path) -> Any:
         raise DataError(f"not readable JSON ({str(err)[:200]})", file=str(path)) from None
 
 
-def load_geometry(path: Path, region_ids: list[str]):  # -> geopandas.GeoDataFrame
+def load_geometry(path: Path, region_ids: list[str]) -> Any:  # geopandas.GeoDataFrame
     """Read a GeoJSON keyed by region_id; every region needs exactly one polygon.
 
     Invalid polygons (self-intersecting rings, bow ties) are *repaired*, not refused:
@@ -394,7 +394,7 @@ def load_geometry(path: Path, region_ids: list[str]):  # -> geopandas.GeoDataFra
     return valid_polygons(gdf, str(path))
 
 
-def valid_polygons(gdf, label: str):  # (GeoDataFrame, str) -> GeoDataFrame
+def valid_polygons(gdf: Any, label: str) -> Any:  # GeoDataFrame -> GeoDataFrame
     """``gdf`` with every geometry a valid Polygon or MultiPolygon.
 
     Invalid ones are repaired with ``shapely.make_valid`` keeping only their polygon

@@ -10,6 +10,7 @@ the model, which keeps the LP well scaled.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +95,7 @@ class ModelInputs:
         return np.where(self.allowed, self.cap_busd[:, None], 0.0)
 
 
-def _resolve_refs(refs, regions: Regions, key: str) -> list[str]:
+def _resolve_refs(refs: Iterable[str], regions: Regions, key: str) -> list[str]:
     out = []
     for ref in refs:
         rid = regions.lookup(ref)

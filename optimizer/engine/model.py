@@ -166,7 +166,7 @@ def structure_of(inputs: ModelInputs) -> Structure:
         groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
         top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
         spread_measure=inputs.scenario.spread_measure,
-        blocked=tuple(zip(*np.nonzero(~inputs.allowed & inputs.allowed.any(axis=1)[:, None]),
+        blocked=tuple(zip(*np.nonzero(~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]),
                           strict=True)),
         per_capita_floor=inputs.scenario.per_capita_floor is not None,
         hubs=None if inputs.hubs is None else (

@@ -79,6 +79,12 @@ def read_text(path: str | Path, error: ErrorFactory = ScenarioError, what: str =
     return decode_text(raw, str(path), error, what)
 
 
+def _line(event: Any) -> int | str:
+    """The 1-based line an event starts on ("?" if the parser gave none)."""
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else "?"
+
+
 class _Refused(yaml.YAMLError):
     """A document this loader will not construct, with the reason fit to print."""
 
@@ -92,23 +98,23 @@ class BoundedSafeLoader(yaml.SafeLoader):
         self._open: list[tuple[str, list[int]]] = []  # anchors being composed
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _Refused(f"line {event.start_mark.line + 1}: values nest more than "
+                raise _Refused(f"line {_line(event)}: values nest more than "
                                f"{MAX_DEPTH} levels deep")
             return self._compose_bounded(event, parent, index)
         finally:
             self._depth -= 1
 
-    def _compose_bounded(self, event: Any, parent: Node | None, index: Any) -> Node:
+    def _compose_bounded(self, event: Any, parent: Node | None, index: Any) -> Node | None:
         if isinstance(event, AliasEvent):
             node = super().compose_node(parent, index)  # raises for an undefined alias
             depth = self._alias_depth.get(event.anchor or "", 0) + 1
             if depth > MAX_ALIAS_DEPTH:
-                raise _Refused(f"line {event.start_mark.line + 1}: aliases nest more than "
+                raise _Refused(f"line {_line(event)}: aliases nest more than "
                                f"{MAX_ALIAS_DEPTH} levels deep (*{event.anchor}); write the "
                                "values out instead")
             for _, inner in self._open:
