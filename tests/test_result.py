@@ -108,3 +108,22 @@ def test_scenarios_hash_and_compare_by_their_fingerprint() -> None:
     assert other != base
     assert {base: "default"}[same] == "default"
     assert len({base, same, other}) == 2
+
+
+def test_the_planners_lp_maps_model_rows_and_columns_to_highs() -> None:
+    planner = pf.Planner(TWO)
+    with pytest.raises(pf.SolverError):
+        planner.lp()  # nothing built yet
+    solved = planner.solve(tiny_scenario(budget="$2B"))
+    lp = planner.lp()
+    assert lp.highs.getNumCol() == len(lp.columns) and lp.highs.getNumRow() == len(lp.rows)
+    # the budget row is budget_lo <= sum x <= budget, in the model's money unit
+    row = lp.row(lp.model.budget_use)
+    budget_units = 2.0 / lp.model.unit_busd
+    assert lp.highs.getLp().row_upper_[row] == pytest.approx(budget_units)
+    # the funding column of region A holds what the plan gives it
+    col = lp.column(lp.model.x[0, 0])
+    amount = solved.allocation.set_index("region_id").loc["A", "amount_usd"]
+    assert lp.highs.getSolution().col_value[col] * lp.model.unit_busd * 1e9 == pytest.approx(
+        amount, rel=1e-9, abs=1.0)
+    assert lp.constraint_of_row()[row] is lp.model.budget_use
