@@ -16,6 +16,7 @@ from optimizer.engine.scenario import scenario_from_text
 from optimizer.report import export as ex
 from optimizer.report import library as lib
 from optimizer.report import uploads as up
+from optimizer.ui import controls as ctl
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -45,6 +46,18 @@ def test_opens_on_the_default_plan_solved(at: AppTest) -> None:
         "One-page brief (HTML, print to PDF)"]
     assert any("one more $1B of budget" in m.value for m in at.markdown)
     assert not at.error
+
+
+def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -> None:
+    drawn = {w.key: w for kind in ("slider", "number_input", "checkbox", "radio", "selectbox",
+                                   "multiselect") for w in at.sidebar.get(kind) if w.key}
+    plain = [k for k in ctl.KNOBS if not k.key.endswith("_")]
+    assert {k.key for k in plain} <= set(drawn)
+    assert all(drawn[k.key].label == k.label for k in plain)
+    regions = at.session_state["regions"]
+    assert {f"w_{k}" for k in regions.indicators} <= set(drawn)
+    assert {f"eff_{n}" for n in at.session_state["base"].instruments} <= set(drawn)
+    assert drawn["topk_k"].max == len(regions) and drawn["topk_inc"].max == len(regions) - 1
 
 
 def test_weights_and_lambda_resolve_the_plan(at: AppTest) -> None:
