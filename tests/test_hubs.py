@@ -144,3 +144,20 @@ def test_statute_pack_on_states_compares_with_2023_designations(states) -> None:
     assert set(comparison.plan_only) == selected - designated
     assert set(comparison.designated_only) == (designated & set(states.table["postal"])) - selected
     assert "hub states were designated in 2023" in comparison.summary()
+
+
+def test_an_award_maximum_of_zero_funds_no_hub_at_all() -> None:
+    # the hub rows keep a smallest coefficient (HiGHS drops zeros), so without the region
+    # rows a hub could take a few hundred dollars of an award capped at $0
+    two = make_regions("""
+region_id,name,population,talent,zone
+R0,Region 0,500,1.0,north
+R1,Region 1,500,0.5,north
+""")
+    scenario = tiny_scenario(budget="$504M", allow_unspent=True,
+                             hubs={"count": {"min": 0, "max": 1},
+                                   "award_usd": {"min": 0.0, "max": 0.0}})
+    plan = pf.solve(two, scenario)
+    assert plan.spent_usd == 0.0
+    assert pf.check(plan.allocation, two, plan.scenario, plan.metrics_after,
+                    plan.metrics_before, hubs=hubs_of(plan)).ok

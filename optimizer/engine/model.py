@@ -564,6 +564,10 @@ def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     unit = mdl.unit_busd
     budget = inputs.budget_busd / unit
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
+    if inputs.hubs is not None and inputs.hubs.award_max_busd / unit < MIN_COEF_UNITS:
+        # an award maximum below the hub rows' smallest coefficient (MIN_COEF_UNITS):
+        # the region rows, whose bounds may be 0, hold every region to it exactly
+        cap = np.minimum(cap, inputs.hubs.award_max_busd)
     values = {
         "c0": inputs.c0,
         "neg_coef": -(inputs.effectiveness * inputs.multiplier) * unit,
