@@ -1056,8 +1056,8 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
         core["default_funding_usd"] = default.regions["funding_usd"].to_numpy()
     info = {**solve_info, "total_time_s": time.perf_counter() - clock, "views": len(views),
             "regions": inputs.n, "threshold_usd": threshold_usd,
-            "core_index": None if core is None else f"own optima of the {len(fresh)} fresh "
-                                                    f"samples via {core_backend.describe()}"}
+            "core_index": None if core is None or core_backend is None else (
+                f"own optima of the {len(fresh)} fresh samples via {core_backend.describe()}")}
     return RobustResult(title, objective, alpha, plan, default, samples, fresh, scores, stats,
                         core, info)
 
@@ -1071,7 +1071,7 @@ def _funding(plan: AllocationResult) -> np.ndarray:
 def _core_index(regions: Regions, base: Scenario, fresh: pd.DataFrame, backend: Backend,
                 threshold_usd: float, chunk_size: int, out: str | Path | None) -> pd.DataFrame:
     """Per region, the share of fresh samples whose own optimum funds it (the core index),
-    solved through ``sensitivity_run.execute`` (serial, local Dask or a scheduler)."""
+    solved through ``runs.execute`` (serial, local Dask or a scheduler)."""
     runs = []
     for _, row in fresh.iterrows():
         changes, effect = sample_changes(row)

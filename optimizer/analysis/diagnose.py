@@ -4,7 +4,11 @@ Rules are the scenario's own knobs (floors, caps, shares, hub counts, ...), so t
 answer is in an analyst's words. Two steps, both on real solves (LP or MIP alike):
 
 1. a deletion filter over the active rules finds a minimal conflicting set: switching
-   off any one rule of the set makes the rest feasible;
+   off any one rule of the set makes the rest feasible. For an LP it can start instead
+   from the rules behind HiGHS's own irreducible infeasible subsystem (``iis_rules``:
+   the IIS's rows and bounds mapped back to the rules that set them), filtering only
+   those; ``CONFLICT_SEARCH`` says which is used (``benchmarks/bench_diagnose.py``
+   measured both);
 2. for each numeric knob in that set (and the budget) a bisection finds the smallest
    change of that knob alone that restores feasibility; the value is rounded, away from
    the infeasible side, to what the message prints, and re-solved with exactly that
@@ -18,12 +22,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
+
+import highspy
 
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError
 from optimizer.engine.feasibility import absorbable_busd
+from optimizer.engine.highs import SOLVE_LOCK, load_model, loaded_lp, new_persistent_highs
 from optimizer.engine.inputs import BUSD, resolve
+from optimizer.engine.model import build_model
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import Scenario, constraint_packs, scenario_from_dict
 from optimizer.engine.solve import Planner
@@ -366,11 +374,90 @@ def _pack_of(rule: str, packs: list[str]) -> str | None:
     return None
 
 
-def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
-    """Explain why ``scenario`` is infeasible on ``regions`` (assumes it is)."""
-    oracle = _Oracle(regions)
+# HiGHS's IIS from the LP's own infeasibility. The default strategy ("light") only looks
+# for bounds that contradict each other; HiGHS's reduction to an irreducible set
+# (kIisStrategyIrreducible) took 9 s to over 200 s on the 51 states where this takes
+# under a second, and the deletion filter reduces the rules anyway
+IIS_STRATEGY = int(highspy.IisStrategy.kIisStrategyFromLp)
+# the rules that set the bounds of each family of the model's rows (by component name);
+# rows not named here (response, capacity, the budget row) are the model itself
+_FLOOR_RULES = ("region_floor_usd", "region_floor_usd_per_capita", "region_bounds")
+_CAP_RULES = ("region_cap_usd", "region_cap_usd_per_capita", "max_region_share",
+              "region_bounds", "exclusions")  # an excluded region's cap is 0
+_ROW_RULES: dict[str, tuple[str, ...]] = {
+    "barred": ("exclusions",),
+    "instrument_share": ("instrument_shares",),
+    "group_min": ("group_min_shares",),
+    "topk_cap": ("top_k_share_cap",),
+    "topk_excess_def": ("top_k_share_cap",),
+}
+ConflictSearch = Literal["deletion", "iis"]
+
+
+def iis_rules(regions: Regions, scenario: Scenario) -> set[str] | None:
+    """The names of the rules whose rows or bounds are in HiGHS's infeasible subsystem
+    of the scenario's LP (``Highs.getIis``, ``IIS_STRATEGY``); None where it does not
+    apply: a MIP (hubs), or the LP is feasible (the conflict shows only in the exact
+    response or the check).
+
+    A region's row holds its floor and its cap, each the tightest of several rules: the
+    IIS's side of the row (lower, upper) names all of them, and the deletion filter then
+    keeps those that matter. The per-capita floor is a bound on the columns ``y_in``.
+    """
+    inputs = resolve(regions, scenario)
+    if inputs.hubs is not None:
+        return None
+    model = build_model(inputs)
+    solver = new_persistent_highs()
+    with SOLVE_LOCK:
+        load_model(solver, model)
+        lp = loaded_lp(solver, model)
+        lp.highs.setOptionValue("iis_strategy", IIS_STRATEGY)
+        # solve first: HiGHS 1.16's getIis on a model never run crashes the process
+        # when a row's bounds contradict each other (a floor above a cap)
+        lp.highs.run()
+        status, iis = lp.highs.getIis()
+    if status != highspy.HighsStatus.kOk or not iis.valid_ or not (
+            len(iis.row_index_) or len(iis.col_index_)):
+        return None
+    lower, upper = int(highspy.IisBoundStatus.kIisBoundStatusLower), int(
+        highspy.IisBoundStatus.kIisBoundStatusUpper)
+    boxed = int(highspy.IisBoundStatus.kIisBoundStatusBoxed)
+    rows = lp.constraint_of_row()
+    names: set[str] = set()
+    for row, bound in zip(iis.row_index_, iis.row_bound_, strict=True):
+        component = rows[int(row)].parent_component().local_name
+        if component == "region_bounds":
+            names.update(_FLOOR_RULES if int(bound) in (lower, boxed) else ())
+            names.update(_CAP_RULES if int(bound) in (upper, boxed) else ())
+        else:
+            names.update(_ROW_RULES.get(component, ()))
+    if hasattr(model, "y_in"):
+        floor_columns = {lp.column(var) for var in model.y_in.values()}
+        if any(int(col) in floor_columns and int(bound) in (lower, boxed)
+               for col, bound in zip(iis.col_index_, iis.col_bound_, strict=True)):
+            names.add("per_capita_floor")
+    return names
+
+
+def _deletion_filter(oracle: _Oracle, rules: list[Rule], only: Callable[[list[Rule]], dict]
+                     ) -> list[Rule]:
+    """Drop each of ``rules`` (infeasible together) in turn, keeping it out when the rest
+    stay infeasible: what is left conflicts, and dropping any one of it resolves that."""
+    minimal = list(rules)
+    for rule in list(minimal):
+        trial = [r for r in minimal if r is not rule]
+        if not oracle.feasible(only(trial)):
+            minimal = trial
+    return minimal
+
+
+def minimal_conflict(oracle: _Oracle, regions: Regions, scenario: Scenario,
+                     method: ConflictSearch) -> list[Rule]:
+    """A minimal set of the scenario's active rules that conflict (in ``RULES`` order);
+    empty when the budget rule alone conflicts with the data. ``iis`` filters only the
+    rules of HiGHS's IIS when there is one (LP), else it is the plain deletion filter."""
     data = scenario.to_dict()
-    n = len(regions)
     active = [rule for rule in RULES if rule.active(data)]
 
     def only(rules: list[Rule]) -> dict:
@@ -380,14 +467,26 @@ def diagnose(regions: Regions, scenario: Scenario) -> Diagnosis:
                 d = rule.neutral(d)
         return d
 
+    named = iis_rules(regions, scenario) if method == "iis" else None
+    if named is not None:
+        start = [rule for rule in active if rule.name in named]
+        if not oracle.feasible(only(start)):  # the IIS carries over to the checked solve
+            return _deletion_filter(oracle, start, only)
     if oracle.feasible(only([])):
-        minimal = list(active)
-        for rule in list(minimal):
-            trial = [r for r in minimal if r is not rule]
-            if not oracle.feasible(only(trial)):
-                minimal = trial
-    else:
-        minimal = []  # the budget rule alone (with data) conflicts: only the budget can move
+        return _deletion_filter(oracle, active, only)
+    return []  # the budget rule alone (with data) conflicts: only the budget can move
+
+
+CONFLICT_SEARCH: ConflictSearch = "deletion"
+
+
+def diagnose(regions: Regions, scenario: Scenario,
+             method: ConflictSearch = CONFLICT_SEARCH) -> Diagnosis:
+    """Explain why ``scenario`` is infeasible on ``regions`` (assumes it is)."""
+    oracle = _Oracle(regions)
+    data = scenario.to_dict()
+    n = len(regions)
+    minimal = minimal_conflict(oracle, regions, scenario, method)
     conflicting = [f"{rule.label} ({rule.name})" for rule in minimal]
     relaxations = []
     ceiling = _budget_ceiling_fix(oracle, regions, scenario)

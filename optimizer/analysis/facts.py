@@ -20,6 +20,7 @@ import pandas as pd
 
 from optimizer.engine import columns
 from optimizer.engine.data import Regions
+from optimizer.engine.scenario import Scenario
 
 TOP_K = 10
 
@@ -63,9 +64,10 @@ def concentration(regions: Regions, indicators: Sequence[str] | None = None,
         empty = np.isnan(raw)
         x = np.where(empty, 0.0, raw)
         order = np.argsort(-x, kind="stable")[:3]
+        spec = columns.column(c)
         rows.append({
-            "column": c, "label": columns.label(c), "unit": columns.column(c).unit
-            if columns.column(c) else "", "basis": columns.basis(c), "total": float(x.sum()),
+            "column": c, "label": columns.label(c), "unit": spec.unit if spec else "",
+            "basis": columns.basis(c), "total": float(x.sum()),
             f"top{k}_share": top_share(x, k), "gini": gini(x), "regions": len(x),
             "empty_cells": int(empty.sum()),
             "largest": "; ".join(str(t["name"].iat[i]) for i in order),
@@ -170,7 +172,7 @@ def comparison_table(regions: Regions, k: int = TOP_K) -> pd.DataFrame:
     } for c in article_comparison(regions, k)])
 
 
-def filled_sentence(filled_values: dict[str, int], scenario) -> str | None:
+def filled_sentence(filled_values: dict[str, int], scenario: Scenario) -> str | None:
     """One sentence on the missing values a plan filled, by column and policy, or None."""
     filled = {k: v for k, v in (filled_values or {}).items() if v}
     if not filled:

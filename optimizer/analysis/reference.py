@@ -391,10 +391,10 @@ def _disagreements(plan: AllocationResult, regions: Regions, table: pd.DataFrame
         if best is None:
             why = "no hub can make way for it without breaking a hub rule"
         else:
-            loss, h = best
-            why = (f"in place of {inputs.regions.names[h]} (same {x[h].sum() * BUSD / 1e6:.1f}M "
-                   f"award, best split) it lowers the objective by {loss:.4f} points "
-                   f"({loss / gain:.2%} of the plan's gain)")
+            loss, swapped = best
+            why = (f"in place of {inputs.regions.names[swapped]} (same "
+                   f"{x[swapped].sum() * BUSD / 1e6:.1f}M award, best split) it lowers the "
+                   f"objective by {loss:.4f} points ({loss / gain:.2%} of the plan's gain)")
         group = row["census_region"]
         held = (f"; the plan has {int(per_region[group])} hubs in the {group}"
                 if per_region is not None and group in per_region.index else "")

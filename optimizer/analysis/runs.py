@@ -2,7 +2,7 @@
 
 A run is a set of changes to a base scenario (dotted paths such as ``budget`` or
 ``weights.cs_doctorates``, or a whole ``weights`` mapping), optionally with an
-epsilon cap on the Gini (see ``sensitivity_lp``). Runs are grouped into fixed
+epsilon cap on the Gini (see ``ranging``). Runs are grouped into fixed
 chunks; each chunk is one task. Every worker process keeps one ``Planner`` per
 region set (built once, then re-solved by changing Params) and clears HiGHS's
 warm-start basis at the start of every chunk, so a chunk's numbers depend only on

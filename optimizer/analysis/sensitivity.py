@@ -2,7 +2,7 @@
 
 Every analysis is a spec (YAML, validated here): the regions, a base scenario, what
 varies, the sampler, the seed and the run count. ``run_analysis`` turns a spec into
-runs, executes them through ``sensitivity_run`` (serial, a local Dask cluster or a
+runs, executes them through ``runs`` (serial, a local Dask cluster or a
 remote scheduler; identical numbers in each) and returns tidy tables, plotly
 figures and a summary. Analyses:
 
@@ -16,7 +16,7 @@ figures and a summary. Analyses:
   method (maximize total capacity subject to Gini <= eps, or top-10 share <= eps).
 - ``tornado``: one-at-a-time +/- changes of each parameter.
 
-LP ranging (budget, lambda, weights) is in ``ranging``; see ``sensitivity_lp``.
+LP ranging (budget, lambda, weights) is in ``ranging``.
 
 >>> spec = spec_from_dict({"analysis": "sweep", "vary": {"budget": [40e9, 80e9]}})
 >>> [r.changes for r in build_runs(spec, *prepare(spec))]
@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from optimizer.analysis.charts import figures_for, write_html
+from optimizer.analysis.ranging import funded_set_ranging, lp_ranging
 from optimizer.analysis.runs import (
     Backend,
     ChunkResult,
@@ -52,6 +54,7 @@ from optimizer.engine.data import REGION_SETS, Regions, load_regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import USD, Scenario, load_scenario, parse_usd, scenario_from_dict
+from optimizer.engine.solve import Planner
 
 Analysis = Literal["sweep", "robust", "pareto", "tornado", "sobol"]
 _ORDER = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(>=|<=)\s*([A-Za-z_][\w]*)\s*$")
@@ -424,8 +427,6 @@ def pareto_runs(spec: ParetoSpec, regions: Regions, base: Scenario
     Both ends come from in-process solves: the lambda = 0 plan gives the upper end;
     bisection on feasibility of the epsilon constraint gives the lower end.
     """
-    from optimizer.engine.solve import Planner
-
     planner = Planner(regions)
     current = planner.solve(base)
     free = base.updated(spread_weight=0.0)
@@ -489,8 +490,6 @@ class AnalysisResult:
     def write(self, out: str | Path) -> Path:
         """Write tables (CSV, plus Parquet for the run x region table), charts.html,
         summary.json and summary.txt into ``out``."""
-        from optimizer.analysis.charts import write_html
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
@@ -656,8 +655,6 @@ def run_analysis(
     re-run resumes; the caller writes the final files with ``result.write(out)``.
     ``progress(done, total)`` is called as runs finish (e.g. a progress bar).
     """
-    from optimizer.analysis.charts import figures_for
-
     if regions is None or base is None:
         regions, base = prepare(spec, base_dir)
     backend = backend or Backend("local")
@@ -706,10 +703,7 @@ def run_analysis(
 def ranging(regions: Regions, scenario: Scenario, *, threshold_usd: float = 1e6,
             weights: bool = True) -> pd.DataFrame:
     """Intervals for the current plan: HiGHS basis ranging of budget and lambda, and the
-    budget and weight intervals over which the funded set holds (see ``sensitivity_lp``)."""
-    from optimizer.analysis.ranging import funded_set_ranging, lp_ranging
-    from optimizer.engine.solve import Planner
-
+    budget and weight intervals over which the funded set holds (see ``ranging``)."""
     planner = Planner(regions)
     return pd.concat([lp_ranging(planner, scenario),
                       funded_set_ranging(planner, scenario, threshold_usd=threshold_usd,
