@@ -391,9 +391,9 @@ with tab_cons:
     st.markdown("**What the budget and each binding constraint are worth**")
     for sentence in tx.marginal_sentences(result):
         st.markdown(f"- {sentence}")
-    st.caption(f"Solved by {result.solver.get('solver', 'HiGHS')} in "
-               f"{result.solver.get('solve_time_s', 0) * 1000:,.0f} ms "
-               f"({'rebuilt the model' if result.solver.get('rebuilt') else 're-used the model'}).")
+    st.caption(f"Solved by {result.solver.solver or 'HiGHS'} in "
+               f"{result.solver.solve_time_s * 1000:,.0f} ms "
+               f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
 
 library = lib.PlanLibrary()
 with tab_cmp:
@@ -506,7 +506,7 @@ with tab_sens:
     try:
         spec = sens.sensitivity_spec(kind, settings)
         st.caption(f"{sens.expected_runs(spec, result.scenario):,} solves on {len(ids):,} regions "
-                   f"(one re-solve of this plan took {result.solver.get('solve_time_s', 0):.2f} s).")
+                   f"(one re-solve of this plan took {result.solver.solve_time_s:.2f} s).")
     except PlaceFundError as err:
         st.error(str(err))
     if st.button("Run analysis", key="sens_run", type="primary", disabled=spec is None):

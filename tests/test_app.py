@@ -227,11 +227,11 @@ def test_counties_after_confirmation_start_from_the_shipped_basis(at: AppTest) -
     _ok(at)
     plan = _plan(at)
     assert at.session_state["loaded_set"] == "counties" and len(plan.regions) == 3134
-    assert plan.solver["start"] == "shipped basis"
+    assert plan.solver.start == "shipped basis"
     assert plan.approximation["within_tolerance"]
     at.slider(key="lam").set_value(0.6).run(timeout=120)  # a re-solve, from the last basis
     _ok(at)
-    assert _plan(at).solver["start"] == "the previous solve's basis"
+    assert _plan(at).solver.start == "the previous solve's basis"
 
 
 def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: AppTest) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 import optimizer as pf
 from optimizer.engine.data import DATA_DIR, REGION_SETS
+from optimizer.engine.result import SolverInfo
 from optimizer.report import library as lib
 from optimizer.report import text as tx
 from optimizer.report import uploads as up
@@ -419,11 +420,12 @@ def test_robust_run_reports_progress_probabilities_and_csv_tables(tiny: pf.Regio
 
 
 def test_solve_time_counts_the_model_build_when_the_plan_was_rebuilt() -> None:
-    first = tx.solve_time_headline({"rebuilt": True, "build_time_s": 3.9, "translate_time_s": 5.9,
-                                    "start_time_s": 0.45, "solve_time_s": 0.35,
-                                    "start": "shipped basis"})
+    first = tx.solve_time_headline(SolverInfo(rebuilt=True, build_time_s=3.9, translate_time_s=5.9,
+                                              start_time_s=0.45, solve_time_s=0.35,
+                                              start="shipped basis"))
     assert first.value == "10.6 s" and "building the model" in first.help
     assert "shipped basis" in first.help
-    again = tx.solve_time_headline({"rebuilt": False, "build_time_s": 0.002, "translate_time_s": 0.0,
-                                    "start_time_s": 0.0, "solve_time_s": 0.05})
+    again = tx.solve_time_headline(SolverInfo(rebuilt=False, build_time_s=0.002,
+                                              translate_time_s=0.0, start_time_s=0.0,
+                                              solve_time_s=0.05))
     assert again.value == "52 ms" and "re-solving it from the last basis" in again.help

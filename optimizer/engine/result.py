@@ -101,13 +101,6 @@ class SolverInfo:
         return cls(**given, extra={k: v for k, v in record.items() if k not in known},
                    layout=tuple(record))
 
-    # transitional: mapping access while the last callers move to attributes
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)
-
     def checked(self, seconds: float) -> SolverInfo:
         """This record with the independent check's time."""
         return replace(self, check_time_s=seconds)

@@ -112,7 +112,7 @@ def to_excel_bytes(result: AllocationResult) -> bytes:
         {"metric": "objective (S_lambda)", "before": None, "after": result.objective},
         {"metric": "spent_usd", "before": None, "after": result.spent_usd},
         {"metric": "budget_usd", "before": None, "after": result.scenario.budget},
-        {"metric": "solve_time_s", "before": None, "after": result.solver.get("solve_time_s")},
+        {"metric": "solve_time_s", "before": None, "after": result.solver.solve_time_s},
     ])
     scenario = pd.DataFrame(_flatten(result.scenario.to_dict()), columns=["key", "value (JSON)"])
     provenance = pd.DataFrame(_flatten(result.provenance), columns=["key", "value (JSON)"])

@@ -8,7 +8,6 @@ that say what each binding constraint is worth, and one region's drill-down.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.response import gain_points, marginal_points_per_busd
-from optimizer.engine.result import AllocationResult
+from optimizer.engine.result import AllocationResult, SolverInfo
 from optimizer.engine.scenario import Scenario, usd
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
@@ -93,29 +92,22 @@ def headline(result: AllocationResult) -> list[Headline]:
     ]
 
 
-class SolveRecord(Protocol):
-    """What the solve-time headline reads of a plan's solver record (``result.solver``)."""
-
-    def get(self, key: str, default: Any = None, /) -> Any:
-        """One field of the record, ``default`` when it is absent."""
-
-
-def solve_time_headline(solver: SolveRecord | dict[str, Any]) -> Headline:
+def solve_time_headline(solver: SolverInfo) -> Headline:
     """How long the plan took: the solve, plus building the model when it was rebuilt."""
-    steps = ("build_time_s", "translate_time_s", "start_time_s", "solve_time_s")
-    seconds = sum(float(solver.get(k, 0.0)) for k in steps)
+    seconds = (solver.build_time_s + solver.translate_time_s + solver.start_time_s
+               + solver.solve_time_s)
     text = f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
     how = ("building the model, loading it into HiGHS, finding a start and solving"
-           if solver.get("rebuilt") else "updating the model and re-solving it from the last basis")
-    start = f" Start: {solver.get('start')}." if solver.get("start") else ""
+           if solver.rebuilt else "updating the model and re-solving it from the last basis")
+    start = f" Start: {solver.start}." if solver.start else ""
     return Headline("Solve time", text, None, f"Time spent {how}.{start}")
 
 
 def hub_headline(result: AllocationResult) -> Headline:
     """Number of hubs, the MIP gap and whether optimality was proven."""
     hubs = int(result.regions["hub"].sum()) if "hub" in result.regions else 0
-    gap = float(result.solver.get("mip_gap", 0.0))
-    proven = bool(result.solver.get("proven_optimal", True))
+    gap = float(result.solver.mip_gap)
+    proven = bool(result.solver.proven_optimal)
     gap_text = "n/a" if not np.isfinite(gap) else f"{gap:.2%}"
     return Headline("Hubs selected", f"{hubs} of {len(result.regions)} regions",
                     f"MIP gap {gap_text} · " + ("optimality proven" if proven
