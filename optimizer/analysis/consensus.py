@@ -48,8 +48,7 @@ from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights
 from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
-from optimizer.engine.highs import SOLVE_LOCK as _SOLVE_LOCK
-from optimizer.engine.highs import PersistentHighs as _Highs
+from optimizer.engine.highs import SOLVE_LOCK, load_model, new_persistent_highs
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
@@ -435,20 +434,10 @@ class ViewModel:
         self.mdl = mdl
         self.build_time_s = time.perf_counter() - clock
         clock = time.perf_counter()
-        solver = _Highs()
-        cfg = solver.config
-        cfg.raise_exception_on_nonoptimal_result = False
-        cfg.load_solutions = False
-        updates = cfg.auto_updates
-        for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-                     "check_for_new_or_removed_params", "check_for_new_objective",
-                     "update_constraints", "update_vars", "update_named_expressions",
-                     "update_objective"):
-            setattr(updates, flag, False)
-        cfg.time_limit = base.scenario.solver.time_limit_s
-        with _SOLVE_LOCK:
-            solver.set_instance(mdl)
-            solver._solver_model.setOptionValue("output_flag", False)
+        solver = new_persistent_highs()
+        solver.config.time_limit = base.scenario.solver.time_limit_s
+        with SOLVE_LOCK:
+            load_model(solver, mdl)
         self.solver = solver
         self.translate_time_s = time.perf_counter() - clock
         self.solve_time_s = 0.0
@@ -463,7 +452,7 @@ class ViewModel:
         if hubs_rule is not None:
             solver.config.rel_gap = self.base.scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
         clock = time.perf_counter()
-        with _SOLVE_LOCK:
+        with SOLVE_LOCK:
             results = solver.solve(mdl)
             self.solves += 1
             self._raise_unless_optimal(results.termination_condition)
