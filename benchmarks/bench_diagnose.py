@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optimizer as pf
 from optimizer.analysis.diagnose import ConflictSearch, _Oracle, iis_rules, minimal_conflict
@@ -54,9 +54,9 @@ STATES: list[dict[str, Any]] = [  # on the 51 states with the default scenario
 def catalogue() -> list[tuple[str, Regions, pf.Scenario]]:
     """(label, regions, infeasible scenario) for every case."""
     states, base = pf.load_regions("states"), pf.load_scenario()
-    out = [(f"test_diagnose {rule}", regions, tiny_scenario(**overrides))
+    out = [(f"test_diagnose {rule}", regions, tiny_scenario(**cast(dict, overrides)))
            for regions, overrides, rule in CASES]
-    out += [(f"issue {rule}", states, base.updated(**overrides))
+    out += [(f"issue {rule}", states, base.updated(**cast(dict, overrides)))
             for overrides, rule in ISSUE_CASES]
     out += [(f"precheck {next(iter(o))}", UNEQUAL, tiny_scenario(**o)) for o in PRECHECK]
     out += [(f"states {'+'.join(o)}", states, base.updated(**o)) for o in STATES]

@@ -7,6 +7,7 @@ import re
 import pytest
 
 import optimizer as pf
+from optimizer.analysis.diagnose import diagnose, iis_rules, printable
 from tests.factories import make_regions, tiny_scenario
 from tests.test_hubs import FOUR
 from tests.test_optimum import MILD, UNEQUAL
@@ -97,8 +98,6 @@ def test_fixes_are_ranked_by_relative_change(states) -> None:
 
 
 def test_printable_rounds_toward_the_feasible_side() -> None:
-    from optimizer.analysis.diagnose import printable
-
     assert printable(1.5686e9, "usd", upward=False) == 1.56e9
     assert printable(1.5686e9, "usd", upward=True) == 1.57e9
     assert printable(0.759612, "capacity", upward=False) == 0.7596
@@ -124,3 +123,29 @@ def test_the_statute_pack_at_the_default_budget_gets_fixes_that_keep_the_statute
         assert fix.pack is None or f"changes a rule of the pack {fix.pack}" in fix.text
         plan = pf.Planner(states).solve(scenario.updated(**fix.changes))
         assert plan.solver.status == "optimal", fix.text
+
+
+def test_the_iis_of_the_lp_names_the_rules_that_set_its_rows() -> None:
+    # floors of 3 x $4B need $12B of a $10B budget: the region rows' lower sides, which the
+    # three floor rules set
+    floors = iis_rules(UNEQUAL, tiny_scenario(region_floor_usd="$4B"))
+    assert floors is not None and {"region_floor_usd", "region_bounds"} <= floors
+    assert "per_capita_floor" not in floors and "region_cap_usd" not in floors
+    # the per-capita floor is a bound on the inner capacities, not a row
+    assert iis_rules(UNEQUAL, tiny_scenario(per_capita_floor=0.2)) == {"per_capita_floor"}
+    # a floor on an excluded region: both sides of its row (this crashed HiGHS unsolved)
+    both = iis_rules(UNEQUAL, tiny_scenario(exclusions={"regions": ["A"]},
+                                            region_bounds={"A": {"floor_usd": 1e9}}))
+    assert both is not None and {"exclusions", "region_bounds"} <= both
+    # a MIP has no IIS in HiGHS; a feasible LP has none either
+    assert iis_rules(FOUR, tiny_scenario(hubs={"count": {"max": 1},
+                                               "award_usd": {"max": "$6B"}})) is None
+    assert iis_rules(UNEQUAL, tiny_scenario()) is None
+
+
+@pytest.mark.parametrize(("regions", "overrides", "rule"), CASES)
+def test_both_conflict_searches_find_the_same_minimal_set(regions, overrides, rule) -> None:
+    scenario = tiny_scenario(**overrides)
+    by_deletion = diagnose(regions, scenario, method="deletion").conflicting
+    assert diagnose(regions, scenario, method="iis").conflicting == by_deletion
+    assert any(rule in text for text in by_deletion)
