@@ -477,6 +477,9 @@ def minimal_conflict(oracle: _Oracle, regions: Regions, scenario: Scenario,
     return []  # the budget rule alone (with data) conflicts: only the budget can move
 
 
+# benchmarks/bench_diagnose.py, 22 infeasible cases: the same minimal set in every case,
+# the deletion filter 7.8 s in all, the IIS 14.4 s (building, solving and searching the
+# LP cost more than the solves it saves, even with six rules active)
 CONFLICT_SEARCH: ConflictSearch = "deletion"
 
 
