@@ -174,6 +174,31 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     assert "20 hubs" in at.get("plotly_chart")[0].proto.spec
 
 
+@pytest.mark.parametrize("fix", ["budget", "allow_unspent"])
+def test_the_statute_pack_at_80b_offers_fixes_that_keep_it_and_each_applies(at: AppTest,
+                                                                          fix: str) -> None:
+    at.multiselect(key="packs").set_value(["tech_hubs_2022_statute"]).run()
+    _ok(at)
+    assert any("cannot all hold" in e.value for e in at.error)
+    fixes = [m.value for m in at.markdown if m.value.startswith("**Fix")]
+    # the first two keep the statute: lower the budget, or allow unspent funds
+    assert any("lower the budget from $80.00B" in f for f in fixes[:2])
+    assert any("allow unspent funds" in f for f in fixes[:2])
+    index = next(i for i, f in enumerate(fixes)
+                 if ("lower the budget" in f) == (fix == "budget") and "changes a rule" not in f)
+    at.button(key=f"relax_{index}").click().run()
+    _ok(at)
+    assert not at.error
+    plan = _plan(at)
+    assert plan.scenario.packs == ["tech_hubs_2022_statute"] and plan.scenario.hubs is not None
+    assert plan.scenario.hubs.award_usd.max == 51e6  # the statute's rule is kept
+    if fix == "budget":
+        assert plan.scenario.budget < 80e9 and not plan.scenario.allow_unspent
+    else:
+        assert plan.scenario.budget == 80e9 and plan.scenario.allow_unspent
+    assert _metric(at, "Hubs selected").endswith("of 51 regions")
+
+
 TINY = b"region_id,name,population,zone,patents\na,Alpha,100,East,5\nb,Beta,300,East,1\n" \
        b"c,Gamma,200,West,2\nd,Delta,150,West,3\n"
 
