@@ -48,7 +48,7 @@ from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights
 from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
-from optimizer.engine.highs import SOLVE_LOCK, load_model, new_persistent_highs
+from optimizer.engine.highs import SOLVE_LOCK, hubs_fixed, load_model, new_persistent_highs
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
@@ -59,7 +59,7 @@ from optimizer.engine.model import (
     set_top_k_linearization,
 )
 from optimizer.engine.response import gain_points
-from optimizer.engine.result import AllocationResult, SolverInfo, build_result
+from optimizer.engine.result import AllocationResult, SolverInfo, build_result, json_default
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (
     USD,
@@ -474,25 +474,13 @@ class ViewModel:
         """The LP with the hub choice fixed (its rows hold to LP precision): the funding
         variables' values and the objective."""
         mdl, solver = self.mdl, self.solver
-        hub_vars = list(mdl.hub.values())
         solver.config.rel_gap = None
-        for var, chosen in zip(hub_vars, hubs, strict=True):
-            var.domain = pyo.Reals
-            var.setlb(float(chosen))
-            var.setub(float(chosen))
-        solver.update_variables(hub_vars)
-        try:
+        with hubs_fixed(solver, list(mdl.hub.values()), hubs):
             results = solver.solve(mdl)
             self.solves += 1
             self._raise_unless_optimal(results.termination_condition)
             return (results.solution_loader.get_vars(list(mdl.x.values())),
                     float(results.incumbent_objective))
-        finally:
-            for var in hub_vars:
-                var.domain = pyo.Binary
-                var.setlb(0)
-                var.setub(1)
-            solver.update_variables(hub_vars)
 
     def _raise_unless_optimal(self, term: TerminationCondition) -> None:
         if term in (TerminationCondition.provenInfeasible,
@@ -696,7 +684,7 @@ class ConsensusResult:
         """The consensus plan's files (as ``solve`` writes) plus consensus.json,
         achievement.csv, scores.csv and own_plans.csv (each stakeholder's own plan)."""
         extras = {
-            CONSENSUS_FILE: json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n",
+            CONSENSUS_FILE: json.dumps(self.to_dict(), indent=2, default=json_default) + "\n",
             "achievement.csv": self.achievement.rename_axis("stakeholder").to_csv(),
             "scores.csv": self.scores.assign(baseline=self.baseline).rename_axis(
                 "stakeholder").to_csv(),
@@ -706,14 +694,6 @@ class ConsensusResult:
                 index=False),
         }
         return _write_with_extras(self.plan, out, extras)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
 
 
 def _write_with_extras(plan: AllocationResult, out: str | Path, extras: dict[str, str]) -> Path:
@@ -985,7 +965,7 @@ class RobustResult:
         """The robust plan's files (as ``solve`` writes) plus robust.json, samples.csv,
         fresh_samples.csv, sample_scores.csv, default_allocation.csv and core_index.csv."""
         extras = {
-            ROBUST_FILE: json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n",
+            ROBUST_FILE: json.dumps(self.to_dict(), indent=2, default=json_default) + "\n",
             "samples.csv": self.samples.to_csv(index=False),
             "fresh_samples.csv": self.fresh_samples.to_csv(index=False),
             "sample_scores.csv": self.scores.to_csv(index=False),

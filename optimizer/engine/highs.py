@@ -10,7 +10,8 @@ Pyomo upgrade that renames them is mended in one module.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +118,23 @@ def loaded_lp(solver: Highs, model: pyo.ConcreteModel) -> LoadedLP:
     return LoadedLP(model=model, highs=highs_of(solver),
                     columns=dict(solver._pyomo_var_to_solver_var_map),
                     rows=dict(solver._pyomo_con_to_solver_con_map))
+
+
+@contextmanager
+def hubs_fixed(solver: Highs, hub_vars: list[Any], chosen: Any) -> Iterator[None]:
+    """Inside: the hub binaries fixed at ``chosen`` and relaxed to reals, so the model
+    is the LP of that hub choice (its rows hold to LP precision, it has duals); after:
+    binaries again."""
+    for var, value in zip(hub_vars, chosen, strict=True):
+        var.domain = pyo.Reals
+        var.setlb(float(value))
+        var.setub(float(value))
+    solver.update_variables(hub_vars)
+    try:
+        yield
+    finally:
+        for var in hub_vars:
+            var.domain = pyo.Binary
+            var.setlb(0)
+            var.setub(1)
+        solver.update_variables(hub_vars)

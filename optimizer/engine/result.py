@@ -196,7 +196,7 @@ class AllocationResult:
             self.allocation.to_csv(staging / "allocation.csv", index=False)
             self.regions.to_csv(staging / "regions.csv", index=False)
             (staging / "metrics.json").write_text(
-                json.dumps(self.to_metrics_dict(), indent=2, default=_json_default) + "\n"
+                json.dumps(self.to_metrics_dict(), indent=2, default=json_default) + "\n"
             )
             (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
             (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
@@ -289,7 +289,8 @@ class AllocationResult:
         return "\n".join(lines)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """numpy scalars and arrays as plain JSON values (``json.dumps(default=...)``)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

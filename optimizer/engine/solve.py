@@ -27,6 +27,7 @@ from optimizer.engine.highs import (
     PersistentHighs,
     column_index,
     highs_of,
+    hubs_fixed,
     load_model,
     loaded_lp,
     new_persistent_highs,
@@ -373,26 +374,14 @@ class Planner:
         its own); None if it did not solve to optimality."""
         mdl, solver = self._model, self._solver
         assert mdl is not None and solver is not None
-        hub_vars = list(mdl.hub.values())
         solver.config.rel_gap = None
-        for var, chosen in zip(hub_vars, hubs, strict=True):
-            var.domain = pyo.Reals
-            var.setlb(float(chosen))
-            var.setub(float(chosen))
-        solver.update_variables(hub_vars)
-        try:
+        with hubs_fixed(solver, list(mdl.hub.values()), hubs):
             results = solver.solve(mdl)
             self._highs_clock = results.timing_info.highs_time
             if results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
                 return None
             x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
             return x, self._read_duals(results)
-        finally:
-            for var in hub_vars:
-                var.domain = pyo.Binary
-                var.setlb(0)
-                var.setub(1)
-            solver.update_variables(hub_vars)
 
     @staticmethod
     def _raise_unless_optimal(term: TerminationCondition, inputs: ModelInputs,
