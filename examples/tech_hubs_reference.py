@@ -33,8 +33,8 @@ VARIANTS = {
 
 def solved(plan: pf.AllocationResult, seconds: float) -> str:
     s = plan.solver
-    return (f"solved in {seconds:.2f} s (HiGHS {s['solve_time_s']:.2f} s), MIP gap "
-            f"{s['mip_gap']:.2e}, proven optimal: {s['proven_optimal']}")
+    return (f"solved in {seconds:.2f} s (HiGHS {s.solve_time_s:.2f} s), MIP gap "
+            f"{s.mip_gap:.2e}, proven optimal: {s.proven_optimal}")
 
 
 def states() -> None:
