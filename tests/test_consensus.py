@@ -326,3 +326,25 @@ def test_metros_specs_start_from_the_documented_metro_default() -> None:
     documented = region_set_default("metros", regions.indicators)
     assert base.spread_measure == "hoover" and base.weights == documented.weights
     assert base.spread_weight == 0.7
+
+
+@pytest.mark.parametrize("scheduler", ["serial", "local"])
+def test_individual_optima_also_run_through_the_sensitivity_execution(tmp_path,
+                                                                       scheduler: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("regions: states\nstakeholders:\n"
+                    "  research: {weights: {university_se_rd_musd: 1, cs_doctorates: 1}}\n"
+                    "  regions: {spread_weight: 0.9}\n")
+    runner = CliRunner()
+    done = runner.invoke(app, ["consensus", str(spec), "--out", str(tmp_path / "out"),
+                               "--scheduler", scheduler])
+    assert done.exit_code == 0, done.output
+    info = json.loads((tmp_path / "out" / "consensus.json").read_text())["info"]
+    runs = info["individual_optima_runs"]
+    assert scheduler in runs["backend"].lower() or "dask" in runs["backend"].lower()
+    for name in ("research", "regions"):
+        row = runs["stakeholders"][name]
+        assert row["status"] == "ok"
+        # an ordinary plan with the stakeholder's settings reaches the one-model optimum
+        assert row["S"] == pytest.approx(row["one_model_S"], rel=2e-3)
+    assert runner.invoke(app, ["check", str(tmp_path / "out")]).exit_code == 0

@@ -737,13 +737,17 @@ def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str,
 
 
 def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakeholder | dict],
-              title: str = "consensus") -> ConsensusResult:
+              title: str = "consensus", backend: Backend | None = None) -> ConsensusResult:
     """The plan that maximizes the smallest share of attainable gain among stakeholders.
 
     Steps: each stakeholder's own optimum S_k* (one solve each of one model, the
     objective switched by mutable Params) and baseline S_k0; then max t subject to
     S_k(x) - S_k0 >= t (S_k* - S_k0) for every k, under every rule of ``base``; then,
-    with t held, the largest mean share (a Pareto-efficient tie-break).
+    with t held, the largest mean share (a Pareto-efficient tie-break). With
+    ``backend``, each individual optimum is also solved as an ordinary plan through
+    ``runs.execute`` (serial, local Dask or a scheduler), and the two are compared in
+    ``info["individual_optima_runs"]``: the one-model optima normalize t, since they
+    share the consensus LP exactly.
     """
     clock = time.perf_counter()
     parsed = {k: (v if isinstance(v, Stakeholder) else _validated(
@@ -815,9 +819,33 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
             "views": count, "regions": inputs.n,
             "spread_measure": base.spread_measure,
             "individual_optima": "re-solves of the one consensus model (same rules, same LP)"}
+    if backend is not None:
+        info["individual_optima_runs"] = _individual_optima_runs(
+            regions, base, {k: parsed[k].changes() for k in names},
+            dict(zip(names, own_exact.tolist(), strict=True)), backend)
     return ConsensusResult(title, base, {k: parsed[k].changes() for k in names}, plan, plans,
                            base_s, scores, achievement, float(achievement["consensus"].min()),
                            t_lp, info)
+
+
+def _individual_optima_runs(regions: Regions, base: Scenario, changes: dict[str, dict[str, Any]],
+                            one_model: dict[str, float], backend: Backend) -> dict[str, Any]:
+    """Each stakeholder's optimum as an ordinary plan (base rules, its own changes) solved
+    through ``runs.execute``; its exact S beside the one-model optimum's."""
+    names = list(changes)
+    runs = [Run(j, changes[name]) for j, name in enumerate(names)]
+    chunks = execute(runs, payload_for(regions, base), backend, chunk_size=1)
+    table = pd.concat([c.runs for c in chunks], ignore_index=True).set_index("run_id")
+    out: dict[str, Any] = {"backend": backend.describe(), "stakeholders": {}}
+    for j, name in enumerate(names):
+        row = table.loc[j]
+        solved = row["status"] == "ok"
+        out["stakeholders"][name] = {
+            "status": row["status"], "reason": row["reason"] or "",
+            "S": float(row["objective"]) if solved else None,
+            "one_model_S": one_model[name],
+            "difference": float(row["objective"]) - one_model[name] if solved else None}
+    return out
 
 
 def prepare_spec(spec: SpecCommon, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
@@ -838,10 +866,12 @@ def prepare_spec(spec: SpecCommon, base_dir: str | Path = ".") -> tuple[Regions,
     return regions, base
 
 
-def run_consensus_spec(spec: ConsensusSpec, base_dir: str | Path = ".") -> ConsensusResult:
-    """Run a consensus spec (paths relative to ``base_dir``)."""
+def run_consensus_spec(spec: ConsensusSpec, base_dir: str | Path = ".",
+                       backend: Backend | None = None) -> ConsensusResult:
+    """Run a consensus spec (paths relative to ``base_dir``); see ``consensus``."""
     regions, base = prepare_spec(spec, base_dir)
-    return consensus(regions, base, dict(spec.stakeholders), title=spec.title or "consensus")
+    return consensus(regions, base, dict(spec.stakeholders), title=spec.title or "consensus",
+                     backend=backend)
 
 
 # --- robust plan -----------------------------------------------------------------------

@@ -32,13 +32,19 @@ def _warn_approximation(plan: AllocationResult) -> None:
                    "scenario", err=True)
 
 
-def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus")) -> None:
+def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus"),
+              scheduler: Annotated[str | None, typer.Option(
+                  "--scheduler", help="Also solve each stakeholder's own optimum as an ordinary "
+                  "plan through the sensitivity execution: serial, local (Dask on all cores) or "
+                  "tcp://HOST:PORT; compared in consensus.json.")] = None) -> None:
     """One plan for several stakeholders: the largest smallest share of attainable gain."""
     from optimizer.analysis.consensus import load_consensus_spec, run_consensus_spec
+    from optimizer.analysis.runs import Backend
 
     parsed = load_consensus_spec(spec)
     check_out_dir(out)
-    result = run_consensus_spec(parsed, base_dir=spec.parent)
+    backend = Backend.from_option(scheduler) if scheduler else None
+    result = run_consensus_spec(parsed, base_dir=spec.parent, backend=backend)
     result.to_dir(out)
     typer.echo(result.text())
     _warn_approximation(result.plan)
