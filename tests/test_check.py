@@ -99,3 +99,12 @@ def test_check_dir_detects_tampering(default_plan, tmp_path) -> None:
 def test_check_dir_needs_a_plan_directory(tmp_path) -> None:
     with pytest.raises(pf.DataError, match="not a plan directory"):
         pf.check_dir(tmp_path)
+
+
+@pytest.mark.parametrize("cell", [float("nan"), "n/a"])
+def test_an_empty_or_unreadable_amount_is_missing_not_zero(cell: object) -> None:
+    # read as 0, C's empty cell would pass as a valid plan that leaves $5B unspent
+    bad = allocation(2e9, 3e9, 5e9).astype({"amount_usd": object})
+    bad.loc[2, "amount_usd"] = cell
+    report = pf.check(bad, REGIONS, tiny_scenario(allow_unspent=True))
+    assert "missing_amount" in names(report)

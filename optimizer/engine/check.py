@@ -185,12 +185,14 @@ def _unknown_keys(allocation: pd.DataFrame, ids: list[str],
 
 
 def _amounts(allocation: pd.DataFrame, ids: list[str], instruments: list[str]) -> np.ndarray:
-    """(n, m) USD per region and instrument, summed over repeated rows (NaN if empty)."""
-    amounts = (allocation.assign(region_id=allocation["region_id"].astype(str))
-               .pivot_table(index="region_id", columns="instrument", values="amount_usd",
-                            aggfunc="sum", fill_value=0.0)
-               .reindex(index=ids, columns=instruments, fill_value=0.0))
-    return amounts.to_numpy(float)
+    """(n, m) USD per region and instrument, summed over repeated rows; an empty or
+    non-numeric amount stays NaN (reported as missing, never read as zero)."""
+    rows = pd.Index(ids).get_indexer(allocation["region_id"].astype(str))
+    cols = pd.Index(instruments).get_indexer(allocation["instrument"])
+    x = np.zeros((len(ids), len(instruments)))
+    np.add.at(x, (rows, cols), pd.to_numeric(allocation["amount_usd"], errors="coerce")
+              .to_numpy(float))
+    return x
 
 
 def _capacity(table: pd.DataFrame, regions: Regions, scenario: Scenario, x: np.ndarray,
@@ -199,23 +201,27 @@ def _capacity(table: pd.DataFrame, regions: Regions, scenario: Scenario, x: np.n
     exact log response."""
     used = sorted({k for k, v in scenario.weights.items() if v > 0}
                   | {k for ins in scenario.instruments.values() for k in (ins.absorbs or [])})
-    vals = table[used].copy()
-    for k in used:
-        policy = scenario.missing_policy(k)
-        if vals[k].isna().any():
+    vals = table[used].to_numpy(float)
+    for j, k in enumerate(used):
+        gaps = np.isnan(vals[:, j])
+        if gaps.any():
+            policy = scenario.missing_policy(k)
             if policy == "error":
                 raise DataError("missing values and the scenario's policy is 'error'",
                                 file=regions.source, column=k)
-            fill = {"zero": 0.0, "median": vals[k].median(), "half_min": 0.5 * vals[k].min()}
-            vals[k] = vals[k].fillna(fill[policy])
-    share_ind = vals / vals.sum()
+            known = vals[~gaps, j]
+            fill = {"zero": 0.0, "median": float(np.median(known)),
+                    "half_min": 0.5 * float(known.min())}[policy]
+            vals[gaps, j] = fill
+    share = vals / vals.sum(axis=0)
+    column = {k: j for j, k in enumerate(used)}
     total_w = sum(scenario.weights.values())
-    c0 = sum(share_ind[k].to_numpy() * (w / total_w)
+    c0 = sum(share[:, column[k]] * (w / total_w)
              for k, w in scenario.weights.items() if w > 0) * 100.0
     gains = np.zeros_like(x)
     for j, name in enumerate(scenario.instruments):
         ins = scenario.instruments[name]
-        own = c0 / 100.0 if not ins.absorbs else share_ind[ins.absorbs].mean(axis=1).to_numpy()
+        own = c0 / 100.0 if not ins.absorbs else share[:, [column[k] for k in ins.absorbs]].mean(axis=1)
         mult = np.maximum(own / pop_share, scenario.min_absorption) ** scenario.complementarity
         s = ins.saturation_usd * pop_share
         funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported on their own
