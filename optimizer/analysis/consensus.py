@@ -49,7 +49,7 @@ from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weight
 from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.engine.highs import SOLVE_LOCK, hubs_fixed, load_model, new_persistent_highs
-from optimizer.engine.inputs import BUSD, ModelInputs, resolve
+from optimizer.engine.inputs import ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
     _gini_sum,
@@ -1037,7 +1037,7 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
     plan = _plan(inputs, solved, regions, solve_info, model, goal(solved))
     fresh = samples.iloc[:0] if fresh is None else fresh
     fresh_views = sample_views(regions, base, fresh)
-    x_default = _funding(default)
+    x_default = default.funding_busd()
     rows = []
     for label, table, vs in (("in_sample", samples, views), ("out_of_sample", fresh, fresh_views)):
         for (_, row), view in zip(table.iterrows(), vs, strict=True):
@@ -1059,12 +1059,6 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
                 f"own optima of the {len(fresh)} fresh samples via {core_backend.describe()}")}
     return RobustResult(title, objective, alpha, plan, default, samples, fresh, scores, stats,
                         core, info)
-
-
-def _funding(plan: AllocationResult) -> np.ndarray:
-    """A plan's (n, m) funding in $B, in model order."""
-    m = plan.allocation["instrument"].nunique()
-    return plan.allocation["amount_usd"].to_numpy().reshape(-1, m) / BUSD
 
 
 def _core_index(regions: Regions, base: Scenario, fresh: pd.DataFrame, backend: Backend,

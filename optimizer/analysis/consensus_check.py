@@ -108,13 +108,16 @@ def _rules(report: CheckReport, label: str, allocation: pd.DataFrame, regions: R
         report.violations.append(Violation(f"{label}: {v.name}", v.amount, v.unit, v.detail))
 
 
+def _open(d: Path, record: str) -> tuple[CheckReport, Regions, Scenario, Any]:
+    """The plan directory's own check, its regions, base scenario and analysis record."""
+    return (check_dir(d), load_regions(d / "input_regions.csv"), load_scenario(d / "scenario.yaml"),
+            read_json_file(d / record))
+
+
 def check_consensus_dir(directory: str | Path) -> CheckReport:
     """Verify a consensus plan: the plan, every stakeholder's own plan, S, t and the table."""
     d = Path(directory)
-    report = check_dir(d)
-    regions = load_regions(d / "input_regions.csv")
-    base = load_scenario(d / "scenario.yaml")
-    claimed = read_json_file(d / CONSENSUS_FILE)
+    report, regions, base, claimed = _open(d, CONSENSUS_FILE)
     try:
         stakeholders = claimed["stakeholders"]
         names = list(stakeholders)
@@ -196,10 +199,7 @@ def check_robust_dir(directory: str | Path) -> CheckReport:
     """Verify a robust plan: the plan and the default plan under the base rules, every
     sample's S for both, and the reported statistics."""
     d = Path(directory)
-    report = check_dir(d)
-    regions = load_regions(d / "input_regions.csv")
-    base = load_scenario(d / "scenario.yaml")
-    claimed = read_json_file(d / ROBUST_FILE)
+    report, regions, base, claimed = _open(d, ROBUST_FILE)
     try:
         alpha = float(claimed["alpha"])
         stats = claimed["stats"]

@@ -161,6 +161,12 @@ class AllocationResult:
     def spent_usd(self) -> float:
         return float(self.allocation["amount_usd"].sum())
 
+    def funding_busd(self) -> np.ndarray:
+        """(n, m) funding in $B, regions x instruments in model order (the allocation's
+        rows come in that order)."""
+        m = len(self.scenario.instruments)
+        return self.allocation["amount_usd"].to_numpy().reshape(-1, m) / BUSD
+
     def metrics_table(self) -> pd.DataFrame:
         """Metrics before and after side by side."""
         return pd.DataFrame({"before": self.metrics_before, "after": self.metrics_after})

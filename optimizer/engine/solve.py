@@ -33,7 +33,7 @@ from optimizer.engine.highs import (
     new_persistent_highs,
     row_index,
 )
-from optimizer.engine.inputs import BUSD, ModelInputs, resolve
+from optimizer.engine.inputs import ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import (
     add_gini_cap,
@@ -190,7 +190,7 @@ class Planner:
         at, margin = plan, 0.0
         for _ in range(TOP_K_ATTEMPTS):
             try:
-                linear = self._solve(plan.scenario, gini_cap, top_k_at=_funding_busd(at))
+                linear = self._solve(plan.scenario, gini_cap, top_k_at=at.funding_busd())
             except InfeasibleError:
                 if best is not None:
                     break
@@ -446,12 +446,6 @@ def _top_k_share(plan: AllocationResult, k: int) -> float:
     """The share of exact final capacity held by the plan's k largest regions."""
     final = plan.regions["final_capacity"].to_numpy()
     return float(np.sort(final)[-k:].sum() / final.sum())
-
-
-def _funding_busd(plan: AllocationResult) -> np.ndarray:
-    """The plan's (n, m) funding in $B, in model order."""
-    m = plan.allocation["instrument"].nunique()
-    return plan.allocation["amount_usd"].to_numpy().reshape(-1, m) / BUSD
 
 
 def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
