@@ -45,7 +45,7 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.analysis.runs import Backend, Run, execute, payload_for
-from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights
+from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights, spec_error
 from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.engine.highs import SOLVE_LOCK, hubs_fixed, load_model, new_persistent_highs
@@ -207,13 +207,7 @@ def _validated(model: type[BaseModel], data: Any, source: str, kind: str) -> Any
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            key = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("tuple[", "list[")))
-            msg = ("unknown key (check the spelling)" if e["type"] == "extra_forbidden"
-                   else e["msg"].removeprefix("Value error, "))
-            lines.append(f"  {key or '(top level)'}: {msg}")
-        raise ScenarioError(f"{source}: invalid {kind} spec\n" + "\n".join(lines)) from None
+        raise spec_error(err, source, kind) from None
 
 
 SPEC_ONLY_KEYS = ("analysis", "title", "regions", "stakeholders")

@@ -187,13 +187,19 @@ def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None)
     try:
         return _SPECS[kind].model_validate(data)  # type: ignore[return-value]
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            key = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("list[", "Grid")))
-            msg = ("unknown key (check the spelling)" if e["type"] == "extra_forbidden"
-                   else e["msg"].removeprefix("Value error, "))
-            lines.append(f"  {key or '(top level)'}: {msg}")
-        raise ScenarioError(f"{source}: invalid {kind} spec\n" + "\n".join(lines)) from None
+        raise spec_error(err, source, kind) from None
+
+
+def spec_error(err: ValidationError, source: str, kind: str) -> ScenarioError:
+    """A spec's validation errors, one line per key (pydantic's union tags left out)."""
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]
+                       if not str(p).startswith(("list[", "tuple[", "Grid")))
+        msg = ("unknown key (check the spelling)" if e["type"] == "extra_forbidden"
+               else e["msg"].removeprefix("Value error, "))
+        lines.append(f"  {key or '(top level)'}: {msg}")
+    return ScenarioError(f"{source}: invalid {kind} spec\n" + "\n".join(lines))
 
 
 def spec_record(spec: Spec) -> dict[str, Any]:
