@@ -8,6 +8,7 @@ import pytest
 
 import optimizer as pf
 from optimizer.engine.data import Regions
+from tests.browser_support import server  # noqa: F401  (the fixture, for every test module)
 
 
 @pytest.fixture
