@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import highspy
 
+from optimizer.engine import formatting as fmt
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError
 from optimizer.engine.feasibility import absorbable_busd
@@ -211,19 +212,17 @@ def printable(value: float, unit: str, upward: bool) -> float:
 
 
 def _fmt(value: float, unit: str) -> str:
+    """``value`` as a fix prints it: to the resolution of ``_display_step``."""
     if unit == "usd":
-        for div, suffix in ((1e9, "B"), (1e6, "M")):
-            if abs(value) >= div:
-                return f"${value / div:,.2f}{suffix}"
-        return f"${value:,.0f}"
+        return fmt.money(value, digits=2)
     if unit == "usd_pc":
-        return f"${value:,.2f} per person"
+        return fmt.per_person(value, cents=True)
     if unit == "share":
-        return f"{value:.1%}"
+        return fmt.share(value, 1)
     if unit == "hubs":
-        return f"{int(round(value))}"
+        return fmt.count(value)
     if unit == "factor":
-        return f"{value:.0%} of their values"
+        return f"{fmt.share(value, 0)} of their values"
     return f"{value:.4g}"
 
 
@@ -285,7 +284,7 @@ def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | Non
             text = (f"{verb} {rule.label} from {_fmt(current, rule.unit)} to "
                     f"{_fmt(suggested, rule.unit)}")
             if rule is BUDGET:
-                sign = "+" if suggested > current else "-"
+                sign = "+" if suggested > current else fmt.MINUS
                 text += f" ({sign}{_fmt(abs(suggested - current), 'usd')})"
         key = rule.name.split(".")[0]
         return Relaxation(rule.name, current, suggested, text, {key: rule.put(data, suggested)[key]})
@@ -352,7 +351,7 @@ def _budget_ceiling_fix(oracle: _Oracle, regions: Regions, scenario: Scenario
             return Relaxation("budget", current, value,
                               f"lower the budget from {_fmt(current, 'usd')} to "
                               f"{_fmt(value, 'usd')}, the most the rules can absorb "
-                              f"(-{_fmt(current - value, 'usd')})", {"budget": value})
+                              f"({fmt.MINUS}{_fmt(current - value, 'usd')})", {"budget": value})
         value = printable(value - _display_step(value, "usd"), "usd", upward=False)
     return None
 

@@ -52,6 +52,7 @@ from optimizer.analysis.runs import (
 )
 from optimizer.engine.data import REGION_SETS, Regions, load_regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError, SolverError
+from optimizer.engine.metrics import top_k_count
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import USD, Scenario, load_scenario, parse_usd, scenario_from_dict
 from optimizer.engine.solve import Planner
@@ -437,7 +438,7 @@ def pareto_runs(spec: ParetoSpec, regions: Regions, base: Scenario
     current = planner.solve(base)
     free = base.updated(spread_weight=0.0)
     top = planner.solve(free)
-    k = min(10, len(regions))
+    k = top_k_count(len(regions))  # the k that top10_share reports
 
     def changes(eps: float) -> dict[str, Any]:
         out: dict[str, Any] = {"spread_weight": 0.0}

@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
 from optimizer.engine.errors import DataError, brief
+from optimizer.engine.metrics import top_k_count
 from optimizer.engine.scenario import Scenario, load_scenario
 
 MONEY_REL_TOL = 1e-9  # of the budget ...
@@ -77,7 +78,7 @@ def _metrics(capacity: np.ndarray, population: np.ndarray, lam: float,
     pairwise = np.abs(y[:, None] - y[None, :]) * np.outer(w, w)
     gini = float(pairwise.sum() / (2.0 * mu))
     total = capacity.sum()
-    k = min(10, len(capacity))
+    k = len(base_top)  # the baseline's top k, k = top_k_count(n)
     ratio = y / mu
     safe = np.where(ratio > 0, ratio, 1.0)
     return {
@@ -163,7 +164,7 @@ def check(
     report.violations.extend(_per_capita_floor(plan, scenario))
     report.violations.extend(_top_k_cap(plan, scenario))
 
-    base_top = np.argsort(-c0, kind="stable")[: min(10, len(ids))]
+    base_top = np.argsort(-c0, kind="stable")[: top_k_count(len(ids))]
     report.metrics_before = _metrics(c0, population, scenario.spread_weight, base_top)
     report.metrics_after = _metrics(final, population, scenario.spread_weight, base_top)
     report.violations.extend(_metric_mismatches(

@@ -174,3 +174,80 @@ def describe(name: str) -> tuple[str, str]:
     if entry is None:
         return label(name), f"Column '{name}' of the regions table."
     return entry.label, f"{entry.about} Unit: {entry.unit}; {entry.basis}."
+
+
+# --------------------------------------------------------------------------- instruments and metrics
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An instrument or a metric: label, unit, how its values are formatted, what it is.
+
+    ``kind`` names a format of ``formatting.value`` (usd, share, points, index, number).
+    """
+
+    label: str
+    unit: str
+    kind: str
+    about: str
+
+
+INSTRUMENTS: dict[str, Measure] = {
+    "research": Measure("Research grants", "USD", "usd", "Grants for university and public "
+                        "research; absorbed where academic R&D and S&E doctorates are."),
+    "talent": Measure("Talent and training", "USD", "usd", "Fellowships, training and hiring "
+                      "support; absorbed where CS doctorates and AI job postings are."),
+    "compute": Measure("Compute and infrastructure", "USD", "usd", "Shared compute, data "
+                       "centres and testbeds; absorbed where business R&D and tech industry are."),
+    "venture": Measure("Venture co-investment", "USD", "usd", "Public co-investment in "
+                       "startups; absorbed where venture funding and VC-backed firms are."),
+}
+
+METRICS: dict[str, Measure] = {
+    "spread_adjusted_capacity": Measure("Spread-adjusted capacity S_λ", "points", "points",
+                                        "What the plan maximizes: 100·μ·(1 − λ·Gini)."),
+    "spread_adjusted_capacity_hoover": Measure(
+        "Spread-adjusted capacity S_λ (Hoover)", "points", "points",
+        "100·μ·(1 − λ·Hoover), the objective when the spread measure is Hoover."),
+    "total_capacity": Measure("Total capacity", "points", "points",
+                              "Capacity points summed over regions; the baseline total is 100."),
+    "mean_capacity": Measure("Mean per-capita capacity μ", "× national baseline", "index",
+                             "Population-weighted mean of per-capita capacity (baseline 1)."),
+    "gini": Measure("Gini of per-capita capacity", "0 = equal, 1 = all in one place", "index",
+                    "Population-weighted Gini index of per-capita capacity."),
+    "hoover": Measure("Hoover index of per-capita capacity", "0 = equal, 1 = all in one place",
+                      "index", "Share of capacity that would have to move to equalize it."),
+    "top10_share": Measure("Top-{k} regions' share of capacity", "% of national capacity",
+                           "share", "Share held by the {k} regions with the most capacity."),
+    "baseline_top10_share": Measure("Share held by the baseline top {k}", "% of national capacity",
+                                    "share", "Share kept by the {k} regions with the most "
+                                    "baseline capacity."),
+    "hhi": Measure("Herfindahl index of capacity shares", "0..1", "index",
+                   "Sum of squared capacity shares: 1 = all in one region."),
+    "theil": Measure("Theil index", "0 = equal", "index",
+                     "Entropy measure of the inequality of per-capita capacity."),
+    "cv": Measure("Coefficient of variation", "ratio", "index",
+                  "Standard deviation of per-capita capacity over its mean."),
+}
+
+
+def instrument(name: str) -> Measure:
+    """The registry entry of an instrument; a scenario's own instrument gets its name."""
+    return INSTRUMENTS.get(name) or Measure(name.replace("_", " ").capitalize(), "USD", "usd",
+                                            f"Instrument '{name}' of the scenario.")
+
+
+def instrument_label(name: str) -> str:
+    """'Research grants' for 'research'; a scenario's own instrument by its name."""
+    return instrument(name).label
+
+
+def metric(key: str, k: int = 10) -> Measure:
+    """The registry entry of a metric, its top-k labels written for ``k`` regions."""
+    entry = METRICS.get(key) or Measure(key.replace("_", " ").capitalize(), "", "number", key)
+    return Measure(entry.label.format(k=k), entry.unit, entry.kind, entry.about.format(k=k))
+
+
+def metric_label(key: str, k: int = 10) -> str:
+    """'Gini of per-capita capacity'; 'Top-3 regions' share of capacity' for k = 3."""
+    return metric(key, k).label

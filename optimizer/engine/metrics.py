@@ -6,6 +6,8 @@ Inputs are capacity points per region and population; per-capita capacity is
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 METRIC_NAMES = (
@@ -21,6 +23,16 @@ METRIC_NAMES = (
     "hoover",
     "spread_adjusted_capacity_hoover",
 )
+
+
+TOP_K = 10  # the article's measure: the top-10 regions' share
+
+
+def top_k_count(n_regions: int) -> int:
+    """How many regions the "top-k share" counts: 10, or a third of the regions (rounded
+    up) when there are fewer than 30, so that the share still says something (with 8
+    regions the top 10 would be all of them, 100% before and after)."""
+    return max(1, min(TOP_K, math.ceil(n_regions / 3)))
 
 
 def weighted_gini(y: np.ndarray, weight: np.ndarray) -> float:
@@ -41,12 +53,13 @@ def concentration(
     population: np.ndarray,
     spread_weight: float,
     baseline_top_k: np.ndarray | None = None,
-    k: int = 10,
+    k: int | None = None,
 ) -> dict[str, float]:
     """All metrics of one distribution of capacity.
 
-    ``baseline_top_k`` holds the positions of the baseline's top-k regions, so the
-    share they keep after funding can be reported.
+    ``top10_share`` is the share of the ``k`` largest regions (``top_k_count`` by
+    default). ``baseline_top_k`` holds the positions of the baseline's largest regions,
+    largest first, so the share the first ``k`` of them keep after funding can be reported.
     """
     c = np.asarray(capacity_points, float)
     share = population / population.sum()
@@ -55,7 +68,7 @@ def concentration(
     gini = weighted_gini(y, share)
     total = float(c.sum())
     cap_share = c / total
-    k = min(k, len(c))
+    k = min(top_k_count(len(c)) if k is None else k, len(c))
     top = np.sort(c)[::-1][:k].sum() / total
     ratio = y / mu
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -63,7 +76,8 @@ def concentration(
     cv = float(np.sqrt(np.dot(share, (y - mu) ** 2)) / mu)
     hoover = float(np.dot(share, np.abs(y - mu)) / (2.0 * mu))
     if baseline_top_k is None:
-        baseline_top_k = np.argsort(-c, kind="stable")[:k]
+        baseline_top_k = np.argsort(-c, kind="stable")
+    baseline_top_k = np.asarray(baseline_top_k)[:k]
     return {
         "spread_adjusted_capacity": 100.0 * mu * (1.0 - spread_weight * gini),
         "total_capacity": total,

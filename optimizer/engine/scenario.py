@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from optimizer.engine.errors import ScenarioError, brief
+from optimizer.engine.formatting import money
 from optimizer.engine.safe_yaml import load_yaml, load_yaml_bytes, load_yaml_file
 
 MissingPolicy = Literal["error", "zero", "median", "half_min"]
@@ -320,13 +321,8 @@ class Scenario(_Strict):
 
 
 def usd(amount: float) -> str:
-    """Format USD for people: $80.0B, $512.3M, $12,345."""
-    sign = "-" if amount < 0 else ""
-    a = abs(amount)
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
-        if a >= div:
-            return f"{sign}${a / div:,.1f}{suf}"
-    return f"{sign}${a:,.0f}"
+    """Format USD for people: $80.0B, $292M, $12,345, −$7.9B (``formatting.money``)."""
+    return money(amount)
 
 
 DEFAULT_SCENARIO_TEXT = resources.files("optimizer").joinpath("defaults/scenario.yaml")
