@@ -151,7 +151,8 @@ def test_allocation_table_is_sorted_by_funding(plan: pf.AllocationResult) -> Non
     table = tx.allocation_table(plan)
     assert table["Funding"].is_monotonic_decreasing
     assert table["Funding"].sum() == pytest.approx(80e9)
-    assert {"Research", "Talent", "Compute", "Venture"} <= set(table.columns)
+    assert {"Research grants", "Talent and training", "Compute and infrastructure",
+            "Venture co-investment"} <= set(table.columns)  # human labels, not raw names
 
 
 def test_region_detail_adds_up(plan: pf.AllocationResult, states: pf.Regions) -> None:

@@ -13,25 +13,36 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine import columns
+from optimizer.engine import formatting as fmt
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
+from optimizer.engine.metrics import top_k_count
 from optimizer.engine.response import gain_points, marginal_points_per_busd
 from optimizer.engine.result import AllocationResult, SolverInfo
 from optimizer.engine.scenario import Scenario, usd
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "spread_adjusted_capacity": ("Spread-adjusted capacity S_λ", "points"),
-    "total_capacity": ("Total capacity", "points"),
-    "mean_capacity": ("Mean per-capita capacity μ", "× baseline average"),
-    "gini": ("Gini of per-capita capacity", "0 = equal, 1 = all in one place"),
-    "top10_share": ("Top-10 regions' share of capacity", "share"),
-    "baseline_top10_share": ("Share held by the baseline top 10", "share"),
-    "hhi": ("Herfindahl index of capacity shares", "0..1"),
-    "theil": ("Theil index", "0 = equal"),
-    "cv": ("Coefficient of variation", "ratio"),
-}
+    key: (columns.metric_label(key), columns.metric(key).unit)
+    for key in ("spread_adjusted_capacity", "total_capacity", "mean_capacity", "gini",
+                "top10_share", "baseline_top10_share", "hhi", "theil", "cv")
+}  # the metrics a comparison shows, in this order (labels for the top 10; see ``metric_label``)
 SHARE_METRICS = {"top10_share", "baseline_top10_share"}
+
+
+def top_k(n_regions: int) -> int:
+    """The k of the plan's "top-k share" for a set of ``n_regions`` regions."""
+    return top_k_count(n_regions)
+
+
+def metric_label(key: str, n_regions: int | None = None) -> str:
+    """A metric's human label; top-k labels name the k that fits ``n_regions``."""
+    return columns.metric_label(key, top_k(n_regions) if n_regions else 10)
+
+
+def metric_unit(key: str) -> str:
+    """A metric's unit, from the registry ('points', '% of national capacity', ...)."""
+    return columns.metric(key).unit
 
 
 def indicator_label(column: str) -> tuple[str, str]:
@@ -40,21 +51,23 @@ def indicator_label(column: str) -> tuple[str, str]:
     return label, f"{help_text} Weights are relative: they are normalized to sum to 100%."
 
 
+def instrument_label(name: str) -> str:
+    """An instrument's human label ('Research grants' for 'research')."""
+    return columns.instrument_label(name)
+
+
 # --------------------------------------------------------------------------- formatting
 
 
 def pct(value: float, digits: int = 1) -> str:
     """A share as a percentage: 0.042 -> '4.2%'."""
-    return f"{value:.{digits}%}"
+    return fmt.share(value, digits)
 
 
 def metric_text(key: str, value: float) -> str:
-    """A metric value formatted for its kind."""
-    if key in SHARE_METRICS:
-        return pct(value)
-    if key in ("gini", "hhi", "theil", "cv"):
-        return f"{value:.3f}"
-    return f"{value:,.2f}"
+    """A metric value formatted for its kind (from the registry)."""
+    kind = columns.metric(key).kind
+    return fmt.value(value, kind, digits=2 if kind == "points" else None).removesuffix(" points")
 
 
 @dataclass(frozen=True)
@@ -73,16 +86,19 @@ def headline(result: AllocationResult) -> list[Headline]:
     lam = result.scenario.spread_weight
     funded = int((result.regions["funding_usd"] > 1.0).sum())
     regions_text = f"{funded} of {len(result.regions)}"
+    k = top_k(len(result.regions))
+    objective = "spread_adjusted_capacity"
     return [
-        Headline("Spread-adjusted capacity S_λ", f"{a['spread_adjusted_capacity']:.2f} points",
-                 f"{a['spread_adjusted_capacity'] - b['spread_adjusted_capacity']:+.2f} points",
+        Headline("Spread-adjusted capacity S_λ", fmt.points(a[objective]),
+                 fmt.points(a[objective] - b[objective], plus=True),
                  f"Total capacity discounted for concentration, λ = {lam:g}: 100·μ·(1 − λ·Gini). "
                  "Baseline total capacity is 100 points."),
-        Headline("Top-10 share of capacity", f"{pct(b['top10_share'])} → {pct(a['top10_share'])}",
-                 f"{(a['top10_share'] - b['top10_share']) * 100:+.1f} pp",
-                 "Share of national capacity held by the 10 regions with the most capacity."),
-        Headline("Gini (per capita)", f"{b['gini']:.3f} → {a['gini']:.3f}",
-                 f"{a['gini'] - b['gini']:+.3f}",
+        Headline(f"Top-{k} share of capacity", f"{pct(b['top10_share'])} → {pct(a['top10_share'])}",
+                 fmt.pct_points(a["top10_share"] - b["top10_share"]),
+                 f"Share of national capacity held by the {k} regions with the most capacity"
+                 + (f" (of {len(result.regions)} regions: a third, rounded up)." if k < 10 else ".")),
+        Headline("Gini (per capita)", f"{fmt.number(b['gini'], 3)} → {fmt.number(a['gini'], 3)}",
+                 fmt.number(a["gini"] - b["gini"], 3, plus=True),
                  "Population-weighted Gini of per-capita capacity: 0 = equal everywhere."),
         hub_headline(result) if result.scenario.hubs is not None else
         Headline("Regions funded", regions_text, None, "Regions receiving any money."),
@@ -125,7 +141,7 @@ def allocation_table(result: AllocationResult) -> pd.DataFrame:
         "Region": r["name"],
         "Funding": r["funding_usd"],
         "Per person": r["funding_per_capita_usd"],
-        **{f"{name.capitalize()}": r[f"funding_{name}_usd"] for name in instruments},
+        **{instrument_label(name): r[f"funding_{name}_usd"] for name in instruments},
         "Capacity before": r["baseline_capacity"],
         "Capacity after": r["final_capacity"],
         "Share before": r["capacity_share_before"],
@@ -156,7 +172,7 @@ class RegionDetail:
     region_id: str
     name: str
     summary: dict[str, str]
-    instruments: pd.DataFrame  # instrument, funding_usd, gain_points, marginal_points_per_busd
+    instruments: pd.DataFrame  # Instrument (its label), funding_usd, gain_points, marginal_points_per_busd
 
 
 _RESOLVED: dict[tuple[str, str], ModelInputs] = {}
@@ -188,7 +204,7 @@ def region_detail(result: AllocationResult, regions: Regions, region_id: str) ->
     marginal = marginal_points_per_busd(x, inputs)[r]
     allowed = inputs.allowed[r]
     per_instrument = pd.DataFrame({
-        "instrument": list(inputs.instruments),
+        "Instrument": [instrument_label(name) for name in inputs.instruments],
         "funding_usd": x[r] * BUSD,
         "gain_points": gains,
         "marginal_points_per_busd": np.where(allowed, marginal, np.nan),
@@ -202,10 +218,96 @@ def region_detail(result: AllocationResult, regions: Regions, region_id: str) ->
                           f"({pct(row['capacity_share_after'], 2)} of the nation)",
         "Per-capita capacity": f"{row['capacity_per_capita_before']:.2f} → "
                                f"{row['capacity_per_capita_after']:.2f} × national average",
-        "Funding": f"{usd(row['funding_usd'])} (${row['funding_per_capita_usd']:,.0f} per person)",
+        "Funding": f"{usd(row['funding_usd'])} ({fmt.per_person(row['funding_per_capita_usd'])})",
         "Marginal return": f"{row['marginal_points_per_busd']:.3f} points per extra $1B "
                            "(best instrument, at its current allocation)",
         "Status": "excluded" if bool(row["excluded"]) else "eligible",
     }
     return RegionDetail(region_id, str(row["name"]), summary, per_instrument)
 
+
+
+# --------------------------------------------------------------------------- settings in words
+
+_SETTING_LABELS: dict[str, str] = {
+    "budget": "Budget",
+    "allow_unspent": "Unspent funds allowed",
+    "spread_weight": "Spread weight λ",
+    "spread_measure": "Spread measure",
+    "complementarity": "Complementarity θ",
+    "min_absorption": "Minimum absorptive intensity q_min",
+    "region_floor_usd": "Floor for every region",
+    "region_cap_usd": "Cap for every region",
+    "region_floor_usd_per_capita": "Floor per person, every region",
+    "region_cap_usd_per_capita": "Cap per person, every region",
+    "max_region_share": "Largest share of the budget to one region",
+    "exclusions.regions": "Excluded regions",
+    "exclusions.top_k_incumbents": "Excluded: the top incumbents by baseline capacity",
+    "top_k_share_cap.k": "Top-k share cap: k regions",
+    "top_k_share_cap.max_share": "Top-k share cap: most they may hold",
+    "top_k_share_cap": "Top-k share cap",
+    "per_capita_floor": "Per-capita capacity floor (× national baseline)",
+    "hubs": "Hub selection",
+    "packs": "Constraint packs",
+    "solver.time_limit_s": "Solver time limit (s)",
+    "solver.threads": "Solver threads",
+    "approximation.tangents": "Tangents per response curve",
+    "approximation.max_error_share": "Largest approximation error allowed",
+    "region_bounds": "Per-region floors and caps",
+    "instrument_shares": "Instrument shares",
+    "group_min_shares": "Group minimum shares",
+    "missing_values": "Missing values",
+}
+_INSTRUMENT_FIELDS = {"effectiveness_per_busd": "points per $1B at zero funding",
+                      "saturation_usd": "saturation scale", "absorbs": "absorbed through"}
+
+
+def setting_label(path: str) -> str:
+    """A scenario key path ('weights.ai_vc_musd', 'instruments.venture.saturation_usd') in words."""
+    if path in _SETTING_LABELS:
+        return _SETTING_LABELS[path]
+    head, _, rest = path.partition(".")
+    if head == "weights":
+        return f"Weight of {columns.label(rest)}"
+    if head == "instruments":
+        name, _, field = rest.partition(".")
+        return f"{instrument_label(name)}: {_INSTRUMENT_FIELDS.get(field, field.replace('_', ' '))}"
+    if head == "instrument_shares":
+        name, _, bound = rest.partition(".")
+        return f"{instrument_label(name)}: {'minimum' if bound == 'min' else 'maximum'} share of the budget"
+    if head == "group_min_shares":
+        column, _, group = rest.partition(".")
+        return f"Minimum share of the budget for {group} ({columns.label(column)})"
+    if head == "region_bounds":
+        region, _, bound = rest.partition(".")
+        return f"{'Floor' if bound.startswith('floor') else 'Cap'} for {region}"
+    if head == "exclusions" and rest.startswith("instruments."):
+        return f"Instruments {rest.removeprefix('instruments.')} may not receive"
+    if head == "missing_values":
+        return f"Missing values of {columns.label(rest)}" if rest != "default" else \
+            "Missing values (default policy)"
+    if head == "hubs":
+        return "Hubs: " + rest.replace(".", " ").replace("_usd", "").replace("_", " ")
+    return path.replace(".", ": ").replace("_", " ").capitalize()
+
+
+def setting_text(path: str, value: object) -> str:
+    """A setting's value as people read it: money, shares, lists, yes/no, 'none'."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(columns.label(str(v)) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {setting_text(f'{path}.{k}', v)}" for k, v in value.items()) or "none"
+    if isinstance(value, int | float):
+        leaf = path.rsplit(".", 1)[-1]
+        if leaf.endswith("_usd_per_capita"):
+            return fmt.per_person(float(value))
+        if leaf.endswith("_usd") or leaf == "budget" or (leaf in ("min", "max") and "_usd" in path):
+            return fmt.money(float(value))
+        if "share" in path and leaf != "k":
+            return fmt.share(float(value))
+        return f"{value:g}" if isinstance(value, float) else f"{value:,}"
+    return str(value)
