@@ -399,15 +399,74 @@ library = lib.PlanLibrary()
 with tab_cmp:
     c1, c2 = st.columns([3, 1])
     plan_name = c1.text_input("Name this plan", key="plan_name", placeholder="e.g. λ 0.8, no top 4")
+    plan_notes = c1.text_area("Notes (optional)", key="plan_notes", height=68,
+                              placeholder="Why this plan; what to check before showing it.")
     if c2.button("Save plan", key="save"):
         try:
-            saved = library.save(plan_name, result)
+            saved = library.save(plan_name, result, notes=plan_notes)
             st.success(f"Saved as “{saved.name}” in {library.root}")
         except PlaceFundError as err:
             st.error(str(err))
-    saved_names = library.names()
+    undo = ss.get("undo_delete")
+    if undo:
+        u1, u2 = st.columns([3, 1])
+        u1.info(f"Deleted “{undo[0]}”.")
+        if u2.button("Undo delete", key="undo_delete_button"):
+            try:
+                library.restore(undo[1])
+                ss["undo_delete"] = None
+                st.rerun()
+            except PlaceFundError as err:
+                st.error(str(err))
+                ss["undo_delete"] = None
+    saved_plans = library.list()
+    saved_names = [p.name for p in saved_plans]
+    if saved_plans:
+        with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
+            st.dataframe(pd.DataFrame({"Plan": saved_names,
+                                       "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
+                                                       for p in saved_plans],
+                                       "Notes": [p.notes for p in saved_plans]}),
+                         hide_index=True, width="stretch")
+            managed = st.selectbox("Plan", saved_names, key="manage_name")
+            entry = library.get(managed)
+            m1, m2 = st.columns(2)
+            new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}")
+            new_notes = m2.text_area("Notes", value=entry.notes, key=f"notes_{entry.path.name}",
+                                     height=68)
+            b1, b2, b3, b4 = st.columns(4)
+            try:
+                if b1.button("Rename", key="rename"):
+                    library.rename(managed, new_name)
+                    st.rerun()
+                if b2.button("Save notes", key="save_notes"):
+                    library.set_notes(managed, new_notes)
+                    st.rerun()
+                if b3.button("Duplicate", key="duplicate"):
+                    copy = library.duplicate(managed)
+                    st.success(f"Copied as “{copy.name}”")
+                if b4.button("Delete…", key="delete"):
+                    ss["confirm_delete"] = managed
+            except PlaceFundError as err:
+                st.error(str(err))
+            if ss.get("confirm_delete") == managed:
+                st.warning(f"Delete “{managed}”? You can undo this until you leave the page.")
+                k1, k2 = st.columns(2)
+                if k1.button(f"Yes, delete “{managed}”", key="delete_confirm"):
+                    try:
+                        ss["undo_delete"] = (managed, library.delete(managed))
+                    except PlaceFundError as err:
+                        st.error(str(err))
+                    ss["confirm_delete"] = None
+                    st.rerun()
+                if k2.button("Keep it", key="delete_cancel"):
+                    ss["confirm_delete"] = None
+                    st.rerun()
+        saved_names = library.names()
+    if isinstance(ss.get("compare"), list):
+        ss["compare"] = [n for n in ss["compare"] if n in ["Current plan", *saved_names]]
     picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
-                            key="compare")
+                            key="compare", help="Any number of plans, each against its own baseline.")
     plans: dict[str, Any] = {}
     for name in picked:
         try:
@@ -415,30 +474,37 @@ with tab_cmp:
         except PlaceFundError as err:
             st.error(str(err))
     if plans:
+        st.markdown("**Metrics** (a plan on other data or weights is shown against its own baseline)")
         st.dataframe(lib.compare_metrics(plans), width="stretch")
     if len(plans) >= 2:
-        (name_a, a), (name_b, b) = list(plans.items())[:2]
-        if not lib.same_regions({name_a: a, name_b: b}):
+        st.markdown("**Settings that differ**")
+        settings_diff = lib.settings_diff(plans)
+        if settings_diff.empty:
+            st.caption("These plans have the same settings.")
+        else:
+            st.dataframe(settings_diff.drop(columns="Key"), width="stretch")
+        p1, p2 = st.columns(2)
+        pair = list(plans)
+        for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
+            if ss.get(key) not in pair:
+                ss[key] = default
+        name_a = p1.selectbox("Difference from", pair, key="diff_a")
+        name_b = p2.selectbox("to", pair, key="diff_b")
+        a, b = plans[name_a], plans[name_b]
+        if name_a == name_b:
+            st.caption("Choose two different plans to see their difference.")
+        elif not lib.same_regions({name_a: a, name_b: b}):
             st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
         else:
+            diff = lib.difference_table(a, b, name_a, name_b)
             if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
                 st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
                                 config=maps.PLOTLY_CONFIG, key="diff_map")
-            diff = lib.difference_table(a, b, name_a, name_b)
+            st.caption(lib.difference_summary(diff, name_a, name_b))
             st.dataframe(diff.assign(**{c: diff[c] / 1e6 for c in diff.columns if "Funding" in c}),
                          width="stretch", column_config={
                              c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f")
                              for c in diff.columns if "Funding" in c})
-    if saved_names:
-        d1, d2 = st.columns([3, 1])
-        doomed = d1.selectbox("Delete a saved plan", saved_names, key="delete_name")
-        if d2.button("Delete", key="delete"):
-            try:
-                library.delete(doomed)
-                st.success(f"Deleted “{doomed}”")
-                st.rerun()
-            except PlaceFundError as err:
-                st.error(str(err))
 
 with tab_exp:
     st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again.")

@@ -130,12 +130,17 @@ def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
     reloaded.multiselect(key="compare").set_value(["Default", "Sen"]).run()
     _ok(reloaded)
     assert len(reloaded.get("plotly_chart")) == 2  # the map and the difference map
-    metrics = reloaded.dataframe[-2].value
+    metrics = reloaded.dataframe[-3].value  # then the settings that differ, the difference table
     assert list(metrics.columns) == ["Unit", "Baseline", "Default", "Sen"]
-    reloaded.selectbox(key="delete_name").set_value("Default")
-    reloaded.button(key="delete").click().run()
+    reloaded.selectbox(key="manage_name").set_value("Default")
+    reloaded.button(key="delete").click().run()  # asks first
+    assert lib.PlanLibrary(tmp_path / "home" / "plans").names() == ["Default", "Sen"]
+    reloaded.button(key="delete_confirm").click().run()
     _ok(reloaded)
     assert lib.PlanLibrary(tmp_path / "home" / "plans").names() == ["Sen"]
+    reloaded.button(key="undo_delete_button").click().run()
+    _ok(reloaded)
+    assert lib.PlanLibrary(tmp_path / "home" / "plans").names() == ["Default", "Sen"]
 
 
 def _plan(at: AppTest):  # type: ignore[no-untyped-def]
