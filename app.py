@@ -605,6 +605,15 @@ with tab_sens:
             st.plotly_chart(fig, key=f"sens_fig_{name}")
         with st.expander("Summary"):
             st.code(outcome.text, language=None)
+        with st.expander("The charts in words", expanded=False):
+            for line in sens.chart_texts(run).values():
+                st.markdown(f"- {line}")
+            st.caption("Every number behind the charts is in the tables below (CSV).")
+        st.download_button("All charts and tables (zip)",
+                           data=functools.partial(sens.sensitivity_zip, run),
+                           file_name=sens.zip_file_name(run),
+                           mime="application/zip", key="sens_dl_zip", on_click="ignore",
+                           help="charts.html (opens offline), every table as CSV, the summary.")
         for label, file_name, data in sens.sensitivity_downloads(run):
             st.download_button(label, data=data, file_name=file_name, mime="text/csv",
                                key=f"sens_dl_{file_name}", on_click="ignore")

@@ -245,9 +245,78 @@ def instrument_label(name: str) -> str:
 def metric(key: str, k: int = 10) -> Measure:
     """The registry entry of a metric, its top-k labels written for ``k`` regions."""
     entry = METRICS.get(key) or Measure(key.replace("_", " ").capitalize(), "", "number", key)
-    return Measure(entry.label.format(k=k), entry.unit, entry.kind, entry.about.format(k=k))
+    label, about = entry.label.format(k=k), entry.about.format(k=k)
+    if k == 1:
+        label = label.replace("Top-1 regions'", "The largest region's").replace(
+            "baseline top 1", "baseline's largest region")
+        about = about.replace("the 1 regions", "the region")
+    return Measure(label, entry.unit, entry.kind, about)
 
 
 def metric_label(key: str, k: int = 10) -> str:
     """'Gini of per-capita capacity'; 'Top-3 regions' share of capacity' for k = 3."""
     return metric(key, k).label
+
+
+# --------------------------------------------------------------------------- scenario settings
+
+_SETTING_LABELS: dict[str, str] = {
+    "budget": "Budget",
+    "allow_unspent": "Unspent funds allowed",
+    "spread_weight": "Spread weight λ",
+    "spread_measure": "Spread measure",
+    "complementarity": "Complementarity θ",
+    "min_absorption": "Minimum absorptive intensity q_min",
+    "region_floor_usd": "Floor for every region",
+    "region_cap_usd": "Cap for every region",
+    "region_floor_usd_per_capita": "Floor per person, every region",
+    "region_cap_usd_per_capita": "Cap per person, every region",
+    "max_region_share": "Largest share of the budget to one region",
+    "exclusions.regions": "Excluded regions",
+    "exclusions.top_k_incumbents": "Excluded: the top incumbents by baseline capacity",
+    "top_k_share_cap.k": "Top-k share cap: k regions",
+    "top_k_share_cap.max_share": "Top-k share cap: most they may hold",
+    "top_k_share_cap": "Top-k share cap",
+    "per_capita_floor": "Per-capita capacity floor (× national baseline)",
+    "hubs": "Hub selection",
+    "packs": "Constraint packs",
+    "solver.time_limit_s": "Solver time limit (s)",
+    "solver.threads": "Solver threads",
+    "approximation.tangents": "Tangents per response curve",
+    "approximation.max_error_share": "Largest approximation error allowed",
+    "region_bounds": "Per-region floors and caps",
+    "instrument_shares": "Instrument shares",
+    "group_min_shares": "Group minimum shares",
+    "missing_values": "Missing values",
+}
+_INSTRUMENT_FIELDS = {"effectiveness_per_busd": "points per $1B at zero funding",
+                      "saturation_usd": "saturation scale", "absorbs": "absorbed through"}
+
+
+def setting_label(path: str) -> str:
+    """A scenario key path ('weights.ai_vc_musd', 'instruments.venture.saturation_usd') in words."""
+    if path in _SETTING_LABELS:
+        return _SETTING_LABELS[path]
+    head, _, rest = path.partition(".")
+    if head == "weights":
+        return f"Weight of {label(rest)}"
+    if head == "instruments":
+        name, _, field = rest.partition(".")
+        return f"{instrument_label(name)}: {_INSTRUMENT_FIELDS.get(field, field.replace('_', ' '))}"
+    if head == "instrument_shares":
+        name, _, bound = rest.partition(".")
+        return f"{instrument_label(name)}: {'minimum' if bound == 'min' else 'maximum'} share of the budget"
+    if head == "group_min_shares":
+        column, _, group = rest.partition(".")
+        return f"Minimum share of the budget for {group} ({label(column)})"
+    if head == "region_bounds":
+        region, _, bound = rest.partition(".")
+        return f"{'Floor' if bound.startswith('floor') else 'Cap'} for {region}"
+    if head == "exclusions" and rest.startswith("instruments."):
+        return f"Instruments {rest.removeprefix('instruments.')} may not receive"
+    if head == "missing_values":
+        return f"Missing values of {label(rest)}" if rest != "default" else \
+            "Missing values (default policy)"
+    if head == "hubs":
+        return "Hubs: " + rest.replace(".", " ").replace("_usd", "").replace("_", " ")
+    return path.replace(".", ": ").replace("_", " ").capitalize()

@@ -7,15 +7,21 @@ each; ``sensitivity_spec`` turns them into the engine's analysis spec and
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from optimizer.analysis.charts import figure_texts, write_html
 from optimizer.analysis.runs import Backend
 from optimizer.analysis.sensitivity import (
     AnalysisResult,
@@ -152,16 +158,48 @@ def run_sensitivity(kind: str, settings: dict[str, Any], regions: Regions, base:
     return SensitivityRun(kind, result, time.perf_counter() - start, backend.describe())
 
 
+TABLE_LABELS = {"runs": "Runs (one row per run)", "run_regions": "Runs × regions",
+                "robust_regions": "Robustness per region", "rank_acceptability": "Rank acceptability",
+                "frontier": "Pareto frontier", "tornado": "Tornado table", "sobol": "Sobol indices"}
+
+
 def sensitivity_downloads(run: SensitivityRun) -> list[tuple[str, str, bytes]]:
     """(label, file name, CSV bytes) for each table of a finished analysis."""
-    labels = {"runs": "Runs (one row per run)", "run_regions": "Runs × regions",
-              "robust_regions": "Robustness per region", "rank_acceptability": "Rank acceptability",
-              "frontier": "Pareto frontier", "tornado": "Tornado table", "sobol": "Sobol indices"}
     out = []
     for name, table in run.result.tables.items():
-        out.append((f"{labels.get(name, name)} (CSV)", f"placefund-{run.kind}-{name}.csv",
+        out.append((f"{TABLE_LABELS.get(name, name)} (CSV)", f"placefund-{run.kind}-{name}.csv",
                     table.to_csv(index=False).encode("utf-8")))
     return out
+
+
+def chart_texts(run: SensitivityRun) -> dict[str, str]:
+    """One sentence per chart of the analysis: its text alternative."""
+    return figure_texts(run.result.analysis, run.result.tables, run.result.extra)
+
+
+def zip_file_name(run: SensitivityRun) -> str:
+    """The zip's file name: placefund-<analysis>.zip."""
+    return f"placefund-{run.kind}.zip"
+
+
+def sensitivity_zip(run: SensitivityRun) -> bytes:
+    """Every chart and table of a finished analysis in one zip: ``charts.html`` (all
+    charts, each followed by its text alternative; opens offline), one CSV per table,
+    ``summary.txt`` and ``summary.json``."""
+    title = f"PlaceFund: {SENSITIVITY_KINDS.get(run.kind, run.kind)}"
+    with tempfile.TemporaryDirectory() as tmp:
+        page = f"{tmp}/charts.html"
+        write_html(run.result.figures, Path(page), title, chart_texts(run))
+        charts = Path(page).read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("charts.html", charts)
+        for _label, file_name, data in sensitivity_downloads(run):
+            archive.writestr(file_name.removeprefix(f"placefund-{run.kind}-"), data)
+        archive.writestr("summary.txt", run.result.text + "\n")
+        archive.writestr("summary.json", json.dumps(run.result.summary, indent=2, default=float)
+                         + "\n")
+    return buffer.getvalue()
 
 
 def robustness_frame(run: SensitivityRun) -> pd.DataFrame | None:
