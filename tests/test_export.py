@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -41,14 +42,33 @@ def test_csv_is_the_allocation(plan: pf.AllocationResult) -> None:
 def test_excel_has_one_sheet_each_and_the_numbers_agree(plan: pf.AllocationResult) -> None:
     book = openpyxl.load_workbook(io.BytesIO(ex.to_excel_bytes(plan)))
     assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
-    sheets = pd.read_excel(io.BytesIO(ex.to_excel_bytes(plan)), sheet_name=None, dtype={"region_id": str})
-    assert sheets["allocation"]["amount_usd"].sum() == pytest.approx(plan.spent_usd)
+    sheets = pd.read_excel(io.BytesIO(ex.to_excel_bytes(plan)), sheet_name=None,
+                           dtype={"Region code": str})
+    assert sheets["allocation"]["Amount (USD)"].sum() == pytest.approx(plan.spent_usd)
     assert len(sheets["regions"]) == 51
-    metrics = sheets["metrics"].set_index("metric")
-    assert metrics.loc["gini", "after"] == pytest.approx(plan.metrics_after["gini"])
-    scenario = dict(zip(sheets["scenario"]["key"], sheets["scenario"]["value (JSON)"]))
+    metrics = sheets["metrics"].set_index("Key")
+    assert metrics.loc["gini", "After"] == pytest.approx(plan.metrics_after["gini"])
+    scenario = dict(zip(sheets["scenario"]["Key"], sheets["scenario"]["value (JSON)"]))
     assert json.loads(scenario["spread_weight"]) == 0.7
     assert json.loads(scenario["budget"]) == 40e9
+
+
+def test_excel_speaks_in_labels_and_units(plan: pf.AllocationResult) -> None:
+    sheets = pd.read_excel(io.BytesIO(ex.to_excel_bytes(plan)), sheet_name=None)
+    allocation, regions = sheets["allocation"], sheets["regions"]
+    assert list(allocation.columns) == ["Region code", "Region", "Instrument", "Amount (USD)"]
+    assert set(allocation["Instrument"]) == {"Research grants", "Talent and training",
+                                             "Compute and infrastructure", "Venture co-investment"}
+    assert {"Funding (USD)", "Funding per person (USD per person)", "Capacity after (points)",
+            "Research grants funding (USD)", "Census region"} <= set(regions.columns)
+    assert not [c for c in regions.columns if "_" in c]  # no raw column names
+    metrics = sheets["metrics"].set_index("Key")
+    assert metrics.loc["gini", "Metric"] == "Gini of per-capita capacity"
+    assert metrics.loc["top10_share", "Unit"] == "% of national capacity"
+    settings = sheets["scenario"].set_index("Key")
+    assert settings.loc["budget", "Setting"] == "Budget" and settings.loc["budget", "Value"] == "$40.0B"
+    assert settings.loc["weights.ai_vc_musd", "Setting"] == "Weight of AI venture funding"
+    assert settings.loc["instruments.venture.saturation_usd", "Value"] == "$10.0B"
 
 
 def test_geojson_joins_every_region_to_its_polygon(plan: pf.AllocationResult, states: pf.Regions) -> None:
@@ -76,6 +96,18 @@ def test_brief_is_one_self_contained_printable_page(plan: pf.AllocationResult, s
     assert f"{plan.metrics_after['gini']:.3f}" in page
     assert "one more $1B of budget" in page and "Assumptions" in page
     assert "λ = 0.7" in page
+
+
+def test_brief_prints_and_names_things_as_people_do(plan: pf.AllocationResult,
+                                                    states: pf.Regions) -> None:
+    page = ex.to_brief_html(plan, states.geometry()).decode()
+    assert "window.print()" in page and ".print{display:none}" in page  # the button never prints
+    words = re.sub(r"<script.*?</script>", "", page, flags=re.S)  # what a reader sees
+    assert "Research grants: 0.5 points per $1B" in words and "research:" not in words
+    assert "ai_vc_musd" not in words and "{'" not in words  # no raw names or dicts
+    summary = ex.map_summary(plan)
+    assert summary.startswith("Funding per person ranges from $") and summary in page
+    assert "<figcaption" in page and 'role="img"' in page  # the map's text alternative
 
 
 def test_brief_without_geometry_still_has_the_numbers(plan: pf.AllocationResult) -> None:

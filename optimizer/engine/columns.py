@@ -163,9 +163,11 @@ def label(name: str) -> str:
 
 
 def label_with_unit(name: str) -> str:
-    """'Software developers (jobs)'."""
+    """'Software developers (jobs)'; a text or code column by its label alone."""
     entry = column(name)
-    return f"{entry.label} ({entry.unit})" if entry else label(name)
+    if entry is None or entry.unit in ("text", "code", "codes"):
+        return label(name)
+    return f"{entry.label} ({entry.unit})"
 
 
 def describe(name: str) -> tuple[str, str]:
@@ -320,3 +322,37 @@ def setting_label(path: str) -> str:
     if head == "hubs":
         return "Hubs: " + rest.replace(".", " ").replace("_usd", "").replace("_", " ")
     return path.replace(".", ": ").replace("_", " ").capitalize()
+
+
+# --------------------------------------------------------------------------- plan tables
+
+PLAN_COLUMNS: dict[str, tuple[str, str]] = {  # column of a plan's tables -> (label, unit)
+    "region_id": ("Region code", "code"),
+    "name": ("Region", "text"),
+    "instrument": ("Instrument", "text"),
+    "amount_usd": ("Amount", "USD"),
+    "population": ("Population", "persons"),
+    "baseline_capacity": ("Capacity before", "points"),
+    "capacity_gain": ("Capacity gain", "points"),
+    "final_capacity": ("Capacity after", "points"),
+    "capacity_per_capita_before": ("Per-capita capacity before", "× national average"),
+    "capacity_per_capita_after": ("Per-capita capacity after", "× national average"),
+    "capacity_share_before": ("Share of national capacity before", "share, 0..1"),
+    "capacity_share_after": ("Share of national capacity after", "share, 0..1"),
+    "funding_usd": ("Funding", "USD"),
+    "funding_per_capita_usd": ("Funding per person", "USD per person"),
+    "marginal_points_per_busd": ("Marginal return", "points per extra $1B"),
+    "excluded": ("Excluded", "true/false"),
+    "hub": ("Hub", "true/false"),
+}
+
+
+def plan_column_label(name: str) -> str:
+    """A plan table's column as a header people read, with its unit: 'Funding (USD)',
+    'Research grants funding (USD)'; data columns take their registry label."""
+    if name in PLAN_COLUMNS:
+        text, unit = PLAN_COLUMNS[name]
+        return text if unit in ("text", "code") else f"{text} ({unit})"
+    if name.startswith("funding_") and name.endswith("_usd"):
+        return f"{instrument_label(name.removeprefix('funding_').removesuffix('_usd'))} funding (USD)"
+    return label_with_unit(name)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from optimizer.analysis.facts import filled_sentence
 from optimizer.engine import columns
+from optimizer.engine import formatting as fmt
 from optimizer.engine.data import (
     DATA_DIR,
     REGION_SETS,
@@ -33,10 +34,11 @@ from optimizer.engine.data import (
     valid_polygons,
 )
 from optimizer.engine.errors import DataError
+from optimizer.engine.metrics import top_k_count
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import usd
 from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
-from optimizer.report.text import headline, marginal_sentences
+from optimizer.report.text import headline, marginal_sentences, setting_label, setting_text
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
 MEDIA_TYPES = {
@@ -105,22 +107,52 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, json.dumps(value))]
 
 
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with headers people read ('Funding (USD)') and instruments by label."""
+    out = frame.copy()
+    if "instrument" in out:
+        out["instrument"] = out["instrument"].map(columns.instrument_label)
+    return out.rename(columns={c: columns.plan_column_label(str(c)) for c in out.columns})
+
+
+def metrics_sheet(result: AllocationResult) -> pd.DataFrame:
+    """The plan's metrics before and after, each with its label and unit, then the key."""
+    k = top_k_count(len(result.regions))
+    table = result.metrics_table()
+    rows = [{"Metric": columns.metric_label(key, k), "Unit": columns.metric(key).unit,
+             "Before": row["before"], "After": row["after"], "Key": key}
+            for key, row in table.iterrows()]
+    rows += [
+        {"Metric": "Objective S_λ (exact)", "Unit": "points", "Before": None,
+         "After": result.objective, "Key": "objective"},
+        {"Metric": "Budget spent", "Unit": "USD", "Before": None, "After": result.spent_usd,
+         "Key": "spent_usd"},
+        {"Metric": "Budget", "Unit": "USD", "Before": None, "After": result.scenario.budget,
+         "Key": "budget_usd"},
+        {"Metric": "Solve time", "Unit": "seconds", "Before": None,
+         "After": result.solver.solve_time_s, "Key": "solve_time_s"},
+    ]
+    return pd.DataFrame(rows)
+
+
+def scenario_sheet(result: AllocationResult) -> pd.DataFrame:
+    """Every setting of the resolved scenario: in words, as people read it, and as JSON."""
+    rows = [{"Setting": setting_label(key), "Value": setting_text(key, json.loads(value)),
+             "Key": key, "value (JSON)": value}
+            for key, value in _flatten(result.scenario.to_dict())]
+    return pd.DataFrame(rows, columns=["Setting", "Value", "Key", "value (JSON)"])
+
+
 def to_excel_bytes(result: AllocationResult) -> bytes:
-    """A workbook with sheets allocation, regions, metrics and scenario."""
-    metrics = result.metrics_table().rename_axis("metric").reset_index()
-    extra = pd.DataFrame([
-        {"metric": "objective (S_lambda)", "before": None, "after": result.objective},
-        {"metric": "spent_usd", "before": None, "after": result.spent_usd},
-        {"metric": "budget_usd", "before": None, "after": result.scenario.budget},
-        {"metric": "solve_time_s", "before": None, "after": result.solver.solve_time_s},
-    ])
-    scenario = pd.DataFrame(_flatten(result.scenario.to_dict()), columns=["key", "value (JSON)"])
-    provenance = pd.DataFrame(_flatten(result.provenance), columns=["key", "value (JSON)"])
+    """A workbook with sheets allocation, regions, metrics and scenario; headers, metrics,
+    instruments and settings carry their human labels and units."""
+    provenance = pd.DataFrame(_flatten(result.provenance), columns=["Key", "value (JSON)"])
+    scenario = scenario_sheet(result)
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        result.allocation.to_excel(writer, sheet_name="allocation", index=False)
-        result.regions.to_excel(writer, sheet_name="regions", index=False)
-        pd.concat([metrics, extra], ignore_index=True).to_excel(writer, sheet_name="metrics", index=False)
+        _labelled(result.allocation).to_excel(writer, sheet_name="allocation", index=False)
+        _labelled(result.regions).to_excel(writer, sheet_name="regions", index=False)
+        metrics_sheet(result).to_excel(writer, sheet_name="metrics", index=False)
         scenario.to_excel(writer, sheet_name="scenario", index=False)
         provenance.to_excel(writer, sheet_name="scenario", index=False, startrow=len(scenario) + 2)
         for sheet in writer.sheets.values():
@@ -171,8 +203,12 @@ h1{font-size:1.45rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1rem 0 .35rem;
 th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n{text-align:right}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
 .map{height:24rem}.foot{color:#666;font-size:.8rem;margin-top:.8rem}
+.maptext{color:#444;font-size:.85rem;margin:.2rem 0 0}
+.print{float:right;font:inherit;padding:.3rem .7rem;border:1px solid #888;border-radius:4px;
+background:#f6f6f6;cursor:pointer}
 @media print{@page{size:letter;margin:12mm}body{padding:0;max-width:none;font-size:9.5pt}
-.map{height:19rem}h2{break-after:avoid}.card,table,li{break-inside:avoid}}
+.map{height:19rem}h2{break-after:avoid}.card,table,li{break-inside:avoid}.print{display:none}
+a{color:inherit;text-decoration:none}}
 """
 
 
@@ -180,14 +216,15 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     """The brief's content as data: headline cards, top regions, constraints, assumptions."""
     cards = [(h.label, h.value, h.delta or "") for h in headline(result) if h.label != "Solve time"]
     top_rows = result.regions.nlargest(top, "funding_usd")
-    top_table = [(str(r["name"]), usd(r["funding_usd"]), f"${r['funding_per_capita_usd']:,.0f}",
-                  f"{r['baseline_capacity']:.2f} → {r['final_capacity']:.2f}")
+    top_table = [(str(r["name"]), usd(r["funding_usd"]), fmt.money(r["funding_per_capita_usd"]),
+                  f"{fmt.number(r['baseline_capacity'])} → {fmt.number(r['final_capacity'])}")
                  for _, r in top_rows.iterrows()]
     sc = result.scenario
     weights = ", ".join(f"{columns.label_with_unit(k)} {v:.0%}"
                         for k, v in sc.normalized_weights.items())
     instruments = "; ".join(
-        f"{name}: {ins.effectiveness_per_busd:g} points per $1B, saturation {usd(ins.saturation_usd)}"
+        f"{columns.instrument_label(name)}: {ins.effectiveness_per_busd:g} points per $1B at zero "
+        f"funding, saturation {usd(ins.saturation_usd)}"
         for name, ins in sc.instruments.items())
     assumptions = [
         f"Budget {usd(sc.budget)}{' (may be left unspent)' if sc.allow_unspent else ', all spent'}.",
@@ -212,7 +249,20 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     if filled:
         assumptions.append(filled)
     return {"cards": cards, "top": top_table, "constraints": marginal_sentences(result),
-            "assumptions": assumptions}
+            "assumptions": assumptions, "map_text": map_summary(result)}
+
+
+def map_summary(result: AllocationResult) -> str:
+    """The funding-per-person map in one sentence (its text alternative)."""
+    r = result.regions
+    funded = r[r["funding_usd"] > 1.0]
+    if not len(funded):
+        return "No region is funded."
+    hi = funded.loc[funded["funding_per_capita_usd"].idxmax()]
+    lo = funded.loc[funded["funding_per_capita_usd"].idxmin()]
+    return (f"Funding per person ranges from {fmt.per_person(lo['funding_per_capita_usd'])} "
+            f"({lo['name']}) to {fmt.per_person(hi['funding_per_capita_usd'])} ({hi['name']}) "
+            f"across the {len(funded)} funded regions of {len(r)}.")
 
 
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
@@ -241,11 +291,14 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>{_BRIEF_CSS}</style></head><body>
+<button class="print" type="button" onclick="window.print()">Print or save as PDF</button>
 <h1>{esc(title)}</h1>
 <p class="sub">{esc(usd(result.spent_usd))} across {len(result.regions)} regions ·
 data {esc(str(prov.get('data_source', '')))} · made {made}</p>
 <div class="grid">{cards}</div>
-<h2>Funding per person</h2><div class="map">{map_html}</div>
+<h2>Funding per person</h2><figure style="margin:0"><div class="map" role="img"
+aria-label="{esc(parts['map_text'])}">{map_html}</div>
+<figcaption class="maptext">{esc(parts['map_text'])}</figcaption></figure>
 <div class="cols"><div><h2>Top regions by funding</h2>
 <table><thead><tr><th>Region</th><th class="n">Funding</th><th class="n">Per person</th>
 <th class="n">Capacity before → after</th></tr></thead><tbody>{rows}</tbody></table></div>
