@@ -264,19 +264,13 @@ with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
 
 st.title("PlaceFund workbench")
 st.caption(f"Regions: {regions.source} ({len(regions)}) · the model and its assumptions: "
-           "see MODEL.md. Every change re-solves the plan.")
+           "docs/model.md, shown in full under *How to read this*. Every change re-solves the plan.")
 for note in ss["notes"]:
     st.info(note)
 with st.expander("How to read this"):
-    st.markdown(
-        "- **Capacity points** measure AI capacity; the nation's baseline total is 100.\n"
-        "- **Per-capita capacity** is a region's capacity share over its population share "
-        "(1 = national average).\n"
-        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: total capacity, "
-        "discounted by λ × Gini for concentration.\n"
-        "- **Top-10 share** and **Gini** measure concentration: lower means more spread out.\n"
-        "- Instrument effectiveness and saturation are *assumptions*: change them in the sidebar.\n"
-        "- Click a region on the map (or pick it in *Region detail*) to see what it receives.")
+    st.markdown(tx.how_to_read(len(regions)))
+    if st.toggle("Show the model in full (docs/model.md)", key="show_model"):
+        st.markdown(tx.model_doc())
 
 for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)

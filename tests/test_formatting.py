@@ -87,3 +87,10 @@ def test_every_instrument_and_metric_has_a_label_and_a_unit() -> None:
         entry = columns.metric(key)
         assert entry.label and entry.unit and key not in entry.label
     assert columns.instrument_label("green_jobs") == "Green jobs"  # a scenario's own instrument
+
+
+def test_the_models_description_ships_and_the_app_points_to_it() -> None:
+    doc = tx.model_doc()
+    assert doc.startswith("# The model") and "32 tangents" in doc
+    assert "docs/model.md" in tx.how_to_read(51)
+    assert "Top-10 share" in tx.how_to_read(51) and "Top-3 share" in tx.how_to_read(8)

@@ -1,9 +1,10 @@
 """Independent checker: verify a plan from allocation + regions + scenario alone.
 
-It does not import Pyomo, the model or the result code: it recomputes MODEL.md from
+It does not import Pyomo, the model or the result code: it recomputes docs/model.md from
 scratch (baseline capacity, the exact log response, every constraint and every
 metric, with the pairwise Gini formula) and compares with what the plan reports.
-Each violation is named with its amount.
+Each violation is named with its amount. It shares one definition with the metrics
+module, which k the top-k share counts (``top_k_count``), not the computation.
 """
 
 from __future__ import annotations

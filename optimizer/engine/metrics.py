@@ -1,4 +1,4 @@
-"""Concentration metrics of a capacity distribution, as defined in MODEL.md.
+"""Concentration metrics of a capacity distribution, as defined in docs/model.md.
 
 Inputs are capacity points per region and population; per-capita capacity is
 ``y = capacity / (100 * population share)`` so the national baseline average is 1.

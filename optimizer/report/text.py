@@ -8,6 +8,7 @@ that say what each binding constraint is worth, and one region's drill-down.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -254,3 +255,39 @@ def setting_text(path: str, value: object) -> str:
             return fmt.share(float(value))
         return f"{value:g}" if isinstance(value, float) else f"{value:,}"
     return str(value)
+
+
+# --------------------------------------------------------------------------- how to read this
+
+MODEL_DOC = Path(__file__).resolve().parents[2] / "docs" / "model.md"
+
+
+def model_doc() -> str:
+    """The model's description (docs/model.md), or where to find it when not shipped."""
+    try:
+        return MODEL_DOC.read_text(encoding="utf-8")
+    except OSError:
+        return ("The model's description is docs/model.md in PlaceFund's source repository; "
+                "this installation does not include it.")
+
+
+def how_to_read(n_regions: int) -> str:
+    """The workbench's "How to read this" notes, for a set of ``n_regions`` regions."""
+    k = top_k(n_regions)
+    top = (f"**Top-{k} share**" + (f" (the top third of these {n_regions} regions; the top 10 "
+                                   "would hold almost everything)" if k < 10 else ""))
+    return "\n".join([
+        "- **Capacity points** measure AI capacity; the nation's baseline total is 100.",
+        "- **Per-capita capacity** is a region's capacity share over its population share "
+        "(1 = national average).",
+        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: 100 · μ · (1 − λ·Gini), "
+        "mean per-capita capacity discounted by λ × Gini for concentration.",
+        f"- {top} and **Gini** measure concentration: lower means more spread out.",
+        "- Money reads $80.0B, $292M, $1,234 per person; a decrease has a minus sign (−$7.9B); "
+        "changes of shares are in percentage points (pp).",
+        "- Instrument effectiveness and saturation, the weights and θ are *assumptions*: "
+        "change them in the sidebar.",
+        "- Click a region on the map (or pick it in *Region detail*) to see what it receives.",
+        "- The model, its units and every assumption: *docs/model.md* (the toggle below).",
+    ])
+
