@@ -328,7 +328,7 @@ if filled_note := facts.filled_sentence(result.filled_values, result.scenario):
 items = tx.headline(result)
 for row in (items[i:i + 3] for i in range(0, len(items), 3)):
     for col, h in zip(st.columns(3), row):
-        col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off")
+        col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off", delta_arrow=h.arrow)
 if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")

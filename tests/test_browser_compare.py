@@ -40,6 +40,9 @@ def test_numbers_and_labels_read_as_people_write_them(server: str) -> None:
         deltas = page.locator('[data-testid="stMetricDelta"]').all_inner_texts()
         assert any(re.fullmatch(r"\u2212\d+\.\d pp", d.strip()) for d in deltas), deltas
         assert not any("-" in d for d in deltas), deltas  # a hyphen is not a minus
+        # a decrease points down although its minus sign is not a hyphen
+        arrows = page.locator('[data-testid="stMetricDelta"] [data-testid="stMetricDeltaIcon-Down"]')
+        assert arrows.count() >= 2, page.locator('[data-testid="stMetricDelta"]').first.inner_html()
         values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
         assert "$80.0B of $80.0B" in values
         caption = page.get_by_text("docs/model.md, shown in full under")

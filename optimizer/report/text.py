@@ -73,12 +73,20 @@ def metric_text(key: str, value: float) -> str:
 
 @dataclass(frozen=True)
 class Headline:
-    """One headline number: label, value text, change text, tooltip."""
+    """One headline number: label, value text, change text, tooltip, and the direction
+    of the change's arrow (a true minus sign is not a hyphen, so the direction is said)."""
 
     label: str
     value: str
     delta: str | None
     help: str
+
+    @property
+    def arrow(self) -> str:
+        """'down' for a decrease, 'up' for an increase, 'off' for none (Streamlit's delta_arrow)."""
+        if self.delta and self.delta.startswith((fmt.MINUS, "-")):
+            return "down"
+        return "up" if self.delta and self.delta.startswith("+") else "off"
 
 
 def headline(result: AllocationResult) -> list[Headline]:
