@@ -108,3 +108,9 @@ def test_delete_can_be_undone(plans: dict[str, pf.AllocationResult], tmp_path: P
     assert library.restore(token).name == "Talent (2)"
     with pytest.raises(pf.DataError, match="no longer in the trash"):
         library.restore(token)
+
+
+def test_consensus_sliders_and_table_speak_in_labels() -> None:
+    from optimizer.ui import consensus as cui
+
+    assert cui.weight_label("ai_vc_musd") == "AI venture funding ($ millions)"

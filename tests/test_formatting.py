@@ -77,6 +77,7 @@ def test_an_eight_region_plan_reports_a_top_3_share_and_the_checker_agrees() -> 
     items = {h.label: h for h in tx.headline(plan)}
     assert "Top-3 share of capacity" in items and "Top-10 share of capacity" not in items
     assert tx.metric_label("top10_share", len(regions)) == "Top-3 regions' share of capacity"
+    assert "Top-3 share of capacity: " in plan.summary()  # what `placefund solve` prints
 
 
 def test_every_instrument_and_metric_has_a_label_and_a_unit() -> None:

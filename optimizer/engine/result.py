@@ -26,7 +26,7 @@ import pandas as pd
 from optimizer.engine.data import REGION_SETS, read_json_file, read_table_file
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.inputs import BUSD, ModelInputs
-from optimizer.engine.metrics import concentration
+from optimizer.engine.metrics import concentration, top_k_count
 from optimizer.engine.response import gain_points, marginal_points_per_busd, per_capita
 from optimizer.engine.scenario import Scenario, load_scenario, usd
 
@@ -279,7 +279,8 @@ class AllocationResult:
             f"{self.scenario.spread_measure}): {b[self.scenario.objective_key]:.2f} -> "
             f"{self.objective:.2f} points",
             f"Total capacity: {b['total_capacity']:.2f} -> {a['total_capacity']:.2f} points",
-            f"Top-10 share of capacity: {b['top10_share']:.1%} -> {a['top10_share']:.1%}",
+            f"Top-{top_k_count(len(self.regions))} share of capacity: {b['top10_share']:.1%} -> "
+            f"{a['top10_share']:.1%}",
             f"Gini (per capita, population-weighted): {b['gini']:.3f} -> {a['gini']:.3f}",
             "",
             f"Top {top} funded regions:",

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from optimizer.analysis.consensus import ConsensusResult, Stakeholder, consensus
+from optimizer.engine import columns
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import ScenarioError
 from optimizer.engine.scenario import Scenario
@@ -50,6 +51,11 @@ def default_rows(base: Scenario, count: int = 3) -> list[StakeholderRow]:
     if count >= 3:
         rows[-1].spread_weight = 0.9
     return rows
+
+
+def weight_label(indicator: str) -> str:
+    """A stakeholder's weight slider label: the indicator's human name and unit."""
+    return columns.label_with_unit(indicator)
 
 
 def stakeholders_from_rows(rows: list[StakeholderRow]) -> dict[str, Stakeholder | dict[str, Any]]:
@@ -104,7 +110,7 @@ def summary_frame(result: ConsensusResult) -> pd.DataFrame:
     return result.summary_table().rename(columns={
         "baseline_S": "S before", "own_optimum_S": "S, own plan", "consensus_S": "S, consensus",
         "share_of_attainable_gain": "Share of attainable gain",
-        "gives_up_points": "Gives up (points)"})
+        "gives_up_points": "Gives up (points)"}).rename_axis("Stakeholder")
 
 
 def plan_tables(result: ConsensusResult) -> dict[str, pd.DataFrame]:
