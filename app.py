@@ -495,13 +495,12 @@ with tab_cmp:
                 st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
                                 config=maps.PLOTLY_CONFIG, key="diff_map")
             st.caption(lib.difference_summary(diff, name_a, name_b))
-            st.dataframe(diff.assign(**{c: diff[c] / 1e6 for c in diff.columns if "Funding" in c}),
-                         width="stretch", column_config={
-                             c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f")
-                             for c in diff.columns if "Funding" in c})
+            st.dataframe(lib.difference_display(diff), width="stretch")
 
 with tab_exp:
-    st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again.")
+    st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again. "
+                "The brief opens in any browser, offline; its *Print or save as PDF* button "
+                "prints it on one page.")
     shapes = geometry_of(regions.sha256, regions)
     title = f"PlaceFund plan: {usd(result.scenario.budget)} across {len(result.regions)} regions"
     downloads = [

@@ -114,3 +114,14 @@ def test_consensus_sliders_and_table_speak_in_labels() -> None:
     from optimizer.ui import consensus as cui
 
     assert cui.weight_label("ai_vc_musd") == "AI venture funding ($ millions)"
+
+
+def test_the_difference_table_reads_with_signs_and_units(plans: dict[str, pf.AllocationResult]) -> None:
+    diff = lib.difference_table(plans["Labs"], plans["Talent"], "Labs", "Talent")
+    shown = lib.difference_display(diff)
+    assert list(shown.columns) == ["Region", "Funding, Labs", "Funding, Talent", "Funding change",
+                                   "Capacity, Labs (points)", "Capacity, Talent (points)",
+                                   "Capacity change (points)"]
+    changes = shown["Funding change"].tolist()
+    assert sorted(c[0] for c in changes) == ["+", "\u2212"]  # one region gains, one loses
+    assert all(c[1] == "$" and c[-1] in "BM" for c in changes)

@@ -375,3 +375,17 @@ def difference_summary(diff: pd.DataFrame, name_a: str, name_b: str) -> str:
             f"less; the largest change is {top['Region']} "
             f"({fmt.money(float(top['Funding change']), plus=True)}).")
 
+
+
+def difference_display(diff: pd.DataFrame) -> pd.DataFrame:
+    """``difference_table`` as people read it: money as $…M/$…B, changes signed with a
+    true minus, capacity in points to two decimals."""
+    out = pd.DataFrame({"Region": diff["Region"]}, index=diff.index)
+    for column in diff.columns[1:]:
+        change = column.endswith("change")
+        if column.startswith("Funding"):
+            out[column] = [fmt.money(v, plus=change) for v in diff[column]]
+        else:
+            out[f"{column} (points)"] = [fmt.number(v, 2 if not change else 3, plus=change)
+                                         for v in diff[column]]
+    return out
