@@ -20,6 +20,7 @@ from tests.factories import make_regions, tiny_scenario
     (292.4e6, "$292M"), (51.26e6, "$51.3M"), (99.96e6, "$100M"), (999.6e6, "$1.0B"),
     (1234, "$1,234"), (0.5, "$0.50"), (12.5, "$12.50"), (0, "$0"), (2e12, "$2.0T"),
     (-0.001, "$0.00"),  # rounds to zero: no sign
+    (999_999.4, "$999,999"), (999_999.7, "$1.0M"),  # what would print as 1,000 of a scale
 ])
 def test_money_reads_as_people_write_it(amount: float, text: str) -> None:
     assert fmt.money(amount) == text

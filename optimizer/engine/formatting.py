@@ -45,21 +45,30 @@ def money(amount: float, digits: int | None = None, plus: bool = False) -> str:
 
 
 def _scaled(a: float, digits: int | None) -> tuple[str, str]:
-    """The digits and scale suffix of a non-negative amount ('80.0', 'B')."""
-    for n, (div, suffix) in enumerate(_SCALES):
-        if a >= div or (n + 1 < len(_SCALES) and a >= _SCALES[n + 1][0]
-                        and _scaled_text(a / _SCALES[n + 1][0], _SCALES[n + 1][1], a, digits)
-                        .replace(",", "").startswith("1000")):
-            return _scaled_text(a / div, suffix, a, digits), suffix
-    if a >= 999_999.5:  # would print as $1,000,000: it is $1.0M
-        return _scaled_text(a / 1e6, "M", a, digits), "M"
-    if a == 0:
-        return "0", ""
-    places = 2 if a < 100 and (digits is None or digits > 0) else 0
-    return f"{a:,.{places}f}", ""
+    """The digits and scale suffix of a non-negative amount ('80.0', 'B').
+
+    An amount that would round up to 1,000 of its scale is written in the next one
+    ($999.96M is $1.0B, $999,999.70 is $1.0M).
+    """
+    scales = [*_SCALES, (1.0, "")]
+    for n in range(len(scales) - 1, -1, -1):  # the smallest scale first
+        div, suffix = scales[n]
+        if n and a >= scales[n - 1][0]:
+            continue  # a larger scale fits
+        text = _digits(a / div, suffix, a, digits)
+        if n and float(text.replace(",", "")) * div >= scales[n - 1][0]:
+            div, suffix = scales[n - 1]
+            return _digits(a / div, suffix, a, digits), suffix
+        return text, suffix
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _scaled_text(scaled: float, suffix: str, a: float, digits: int | None) -> str:
+def _digits(scaled: float, suffix: str, a: float, digits: int | None) -> str:
+    """``scaled`` to the decimals its scale takes (or ``digits``)."""
+    if suffix == "":
+        if a == 0:
+            return "0"
+        return f"{scaled:,.{2 if a < 100 else 0}f}"
     places = digits if digits is not None else (0 if suffix == "M" and a >= 99.95e6 else 1)
     return f"{scaled:,.{places}f}"
 
