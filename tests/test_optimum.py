@@ -115,7 +115,7 @@ def test_binding_cap_is_reported_in_plain_words(solve_checked) -> None:
     row = plan.marginal_values.set_index("constraint").loc["region_cap"]
     assert row["target"] == "A"
     assert row["marginal_value"] > 0
-    assert "raising the cap on Alpha ($500.0M) by $1B would add" in row["explanation"]
+    assert "raising the cap on Alpha ($500M) by $1B would add" in row["explanation"]
 
 
 def test_exclusions_get_nothing(solve_checked) -> None:
