@@ -396,11 +396,14 @@ with tab_cmp:
     plan_notes = c1.text_area("Notes (optional)", key="plan_notes", height=68,
                               placeholder="Why this plan; what to check before showing it.")
     if c2.button("Save plan", key="save"):
-        try:
-            saved = library.save(plan_name, result, notes=plan_notes)
-            st.success(f"Saved as “{saved.name}” in {library.root}")
-        except PlaceFundError as err:
-            st.error(str(err))
+        if " ".join(plan_name.split()) == "Current plan":
+            st.error("“Current plan” names the plan on screen: choose another name.")
+        else:
+            try:
+                saved = library.save(plan_name, result, notes=plan_notes)
+                st.success(f"Saved as “{saved.name}” in {library.root}")
+            except PlaceFundError as err:
+                st.error(str(err))
     undo = ss.get("undo_delete")
     if undo:
         u1, u2 = st.columns([3, 1])

@@ -125,3 +125,27 @@ def test_the_difference_table_reads_with_signs_and_units(plans: dict[str, pf.All
     changes = shown["Funding change"].tolist()
     assert sorted(c[0] for c in changes) == ["+", "\u2212"]  # one region gains, one loses
     assert all(c[1] == "$" and c[-1] in "BM" for c in changes)
+
+
+def test_the_tab_names_renames_duplicates_and_keeps_current_plan_free(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path))
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=60).run()
+    at.text_input(key="plan_name").set_value("Current plan")
+    at.button(key="save").click().run()
+    assert any("names the plan on screen" in e.value for e in at.error)
+    library = lib.PlanLibrary(tmp_path / "plans")
+    assert library.names() == []
+    at.text_input(key="plan_name").set_value("First")
+    at.text_area(key="plan_notes").set_value("for the board")
+    at.button(key="save").click().run()
+    assert library.get("First").notes == "for the board"
+    folder = library.get("First").path.name
+    at.text_input(key=f"rename_{folder}").set_value("Board plan")
+    at.button(key="rename").click().run()
+    assert library.names() == ["Board plan"]
+    at.button(key="duplicate").click().run()
+    assert library.names() == ["Board plan", "Board plan (copy)"]
+    assert not at.exception
