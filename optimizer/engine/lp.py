@@ -223,8 +223,8 @@ class AllocationLP:
         b.add(cap, excess, 1.0)
         tunable = [(define, y), (np.repeat(define, m), x), (np.repeat(cap, n), y)]
         if self.structure.inner:
-            tunable.append((np.repeat(cap, n), np.arange(self.cols["y_in"].start,
-                                                         self.cols["y_in"].stop)))
+            y_in = b.cols["y_in"]
+            tunable.append((np.repeat(cap, n), np.arange(y_in.start, y_in.stop)))
         return tunable
 
     # -- numbers --
@@ -253,7 +253,9 @@ class AllocationLP:
         cost = np.zeros(self.n_cols)
         row_lower, row_upper = np.full(self.n_rows, -INF), np.full(self.n_rows, INF)
         cols, rows = self.cols, self.rows
-        col_upper[cols["x"]] = np.where(inputs.allowed, INF, 0.0).ravel()
+        # single barred instruments by their bound; excluded regions by their row's cap
+        barred = ~inputs.allowed & inputs.allowed.any(axis=1)[:, None]
+        col_upper[cols["x"]] = np.where(barred, 0.0, INF).ravel()
         cost[cols["y"]] = 100.0 * share
         cost[self.spread_col] = -sc.spread_weight
         coef = -(inputs.effectiveness * inputs.multiplier).ravel() * unit

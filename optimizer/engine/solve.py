@@ -37,7 +37,7 @@ from optimizer.engine.start.estimate import estimate_plan
 MAX_CUT_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solve)
 LOOP_TARGET = 0.5  # the loop stops at this share of approximation.max_error_share
 CUT_TARGET = 0.25  # a round cuts every term whose error exceeds this share of its allowance
-MIN_SPACING, MAX_SPACING = 0.01, 1.0  # neighbouring tangents, apart in ln(1 + u)
+MIN_SPACING, MAX_SPACING = 1e-4, 1.0  # neighbouring tangents, apart in ln(1 + u)
 NEIGHBOURS = 2  # tangents on either side of a new one
 FIRST_LAYOUT = (8, 2)  # the coarse first layout: points, of which past the dense zone
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
