@@ -133,6 +133,7 @@ class AllocationLP:
         length, slope = chord_segments_busd(inputs)
         count = slope.shape[-1]
         self.chord_len = (length / self.unit).ravel()
+        self.chord_slope = slope.reshape(n * m, count)
         seg = b.col("seg_in", n * m * count).reshape(n * m, count)
         tau_in, y_in = b.col("tau_in", n * m), b.col("y_in", n)
         funding = b.row("funding_in", n * m)
@@ -476,6 +477,54 @@ class HighsLP:
         for j in changed.tolist():
             h.changeCoeff(int(rows[j]), int(cols[j]), float(values.coef[j]))
         self.written = values
+
+    def point_at(self, inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
+        """Every column's value at funding ``x_busd`` (n, m; a plan without hubs):
+        segments filled in order, so the point lies on the LP's response envelope; the
+        spread and top-k columns at their tightest (the top-k rows on the outer
+        capacities, as in a first solve). A starting point for crossover."""
+        lp, unit, share = self.lp, self.lp.unit, inputs.pop_share
+        values = np.zeros(self.highs.getNumCol())
+        x = x_busd.ravel() / unit
+        order = np.lexsort((self.tangent_u, self.tangent_term))
+        term = self.tangent_term[order]
+        length = lp.segments(self.tangent_term, self.tangent_u)[order]
+        finite = np.where(np.isfinite(length), length, 0.0)
+        before = np.cumsum(finite) - finite  # filled by earlier segments, all terms
+        first = np.searchsorted(term, term)  # each term's first segment
+        start = before - before[first]
+        fill = np.clip(x[term] - start, 0.0, length)
+        values[self.tangent_col[order]] = fill
+        tau = np.bincount(term, fill / (1.0 + self.tangent_u[order]), minlength=x.size)
+        coef = (inputs.effectiveness * inputs.multiplier).ravel() * unit
+        y = (inputs.c0 + (coef * tau).reshape(lp.n, lp.m).sum(axis=1)) / (100.0 * share)
+        cols = lp.cols
+        values[cols["x"]], values[cols["tau"]], values[cols["y"]] = x, tau, y
+        if lp.structure.inner:
+            chord = lp.chord_len.reshape(x.size, -1)
+            start_in = np.cumsum(chord, axis=1) - chord
+            fill_in = np.clip(x[:, None] - start_in, 0.0, chord)
+            tau_in = (fill_in * lp.chord_slope).sum(axis=1)
+            values[cols["seg_in"]], values[cols["tau_in"]] = fill_in.ravel(), tau_in
+            values[cols["y_in"]] = (inputs.c0 + (coef * tau_in).reshape(lp.n, lp.m).sum(axis=1)
+                                    ) / (100.0 * share)
+        if "mu" in cols:
+            mu = float(share @ y)
+            dev = np.abs(y - mu)
+            values[cols["mu"]], values[cols["dev"]] = mu, dev
+            values[cols["hoover_sum"]] = 50.0 * share @ dev
+        else:
+            r, t = np.triu_indices(lp.n, k=1)
+            gap = np.abs(y[r] - y[t])
+            values[cols["d"]] = gap
+            values[cols["gini_sum"]] = 100.0 * (share[r] * share[t] * gap).sum()
+        if "topk_threshold" in cols:
+            k = lp.structure.top_k or 0
+            points = 100.0 * share * y
+            threshold = float(np.sort(points)[-k]) if k <= len(points) else 0.0
+            values[cols["topk_threshold"]] = threshold
+            values[cols["topk_excess"]] = np.maximum(points - threshold, 0.0)
+        return values
 
     def run(self) -> float:
         """Run HiGHS; its own time for this run (``getRunTime`` accumulates), seconds."""

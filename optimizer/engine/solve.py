@@ -32,6 +32,13 @@ from optimizer.engine.model import structure_of, tangent_layout
 from optimizer.engine.response import gain_points
 from optimizer.engine.result import AllocationResult, Duals, SolverInfo, Status, build_result
 from optimizer.engine.scenario import Scenario
+from optimizer.engine.start.basis import (
+    CROSSOVER_START_OPTIONS,
+    LARGE_MODEL_COLUMNS,
+    WARM_OPTIONS,
+    set_options,
+    start_from_point,
+)
 from optimizer.engine.start.estimate import estimate_plan
 
 MAX_CUT_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solve)
@@ -100,8 +107,14 @@ class Planner:
         self._lp = lp
         self._times["translate_time_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        self._highs.add_tangents(*first_tangents(inputs))
-        self._start = "HiGHS's own start, first cuts at the estimated plan"
+        estimate = None if inputs.hubs is not None else estimate_plan(inputs)
+        self._highs.add_tangents(*first_tangents(inputs, estimate))
+        self._start = "HiGHS's own start"
+        if estimate is not None and self._highs.highs.getNumCol() >= LARGE_MODEL_COLUMNS:
+            # large LP: crossover from the estimated plan, then the primal simplex method
+            if start_from_point(self._highs.highs, self._highs.point_at(inputs, estimate)):
+                self._start = "estimated plan + crossover"
+                set_options(self._highs.highs, CROSSOVER_START_OPTIONS)
         self._times["start_time_s"] = time.perf_counter() - clock
         return True
 
@@ -251,6 +264,8 @@ class Planner:
         highs_time, iterations = 0.0, 0
         for rounds in range(1, MAX_CUT_ROUNDS + 1):
             outcome = self._solve_once(inputs, loaded)
+            if self._start == "estimated plan + crossover":
+                set_options(loaded.highs, WARM_OPTIONS)  # later runs: dual simplex, warm
             highs_time += outcome.highs_time
             iterations += outcome.iterations
             approx = outcome.approximation
@@ -330,23 +345,25 @@ class _Outcome:
     approximation: dict[str, Any]
 
 
-def first_tangents(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+def first_tangents(inputs: ModelInputs, estimate: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """The first tangent points of every (r, i): (term r*m + i, u = x/s).
 
     A coarse layout (``model.tangent_layout`` with ``FIRST_LAYOUT`` points, from u = 0,
     exact at no funding, to the whole budget in one place) bounds the error anywhere;
     the estimated optimal plan (``start.estimate``) with its neighbours
-    (``neighbours``) makes it small where the plan is likely to sit. A hub plan (a
-    MIP, whose re-solves are dear) starts with the scenario's whole fixed layout.
+    (``neighbours``) makes it small where the plan is likely to sit. Without an
+    estimate (a hub plan: a MIP, whose re-solves are dear) the scenario's whole fixed
+    layout.
     """
     n, m = inputs.n, len(inputs.instruments)
     terms = np.arange(n * m)
-    if inputs.hubs is not None:
+    if estimate is None:
         u = tangent_layout(inputs).reshape(n * m, -1)
         return np.repeat(terms, u.shape[1]), u.ravel()
     coarse = tangent_layout(inputs, *FIRST_LAYOUT).reshape(n * m, -1)
     s = inputs.saturation_busd.ravel()
-    estimate = estimate_plan(inputs).ravel()
+    estimate = estimate.ravel()
     funded = np.flatnonzero(estimate > 0)
     coef = (inputs.effectiveness * inputs.multiplier).ravel()
     final = inputs.c0.sum() + float((coef * s * np.log1p(estimate / s)).sum())
