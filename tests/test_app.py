@@ -246,13 +246,13 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert at.session_state["loaded_set"] == "metros"
 
 
-def test_counties_after_confirmation_start_from_the_shipped_basis(at: AppTest) -> None:
+def test_counties_after_confirmation_start_from_the_estimated_plan(at: AppTest) -> None:
     at.selectbox(key="region_set").set_value("counties").run()
     at.button(key="confirm_set").click().run(timeout=180)
     _ok(at)
     plan = _plan(at)
     assert at.session_state["loaded_set"] == "counties" and len(plan.regions) == 3134
-    assert plan.solver.start == "shipped basis"
+    assert plan.solver.start == "estimated plan + crossover"
     assert plan.approximation["within_tolerance"]
     at.slider(key="lam").set_value(0.6).run(timeout=120)  # a re-solve, from the last basis
     _ok(at)

@@ -167,9 +167,9 @@ class AllocationLP:
         b.add(b.row("hub_count", 1), hub, 1.0)
         for g, rule in zip(b.row("hub_group", len(rules.group_min)), rules.group_min, strict=True):
             b.add(g, hub[np.asarray(rule[2], dtype=int)], 1.0)
-        for g, rule in zip(b.row("hub_max_one", len(rules.group_max_one)), rules.group_max_one,
-                           strict=True):
-            b.add(g, hub[np.asarray(rule[2], dtype=int)], 1.0)
+        for g, one in zip(b.row("hub_max_one", len(rules.group_max_one)), rules.group_max_one,
+                          strict=True):
+            b.add(g, hub[np.asarray(one[2], dtype=int)], 1.0)
         tunable = [(award_max, hub), (award_min, hub)]
         if rules.designated is not None:
             tunable.append((np.repeat(b.row("hub_designated", 1), n), hub))
@@ -255,7 +255,7 @@ class AllocationLP:
         row_lower, row_upper = np.full(self.n_rows, -INF), np.full(self.n_rows, INF)
         cols, rows = self.cols, self.rows
         # single barred instruments by their bound; excluded regions by their row's cap
-        barred = ~inputs.allowed & inputs.allowed.any(axis=1)[:, None]
+        barred = ~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]
         col_upper[cols["x"]] = np.where(barred, 0.0, INF).ravel()
         cost[cols["y"]] = 100.0 * share
         cost[self.spread_col] = -sc.spread_weight
@@ -471,7 +471,8 @@ class HighsLP:
         lo, up = values.row_lower, values.row_upper
         changed = np.flatnonzero((lo != old.row_lower) | (up != old.row_upper))
         if changed.size:
-            h.changeRowsBounds(changed.size, changed.astype(np.int32), lo[changed], up[changed])
+            h.changeRowsBounds(  # type: ignore[attr-defined]  # in highspy, not in its stubs
+                changed.size, changed.astype(np.int32), lo[changed], up[changed])
         changed = np.flatnonzero(values.coef != old.coef)
         rows, cols = self.lp.coef_rows, self.lp.coef_cols
         for j in changed.tolist():

@@ -1,20 +1,25 @@
-"""The allocation LP as a Pyomo model: built once, re-solved by changing Params.
+"""The allocation LP in Pyomo, for the analyses that extend it, and the tangent geometry.
+
+The Planner solves the LP as arrays (``optimizer.engine.lp``), with tangents added
+where plans go; ``build_model`` writes the same LP as a Pyomo model with the fixed
+``tangent_layout``, for consensus and robust plans (``optimizer.analysis.consensus``,
+which add rows to it) and the infeasible-subsystem diagnosis. ``tests/test_lp.py``
+proves the two are the same LP given the same tangents.
 
 Units: money in $B, capacity in points (national baseline total 100), per-capita
 capacity ``y`` with national baseline average 1.
 
 The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``-neg_coef[r,i] * tau[r,i]``
 with ``neg_coef = -a_i m_ri`` (points per $B at zero funding, negated so that the
-capacity row's coefficient is the Param itself, which Pyomo's persistent interface
-reads without evaluating an expression) and ``tau`` (in $B) approximating
-s ln(1 + u), u = x/s, by the lower envelope of tangents at fixed points u_k (an outer
+capacity row's coefficient is the Param itself) and ``tau`` (in $B) approximating
+s ln(1 + u), u = x/s, by the lower envelope of tangents at points u_k (an outer
 approximation, exact at every u_k). The envelope enters as bounded segment variables
 in $B, one per tangent, which cost the simplex method no rows; because the segments
 fill in order of falling slope, no binaries are needed. Keeping segments and ``tau``
 in dollars, not in units of u, keeps the bounds within [0, B] even for counties of a
-few hundred people, where u reaches millions; the interior-point method needs that.
-Their coefficients never change; everything a user tunes (weights, theta, lambda,
-budget, bounds, shares) is a mutable Param, so a change is a cheap re-solve.
+few hundred people, where u reaches millions. Everything a user tunes (weights,
+theta, lambda, budget, bounds, shares) is a mutable Param here, and a column bound,
+row bound, cost or listed matrix entry in ``lp``.
 
 Money inside the model is counted in ``unit_busd`` ($B, or a smaller power of ten for
 budgets under $1B), so that the budget is at least one unit and HiGHS's absolute

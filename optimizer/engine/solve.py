@@ -45,8 +45,11 @@ MAX_CUT_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solv
 LOOP_TARGET = 0.5  # the loop stops at this share of approximation.max_error_share
 CUT_TARGET = 0.25  # a round cuts every term whose error exceeds this share of its allowance
 MIN_SPACING, MAX_SPACING = 1e-4, 1.0  # neighbouring tangents, apart in ln(1 + u)
-NEIGHBOURS = 2  # tangents on either side of a new one
-FIRST_LAYOUT = (8, 2)  # the coarse first layout: points, of which past the dense zone
+# tangents on either side of a new one, and the coarse first layout (points, of which
+# past the dense zone): fewer on large LPs, where every column costs each simplex iteration
+NEIGHBOURS = {"small": 2, "large": 1}
+FIRST_LAYOUT = {"small": (8, 2), "large": (4, 1)}
+LARGE_TERMS = 5_000  # regions x instruments from which an LP is large
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
 
@@ -361,7 +364,7 @@ def first_tangents(inputs: ModelInputs, estimate: np.ndarray | None
     if estimate is None:
         u = tangent_layout(inputs).reshape(n * m, -1)
         return np.repeat(terms, u.shape[1]), u.ravel()
-    coarse = tangent_layout(inputs, *FIRST_LAYOUT).reshape(n * m, -1)
+    coarse = tangent_layout(inputs, *FIRST_LAYOUT[_size(inputs)]).reshape(n * m, -1)
     s = inputs.saturation_busd.ravel()
     estimate = estimate.ravel()
     funded = np.flatnonzero(estimate > 0)
@@ -369,20 +372,25 @@ def first_tangents(inputs: ModelInputs, estimate: np.ndarray | None
     final = inputs.c0.sum() + float((coef * s * np.log1p(estimate / s)).sum())
     allowance = LOOP_TARGET * inputs.scenario.approximation.max_error_share * final
     near_term, near_u = neighbours(funded, estimate[funded] / s[funded],
-                                   allowance / max(funded.size, 1) / (coef * s)[funded])
+                                   allowance / max(funded.size, 1) / (coef * s)[funded],
+                                   NEIGHBOURS[_size(inputs)])
     return (np.concatenate([np.repeat(terms, coarse.shape[1]), near_term]),
             np.concatenate([coarse.ravel(), near_u]))
 
 
-def neighbours(term: np.ndarray, u: np.ndarray, allowance: np.ndarray
+def _size(inputs: ModelInputs) -> str:
+    return "large" if inputs.n * len(inputs.instruments) >= LARGE_TERMS else "small"
+
+
+def neighbours(term: np.ndarray, u: np.ndarray, allowance: np.ndarray, count: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Tangent points at ``u`` and ``NEIGHBOURS`` on either side, (1 + u) e^(+-k h),
+    """Tangent points at ``u`` and ``count`` on either side, (1 + u) e^(+-k h),
     spaced so that the envelope between them is off by at most ``allowance`` (in units
     of s times the term's coefficient): tangents h apart in ln(1 + u) are off by at most
     h^2/8. A plan that moves a little stays where the envelope is tight."""
     h = np.clip(np.sqrt(8.0 * np.maximum(allowance, 0.0)), MIN_SPACING, MAX_SPACING)
     w = 1.0 + u
-    steps = np.arange(-NEIGHBOURS, NEIGHBOURS + 1)
+    steps = np.arange(-count, count + 1)
     points = w[:, None] * np.exp(h[:, None] * steps[None, :]) - 1.0
     return np.repeat(term, steps.size), points.ravel().clip(0.0)
 
@@ -401,7 +409,8 @@ def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
                  * abs(approx["objective_exact"]))
     share = allowance / max(int((x > 0).sum()), 1)
     term = np.flatnonzero(error > CUT_TARGET * share)
-    return neighbours(term, x[term] / s[term], share / (coef * s)[term])
+    return neighbours(term, x[term] / s[term], share / (coef * s)[term],
+                      NEIGHBOURS[_size(inputs)])
 
 
 def _set_options(highs: highspy.Highs, inputs: ModelInputs) -> None:

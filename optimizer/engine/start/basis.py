@@ -17,8 +17,8 @@ LARGE_MODEL_COLUMNS = 10_000  # below this, a cold dual simplex solve takes a fr
 # crossover leaves a primal feasible basis near the optimum: the primal simplex method
 # keeps it feasible (the dual one, from its many dual infeasibilities, can take 50x
 # longer: 31,329 iterations against 607 on counties with a $500M cap per county)
-CROSSOVER_START_OPTIONS = {"solver": "simplex", "simplex_strategy": 4}
-WARM_OPTIONS = {"solver": "simplex", "simplex_strategy": 1}  # re-solves: dual simplex
+CROSSOVER_START_OPTIONS: dict[str, str | int] = {"solver": "simplex", "simplex_strategy": 4}
+WARM_OPTIONS: dict[str, str | int] = {"solver": "simplex", "simplex_strategy": 1}  # dual
 
 
 def start_from_point(highs: highspy.Highs, column_values: np.ndarray) -> bool:
@@ -39,7 +39,7 @@ def start_from_point(highs: highspy.Highs, column_values: np.ndarray) -> bool:
     return status != highspy.HighsStatus.kError and highs.getBasis().valid
 
 
-def set_options(highs: highspy.Highs, options: dict[str, object]) -> None:
+def set_options(highs: highspy.Highs, options: dict[str, str | int]) -> None:
     """Set HiGHS options from a mapping."""
     for key, value in options.items():
         highs.setOptionValue(key, value)
