@@ -94,3 +94,15 @@ def test_region_and_marginal_tables_are_built_when_read_and_travel_built() -> No
     assert list(copy.regions["region_id"]) == ["A", "B", "C"]
     assert copy.marginal_values.equals(plan.marginal_values)
     assert not callable(plan.regions_table)  # read once, kept
+
+
+def test_a_forgotten_planner_solves_as_a_fresh_one(states) -> None:
+    sc = pf.load_scenario()
+    planner = pf.Planner(states)
+    planner.solve(sc.updated(spread_weight=0.1))  # adds tangents of its own
+    planner.forget_basis()
+    again = planner.solve(sc)
+    fresh = pf.Planner(states).solve(sc)
+    assert again.solver.rebuilt
+    assert again.objective == pytest.approx(fresh.objective, rel=1e-12)
+    assert again.approximation["tangents"] == fresh.approximation["tangents"]

@@ -10,10 +10,13 @@ the two through Pyomo's standard-form compiler.
 
 Units as in ``model``: money in ``unit_busd``, capacity in points, per-capita capacity
 ``y`` with national baseline 1. The response of each (r, i), a_i m_ri s ln(1 + x/s), is
-``coef * tau`` with ``tau`` bounded by *cuts*: tau <= s (ln(1 + u_k) + (x/s - u_k)/(1 + u_k)),
-the tangent of s ln(1 + x/s) at x = u_k s. Cuts depend only on s, never on weights,
-lambda or the budget, so the pool of cuts persists across re-solves and grows only
-where plans go (``add_cuts``, the outer-approximation loop of ``solve.Planner``).
+``coef * tau`` with ``tau`` the lower envelope of tangents of s ln(1 + x/s) at points
+x = u_k s, as bounded segment columns (``x = sum seg``, ``tau = sum slope_k seg_k``;
+no row per tangent, which the simplex method would pay for on every iteration:
+measured, tangents as rows made re-solves several times slower). Tangents depend only
+on s, never on weights, lambda or the budget, so they persist across re-solves and are
+added only where plans go (``HighsLP.add_tangents``, the outer-approximation loop of
+``solve.Planner``): one column each, its neighbours' lengths rewritten.
 
 The inner (chord) response for capacity lower bounds, the top-k cap, hubs and the two
 spread measures are as ``model``'s module docstring says; the Gini cap row is always

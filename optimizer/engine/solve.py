@@ -3,10 +3,10 @@
 A ``Planner`` keeps one loaded LP. Solving a scenario whose structure matches it only
 writes the changed bounds, costs and coefficients (in bulk) and re-solves from the
 previous basis; anything else rebuilds. The response approximation is adaptive: the LP
-starts with a few tangent cuts per region and instrument and adds cuts where the plan
+starts with a few tangents per region and instrument and adds tangents where the plan
 sits until the exact approximation error is within the scenario's tolerance (an
-outer-approximation loop of warm dual-simplex re-solves); the pool of cuts is kept for
-later re-solves. Solves are serialized with ``SOLVE_LOCK`` (the Pyomo interface used
+outer-approximation loop of warm simplex re-solves); the tangents are kept for later
+re-solves. Solves are serialized with ``SOLVE_LOCK`` (the Pyomo interface used
 by the analyses redirects process-wide stdout/stderr while it solves).
 """
 
@@ -41,9 +41,9 @@ from optimizer.engine.start.basis import (
 )
 from optimizer.engine.start.estimate import estimate_plan
 
-MAX_CUT_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solve)
+MAX_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solve)
 LOOP_TARGET = 0.5  # the loop stops at this share of approximation.max_error_share
-CUT_TARGET = 0.25  # a round cuts every term whose error exceeds this share of its allowance
+TANGENT_TARGET = 0.25  # a round adds tangents to every term whose error exceeds this share of its allowance
 MIN_SPACING, MAX_SPACING = 1e-4, 1.0  # neighbouring tangents, apart in ln(1 + u)
 # tangents on either side of a new one, and the coarse first layout (points, of which
 # past the dense zone): fewer on large LPs, where every column costs each simplex iteration
@@ -80,7 +80,7 @@ class Planner:
     """
 
     def __init__(self, regions: Regions, mip_duals: bool = True, refine: bool = True) -> None:
-        """``refine``: add tangent cuts until the response approximation is within the
+        """``refine``: add tangents until the response approximation is within the
         scenario's tolerance (off only where just feasibility matters, as in diagnosis)."""
         self.regions = regions
         self.mip_duals = mip_duals
@@ -92,7 +92,7 @@ class Planner:
 
     def _ensure_model(self, inputs: ModelInputs, values: dict[str, Any]) -> bool:
         """Write the scenario's numbers into the loaded LP, or build it, load it into
-        HiGHS and give it its first cuts. Records the time of each step in
+        HiGHS and give it its first tangents. Records the time of each step in
         ``self._times`` (seconds); True if rebuilt."""
         clock = time.perf_counter()
         self._times = {"build_time_s": 0.0, "translate_time_s": 0.0, "start_time_s": 0.0}
@@ -131,7 +131,7 @@ class Planner:
         adds the conflicting rules and the smallest fixes, which cost further solves.
         The LP's response approximation is refined until it is off by at most
         ``approximation.max_error_share`` of the objective (``plan.approximation`` says
-        by how much, after how many rounds, with how many cuts).
+        by how much, after how many rounds, with how many tangents).
         ``gini_cap`` adds the constraint Gini (the LP's) <= gini_cap, for the
         epsilon-constraint method; it needs ``spread_measure: gini``.
         """
@@ -176,10 +176,10 @@ class Planner:
         return best if best is not None else plan
 
     def forget_basis(self) -> None:
-        """Drop HiGHS's warm-start basis: the next solve starts without one, so a batch
-        of runs gives the same numbers whatever this planner solved before."""
-        if self._highs is not None:
-            self._highs.highs.clearSolver()
+        """Drop the loaded LP, its basis and the tangents earlier solves added: the next
+        solve starts afresh, so a batch of runs gives the same numbers whatever this
+        planner solved before."""
+        self._lp = self._highs = None
 
     def lp(self) -> HighsLP:
         """The last solved LP as HiGHS holds it (``.highs``, a ``highspy.Highs``; ``.lp``
@@ -262,10 +262,10 @@ class Planner:
         return build_result(inputs, x, duals, info, outcome.approximation, hubs)
 
     def _refined(self, inputs: ModelInputs, loaded: HighsLP) -> _Outcome:
-        """Solve, then add cuts where the plan's response error is large and re-solve,
+        """Solve, then add tangents where the plan's response error is large and re-solve,
         until the error is within tolerance (or the rounds run out)."""
         highs_time, iterations = 0.0, 0
-        for rounds in range(1, MAX_CUT_ROUNDS + 1):
+        for rounds in range(1, MAX_ROUNDS + 1):
             outcome = self._solve_once(inputs, loaded)
             if self._start == "estimated plan + crossover":
                 set_options(loaded.highs, WARM_OPTIONS)  # later runs: dual simplex, warm
@@ -273,7 +273,7 @@ class Planner:
             iterations += outcome.iterations
             approx = outcome.approximation
             limit = LOOP_TARGET * inputs.scenario.approximation.max_error_share
-            if approx["error_share"] <= limit or not self.refine or rounds == MAX_CUT_ROUNDS:
+            if approx["error_share"] <= limit or not self.refine or rounds == MAX_ROUNDS:
                 break
             if not loaded.add_tangents(*tangents_for(inputs, loaded, outcome.x, approx)):
                 break
@@ -398,7 +398,7 @@ def neighbours(term: np.ndarray, u: np.ndarray, allowance: np.ndarray, count: in
 def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
              approx: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Cuts at and around the plan for the terms whose response error matters: each
-    term whose error (points) exceeds ``CUT_TARGET`` of an even split of the loop's
+    term whose error (points) exceeds ``TANGENT_TARGET`` of an even split of the loop's
     allowance (``LOOP_TARGET`` of the tolerance)."""
     coef = (inputs.effectiveness * inputs.multiplier).ravel()
     s = inputs.saturation_busd.ravel()
@@ -408,7 +408,7 @@ def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
     allowance = (LOOP_TARGET * inputs.scenario.approximation.max_error_share
                  * abs(approx["objective_exact"]))
     share = allowance / max(int((x > 0).sum()), 1)
-    term = np.flatnonzero(error > CUT_TARGET * share)
+    term = np.flatnonzero(error > TANGENT_TARGET * share)
     return neighbours(term, x[term] / s[term], share / (coef * s)[term],
                       NEIGHBOURS[_size(inputs)])
 
