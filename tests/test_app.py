@@ -163,7 +163,10 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     at.number_input(key="budget").set_value(0.504).run()
     _ok(at)
     assert not at.error
-    assert _metric(at, "Hubs selected") == "20 of 51 regions"
+    # at least the statute's 20 hubs; which plan within the MIP gap HiGHS stops at decides
+    # how many more
+    hubs, of = _metric(at, "Hubs selected").split(" of ")
+    assert int(hubs) >= 20 and of == "51 regions"
     delta = next(m.delta for m in at.metric if m.label == "Hubs selected")
     assert "MIP gap" in delta and "optimality proven" in delta
     assert at.checkbox(key="hubs_on").value is True and at.number_input(key="hub_kmin").value == 20
@@ -171,7 +174,7 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     assert any("given the chosen hubs" in m.value for m in at.markdown)
     at.selectbox(key="map_metric").set_value("hub").run()
     _ok(at)
-    assert "20 hubs" in at.get("plotly_chart")[0].proto.spec
+    assert f"{hubs} hubs" in at.get("plotly_chart")[0].proto.spec
 
 
 @pytest.mark.parametrize("fix", ["budget", "allow_unspent"])

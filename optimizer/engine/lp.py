@@ -250,7 +250,7 @@ class AllocationLP:
         linearization (``model.set_top_k_linearization``), ``gini_cap`` bounds the Gini."""
         if structure_of(inputs) != self.structure:
             raise ValueError("inputs change the model's structure; build a new model")
-        sc, unit, n, m = inputs.scenario, self.unit, self.n, self.m
+        sc, unit = inputs.scenario, self.unit
         share = inputs.pop_share
         budget = inputs.budget_busd / unit
         col_lower, col_upper = np.zeros(self.n_cols), np.full(self.n_cols, INF)
@@ -302,7 +302,7 @@ class AllocationLP:
             parts += self._top_k_values(inputs, top_k_at, top_k_margin, col_lower, row_lower,
                                         row_upper)
         coef_all = np.concatenate(parts) if parts else np.zeros(0)
-        assert coef_all.size == self.coef_rows.size, (coef_all.size, self.coef_rows.size, n, m)
+        assert coef_all.size == self.coef_rows.size  # one number per tunable entry
         return Values(col_lower, col_upper, cost, row_lower, row_upper, coef_all)
 
     def _hub_values(self, inputs: ModelInputs, col_upper: np.ndarray, row_lower: np.ndarray,
