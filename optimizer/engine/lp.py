@@ -419,6 +419,7 @@ class HighsLP:
         self.tangent_u = np.zeros(0)  # its point u = x/s
         self.tangent_col = np.zeros(0, dtype=np.int64)  # its segment's column
         self._clock = 0.0
+        self._solution: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add_tangents(self, term: np.ndarray, u: np.ndarray) -> int:
         """Add tangents at ``u`` to the envelopes of ``term`` (r*m + i): one segment
@@ -533,12 +534,21 @@ class HighsLP:
     def run(self) -> float:
         """Run HiGHS; its own time for this run (``getRunTime`` accumulates), seconds."""
         self.highs.run()
+        self._solution = None
         clock = self.highs.getRunTime()
         spent, self._clock = clock - self._clock, clock
         return spent
 
+    def solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last run's column values, row duals and column duals (read once a run)."""
+        if self._solution is None:
+            got = self.highs.getSolution()
+            self._solution = (np.asarray(got.col_value), np.asarray(got.row_dual),
+                              np.asarray(got.col_dual))
+        return self._solution
+
     def column_values(self, name: str) -> np.ndarray:
-        return np.asarray(self.highs.getSolution().col_value)[self.lp.cols[name]]
+        return self.solution()[0][self.lp.cols[name]]
 
     def set_integer(self, integer: bool) -> None:
         """The hub columns integer (a MIP) or continuous (the LP of fixed hubs)."""

@@ -508,13 +508,12 @@ def _duals(loaded: HighsLP) -> Duals:
     sum of the reduced costs of the y_in it holds.
     """
     lp = loaded.lp
-    solution = loaded.highs.getSolution()
-    row_dual = np.asarray(solution.row_dual)
+    _, row_dual, col_dual = loaded.solution()
     rows = lp.rows
     per_busd = 1.0 / lp.unit  # the money rows are in the model's unit
     floor = 0.0
     if lp.structure.per_capita_floor:
-        floor = float(np.asarray(solution.col_dual)[lp.cols["y_in"]].sum())
+        floor = float(col_dual[lp.cols["y_in"]].sum())
     return Duals(
         budget=float(row_dual[rows["budget_use"]][0]) * per_busd,
         region=row_dual[rows["region_bounds"]] * per_busd,
