@@ -22,6 +22,13 @@ reports:
   approximation error as a share of the objective;
 - the floor (unless ``--no-floor``): the same LP written from the planner's HiGHS object
   to MPS, read into a fresh ``highspy.Highs`` and solved cold by HiGHS alone.
+
+Last measured (``--scales metros,counties --repeats 5 --first-runs 3 --no-floor``, load
+average 1.4 on 2 cores shared with other work): metros first solve 0.29 s, re-solve
+0.024 s (HiGHS 0.012 s); counties first solve 4.67 s with nothing saved, re-solve 1.14 s
+(HiGHS 0.91 s), peak 588 MiB. The fixed 24/32-tangent Pyomo model this replaced, in
+the same session (load 1.9): metros 2.82 s and 0.065 s; counties 37.1 s with no basis
+and 3.25 s, peak 1,021 MiB.
 """
 
 from __future__ import annotations
