@@ -106,3 +106,18 @@ def test_a_forgotten_planner_solves_as_a_fresh_one(states) -> None:
     assert again.solver.rebuilt
     assert again.objective == pytest.approx(fresh.objective, rel=1e-12)
     assert again.approximation["tangents"] == fresh.approximation["tangents"]
+
+
+def test_a_planner_rebuilds_once_re_solves_have_added_too_many_tangents(states,
+                                                                       monkeypatch) -> None:
+    import importlib
+
+    solve_module = importlib.import_module("optimizer.engine.solve")
+    monkeypatch.setattr(solve_module, "MAX_GROWTH", 1.0)  # any tangent added is too many
+    planner = pf.Planner(states)
+    sc = pf.load_scenario()
+    first = planner.solve(sc)
+    assert first.approximation["iterations"] > 1  # the first solve added tangents
+    again = planner.solve(sc)
+    assert again.solver.rebuilt  # so the next one starts afresh
+    assert again.objective == pytest.approx(first.objective, rel=1e-12)

@@ -50,6 +50,7 @@ MIN_SPACING, MAX_SPACING = 1e-4, 1.0  # neighbouring tangents, apart in ln(1 + u
 NEIGHBOURS = {"small": 2, "large": 1}
 FIRST_LAYOUT = {"small": (8, 2), "large": (4, 1)}
 LARGE_TERMS = 5_000  # regions x instruments from which an LP is large
+MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
 
@@ -89,15 +90,19 @@ class Planner:
         self._highs: HighsLP | None = None
         self._start = ""
         self._times: dict[str, float] = {}
+        self._first_tangents = 0
 
     def _ensure_model(self, inputs: ModelInputs, values: dict[str, Any]) -> bool:
         """Write the scenario's numbers into the loaded LP, or build it, load it into
-        HiGHS and give it its first tangents. Records the time of each step in
-        ``self._times`` (seconds); True if rebuilt."""
+        HiGHS and give it its first tangents: when the structure changes, or when
+        re-solves have added more than ``MAX_GROWTH`` times the first tangents (a long
+        session wandering over many plans would otherwise slow every iteration down).
+        Records the time of each step in ``self._times`` (seconds); True if rebuilt."""
         clock = time.perf_counter()
         self._times = {"build_time_s": 0.0, "translate_time_s": 0.0, "start_time_s": 0.0}
         if self._lp is not None and self._highs is not None and (
-                self._lp.structure == structure_of(inputs)):
+                self._lp.structure == structure_of(inputs)) and (
+                self._highs.tangent_term.size <= MAX_GROWTH * self._first_tangents):
             self._highs.write(self._lp.values(inputs, **values))
             self._start = "the previous solve's basis"
             self._times["build_time_s"] = time.perf_counter() - clock
@@ -111,7 +116,7 @@ class Planner:
         self._times["translate_time_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         estimate = None if inputs.hubs is not None else estimate_plan(inputs)
-        self._highs.add_tangents(*first_tangents(inputs, estimate))
+        self._first_tangents = self._highs.add_tangents(*first_tangents(inputs, estimate))
         self._start = "HiGHS's own start"
         if estimate is not None and self._highs.highs.getNumCol() >= LARGE_MODEL_COLUMNS:
             # large LP: crossover from the estimated plan, then the primal simplex method
