@@ -1,13 +1,13 @@
-"""How the first county solve fares with no saved or shipped basis, across scenarios.
+"""How the first county solve fares from nothing, across scenarios.
 
 Run: .venv/bin/python benchmarks/bench_cold_start.py [--regions counties] [--repeats 1]
 
-A large LP with no basis of its shape starts from the estimated plan
-(``optimizer.engine.start.estimate``), which HiGHS's crossover turns into a basis. The estimate
+A large LP starts from the estimated plan (``optimizer.engine.start.estimate``): its
+first tangents sit around it, and HiGHS's crossover turns it into a basis. The estimate
 knows the Hoover objective, exclusions, caps and floors; other rules are left to the
-simplex method, so this measures the first solve where the estimate is exact and
-where it is not. Each scenario is solved by a fresh ``Planner`` in a fresh
-``PLACEFUND_HOME`` with the shipped bases switched off; times are medians.
+simplex method and the tangent loop, so this measures the first solve where the
+estimate is exact and where it is not. Each scenario is solved by a fresh ``Planner``;
+times are medians.
 """
 
 from __future__ import annotations
@@ -43,10 +43,6 @@ def main() -> None:
 
     import optimizer as pf
     from optimizer.engine.scenario import region_set_default
-    from optimizer.engine.settings import home_dir
-    from optimizer.engine.start import basis as warmstart
-
-    warmstart.SHIPPED_BASES = warmstart.SHIPPED_BASES / "disabled-for-benchmark"
     regions = pf.load_regions(args.regions)
     base = region_set_default(args.regions, regions.indicators)
     print(f"Cold first solves, {args.regions} ({len(regions)} regions), load average "
@@ -59,8 +55,6 @@ def main() -> None:
         scenario = base.updated(**changes)
         runs = []
         for _ in range(args.repeats):
-            for saved in (home_dir() / "bases").glob("*.npz"):
-                saved.unlink()
             start = time.perf_counter()
             plan = pf.Planner(regions).solve(scenario)
             info = plan.solver
@@ -70,9 +64,9 @@ def main() -> None:
         first, build, load, warm, highs, iters = (statistics.median(v) for v in zip(*runs))
         print(f"{name:<28}{first:>7.2f}{build:>7.2f}{load:>7.2f}{warm:>7.2f}{highs:>7.2f}"
               f"{iters:>7.0f}  {plan.solver.start}")
-    print("\nSeconds. first: the whole first Planner.solve; build: Pyomo model; load: "
-          "translating it into HiGHS; start: estimate + crossover; HiGHS: its own solve; "
-          "iters: its simplex iterations.")
+    print("\nSeconds. first: the whole first Planner.solve; build: the LP's arrays; load: "
+          "passing them to HiGHS; start: estimate, first tangents, crossover; HiGHS: its own "
+          "solve, every round of the tangent loop; iters: its simplex iterations.")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def tiny_scenario(**overrides: object) -> pf.Scenario:
         "weights": {"talent": 1.0},
         "instruments": ONE_INSTRUMENT,
         "missing_values": "error",
-        "approximation": {"tangents": 200},
+        "approximation": {"tangents": 200, "max_error_share": 1e-6},
     }
     base.update(overrides)
     return pf.scenario_from_dict(base, source="test scenario")

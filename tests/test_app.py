@@ -168,7 +168,10 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     at.number_input(key="budget").set_value(0.504).run()
     _ok(at)
     assert not at.error
-    assert _metric(at, "Hubs selected") == "20 of 51 regions"
+    # at least the statute's 20 hubs; which plan within the MIP gap HiGHS stops at decides
+    # how many more
+    hubs, of = _metric(at, "Hubs selected").split(" of ")
+    assert int(hubs) >= 20 and of == "51 regions"
     delta = next(m.delta for m in at.metric if m.label == "Hubs selected")
     assert "MIP gap" in delta and "optimality proven" in delta
     assert at.checkbox(key="hubs_on").value is True and at.number_input(key="hub_kmin").value == 20
@@ -176,7 +179,7 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     assert any("given the chosen hubs" in m.value for m in at.markdown)
     at.selectbox(key="map_metric").set_value("hub").run()
     _ok(at)
-    assert "20 hubs" in at.get("plotly_chart")[0].proto.spec
+    assert f"{hubs} hubs" in at.get("plotly_chart")[0].proto.spec
 
 
 @pytest.mark.parametrize("fix", ["budget", "allow_unspent"])
@@ -251,13 +254,13 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert at.session_state["loaded_set"] == "metros"
 
 
-def test_counties_after_confirmation_start_from_the_shipped_basis(at: AppTest) -> None:
+def test_counties_after_confirmation_start_from_the_estimated_plan(at: AppTest) -> None:
     at.selectbox(key="region_set").set_value("counties").run()
     at.button(key="confirm_set").click().run(timeout=180)
     _ok(at)
     plan = _plan(at)
     assert at.session_state["loaded_set"] == "counties" and len(plan.regions) == 3134
-    assert plan.solver.start == "shipped basis"
+    assert plan.solver.start == "estimated plan + crossover"
     assert plan.approximation["within_tolerance"]
     at.slider(key="lam").set_value(0.6).run(timeout=120)  # a re-solve, from the last basis
     _ok(at)

@@ -44,29 +44,26 @@ def test_layout_starts_at_zero_and_grows(states) -> None:
 
 @pytest.mark.parametrize("changes", [
     {"spread_measure": "hoover"},
-    {"spread_measure": "gini", "top_k_share_cap": {"k": 10, "max_share": 0.6}},
+    {"spread_measure": "gini", "top_k_share_cap": {"k": 10, "max_share": 0.72}},  # not binding
+    {"spread_measure": "hoover", "per_capita_floor": 0.5},
 ])
 def test_point_at_the_lp_plan_satisfies_every_row_and_reproduces_the_objective(
         states, changes) -> None:
     """The crossover start is a genuine point of the LP: at the LP's own plan, exact."""
-    import pyomo.environ as pyo
+    import scipy.sparse as sp
 
-    from optimizer.engine.model import build_model, point_at
-
-    scenario = pf.load_scenario().updated(**changes)
-    plan = pf.solve(states, scenario)
+    planner = pf.Planner(states)
+    plan = planner.solve(pf.load_scenario().updated(**changes))
     inputs = resolve(states, plan.scenario)
-    x = (plan.allocation.pivot_table(index="region_id", columns="instrument",
-                                     values="amount_usd", aggfunc="sum")
-         .reindex(index=inputs.region_ids, columns=list(inputs.instruments)).to_numpy() / 1e9)
-    mdl = build_model(inputs)
-    variables, values = point_at(mdl, inputs, x)
-    assert len({id(v) for v in variables}) == len(variables)
-    assert len(variables) == sum(1 for _ in mdl.component_data_objects(pyo.Var))
-    for var, value in zip(variables, values, strict=True):
-        var.set_value(float(value), skip_validation=True)
-    for con in mdl.component_data_objects(pyo.Constraint, active=True):
-        body = pyo.value(con.body)
-        assert con.lower is None or body >= pyo.value(con.lower) - 1e-7, con.name
-        assert con.upper is None or body <= pyo.value(con.upper) + 1e-7, con.name
-    assert pyo.value(mdl.objective) == pytest.approx(plan.solver.objective_lp, rel=1e-6)
+    loaded = planner.lp()
+    values = loaded.point_at(inputs, plan.funding_busd())
+    lp = loaded.highs.getLp()
+    a = lp.a_matrix_
+    matrix = sp.csc_matrix((np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_)),
+                           shape=(lp.num_row_, lp.num_col_))
+    rows = matrix @ values
+    assert np.all(rows >= np.asarray(lp.row_lower_) - 1e-7)
+    assert np.all(rows <= np.asarray(lp.row_upper_) + 1e-7)
+    assert np.all(values >= np.asarray(lp.col_lower_) - 1e-9)
+    assert np.all(values <= np.asarray(lp.col_upper_) + 1e-9)
+    assert np.asarray(lp.col_cost_) @ values == pytest.approx(plan.solver.objective_lp, rel=1e-6)

@@ -153,10 +153,14 @@ def test_per_capita_floor_binds_and_holds_exactly(solve_checked) -> None:
     assert plan.regions["capacity_per_capita_after"].min() >= floor - 1e-9
     assert plan.objective < free.objective
     # its marginal value (points per 0.01 of the floor) matches a finite difference of the
-    # LP, with a step small enough to stay on one piece of the piecewise-linear response
+    # LP, with a step small enough to stay on one piece of the piecewise-linear response:
+    # re-solved on one planner, whose tangents the small step leaves as they are
     step = 1e-6
-    higher = solve_checked(MILD, sc.updated(per_capita_floor=floor + step))
-    per_hundredth = (higher.solver.objective_lp - plan.solver.objective_lp) / step / 100
+    planner = pf.Planner(MILD)
+    at = planner.solve(sc.updated(per_capita_floor=floor))
+    higher = planner.solve(sc.updated(per_capita_floor=floor + step))
+    assert higher.approximation["iterations"] == 1  # the same LP, no tangent added
+    per_hundredth = (higher.solver.objective_lp - at.solver.objective_lp) / step / 100
     row = plan.marginal_values.set_index("constraint").loc["per_capita_floor"]
     assert row["marginal_value"] == pytest.approx(per_hundredth, rel=1e-3)
     assert row["marginal_value"] < 0 and "raising the per-capita floor" in row["explanation"]
@@ -219,7 +223,12 @@ def test_planner_resolve_matches_a_fresh_solve(states) -> None:
     warm = planner.solve(sc)
     fresh = pf.solve(states, sc)
     assert warm.solver.rebuilt is False
-    assert warm.objective == pytest.approx(fresh.objective, rel=1e-7)
+    # the re-solve keeps the tangents the first solve added, so the two LPs differ: their
+    # plans agree up to the approximation error each reports (a bound on how far each is
+    # from the optimum)
+    bound = max(warm.approximation["error_share"], fresh.approximation["error_share"])
+    assert abs(warm.objective - fresh.objective) <= bound * fresh.objective
+    assert warm.approximation["within_tolerance"] and fresh.approximation["within_tolerance"]
 
 
 def test_hoover_spread_measure_is_exact_and_reported(solve_checked) -> None:

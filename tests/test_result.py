@@ -110,20 +110,21 @@ def test_scenarios_hash_and_compare_by_their_fingerprint() -> None:
     assert len({base, same, other}) == 2
 
 
-def test_the_planners_lp_maps_model_rows_and_columns_to_highs() -> None:
+def test_the_planners_lp_names_its_blocks_of_highs_rows_and_columns() -> None:
     planner = pf.Planner(TWO)
     with pytest.raises(pf.SolverError):
         planner.lp()  # nothing built yet
     solved = planner.solve(tiny_scenario(budget="$2B"))
-    lp = planner.lp()
-    assert lp.highs.getNumCol() == len(lp.columns) and lp.highs.getNumRow() == len(lp.rows)
+    loaded = planner.lp()
+    lp = loaded.lp
+    # the fixed blocks come first, the segment columns of the tangents after them
+    assert loaded.highs.getNumRow() == lp.n_rows
+    assert loaded.highs.getNumCol() == lp.n_cols + loaded.tangent_term.size
     # the budget row is budget_lo <= sum x <= budget, in the model's money unit
-    row = lp.row(lp.model.budget_use)
-    budget_units = 2.0 / lp.model.unit_busd
-    assert lp.highs.getLp().row_upper_[row] == pytest.approx(budget_units)
+    row = lp.rows["budget_use"].start
+    assert loaded.highs.getLp().row_upper_[row] == pytest.approx(2.0 / lp.unit)
     # the funding column of region A holds what the plan gives it
-    col = lp.column(lp.model.x[0, 0])
+    col = lp.cols["x"].start  # (region 0, instrument 0)
     amount = solved.allocation.set_index("region_id").loc["A", "amount_usd"]
-    assert lp.highs.getSolution().col_value[col] * lp.model.unit_busd * 1e9 == pytest.approx(
+    assert loaded.highs.getSolution().col_value[col] * lp.unit * 1e9 == pytest.approx(
         amount, rel=1e-9, abs=1.0)
-    assert lp.constraint_of_row()[row] is lp.model.budget_use

@@ -384,7 +384,6 @@ _FLOOR_RULES = ("region_floor_usd", "region_floor_usd_per_capita", "region_bound
 _CAP_RULES = ("region_cap_usd", "region_cap_usd_per_capita", "max_region_share",
               "region_bounds", "exclusions")  # an excluded region's cap is 0
 _ROW_RULES: dict[str, tuple[str, ...]] = {
-    "barred": ("exclusions",),
     "instrument_share": ("instrument_shares",),
     "group_min": ("group_min_shares",),
     "topk_cap": ("top_k_share_cap",),
@@ -401,7 +400,8 @@ def iis_rules(regions: Regions, scenario: Scenario) -> set[str] | None:
 
     A region's row holds its floor and its cap, each the tightest of several rules: the
     IIS's side of the row (lower, upper) names all of them, and the deletion filter then
-    keeps those that matter. The per-capita floor is a bound on the columns ``y_in``.
+    keeps those that matter. The per-capita floor is a bound on the columns ``y_in``;
+    an instrument barred from a region, the upper bound (0) on its funding column.
     """
     inputs = resolve(regions, scenario)
     if inputs.hubs is not None:
@@ -431,11 +431,14 @@ def iis_rules(regions: Regions, scenario: Scenario) -> set[str] | None:
             names.update(_CAP_RULES if int(bound) in (upper, boxed) else ())
         else:
             names.update(_ROW_RULES.get(component, ()))
+    bounded = list(zip(map(int, iis.col_index_), map(int, iis.col_bound_), strict=True))
     if hasattr(model, "y_in"):
         floor_columns = {lp.column(var) for var in model.y_in.values()}
-        if any(int(col) in floor_columns and int(bound) in (lower, boxed)
-               for col, bound in zip(iis.col_index_, iis.col_bound_, strict=True)):
+        if any(col in floor_columns and bound in (lower, boxed) for col, bound in bounded):
             names.add("per_capita_floor")
+    barred = {lp.column(var) for var in model.x.values() if var.ub == 0.0}
+    if any(col in barred and bound in (upper, boxed) for col, bound in bounded):
+        names.add("exclusions")
     return names
 
 

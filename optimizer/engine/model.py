@@ -1,20 +1,25 @@
-"""The allocation LP as a Pyomo model: built once, re-solved by changing Params.
+"""The allocation LP in Pyomo, for the analyses that extend it, and the tangent geometry.
+
+The Planner solves the LP as arrays (``optimizer.engine.lp``), with tangents added
+where plans go; ``build_model`` writes the same LP as a Pyomo model with the fixed
+``tangent_layout``, for consensus and robust plans (``optimizer.analysis.consensus``,
+which add rows to it) and the infeasible-subsystem diagnosis. ``tests/test_lp.py``
+proves the two are the same LP given the same tangents.
 
 Units: money in $B, capacity in points (national baseline total 100), per-capita
 capacity ``y`` with national baseline average 1.
 
 The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``-neg_coef[r,i] * tau[r,i]``
 with ``neg_coef = -a_i m_ri`` (points per $B at zero funding, negated so that the
-capacity row's coefficient is the Param itself, which Pyomo's persistent interface
-reads without evaluating an expression) and ``tau`` (in $B) approximating
-s ln(1 + u), u = x/s, by the lower envelope of tangents at fixed points u_k (an outer
+capacity row's coefficient is the Param itself) and ``tau`` (in $B) approximating
+s ln(1 + u), u = x/s, by the lower envelope of tangents at points u_k (an outer
 approximation, exact at every u_k). The envelope enters as bounded segment variables
 in $B, one per tangent, which cost the simplex method no rows; because the segments
 fill in order of falling slope, no binaries are needed. Keeping segments and ``tau``
 in dollars, not in units of u, keeps the bounds within [0, B] even for counties of a
-few hundred people, where u reaches millions; the interior-point method needs that.
-Their coefficients never change; everything a user tunes (weights, theta, lambda,
-budget, bounds, shares) is a mutable Param, so a change is a cheap re-solve.
+few hundred people, where u reaches millions. Everything a user tunes (weights,
+theta, lambda, budget, bounds, shares) is a mutable Param here, and a column bound,
+row bound, cost or listed matrix entry in ``lp``.
 
 Money inside the model is counted in ``unit_busd`` ($B, or a smaller power of ten for
 budgets under $1B), so that the budget is at least one unit and HiGHS's absolute
@@ -63,19 +68,18 @@ class Structure:
     region_ids: tuple[str, ...]
     instruments: tuple[str, ...]
     saturation_busd: bytes
-    tangents: int
-    budget_busd: float  # the tangents' dense zone scales with the budget
+    unit_busd: float  # the money unit (budgets under $1B count in smaller units)
+    chords: tuple[int, float] | None  # inner response: (tangents, budget) its chords follow
     groups: tuple[tuple[str, str, tuple[int, ...]], ...]
     top_k: int | None
     spread_measure: str
     hubs: tuple | None
-    blocked: tuple[tuple[int, int], ...]  # (r, i) barred while r still gets other instruments
     per_capita_floor: bool
 
     @property
     def inner(self) -> bool:
         """Whether the model carries the inner (chord) response for capacity lower bounds."""
-        return self.per_capita_floor or self.top_k is not None
+        return self.chords is not None
 
 
 TUNABLE_PARAMS = ("c0", "neg_coef", "floor", "cap", "budget", "budget_lo", "lam", "inst_lo",
@@ -84,7 +88,8 @@ TAIL_TANGENTS = 8  # at least this many (a quarter of all) past the dense zone
 DENSE_ZONE = 2.0  # the dense zone ends at twice the national per-capita rate
 
 
-def tangent_layout(inputs: ModelInputs) -> np.ndarray:
+def tangent_layout(inputs: ModelInputs, count: int | None = None,
+                   tail: int | None = None) -> np.ndarray:
     """(n, m, K) tangent points u_k of ln(1+u), u = x/s, for every region and instrument.
 
     u = x/s is funding per capita relative to the instrument's national scale per
@@ -92,10 +97,12 @@ def tangent_layout(inputs: ModelInputs) -> np.ndarray:
     (all but 8 when K < 32) are spaced evenly in ln(1+u) over the dense zone
     0 <= u <= 2 B/sigma_i (twice the whole budget spread at the national per-capita
     rate); the rest reach out to u = B/s_ri (the whole budget in one region).
-    u_0 = 0, so the response is exact at zero funding.
+    u_0 = 0, so the response is exact at zero funding. ``count`` (default: the
+    scenario's ``approximation.tangents``) and ``tail`` (default: as above) change that.
     """
-    count = inputs.scenario.approximation.tangents
-    tail = min(max(TAIL_TANGENTS, count // 4), count - 2)
+    count = inputs.scenario.approximation.tangents if count is None else count
+    if tail is None:
+        tail = min(max(TAIL_TANGENTS, count // 4), count - 2)
     s = inputs.saturation_busd
     sigma = s / inputs.pop_share[:, None]
     u_all = inputs.budget_busd / s
@@ -157,18 +164,18 @@ def lp_gain_points(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
 
 def structure_of(inputs: ModelInputs) -> Structure:
     """The structural fingerprint of a model built from ``inputs``."""
+    sc = inputs.scenario
+    inner = sc.per_capita_floor is not None or sc.top_k_share_cap is not None
     return Structure(
         region_ids=tuple(inputs.region_ids),
         instruments=inputs.instruments,
         saturation_busd=inputs.saturation_busd.tobytes(),
-        tangents=inputs.scenario.approximation.tangents,
-        budget_busd=inputs.budget_busd,
+        unit_busd=money_unit_busd(inputs.budget_busd),
+        chords=(sc.approximation.tangents, inputs.budget_busd) if inner else None,
         groups=tuple((g.column, g.value, tuple(g.members.tolist())) for g in inputs.groups),
-        top_k=inputs.scenario.top_k_share_cap.k if inputs.scenario.top_k_share_cap else None,
-        spread_measure=inputs.scenario.spread_measure,
-        blocked=tuple(zip(*np.nonzero(~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]),
-                          strict=True)),
-        per_capita_floor=inputs.scenario.per_capita_floor is not None,
+        top_k=sc.top_k_share_cap.k if sc.top_k_share_cap else None,
+        spread_measure=sc.spread_measure,
+        per_capita_floor=sc.per_capita_floor is not None,
         hubs=None if inputs.hubs is None else (
             tuple((c, v, tuple(m.tolist())) for c, v, m, _ in inputs.hubs.group_min),
             tuple((c, v, tuple(m.tolist())) for c, v, m in inputs.hubs.group_max_one),
@@ -177,8 +184,16 @@ def structure_of(inputs: ModelInputs) -> Structure:
     )
 
 
+def blocked_pairs(inputs: ModelInputs) -> list[tuple[int, int]]:
+    """(r, i) barred while r still gets other instruments (a row each in the Pyomo model)."""
+    barred = ~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]
+    return [(int(r), int(i)) for r, i in zip(*np.nonzero(barred), strict=True)]
+
+
 def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
-    """Build the LP for ``inputs``. Pure: it never solves."""
+    """Build the LP for ``inputs`` in Pyomo with the fixed ``tangent_layout``: the LP of
+    ``optimizer.engine.lp`` with those tangents, for the analyses that extend it
+    (consensus, diagnosis). Pure: it never solves."""
     share = inputs.pop_share
     structure = structure_of(inputs)
     unit = money_unit_busd(inputs.budget_busd)
@@ -191,15 +206,12 @@ def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     _add_sets_and_params(mdl, inputs, seg_len.shape[-1])
 
     # excluded regions are capped at 0 by their region row; single barred instruments
-    # get a row of their own (few, and part of the structure)
+    # by their column's bound
     mdl.x = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    for r, i in blocked_pairs(inputs):
+        mdl.x[r, i].setub(0.0)
     mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
     mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
-    mdl.BLOCKED = pyo.Set(initialize=[(int(r), int(i)) for r, i in structure.blocked], dimen=2)
-
-    @mdl.Constraint(mdl.BLOCKED)
-    def barred(b: Any, r: int, i: int) -> Any:
-        return b.x[r, i] == 0.0
 
     # funding ($B) spent on segment k of the tangent envelope of (r, i)
     mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
@@ -500,56 +512,6 @@ def add_gini_cap(mdl: pyo.ConcreteModel, share: np.ndarray) -> None:
     mdl.gini_eps = pyo.Param(mutable=True, initialize=1.0)
     mean_term = pyo.quicksum(float(100.0 * share[r]) * mdl.y[r] for r in mdl.R)
     mdl.gini_cap = pyo.Constraint(expr=mdl.gini_sum - mdl.gini_eps * mean_term <= 0)
-
-
-def _fill(x_busd: np.ndarray, length: np.ndarray, slope: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Segments filled in order up to ``x_busd``: (use of each segment, their tau), in $B."""
-    finite = np.cumsum(np.where(np.isfinite(length), length, 0.0)[..., :-1], axis=-1)
-    starts = np.concatenate([np.zeros_like(length[..., :1]), finite], axis=-1)
-    fill = np.clip(x_busd[..., None] - starts, 0.0, length)
-    return fill, (fill * slope).sum(axis=-1)
-
-
-def point_at(mdl: pyo.ConcreteModel, inputs: ModelInputs, x_busd: np.ndarray
-             ) -> tuple[list, np.ndarray]:
-    """Every variable of the (non-hub) model at funding ``x_busd``: (variables, values).
-
-    Segments fill in order, so the point lies on the LP's response envelope; the spread
-    and top-k variables take their tightest values. A starting point for crossover.
-    """
-    unit = mdl.unit_busd
-    fill, tau = _fill(x_busd, *segments_busd(inputs))
-    share = inputs.pop_share
-    points = inputs.c0 + (inputs.effectiveness * inputs.multiplier * tau).sum(axis=1)
-    y = points / (100.0 * share)
-    pairs: list[tuple[list, np.ndarray]] = [
-        (list(mdl.x.values()), x_busd.ravel() / unit), (list(mdl.tau.values()), tau.ravel() / unit),
-        (list(mdl.seg.values()), fill.ravel() / unit), (list(mdl.y.values()), y)]
-    if mdl.structure.inner:
-        fill_in, tau_in = _fill(x_busd, *chord_segments_busd(inputs))
-        y_in = (inputs.c0 + (inputs.effectiveness * inputs.multiplier * tau_in).sum(axis=1)
-                ) / (100.0 * share)
-        pairs += [(list(mdl.seg_in.values()), fill_in.ravel() / unit),
-                  (list(mdl.tau_in.values()), tau_in.ravel() / unit),
-                  (list(mdl.y_in.values()), y_in)]
-    if hasattr(mdl, "hoover_sum"):
-        mu = float(share @ y)
-        dev = np.abs(y - mu)
-        pairs += [([mdl.mu], np.array([mu])), (list(mdl.dev.values()), dev),
-                  ([mdl.hoover_sum], np.array([50.0 * share @ dev]))]
-    if hasattr(mdl, "gini_sum"):
-        r, t = np.triu_indices(len(y), k=1)
-        gap = np.abs(y[r] - y[t])
-        pairs += [(list(mdl.d.values()), gap),
-                  ([mdl.gini_sum], np.array([100.0 * (share[r] * share[t] * gap).sum()]))]
-    if hasattr(mdl, "topk_threshold"):
-        k = mdl.structure.top_k
-        threshold = float(np.sort(points)[-k]) if k <= len(points) else 0.0
-        pairs += [([mdl.topk_threshold], np.array([threshold])),
-                  (list(mdl.topk_excess.values()), np.maximum(points - threshold, 0.0))]
-    variables = [v for vs, _ in pairs for v in vs]
-    return variables, np.concatenate([vals for _, vals in pairs])
 
 
 def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:

@@ -12,7 +12,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,14 +135,18 @@ class AllocationResult:
     - ``metrics_before`` / ``metrics_after``: concentration metrics (see ``metrics.py``)
     - ``marginal_values``: binding constraints and what relaxing each is worth
     - ``solver`` / ``provenance`` / ``approximation``: how the plan was made
+
+    ``regions`` and ``marginal_values`` are built on first read (``regions_table`` and
+    ``marginal_table`` may be given as functions making them): a caller that reads only
+    the metrics and the funding, as a sensitivity run does, never pays for them.
     """
 
     scenario: Scenario
     allocation: pd.DataFrame
-    regions: pd.DataFrame
+    regions_table: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     metrics_before: dict[str, float]
     metrics_after: dict[str, float]
-    marginal_values: pd.DataFrame
+    marginal_table: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     solver: SolverInfo
     approximation: dict[str, float]
     provenance: dict[str, Any]
@@ -151,6 +155,29 @@ class AllocationResult:
     notes: list[str] = field(default_factory=list)
     # polygons of regions that are not a shipped set; to_dir keeps a copy beside the plan
     geometry_path: Path | None = None
+
+    @property
+    def regions(self) -> pd.DataFrame:
+        """Per-region summary (see the class docstring), built on first read."""
+        return self._table("regions_table")
+
+    @property
+    def marginal_values(self) -> pd.DataFrame:
+        """Binding constraints and their marginal values, built on first read."""
+        return self._table("marginal_table")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to another process) with its tables built: functions do not travel."""
+        state = dict(self.__dict__)
+        state["regions_table"], state["marginal_table"] = self.regions, self.marginal_values
+        return state
+
+    def _table(self, name: str) -> pd.DataFrame:
+        value = getattr(self, name)
+        if callable(value):
+            value = value()
+            object.__setattr__(self, name, value)  # frozen: cache the built table once
+        return value
 
     @property
     def objective(self) -> float:
@@ -244,10 +271,10 @@ class AllocationResult:
         return cls(
             scenario=load_scenario(d / "scenario.yaml"),
             allocation=allocation,
-            regions=regions,
+            regions_table=regions,
             metrics_before=before,
             metrics_after=after,
-            marginal_values=marginal,
+            marginal_table=marginal,
             solver=solver,
             approximation=metrics.get("approximation", {}),
             provenance=metrics.get("provenance", {}),
@@ -437,10 +464,10 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
     return AllocationResult(
         scenario=sc,
         allocation=_allocation_table(inputs, x_busd),
-        regions=_regions_table(inputs, x_busd, gain, hubs),
+        regions_table=lambda: _regions_table(inputs, x_busd, gain, hubs),
         metrics_before=concentration(inputs.c0, inputs.population, sc.spread_weight, top_base),
         metrics_after=concentration(final, inputs.population, sc.spread_weight, top_base),
-        marginal_values=_marginal_values(inputs, x_busd, duals, conditional=hubs is not None)
+        marginal_table=(lambda: _marginal_values(inputs, x_busd, duals, conditional=hubs is not None))
         if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
         notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
         solver=solver,

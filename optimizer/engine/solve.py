@@ -1,9 +1,13 @@
-"""Solve: HiGHS through Pyomo's persistent interface, one model per Planner.
+"""Solve: the allocation LP (``optimizer.engine.lp``) in one ``highspy.Highs`` per Planner.
 
-A ``Planner`` keeps one built model and one persistent HiGHS object. Solving a
-scenario whose structure matches the built model only rewrites mutable Params and
-re-solves from the previous basis; anything else rebuilds. Solves are serialized
-with a lock because the HiGHS interface redirects process-wide stdout/stderr.
+A ``Planner`` keeps one loaded LP. Solving a scenario whose structure matches it only
+writes the changed bounds, costs and coefficients (in bulk) and re-solves from the
+previous basis; anything else rebuilds. The response approximation is adaptive: the LP
+starts with a few tangents per region and instrument and adds tangents where the plan
+sits until the exact approximation error is within the scenario's tolerance (an
+outer-approximation loop of warm simplex re-solves); the tangents are kept for later
+re-solves. Solves are serialized with ``SOLVE_LOCK`` (the Pyomo interface used
+by the analyses redirects process-wide stdout/stderr while it solves).
 """
 
 from __future__ import annotations
@@ -14,60 +18,57 @@ from typing import Any
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from optimizer.engine.check import check
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
-from optimizer.engine.highs import (
-    SOLVE_LOCK,
-    LoadedLP,
-    PersistentHighs,
-    column_index,
-    highs_of,
-    hubs_fixed,
-    load_model,
-    loaded_lp,
-    new_persistent_highs,
-    row_index,
-)
+from optimizer.engine.highs import SOLVE_LOCK
 from optimizer.engine.inputs import ModelInputs, resolve
+from optimizer.engine.lp import AllocationLP, HighsLP
 from optimizer.engine.metrics import concentration
-from optimizer.engine.model import (
-    add_gini_cap,
-    build_model,
-    lp_gain_points,
-    point_at,
-    set_params,
-    set_top_k_linearization,
-    structure_of,
-)
+from optimizer.engine.model import structure_of, tangent_layout
 from optimizer.engine.response import gain_points
 from optimizer.engine.result import AllocationResult, Duals, SolverInfo, Status, build_result
 from optimizer.engine.scenario import Scenario
 from optimizer.engine.start.basis import (
-    COLD_START_OPTIONS,
     CROSSOVER_START_OPTIONS,
     LARGE_MODEL_COLUMNS,
     WARM_OPTIONS,
-    load_basis,
-    save_basis,
+    set_options,
     start_from_point,
 )
 from optimizer.engine.start.estimate import estimate_plan
 
-MAX_TANGENT_DOUBLINGS = 2  # a plan whose response error is too large is re-solved finer
+MAX_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solve)
+LOOP_TARGET = 0.5  # the loop stops at this share of approximation.max_error_share
+TANGENT_TARGET = 0.25  # a round adds tangents to every term whose error exceeds this share of its allowance
+MIN_SPACING, MAX_SPACING = 1e-4, 1.0  # neighbouring tangents, apart in ln(1 + u)
+# tangents on either side of a new one, and the coarse first layout (points, of which
+# past the dense zone): fewer on large LPs, where every column costs each simplex iteration
+NEIGHBOURS = {"small": 2, "large": 1}
+FIRST_LAYOUT = {"small": (8, 2), "large": (4, 1)}
+LARGE_TERMS = 5_000  # regions x instruments from which an LP is large
+MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
 
+_TERMINATION = {
+    highspy.HighsModelStatus.kOptimal: TerminationCondition.convergenceCriteriaSatisfied,
+    highspy.HighsModelStatus.kInfeasible: TerminationCondition.provenInfeasible,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: TerminationCondition.infeasibleOrUnbounded,
+    highspy.HighsModelStatus.kUnbounded: TerminationCondition.unbounded,
+    highspy.HighsModelStatus.kTimeLimit: TerminationCondition.maxTimeLimit,
+    highspy.HighsModelStatus.kIterationLimit: TerminationCondition.iterationLimit,
+}
+
 
 class Planner:
-    """Solves scenarios on one regions table, reusing the model between solves.
+    """Solves scenarios on one regions table, reusing the LP between solves.
 
-    Changing weights, lambda, theta, the budget or bounds only rewrites mutable Params
-    and re-solves from the last basis; other changes rebuild the model.
+    Changing weights, lambda, theta, the budget or bounds only writes the changed
+    numbers into HiGHS and re-solves from the last basis; other changes rebuild it.
 
     >>> from optimizer import load_regions, load_scenario
     >>> planner = Planner(load_regions("states"))
@@ -80,69 +81,50 @@ class Planner:
     """
 
     def __init__(self, regions: Regions, mip_duals: bool = True, refine: bool = True) -> None:
-        """``refine``: re-solve with more tangents when the response approximation is
-        too coarse (off only where just feasibility matters, as in diagnosis)."""
+        """``refine``: add tangents until the response approximation is within the
+        scenario's tolerance (off only where just feasibility matters, as in diagnosis)."""
         self.regions = regions
         self.mip_duals = mip_duals
         self.refine = refine
-        self._model: pyo.ConcreteModel | None = None
-        self._solver: PersistentHighs | None = None
-        self._highs_clock = 0.0
-        self._dual_rows: list = []
+        self._lp: AllocationLP | None = None
+        self._highs: HighsLP | None = None
         self._start = ""
         self._times: dict[str, float] = {}
+        self._first_tangents = 0
 
-    def _ensure_model(self, inputs: ModelInputs) -> bool:
-        """Re-parametrize the model, or build it, load it into HiGHS and pick a start.
-
-        Records the time of each step in ``self._times`` (seconds); True if rebuilt.
-        """
+    def _ensure_model(self, inputs: ModelInputs, values: dict[str, Any]) -> bool:
+        """Write the scenario's numbers into the loaded LP, or build it, load it into
+        HiGHS and give it its first tangents: when the structure changes, or when
+        re-solves have added more than ``MAX_GROWTH`` times the first tangents (a long
+        session wandering over many plans would otherwise slow every iteration down).
+        Records the time of each step in ``self._times`` (seconds); True if rebuilt."""
         clock = time.perf_counter()
         self._times = {"build_time_s": 0.0, "translate_time_s": 0.0, "start_time_s": 0.0}
-        if self._model is not None and self._model.structure == structure_of(inputs):
-            set_params(self._model, inputs)
+        if self._lp is not None and self._highs is not None and (
+                self._lp.structure == structure_of(inputs)) and (
+                self._highs.tangent_term.size <= MAX_GROWTH * self._first_tangents):
+            self._highs.write(self._lp.values(inputs, **values))
             self._start = "the previous solve's basis"
             self._times["build_time_s"] = time.perf_counter() - clock
             return False
-        self._model = build_model(inputs)
+        lp = AllocationLP(inputs)
+        first = lp.values(inputs, **values)
         self._times["build_time_s"] = time.perf_counter() - clock
-        self._solver = new_persistent_highs()
-        self._highs_clock = 0.0
-        mdl = self._model
-        self._save_basis = False
-        self._start = "HiGHS's own start"
         clock = time.perf_counter()
-        load_model(self._solver, mdl)
+        self._highs = HighsLP(lp, first)
+        self._lp = lp
         self._times["translate_time_s"] = time.perf_counter() - clock
-        if inputs.hubs is None and len(mdl.seg) >= LARGE_MODEL_COLUMNS:
-            # large LP: a saved basis of this shape, else crossover from the estimated
-            # plan, else the IPM
-            clock = time.perf_counter()
-            source = load_basis(highs_of(self._solver), mdl.structure)
-            if source is None and self._start_near_estimate(inputs):
-                source = "estimated plan + crossover"
-                self._solver.config.solver_options = dict(CROSSOVER_START_OPTIONS)
-            if source is None:
-                source = "interior point + crossover"
-                self._solver.config.solver_options = dict(COLD_START_OPTIONS)
-            self._start = source
-            self._times["start_time_s"] = time.perf_counter() - clock
-            self._save_basis = True
-        self._dual_rows = [mdl.budget_use, *mdl.region_bounds.values(),
-                           *mdl.instrument_share.values(), *mdl.group_min.values()]
-        if hasattr(mdl, "topk_cap"):
-            self._dual_rows.append(mdl.topk_cap)
+        clock = time.perf_counter()
+        estimate = None if inputs.hubs is not None else estimate_plan(inputs)
+        self._first_tangents = self._highs.add_tangents(*first_tangents(inputs, estimate))
+        self._start = "HiGHS's own start"
+        if estimate is not None and self._highs.highs.getNumCol() >= LARGE_MODEL_COLUMNS:
+            # large LP: crossover from the estimated plan, then the primal simplex method
+            if start_from_point(self._highs.highs, self._highs.point_at(inputs, estimate)):
+                self._start = "estimated plan + crossover"
+                set_options(self._highs.highs, CROSSOVER_START_OPTIONS)
+        self._times["start_time_s"] = time.perf_counter() - clock
         return True
-
-    def _start_near_estimate(self, inputs: ModelInputs) -> bool:
-        """Crash a basis from the estimated plan (``optimizer.engine.start.estimate``)."""
-        mdl, solver = self._model, self._solver
-        assert mdl is not None and solver is not None
-        variables, values = point_at(mdl, inputs, estimate_plan(inputs))
-        highs = highs_of(solver)
-        columns = np.zeros(highs.getNumCol())
-        columns[[column_index(solver, v) for v in variables]] = values
-        return start_from_point(highs, columns)
 
     def solve(self, scenario: Scenario, *, gini_cap: float | None = None) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, check, and return the plan.
@@ -152,21 +134,14 @@ class Planner:
         rules it breaks. An infeasible scenario raises ``InfeasibleError`` naming what the
         arithmetic shows to conflict; ``optimizer.analysis.diagnose.solve_explained``
         adds the conflicting rules and the smallest fixes, which cost further solves.
-        When the LP's response approximation is off by more than
-        ``approximation.max_error_share`` of the objective, the plan is solved again with
-        twice the tangents (at most twice); the plan's scenario records the count used.
+        The LP's response approximation is refined until it is off by at most
+        ``approximation.max_error_share`` of the objective (``plan.approximation`` says
+        by how much, after how many rounds, with how many tangents).
         ``gini_cap`` adds the constraint Gini (the LP's) <= gini_cap, for the
         epsilon-constraint method; it needs ``spread_measure: gini``.
         """
         try:
             plan = self._solve(scenario, gini_cap)
-            for _ in range(MAX_TANGENT_DOUBLINGS if self.refine else 0):
-                approx = plan.scenario.approximation
-                if plan.approximation["within_tolerance"]:
-                    break
-                # the response approximation is too coarse for this plan: twice the tangents
-                plan = self._solve(plan.scenario.updated(approximation={
-                    **approx.model_dump(), "tangents": 2 * approx.tangents}), gini_cap)
             plan = self._tighten_top_k(plan, gini_cap)
             return verified(plan, self.regions)
         except InfeasibleError as err:
@@ -206,35 +181,34 @@ class Planner:
         return best if best is not None else plan
 
     def forget_basis(self) -> None:
-        """Drop HiGHS's warm-start basis: the next solve starts without one, so a batch
-        of runs gives the same numbers whatever this planner solved before."""
-        if self._solver is not None:
-            highs_of(self._solver).clearSolver()
+        """Drop the loaded LP, its basis and the tangents earlier solves added: the next
+        solve starts afresh, so a batch of runs gives the same numbers whatever this
+        planner solved before."""
+        self._lp = self._highs = None
 
-    def lp(self) -> LoadedLP:
-        """The last solved model as HiGHS holds it (Pyomo model, ``highspy.Highs``,
-        row/column maps), for analyses working on HiGHS directly, e.g. ``Highs.getIis``.
+    def lp(self) -> HighsLP:
+        """The last solved LP as HiGHS holds it (``.highs``, a ``highspy.Highs``; ``.lp``
+        its blocks of columns and rows), for analyses working on HiGHS directly.
 
         Read-only: changing it changes this planner's next solve. Hold
         ``optimizer.engine.highs.SOLVE_LOCK`` while running HiGHS on it.
         """
-        if self._model is None or self._solver is None:
+        if self._highs is None:
             raise SolverError("solve a scenario before asking for its LP")
-        return loaded_lp(self._solver, self._model)
+        return self._highs
 
     def ranging(self) -> dict[str, tuple[float, float]]:
         """HiGHS ranging of the last LP solve: the intervals of the budget ($B) and of
         lambda over which its optimal basis stays optimal (``Highs.getRanging``)."""
-        mdl, solver = self._model, self._solver
-        if mdl is None or solver is None:
+        lp, loaded = self._lp, self._highs
+        if lp is None or loaded is None:
             raise SolverError("solve a scenario before ranging")
-        status, rng = highs_of(solver).getRanging()
+        status, rng = loaded.highs.getRanging()
         if status != highspy.HighsStatus.kOk:
             raise SolverError(f"HiGHS could not range this plan ({status})")
-        row = row_index(solver, mdl.budget_use)
-        spread = mdl.gini_sum if hasattr(mdl, "gini_sum") else mdl.hoover_sum
-        col = column_index(solver, spread)
-        unit = mdl.unit_busd
+        row = lp.rows["budget_use"].start
+        col = lp.spread_col
+        unit = lp.unit
         # the objective is mean - lambda * spread: the spread column's cost is -lambda
         return {
             "budget_busd": (max(0.0, rng.row_bound_dn.value_[row]) * unit,
@@ -242,19 +216,6 @@ class Planner:
             "spread_weight": (float(np.clip(-rng.col_cost_up.value_[col], 0.0, 1.0)),
                               float(np.clip(-rng.col_cost_dn.value_[col], 0.0, 1.0))),
         }
-
-    def _apply_gini_cap(self, eps: float | None, inputs: ModelInputs) -> None:
-        """Add the Gini cap row on first use; set its epsilon (1, never binding, if off)."""
-        mdl, solver = self._model, self._solver
-        assert mdl is not None and solver is not None
-        if eps is not None and not hasattr(mdl, "gini_cap"):
-            if mdl.structure.spread_measure != "gini":
-                raise ScenarioError("a Gini cap needs spread_measure: gini")
-            add_gini_cap(mdl, inputs.pop_share)
-            solver.add_parameters([mdl.gini_eps])
-            solver.add_constraints([mdl.gini_cap])
-        if hasattr(mdl, "gini_eps"):
-            mdl.gini_eps = 1.0 if eps is None else float(eps)
 
     def _solve(self, scenario: Scenario, gini_cap: float | None = None,
                top_k_at: np.ndarray | None = None, top_k_margin: float = 0.0) -> AllocationResult:
@@ -270,133 +231,222 @@ class Planner:
         conflicts = precheck(inputs)
         if conflicts:
             raise InfeasibleError(conflicts)
+        if gini_cap is not None and inputs.scenario.spread_measure != "gini":
+            raise ScenarioError("a Gini cap needs spread_measure: gini")
         with SOLVE_LOCK:
-            rebuilt = self._prepare(inputs, gini_cap, top_k_at, top_k_margin)
-            mdl, solver = self._model, self._solver
-            assert mdl is not None and solver is not None
             start = time.perf_counter()
-            results = solver.solve(mdl)
-            solve_time = time.perf_counter() - start
-            clock = results.timing_info.highs_time
-            highs_time, self._highs_clock = clock - self._highs_clock, clock
-            term = results.termination_condition
-            is_mip = inputs.hubs is not None
-            timed_out_with_plan = (is_mip and term == TerminationCondition.maxTimeLimit
-                                   and results.incumbent_objective is not None)
-            if not timed_out_with_plan:
-                self._raise_unless_optimal(term, inputs, scenario)
-            if results.incumbent_objective is None:
-                raise SolverError("HiGHS stopped without a plan; try a longer "
-                                  "solver.time_limit_s, or rescale very large or very small inputs")
-            objective_lp = float(results.incumbent_objective)
-            x, duals, hubs, mip_gap = self._read_plan(results, objective_lp, is_mip)
-            approximation = approximation_at(inputs, x, objective_lp)
-            self._keep_basis()
-            info = SolverInfo(
-                status=status_of(term, has_plan=True),
-                termination=term.name,
-                solver="HiGHS via pyomo.contrib.solver",
-                solver_version=".".join(map(str, results.solver_version)),
-                rebuilt=rebuilt,
-                build_time_s=self._times["build_time_s"],
-                translate_time_s=self._times["translate_time_s"],
-                start_time_s=self._times["start_time_s"],
-                solve_time_s=solve_time,
-                highs_time_s=highs_time,
-                objective_lp=objective_lp,
-                simplex_iterations=int(results.extra_info.simplex_iteration_count or 0),
-                mip=is_mip,
-                mip_gap=mip_gap,
-                proven_optimal=not timed_out_with_plan,
-                duals=("lp" if not is_mip else "conditional on the chosen hubs"
-                       if duals is not None else "not available"),
-                start=self._start,
-            )
-        return build_result(inputs, x, duals, info, approximation, hubs)
+            rebuilt = self._ensure_model(inputs, {"top_k_at": top_k_at,
+                                                  "top_k_margin": top_k_margin,
+                                                  "gini_cap": gini_cap})
+            loaded = self._highs
+            assert loaded is not None
+            _set_options(loaded.highs, inputs)
+            outcome = self._refined(inputs, loaded)
+            solve_time = time.perf_counter() - start - sum(self._times.values())
+        x, duals, hubs = outcome.x, outcome.duals, outcome.hubs
+        info = SolverInfo(
+            status=status_of(outcome.term, has_plan=True),
+            termination=outcome.term.name,
+            solver="HiGHS (highspy)",
+            solver_version=loaded.highs.version(),
+            rebuilt=rebuilt,
+            build_time_s=self._times["build_time_s"],
+            translate_time_s=self._times["translate_time_s"],
+            start_time_s=self._times["start_time_s"],
+            solve_time_s=solve_time,
+            highs_time_s=outcome.highs_time,
+            objective_lp=outcome.objective,
+            simplex_iterations=outcome.iterations,
+            mip=hubs is not None,
+            mip_gap=outcome.mip_gap,
+            proven_optimal=outcome.term == TerminationCondition.convergenceCriteriaSatisfied,
+            duals=("lp" if hubs is None else "conditional on the chosen hubs"
+                   if duals is not None else "not available"),
+            start=self._start,
+        )
+        return build_result(inputs, x, duals, info, outcome.approximation, hubs)
 
-    def _prepare(self, inputs: ModelInputs, gini_cap: float | None,
-                 top_k_at: np.ndarray | None, top_k_margin: float) -> bool:
-        """The model and HiGHS ready for ``inputs`` (True if rebuilt): Params, the Gini
-        cap, the top-k linearization, the time limit and a MIP's gap."""
-        rebuilt = self._ensure_model(inputs)
-        self._apply_gini_cap(gini_cap, inputs)
-        if hasattr(self._model, "topk_lin"):
-            set_top_k_linearization(self._model, inputs, top_k_at, top_k_margin)
-        assert self._solver is not None
-        self._solver.config.time_limit = inputs.scenario.solver.time_limit_s
-        if inputs.hubs is not None:
-            self._solver.config.rel_gap = inputs.scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
-        return rebuilt
+    def _refined(self, inputs: ModelInputs, loaded: HighsLP) -> _Outcome:
+        """Solve, then add tangents where the plan's response error is large and re-solve,
+        until the error is within tolerance (or the rounds run out)."""
+        highs_time, iterations = 0.0, 0
+        for rounds in range(1, MAX_ROUNDS + 1):
+            outcome = self._solve_once(inputs, loaded)
+            if self._start == "estimated plan + crossover":
+                set_options(loaded.highs, WARM_OPTIONS)  # later runs: dual simplex, warm
+            highs_time += outcome.highs_time
+            iterations += outcome.iterations
+            approx = outcome.approximation
+            limit = LOOP_TARGET * inputs.scenario.approximation.max_error_share
+            if approx["error_share"] <= limit or not self.refine or rounds == MAX_ROUNDS:
+                break
+            if not loaded.add_tangents(*tangents_for(inputs, loaded, outcome.x, approx)):
+                break
+        approx = {**outcome.approximation, "iterations": rounds,
+                  "tangents": int(loaded.tangent_term.size),
+                  "max_tangents_per_term": int(np.bincount(loaded.tangent_term).max(initial=0))}
+        return dataclasses.replace(outcome, highs_time=highs_time, iterations=iterations,
+                                   approximation=approx)
 
-    def _read_plan(self, results: Any, objective_lp: float, is_mip: bool
-                   ) -> tuple[np.ndarray, Duals | None, np.ndarray | None, float]:
-        """The solved plan: funding ($B, n x m), duals, hubs (a MIP) and the MIP gap.
-
-        A MIP's plan is polished by the LP with its hubs fixed: that plan meets the
-        money rules to LP precision (a MIP's rows only to its looser feasibility
-        tolerance), and its duals are the marginal values given the hubs.
-        """
-        mdl = self._model
-        assert mdl is not None
-        x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
+    def _solve_once(self, inputs: ModelInputs, loaded: HighsLP) -> _Outcome:
+        """One HiGHS run (a MIP: then the LP of its hubs), read as a plan."""
+        is_mip = inputs.hubs is not None
+        highs = loaded.highs
+        spent = loaded.run()
+        term = _termination(highs)
+        info = highs.getInfo()
+        timed_out_with_plan = (is_mip and term == TerminationCondition.maxTimeLimit
+                               and info.primal_solution_status == 2)
+        if not timed_out_with_plan:
+            _raise_unless_optimal(term, inputs)
+        objective = float(info.objective_function_value)
+        iterations = int(info.simplex_iteration_count)
         if not is_mip:
-            return x, self._read_duals(results), None, 0.0
-        values = results.solution_loader.get_vars(list(mdl.hub.values()))
-        hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
-        bound = results.objective_bound
-        mip_gap = (abs(bound - objective_lp) / max(abs(objective_lp), 1e-9)
-                   if bound is not None else float("inf"))
-        polished = self._solve_given_hubs(hubs)
-        duals = None
-        if polished is not None:
-            x, duals = polished
-            duals = duals if self.mip_duals else None
-        return x, duals, hubs, mip_gap
-
-    def _keep_basis(self) -> None:
-        """After a large model's first solve: save its basis; re-solves use warm simplex."""
-        if self._save_basis:
-            assert self._model is not None and self._solver is not None
-            save_basis(highs_of(self._solver), self._model.structure)
-            self._solver.config.solver_options = dict(WARM_OPTIONS)
-            self._save_basis = False
-
-    def _read_duals(self, results) -> Duals:  # type: ignore[no-untyped-def]
-        mdl = self._model
-        assert mdl is not None
-        loader = results.solution_loader
-        reduced = (loader.get_reduced_costs(list(mdl.y_in.values()))
-                   if mdl.structure.per_capita_floor else None)
-        return _duals(loader.get_duals(self._dual_rows), mdl, reduced)
-
-    def _solve_given_hubs(self, hubs: np.ndarray) -> tuple[np.ndarray, Duals] | None:
-        """The LP with the hub choice fixed: its plan ($B) and duals (a MIP has none of
-        its own); None if it did not solve to optimality."""
-        mdl, solver = self._model, self._solver
-        assert mdl is not None and solver is not None
-        solver.config.rel_gap = None
-        with hubs_fixed(solver, list(mdl.hub.values()), hubs):
-            results = solver.solve(mdl)
-            self._highs_clock = results.timing_info.highs_time
-            if results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
-                return None
-            x = _array(results.solution_loader.get_vars(list(mdl.x.values())), mdl)
-            return x, self._read_duals(results)
+            x = _funding(loaded)
+            return _Outcome(x, _duals(loaded), None, term, objective, spent, iterations, 0.0,
+                            approximation_at(inputs, loaded, x, objective))
+        hubs = loaded.column_values("hub") > 0.5
+        bound = info.mip_dual_bound
+        mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
+                   if np.isfinite(bound) else float("inf"))
+        polished, more = self._given_hubs(loaded, hubs, inputs.scenario.solver.time_limit_s)
+        x, duals = (polished if polished is not None else (_funding(loaded), None))
+        return _Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
+                        spent + more, iterations, mip_gap,
+                        approximation_at(inputs, loaded, x, objective))
 
     @staticmethod
-    def _raise_unless_optimal(term: TerminationCondition, inputs: ModelInputs,
-                              scenario: Scenario) -> None:
-        if term in (TerminationCondition.provenInfeasible,
-                    TerminationCondition.infeasibleOrUnbounded):
-            raise InfeasibleError(explain_infeasible(inputs))
-        if term == TerminationCondition.maxTimeLimit:
-            raise SolverError(
-                f"HiGHS reached the time limit of {scenario.solver.time_limit_s:g} s "
-                "without an optimal plan; raise solver.time_limit_s"
-            )
-        if term != TerminationCondition.convergenceCriteriaSatisfied:
-            raise SolverError(f"HiGHS stopped without an optimal plan ({term.name}); try a longer "
-                              "solver.time_limit_s, or rescale very large or very small inputs")
+    def _given_hubs(loaded: HighsLP, hubs: np.ndarray, time_limit: float
+                    ) -> tuple[tuple[np.ndarray, Duals] | None, float]:
+        """The LP with the hub choice fixed, its rows held to LP precision: its plan ($B)
+        and duals (a MIP has none of its own), None if it did not solve to optimality;
+        and HiGHS's time."""
+        highs, cols = loaded.highs, loaded.lp.cols["hub"]
+        idx = np.arange(cols.start, cols.stop, dtype=np.int32)
+        value = hubs.astype(float)
+        highs.changeColsBounds(idx.size, idx, value, value)
+        loaded.set_integer(False)
+        highs.setOptionValue("time_limit", time_limit)
+        try:
+            spent = loaded.run()
+            if _termination(highs) != TerminationCondition.convergenceCriteriaSatisfied:
+                return None, spent
+            return (_funding(loaded), _duals(loaded)), spent
+        finally:
+            loaded.set_integer(True)
+            highs.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.ones(idx.size))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """One solve read back: funding ($B), duals, hubs, termination, LP objective,
+    HiGHS's time and iterations, the MIP gap, and the approximation record."""
+
+    x: np.ndarray
+    duals: Duals | None
+    hubs: np.ndarray | None
+    term: TerminationCondition
+    objective: float
+    highs_time: float
+    iterations: int
+    mip_gap: float
+    approximation: dict[str, Any]
+
+
+def first_tangents(inputs: ModelInputs, estimate: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The first tangent points of every (r, i): (term r*m + i, u = x/s).
+
+    A coarse layout (``model.tangent_layout`` with ``FIRST_LAYOUT`` points, from u = 0,
+    exact at no funding, to the whole budget in one place) bounds the error anywhere;
+    the estimated optimal plan (``start.estimate``) with its neighbours
+    (``neighbours``) makes it small where the plan is likely to sit. Without an
+    estimate (a hub plan: a MIP, whose re-solves are dear) the scenario's whole fixed
+    layout.
+    """
+    n, m = inputs.n, len(inputs.instruments)
+    terms = np.arange(n * m)
+    if estimate is None:
+        u = tangent_layout(inputs).reshape(n * m, -1)
+        return np.repeat(terms, u.shape[1]), u.ravel()
+    coarse = tangent_layout(inputs, *FIRST_LAYOUT[_size(inputs)]).reshape(n * m, -1)
+    s = inputs.saturation_busd.ravel()
+    estimate = estimate.ravel()
+    funded = np.flatnonzero(estimate > 0)
+    coef = (inputs.effectiveness * inputs.multiplier).ravel()
+    final = inputs.c0.sum() + float((coef * s * np.log1p(estimate / s)).sum())
+    allowance = LOOP_TARGET * inputs.scenario.approximation.max_error_share * final
+    near_term, near_u = neighbours(funded, estimate[funded] / s[funded],
+                                   allowance / max(funded.size, 1) / (coef * s)[funded],
+                                   NEIGHBOURS[_size(inputs)])
+    return (np.concatenate([np.repeat(terms, coarse.shape[1]), near_term]),
+            np.concatenate([coarse.ravel(), near_u]))
+
+
+def _size(inputs: ModelInputs) -> str:
+    return "large" if inputs.n * len(inputs.instruments) >= LARGE_TERMS else "small"
+
+
+def neighbours(term: np.ndarray, u: np.ndarray, allowance: np.ndarray, count: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Tangent points at ``u`` and ``count`` on either side, (1 + u) e^(+-k h),
+    spaced so that the envelope between them is off by at most ``allowance`` (in units
+    of s times the term's coefficient): tangents h apart in ln(1 + u) are off by at most
+    h^2/8. A plan that moves a little stays where the envelope is tight."""
+    h = np.clip(np.sqrt(8.0 * np.maximum(allowance, 0.0)), MIN_SPACING, MAX_SPACING)
+    w = 1.0 + u
+    steps = np.arange(-count, count + 1)
+    points = w[:, None] * np.exp(h[:, None] * steps[None, :]) - 1.0
+    return np.repeat(term, steps.size), points.ravel().clip(0.0)
+
+
+def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
+             approx: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts at and around the plan for the terms whose response error matters: each
+    term whose error (points) exceeds ``TANGENT_TARGET`` of an even split of the loop's
+    allowance (``LOOP_TARGET`` of the tolerance)."""
+    coef = (inputs.effectiveness * inputs.multiplier).ravel()
+    s = inputs.saturation_busd.ravel()
+    x = x_busd.ravel()
+    env = loaded.lp.envelope_busd(loaded.tangent_term, loaded.tangent_u, x_busd).ravel()
+    error = coef * (env - s * np.log1p(x / s))
+    allowance = (LOOP_TARGET * inputs.scenario.approximation.max_error_share
+                 * abs(approx["objective_exact"]))
+    share = allowance / max(int((x > 0).sum()), 1)
+    term = np.flatnonzero(error > TANGENT_TARGET * share)
+    return neighbours(term, x[term] / s[term], share / (coef * s)[term],
+                      NEIGHBOURS[_size(inputs)])
+
+
+def _set_options(highs: highspy.Highs, inputs: ModelInputs) -> None:
+    highs.setOptionValue("time_limit", float(inputs.scenario.solver.time_limit_s))
+    if inputs.hubs is not None:
+        highs.setOptionValue("mip_rel_gap", float(inputs.scenario.hubs.mip_rel_gap))  # type: ignore[union-attr]
+
+
+def _termination(highs: highspy.Highs) -> TerminationCondition:
+    return _TERMINATION.get(highs.getModelStatus(), TerminationCondition.unknown)
+
+
+def _raise_unless_optimal(term: TerminationCondition, inputs: ModelInputs) -> None:
+    if term in (TerminationCondition.provenInfeasible,
+                TerminationCondition.infeasibleOrUnbounded):
+        raise InfeasibleError(explain_infeasible(inputs))
+    if term == TerminationCondition.maxTimeLimit:
+        raise SolverError(
+            f"HiGHS reached the time limit of {inputs.scenario.solver.time_limit_s:g} s "
+            "without an optimal plan; raise solver.time_limit_s"
+        )
+    if term != TerminationCondition.convergenceCriteriaSatisfied:
+        raise SolverError(f"HiGHS stopped without an optimal plan ({term.name}); try a longer "
+                          "solver.time_limit_s, or rescale very large or very small inputs")
+
+
+def _funding(loaded: HighsLP) -> np.ndarray:
+    """The funding columns as an (n, m) array in $B."""
+    lp = loaded.lp
+    x = loaded.column_values("x").reshape(lp.n, lp.m)
+    return np.maximum(x, 0.0) * lp.unit
 
 
 def status_of(term: TerminationCondition, has_plan: bool) -> Status:
@@ -411,18 +461,19 @@ def status_of(term: TerminationCondition, has_plan: bool) -> Status:
     return Status.ERROR
 
 
-def approximation_at(inputs: ModelInputs, x: np.ndarray, objective_lp: float) -> dict[str, Any]:
+def approximation_at(inputs: ModelInputs, loaded: HighsLP, x: np.ndarray,
+                     objective_lp: float) -> dict[str, Any]:
     """How far the LP's tangent approximation is from the exact response at plan ``x``."""
     approx = inputs.scenario.approximation
     exact = exact_objective(inputs, x)
     error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
+    envelope = loaded.lp.envelope_busd(loaded.tangent_term, loaded.tangent_u, x)
+    lp_gain = inputs.effectiveness * inputs.multiplier * envelope
     return {
         "objective_lp": objective_lp,
         "objective_exact": exact,
         "error_share": error_share,
-        "max_term_error_points": float(
-            (lp_gain_points(inputs, x) - gain_points(x, inputs)).max()),
-        "tangents": approx.tangents,
+        "max_term_error_points": float((lp_gain - gain_points(x, inputs)).max()),
         "within_tolerance": bool(error_share <= approx.max_error_share),
     }
 
@@ -432,14 +483,6 @@ def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
     final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
     return concentration(final, inputs.population, inputs.scenario.spread_weight)[
         inputs.scenario.objective_key]
-
-
-def _array(values: dict, mdl: pyo.ConcreteModel) -> np.ndarray:
-    """The funding variables' values as an (n, m) array in $B (from the model's unit)."""
-    out = np.zeros((len(mdl.R), len(mdl.I)))
-    for (r, i), v in mdl.x.items():
-        out[r, i] = values[v]
-    return np.maximum(out, 0.0) * mdl.unit_busd
 
 
 def _top_k_share(plan: AllocationResult, k: int) -> float:
@@ -463,19 +506,24 @@ def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
     return dataclasses.replace(plan, solver=plan.solver.checked(time.perf_counter() - clock))
 
 
-def _duals(raw: dict, mdl: pyo.ConcreteModel, reduced_costs: dict | None = None) -> Duals:
-    """Marginal values of the constraints a user set, in objective points per unit.
+def _duals(loaded: HighsLP) -> Duals:
+    """Marginal values of the constraints a user set, in objective points per $B.
 
-    The per-capita floor is a lower bound on every y_r, so its marginal value is the sum
-    of the reduced costs of the y_r it holds (``reduced_costs``).
+    The per-capita floor is a lower bound on every y_in, so its marginal value is the
+    sum of the reduced costs of the y_in it holds.
     """
-    per_busd = 1.0 / mdl.unit_busd  # the money rows are in the model's unit
+    lp = loaded.lp
+    _, row_dual, col_dual = loaded.solution()
+    rows = lp.rows
+    per_busd = 1.0 / lp.unit  # the money rows are in the model's unit
+    floor = 0.0
+    if lp.structure.per_capita_floor:
+        floor = float(col_dual[lp.cols["y_in"]].sum())
     return Duals(
-        budget=float(raw[mdl.budget_use]) * per_busd,
-        region=np.array([raw[mdl.region_bounds[r]] for r in mdl.R]) * per_busd,
-        instrument=np.array([raw[mdl.instrument_share[i]] for i in mdl.I]) * per_busd,
-        group=np.array([raw[mdl.group_min[g]] for g in mdl.G]) * per_busd,
-        top_k_share=float(raw[mdl.topk_cap]) if hasattr(mdl, "topk_cap") else 0.0,
-        per_capita_floor=float(sum(reduced_costs.values())) if reduced_costs else 0.0,
+        budget=float(row_dual[rows["budget_use"]][0]) * per_busd,
+        region=row_dual[rows["region_bounds"]] * per_busd,
+        instrument=row_dual[rows["instrument_share"]] * per_busd,
+        group=row_dual[rows["group_min"]] * per_busd,
+        top_k_share=float(row_dual[rows["topk_cap"]][0]) if "topk_cap" in rows else 0.0,
+        per_capita_floor=floor,
     )
-
