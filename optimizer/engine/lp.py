@@ -418,8 +418,8 @@ class HighsLP:
         self.tangent_term = np.zeros(0, dtype=np.int64)  # r * m + i of each tangent
         self.tangent_u = np.zeros(0)  # its point u = x/s
         self.tangent_col = np.zeros(0, dtype=np.int64)  # its segment's column
-        self._clock = 0.0
         self._solution: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.time_limit_s = 60.0  # each run's limit (seconds): see ``run``
 
     def add_tangents(self, term: np.ndarray, u: np.ndarray) -> int:
         """Add tangents at ``u`` to the envelopes of ``term`` (r*m + i): one segment
@@ -532,12 +532,17 @@ class HighsLP:
         return values
 
     def run(self) -> float:
-        """Run HiGHS; its own time for this run (``getRunTime`` accumulates), seconds."""
+        """Run HiGHS within ``time_limit_s``; its own time for this run, seconds.
+
+        HiGHS measures its time limit on a clock that runs on across runs of one model
+        (HiGHS issue 1331; highspy has no way to zero it), so a long-lived model would
+        end up failing every run: the limit is set past the clock's reading instead.
+        """
+        clock = float(self.highs.getRunTime())
+        self.highs.setOptionValue("time_limit", clock + self.time_limit_s)
         self.highs.run()
         self._solution = None
-        clock = self.highs.getRunTime()
-        spent, self._clock = clock - self._clock, clock
-        return spent
+        return float(self.highs.getRunTime()) - clock
 
     def solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The last run's column values, row duals and column duals (read once a run)."""

@@ -188,7 +188,8 @@ class Exclusions(_Strict):
 
 
 class SolverSettings(_Strict):
-    """Solver limits."""
+    """Solver limits. ``time_limit_s`` bounds each HiGHS run (seconds), however many runs
+    a planner made before."""
 
     time_limit_s: float = Field(default=60.0, gt=0)
     threads: int = Field(default=1, ge=1)

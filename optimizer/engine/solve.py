@@ -240,7 +240,7 @@ class Planner:
                                                   "gini_cap": gini_cap})
             loaded = self._highs
             assert loaded is not None
-            _set_options(loaded.highs, inputs)
+            _set_options(loaded, inputs)
             outcome = self._refined(inputs, loaded)
             solve_time = time.perf_counter() - start - sum(self._times.values())
         x, duals, hubs = outcome.x, outcome.duals, outcome.hubs
@@ -309,15 +309,14 @@ class Planner:
         bound = info.mip_dual_bound
         mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
                    if np.isfinite(bound) else float("inf"))
-        polished, more = self._given_hubs(loaded, hubs, inputs.scenario.solver.time_limit_s)
+        polished, more = self._given_hubs(loaded, hubs)
         x, duals = (polished if polished is not None else (_funding(loaded), None))
         return _Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
                         spent + more, iterations, mip_gap,
                         approximation_at(inputs, loaded, x, objective))
 
     @staticmethod
-    def _given_hubs(loaded: HighsLP, hubs: np.ndarray, time_limit: float
-                    ) -> tuple[tuple[np.ndarray, Duals] | None, float]:
+    def _given_hubs(loaded: HighsLP, hubs: np.ndarray) -> tuple[tuple[np.ndarray, Duals] | None, float]:
         """The LP with the hub choice fixed, its rows held to LP precision: its plan ($B)
         and duals (a MIP has none of its own), None if it did not solve to optimality;
         and HiGHS's time."""
@@ -326,7 +325,6 @@ class Planner:
         value = hubs.astype(float)
         highs.changeColsBounds(idx.size, idx, value, value)
         loaded.set_integer(False)
-        highs.setOptionValue("time_limit", time_limit)
         try:
             spent = loaded.run()
             if _termination(highs) != TerminationCondition.convergenceCriteriaSatisfied:
@@ -418,10 +416,10 @@ def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
                       NEIGHBOURS[_size(inputs)])
 
 
-def _set_options(highs: highspy.Highs, inputs: ModelInputs) -> None:
-    highs.setOptionValue("time_limit", float(inputs.scenario.solver.time_limit_s))
+def _set_options(loaded: HighsLP, inputs: ModelInputs) -> None:
+    loaded.time_limit_s = float(inputs.scenario.solver.time_limit_s)
     if inputs.hubs is not None:
-        highs.setOptionValue("mip_rel_gap", float(inputs.scenario.hubs.mip_rel_gap))  # type: ignore[union-attr]
+        loaded.highs.setOptionValue("mip_rel_gap", float(inputs.scenario.hubs.mip_rel_gap))  # type: ignore[union-attr]
 
 
 def _termination(highs: highspy.Highs) -> TerminationCondition:
