@@ -102,7 +102,7 @@ class _Plan:
     """A plan as arrays in region order (n) x instrument order (m), USD and points."""
 
     regions: Regions
-    table: pd.DataFrame  # the regions table indexed by region_id
+    table: pd.DataFrame  # the regions table, rows in the order of ``ids``
     ids: list[str]
     population: np.ndarray  # (n,)
     pop_share: np.ndarray  # (n,)
@@ -139,8 +139,8 @@ def check(
     Each rule is one function below, named like the model's constraint.
     """
     report = CheckReport(objective_key=scenario.objective_key)
-    table = regions.table.set_index("region_id")
-    ids = list(table.index)
+    table = regions.table
+    ids = table["region_id"].astype(str).tolist()
     instruments = list(scenario.instruments)
     unknown = _unknown_keys(allocation, ids, instruments)
     if unknown:
@@ -177,8 +177,8 @@ def check(
 def _unknown_keys(allocation: pd.DataFrame, ids: list[str],
                   instruments: list[str]) -> list[Violation]:
     """Regions or instruments the allocation names that the data/scenario lack."""
-    unknown_r = sorted(set(allocation["region_id"].astype(str)) - set(ids))
-    unknown_i = sorted(set(allocation["instrument"]) - set(instruments))
+    unknown_r = sorted(set(allocation["region_id"].astype(str).unique().tolist()) - set(ids))
+    unknown_i = sorted(set(allocation["instrument"].unique().tolist()) - set(instruments))
     if not (unknown_r or unknown_i):
         return []
     return [Violation("unknown_keys", len(unknown_r) + len(unknown_i), "rows",
@@ -189,8 +189,10 @@ def _unknown_keys(allocation: pd.DataFrame, ids: list[str],
 def _amounts(allocation: pd.DataFrame, ids: list[str], instruments: list[str]) -> np.ndarray:
     """(n, m) USD per region and instrument, summed over repeated rows; an empty or
     non-numeric amount stays NaN (reported as missing, never read as zero)."""
-    rows = pd.Index(ids).get_indexer(allocation["region_id"].astype(str))
-    cols = pd.Index(instruments).get_indexer(allocation["instrument"])
+    row_of = {rid: r for r, rid in enumerate(ids)}
+    col_of = {name: i for i, name in enumerate(instruments)}
+    rows = np.array([row_of[rid] for rid in allocation["region_id"].astype(str).tolist()], dtype=int)
+    cols = np.array([col_of[name] for name in allocation["instrument"].tolist()], dtype=int)
     x = np.zeros((len(ids), len(instruments)))
     np.add.at(x, (rows, cols), pd.to_numeric(allocation["amount_usd"], errors="coerce")
               .to_numpy(float))
@@ -348,7 +350,8 @@ def _metric_mismatches(
         for key, value in (claimed or {}).items():
             if key not in truth:
                 continue
-            if not np.isclose(value, truth[key], rtol=METRIC_REL_TOL, atol=1e-9):
+            # np.isclose's rule (NaN never close), on Python floats
+            if not abs(value - truth[key]) <= 1e-9 + METRIC_REL_TOL * abs(truth[key]):
                 out.append(Violation("metric_mismatch", abs(value - truth[key]), "units",
                                      f"{label}.{key} reported {value:.10g}, recomputed "
                                      f"{truth[key]:.10g}"))
