@@ -142,11 +142,12 @@ def check(
     table = regions.table
     ids = table["region_id"].astype(str).tolist()
     instruments = list(scenario.instruments)
-    unknown = _unknown_keys(allocation, ids, instruments)
+    named = (allocation["region_id"].astype(str).tolist(), allocation["instrument"].tolist())
+    unknown = _unknown_keys(*named, ids, instruments)
     if unknown:
         report.violations.extend(unknown)
         return report
-    x = _amounts(allocation, ids, instruments)
+    x = _amounts(allocation, *named, ids, instruments)
     if np.isnan(x).any():
         report.violations.append(
             Violation("missing_amount", int(np.isnan(x).sum()), "cells", "empty amounts"))
@@ -174,11 +175,11 @@ def check(
     return report
 
 
-def _unknown_keys(allocation: pd.DataFrame, ids: list[str],
+def _unknown_keys(region_ids: list[str], instrument_names: list[str], ids: list[str],
                   instruments: list[str]) -> list[Violation]:
-    """Regions or instruments the allocation names that the data/scenario lack."""
-    unknown_r = sorted(set(allocation["region_id"].astype(str).unique().tolist()) - set(ids))
-    unknown_i = sorted(set(allocation["instrument"].unique().tolist()) - set(instruments))
+    """Regions or instruments the allocation's rows name that the data/scenario lack."""
+    unknown_r = sorted(set(region_ids) - set(ids))
+    unknown_i = sorted(set(instrument_names) - set(instruments))
     if not (unknown_r or unknown_i):
         return []
     return [Violation("unknown_keys", len(unknown_r) + len(unknown_i), "rows",
@@ -186,13 +187,14 @@ def _unknown_keys(allocation: pd.DataFrame, ids: list[str],
                       "that are not in the data/scenario")]
 
 
-def _amounts(allocation: pd.DataFrame, ids: list[str], instruments: list[str]) -> np.ndarray:
+def _amounts(allocation: pd.DataFrame, region_ids: list[str], instrument_names: list[str],
+             ids: list[str], instruments: list[str]) -> np.ndarray:
     """(n, m) USD per region and instrument, summed over repeated rows; an empty or
     non-numeric amount stays NaN (reported as missing, never read as zero)."""
     row_of = {rid: r for r, rid in enumerate(ids)}
     col_of = {name: i for i, name in enumerate(instruments)}
-    rows = np.array([row_of[rid] for rid in allocation["region_id"].astype(str).tolist()], dtype=int)
-    cols = np.array([col_of[name] for name in allocation["instrument"].tolist()], dtype=int)
+    rows = np.array([row_of[rid] for rid in region_ids], dtype=int)
+    cols = np.array([col_of[name] for name in instrument_names], dtype=int)
     x = np.zeros((len(ids), len(instruments)))
     np.add.at(x, (rows, cols), pd.to_numeric(allocation["amount_usd"], errors="coerce")
               .to_numpy(float))
