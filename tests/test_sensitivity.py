@@ -175,7 +175,7 @@ def test_resume_skips_finished_chunks(dominant: Regions, tmp_path: Path) -> None
                          spread_weight=0.5)
     spec = spec_from_dict({"analysis": "robust", "runs": 12, "chunk_size": 4})
     first = run_analysis(spec, backend=SERIAL, regions=dominant, base=base, out=tmp_path)
-    (tmp_path / "partial" / "chunk-00001.parquet").unlink()
+    (tmp_path / "partial" / "chunk-00001.npz").unlink()
     seen: list[tuple[int, int]] = []
     again = run_analysis(spec, backend=SERIAL, regions=dominant, base=base, out=tmp_path,
                          progress=lambda d, t: seen.append((d, t)))
