@@ -128,12 +128,17 @@ def _solver_clock() -> Iterator[dict[str, float]]:
         Planner.solve = original  # type: ignore[method-assign]
 
 
-def _median_wall(func: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+def _median_wall(func: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
+    """Median wall time of ``repeats`` analyses; each must have solved every run."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        func()
+        result = func()
         times.append(time.perf_counter() - start)
+        status = result.tables["runs"]["status"]
+        if not status.eq("ok").all():
+            raise SystemExit(f"{(status != 'ok').sum()} runs failed: "
+                             f"{result.tables['runs'].loc[status != 'ok', 'reason'].iloc[0]}")
     return statistics.median(times), times
 
 
@@ -148,7 +153,7 @@ def measure(runs: int = 1000, repeats: int = 5, workers: int | None = None,
     out: dict[str, Any] = {"runs": runs, "regions": len(regions), "repeats": repeats,
                            "workers": workers, "rows": {}}
 
-    def analysis(backend: Backend) -> Callable[[], object]:
+    def analysis(backend: Backend) -> Callable[[], Any]:
         return lambda: run_analysis(spec, backend=backend, regions=regions, base=base)
 
     if "serial" in backends:
