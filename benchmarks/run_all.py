@@ -133,6 +133,9 @@ def summary(scales: list[dict[str, Any]], sens: dict[str, Any], command: str,
             lines.append(f"| {s['scale'] if i == 0 else ''} | {s['regions'] if i == 0 else ''} "
                          f"| {step} | {row['ours_s']:.3f} | {row['highs_s']:.3f} "
                          f"| {row['ratio']:.1f} | {peak} |")
+    lines += ["", "A first solve's end-to-end time includes building the Pyomo model and loading "
+              "it into HiGHS (and, without a shipped basis, finding a start); its HiGHS time is "
+              "only HiGHS's own final run."]
     w = sens["workers"]
     labels = {"serial": "serial, in-process",
               "local": f"local Dask cluster, {w} workers, start-up included",
