@@ -1,13 +1,18 @@
 """Runs per second of a weight sample at 51 regions, by backend; or what infeasible
 samples cost.
 
-    .venv/bin/python benchmarks/bench_sensitivity.py [--runs 1000] [--rebuild-runs 100]
+    .venv/bin/python benchmarks/bench_sensitivity.py [--runs 1000] [--repeats 5] [--json]
     .venv/bin/python benchmarks/bench_sensitivity.py --infeasible [--runs 300] [--floor 0.73]
 
-Rows: serial in-process (one Planner, re-solves), serial with a rebuild per run (a
-new Planner each time; measured on ``--rebuild-runs`` runs), a local Dask cluster on
-all cores (start-up included), and a ``dask scheduler`` plus one ``dask worker`` per
-core started as processes on 127.0.0.1 (start-up excluded).
+Rows (medians of ``--repeats`` whole analyses, ``run_analysis`` on a robust spec of
+``--runs`` weight samples, seed 1, the default chunking): serial in-process; a local
+Dask cluster on all cores, its start-up and shut-down included (a new cluster per
+repeat); a ``dask scheduler`` plus one ``dask worker`` per core started as processes on
+127.0.0.1 (their start-up excluded; the workers keep their planners between repeats).
+The serial rows also say where a run's time goes: HiGHS's own time
+(``result.solver.highs_time_s``), the rest of ``Planner.solve`` (model update, result
+tables, the independent check) and ours (scenario, chunks, tables), and so how many
+runs per second the solver alone, and the engine alone, would allow.
 
 ``--infeasible``: the same serial weight sample (same seed) on the default scenario,
 with a per-capita capacity floor every draw meets (``--loose-floor``), and with one
@@ -21,24 +26,23 @@ sample is recorded without a diagnosis.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import optimizer as pf
-from optimizer.analysis.runs import Backend, apply_changes, execute, payload_for
+from optimizer.analysis.runs import Backend, execute, payload_for
 from optimizer.analysis.sensitivity import build_runs, run_analysis, spec_from_dict
 from optimizer.engine.solve import Planner
-
-
-def _timed(label: str, runs: int, func) -> tuple[str, int, float]:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    func()
-    return label, runs, time.perf_counter() - start
 
 
 def _cluster(workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
@@ -69,7 +73,7 @@ def _cluster(workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
 def infeasible_share(runs: int, floor: float, loose_floor: float) -> None:
     """Seconds per sample with and without infeasible samples (serial, one Planner)."""
     regions, base = pf.load_regions("states"), pf.load_scenario()
-    spec = spec_from_dict({"analysis": "robust", "runs": runs, "seed": 1, "chunk_size": 25})
+    spec = spec_from_dict({"analysis": "robust", "runs": runs, "seed": 1})
     cases = [("default scenario", base),
              (f"per-capita floor {loose_floor:g}", base.updated(per_capita_floor=loose_floor)),
              (f"per-capita floor {floor:g}", base.updated(per_capita_floor=floor))]
@@ -94,17 +98,153 @@ def infeasible_share(runs: int, floor: float, loose_floor: float) -> None:
     feasible_ids = set(table.loc[ok, "run_id"])
     only = [run for run in build_runs(spec, regions, scenario) if run.run_id in feasible_ids]
     start = time.perf_counter()
-    execute(only, payload_for(regions, scenario), Backend("serial"), chunk_size=spec.chunk_size)
+    execute(only, payload_for(regions, scenario), Backend("serial"))
     alone = (time.perf_counter() - start) / len(only)
     print(f"{'  its feasible draws alone':<28} {0:>10.0%} {alone:>9.4f}")
     print("\n(s/sample: the whole analysis, wall clock; the others: mean solve time of a run "
           "of that outcome; 'after infeasible': a feasible run right after an infeasible one)")
 
 
+@contextlib.contextmanager
+def _solver_clock() -> Iterator[dict[str, float]]:
+    """Sum, over every ``Planner.solve`` in this process, of its wall time and of
+    HiGHS's own time (``result.solver.highs_time_s``); the solves themselves unchanged."""
+    totals = {"solves": 0.0, "solve_s": 0.0, "highs_s": 0.0, "iterations": 0.0}
+    original = Planner.solve
+
+    def solve(self: Planner, *args: Any, **kwargs: Any) -> pf.AllocationResult:
+        start = time.perf_counter()
+        plan = original(self, *args, **kwargs)
+        totals["solve_s"] += time.perf_counter() - start
+        totals["highs_s"] += plan.solver.highs_time_s
+        totals["iterations"] += plan.solver.simplex_iterations
+        totals["solves"] += 1
+        return plan
+
+    Planner.solve = solve  # type: ignore[method-assign]
+    try:
+        yield totals
+    finally:
+        Planner.solve = original  # type: ignore[method-assign]
+
+
+def _median_wall(func: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
+    """Median wall time of ``repeats`` analyses; each must have solved every run."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+        status = result.tables["runs"]["status"]
+        if not status.eq("ok").all():
+            raise SystemExit(f"{(status != 'ok').sum()} runs failed: "
+                             f"{result.tables['runs'].loc[status != 'ok', 'reason'].iloc[0]}")
+    return statistics.median(times), times
+
+
+def measure(runs: int = 1000, repeats: int = 5, workers: int | None = None,
+            backends: tuple[str, ...] = ("serial", "local", "remote")) -> dict[str, Any]:
+    """Runs per second by backend (medians of ``repeats``) and, serially, where a run's
+    time goes; a JSON-able dict."""
+    workers = workers or os.cpu_count() or 1
+    regions, base = pf.load_regions("states"), pf.load_scenario()
+    spec = spec_from_dict({"analysis": "robust", "runs": runs, "seed": 1})
+    Planner(regions).solve(base)  # imports and HiGHS loaded before the first row
+    out: dict[str, Any] = {"runs": runs, "regions": len(regions), "repeats": repeats,
+                           "workers": workers, "rows": {}}
+
+    def analysis(backend: Backend) -> Callable[[], Any]:
+        return lambda: run_analysis(spec, backend=backend, regions=regions, base=base)
+
+    if "serial" in backends:
+        with _solver_clock() as clock:
+            wall, times = _median_wall(analysis(Backend("serial")), repeats)
+        solves = clock["solves"]
+        per_run = {"highs_ms": 1e3 * clock["highs_s"] / solves,
+                   "engine_rest_ms": 1e3 * (clock["solve_s"] - clock["highs_s"]) / solves,
+                   "ours_ms": 1e3 * (sum(times) - clock["solve_s"]) / solves,
+                   "iterations": clock["iterations"] / solves}
+        out["rows"]["serial"] = {"seconds": wall, "runs_per_s": runs / wall, "times": times,
+                                 **per_run,
+                                 "highs_alone_runs_per_s": 1e3 / per_run["highs_ms"],
+                                 "engine_alone_runs_per_s": 1e3 / (per_run["highs_ms"]
+                                                                   + per_run["engine_rest_ms"])}
+    if "local" in backends:
+        backend = Backend("local", workers=workers)
+        wall, times = _median_wall(analysis(backend), repeats)
+        out["rows"]["local"] = {"seconds": wall, "runs_per_s": runs / wall, "times": times,
+                                "client_chunks": backend.info.get("client_chunks", 0)}
+        out["local_startup_s"] = statistics.median(_startup(workers) for _ in range(repeats))
+    if "remote" in backends:
+        address, procs = _cluster(workers)
+        try:
+            wall, times = _median_wall(analysis(Backend("remote", address=address)), repeats)
+        finally:
+            _stop(procs)
+        out["rows"]["remote"] = {"seconds": wall, "runs_per_s": runs / wall, "times": times}
+    return out
+
+
+def _import_optimizer() -> None:
+    import optimizer.analysis.runs  # noqa: F401
+
+
+def _startup(workers: int) -> float:
+    """Seconds to start a local cluster, import the optimizer in its workers, and close it."""
+    from distributed import Client, LocalCluster
+
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    with Client(cluster) as client:
+        client.run(_import_optimizer)
+    cluster.close()
+    return time.perf_counter() - start
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+LABELS = {"serial": "serial in-process",
+          "local": "local Dask cluster, {w} workers (incl. start-up)",
+          "remote": "dask scheduler + {w} dask workers"}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """The rows as a plain table."""
+    w = result["workers"]
+    print(f"\nWeight sample of {result['runs']} draws at {result['regions']} regions, "
+          f"{w} workers, median of {result['repeats']}\n")
+    print(f"{'backend':<46} {'seconds':>8} {'runs/s':>8}")
+    for key, row in result["rows"].items():
+        print(f"{LABELS[key].format(w=w):<46} {row['seconds']:>8.2f} {row['runs_per_s']:>8.1f}")
+    if "local_startup_s" in result:
+        print(f"(a local cluster's start-up, the optimizer's import in its workers and its "
+              f"shut-down alone: {result['local_startup_s']:.2f} s)")
+    serial = result["rows"].get("serial")
+    if serial:
+        print(f"\nper serial run: HiGHS {serial['highs_ms']:.2f} ms "
+              f"({serial['iterations']:.0f} simplex iterations), rest of Planner.solve "
+              f"{serial['engine_rest_ms']:.2f} ms, ours {serial['ours_ms']:.2f} ms; "
+              f"HiGHS alone would allow {serial['highs_alone_runs_per_s']:.0f} runs/s per "
+              f"core, the engine alone {serial['engine_alone_runs_per_s']:.0f}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--rebuild-runs", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=None, help="default: all cores")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--infeasible", action="store_true",
                         help="compare samples with and without infeasible draws")
     parser.add_argument("--floor", type=float, default=0.73)
@@ -113,46 +253,11 @@ def main() -> None:
     if args.infeasible:
         infeasible_share(args.runs, args.floor, args.loose_floor)
         return
-    regions, base = pf.load_regions("states"), pf.load_scenario()
-    spec = spec_from_dict({"analysis": "robust", "runs": args.runs, "seed": 1, "chunk_size": 25})
-    cores = os.cpu_count() or 1
-    rows = []
-
-    def serial() -> None:
-        run_analysis(spec, backend=Backend("serial"), regions=regions, base=base)
-
-    rows.append(_timed("serial in-process (one model, re-solves)", args.runs, serial))
-
-    runs = build_runs(spec, regions, base)[: args.rebuild_runs]
-
-    def rebuild() -> None:
-        for run in runs:
-            Planner(regions).solve(pf.scenario_from_dict(apply_changes(base.to_dict(), run.changes)))
-
-    rows.append(_timed("serial, rebuild per run", len(runs), rebuild))
-
-    def local() -> None:
-        run_analysis(spec, backend=Backend("local", workers=cores), regions=regions, base=base)
-
-    rows.append(_timed(f"local Dask cluster, {cores} workers (incl. start-up)", args.runs, local))
-
-    address, procs = _cluster(cores)
-    try:
-        def remote() -> None:
-            run_analysis(spec, backend=Backend("remote", address=address), regions=regions,
-                         base=base)
-
-        rows.append(_timed(f"dask scheduler + {cores} dask workers", args.runs, remote))
-    finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            p.wait(timeout=20)
-
-    print(f"\nWeight sample at {len(regions)} regions, {cores} cores\n")
-    print(f"{'backend':<52} {'runs':>6} {'seconds':>9} {'runs/s':>8}")
-    for label, n, secs in rows:
-        print(f"{label:<52} {n:>6} {secs:>9.1f} {n / secs:>8.1f}")
+    result = measure(args.runs, args.repeats, args.workers)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
 
 
 if __name__ == "__main__":

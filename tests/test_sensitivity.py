@@ -175,7 +175,7 @@ def test_resume_skips_finished_chunks(dominant: Regions, tmp_path: Path) -> None
                          spread_weight=0.5)
     spec = spec_from_dict({"analysis": "robust", "runs": 12, "chunk_size": 4})
     first = run_analysis(spec, backend=SERIAL, regions=dominant, base=base, out=tmp_path)
-    (tmp_path / "partial" / "chunk-00001.parquet").unlink()
+    (tmp_path / "partial" / "chunk-00001.npz").unlink()
     seen: list[tuple[int, int]] = []
     again = run_analysis(spec, backend=SERIAL, regions=dominant, base=base, out=tmp_path,
                          progress=lambda d, t: seen.append((d, t)))
@@ -332,3 +332,68 @@ def test_a_gini_cap_binds_then_lifts_on_the_same_planner(states) -> None:
         planner.solve(base, gini_cap=0.01)
     with pytest.raises(ScenarioError, match="needs spread_measure: gini"):
         Planner(states).solve(base.updated(spread_measure="hoover"), gini_cap=0.3)
+
+
+def test_runs_are_solved_next_to_their_nearest_neighbour() -> None:
+    # budgets 0, 90, 10, 80, 20 ($B): from the first run, always the closest unsolved one
+    budgets = [0.0, 90e9, 10e9, 80e9, 20e9]
+    runs = [runs_module.Run(i, {"budget": b}) for i, b in enumerate(budgets)]
+    base = tiny_scenario().to_dict()
+    assert runs_module.solve_order(runs, base) == [0, 2, 4, 3, 1]
+    # runs changing different parameters: the others count at their base values
+    mixed = [runs_module.Run(0, {}), runs_module.Run(1, {"spread_weight": 1.0}),
+             runs_module.Run(2, {"budget": base["budget"] * 2}),
+             runs_module.Run(3, {"spread_weight": base["spread_weight"]})]
+    order = runs_module.solve_order(mixed, base)
+    assert sorted(order) == [0, 1, 2, 3] and order[:2] == [0, 3]
+
+
+def test_chunk_size_follows_the_run_count_only() -> None:
+    assert runs_module.auto_chunk_size(10) == 25  # never below 25 runs
+    assert runs_module.auto_chunk_size(1000) == 63  # about 16 chunks
+    assert runs_module.auto_chunk_size(100_000) == 250  # never above 250
+
+
+def test_results_come_back_in_run_order_whatever_the_solve_order(dominant: Regions) -> None:
+    base = tiny_scenario(budget="$1B", weights={"talent": 1, "venture": 1}, spread_weight=0.5)
+    spec = spec_from_dict({"analysis": "robust", "runs": 9, "seed": 5, "chunk_size": 4})
+    result = run_analysis(spec, backend=SERIAL, regions=dominant, base=base)
+    runs = result.tables["runs"]
+    assert runs["run_id"].tolist() == list(range(9))
+    assert result.tables["run_regions"]["run_id"].tolist() == [i for i in range(9)
+                                                               for _ in range(3)]
+    planner = Planner(dominant)
+    for row in runs.itertuples():
+        weights = {"talent": row.w_talent, "venture": row.w_venture}
+        alone = planner.solve(base.updated(weights=weights))
+        assert row.objective == pytest.approx(alone.objective, rel=1e-7)
+        funding = result.tables["run_regions"].query("run_id == @row.run_id")["funding_usd"]
+        np.testing.assert_allclose(funding, alone.regions["funding_usd"], rtol=1e-6, atol=1e3)
+
+
+def test_apply_changes_leaves_the_base_alone() -> None:
+    base = {"budget": 1.0, "weights": {"a": 1.0, "b": 2.0}, "other": {"x": [1]}}
+    out = runs_module.apply_changes(base, {"weights.a": 5.0, "budget": 2.0})
+    assert out == {"budget": 2.0, "weights": {"a": 5.0, "b": 2.0}, "other": {"x": [1]}}
+    assert base == {"budget": 1.0, "weights": {"a": 1.0, "b": 2.0}, "other": {"x": [1]}}
+    with pytest.raises(ScenarioError, match="'budget' is not a mapping"):
+        runs_module.apply_changes(base, {"budget.x": 1})
+
+
+def test_partial_chunks_of_an_older_layout_are_dropped(tmp_path: Path) -> None:
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "manifest.json").write_text('{"fingerprint": "abc"}\n')
+    (partial / "chunk-00000.parquet").write_bytes(b"old")
+    store = runs_module.PartialStore(tmp_path, "abc", ["A"])
+    assert store.done() == set() and not (partial / "chunk-00000.parquet").exists()
+
+
+def test_long_analyses_outlast_the_solver_time_limit(dominant: Regions) -> None:
+    # HiGHS counts its time limit on a persistent model's cumulative run time; a worker
+    # renews its planner between chunks, so many short solves never hit a 0.2 s limit
+    base = tiny_scenario(budget="$1B", weights={"talent": 1, "venture": 1}, spread_weight=0.5,
+                         solver={"time_limit_s": 0.2})
+    spec = spec_from_dict({"analysis": "robust", "runs": 800, "seed": 2, "chunk_size": 3})
+    runs = run_analysis(spec, backend=SERIAL, regions=dominant, base=base).tables["runs"]
+    assert runs["status"].eq("ok").all(), runs.loc[runs["status"] != "ok", "reason"].iloc[0]

@@ -46,6 +46,7 @@ from optimizer.analysis.runs import (
     Progress,
     Run,
     apply_changes,
+    collect,
     execute,
     fingerprint,
     payload_for,
@@ -108,7 +109,8 @@ class SpecBase(_Strict):
     scenario: str | dict[str, Any] | None = Field(
         default=None, description="scenario YAML path (relative to the spec) or inline mapping")
     seed: int = Field(default=0, ge=0)
-    chunk_size: int = Field(default=25, ge=1, le=10_000)
+    chunk_size: int | None = Field(default=None, ge=1, le=10_000, description=(
+        "runs per task; default: from the run count (about 16 chunks of 25 to 250 runs)"))
     funded_threshold_usd: USD = Field(default=1e6, description="a region counts as funded from here")
     diagnose: bool = Field(default=False, description=(
         "diagnose each infeasible run: its reason then names the minimal conflicting rules "
@@ -509,11 +511,10 @@ class AnalysisResult:
         return out
 
 
-def _collect(chunks: list[ChunkResult], runs: list[Run], regions: Regions,
+def _collect(chunks: list[ChunkResult], regions: Regions,
              threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    table = pd.concat([c.runs for c in chunks], ignore_index=True)
-    funding = np.vstack([c.funding_usd for c in chunks])
-    final = np.vstack([c.final_capacity for c in chunks])
+    """The runs table and the run x region table, assembled once from all chunks."""
+    table, funding, final = collect(chunks, len(regions))
     n = len(regions)
     ids, names = regions.ids, regions.names
     long = pd.DataFrame({
@@ -678,7 +679,7 @@ def run_analysis(
     store = PartialStore(Path(out), fp, regions.ids) if out is not None else None
     chunks = execute(runs, payload, backend, chunk_size=spec.chunk_size, store=store,
                      progress=progress)
-    table, long = _collect(chunks, runs, regions, spec.funded_threshold_usd)
+    table, long = _collect(chunks, regions, spec.funded_threshold_usd)
     table = _param_columns(runs).merge(table, on="run_id", how="left")
     tables: dict[str, pd.DataFrame] = {"runs": table, "run_regions": long}
     if isinstance(spec, RobustSpec):
