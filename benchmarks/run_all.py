@@ -5,8 +5,8 @@
 
 Plans (states, metros, counties; each in a fresh subprocess and a fresh
 ``PLACEFUND_HOME``, on the set's documented default plan, ``region_set_default``): the
-first solve of a new ``Planner`` (from the shipped basis where one fits, as on a fresh
-install), a re-solve after a weight change and one after a lambda change on the same
+first solve of a new ``Planner`` (nothing saved: built, started and refined from
+scratch), a re-solve after a weight change and one after a lambda change on the same
 planner. For each, the whole ``Planner.solve`` call (our end-to-end time: model update,
 HiGHS, result tables, the independent check), HiGHS's own time on the same LP
 (``result.solver.highs_time_s``) and their ratio; and the process's peak memory.
@@ -53,14 +53,11 @@ def measure_scale(scale: str, repeats: int, first_runs: int) -> dict[str, Any]:
 
     import optimizer as pf
     from optimizer.engine.scenario import region_set_default
-    from optimizer.engine.settings import home_dir
 
     regions = pf.load_regions(scale)
     scenario = region_set_default(scale, regions.indicators)
     first: list[tuple[float, float]] = []
     for _ in range(first_runs):
-        for saved in (home_dir() / "bases").glob("*.npz"):
-            saved.unlink()  # each first solve starts without the basis the last one saved
         planner = pf.Planner(regions)
         start = time.perf_counter()
         plan = planner.solve(scenario)
@@ -133,9 +130,9 @@ def summary(scales: list[dict[str, Any]], sens: dict[str, Any], command: str,
             lines.append(f"| {s['scale'] if i == 0 else ''} | {s['regions'] if i == 0 else ''} "
                          f"| {step} | {row['ours_s']:.3f} | {row['highs_s']:.3f} "
                          f"| {row['ratio']:.1f} | {peak} |")
-    lines += ["", "A first solve's end-to-end time includes building the Pyomo model and loading "
-              "it into HiGHS (and, without a shipped basis, finding a start); its HiGHS time is "
-              "only HiGHS's own final run."]
+    lines += ["", "A first solve's end-to-end time includes building the LP's arrays, loading "
+              "them into HiGHS and finding a start; its HiGHS time sums HiGHS's own runs, every "
+              "round of the tangent loop included."]
     w = sens["workers"]
     labels = {"serial": "serial, in-process",
               "local": f"local Dask cluster, {w} workers, start-up included",

@@ -390,8 +390,8 @@ def test_partial_chunks_of_an_older_layout_are_dropped(tmp_path: Path) -> None:
 
 
 def test_long_analyses_outlast_the_solver_time_limit(dominant: Regions) -> None:
-    # HiGHS counts its time limit on a persistent model's cumulative run time; a worker
-    # renews its planner between chunks, so many short solves never hit a 0.2 s limit
+    # HiGHS counts its time limit on a persistent model's cumulative run time; the limit
+    # holds per run, so many short solves on one worker's planner never hit a 0.2 s limit
     base = tiny_scenario(budget="$1B", weights={"talent": 1, "venture": 1}, spread_weight=0.5,
                          solver={"time_limit_s": 0.2})
     spec = spec_from_dict({"analysis": "robust", "runs": 800, "seed": 2, "chunk_size": 3})

@@ -234,12 +234,6 @@ def chunked(runs: list[Run], size: int) -> list[list[Run]]:
 
 _REGIONS: dict[str, Regions] = {}
 _PLANNERS: dict[tuple[str, bool], Planner] = {}
-_SOLVE_SPENT: dict[tuple[str, bool], float] = {}  # seconds of solves per cached planner
-# HiGHS measures its time limit on its cumulative run time, across re-solves of one
-# persistent model: a planner that has solved for longer than ``solver.time_limit_s`` in
-# all fails every further solve at once. A worker therefore replaces its planner at the
-# start of a chunk once its solves took more than this share of the base's time limit.
-RENEW_SHARE = 0.5
 
 
 def worker_planner(payload: Payload, hooked: bool) -> Planner:
@@ -252,7 +246,6 @@ def worker_planner(payload: Payload, hooked: bool) -> Planner:
     key = (payload.regions_sha, hooked)
     if key not in _PLANNERS:
         _PLANNERS[key] = Planner(regions)
-        _SOLVE_SPENT[key] = 0.0
     return _PLANNERS[key]
 
 
@@ -268,14 +261,8 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
     after = [f"after_{m}" for m in METRIC_NAMES]
     solve_col = VALUE_COLUMNS.index("solve_s")
     cleared: set[bool] = set()
-    limit = float(payload.base.get("solver", {}).get("time_limit_s", 60.0))
     for j, run in enumerate(runs):
         hooked = run.gini_cap is not None
-        key = (payload.regions_sha, hooked)
-        if hooked not in cleared:
-            if _SOLVE_SPENT.get(key, 0.0) > RENEW_SHARE * limit:
-                _PLANNERS.pop(key, None)  # see RENEW_SHARE
-            _SOLVE_SPENT.setdefault(key, 0.0)
         planner = worker_planner(payload, hooked)
         if hooked not in cleared:
             planner.forget_basis()  # a chunk starts cold, whatever ran before
@@ -305,7 +292,6 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
             funding[j] = table["funding_usd"].to_numpy()
             final[j] = table["final_capacity"].to_numpy()
         values[j, solve_col] = time.perf_counter() - start
-        _SOLVE_SPENT[key] += values[j, solve_col]  # an upper bound of HiGHS's own time
     ids = np.array([r.run_id for r in runs], dtype=np.int64)
     return ChunkResult(chunk_id, ids, status.astype(str), reasons.astype(str), values,
                        funding, final)
