@@ -25,3 +25,13 @@ def tiny_scenario(**overrides: object) -> pf.Scenario:
     }
     base.update(overrides)
     return pf.scenario_from_dict(base, source="test scenario")
+
+
+# four regions on two coasts, two of them small and rural: hub and group rules
+FOUR = make_regions("""
+region_id,name,population,talent,coast,small_rural
+A,Alpha,1000,40,east,false
+B,Beta,2000,30,east,false
+C,Gamma,3000,20,west,true
+D,Delta,4000,10,west,true
+""")

@@ -8,8 +8,7 @@ import pytest
 
 import optimizer as pf
 from optimizer.analysis.diagnose import diagnose, iis_rules, printable
-from tests.factories import make_regions, tiny_scenario
-from tests.test_hubs import FOUR
+from tests.factories import FOUR, make_regions, tiny_scenario
 from tests.test_optimum import MILD, UNEQUAL
 
 CASES = [

@@ -9,15 +9,7 @@ import pytest
 
 import optimizer as pf
 from optimizer.analysis.reference import compare_with_designations, designated_states
-from tests.factories import make_regions, tiny_scenario
-
-FOUR = make_regions("""
-region_id,name,population,talent,coast,small_rural
-A,Alpha,1000,40,east,false
-B,Beta,2000,30,east,false
-C,Gamma,3000,20,west,true
-D,Delta,4000,10,west,true
-""")
+from tests.factories import FOUR, make_regions, tiny_scenario
 
 
 def hubs_of(plan: pf.AllocationResult) -> set[str]:

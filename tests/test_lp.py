@@ -12,15 +12,7 @@ import optimizer as pf
 from optimizer.engine.inputs import resolve
 from optimizer.engine.lp import AllocationLP, HighsLP
 from optimizer.engine.model import build_model, tangent_layout
-from tests.factories import make_regions, tiny_scenario
-
-FOUR = make_regions("""
-region_id,name,population,talent,coast,small_rural
-A,Alpha,1000,40,east,false
-B,Beta,2000,30,east,false
-C,Gamma,3000,20,west,true
-D,Delta,4000,10,west,true
-""")
+from tests.factories import FOUR, tiny_scenario
 
 Row = tuple[tuple[tuple[str, float], ...], float]
 
