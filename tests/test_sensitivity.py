@@ -236,7 +236,11 @@ def test_tornado_orders_by_swing(twin: Regions) -> None:
     base = tiny_scenario(spread_weight=0.5)
     spec = spec_from_dict({"analysis": "tornado", "change": 0.5,
                            "parameters": ["budget", "spread_weight"]})
-    t = run_analysis(spec, backend=SERIAL, regions=twin, base=base).tables["tornado"]
+    result = run_analysis(spec, backend=SERIAL, regions=twin, base=base)
+    t = result.tables["tornado"]
+    # the summary names parameters for people, and the top-k share of two regions is a top-1
+    assert "Spread weight λ" in result.text and "top-1 share" in result.text
+    assert "top-10" not in result.text
     # equal twins: Gini stays 0, so lambda moves nothing; the budget moves S
     assert t["parameter"].tolist() == ["budget", "spread_weight"]
     assert t.loc[0, "objective_high"] == pytest.approx(100 + 10 * math.log1p(1.5))

@@ -51,6 +51,7 @@ from optimizer.analysis.runs import (
     fingerprint,
     payload_for,
 )
+from optimizer.engine import columns
 from optimizer.engine.data import REGION_SETS, Regions, load_regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.engine.metrics import top_k_count
@@ -584,6 +585,7 @@ def robust_stats(run_regions: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.Data
 
 
 def _summary_text(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str, Any]) -> str:
+    top_k = info.get("top_k", 10)
     runs = tables["runs"]
     ok = int((runs["status"] == "ok").sum())
     lines = [f"{analysis}: {ok} of {len(runs)} runs solved"]
@@ -604,7 +606,7 @@ def _summary_text(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str
                      f"{info['eps_low']:.4f} to {info['eps_high']:.4f}")
         lines.append(f"  current plan (lambda={cur['spread_weight']:g}): total capacity "
                      f"{cur['total_capacity']:.3f}, Gini {cur['gini']:.4f}, "
-                     f"top-10 share {cur['top10_share']:.1%}")
+                     f"top-{top_k} share {cur['top10_share']:.1%}")
     elif analysis == "sobol":
         if info.get("sobol_imputed_runs"):
             lines.append(f"  note: {info['sobol_imputed_runs']} failed run(s) were filled with "
@@ -617,8 +619,9 @@ def _summary_text(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str
     elif analysis == "tornado":
         t = tables["tornado"].head(6)
         for _, row in t.iterrows():
-            lines.append(f"  {row['parameter']:<45} objective {row['objective_low']:.3f} .. "
-                         f"{row['objective_high']:.3f}  top-10 share {row['top10_low']:.1%} .. "
+            lines.append(f"  {columns.setting_label(row['parameter']):<45} objective "
+                         f"{row['objective_low']:.3f} .. {row['objective_high']:.3f}  "
+                         f"top-{top_k} share {row['top10_low']:.1%} .. "
                          f"{row['top10_high']:.1%}")
     else:
         cols = [c for c in runs.columns if c in info.get("varied", [])]
@@ -673,6 +676,7 @@ def run_analysis(
         runs = build_runs(spec, regions, base)
     if isinstance(spec, SweepSpec):
         info["varied"] = list(spec.vary)
+    info["top_k"] = top_k_count(len(regions))  # the k the top-k share counts
     payload = payload_for(regions, base, diagnose=spec.diagnose)
     fp = fingerprint({"spec": spec_record(spec), "base": base.fingerprint(),
                       "data": regions.sha256, "runs": [(r.changes, r.gini_cap) for r in runs]})
@@ -701,7 +705,7 @@ def run_analysis(
         "backend": backend.describe(), "seed": spec.seed,
         "regions": regions.source, "regions_sha256": regions.sha256,
         "base_scenario_sha256": base.fingerprint(), "spec": spec_record(spec),
-        "spec_fingerprint": fp, **{k: v for k, v in info.items() if k != "varied"},
+        "spec_fingerprint": fp, **{k: v for k, v in info.items() if k not in ("varied", "top_k")},
     }
     text = _summary_text(spec.analysis, tables, info)
     figures = figures_for(spec.analysis, tables, info)
