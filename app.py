@@ -26,6 +26,7 @@ from optimizer.report import uploads as up
 from optimizer.ui import consensus as cui
 from optimizer.ui import controls as ctl
 from optimizer.ui import sensitivity as sens
+from optimizer.ui import state as stt
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -38,16 +39,21 @@ def shipped_regions(name: str) -> Regions:
 
 
 @st.cache_resource(show_spinner=False)
-def geojson_of(sha256: str, _regions: Regions) -> dict[str, Any] | None:
-    """Simplified, clockwise polygons for the map, per regions table."""
+def geojson_of(sha256: str, shapes: str, _regions: Regions) -> dict[str, Any] | None:
+    """Simplified, clockwise polygons for the map, per regions table and shapes file."""
     gdf = _regions.geometry()
     return None if gdf is None else maps.geojson_for(gdf)
 
 
 @st.cache_resource(show_spinner=False)
+def full_shapes(sha256: str, shapes: str, _regions: Regions) -> Any:
+    """Full-resolution polygons for the GeoJSON export, per regions table and shapes file."""
+    return _regions.geometry()
+
+
 def geometry_of(sha256: str, _regions: Regions) -> Any:
     """Full-resolution polygons for the GeoJSON export."""
-    return _regions.geometry()
+    return full_shapes(sha256, str(_regions.geometry_path), _regions)
 
 
 def planner_for(regions: Regions) -> Planner:
@@ -109,10 +115,150 @@ def use_data(regions: Regions, base: Any, notes: list[str]) -> None:
 
 
 def load_set(name: str) -> None:
-    """Switch to a shipped region set with its default plan."""
-    regions = shipped_regions(name)
-    use_data(regions, default_base(name, regions), [])
+    """Switch to a shipped region set with its default plan, or back to the uploaded one."""
+    if name == stt.UPLOAD_SET:
+        upload = ss["upload"]
+        use_data(upload["regions"], upload["base"], upload["notes"])
+    else:
+        regions = shipped_regions(name)
+        use_data(regions, default_base(name, regions), [])
     ss["loaded_set"] = name
+
+
+def reference_for(name: str, regions: Regions) -> Any:
+    """The scenario a link's settings are the difference from."""
+    return ss["upload"]["reference"] if name == stt.UPLOAD_SET else default_base(name, regions)
+
+
+def knob_values() -> dict[str, Any]:
+    """The sidebar widgets' current values (a snapshot to give back later)."""
+    return {k: ss[k] for k in list(ss) if isinstance(k, str) and (k == "packs" or ctl.is_knob_key(k))}
+
+
+def trial_solve(regions: Regions, base: Any) -> None:
+    """Solve a new upload's plan before showing it; an error raises and changes nothing.
+
+    An infeasible plan is kept (the page shows its conflict and fixes); its result or
+    error goes in the session's solve cache, so the page does not solve it again.
+    """
+    key = (regions.sha256, base.fingerprint())
+    solved = ss.setdefault("solved", {})
+    if key in solved:
+        if isinstance(solved[key], PlaceFundError) and not isinstance(solved[key], InfeasibleError):
+            raise solved[key]
+        return
+    new = regions.sha256 not in ss.get("planners", {})
+    try:
+        solved[key] = solve_explained(planner_for(regions), base)
+    except InfeasibleError as err:
+        solved[key] = err
+    except PlaceFundError:
+        if new:
+            ss["planners"].pop(regions.sha256, None)
+        raise
+
+
+def try_upload() -> None:
+    """Read the uploaded files; show them only if they solve, else keep everything as it was."""
+    csv, geo, yaml = (ss.get(k) for k in ("up_csv", "up_geo", "up_yaml"))
+    ss["upload_error"] = None
+    if csv is None and yaml is None:
+        restore_before_upload()
+        return
+    before = ss.get("before_upload") or {"state": {k: ss.get(k) for k in KEPT}, "widgets": knob_values()}
+    shipped = before["state"]["loaded_set"]
+    if shipped == stt.UPLOAD_SET:
+        shipped = "states"
+    try:
+        if csv is not None:
+            regions = up.regions_from_upload(csv.name, csv.getvalue(), geo.name if geo else None,
+                                             geo.getvalue() if geo else None)
+        else:
+            regions = shipped_regions(shipped)
+        reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
+        base = (up.scenario_from_upload(yaml.name, yaml.getvalue()) if yaml
+                else load_scenario() if csv else default_base(shipped, regions))
+        fit = csv is not None or (yaml is not None and shipped != "states")
+        base, notes = up.fit_scenario(base, regions) if fit else (base, [])
+        if csv is not None and yaml is None:
+            base = up.with_missing_policy(base, str(ss.get("missing") or "error"))
+        notes = [*regions.read_notes, *notes, *filter(None, [regions.geometry_note])]
+        trial_solve(regions, base)
+    except PlaceFundError as err:
+        hint = (" Choose what empty cells mean under *Empty cells* above; the upload is "
+                "tried again." if "missing value" in str(err) else "")
+        ss["upload_error"] = f"{err}{hint} Nothing was changed: the plan on screen stays."
+        return
+    ss["before_upload"] = before
+    if csv is not None:
+        ss["upload"] = {"regions": regions, "base": base, "notes": notes, "reference": reference,
+                        "name": csv.name, "csv_hash": up.store_upload(csv.getvalue(), "csv", name=csv.name),
+                        "geo_hash": up.store_upload(geo.getvalue(), "geojson") if geo else None}
+        load_set(stt.UPLOAD_SET)
+    else:
+        ss["upload"] = None
+        use_data(regions, base, notes)
+        ss["loaded_set"] = shipped
+    ss["region_set"] = ss["loaded_set"]
+
+
+KEPT = ("regions", "base", "origin", "notes", "pack_notes", "loaded_set", "region_set", "upload")
+
+
+def restore_before_upload() -> None:
+    """The uploads were removed: back to the plan, settings and sidebar from before them."""
+    before = ss.pop("before_upload", None)
+    ss["upload"] = None
+    if before is None:
+        return
+    for key, value in {**before["state"], **before["widgets"]}.items():
+        ss[key] = value
+    ss["widgets_for"] = (ss["regions"].sha256, ss["base"].fingerprint())
+
+
+def on_missing() -> None:
+    """The empty-cells policy changed: an upload refused for its empty cells is tried again."""
+    if ss.get("upload_error") and ss.get("up_csv") is not None:
+        try_upload()
+
+
+def open_session() -> None:
+    """A new session: the plan a link holds (region set, settings, upload), else the default."""
+    link = stt.read_link(st.query_params.to_dict())
+    notes: list[str] = []
+    if link is not None and link.problem:
+        notes.append(f"This link could not be used in full: {link.problem}.")
+    name = link.region_set if link is not None else "states"
+    if name == stt.UPLOAD_SET and link is not None and not restore_upload(link):
+        notes.append(f"This link's uploaded regions (content hash {link.csv_hash}) are not kept "
+                     "on this server, so they could not be restored: upload the file again. "
+                     "Showing the states instead, without the link's settings.")
+        name, link = "states", None
+    load_set(name)
+    if link is not None:
+        ss["base"], problem = stt.apply_link(ss["base"], link)
+        ss["origin"] = ss["base"]
+        notes += [f"This link could not be used in full: {problem}."] if problem else []
+    ss["notes"] = [*ss["notes"], *notes]
+    ss["region_set"] = ss["loaded_set"]
+
+
+def restore_upload(link: Any) -> bool:
+    """Reload the uploaded files a link names from the PlaceFund folder; False if absent."""
+    raw = up.stored_upload(link.csv_hash, "csv")
+    shapes = up.stored_upload(link.geo_hash, "geojson") if link.geo_hash else None
+    if raw is None:
+        return False
+    name = up.stored_name(link.csv_hash, "csv") or f"upload {link.csv_hash}.csv"
+    try:
+        regions = up.regions_from_upload(name, raw, "shapes.geojson" if shapes else None, shapes)
+    except PlaceFundError:
+        return False
+    reference, notes = up.fit_scenario(load_scenario(), regions)
+    ss["upload"] = {"regions": regions, "base": reference, "reference": reference, "name": name,
+                    "notes": [*regions.read_notes, *notes], "csv_hash": link.csv_hash,
+                    "geo_hash": link.geo_hash if shapes else None}
+    return True
 
 
 def on_packs() -> None:
@@ -134,19 +280,41 @@ def on_relax(scenario: Any, changes: dict[str, Any]) -> None:
     ss["base"] = ctl.apply_relaxation(scenario, changes)
 
 
+def on_reset() -> None:
+    """Back to the region set's default plan (an upload's: the one it was uploaded with)."""
+    load_set(ss["loaded_set"])
+    ss["widgets_for"] = None
+
+
+def on_history(step: str) -> None:
+    """Undo or redo: the previous (or next) settings become the page's."""
+    history: stt.History = ss["history"]
+    scenario = history.undo() if step == "undo" else history.redo()
+    if scenario is not None:
+        ss["base"] = scenario
+        ss["widgets_for"] = None
+
+
 ss.setdefault("regions", None)
 ss.setdefault("loaded_set", None)
 ss.setdefault("notes", [])
 ss.setdefault("pack_notes", [])
+ss.setdefault("upload", None)
+if ss["regions"] is None:
+    open_session()
 
 st.sidebar.title("PlaceFund")
+history_slot = st.sidebar.container()
+set_options = [*ctl.REGION_SET_LABELS, *([stt.UPLOAD_SET] if ss["upload"] else [])]
+if ss.get("region_set") not in set_options:
+    ss["region_set"] = ss["loaded_set"] if ss["loaded_set"] in set_options else "states"
 set_choice = st.sidebar.selectbox(
-    "Region set", list(ctl.REGION_SET_LABELS), key="region_set", format_func=ctl.REGION_SET_LABELS.get,
-    help="Plan for states, metro areas (CBSAs) or counties. Metros and counties use locally "
-         "measured figures (see the notes above the map and data/SOURCES.md).")
-if ss["regions"] is None:
-    load_set(set_choice if set_choice not in ctl.SLOW_REGION_SETS else "states")
-elif set_choice != ss["loaded_set"]:
+    "Region set", set_options, key="region_set",
+    format_func=lambda n: ctl.REGION_SET_LABELS.get(n) or f"Your upload: {ss['upload']['name']}",
+    help="Plan for states, metro areas (CBSAs), counties or your own uploaded regions. Metros "
+         "and counties use locally measured figures (see the notes above the map and "
+         "data/SOURCES.md).")
+if set_choice != ss["loaded_set"]:
     if set_choice in ctl.SLOW_REGION_SETS:
         st.sidebar.warning(ctl.SLOW_REGION_SETS[set_choice])
         if st.sidebar.button(f"Switch to {set_choice}", key="confirm_set"):
@@ -155,46 +323,32 @@ elif set_choice != ss["loaded_set"]:
     else:
         load_set(set_choice)
 
-with st.sidebar.expander("Bring your own data", expanded=False):
-    st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
-               f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
-               f"Files up to {up.MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
-    up_csv = st.file_uploader("Regions CSV", type=["csv"], key="up_csv")
-    up_geo = st.file_uploader("Region shapes (GeoJSON, optional)", type=["geojson", "json"], key="up_geo")
-    up_yaml = st.file_uploader("Scenario YAML", type=["yaml", "yml"], key="up_yaml")
-    upload_key = tuple((f.name, f.size) if f else None for f in (up_csv, up_geo, up_yaml))
-    if upload_key != ss.get("upload_key"):
-        ss["upload_key"] = upload_key
-        ss["upload_error"] = None
-        try:
-            shipped = ss["loaded_set"]
-            regions = (up.regions_from_upload(up_csv.name, up_csv.getvalue(),
-                                              up_geo.name if up_geo else None,
-                                              up_geo.getvalue() if up_geo else None)
-                       if up_csv else shipped_regions(shipped))
-            base = (up.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml
-                    else default_base(shipped, regions) if not up_csv else load_scenario())
-            fit = up_csv or (up_yaml and shipped != "states")
-            base, notes = up.fit_scenario(base, regions) if fit else (base, [])
-            notes = [*notes, *filter(None, [regions.geometry_note])]  # repaired polygons
-            use_data(regions, base, notes)
-        except PlaceFundError as err:
-            ss["upload_error"] = str(err)
-    if ss.get("upload_error"):
-        st.error(ss["upload_error"])
-    if st.button("Back to the default plan", key="reset"):
-        if not up_csv:
-            use_data(ss["regions"], default_base(ss["loaded_set"], ss["regions"]), [])
-        ss["widgets_for"] = None
-
 regions: Regions = ss["regions"]
 base = ss["base"]
 if ss.get("widgets_for") != (regions.sha256, base.fingerprint()):
     reset_widgets(regions, base)
+
+with st.sidebar.expander("Bring your own data", expanded=False):
+    st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
+               f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
+               f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
+               "folder under their content hash, so the page's link can name them.")
+    knob(st, "missing", options=list(ctl.MISSING_POLICIES), format_func=up.MISSING_LABELS.get,
+         on_change=on_missing)
+    for key, label, kinds in (("up_csv", "Regions CSV", ["csv"]),
+                              ("up_geo", "Region shapes (GeoJSON, optional)", ["geojson", "json"]),
+                              ("up_yaml", "Scenario YAML", ["yaml", "yml"])):
+        st.file_uploader(label, type=kinds, key=key, on_change=try_upload,
+                         max_upload_size=up.MAX_UPLOAD_MB)
+    if ss.get("upload_error"):
+        st.error(ss["upload_error"])
+    st.button("Back to the default plan", key="reset", on_click=on_reset)
+
 names = dict(zip(regions.table["region_id"], regions.table["name"]))
 ids = regions.ids
-uploaded = up_csv is not None and not ss.get("upload_error")
-st.sidebar.caption(f"Planning over: {'your uploaded regions' if uploaded else ss['loaded_set']} "
+uploaded = ss["loaded_set"] == stt.UPLOAD_SET
+st.sidebar.caption(f"Planning over: "
+                   f"{'your uploaded regions' if uploaded else ss['loaded_set']} "
                    f"({len(ids):,} regions)")
 
 # --------------------------------------------------------------------------- sidebar controls
@@ -246,8 +400,9 @@ with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
     st.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
                    help="Named sets of rules from statute or practice. "
                         + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
+    modified = ctl.pack_changes(base)
     for pack in ss.get("packs") or []:
-        st.caption(f"**{pack}**: {docs.get(pack, '')}")
+        st.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
     hubs_on = knob(st, "hubs_on")
     h1, h2 = st.columns(2)
     for where, key in ((h1, "hub_kmin"), (h2, "hub_kmax"), (h1, "hub_amin"), (h2, "hub_amax")):
@@ -305,20 +460,39 @@ try:
         while len(solved) > 8:
             solved.pop(next(iter(solved)))
     outcome = solved[solve_key]
+    history = ss.setdefault("history", stt.History())
+    history.record(scenario, regions.sha256)
+    upload_info = ss["upload"] if uploaded else {}
+    link = stt.link_params(ss["loaded_set"], scenario, reference_for(ss["loaded_set"], regions),
+                           upload_info.get("csv_hash"), upload_info.get("geo_hash"))
+    if st.query_params.to_dict() != link:
+        st.query_params.from_dict(link)
     if isinstance(outcome, PlaceFundError):
         raise outcome
     result = outcome
     ss["last_result"] = result
 except InfeasibleError as err:
-    st.error("These settings cannot all hold. What conflicts, and what to relax:\n\n"
-             + "\n".join(f"- {c}" for c in err.conflicts))
-    for i, relaxation in enumerate(getattr(err.diagnosis, "relaxations", None) or []):
+    # the diagnosis re-solved each fix: show its one ranked list, not the precheck's advice too
+    fixes = getattr(err.diagnosis, "relaxations", None) or []
+    what = (err.diagnosis.lines() if fixes else []) or err.conflicts
+    st.error("These settings cannot all hold. What conflicts"
+             + (", and the fixes below, smallest first, each checked by solving again:"
+                if fixes else ", and what to relax:") + "\n\n"
+             + "\n".join(f"- {c}" for c in what))
+    for i, relaxation in enumerate(fixes):
         r1, r2 = st.columns([5, 1])
         r1.markdown(f"**Fix {i + 1}:** {relaxation.text}")
         r2.button("Apply", key=f"relax_{i}", on_click=on_relax, args=(scenario, relaxation.changes),
                   help="Change the settings by exactly this and solve again.")
 except PlaceFundError as err:
     st.error(str(err))
+with history_slot:
+    done = ss.get("history") or stt.History()
+    u1, u2 = st.columns(2)
+    u1.button("Undo", key="undo", on_click=on_history, args=("undo",), disabled=not done.can_undo,
+              help="Back to the settings before the last change.", width="stretch")
+    u2.button("Redo", key="redo", on_click=on_history, args=("redo",), disabled=not done.can_redo,
+              help="Forward again to the settings undone last.", width="stretch")
 if result is None:
     result = ss.get("last_result")
     if result is None or result.provenance.get("data_sha256") != regions.sha256:
@@ -339,7 +513,7 @@ if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")
 
-geojson = geojson_of(regions.sha256, regions)
+geojson = geojson_of(regions.sha256, str(regions.geometry_path), regions)
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"])

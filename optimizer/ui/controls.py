@@ -154,7 +154,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("hub_one", "hubs.max_one_per_group", "At most one hub per group of", "group column",
          "hub_one", "select", switch="hubs_on",
          help="e.g. postal: at most one hub per state (for metros or counties)."),
+    # data
+    Knob("missing", "missing_values", "Empty cells", "policy for empty cells", "missing", "select",
+         help="What an empty cell (empty, -, NA, n/a) of an indicator the plan uses means: "
+              "stop and name it, count it as zero, or fill it with the column's median. "
+              "Columns the scenario sets on their own keep their policy."),
 )
+MISSING_POLICIES = ("error", "zero", "median", "half_min")
 
 _BY_KEY = {k.key: k for k in KNOBS}
 _FAMILIES = tuple(k for k in KNOBS if k.key.endswith("_"))
@@ -168,6 +174,15 @@ def knob(key: str) -> Knob:
         if key.startswith(row.key):
             return row
     raise KeyError(f"no knob has the widget key '{key}'")
+
+
+def is_knob_key(key: str) -> bool:
+    """Whether ``key`` is the widget key of a knob (or of a family member)."""
+    try:
+        knob(key)
+    except KeyError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- paths
@@ -401,6 +416,20 @@ def _write_hub_one(data: dict[str, Any], column: str | None, ctx: _Context) -> N
     _section(data, "hubs")["max_one_per_group"] = [column] if column else []
 
 
+def _read_missing(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    current = scenario.missing_values
+    return {"missing": current if isinstance(current, str) else current.get("default", "error")}
+
+
+def _missing_setting(values: dict[str, Any], ctx: _Context) -> str:
+    return str(values.get("missing") or "error")
+
+
+def _write_missing(data: dict[str, Any], policy: str, ctx: _Context) -> None:
+    current = data["missing_values"]
+    data["missing_values"] = policy if isinstance(current, str) else {**current, "default": policy}
+
+
 _CODECS: dict[str, _Codec] = {
     "weights": _Codec(_read_weights, _weights_setting, _write_weights),
     "effectiveness": _Codec(_read_effectiveness, _effectiveness_setting, _write_effectiveness),
@@ -408,6 +437,7 @@ _CODECS: dict[str, _Codec] = {
     "group_mins": _Codec(_read_group_mins, _group_mins_setting, _write_group_mins),
     "hub_group_min": _Codec(_read_hub_group_min, _hub_group_min_setting, _write_hub_group_min),
     "hub_one": _Codec(_read_hub_one, _hub_one_setting, _write_hub_one),
+    "missing": _Codec(_read_missing, _missing_setting, _write_missing),
 }
 PLAIN_KINDS = ("number", "count", "choice", "switch", "regions")
 
@@ -560,6 +590,37 @@ def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[S
             data.pop(key, None)
     data["packs"] = list(packs)
     return scenario_from_dict(data, source="program rules"), notes
+
+
+def _setting_label(key: str) -> str:
+    """A scenario key as the sidebar names it (the first knob writing it), else in words."""
+    row = next((k for k in KNOBS if k.path.split(".")[0] == key and k.kind != "switch"), None)
+    return row.text("").split(" (")[0] if row and "{}" not in row.label else key.replace("_", " ")
+
+
+def pack_changes(scenario: Scenario) -> dict[str, list[str]]:
+    """For each pack the scenario has on, the settings it holds differently from the pack.
+
+    A pack's setting counts as modified when the scenario's value differs from the one
+    the pack gives on the engine defaults (a fix applied, or a person's own value).
+    """
+    known = constraint_packs()
+    data = scenario.to_dict()
+    changes: dict[str, list[str]] = {}
+    for name in scenario.packs:
+        if name not in known:
+            continue
+        packed = scenario_from_dict({"packs": [name]}, source=f"pack {name}").to_dict()
+        changes[name] = [_setting_label(key) for key in known[name]["settings"]
+                         if data.get(key) != packed.get(key)]
+    return changes
+
+
+def pack_caption(name: str, doc: str, modified: list[str]) -> str:
+    """A pack's line under the picker: its documentation, and what is modified."""
+    if not modified:
+        return f"**{name}**: {doc}"
+    return f"**{name}** (modified: {', '.join(modified)}): {doc}"
 
 
 def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
