@@ -87,6 +87,8 @@ def knob(where: Any, key: str, member: str = "", label: str | None = None, **ext
     bounds = [None if b is None else int(b) if whole else float(b) for b in (lo, hi, row.step)]
     if row.widget == "slider":
         return where.slider(text, bounds[0], bounds[1], step=bounds[2], **options)
+    if row.fmt:
+        options["format"] = row.fmt
     return where.number_input(text, min_value=bounds[0], max_value=bounds[1], step=bounds[2],
                               **options)
 
@@ -310,7 +312,7 @@ if ss.get("region_set") not in set_options:
     ss["region_set"] = ss["loaded_set"] if ss["loaded_set"] in set_options else "states"
 set_choice = st.sidebar.selectbox(
     "Region set", set_options, key="region_set",
-    format_func=lambda n: ctl.REGION_SET_LABELS.get(n) or f"Your upload: {ss['upload']['name']}",
+    format_func=functools.partial(ctl.region_set_label, upload=(ss["upload"] or {}).get("name")),
     help="Plan for states, metro areas (CBSAs), counties or your own uploaded regions. Metros "
          "and counties use locally measured figures (see the notes above the map and "
          "data/SOURCES.md).")
@@ -530,7 +532,14 @@ with tab_map:
     else:
         st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
                         key="map", on_select=select_region_from_map, selection_mode="points")
-        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail.")
+        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail; hover "
+                   "for its numbers.")
+    if spread := maps.spread_note(result.regions, metric):
+        st.info(spread)
+    with st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's numbers "
+                     "as a table)", expanded=geojson is None):
+        st.dataframe(maps.ranked_table(result.regions, metric), hide_index=True, width="stretch",
+                     height=240)
     table = tx.allocation_table(result)
     money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
                                                     "Capacity after", "Share before", "Share after",

@@ -52,6 +52,7 @@ class Knob:
     (capped at the number of regions with ``default_at_most_regions``). With
     ``zero_is_none`` a widget at 0 means "no limit" (``None`` in the scenario).
     ``hi_regions`` sets the upper end of the range to the number of regions plus it.
+    ``fmt`` is how a number box shows (and so keeps) its value: money in $B keeps $1M.
     """
 
     key: str
@@ -70,6 +71,7 @@ class Knob:
     hi_regions: int | None = None
     default_at_most_regions: bool = False
     help: str = ""
+    fmt: str | None = None  # printf format of a number box (Streamlit shows 2 decimals)
 
     def upper(self, n_regions: int) -> float | None:
         """The upper end of the widget's range for ``n_regions`` regions."""
@@ -82,7 +84,8 @@ class Knob:
 
 KNOBS: tuple[Knob, ...] = (
     Knob("budget", "budget", "Budget ($B)", "$B", "number", "number", 0.1, 10_000.0, 5.0,
-         scale=BUSD, help="Total money to allocate, in billions of US dollars."),
+         scale=BUSD, fmt="%.3f", help="Total money to allocate, in billions of US dollars "
+                                      "(three decimals: 0.504 is $504M)."),
     Knob("lam", "spread_weight", "Spread weight λ", "0..1", "number", "slider", 0.0, 1.0, 0.05,
          help="0 = maximize total capacity (money follows the strongest clusters); "
               "1 = Sen's welfare index (concentration counts fully against the total)."),
@@ -112,9 +115,9 @@ KNOBS: tuple[Knob, ...] = (
          switch="pcf_on"),
     # per-region bounds and exclusions
     Knob("floor", "region_floor_usd", "Floor for every region ($B)", "$B", "number", "number",
-         0.0, None, 0.1, scale=BUSD),
+         0.0, None, 0.1, scale=BUSD, fmt="%.3f"),
     Knob("cap", "region_cap_usd", "Cap for every region ($B, 0 = none)", "$B, 0 = none", "number",
-         "number", 0.0, None, 0.5, scale=BUSD, zero_is_none=True),
+         "number", 0.0, None, 0.5, scale=BUSD, zero_is_none=True, fmt="%.3f"),
     Knob("maxshare_on", "max_region_share", "Limit any one region's share of the budget",
          "on/off", "switch", "checkbox"),
     Knob("maxshare", "max_region_share", "Largest share of the budget to one region",
@@ -123,7 +126,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("capped", "region_bounds", "Regions with their own cap", "region ids", "region_caps",
          "multiselect"),
     Knob("cap_", "region_bounds.*.cap_usd", "Cap on {} ($B)", "$B", "part", "number", 0.0, None,
-         0.5, scale=BUSD, default=1.0),
+         0.5, scale=BUSD, default=1.0, fmt="%.3f"),
     Knob("excluded", "exclusions.regions", "Exclude regions", "region ids", "regions",
          "multiselect"),
     Knob("topk_inc", "exclusions.top_k_incumbents",
@@ -526,6 +529,11 @@ SLOW_REGION_SETS = {
                 "few seconds); maps are heavy to draw.",
 }
 SPREAD_LABELS = {"gini": "Gini (exact, pairwise)", "hoover": "Hoover index (linear)"}
+
+
+def region_set_label(name: str, upload: str | None = None) -> str:
+    """How the region-set picker names a set: a shipped one, or the uploaded file."""
+    return REGION_SET_LABELS.get(name) or f"Your upload: {upload or 'regions CSV'}"
 
 
 def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
