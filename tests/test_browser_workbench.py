@@ -60,7 +60,7 @@ def _upload(page: Any, label: str, name: str, data: bytes, mime: str = "text/csv
 
 def _remove_upload(page: Any, label: str) -> None:
     box = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
-    box.locator('[data-testid="stFileUploaderDeleteBtn"] button').click()
+    box.locator('[data-testid="stFileChipDeleteBtn"] button').click()
     _settle(page)
 
 
@@ -73,7 +73,7 @@ def _set_lambda(page: Any, presses: int) -> None:
 
 
 def _lambda(page: Any) -> str:
-    return str(page.get_by_role("slider", name="Spread weight λ").get_attribute("aria-valuenow"))
+    return str(page.get_by_role("slider", name="Spread weight λ").input_value())
 
 
 def _states_rows(ids: tuple[str, ...]) -> tuple[bytes, bytes]:
@@ -109,8 +109,7 @@ def test_a_geojson_uploaded_after_its_csv_draws_the_map_framed_and_named(server:
         }""")
         assert max(box["w"] / box["fw"], box["h"] / box["fh"]) > 0.6, box
         # the region-set picker names the uploaded set, not "States"
-        picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
-        assert "new_england.csv" in picker.inner_text()
+        assert "new_england.csv" in page.get_by_role("combobox", name="Region set").input_value()
         page.screenshot(path=str(ARTIFACTS / "upload_new_england.png"))
     traffic.assert_stayed_local()
     # a new session that uploads the same CSV and shapes gets the map too (nothing cached stale)
@@ -225,7 +224,8 @@ def test_a_negligible_spread_is_not_stretched_over_the_colour_scale(server: str)
 def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server: str) -> None:
     with open_app(server) as (page, _):
         page.locator("summary").filter(has_text="Spread constraints").click()
-        page.get_by_role("checkbox", name="Per-capita floor").check(force=True)
+        page.locator('[data-testid="stCheckbox"]').filter(has_text="Per-capita floor") \
+            .locator("label").click()
         _settle(page)
         floor = page.get_by_role("spinbutton", name="Floor (× national per-capita average)")
         floor.fill("1.5")
@@ -251,11 +251,22 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         fixes = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Fix ")
         labels = " ".join(fixes.all_inner_texts()).lower()
         assert "unspent" in labels
-        row = page.locator('[data-testid="stHorizontalBlock"]').filter(has_text="unspent").last
-        row.get_by_role("button", name="Apply").click()
-        _settle(page, 120_000)
+        _apply_fix(page, "unspent")
         assert "cannot all hold" not in _main(page)
-        assert "modified" in _sidebar(page)
+        assert "modified" not in _sidebar(page)  # unspent funds keep every rule of the pack
+        page.get_by_role("button", name="Undo").click()
+        _settle(page, 120_000)
+        assert "cannot all hold" in _main(page)
+        _apply_fix(page, "maximum hub award")
+        assert "cannot all hold" not in _main(page)
+        assert "tech_hubs_2022_statute (modified: Award max)" in _sidebar(page)
+        page.screenshot(path=str(ARTIFACTS / "pack_modified.png"))
+
+
+def _apply_fix(page: Any, words: str) -> None:
+    row = page.locator('[data-testid="stHorizontalBlock"]').filter(has_text=words).last
+    row.get_by_role("button", name="Apply").click()
+    _settle(page, 120_000)
 
 
 def test_the_url_holds_the_plan_and_a_reload_keeps_it_and_the_upload(server: str) -> None:
@@ -317,7 +328,6 @@ def test_a_phone_width_page_does_not_scroll_sideways_and_keys_reach_the_controls
         # the map is not colour alone: a ranked table of the same numbers sits beside it
         assert "Ranked by" in _main(page)
     with open_app(server) as (page, _):
-        page.locator("body").click(position={"x": 5, "y": 5})
         reached = []
         for _ in range(40):
             page.keyboard.press("Tab")

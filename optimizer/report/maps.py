@@ -28,6 +28,8 @@ TOPOJSON_URL = "app/static/"  # where Streamlit serves STATIC_DIR
 PLOTLY_CONFIG = {"topojsonURL": TOPOJSON_URL, "displaylogo": False}
 BASE_LAYERS = ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
 US_BOUNDS = (-180.0, 15.0, -60.0, 72.0)  # lon/lat box holding the 50 states + DC
+NATIONWIDE_SPAN_DEG = 30.0  # a US set this wide (degrees of longitude) is drawn in Albers USA
+WORLD_SPAN_DEG = 90.0  # a set this wide is drawn in Natural Earth, a smaller one in Mercator
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     shapes = gdf[["region_id", "geometry"]].copy()
     original = shapes.geometry.copy()
     points = shapes.geometry.representative_point()
+    span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
     if tolerance is None:
-        span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
         tolerance = min(0.05, span / 1500)
     if tolerance > 0:
         shapes["geometry"] = shapes.geometry.simplify(tolerance, preserve_topology=True)
@@ -137,7 +139,12 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     data = json.loads(shapes.to_json(drop_id=True))
     lo_x, lo_y, hi_x, hi_y = US_BOUNDS
     in_us = points.x.between(lo_x, hi_x) & points.y.between(lo_y, hi_y)
-    data["scope"] = "usa" if bool(in_us.all()) else "world"
+    # plotly's Albers USA projection ignores fitbounds: it is for sets spanning the nation;
+    # a regional set (New England, one state's counties) is framed by its own extent
+    nationwide = float(points.x.max() - points.x.min()) >= NATIONWIDE_SPAN_DEG
+    data["scope"] = "usa" if bool(in_us.all()) and nationwide else "world"
+    data["projection"] = ("albers usa" if data["scope"] == "usa"
+                          else "natural earth" if span >= WORLD_SPAN_DEG else "mercator")
     return data
 
 
@@ -145,7 +152,8 @@ def _layout(fig: go.Figure, geojson: dict[str, Any], title: str, height: int) ->
     scope = geojson.get("scope", "world")
     fig.update_geos(
         scope=scope,
-        projection_type="albers usa" if scope == "usa" else "natural earth",
+        projection_type=geojson.get("projection",
+                                    "albers usa" if scope == "usa" else "natural earth"),
         fitbounds="locations",
         visible=False,
         bgcolor="rgba(0,0,0,0)",

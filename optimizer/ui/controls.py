@@ -600,10 +600,20 @@ def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[S
     return scenario_from_dict(data, source="program rules"), notes
 
 
-def _setting_label(key: str) -> str:
-    """A scenario key as the sidebar names it (the first knob writing it), else in words."""
-    row = next((k for k in KNOBS if k.path.split(".")[0] == key and k.kind != "switch"), None)
-    return row.text("").split(" (")[0] if row and "{}" not in row.label else key.replace("_", " ")
+def _differing_paths(now: Any, packed: Any, path: str) -> list[str]:
+    """The dotted paths below ``path`` where two settings' values differ."""
+    if isinstance(now, dict) and isinstance(packed, dict):
+        return [p for key in sorted(set(now) | set(packed))
+                for p in _differing_paths(now.get(key), packed.get(key), f"{path}.{key}")]
+    return [] if now == packed else [path]
+
+
+def _setting_label(path: str) -> str:
+    """A scenario path as the sidebar names it (its knob's label), else in words."""
+    row = next((k for k in KNOBS if k.path == path and "{}" not in k.label), None)
+    if row is not None:
+        return row.label.split(" (")[0]
+    return path.replace("_", " ").replace(".", " ")
 
 
 def pack_changes(scenario: Scenario) -> dict[str, list[str]]:
@@ -619,8 +629,9 @@ def pack_changes(scenario: Scenario) -> dict[str, list[str]]:
         if name not in known:
             continue
         packed = scenario_from_dict({"packs": [name]}, source=f"pack {name}").to_dict()
-        changes[name] = [_setting_label(key) for key in known[name]["settings"]
-                         if data.get(key) != packed.get(key)]
+        paths = [p for key in known[name]["settings"]
+                 for p in _differing_paths(data.get(key), packed.get(key), key)]
+        changes[name] = list(dict.fromkeys(_setting_label(p) for p in paths))
     return changes
 
 
