@@ -8,7 +8,9 @@ text, tables, uploads, the plan library, exports and maps from ``optimizer/repor
 
 from __future__ import annotations
 
+import collections
 import functools
+import threading
 from typing import Any
 
 import pandas as pd
@@ -56,12 +58,58 @@ def geometry_of(sha256: str, _regions: Regions) -> Any:
     return full_shapes(sha256, str(_regions.geometry_path), _regions)
 
 
-def planner_for(regions: Regions) -> Planner:
-    """One Planner (built model + persistent HiGHS) per regions table per session."""
-    planners = ss.setdefault("planners", {})
-    if regions.sha256 not in planners:
-        planners[regions.sha256] = Planner(regions)
-    return planners[regions.sha256]
+PLAN_CACHE_SIZE = 64  # solved plans (and refusals) kept for every session
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def shared_planner(sha256: str, _regions: Regions) -> tuple[Planner, threading.Lock]:
+    """One Planner (built model + persistent HiGHS) per regions table for every session.
+
+    Its lock makes sessions take turns: a solve rewrites the model's parameters first.
+    Sharing it means a session that opens a region set another session has planned
+    re-solves from that model instead of building its own.
+    """
+    return Planner(_regions), threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def shared_plans() -> tuple[collections.OrderedDict[tuple[str, str], Any], threading.Lock]:
+    """Solved plans (or why not) by (regions, scenario fingerprint), newest last, for all
+    sessions: a plan once solved (a default, a shared link) opens without solving again."""
+    return collections.OrderedDict(), threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def built_models() -> set[str]:
+    """The regions tables (by hash) whose shared model has been built and solved once."""
+    return set()
+
+
+def is_planned(regions: Regions) -> bool:
+    """Whether a model of these regions is already built (else the first solve builds it)."""
+    return regions.sha256 in built_models()
+
+
+def solve_plan(regions: Regions, scenario: Any) -> Any:
+    """The plan of ``scenario`` (or the ``PlaceFundError`` saying why there is none), cached."""
+    key = (regions.sha256, scenario.fingerprint())
+    plans, plans_lock = shared_plans()
+    with plans_lock:
+        if key in plans:
+            plans.move_to_end(key)
+            return plans[key]
+    planner, lock = shared_planner(regions.sha256, regions)
+    with lock:
+        try:
+            outcome: Any = solve_explained(planner, scenario)
+        except PlaceFundError as err:
+            outcome = err
+        built_models().add(regions.sha256)
+    with plans_lock:
+        plans[key] = outcome
+        while len(plans) > PLAN_CACHE_SIZE:
+            plans.popitem(last=False)
+    return outcome
 
 
 def reset_widgets(regions: Regions, scenario: Any) -> None:
@@ -141,23 +189,11 @@ def trial_solve(regions: Regions, base: Any) -> None:
     """Solve a new upload's plan before showing it; an error raises and changes nothing.
 
     An infeasible plan is kept (the page shows its conflict and fixes); its result or
-    error goes in the session's solve cache, so the page does not solve it again.
+    error goes in the shared plan cache, so the page does not solve it again.
     """
-    key = (regions.sha256, base.fingerprint())
-    solved = ss.setdefault("solved", {})
-    if key in solved:
-        if isinstance(solved[key], PlaceFundError) and not isinstance(solved[key], InfeasibleError):
-            raise solved[key]
-        return
-    new = regions.sha256 not in ss.get("planners", {})
-    try:
-        solved[key] = solve_explained(planner_for(regions), base)
-    except InfeasibleError as err:
-        solved[key] = err
-    except PlaceFundError:
-        if new:
-            ss["planners"].pop(regions.sha256, None)
-        raise
+    outcome = solve_plan(regions, base)
+    if isinstance(outcome, PlaceFundError) and not isinstance(outcome, InfeasibleError):
+        raise outcome
 
 
 def try_upload() -> None:
@@ -447,21 +483,12 @@ values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None
 try:
     scenario = ctl.scenario_from_widgets(base, regions, values)
-    solved = ss.setdefault("solved", {})
-    solve_key = (regions.sha256, scenario.fingerprint())
-    if solve_key not in solved:
-        first = regions.sha256 not in ss.get("planners", {})
-        message = (f"Building the model for {len(ids):,} regions and solving…" if first
-                   else "Solving… if the rules conflict, finding which ones and the smallest fix "
-                        "can take several seconds.")
-        with st.spinner(message):
-            try:
-                solved[solve_key] = solve_explained(planner_for(regions), scenario)
-            except PlaceFundError as err:
-                solved[solve_key] = err
-        while len(solved) > 8:
-            solved.pop(next(iter(solved)))
-    outcome = solved[solve_key]
+    message = (f"Building the model for {len(ids):,} regions and solving…"
+               if not is_planned(regions) else
+               "Solving… if the rules conflict, finding which ones and the smallest fix "
+               "can take several seconds.")
+    with st.spinner(message):
+        outcome = solve_plan(regions, scenario)
     history = ss.setdefault("history", stt.History())
     history.record(scenario, regions.sha256)
     upload_info = ss["upload"] if uploaded else {}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from optimizer.engine.check import Violation, check
@@ -292,6 +293,7 @@ def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
 
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(solve_module, "check", reject)
+    st.cache_resource.clear()  # plans are shared between sessions: drop those checked for real
     app = AppTest.from_file(APP, default_timeout=60).run()
     _ok(app)
     assert any("fails the independent check" in e.value for e in app.error)
