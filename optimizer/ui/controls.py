@@ -344,9 +344,12 @@ def _write_caps(data: dict[str, Any], caps: dict[str, float], ctx: _Context) -> 
 
 
 def _read_group_mins(scenario: Scenario, regions: Regions) -> dict[str, Any]:
-    values: dict[str, Any] = {"group_col": next(iter(scenario.group_min_shares), NONE)}
-    for column in regions.groups:
-        mins = scenario.group_min_shares.get(column, {})
+    """The group column and its values' minimum shares (only the chosen column's: a
+    county table has 900 CBSA codes, and every widget value costs on each page run)."""
+    column = next(iter(scenario.group_min_shares), NONE)
+    values: dict[str, Any] = {"group_col": column}
+    if column in regions.groups:
+        mins = scenario.group_min_shares[column]
         for value in sorted(set(regions.table[column])):
             values[f"gmin_{column}_{value}"] = float(mins.get(value, 0.0))
     return values
