@@ -232,6 +232,8 @@ def try_upload() -> None:
                                              geo.getvalue() if geo else None)
         else:
             regions = shipped_regions(shipped)
+        if shapes_only(regions, yaml):
+            return
         reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
         base = (up.scenario_from_upload(yaml.name, yaml.getvalue()) if yaml
                 else load_scenario() if csv else default_base(shipped, regions))
@@ -250,13 +252,31 @@ def try_upload() -> None:
     if csv is not None:
         ss["upload"] = {"regions": regions, "base": base, "notes": notes, "reference": reference,
                         "name": csv.name, "csv_hash": up.store_upload(csv.getvalue(), "csv", name=csv.name),
-                        "geo_hash": up.store_upload(geo.getvalue(), "geojson") if geo else None}
+                        "geo_hash": up.store_upload(geo.getvalue(), "geojson") if geo else None,
+                        "yaml": (yaml.name, yaml.size) if yaml else None}
         load_set(stt.UPLOAD_SET)
     else:
         ss["upload"] = None
         use_data(regions, base, notes)
         ss["loaded_set"] = shipped
     ss["region_set"] = ss["loaded_set"]
+
+
+def shapes_only(regions: Regions, yaml: Any) -> bool:
+    """Only the shapes of the uploaded table on screen changed: swap them in, keeping the
+    plan and every setting (True), instead of starting the upload's plan again."""
+    upload = ss.get("upload")
+    if (ss.get("loaded_set") != stt.UPLOAD_SET or not upload
+            or upload["regions"].sha256 != regions.sha256
+            or upload.get("yaml") != ((yaml.name, yaml.size) if yaml else None)):
+        return False
+    geo = ss.get("up_geo")
+    old_note = upload["regions"].geometry_note
+    notes = [*(n for n in upload["notes"] if n != old_note), *filter(None, [regions.geometry_note])]
+    ss["upload"] = {**upload, "regions": regions, "notes": notes,
+                    "geo_hash": up.store_upload(geo.getvalue(), "geojson") if geo else None}
+    ss["regions"] = regions
+    return True
 
 
 KEPT = ("regions", "base", "origin", "notes", "pack_notes", "loaded_set", "region_set", "upload")

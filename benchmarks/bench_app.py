@@ -16,7 +16,7 @@ Beside them, what the engine alone takes on the same change (``Planner.solve``: 
 first solve builds the model), and a full script rerun under Streamlit's AppTest, so
 that the app's own share is seen (browser minus engine).
 
-Run: .venv/bin/python benchmarks/bench_app.py [--repeats 5] [--no-counties]
+Run: .venv/bin/python benchmarks/bench_app.py [--repeats 5] [--no-counties] [--root DIR]
 """
 
 from __future__ import annotations
@@ -77,16 +77,16 @@ def bench_apptest(repeats: int) -> list[float]:
     return times
 
 
-def _server() -> tuple[subprocess.Popen[bytes], str]:
+def _server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     home = tempfile.mkdtemp(prefix="placefund-bench-")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "PLACEFUND_HOME": home},
+        cwd=root, env={**os.environ, "PLACEFUND_HOME": home},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -104,8 +104,9 @@ def _map_drawn(page: Any, count: int, timeout: int = 180_000) -> None:
         timeout=timeout, polling="raf")
 
 
-def _first_render(browser: Any, url: str) -> tuple[Any, float]:
-    page = browser.new_context(viewport={"width": 1500, "height": 1300}).new_page()
+def _first_render(context: Any, url: str) -> tuple[Any, float]:
+    """A new session (a new page) until its map is drawn; seconds."""
+    page = context.new_page()
     start = time.perf_counter()
     page.goto(url)
     _map_drawn(page, COUNTS["states"])
@@ -146,22 +147,27 @@ def _switch(page: Any, region_set: str) -> float:
     return time.perf_counter() - start
 
 
-def bench_browser(repeats: int, counties: bool) -> dict[str, list[float]]:
-    """Every browser measure against one fresh server (see the module docstring)."""
+def bench_browser(repeats: int, counties: bool, root: Path = ROOT) -> dict[str, list[float]]:
+    """Every browser measure against one fresh server (see the module docstring).
+
+    The cold first render is a fresh browser on a fresh server; the warm ones are new
+    sessions (new pages) in that browser, whose cache then holds the page's scripts.
+    """
     from playwright.sync_api import sync_playwright
 
-    proc, url = _server()
+    proc, url = _server(root)
     out: dict[str, list[float]] = {}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page, cold = _first_render(browser, url)
+            context = browser.new_context(viewport={"width": 1500, "height": 1300})
+            page, cold = _first_render(context, url)
             out["first render, cold server"] = [cold]
             warm = []
             for _ in range(repeats):
-                other, seconds = _first_render(browser, url)
+                other, seconds = _first_render(context, url)
                 warm.append(seconds)
-                other.context.close()
+                other.close()
             out["first render, warm server"] = warm
             out["states: λ change"] = _lambda_changes(page, repeats)
             sets: tuple[str, ...] = ("metros", "counties") if counties else ("metros",)
@@ -171,9 +177,9 @@ def bench_browser(repeats: int, counties: bool) -> dict[str, list[float]]:
                     page, repeats if region_set == "metros" else max(2, repeats // 2))
                 later = []
                 for _ in range(max(1, min(repeats, 3))):
-                    other, _seconds = _first_render(browser, url)
+                    other, _seconds = _first_render(context, url)
                     later.append(_switch(other, region_set))
-                    other.context.close()
+                    other.close()
                 out[f"{region_set}: switch, a later session"] = later
             browser.close()
     finally:
@@ -194,15 +200,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-counties", action="store_true")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-engine", action="store_true")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout whose app.py is served (to compare two versions)")
     args = parser.parse_args()
     results: list[tuple[str, list[float]]] = []
-    for region_set in ("states", "metros", *(() if args.no_counties else ("counties",))):
-        first, again = bench_engine(region_set, args.repeats)
-        results += [(f"engine {region_set}: first solve (build)", first),
-                    (f"engine {region_set}: λ re-solve", again)]
-    results.append(("app rerun, states λ (AppTest)", bench_apptest(args.repeats)))
+    if not args.no_engine:
+        for region_set in ("states", "metros", *(() if args.no_counties else ("counties",))):
+            first, again = bench_engine(region_set, args.repeats)
+            results += [(f"engine {region_set}: first solve (build)", first),
+                        (f"engine {region_set}: λ re-solve", again)]
+        results.append(("app rerun, states λ (AppTest)", bench_apptest(args.repeats)))
     if not args.no_browser:
-        results += list(bench_browser(args.repeats, not args.no_counties).items())
+        results += list(bench_browser(args.repeats, not args.no_counties, args.root).items())
     print(f"workbench timings, {os.cpu_count()} cores (medians of n; min and max)")
     print(f"{'measure':<42} {'n':>3} {'median ms':>10} {'min ms':>9} {'max ms':>9}")
     for name, times in results:

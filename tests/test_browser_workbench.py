@@ -94,6 +94,8 @@ def test_a_geojson_uploaded_after_its_csv_draws_the_map_framed_and_named(server:
     with open_app(server) as (page, traffic):
         _upload(page, "Regions CSV", "new_england.csv", csv)
         assert "No region shapes" in _main(page)
+        _set_lambda(page, 2)
+        lam = _lambda(page)
         _upload(page, "Region shapes", "new_england.geojson", geo, "application/geo+json")
         page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 6",
                                timeout=30_000)
@@ -108,6 +110,7 @@ def test_a_geojson_uploaded_after_its_csv_draws_the_map_framed_and_named(server:
                     fw: f.width, fh: f.height};
         }""")
         assert max(box["w"] / box["fw"], box["h"] / box["fh"]) > 0.6, box
+        assert _lambda(page) == lam  # adding the shapes keeps the plan's settings
         # the region-set picker names the uploaded set, not "States"
         assert "new_england.csv" in page.get_by_role("combobox", name="Region set").input_value()
         page.screenshot(path=str(ARTIFACTS / "upload_new_england.png"))
@@ -323,8 +326,11 @@ def test_a_phone_width_page_does_not_scroll_sideways_and_keys_reach_the_controls
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_timeout(1500)
         width = page.evaluate("document.documentElement.scrollWidth")
+        main = page.evaluate("(() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                             " return [m.scrollWidth, m.clientWidth]; })()")
         page.screenshot(path=str(ARTIFACTS / "phone_390.png"), full_page=True)
         assert width <= 390, width
+        assert main[0] <= main[1] <= 390, main  # wide tables scroll inside their own box
         # the map is not colour alone: a ranked table of the same numbers sits beside it
         assert "Ranked by" in _main(page)
     with open_app(server) as (page, _):

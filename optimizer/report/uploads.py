@@ -20,8 +20,8 @@ from optimizer.engine.settings import home_dir
 
 MAX_UPLOAD_MB = 5  # the upload widgets' limit (Streamlit counts MB of 2**20 bytes)
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20
-MISSING_LABELS = {"error": "stop and say which cells are empty", "zero": "treat as zero",
-                  "median": "the column's median", "half_min": "half the column's smallest value"}
+MISSING_LABELS = {"error": "stop and name them", "zero": "count as zero",
+                  "median": "the column's median", "half_min": "half the smallest value"}
 # the largest upload the workbench plans: counties-sized sets (3,134) solve first in 20-25 s
 # and re-solve in seconds with the Hoover spread, which uploads over MAX_GINI_REGIONS get
 MAX_APP_REGIONS = 5_000
