@@ -47,6 +47,12 @@ def geojson_of(sha256: str, shapes: str, _regions: Regions) -> dict[str, Any] | 
     return None if gdf is None else maps.geojson_for(gdf)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def facts_tables(sha256: str, _regions: Regions) -> Any:
+    """The article's facts measured on a regions table (they depend on the table alone)."""
+    return facts.display_tables(_regions)
+
+
 @st.cache_resource(show_spinner=False)
 def full_shapes(sha256: str, shapes: str, _regions: Regions) -> Any:
     """Full-resolution polygons for the GeoJSON export, per regions table and shapes file."""
@@ -515,7 +521,7 @@ for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not up
 with st.expander("The article's facts, measured on these regions"):
     st.caption("How concentrated each measured indicator is (top-10 regions' share of the total, "
                "Gini over regions; empty cells count as 0), beside what the article states.")
-    for table in facts.display_tables(regions):
+    for table in facts_tables(regions.sha256, regions):
         st.table(table.set_index(table.columns[0]))
 
 values = {key: ss[key] for key in ss if isinstance(key, str)}
