@@ -18,7 +18,7 @@ import streamlit as st
 
 from optimizer import Planner, Regions, load_regions, load_scenario, solve_explained
 from optimizer.analysis import facts
-from optimizer.engine.errors import InfeasibleError, PlaceFundError
+from optimizer.engine.errors import InfeasibleError, PlaceFundError, SolverError
 from optimizer.engine.scenario import usd
 from optimizer.report import export as ex
 from optimizer.report import library as lib
@@ -111,6 +111,8 @@ def solve_plan(regions: Regions, scenario: Any) -> Any:
         except PlaceFundError as err:
             outcome = err
         built_models().add(regions.sha256)
+    if isinstance(outcome, SolverError):
+        return outcome  # a time limit under load may pass next time: not kept for everyone
     with plans_lock:
         plans[key] = outcome
         while len(plans) > PLAN_CACHE_SIZE:

@@ -303,10 +303,13 @@ def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(solve_module, "check", reject)
     st.cache_resource.clear()  # plans are shared between sessions: drop those checked for real
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    _ok(app)
-    assert any("fails the independent check" in e.value for e in app.error)
-    assert not app.metric  # no headline numbers for a plan that is not solved
+    try:
+        app = AppTest.from_file(APP, default_timeout=60).run()
+        _ok(app)
+        assert any("fails the independent check" in e.value for e in app.error)
+        assert not app.metric  # no headline numbers for a plan that is not solved
+    finally:
+        st.cache_resource.clear()  # and the refusals of the planted checker
 
 
 def _reopen(params: dict) -> AppTest:
