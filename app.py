@@ -520,11 +520,14 @@ with st.expander("How to read this"):
 
 for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)
-with st.expander("The article's facts, measured on these regions"):
-    st.caption("How concentrated each measured indicator is (top-10 regions' share of the total, "
-               "Gini over regions; empty cells count as 0), beside what the article states.")
+facts_box = st.expander("The article's facts, measured on these regions", key="facts_open",
+                        on_change="rerun")
+if facts_box.open:
+    facts_box.caption("How concentrated each measured indicator is (top-10 regions' share of "
+                      "the total, Gini over regions; empty cells count as 0), beside what the "
+                      "article states.")
     for table in facts_tables(regions.sha256, regions):
-        st.table(table.set_index(table.columns[0]))
+        facts_box.table(table.set_index(table.columns[0]))
 
 values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None
@@ -613,10 +616,12 @@ with tab_map:
                        "for its numbers.")
         if spread := maps.spread_note(result.regions, metric):
             st.info(spread)
-        with st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's numbers "
-                         "as a table)", expanded=geojson is None):
-            st.dataframe(maps.ranked_table(result.regions, metric), hide_index=True, width="stretch",
-                         height=240)
+        ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
+                             "numbers as a table)", expanded=geojson is None, key="ranked_open",
+                             on_change="rerun")
+        if ranked.open:  # a closed expander's table is not sent on every change
+            ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
+                             width="stretch", height=240)
         table = tx.allocation_table(result)
         money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
                                                         "Capacity after", "Share before", "Share after",
