@@ -163,13 +163,13 @@ def select_region_from_map() -> None:
 
 
 def keep(key: str) -> None:
-    """Remember a widget's value apart from it: a hidden tab's widgets are not drawn, and
-    Streamlit forgets the values of widgets a run does not draw."""
+    """Remember a widget's value apart from it: Streamlit forgets the value of a widget a
+    run does not draw (a map after an upload without shapes, say)."""
     ss[f"kept_{key}"] = ss[key]
 
 
 def restore(key: str, allowed: Any, fallback: Any) -> None:
-    """Give a widget of a tab that opens again its remembered value (if still allowed)."""
+    """Give a widget drawn again its remembered value (if still allowed), else ``fallback``."""
     value = ss.get(key)
     if value not in allowed:
         value = ss.get(f"kept_{key}")
@@ -595,72 +595,67 @@ if not result.approximation.get("within_tolerance", True):
 geojson = geojson_of(regions.sha256, str(regions.geometry_path), regions)
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
-     "Consensus"], key="tab", on_change="rerun")
-# only the open tab's content runs (a hidden map or table is not redrawn on every change);
-# the comparison, export, sensitivity and consensus tabs always run
+     "Consensus"])
 
 with tab_map:
-    if tab_map.open:
-        metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
-        restore("map_metric", metric_options, metric_options[0])
-        metric = st.selectbox("Colour the map by", metric_options, key="map_metric",
-                              format_func=lambda c: maps.MAP_METRICS[c].label,
-                              help="Each option's unit is shown in the legend.",
-                              on_change=keep, args=("map_metric",))
-        if geojson is None:
-            st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
-        else:
-            st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
-                            key="map", on_select=select_region_from_map, selection_mode="points")
-            st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail; hover "
-                       "for its numbers.")
-        if spread := maps.spread_note(result.regions, metric):
-            st.info(spread)
-        ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
-                             "numbers as a table)", expanded=geojson is None, key="ranked_open",
-                             on_change="rerun")
-        if ranked.open:  # a closed expander's table is not sent on every change
-            ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
-                             width="stretch", height=240)
-        table = tx.allocation_table(result)
-        money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
-                                                        "Capacity after", "Share before", "Share after",
-                                                        "Excluded", "Hub")]
-        shown = table.assign(**{c: table[c] / 1e6 for c in money},
-                             **{c: table[c] * 100 for c in ("Share before", "Share after")})
-        st.dataframe(shown, width="stretch", height=360, column_config={
-            **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
-            "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
-            "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
-            "Capacity after": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
-            "Share before": st.column_config.NumberColumn(format="%.2f%%"),
-            "Share after": st.column_config.NumberColumn(format="%.2f%%"),
-        })
+    metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
+    restore("map_metric", metric_options, metric_options[0])
+    metric = st.selectbox("Colour the map by", metric_options, key="map_metric",
+                          format_func=lambda c: maps.MAP_METRICS[c].label,
+                          help="Each option's unit is shown in the legend.",
+                          on_change=keep, args=("map_metric",))
+    if geojson is None:
+        st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
+    else:
+        st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
+                        key="map", on_select=select_region_from_map, selection_mode="points")
+        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail; hover "
+                   "for its numbers.")
+    if spread := maps.spread_note(result.regions, metric):
+        st.info(spread)
+    ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
+                         "numbers as a table)", expanded=geojson is None, key="ranked_open",
+                         on_change="rerun")
+    if ranked.open:  # a closed expander's table is not sent on every change
+        ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
+                         width="stretch", height=240)
+    table = tx.allocation_table(result)
+    money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
+                                                    "Capacity after", "Share before", "Share after",
+                                                    "Excluded", "Hub")]
+    shown = table.assign(**{c: table[c] / 1e6 for c in money},
+                         **{c: table[c] * 100 for c in ("Share before", "Share after")})
+    st.dataframe(shown, width="stretch", height=360, column_config={
+        **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
+        "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
+        "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
+        "Capacity after": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
+        "Share before": st.column_config.NumberColumn(format="%.2f%%"),
+        "Share after": st.column_config.NumberColumn(format="%.2f%%"),
+    })
 
 with tab_region:
-    if tab_region.open:
-        restore("detail_region", names, str(tx.allocation_table(result).index[0]))
-        rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region",
-                           on_change=keep, args=("detail_region",))
-        detail = tx.region_detail(result, regions, rid)
-        st.subheader(detail.name)
-        st.table(pd.Series(detail.summary, name="").to_frame())
-        st.dataframe(detail.instruments, hide_index=True, column_config={
-            "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
-            "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
-            "marginal_points_per_busd": st.column_config.NumberColumn(
-                "Marginal return (points per $1B)", format="%.3f",
-                help="What one more $1B of this instrument would add at the current allocation."),
-        })
+    restore("detail_region", names, str(tx.allocation_table(result).index[0]))
+    rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region",
+                       on_change=keep, args=("detail_region",))
+    detail = tx.region_detail(result, regions, rid)
+    st.subheader(detail.name)
+    st.table(pd.Series(detail.summary, name="").to_frame())
+    st.dataframe(detail.instruments, hide_index=True, column_config={
+        "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
+        "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
+        "marginal_points_per_busd": st.column_config.NumberColumn(
+            "Marginal return (points per $1B)", format="%.3f",
+            help="What one more $1B of this instrument would add at the current allocation."),
+    })
 
 with tab_cons:
-    if tab_cons.open:
-        st.markdown("**What the budget and each binding constraint are worth**")
-        for sentence in tx.marginal_sentences(result):
-            st.markdown(f"- {sentence}")
-        st.caption(f"Solved by {result.solver.solver or 'HiGHS'} in "
-                   f"{result.solver.solve_time_s * 1000:,.0f} ms "
-                   f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
+    st.markdown("**What the budget and each binding constraint are worth**")
+    for sentence in tx.marginal_sentences(result):
+        st.markdown(f"- {sentence}")
+    st.caption(f"Solved by {result.solver.solver or 'HiGHS'} in "
+               f"{result.solver.solve_time_s * 1000:,.0f} ms "
+               f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
 
 library = lib.PlanLibrary()
 with tab_cmp:

@@ -26,8 +26,14 @@ NEW_ENGLAND = ("09", "23", "25", "33", "44", "50")  # CT, ME, MA, NH, RI, VT
 
 
 def _settle(page: Any, timeout: int = 60_000) -> None:
-    """Let the rerun a change started begin, then wait until it has finished."""
-    page.wait_for_timeout(500)
+    """Wait for the rerun a change started to begin (up to 3 s: a quick one may be over
+    before it is seen), then until it has finished."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"!({IDLE})", timeout=3_000, polling="raf")
+    except PlaywrightTimeout:
+        pass
     page.wait_for_function(IDLE, timeout=timeout)
 
 
@@ -276,8 +282,9 @@ def test_the_url_holds_the_plan_and_a_reload_keeps_it_and_the_upload(server: str
     csv, geo = _states_rows(NEW_ENGLAND)
     with open_app(server) as (page, _):
         _set_lambda(page, 4)
+        page.wait_for_function("location.search.includes('s=')", timeout=30_000)
+        _settle(page)
         lam, before = _lambda(page), _headline(page, "Spread-adjusted capacity")
-        page.wait_for_function("location.search.includes('s=')", timeout=10_000)
         link = page.url
         query = parse_qs(urlparse(link).query)
         assert query["v"] == ["1"]
