@@ -8,7 +8,9 @@ text, tables, uploads, the plan library, exports and maps from ``optimizer/repor
 
 from __future__ import annotations
 
+import collections
 import functools
+import threading
 from typing import Any
 
 import pandas as pd
@@ -16,7 +18,7 @@ import streamlit as st
 
 from optimizer import Planner, Regions, load_regions, load_scenario, solve_explained
 from optimizer.analysis import facts
-from optimizer.engine.errors import InfeasibleError, PlaceFundError
+from optimizer.engine.errors import InfeasibleError, PlaceFundError, SolverError
 from optimizer.engine.scenario import usd
 from optimizer.report import export as ex
 from optimizer.report import library as lib
@@ -26,6 +28,7 @@ from optimizer.report import uploads as up
 from optimizer.ui import consensus as cui
 from optimizer.ui import controls as ctl
 from optimizer.ui import sensitivity as sens
+from optimizer.ui import state as stt
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -38,29 +41,93 @@ def shipped_regions(name: str) -> Regions:
 
 
 @st.cache_resource(show_spinner=False)
-def geojson_of(sha256: str, _regions: Regions) -> dict[str, Any] | None:
-    """Simplified, clockwise polygons for the map, per regions table."""
+def geojson_of(sha256: str, shapes: str, _regions: Regions) -> dict[str, Any] | None:
+    """Simplified, clockwise polygons for the map, per regions table and shapes file."""
     gdf = _regions.geometry()
     return None if gdf is None else maps.geojson_for(gdf)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def facts_tables(sha256: str, _regions: Regions) -> Any:
+    """The article's facts measured on a regions table (they depend on the table alone)."""
+    return facts.display_tables(_regions)
+
+
 @st.cache_resource(show_spinner=False)
-def geometry_of(sha256: str, _regions: Regions) -> Any:
-    """Full-resolution polygons for the GeoJSON export."""
+def full_shapes(sha256: str, shapes: str, _regions: Regions) -> Any:
+    """Full-resolution polygons for the GeoJSON export, per regions table and shapes file."""
     return _regions.geometry()
 
 
-def planner_for(regions: Regions) -> Planner:
-    """One Planner (built model + persistent HiGHS) per regions table per session."""
-    planners = ss.setdefault("planners", {})
-    if regions.sha256 not in planners:
-        planners[regions.sha256] = Planner(regions)
-    return planners[regions.sha256]
+def geometry_of(sha256: str, _regions: Regions) -> Any:
+    """Full-resolution polygons for the GeoJSON export."""
+    return full_shapes(sha256, str(_regions.geometry_path), _regions)
+
+
+PLAN_CACHE_SIZE = 64  # solved plans (and refusals) kept for every session
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def shared_planner(sha256: str, _regions: Regions) -> tuple[Planner, threading.Lock]:
+    """One Planner (built model + persistent HiGHS) per regions table for every session.
+
+    Its lock makes sessions take turns: a solve rewrites the model's parameters first.
+    Sharing it means a session that opens a region set another session has planned
+    re-solves from that model instead of building its own.
+    """
+    return Planner(_regions), threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def shared_plans() -> tuple[collections.OrderedDict[tuple[str, str], Any], threading.Lock]:
+    """Solved plans (or why not) by (regions, scenario fingerprint), newest last, for all
+    sessions: a plan once solved (a default, a shared link) opens without solving again."""
+    return collections.OrderedDict(), threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def built_models() -> set[str]:
+    """The regions tables (by hash) whose shared model has been built and solved once."""
+    return set()
+
+
+def is_planned(regions: Regions) -> bool:
+    """Whether a model of these regions is already built (else the first solve builds it)."""
+    return regions.sha256 in built_models()
+
+
+def solve_plan(regions: Regions, scenario: Any) -> Any:
+    """The plan of ``scenario`` (or the ``PlaceFundError`` saying why there is none), cached."""
+    key = (regions.sha256, scenario.fingerprint())
+    plans, plans_lock = shared_plans()
+    with plans_lock:
+        if key in plans:
+            plans.move_to_end(key)
+            return plans[key]
+    planner, lock = shared_planner(regions.sha256, regions)
+    with lock:
+        try:
+            outcome: Any = solve_explained(planner, scenario)
+        except PlaceFundError as err:
+            outcome = err
+        built_models().add(regions.sha256)
+    if isinstance(outcome, SolverError):
+        return outcome  # a time limit under load may pass next time: not kept for everyone
+    with plans_lock:
+        plans[key] = outcome
+        while len(plans) > PLAN_CACHE_SIZE:
+            plans.popitem(last=False)
+    return outcome
 
 
 def reset_widgets(regions: Regions, scenario: Any) -> None:
-    """Point every sidebar widget at ``scenario``'s values."""
-    for key, value in ctl.widget_values(scenario, regions).items():
+    """Point every sidebar widget at ``scenario``'s values (group minimums of columns the
+    scenario does not use are dropped: their widgets start again at 0)."""
+    values = ctl.widget_values(scenario, regions)
+    for key in [k for k in list(ss) if isinstance(k, str) and k.startswith("gmin_")]:
+        if key not in values:
+            del ss[key]
+    for key, value in values.items():
         ss[key] = value
     ss["packs"] = list(scenario.packs)
     ss["widgets_for"] = (regions.sha256, scenario.fingerprint())
@@ -81,6 +148,8 @@ def knob(where: Any, key: str, member: str = "", label: str | None = None, **ext
     bounds = [None if b is None else int(b) if whole else float(b) for b in (lo, hi, row.step)]
     if row.widget == "slider":
         return where.slider(text, bounds[0], bounds[1], step=bounds[2], **options)
+    if row.fmt:
+        options["format"] = row.fmt
     return where.number_input(text, min_value=bounds[0], max_value=bounds[1], step=bounds[2],
                               **options)
 
@@ -90,7 +159,21 @@ def select_region_from_map() -> None:
     event = ss.get("map")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points and points[0].get("location"):
-        ss["detail_region"] = str(points[0]["location"])
+        ss["detail_region"] = ss["kept_detail_region"] = str(points[0]["location"])
+
+
+def keep(key: str) -> None:
+    """Remember a widget's value apart from it: Streamlit forgets the value of a widget a
+    run does not draw (a map after an upload without shapes, say)."""
+    ss[f"kept_{key}"] = ss[key]
+
+
+def restore(key: str, allowed: Any, fallback: Any) -> None:
+    """Give a widget drawn again its remembered value (if still allowed), else ``fallback``."""
+    value = ss.get(key)
+    if value not in allowed:
+        value = ss.get(f"kept_{key}")
+    ss[key] = value if value in allowed else fallback
 
 
 # --------------------------------------------------------------------------- data + scenario
@@ -109,10 +192,158 @@ def use_data(regions: Regions, base: Any, notes: list[str]) -> None:
 
 
 def load_set(name: str) -> None:
-    """Switch to a shipped region set with its default plan."""
-    regions = shipped_regions(name)
-    use_data(regions, default_base(name, regions), [])
+    """Switch to a shipped region set with its default plan, or back to the uploaded one."""
+    if name == stt.UPLOAD_SET:
+        upload = ss["upload"]
+        use_data(upload["regions"], upload["base"], upload["notes"])
+    else:
+        regions = shipped_regions(name)
+        use_data(regions, default_base(name, regions), [])
     ss["loaded_set"] = name
+
+
+def reference_for(name: str, regions: Regions) -> Any:
+    """The scenario a link's settings are the difference from."""
+    return ss["upload"]["reference"] if name == stt.UPLOAD_SET else default_base(name, regions)
+
+
+def knob_values() -> dict[str, Any]:
+    """The sidebar widgets' current values (a snapshot to give back later)."""
+    return {k: ss[k] for k in list(ss) if isinstance(k, str) and (k == "packs" or ctl.is_knob_key(k))}
+
+
+def trial_solve(regions: Regions, base: Any) -> None:
+    """Solve a new upload's plan before showing it; an error raises and changes nothing.
+
+    An infeasible plan is kept (the page shows its conflict and fixes); its result or
+    error goes in the shared plan cache, so the page does not solve it again.
+    """
+    outcome = solve_plan(regions, base)
+    if isinstance(outcome, PlaceFundError) and not isinstance(outcome, InfeasibleError):
+        raise outcome
+
+
+def try_upload() -> None:
+    """Read the uploaded files; show them only if they solve, else keep everything as it was."""
+    csv, geo, yaml = (ss.get(k) for k in ("up_csv", "up_geo", "up_yaml"))
+    ss["upload_error"] = None
+    if csv is None and yaml is None:
+        restore_before_upload()
+        return
+    before = ss.get("before_upload") or {"state": {k: ss.get(k) for k in KEPT}, "widgets": knob_values()}
+    shipped = before["state"]["loaded_set"]
+    if shipped == stt.UPLOAD_SET:
+        shipped = "states"
+    try:
+        if csv is not None:
+            regions = up.regions_from_upload(csv.name, csv.getvalue(), geo.name if geo else None,
+                                             geo.getvalue() if geo else None)
+        else:
+            regions = shipped_regions(shipped)
+        if shapes_only(regions, yaml):
+            return
+        reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
+        base = (up.scenario_from_upload(yaml.name, yaml.getvalue()) if yaml
+                else load_scenario() if csv else default_base(shipped, regions))
+        fit = csv is not None or (yaml is not None and shipped != "states")
+        base, notes = up.fit_scenario(base, regions) if fit else (base, [])
+        if csv is not None and yaml is None:
+            base = up.with_missing_policy(base, str(ss.get("missing") or "error"))
+        notes = [*regions.read_notes, *notes, *filter(None, [regions.geometry_note])]
+        trial_solve(regions, base)
+    except PlaceFundError as err:
+        hint = (" Choose what empty cells mean under *Empty cells* above; the upload is "
+                "tried again." if "missing value" in str(err) else "")
+        ss["upload_error"] = f"{err}{hint} Nothing was changed: the plan on screen stays."
+        return
+    ss["before_upload"] = before
+    if csv is not None:
+        ss["upload"] = {"regions": regions, "base": base, "notes": notes, "reference": reference,
+                        "name": csv.name, "csv_hash": up.store_upload(csv.getvalue(), "csv", name=csv.name),
+                        "geo_hash": up.store_upload(geo.getvalue(), "geojson") if geo else None,
+                        "yaml": (yaml.name, yaml.size) if yaml else None}
+        load_set(stt.UPLOAD_SET)
+    else:
+        ss["upload"] = None
+        use_data(regions, base, notes)
+        ss["loaded_set"] = shipped
+    ss["region_set"] = ss["loaded_set"]
+
+
+def shapes_only(regions: Regions, yaml: Any) -> bool:
+    """Only the shapes of the uploaded table on screen changed: swap them in, keeping the
+    plan and every setting (True), instead of starting the upload's plan again."""
+    upload = ss.get("upload")
+    if (ss.get("loaded_set") != stt.UPLOAD_SET or not upload
+            or upload["regions"].sha256 != regions.sha256
+            or upload.get("yaml") != ((yaml.name, yaml.size) if yaml else None)):
+        return False
+    geo = ss.get("up_geo")
+    old_note = upload["regions"].geometry_note
+    notes = [*(n for n in upload["notes"] if n != old_note), *filter(None, [regions.geometry_note])]
+    ss["upload"] = {**upload, "regions": regions, "notes": notes,
+                    "geo_hash": up.store_upload(geo.getvalue(), "geojson") if geo else None}
+    ss["regions"] = regions
+    return True
+
+
+KEPT = ("regions", "base", "origin", "notes", "pack_notes", "loaded_set", "region_set", "upload")
+
+
+def restore_before_upload() -> None:
+    """The uploads were removed: back to the plan, settings and sidebar from before them."""
+    before = ss.pop("before_upload", None)
+    ss["upload"] = None
+    if before is None:
+        return
+    for key, value in {**before["state"], **before["widgets"]}.items():
+        ss[key] = value
+    ss["widgets_for"] = (ss["regions"].sha256, ss["base"].fingerprint())
+
+
+def on_missing() -> None:
+    """The empty-cells policy changed: an upload refused for its empty cells is tried again."""
+    if ss.get("upload_error") and ss.get("up_csv") is not None:
+        try_upload()
+
+
+def open_session() -> None:
+    """A new session: the plan a link holds (region set, settings, upload), else the default."""
+    link = stt.read_link(st.query_params.to_dict())
+    notes: list[str] = []
+    if link is not None and link.problem:
+        notes.append(f"This link could not be used in full: {link.problem}.")
+    name = link.region_set if link is not None else "states"
+    if name == stt.UPLOAD_SET and link is not None and not restore_upload(link):
+        notes.append(f"This link's uploaded regions (content hash {link.csv_hash}) are not kept "
+                     "on this server, so they could not be restored: upload the file again. "
+                     "Showing the states instead, without the link's settings.")
+        name, link = "states", None
+    load_set(name)
+    if link is not None:
+        ss["base"], problem = stt.apply_link(ss["base"], link)
+        ss["origin"] = ss["base"]
+        notes += [f"This link could not be used in full: {problem}."] if problem else []
+    ss["notes"] = [*ss["notes"], *notes]
+    ss["region_set"] = ss["loaded_set"]
+
+
+def restore_upload(link: Any) -> bool:
+    """Reload the uploaded files a link names from the PlaceFund folder; False if absent."""
+    raw = up.stored_upload(link.csv_hash, "csv")
+    shapes = up.stored_upload(link.geo_hash, "geojson") if link.geo_hash else None
+    if raw is None:
+        return False
+    name = up.stored_name(link.csv_hash, "csv") or f"upload {link.csv_hash}.csv"
+    try:
+        regions = up.regions_from_upload(name, raw, "shapes.geojson" if shapes else None, shapes)
+    except PlaceFundError:
+        return False
+    reference, notes = up.fit_scenario(load_scenario(), regions)
+    ss["upload"] = {"regions": regions, "base": reference, "reference": reference, "name": name,
+                    "notes": [*regions.read_notes, *notes], "csv_hash": link.csv_hash,
+                    "geo_hash": link.geo_hash if shapes else None}
+    return True
 
 
 def on_packs() -> None:
@@ -134,19 +365,41 @@ def on_relax(scenario: Any, changes: dict[str, Any]) -> None:
     ss["base"] = ctl.apply_relaxation(scenario, changes)
 
 
+def on_reset() -> None:
+    """Back to the region set's default plan (an upload's: the one it was uploaded with)."""
+    load_set(ss["loaded_set"])
+    ss["widgets_for"] = None
+
+
+def on_history(step: str) -> None:
+    """Undo or redo: the previous (or next) settings become the page's."""
+    history: stt.History = ss["history"]
+    scenario = history.undo() if step == "undo" else history.redo()
+    if scenario is not None:
+        ss["base"] = scenario
+        ss["widgets_for"] = None
+
+
 ss.setdefault("regions", None)
 ss.setdefault("loaded_set", None)
 ss.setdefault("notes", [])
 ss.setdefault("pack_notes", [])
+ss.setdefault("upload", None)
+if ss["regions"] is None:
+    open_session()
 
 st.sidebar.title("PlaceFund")
+history_slot = st.sidebar.container()
+set_options = [*ctl.REGION_SET_LABELS, *([stt.UPLOAD_SET] if ss["upload"] else [])]
+if ss.get("region_set") not in set_options:
+    ss["region_set"] = ss["loaded_set"] if ss["loaded_set"] in set_options else "states"
 set_choice = st.sidebar.selectbox(
-    "Region set", list(ctl.REGION_SET_LABELS), key="region_set", format_func=ctl.REGION_SET_LABELS.get,
-    help="Plan for states, metro areas (CBSAs) or counties. Metros and counties use locally "
-         "measured figures (see the notes above the map and data/SOURCES.md).")
-if ss["regions"] is None:
-    load_set(set_choice if set_choice not in ctl.SLOW_REGION_SETS else "states")
-elif set_choice != ss["loaded_set"]:
+    "Region set", set_options, key="region_set",
+    format_func=functools.partial(ctl.region_set_label, upload=(ss["upload"] or {}).get("name")),
+    help="Plan for states, metro areas (CBSAs), counties or your own uploaded regions. Metros "
+         "and counties use locally measured figures (see the notes above the map and "
+         "data/SOURCES.md).")
+if set_choice != ss["loaded_set"]:
     if set_choice in ctl.SLOW_REGION_SETS:
         st.sidebar.warning(ctl.SLOW_REGION_SETS[set_choice])
         if st.sidebar.button(f"Switch to {set_choice}", key="confirm_set"):
@@ -155,46 +408,32 @@ elif set_choice != ss["loaded_set"]:
     else:
         load_set(set_choice)
 
-with st.sidebar.expander("Bring your own data", expanded=False):
-    st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
-               f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
-               f"Files up to {up.MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
-    up_csv = st.file_uploader("Regions CSV", type=["csv"], key="up_csv")
-    up_geo = st.file_uploader("Region shapes (GeoJSON, optional)", type=["geojson", "json"], key="up_geo")
-    up_yaml = st.file_uploader("Scenario YAML", type=["yaml", "yml"], key="up_yaml")
-    upload_key = tuple((f.name, f.size) if f else None for f in (up_csv, up_geo, up_yaml))
-    if upload_key != ss.get("upload_key"):
-        ss["upload_key"] = upload_key
-        ss["upload_error"] = None
-        try:
-            shipped = ss["loaded_set"]
-            regions = (up.regions_from_upload(up_csv.name, up_csv.getvalue(),
-                                              up_geo.name if up_geo else None,
-                                              up_geo.getvalue() if up_geo else None)
-                       if up_csv else shipped_regions(shipped))
-            base = (up.scenario_from_upload(up_yaml.name, up_yaml.getvalue()) if up_yaml
-                    else default_base(shipped, regions) if not up_csv else load_scenario())
-            fit = up_csv or (up_yaml and shipped != "states")
-            base, notes = up.fit_scenario(base, regions) if fit else (base, [])
-            notes = [*notes, *filter(None, [regions.geometry_note])]  # repaired polygons
-            use_data(regions, base, notes)
-        except PlaceFundError as err:
-            ss["upload_error"] = str(err)
-    if ss.get("upload_error"):
-        st.error(ss["upload_error"])
-    if st.button("Back to the default plan", key="reset"):
-        if not up_csv:
-            use_data(ss["regions"], default_base(ss["loaded_set"], ss["regions"]), [])
-        ss["widgets_for"] = None
-
 regions: Regions = ss["regions"]
 base = ss["base"]
 if ss.get("widgets_for") != (regions.sha256, base.fingerprint()):
     reset_widgets(regions, base)
+
+with st.sidebar.expander("Bring your own data", expanded=False):
+    st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
+               f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
+               f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
+               "folder under their content hash, so the page's link can name them.")
+    knob(st, "missing", options=list(ctl.MISSING_POLICIES), format_func=up.MISSING_LABELS.get,
+         on_change=on_missing)
+    for key, label, kinds in (("up_csv", "Regions CSV", ["csv"]),
+                              ("up_geo", "Region shapes (GeoJSON, optional)", ["geojson", "json"]),
+                              ("up_yaml", "Scenario YAML", ["yaml", "yml"])):
+        st.file_uploader(label, type=kinds, key=key, on_change=try_upload,
+                         max_upload_size=up.MAX_UPLOAD_MB)
+    if ss.get("upload_error"):
+        st.error(ss["upload_error"])
+    st.button("Back to the default plan", key="reset", on_click=on_reset)
+
 names = dict(zip(regions.table["region_id"], regions.table["name"]))
 ids = regions.ids
-uploaded = up_csv is not None and not ss.get("upload_error")
-st.sidebar.caption(f"Planning over: {'your uploaded regions' if uploaded else ss['loaded_set']} "
+uploaded = ss["loaded_set"] == stt.UPLOAD_SET
+st.sidebar.caption(f"Planning over: "
+                   f"{'your uploaded regions' if uploaded else ss['loaded_set']} "
                    f"({len(ids):,} regions)")
 
 # --------------------------------------------------------------------------- sidebar controls
@@ -246,8 +485,9 @@ with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
     st.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
                    help="Named sets of rules from statute or practice. "
                         + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
+    modified = ctl.pack_changes(base)
     for pack in ss.get("packs") or []:
-        st.caption(f"**{pack}**: {docs.get(pack, '')}")
+        st.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
     hubs_on = knob(st, "hubs_on")
     h1, h2 = st.columns(2)
     for where, key in ((h1, "hub_kmin"), (h2, "hub_kmax"), (h1, "hub_amin"), (h2, "hub_amax")):
@@ -274,45 +514,58 @@ with st.expander("How to read this"):
 
 for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)
-with st.expander("The article's facts, measured on these regions"):
-    st.caption("How concentrated each measured indicator is (top-10 regions' share of the total, "
-               "Gini over regions; empty cells count as 0), beside what the article states.")
-    for table in facts.display_tables(regions):
-        st.table(table.set_index(table.columns[0]))
+facts_box = st.expander("The article's facts, measured on these regions", key="facts_open",
+                        on_change="rerun")
+if facts_box.open:
+    facts_box.caption("How concentrated each measured indicator is (top-10 regions' share of "
+                      "the total, Gini over regions; empty cells count as 0), beside what the "
+                      "article states.")
+    for table in facts_tables(regions.sha256, regions):
+        facts_box.table(table.set_index(table.columns[0]))
 
 values = {key: ss[key] for key in ss if isinstance(key, str)}
 result = None
 try:
     scenario = ctl.scenario_from_widgets(base, regions, values)
-    solved = ss.setdefault("solved", {})
-    solve_key = (regions.sha256, scenario.fingerprint())
-    if solve_key not in solved:
-        first = regions.sha256 not in ss.get("planners", {})
-        message = (f"Building the model for {len(ids):,} regions and solving…" if first
-                   else "Solving… if the rules conflict, finding which ones and the smallest fix "
-                        "can take several seconds.")
-        with st.spinner(message):
-            try:
-                solved[solve_key] = solve_explained(planner_for(regions), scenario)
-            except PlaceFundError as err:
-                solved[solve_key] = err
-        while len(solved) > 8:
-            solved.pop(next(iter(solved)))
-    outcome = solved[solve_key]
+    message = (f"Building the model for {len(ids):,} regions and solving…"
+               if not is_planned(regions) else
+               "Solving… if the rules conflict, finding which ones and the smallest fix "
+               "can take several seconds.")
+    with st.spinner(message):
+        outcome = solve_plan(regions, scenario)
+    history = ss.setdefault("history", stt.History())
+    history.record(scenario, regions.sha256)
+    upload_info = ss["upload"] if uploaded else {}
+    link = stt.link_params(ss["loaded_set"], scenario, reference_for(ss["loaded_set"], regions),
+                           upload_info.get("csv_hash"), upload_info.get("geo_hash"))
+    if st.query_params.to_dict() != link:
+        st.query_params.from_dict(link)
     if isinstance(outcome, PlaceFundError):
         raise outcome
     result = outcome
     ss["last_result"] = result
 except InfeasibleError as err:
-    st.error("These settings cannot all hold. What conflicts, and what to relax:\n\n"
-             + "\n".join(f"- {c}" for c in err.conflicts))
-    for i, relaxation in enumerate(getattr(err.diagnosis, "relaxations", None) or []):
+    # the diagnosis re-solved each fix: show its one ranked list, not the precheck's advice too
+    fixes = getattr(err.diagnosis, "relaxations", None) or []
+    what = (err.diagnosis.lines() if fixes else []) or err.conflicts
+    st.error("These settings cannot all hold. What conflicts"
+             + (", and the fixes below, smallest first, each checked by solving again:"
+                if fixes else ", and what to relax:") + "\n\n"
+             + "\n".join(f"- {c}" for c in what))
+    for i, relaxation in enumerate(fixes):
         r1, r2 = st.columns([5, 1])
         r1.markdown(f"**Fix {i + 1}:** {relaxation.text}")
         r2.button("Apply", key=f"relax_{i}", on_click=on_relax, args=(scenario, relaxation.changes),
                   help="Change the settings by exactly this and solve again.")
 except PlaceFundError as err:
     st.error(str(err))
+with history_slot:
+    done = ss.get("history") or stt.History()
+    u1, u2 = st.columns(2)
+    u1.button("Undo", key="undo", on_click=on_history, args=("undo",), disabled=not done.can_undo,
+              help="Back to the settings before the last change.", width="stretch")
+    u2.button("Redo", key="redo", on_click=on_history, args=("redo",), disabled=not done.can_redo,
+              help="Forward again to the settings undone last.", width="stretch")
 if result is None:
     result = ss.get("last_result")
     if result is None or result.provenance.get("data_sha256") != regions.sha256:
@@ -333,24 +586,33 @@ if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")
 
-geojson = geojson_of(regions.sha256, regions)
+geojson = geojson_of(regions.sha256, str(regions.geometry_path), regions)
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"])
 
 with tab_map:
     metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
-    if ss.get("map_metric") not in metric_options:
-        ss["map_metric"] = metric_options[0]
+    restore("map_metric", metric_options, metric_options[0])
     metric = st.selectbox("Colour the map by", metric_options, key="map_metric",
                           format_func=lambda c: maps.MAP_METRICS[c].label,
-                          help="Each option's unit is shown in the legend.")
+                          help="Each option's unit is shown in the legend.",
+                          on_change=keep, args=("map_metric",))
     if geojson is None:
         st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
     else:
         st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
                         key="map", on_select=select_region_from_map, selection_mode="points")
-        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail.")
+        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail; hover "
+                   "for its numbers.")
+    if spread := maps.spread_note(result.regions, metric):
+        st.info(spread)
+    ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
+                         "numbers as a table)", expanded=geojson is None, key="ranked_open",
+                         on_change="rerun")
+    if ranked.open:  # a closed expander's table is not sent on every change
+        ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
+                         width="stretch", height=240)
     table = tx.allocation_table(result)
     money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
                                                     "Capacity after", "Share before", "Share after",
@@ -367,9 +629,9 @@ with tab_map:
     })
 
 with tab_region:
-    if ss.get("detail_region") not in names:
-        ss["detail_region"] = str(table.index[0])
-    rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region")
+    restore("detail_region", names, str(tx.allocation_table(result).index[0]))
+    rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region",
+                       on_change=keep, args=("detail_region",))
     detail = tx.region_detail(result, regions, rid)
     st.subheader(detail.name)
     st.table(pd.Series(detail.summary, name="").to_frame())

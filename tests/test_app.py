@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from optimizer.engine.check import Violation, check
@@ -300,7 +301,64 @@ def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
 
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(solve_module, "check", reject)
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    _ok(app)
-    assert any("fails the independent check" in e.value for e in app.error)
-    assert not app.metric  # no headline numbers for a plan that is not solved
+    st.cache_resource.clear()  # plans are shared between sessions: drop those checked for real
+    try:
+        app = AppTest.from_file(APP, default_timeout=60).run()
+        _ok(app)
+        assert any("fails the independent check" in e.value for e in app.error)
+        assert not app.metric  # no headline numbers for a plan that is not solved
+    finally:
+        st.cache_resource.clear()  # and the refusals of the planted checker
+
+
+def _reopen(params: dict) -> AppTest:
+    """A new session opened on a link (the page reloaded, or the link shared)."""
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params.update({k: v[0] if isinstance(v, list) else v for k, v in params.items()})
+    again.run()
+    _ok(again)
+    return again
+
+
+def test_a_link_reopens_the_plan_and_the_upload_and_says_what_it_cannot(at: AppTest,
+                                                                      tmp_path: Path) -> None:
+    at.slider(key="lam").set_value(0.8)
+    at.number_input(key="budget").set_value(0.504).run()
+    shown = _metric(at, "Spread-adjusted capacity S_λ")
+    again = _reopen(dict(at.query_params))
+    assert again.slider(key="lam").value == 0.8 and again.number_input(key="budget").value == 0.504
+    assert _metric(again, "Spread-adjusted capacity S_λ") == shown
+    own = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,1\nc,Gamma,200,2\n"
+    at.file_uploader(key="up_csv").set_value(("own.csv", own, "text/csv")).run()
+    at.slider(key="lam").set_value(0.3).run()
+    link = dict(at.query_params)
+    assert link["set"] == "upload" and link["u"] == up.content_hash(own)
+    reloaded = _reopen(link)
+    assert reloaded.session_state["last_result"].regions["region_id"].tolist() == ["a", "b", "c"]
+    assert reloaded.slider(key="lam").value == 0.3
+    assert reloaded.selectbox(key="region_set").value == "upload"
+    for kept in (tmp_path / "home" / "uploads").glob(f"{link['u']}.csv*"):
+        kept.unlink()  # the link opened where the upload is not kept
+    elsewhere = _reopen(link)
+    assert any("not kept on this server" in i.value for i in elsewhere.info)
+    assert len(elsewhere.session_state["last_result"].regions) == 51
+
+
+def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_plan(
+        at: AppTest) -> None:
+    at.slider(key="lam").set_value(0.85).run()
+    before = _metric(at, "Spread-adjusted capacity S_λ")
+    gaps = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,NA\nc,Gamma,200,-\n"
+    at.file_uploader(key="up_csv").set_value(("gaps.csv", gaps, "text/csv")).run()
+    _ok(at)
+    assert any("gaps.csv" in e.value and "missing value" in e.value for e in at.error)
+    assert at.slider(key="lam").value == 0.85
+    assert _metric(at, "Spread-adjusted capacity S_λ") == before
+    at.selectbox(key="missing").set_value("median").run()  # tried again with the policy
+    _ok(at)
+    assert not at.error
+    assert at.session_state["last_result"].filled_values == {"patents": 2}
+    at.file_uploader(key="up_csv").set_value(None).run()
+    _ok(at)
+    assert at.slider(key="lam").value == 0.85
+    assert _metric(at, "Spread-adjusted capacity S_λ") == before

@@ -222,6 +222,20 @@ def test_a_mostly_text_column_stays_a_group_and_missing_markers_are_missing() ->
     assert t["population"].tolist() == [15_800, 2000, 3000, 4000]  # thousands separator
     assert t["talent"].isna().tolist() == [True, True, True, False]
     assert t["kind"].tolist() == ["big", "small", "7", ""]
+    # reading "15,800" as 15800 is said, naming the column
+    assert regions.read_notes == ("mixed.csv: read numbers with thousands separators (e.g. "
+                                  "15,800 as 15800) in Population (population).",)
+    plain = data_module.regions_from_bytes(b"region_id,name,population,talent\nA,A,10,1\n", "p.csv")
+    assert plain.read_notes == ()
+
+
+@pytest.mark.parametrize(("mark", "name"), [(";", "semicolon"), ("\t", "tab")])
+def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(mark: str, name: str) -> None:
+    raw = mark.join(["region_id", "name", "population", "talent"]) + "\n" \
+        + mark.join(["A", "Alpha", "1000", "5,5"]) + "\n"
+    with pytest.raises(pf.DataError, match=f"row 1: this looks {name}-separated") as err:
+        data_module.regions_from_bytes(raw.encode(), "semi.csv")
+    assert "semi.csv" in str(err.value) and "commas" in str(err.value)
 
 
 @pytest.mark.parametrize(("value", "message"), [

@@ -51,7 +51,50 @@ def test_counter_clockwise_input_is_reoriented() -> None:
     gdf = gpd.GeoDataFrame({"region_id": ["a"]}, geometry=[ccw], crs=4326)
     out = maps.geojson_for(gdf, tolerance=0)
     assert not shape(out["features"][0]["geometry"]).exterior.is_ccw
-    assert out["scope"] == "usa"
+    # one small region is framed by its own extent (Albers USA would ignore fitbounds)
+    assert (out["scope"], out["projection"]) == ("world", "mercator")
+
+
+def test_a_nationwide_set_is_drawn_in_albers_usa_and_a_regional_one_framed_by_itself(
+        geojson: dict) -> None:
+    assert (geojson["scope"], geojson["projection"]) == ("usa", "albers usa")
+    gdf = pf.load_regions("states").geometry()
+    new_england = maps.geojson_for(gdf[gdf["region_id"].isin(["09", "23", "25", "33", "44", "50"])])
+    assert (new_england["scope"], new_england["projection"]) == ("world", "mercator")
+    fig = maps.choropleth(pd.DataFrame({"region_id": ["09"], "name": ["Connecticut"],
+                                        "funding_usd": [1e9], "funding_per_capita_usd": [300.0]}),
+                          new_england)
+    assert fig.layout.geo.fitbounds == "locations" and fig.layout.geo.projection.type == "mercator"
+
+
+def test_a_negligible_spread_is_one_colour_and_said_and_a_small_one_is_not_stretched() -> None:
+    def plan(per_person: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"region_id": list("abc"), "name": ["A", "B", "C"],
+                             "funding_usd": [1e6] * 3, "funding_per_capita_usd": per_person})
+
+    alike = plan([250.0, 250.4, 249.9])  # 0.2% apart: rounding
+    note = maps.spread_note(alike, "funding_per_capita_usd")
+    assert note is not None and "negligible" in note and "$250" in note
+    z = maps.decode_array(json.loads(maps.choropleth(alike, {"type": "FeatureCollection",
+                                                            "features": []}).to_json())
+                          ["data"][0]["z"])
+    assert len(set(z.tolist())) == 1
+    # $10 on $250 (4%) is a real difference, but it takes 40% of the scale, not all of it
+    ten = plan([240.0, 245.0, 250.0])
+    assert maps.spread_note(ten, "funding_per_capita_usd") is None
+    lo, hi = maps.color_range(ten["funding_per_capita_usd"].to_numpy())
+    assert (hi - lo) == pytest.approx(0.25 * 250) and lo <= 240 and hi >= 250
+    wide = np.array([0.0, 100.0, 500.0])
+    assert maps.color_range(wide) == (0.0, 500.0)  # a real spread keeps its own range
+
+
+def test_the_ranked_table_reads_the_map_without_colour() -> None:
+    regions = pd.DataFrame({"region_id": list("abc"), "name": ["A", "B", "C"],
+                            "funding_usd": [2e9, 5e9, 1e9]})
+    table = maps.ranked_table(regions, "funding_usd")
+    assert table["Region"].tolist() == ["B", "A", "C"]
+    assert table["Rank"].tolist() == [1, 2, 3]
+    assert table["Total funding (USD)"].tolist() == ["$5.0B", "$2.0B", "$1.0B"]
 
 
 def test_states_fit_the_usa_scope_despite_alaska_crossing_the_antimeridian(geojson: dict) -> None:

@@ -16,6 +16,7 @@ from optimizer.report import text as tx
 from optimizer.report import uploads as up
 from optimizer.ui import controls as ctl
 from optimizer.ui import sensitivity as sens
+from optimizer.ui import state as stt
 
 CSV = (DATA_DIR / "states.csv").read_bytes()
 
@@ -430,3 +431,113 @@ def test_solve_time_counts_the_model_build_when_the_plan_was_rebuilt() -> None:
                                               translate_time_s=0.0, start_time_s=0.0,
                                               solve_time_s=0.05))
     assert again.value == "52 ms" and "re-solving it from the last basis" in again.help
+
+
+def test_the_upload_limit_the_caption_states_is_the_one_streamlit_enforces() -> None:
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml")
+                           .read_text())
+    assert config["server"]["maxUploadSize"] == up.MAX_UPLOAD_MB
+    assert up.MAX_UPLOAD_BYTES == up.MAX_UPLOAD_MB * 2**20  # Streamlit's MB
+    up.check_upload_size("ok.csv", up.MAX_UPLOAD_BYTES)
+    with pytest.raises(pf.DataError, match="is 5.0 MB; the limit is 5 MB"):
+        up.check_upload_size("big.csv", up.MAX_UPLOAD_BYTES + 1)
+
+
+def test_uploads_are_kept_under_their_content_hash_with_their_name(tmp_path: Path) -> None:
+    digest = up.store_upload(b"region_id,name\n", "csv", home=tmp_path, name="/x/mine.csv")
+    assert digest == up.content_hash(b"region_id,name\n") and len(digest) == 16
+    assert up.stored_upload(digest, "csv", home=tmp_path) == b"region_id,name\n"
+    assert up.stored_name(digest, "csv", home=tmp_path) == "mine.csv"
+    assert up.stored_upload("0" * 16, "csv", home=tmp_path) is None
+
+
+def test_the_missing_value_policy_control_writes_the_default_and_keeps_column_policies(
+        states: pf.Regions) -> None:
+    base = pf.load_scenario()  # {'default': 'error', 'ai_vc_musd': 'zero'}
+    assert _widgets(states, base)["missing"] == "error"
+    median = ctl.scenario_from_widgets(base, states, {**_widgets(states, base), "missing": "median"})
+    assert median.missing_values == {"default": "median", "ai_vc_musd": "zero"}
+    assert median.missing_policy("talent") == "median" and median.missing_policy("ai_vc_musd") == "zero"
+    plain = base.updated(missing_values="error")
+    assert up.with_missing_policy(plain, "zero").missing_values == "zero"
+    assert up.with_missing_policy(plain, "error") is plain
+
+
+def test_an_upload_with_empty_cells_solves_with_the_chosen_policy() -> None:
+    csv = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,NA\nc,Gamma,200,-\n"
+    regions = up.regions_from_upload("gaps.csv", csv)
+    scenario, _ = up.fit_scenario(pf.load_scenario(), regions)
+    with pytest.raises(pf.DataError, match="missing value"):
+        pf.Planner(regions).solve(up.with_missing_policy(scenario, "error"))
+    plan = pf.Planner(regions).solve(up.with_missing_policy(scenario, "median"))
+    assert plan.filled_values == {"patents": 2}
+    assert plan.spent_usd == pytest.approx(80e9)
+
+
+def test_a_link_holds_only_what_changed_and_reads_back_the_same_plan(states: pf.Regions) -> None:
+    reference = pf.load_scenario()
+    assert stt.link_params("states", reference, reference) == {"v": "1", "set": "states"}
+    changed = reference.updated(spread_weight=0.7, budget=0.504e9)
+    params = stt.link_params("states", changed, reference)
+    assert set(params) == {"v", "set", "s"} and len(params["s"]) < 80
+    link = stt.read_link(params)
+    assert link is not None and link.problem is None
+    assert link.changes == {"spread_weight": 0.7, "budget": 0.504e9}
+    again, problem = stt.apply_link(reference, link)
+    assert problem is None and again.fingerprint() == changed.fingerprint()
+    upload = stt.link_params("upload", changed, reference, "ab" * 8, "cd" * 8)
+    assert (upload["u"], upload["g"]) == ("ab" * 8, "cd" * 8)
+    assert stt.read_link({}) is None
+
+
+@pytest.mark.parametrize(("params", "problem"), [
+    ({"v": "9", "set": "states"}, "format version '9'"),
+    ({"v": "1", "set": "moon"}, "unknown region set 'moon'"),
+    ({"v": "1", "set": "states", "s": "not-base64!"}, "could not be read"),
+    ({"v": "1", "set": "upload"}, "no valid content hash"),
+])
+def test_a_bad_link_says_what_could_not_be_used(params: dict, problem: str) -> None:
+    link = stt.read_link(params)
+    assert link is not None and link.problem is not None and problem in link.problem
+
+
+def test_a_link_whose_settings_do_not_validate_falls_back_to_the_reference() -> None:
+    reference = pf.load_scenario()
+    params = stt.link_params("states", reference.updated(spread_weight=0.5), reference)
+    link = stt.read_link(params)
+    assert link is not None
+    bad = stt.Link(link.region_set, {"spread_weight": 7})
+    scenario, problem = stt.apply_link(reference, bad)
+    assert scenario is reference and problem is not None and "spread_weight" in problem
+
+
+def test_history_undoes_and_redoes_and_a_new_change_ends_the_redo_list() -> None:
+    a = pf.load_scenario()
+    b, c, d = (a.updated(spread_weight=w) for w in (0.6, 0.7, 0.8))
+    history = stt.History()
+    for s in (a, a, b, c):  # the same scenario twice is one step
+        history.record(s, "states")
+    assert history.undo() is b and history.undo() is a and history.undo() is None
+    assert history.can_redo and history.redo() is b
+    history.record(d, "states")
+    assert not history.can_redo and history.undo() is b
+    history.record(a, "other regions")  # new data: a new history
+    assert not history.can_undo and not history.can_redo
+
+
+def test_a_pack_says_which_of_its_rules_a_fix_modified(states: pf.Regions) -> None:
+    on, _ = ctl.with_packs(pf.load_scenario(), ["tech_hubs_2022_statute"], pf.load_scenario())
+    assert ctl.pack_changes(on) == {"tech_hubs_2022_statute": []}
+    assert ctl.pack_changes(on.updated(allow_unspent=True)) == {"tech_hubs_2022_statute": []}
+    hubs = on.to_dict()["hubs"]
+    hubs["award_usd"]["max"] = 1.57e9
+    modified = ctl.pack_changes(on.updated(hubs=hubs))
+    assert modified == {"tech_hubs_2022_statute": ["Award max"]}
+    assert ctl.pack_caption("p", "doc", ["Award max"]) == "**p** (modified: Award max): doc"
+
+
+def test_the_region_set_picker_names_an_upload_by_its_file() -> None:
+    assert ctl.region_set_label("states") == "States (50 + DC)"
+    assert ctl.region_set_label(stt.UPLOAD_SET, "new_england.csv") == "Your upload: new_england.csv"

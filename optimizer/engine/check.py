@@ -207,7 +207,7 @@ def _capacity(table: pd.DataFrame, regions: Regions, scenario: Scenario, x: np.n
     exact log response."""
     used = sorted({k for k, v in scenario.weights.items() if v > 0}
                   | {k for ins in scenario.instruments.values() for k in (ins.absorbs or [])})
-    vals = table[used].to_numpy(float)
+    vals = table[used].to_numpy(float, copy=True)  # filled below; a view can be read-only
     for j, k in enumerate(used):
         gaps = np.isnan(vals[:, j])
         if gaps.any():

@@ -10,7 +10,9 @@ Reading a CSV (at most ``MAX_CSV_BYTES`` and ``MAX_COLUMNS`` columns):
 - every row has as many fields as the header, and no column name repeats;
 - a cell that is empty, ``-``, ``NA``, ``N/A``, ``n/a``, ``NaN``, ``null`` or ``None``
   (any case) means *not available*;
-- numbers may carry thousands separators (``15,800``; quote the field);
+- numbers may carry thousands separators (``15,800``; quote the field), and
+  ``read_notes`` says in which columns they were read;
+- a file separated by semicolons or tabs is refused with a sentence saying so;
 - a column is numeric when most of its available cells are numbers, and then every
   other cell in it is an error naming the row, column and value (it is never quietly
   turned into a text group); a column that is mostly text is a group.
@@ -19,6 +21,7 @@ Reading a CSV (at most ``MAX_CSV_BYTES`` and ``MAX_COLUMNS`` columns):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import io
@@ -34,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.columns import is_indicator
+from optimizer.engine.columns import label as column_label
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.safe_yaml import decode_text, read_text
 
@@ -68,6 +72,7 @@ class Regions:
     csv_bytes: bytes = field(repr=False)
     geometry_path: Path | None = None
     repaired_geometry: tuple[str, ...] = ()  # region ids whose polygons were made valid
+    read_notes: tuple[str, ...] = ()  # what reading the CSV did that a person should know
 
     @functools.cached_property
     def ids(self) -> list[str]:
@@ -146,9 +151,8 @@ def load_regions(source: str | Path = "states", geometry: str | Path | None = No
     if geometry is not None:
         geo_path = Path(geometry)
         shapes = load_geometry(geo_path, regions.ids)  # validate now, fail early
-        regions = Regions(regions.table, regions.indicators, regions.groups, regions.source,
-                          regions.sha256, regions.csv_bytes, geo_path,
-                          tuple(shapes.attrs.get("repaired", ())))
+        regions = dataclasses.replace(regions, geometry_path=geo_path,
+                                      repaired_geometry=tuple(shapes.attrs.get("repaired", ())))
     return regions
 
 
@@ -168,7 +172,7 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
     _check_region_ids(t, label, row_of)
     t["region_id"] = t["region_id"].astype(str)
     t["name"] = t["name"].astype(str)
-    numeric, groups = _type_columns(t, label, row_of)
+    numeric, groups, separated = _type_columns(t, label, row_of)
     # the column registry says which numeric columns are not indicators (counts, rates)
     indicators = tuple(c for c in numeric if c != "population" and is_indicator(c))
     if not indicators:
@@ -181,7 +185,16 @@ def regions_from_bytes(raw: bytes, label: str) -> Regions:
         source=label,
         sha256=hashlib.sha256(raw).hexdigest(),
         csv_bytes=raw,
+        read_notes=_separator_note(separated, label),
     )
+
+
+def _separator_note(columns: list[str], label: str) -> tuple[str, ...]:
+    """A sentence naming the columns whose numbers had thousands separators."""
+    if not columns:
+        return ()
+    return (f"{label}: read numbers with thousands separators (e.g. 15,800 as 15800) in "
+            f"{', '.join(f'{column_label(c)} ({c})' for c in columns)}.",)
 
 
 def _check_shape(t: pd.DataFrame, label: str) -> None:
@@ -210,15 +223,17 @@ def _check_region_ids(t: pd.DataFrame, label: str, row_of: Callable[[int], int])
                         row=row_of(dup[0]), column="region_id")
 
 
-def _type_columns(t: pd.DataFrame, label: str,
-                  row_of: Callable[[int], int]) -> tuple[list[str], list[str]]:
-    """Make each column (in place) numeric or a text group: (numeric, groups).
+def _type_columns(t: pd.DataFrame, label: str, row_of: Callable[[int], int]
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """Make each column (in place) numeric or a text group: (numeric, groups, separated).
 
     Code columns are text; a column is numeric when population, or when fewer than
     half its available cells fail to parse as numbers (those are then named).
+    ``separated`` lists the numeric columns where thousands separators were read.
     """
     numeric: list[str] = []
     groups: list[str] = []
+    separated_columns: list[str] = []
     for column in t.columns:
         if column in ("region_id", "name"):
             continue
@@ -237,10 +252,12 @@ def _type_columns(t: pd.DataFrame, label: str,
             _check_numbers(column, cells, values, not_number, label, row_of)
             t[column] = values.astype(float)
             numeric.append(column)
+            if bool(separated.fillna(False).any()):
+                separated_columns.append(column)
         else:
             t[column] = cells.where(~absent, "").astype(str)
             groups.append(column)
-    return numeric, groups
+    return numeric, groups, separated_columns
 
 
 def _read_table(text: str, label: str) -> tuple[pd.DataFrame, list[int]]:
@@ -255,6 +272,7 @@ def _read_table(text: str, label: str) -> tuple[pd.DataFrame, list[int]]:
         header = [name.strip() for name in next(reader, [])]
         if not any(header):
             raise DataError("not a readable CSV (no header line)", file=label)
+        _refuse_other_separators(header, label)
         if len(header) > MAX_COLUMNS:
             raise DataError(f"has {len(header):,} columns; at most {MAX_COLUMNS:,} are supported",
                             file=label)
@@ -287,6 +305,18 @@ def _read_table(text: str, label: str) -> tuple[pd.DataFrame, list[int]]:
                             row=1)
         table = table.drop(columns=table.columns[i])  # a trailing comma on every line
     return table, lines
+
+
+def _refuse_other_separators(header: list[str], label: str) -> None:
+    """A header that is one field holding semicolons or tabs: say which separator it uses."""
+    if len(header) != 1:
+        return
+    for mark, name in ((";", "semicolon"), ("\t", "tab")):
+        if mark in header[0]:
+            raise DataError(f"this looks {name}-separated (the header is one field: "
+                            f"{brief(header[0])}); save the file with commas between fields "
+                            "(CSV, comma-delimited) and a point as the decimal mark", file=label,
+                            row=1)
 
 
 def _check_numbers(column: str, cells: pd.Series, values: pd.Series, not_number: pd.Series,

@@ -28,6 +28,8 @@ TOPOJSON_URL = "app/static/"  # where Streamlit serves STATIC_DIR
 PLOTLY_CONFIG = {"topojsonURL": TOPOJSON_URL, "displaylogo": False}
 BASE_LAYERS = ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
 US_BOUNDS = (-180.0, 15.0, -60.0, 72.0)  # lon/lat box holding the 50 states + DC
+NATIONWIDE_SPAN_DEG = 30.0  # a US set this wide (degrees of longitude) is drawn in Albers USA
+WORLD_SPAN_DEG = 90.0  # a set this wide is drawn in Natural Earth, a smaller one in Mercator
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ MAP_METRICS: dict[str, MapMetric] = {
     )
 }
 HUB_COLORS = ("#d9d9d9", "#e6550d")  # not a hub, hub
+# below this share of the largest value, regions' differences are rounding: one colour
+NEGLIGIBLE_SPREAD = 0.01
+# the colour scale spans at least this share of the largest value, so a small spread
+# (a few dollars on $250 per person) is not stretched from one end of the scale to the other
+MIN_COLOR_SPAN = 0.25
 CORE_INDEX = MapMetric("core_index", "Probability of being funded", "share of weight samples",
                        "share", "Share of the sampled weight vectors under which the region is "
                                 "funded: 100% = core (funded whatever the weights), 0% = never.")
@@ -114,8 +121,8 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     shapes = gdf[["region_id", "geometry"]].copy()
     original = shapes.geometry.copy()
     points = shapes.geometry.representative_point()
+    span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
     if tolerance is None:
-        span = max(float(points.x.max() - points.x.min()), float(points.y.max() - points.y.min()), 1e-3)
         tolerance = min(0.05, span / 1500)
     if tolerance > 0:
         shapes["geometry"] = shapes.geometry.simplify(tolerance, preserve_topology=True)
@@ -132,7 +139,12 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     data = json.loads(shapes.to_json(drop_id=True))
     lo_x, lo_y, hi_x, hi_y = US_BOUNDS
     in_us = points.x.between(lo_x, hi_x) & points.y.between(lo_y, hi_y)
-    data["scope"] = "usa" if bool(in_us.all()) else "world"
+    # plotly's Albers USA projection ignores fitbounds: it is for sets spanning the nation;
+    # a regional set (New England, one state's counties) is framed by its own extent
+    nationwide = float(points.x.max() - points.x.min()) >= NATIONWIDE_SPAN_DEG
+    data["scope"] = "usa" if bool(in_us.all()) and nationwide else "world"
+    data["projection"] = ("albers usa" if data["scope"] == "usa"
+                          else "natural earth" if span >= WORLD_SPAN_DEG else "mercator")
     return data
 
 
@@ -140,7 +152,8 @@ def _layout(fig: go.Figure, geojson: dict[str, Any], title: str, height: int) ->
     scope = geojson.get("scope", "world")
     fig.update_geos(
         scope=scope,
-        projection_type="albers usa" if scope == "usa" else "natural earth",
+        projection_type=geojson.get("projection",
+                                    "albers usa" if scope == "usa" else "natural earth"),
         fitbounds="locations",
         visible=False,
         bgcolor="rgba(0,0,0,0)",
@@ -187,9 +200,56 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
     hover = [f"<b>{name}</b><br>{metric.label}: {format_value(v, metric.kind)}<br>"
              f"Funding: {usd(f)}"
              for name, v, f in zip(regions["name"], values, regions["funding_usd"])]
-    fig = _region_figure(regions["region_id"].astype(str).tolist(), values, hover, geojson,
-                         colorscale="Viridis", colorbar=_colorbar(metric))
+    z, (zmin, zmax) = values, color_range(values)
+    if spread_note(regions, column) is not None:
+        z = np.full_like(values, (zmin + zmax) / 2)  # one colour; the hover keeps each value
+    fig = _region_figure(regions["region_id"].astype(str).tolist(), z, hover, geojson,
+                         colorscale="Viridis", colorbar=_colorbar(metric), zmin=zmin, zmax=zmax)
     return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+
+
+def color_range(values: np.ndarray) -> tuple[float, float]:
+    """The colour scale's ends: the values' range, widened to at least ``MIN_COLOR_SPAN``
+    of the largest magnitude (never below 0 for values that are all non-negative)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    span = max(hi - lo, MIN_COLOR_SPAN * max(abs(lo), abs(hi)), 1e-12)
+    mid = (lo + hi) / 2
+    zmin = mid - span / 2
+    if lo >= 0 and zmin < 0:
+        zmin = 0.0
+    return zmin, max(zmin + span, hi)
+
+
+def spread_note(regions: pd.DataFrame, column: str) -> str | None:
+    """A sentence when the regions' values of ``column`` differ negligibly (else None)."""
+    metric = MAP_METRICS[column]
+    if metric.kind == "hub" or column not in regions:
+        return None
+    values = regions[column].astype(float).to_numpy()
+    finite = values[np.isfinite(values)]
+    if len(finite) < 2:
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo > NEGLIGIBLE_SPREAD * max(abs(lo), abs(hi)):
+        return None
+    return (f"{metric.label} is the same in every region up to rounding "
+            f"({format_value(lo, metric.kind)} to {format_value(hi, metric.kind)}): the spread "
+            "is negligible, so the map shows one colour.")
+
+
+def ranked_table(regions: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The map's numbers as a ranked table (highest first), for reading without colour."""
+    metric = MAP_METRICS[column]
+    values = regions[column].astype(float)
+    order = values.sort_values(ascending=False, kind="stable").index
+    shown = [("hub" if v else "not a hub") if metric.kind == "hub"
+             else format_value(v, metric.kind) for v in values[order]]
+    return pd.DataFrame({"Rank": range(1, len(order) + 1),
+                         "Region": regions.loc[order, "name"].to_numpy(),
+                         f"{metric.label} ({metric.unit})": shown})
 
 
 def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:

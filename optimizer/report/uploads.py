@@ -18,7 +18,10 @@ from optimizer.engine.inputs import MAX_GINI_REGIONS
 from optimizer.engine.scenario import Scenario, scenario_from_bytes
 from optimizer.engine.settings import home_dir
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_MB = 5  # the upload widgets' limit (Streamlit counts MB of 2**20 bytes)
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20
+MISSING_LABELS = {"error": "stop and name them", "zero": "count as zero",
+                  "median": "the column's median", "half_min": "half the smallest value"}
 # the largest upload the workbench plans: counties-sized sets (3,134) solve first in 20-25 s
 # and re-solve in seconds with the Hoover spread, which uploads over MAX_GINI_REGIONS get
 MAX_APP_REGIONS = 5_000
@@ -27,7 +30,7 @@ MAX_APP_REGIONS = 5_000
 def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
     """Refuse a file above the limit with a polite message."""
     if size > limit:
-        raise DataError(f"is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB. "
+        raise DataError(f"is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB. "
                         "Trim the file or use the command line for large inputs.", file=name)
 
 
@@ -44,17 +47,63 @@ def regions_from_upload(csv_name: str, csv_bytes: bytes, geo_name: str | None = 
         return regions
     name = geo_name or "geometry.geojson"
     check_upload_size(name, len(geo_bytes))
-    folder = (home or home_dir()) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(geo_bytes).hexdigest()[:16]}.geojson"
-    if not path.exists():
-        path.write_bytes(geo_bytes)
+    path = upload_path(store_upload(geo_bytes, "geojson", home), "geojson", home)
     try:
         shapes = load_geometry(path, regions.ids)
     except DataError as err:
         raise DataError(str(err).replace(str(path), name)) from None
     return dataclasses.replace(regions, geometry_path=path,
                                repaired_geometry=tuple(shapes.attrs.get("repaired", ())))
+
+
+def content_hash(raw: bytes) -> str:
+    """The short content hash an upload is kept and linked under."""
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def upload_path(digest: str, suffix: str, home: Path | None = None) -> Path:
+    """Where an upload with this content hash is kept in the PlaceFund folder."""
+    return (home or home_dir()) / "uploads" / f"{digest}.{suffix}"
+
+
+def store_upload(raw: bytes, suffix: str, home: Path | None = None, name: str | None = None) -> str:
+    """Keep an upload under its content hash (so a link can name it), and its file name."""
+    digest = content_hash(raw)
+    path = upload_path(digest, suffix, home)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)
+    if name:
+        path.with_name(f"{path.name}.name").write_text(Path(name).name[:200], encoding="utf-8")
+    return digest
+
+
+def stored_name(digest: str, suffix: str, home: Path | None = None) -> str | None:
+    """The file name a kept upload was uploaded under, if known."""
+    path = upload_path(digest, suffix, home)
+    try:
+        return path.with_name(f"{path.name}.name").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def stored_upload(digest: str, suffix: str, home: Path | None = None) -> bytes | None:
+    """A kept upload's bytes, or None if this machine does not have it."""
+    path = upload_path(digest, suffix, home)
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def with_missing_policy(scenario: Scenario, policy: str) -> Scenario:
+    """``scenario`` with ``policy`` for empty cells of every column not set on its own."""
+    current = scenario.missing_values
+    if isinstance(current, str):
+        return scenario if current == policy else scenario.updated(missing_values=policy)
+    if current.get("default", "error") == policy:
+        return scenario
+    return scenario.updated(missing_values={**current, "default": policy})
 
 
 def scenario_from_upload(name: str, raw: bytes) -> Scenario:

@@ -52,6 +52,7 @@ class Knob:
     (capped at the number of regions with ``default_at_most_regions``). With
     ``zero_is_none`` a widget at 0 means "no limit" (``None`` in the scenario).
     ``hi_regions`` sets the upper end of the range to the number of regions plus it.
+    ``fmt`` is how a number box shows (and so keeps) its value: money in $B keeps $1M.
     """
 
     key: str
@@ -70,6 +71,7 @@ class Knob:
     hi_regions: int | None = None
     default_at_most_regions: bool = False
     help: str = ""
+    fmt: str | None = None  # printf format of a number box (Streamlit shows 2 decimals)
 
     def upper(self, n_regions: int) -> float | None:
         """The upper end of the widget's range for ``n_regions`` regions."""
@@ -82,7 +84,8 @@ class Knob:
 
 KNOBS: tuple[Knob, ...] = (
     Knob("budget", "budget", "Budget ($B)", "$B", "number", "number", 0.1, 10_000.0, 5.0,
-         scale=BUSD, help="Total money to allocate, in billions of US dollars."),
+         scale=BUSD, fmt="%.3f", help="Total money to allocate, in billions of US dollars "
+                                      "(three decimals: 0.504 is $504M)."),
     Knob("lam", "spread_weight", "Spread weight λ", "0..1", "number", "slider", 0.0, 1.0, 0.05,
          help="0 = maximize total capacity (money follows the strongest clusters); "
               "1 = Sen's welfare index (concentration counts fully against the total)."),
@@ -112,9 +115,9 @@ KNOBS: tuple[Knob, ...] = (
          switch="pcf_on"),
     # per-region bounds and exclusions
     Knob("floor", "region_floor_usd", "Floor for every region ($B)", "$B", "number", "number",
-         0.0, None, 0.1, scale=BUSD),
+         0.0, None, 0.1, scale=BUSD, fmt="%.3f"),
     Knob("cap", "region_cap_usd", "Cap for every region ($B, 0 = none)", "$B, 0 = none", "number",
-         "number", 0.0, None, 0.5, scale=BUSD, zero_is_none=True),
+         "number", 0.0, None, 0.5, scale=BUSD, zero_is_none=True, fmt="%.3f"),
     Knob("maxshare_on", "max_region_share", "Limit any one region's share of the budget",
          "on/off", "switch", "checkbox"),
     Knob("maxshare", "max_region_share", "Largest share of the budget to one region",
@@ -123,7 +126,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("capped", "region_bounds", "Regions with their own cap", "region ids", "region_caps",
          "multiselect"),
     Knob("cap_", "region_bounds.*.cap_usd", "Cap on {} ($B)", "$B", "part", "number", 0.0, None,
-         0.5, scale=BUSD, default=1.0),
+         0.5, scale=BUSD, default=1.0, fmt="%.3f"),
     Knob("excluded", "exclusions.regions", "Exclude regions", "region ids", "regions",
          "multiselect"),
     Knob("topk_inc", "exclusions.top_k_incumbents",
@@ -154,7 +157,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("hub_one", "hubs.max_one_per_group", "At most one hub per group of", "group column",
          "hub_one", "select", switch="hubs_on",
          help="e.g. postal: at most one hub per state (for metros or counties)."),
+    # data
+    Knob("missing", "missing_values", "Empty cells", "policy for empty cells", "missing", "select",
+         help="What an empty cell (empty, -, NA, n/a) of an indicator the plan uses means: "
+              "stop and name it, count it as zero, or fill it with the column's median. "
+              "Columns the scenario sets on their own keep their policy."),
 )
+MISSING_POLICIES = ("error", "zero", "median", "half_min")
 
 _BY_KEY = {k.key: k for k in KNOBS}
 _FAMILIES = tuple(k for k in KNOBS if k.key.endswith("_"))
@@ -168,6 +177,15 @@ def knob(key: str) -> Knob:
         if key.startswith(row.key):
             return row
     raise KeyError(f"no knob has the widget key '{key}'")
+
+
+def is_knob_key(key: str) -> bool:
+    """Whether ``key`` is the widget key of a knob (or of a family member)."""
+    try:
+        knob(key)
+    except KeyError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- paths
@@ -326,9 +344,12 @@ def _write_caps(data: dict[str, Any], caps: dict[str, float], ctx: _Context) -> 
 
 
 def _read_group_mins(scenario: Scenario, regions: Regions) -> dict[str, Any]:
-    values: dict[str, Any] = {"group_col": next(iter(scenario.group_min_shares), NONE)}
-    for column in regions.groups:
-        mins = scenario.group_min_shares.get(column, {})
+    """The group column and its values' minimum shares (only the chosen column's: a
+    county table has 900 CBSA codes, and every widget value costs on each page run)."""
+    column = next(iter(scenario.group_min_shares), NONE)
+    values: dict[str, Any] = {"group_col": column}
+    if column in regions.groups:
+        mins = scenario.group_min_shares[column]
         for value in sorted(set(regions.table[column])):
             values[f"gmin_{column}_{value}"] = float(mins.get(value, 0.0))
     return values
@@ -401,6 +422,20 @@ def _write_hub_one(data: dict[str, Any], column: str | None, ctx: _Context) -> N
     _section(data, "hubs")["max_one_per_group"] = [column] if column else []
 
 
+def _read_missing(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    current = scenario.missing_values
+    return {"missing": current if isinstance(current, str) else current.get("default", "error")}
+
+
+def _missing_setting(values: dict[str, Any], ctx: _Context) -> str:
+    return str(values.get("missing") or "error")
+
+
+def _write_missing(data: dict[str, Any], policy: str, ctx: _Context) -> None:
+    current = data["missing_values"]
+    data["missing_values"] = policy if isinstance(current, str) else {**current, "default": policy}
+
+
 _CODECS: dict[str, _Codec] = {
     "weights": _Codec(_read_weights, _weights_setting, _write_weights),
     "effectiveness": _Codec(_read_effectiveness, _effectiveness_setting, _write_effectiveness),
@@ -408,6 +443,7 @@ _CODECS: dict[str, _Codec] = {
     "group_mins": _Codec(_read_group_mins, _group_mins_setting, _write_group_mins),
     "hub_group_min": _Codec(_read_hub_group_min, _hub_group_min_setting, _write_hub_group_min),
     "hub_one": _Codec(_read_hub_one, _hub_one_setting, _write_hub_one),
+    "missing": _Codec(_read_missing, _missing_setting, _write_missing),
 }
 PLAIN_KINDS = ("number", "count", "choice", "switch", "regions")
 
@@ -498,6 +534,11 @@ SLOW_REGION_SETS = {
 SPREAD_LABELS = {"gini": "Gini (exact, pairwise)", "hoover": "Hoover index (linear)"}
 
 
+def region_set_label(name: str, upload: str | None = None) -> str:
+    """How the region-set picker names a set: a shipped one, or the uploaded file."""
+    return REGION_SET_LABELS.get(name) or f"Your upload: {upload or 'regions CSV'}"
+
+
 def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
     """The default plan for a shipped region set (see ``scenario.region_set_default``)."""
     return region_set_default(region_set, regions.indicators)
@@ -560,6 +601,48 @@ def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[S
             data.pop(key, None)
     data["packs"] = list(packs)
     return scenario_from_dict(data, source="program rules"), notes
+
+
+def _differing_paths(now: Any, packed: Any, path: str) -> list[str]:
+    """The dotted paths below ``path`` where two settings' values differ."""
+    if isinstance(now, dict) and isinstance(packed, dict):
+        return [p for key in sorted(set(now) | set(packed))
+                for p in _differing_paths(now.get(key), packed.get(key), f"{path}.{key}")]
+    return [] if now == packed else [path]
+
+
+def _setting_label(path: str) -> str:
+    """A scenario path as the sidebar names it (its knob's label), else in words."""
+    row = next((k for k in KNOBS if k.path == path and "{}" not in k.label), None)
+    if row is not None:
+        return row.label.split(" (")[0]
+    return path.replace("_", " ").replace(".", " ")
+
+
+def pack_changes(scenario: Scenario) -> dict[str, list[str]]:
+    """For each pack the scenario has on, the settings it holds differently from the pack.
+
+    A pack's setting counts as modified when the scenario's value differs from the one
+    the pack gives on the engine defaults (a fix applied, or a person's own value).
+    """
+    known = constraint_packs()
+    data = scenario.to_dict()
+    changes: dict[str, list[str]] = {}
+    for name in scenario.packs:
+        if name not in known:
+            continue
+        packed = scenario_from_dict({"packs": [name]}, source=f"pack {name}").to_dict()
+        paths = [p for key in known[name]["settings"]
+                 for p in _differing_paths(data.get(key), packed.get(key), key)]
+        changes[name] = list(dict.fromkeys(_setting_label(p) for p in paths))
+    return changes
+
+
+def pack_caption(name: str, doc: str, modified: list[str]) -> str:
+    """A pack's line under the picker: its documentation, and what is modified."""
+    if not modified:
+        return f"**{name}**: {doc}"
+    return f"**{name}** (modified: {', '.join(modified)}): {doc}"
 
 
 def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
