@@ -13,6 +13,7 @@ import pytest
 from shapely.geometry import Polygon, shape
 
 import optimizer as pf
+from optimizer.engine.formatting import money as pf_money
 from optimizer.engine.scenario import usd
 from optimizer.report import maps
 
@@ -112,7 +113,8 @@ def test_choropleth_carries_the_plan_values_a_legend_with_units_and_formatted_ho
     assert list(trace.locations) == plan.regions["region_id"].tolist()
     assert trace.featureidkey == "properties.region_id"
     assert "USD per person" in trace.colorbar.title.text
-    assert trace.colorbar.tickprefix == "$"
+    ticks = list(trace.colorbar.ticktext)  # written by the money formatter, not plotly's SI
+    assert ticks == [pf_money(v) for v in trace.colorbar.tickvals] and ticks[-1].startswith("$")
     ca = plan.regions.set_index("region_id").loc["06"]
     hover = dict(zip(trace.locations, trace.text))["06"]
     assert "California" in hover and usd(ca["funding_usd"]) in hover
@@ -135,6 +137,10 @@ def test_difference_map_is_centred_on_zero_and_shows_b_minus_a(
     np.testing.assert_allclose(z, -0.5 * plan.regions["funding_usd"].to_numpy())
     assert fig.data[0].zmid == 0 and fig.data[0].zmin == -fig.data[0].zmax
     assert "B − A" in fig.data[0].colorbar.title.text
+    # money ticks with a true minus and $B/$M, never plotly's "$6G" or "-50B"
+    ticks = list(fig.data[0].colorbar.ticktext)
+    assert ticks[0].startswith("−$") and ticks[-1].startswith("$") and "G" not in "".join(ticks)
+    assert ticks[-1].endswith(("B", "M"))
 
 
 def test_local_base_maps_are_valid_topologies_and_served_statically() -> None:

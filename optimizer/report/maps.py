@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import shapely
 
+from optimizer.engine.formatting import money
 from optimizer.engine.scenario import usd
 
 # the top-level static/ folder, packaged as optimizer.static (see pyproject.toml)
@@ -168,11 +169,20 @@ def _layout(fig: go.Figure, geojson: dict[str, Any], title: str, height: int) ->
     return fig
 
 
-def _colorbar(metric: MapMetric) -> dict[str, Any]:
+MONEY_TICKS = 5  # labelled ticks on a money colour bar
+
+
+def _colorbar(metric: MapMetric, zmin: float | None = None,
+              zmax: float | None = None) -> dict[str, Any]:
+    """The colour bar of ``metric``; money ticks between ``zmin`` and ``zmax`` are written
+    by the one money formatter ($6.0B, $500M, $0.50), never by SI prefixes ($6G)."""
     bar: dict[str, Any] = {"title": {"text": f"{metric.label}<br>({metric.unit})", "side": "top"},
                            "thickness": 14, "len": 0.8}
-    if metric.kind == "usd":
-        bar.update(tickprefix="$", tickformat="~s")
+    if metric.kind == "usd" and zmin is not None and zmax is not None:
+        ticks = np.linspace(zmin, zmax, MONEY_TICKS).tolist()
+        bar.update(tickmode="array", tickvals=ticks, ticktext=[money(v) for v in ticks])
+    elif metric.kind == "usd":
+        bar.update(tickprefix="$", tickformat=",.2~f", exponentformat="none")
     elif metric.kind == "share":
         bar.update(tickformat=".1%")
     else:
@@ -204,7 +214,8 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
     if spread_note(regions, column) is not None:
         z = np.full_like(values, (zmin + zmax) / 2)  # one colour; the hover keeps each value
     fig = _region_figure(regions["region_id"].astype(str).tolist(), z, hover, geojson,
-                         colorscale="Viridis", colorbar=_colorbar(metric), zmin=zmin, zmax=zmax)
+                         colorscale="Viridis", colorbar=_colorbar(metric, zmin, zmax),
+                         zmin=zmin, zmax=zmax)
     return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
 
 
@@ -296,7 +307,7 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
              f"{name_b}: {format_value(vb, metric.kind)}<br>"
              f"difference: {'+' if d >= 0 else ''}{format_value(d, metric.kind)}"
              for name, va, vb, d in zip(a["name"], a[column], b[column], diff)]
-    bar = _colorbar(metric)
+    bar = _colorbar(metric, -limit, limit)
     bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
     fig = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
                          colorscale="RdBu", zmin=-limit, zmax=limit, zmid=0.0,
