@@ -18,6 +18,7 @@ import streamlit as st
 
 from optimizer import Planner, Regions, load_regions, load_scenario, solve_explained
 from optimizer.analysis import facts
+from optimizer.engine import columns
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, SolverError
 from optimizer.engine.scenario import usd
 from optimizer.report import export as ex
@@ -458,7 +459,7 @@ with sb.expander("Indicator weights", expanded=True):
                                               for k, v in raw.items() if v > 0))
 with sb.expander("Instruments (assumptions)"):
     for name in base.instruments:
-        knob(st, "eff_", name)
+        knob(st, "eff_", name, label=ctl.knob("eff_").text(columns.instrument_label(name)))
 with sb.expander("Spread constraints"):
     for key in ("topk_on", "topk_k", "topk_share", "pcf_on", "pcf"):
         knob(st, key)
@@ -603,8 +604,8 @@ with tab_map:
     else:
         st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
                         key="map", on_select=select_region_from_map, selection_mode="points")
-        st.caption(maps.MAP_METRICS[metric].help + " Click a region for its detail; hover "
-                   "for its numbers.")
+        st.caption(ex.map_summary(result) + " " + maps.MAP_METRICS[metric].help
+                   + " Click a region for its detail; hover for its numbers.")
     if spread := maps.spread_note(result.regions, metric):
         st.info(spread)
     ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
@@ -888,7 +889,8 @@ with tab_agree:
         with st.expander(f"Stakeholder {j + 1}", expanded=j == 0):
             name = st.text_input("Name", preset.name, key=f"agree_name_{j}")
             cols = st.columns(2)
-            weights = {k: cols[n % 2].slider(k, 0.0, 1.0, w, step=0.05, key=f"agree_w_{j}_{k}")
+            weights = {k: cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, w, step=0.05,
+                                             key=f"agree_w_{j}_{k}")
                        for n, (k, w) in enumerate(preset.weights.items())}
             own_lam = st.checkbox("Own λ", preset.spread_weight is not None, key=f"agree_ol_{j}")
             lam = (st.slider("λ (spread weight)", 0.0, 1.0, preset.spread_weight or

@@ -58,6 +58,10 @@ def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -
     regions = at.session_state["regions"]
     assert {f"w_{k}" for k in regions.indicators} <= set(drawn)
     assert {f"eff_{n}" for n in at.session_state["base"].instruments} <= set(drawn)
+    # instruments by their human names, never the scenario's keys
+    assert drawn["eff_research"].label.startswith("Research grants: ")
+    assert not any(drawn[f"eff_{n}"].label.startswith(f"{n}:")
+                   for n in at.session_state["base"].instruments)
     assert drawn["topk_k"].max == len(regions) and drawn["topk_inc"].max == len(regions) - 1
 
 
