@@ -49,7 +49,9 @@ def test_numbers_and_labels_read_as_people_write_them(server: str) -> None:
         expect(caption).to_be_visible()
         assert "MODEL.md" not in page.locator('[data-testid="stMain"]').inner_text()
         page.locator("summary").filter(has_text="How to read this").click()
+        _idle(page)  # a click during a rerun can be lost under load
         page.get_by_text("Show the model in full (docs/model.md)").click()
+        _idle(page)
         expect(page.get_by_role("heading", name="The model: what a PlaceFund plan means")
                ).to_be_visible(timeout=20_000)
         page.get_by_role("tab", name="Region detail").click()
@@ -95,8 +97,11 @@ def test_compare_saved_plans_and_undo_a_delete(server: str) -> None:
                          summary.inner_text())
         page.screenshot(path=str(ARTIFACTS / "compare_plans.png"), full_page=False)
 
+        _idle(page)
         panel.get_by_text(re.compile(r"^Saved plans \(2\)")).click()
+        _idle(page)
         panel.get_by_role("button", name="Delete…").click()
+        _idle(page)
         confirm = panel.get_by_role("button", name="Yes, delete “Default”")
         expect(confirm).to_be_visible(timeout=20_000)  # asks first: nothing deleted yet
         expect(panel.get_by_text(re.compile(r"^Saved plans \(2\)"))).to_be_visible()

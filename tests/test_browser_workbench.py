@@ -211,7 +211,7 @@ def test_the_budget_keeps_a_tenth_of_a_million(server: str) -> None:
         budget.press("Enter")
         _settle(page)
         assert budget.input_value() == "0.504"
-        assert _headline(page, "Budget spent") == "$504.0M of $504.0M"
+        assert _headline(page, "Budget spent") == "$504M of $504M"
 
 
 def test_a_negligible_spread_is_not_stretched_over_the_colour_scale(server: str) -> None:

@@ -93,6 +93,6 @@ def test_every_instrument_and_metric_has_a_label_and_a_unit() -> None:
 
 def test_the_models_description_ships_and_the_app_points_to_it() -> None:
     doc = tx.model_doc()
-    assert doc.startswith("# The model") and "32 tangents" in doc
+    assert doc.startswith("# The model") and "tangents are\nadded where the plan sits" in doc
     assert "docs/model.md" in tx.how_to_read(51)
     assert "Top-10 share" in tx.how_to_read(51) and "Top-3 share" in tx.how_to_read(8)
