@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import shapely
 
 from optimizer.engine.formatting import money
+from optimizer.engine.formatting import value as fmt_value
 from optimizer.engine.scenario import usd
 
 # the top-level static/ folder, packaged as optimizer.static (see pyproject.toml)
@@ -81,17 +82,12 @@ def map_metrics_for(regions: pd.DataFrame, hubs: bool) -> list[str]:
     return [k for k in MAP_METRICS if k != "hub" or (hubs and "hub" in regions)]
 
 
-def format_value(value: float, kind: str) -> str:
-    """A number as people read it: $12.3B / $412 per person, 4.2%, 1.23 points."""
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if kind == "usd":
-        return usd(value)
-    if kind == "share":
-        return f"{value:.1%}"
-    if kind == "points":
-        return f"{value:,.2f} points"
-    return f"{value:,.2f}"
+def format_value(value: float, kind: str, plus: bool = False) -> str:
+    """A number as people read it: $12.3B / $412 per person, 4.2%, 1.23 points
+    (``optimizer.engine.formatting.value``; 'n/a' when missing)."""
+    if value is None:
+        return fmt_value(float("nan"), kind)
+    return fmt_value(value, kind, plus=plus)
 
 
 def empty_topology() -> dict[str, Any]:
@@ -305,7 +301,7 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
     limit = limit if limit > 0 else 1.0
     hover = [f"<b>{name}</b><br>{name_a}: {format_value(va, metric.kind)}<br>"
              f"{name_b}: {format_value(vb, metric.kind)}<br>"
-             f"difference: {'+' if d >= 0 else ''}{format_value(d, metric.kind)}"
+             f"difference: {format_value(d, metric.kind, plus=True)}"
              for name, va, vb, d in zip(a["name"], a[column], b[column], diff)]
     bar = _colorbar(metric, -limit, limit)
     bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
