@@ -240,6 +240,9 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         floor.fill("1.5")
         floor.press("Enter")
         _settle(page)
+        from playwright.sync_api import expect
+        # the diagnosis re-solves each fix before it is shown: wait for it, not for one rerun
+        expect(page.get_by_text("cannot all hold").first).to_be_visible(timeout=60_000)
         text = _main(page)
         assert "cannot all hold" in text
         assert "1.406" not in text  # no second, contradictory advice beside the ranked fixes
