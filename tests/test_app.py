@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from optimizer.engine.check import Violation, check
+from optimizer.engine.check import Violation, check_funding
 from optimizer.engine.data import DATA_DIR
 from optimizer.engine.scenario import scenario_from_text
 from optimizer.report import export as ex
@@ -299,12 +299,12 @@ def test_a_plan_the_checker_rejects_is_shown_as_an_error_not_a_plan(
     solve_module = importlib.import_module("optimizer.engine.solve")
 
     def reject(*args, **kwargs):  # the checker finds a violation the solver missed
-        report = check(*args, **kwargs)
+        report = check_funding(*args, **kwargs)
         report.violations.append(Violation("budget", 1.0, "USD", "planted for this test"))
         return report
 
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(solve_module, "check", reject)
+    monkeypatch.setattr(solve_module, "check_funding", reject)
     st.cache_resource.clear()  # plans are shared between sessions: drop those checked for real
     try:
         app = AppTest.from_file(APP, default_timeout=60).run()

@@ -108,3 +108,26 @@ def test_an_empty_or_unreadable_amount_is_missing_not_zero(cell: object) -> None
     bad.loc[2, "amount_usd"] = cell
     report = pf.check(bad, REGIONS, tiny_scenario(allow_unspent=True))
     assert "missing_amount" in names(report)
+
+
+def test_a_funding_array_is_checked_like_the_allocation_table_it_makes() -> None:
+    from optimizer.engine.check import check_funding
+
+    scenario = tiny_scenario(region_floor_usd=2.5e9)
+    table = pf.check(allocation(2e9, 3e9, 5e9), REGIONS, scenario)
+    array = check_funding([[2e9], [3e9], [5e9]], REGIONS, scenario)
+    assert names(table) == names(array) == {"region_floor"}
+    assert table.metrics_after == array.metrics_after
+    assert table.final_capacity.equals(array.final_capacity)
+    with pytest.raises(ValueError, match="shape"):
+        check_funding([[2e9, 3e9, 5e9]], REGIONS, scenario)  # regions x instruments
+
+
+def test_the_solver_checks_every_plan_from_its_funding(default_plan, states) -> None:
+    # the plan the solver checked is the one its allocation table shows
+    report = pf.check(default_plan.allocation, states, default_plan.scenario,
+                      reported=default_plan.metrics_after,
+                      reported_before=default_plan.metrics_before)
+    assert report.ok, str(report)
+    assert (default_plan.allocation["amount_usd"].to_numpy()
+            == default_plan.funding_usd().ravel()).all()

@@ -18,7 +18,12 @@ from typer.testing import CliRunner
 
 import optimizer as pf
 from optimizer.cli import app
-from optimizer.engine.check import CAPACITY_TOL, Violation, check, money_tolerance_usd
+from optimizer.engine.check import (
+    CAPACITY_TOL,
+    Violation,
+    check_funding,
+    money_tolerance_usd,
+)
 from optimizer.engine.errors import PlanCheckError
 
 runner = CliRunner()
@@ -90,11 +95,11 @@ def test_checker_tolerances_are_the_documented_ones() -> None:
 def test_a_plan_the_checker_rejects_is_not_reported_as_solved(tmp_path: Path, monkeypatch,
                                                             states) -> None:
     def reject(*args, **kwargs):  # the checker finds a violation the solver missed
-        report = check(*args, **kwargs)
+        report = check_funding(*args, **kwargs)
         report.violations.append(Violation("budget", 1.0, "USD", "planted for this test"))
         return report
 
-    monkeypatch.setattr(solve_module, "check", reject)
+    monkeypatch.setattr(solve_module, "check_funding", reject)
     with pytest.raises(PlanCheckError, match="fails the independent check"):
         pf.solve(states, pf.load_scenario())
     code, output, out = solve_cli(tmp_path, {})

@@ -367,12 +367,16 @@ def test_results_come_back_in_run_order_whatever_the_solve_order(dominant: Regio
     assert result.tables["run_regions"]["run_id"].tolist() == [i for i in range(9)
                                                                for _ in range(3)]
     planner = Planner(dominant)
+    # each plan is optimal up to its response approximation, which depends on the LP's
+    # tangents and so on what was solved before: within half the tolerance of the
+    # objective (where the tangent loop stops), and its funding within 0.5% of the budget
+    tolerance = base.approximation.max_error_share / 2
     for row in runs.itertuples():
         weights = {"talent": row.w_talent, "venture": row.w_venture}
         alone = planner.solve(base.updated(weights=weights))
-        assert row.objective == pytest.approx(alone.objective, rel=1e-7)
+        assert row.objective == pytest.approx(alone.objective, rel=tolerance)
         funding = result.tables["run_regions"].query("run_id == @row.run_id")["funding_usd"]
-        np.testing.assert_allclose(funding, alone.regions["funding_usd"], rtol=1e-6, atol=1e3)
+        np.testing.assert_allclose(funding, alone.regions["funding_usd"], atol=0.005 * 1e9)
 
 
 def test_apply_changes_leaves_the_base_alone() -> None:

@@ -46,7 +46,7 @@ from optimizer.engine.data import Regions, regions_from_bytes
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.engine.metrics import METRIC_NAMES
 from optimizer.engine.scenario import Scenario, scenario_from_dict
-from optimizer.engine.solve import Planner
+from optimizer.engine.solve import Checkpoint, Planner
 
 Progress = Callable[[int, int], None]
 VALUE_COLUMNS = ("objective", "spent_usd", "solve_s", *(f"after_{m}" for m in METRIC_NAMES))
@@ -234,6 +234,7 @@ def chunked(runs: list[Run], size: int) -> list[list[Run]]:
 
 _REGIONS: dict[str, Regions] = {}
 _PLANNERS: dict[tuple[str, bool], Planner] = {}
+_CHECKPOINTS: dict[tuple[str, str], Checkpoint | None] = {}  # (regions, base) -> solved base
 
 
 def worker_planner(payload: Payload, hooked: bool) -> Planner:
@@ -265,7 +266,7 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
         hooked = run.gini_cap is not None
         planner = worker_planner(payload, hooked)
         if hooked not in cleared:
-            planner.forget_basis()  # a chunk starts cold, whatever ran before
+            start_chunk(payload, planner, hooked)
             cleared.add(hooked)
         start = time.perf_counter()
         try:
@@ -288,13 +289,35 @@ def run_chunk(payload: Payload, chunk_id: int, runs: list[Run]) -> ChunkResult:
             metrics = plan.metrics_after
             values[j, 0], values[j, 1] = plan.objective, plan.spent_usd
             values[j, 3:] = [metrics[name.removeprefix("after_")] for name in after]
-            table = plan.regions
-            funding[j] = table["funding_usd"].to_numpy()
-            final[j] = table["final_capacity"].to_numpy()
+            funding[j] = plan.funding_usd().sum(axis=1)
+            final[j] = plan.final_capacity_points()
         values[j, solve_col] = time.perf_counter() - start
     ids = np.array([r.run_id for r in runs], dtype=np.int64)
     return ChunkResult(chunk_id, ids, status.astype(str), reasons.astype(str), values,
                        funding, final)
+
+
+def start_chunk(payload: Payload, planner: Planner, hooked: bool) -> None:
+    """Put ``planner`` where every chunk starts, whatever it solved before: the base
+    scenario's solved LP (solved once per process from scratch, so the same in every
+    process), loaded into a fresh HiGHS; cold when the base does not solve, and for
+    runs with a Gini cap (each cap is its own LP)."""
+    key = (payload.regions_sha, fingerprint(payload.base))
+    if hooked:
+        planner.forget_basis()
+        return
+    if key not in _CHECKPOINTS:
+        planner.forget_basis()
+        try:
+            planner.solve(scenario_from_dict(payload.base, source="base scenario"))
+            _CHECKPOINTS[key] = planner.checkpoint()
+        except PlaceFundError:
+            _CHECKPOINTS[key] = None
+    checkpoint = _CHECKPOINTS[key]
+    if checkpoint is None:
+        planner.forget_basis()
+    else:
+        planner.restore(checkpoint)
 
 
 def _infeasible_reason(err: InfeasibleError, payload: Payload, planner: Planner,

@@ -9,6 +9,7 @@ module, which k the top-k share counts (``top_k_count``), not the computation.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,11 +52,19 @@ class CheckReport:
     violations: list[Violation] = field(default_factory=list)
     metrics_before: dict[str, float] = field(default_factory=dict)
     metrics_after: dict[str, float] = field(default_factory=dict)
-    final_capacity: pd.Series | None = None
+    final_points: np.ndarray | None = None  # (n,) exact final capacity, region order
+    region_ids: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    @property
+    def final_capacity(self) -> pd.Series | None:
+        """Exact final capacity (points) by region_id, once the plan was recomputed."""
+        if self.final_points is None:
+            return None
+        return pd.Series(self.final_points, index=self.region_ids)
 
     objective_key: str = "spread_adjusted_capacity"
 
@@ -76,14 +85,14 @@ def _metrics(capacity: np.ndarray, population: np.ndarray, lam: float,
     w = population / population.sum()
     y = capacity / (100.0 * w)
     mu = float((w * y).sum())
-    pairwise = np.abs(y[:, None] - y[None, :]) * np.outer(w, w)
-    gini = float(pairwise.sum() / (2.0 * mu))
+    pairs = _pairwise_gaps(y, w)
+    gini = pairs / (2.0 * mu)
     total = capacity.sum()
     k = len(base_top)  # the baseline's top k, k = top_k_count(n)
     ratio = y / mu
     safe = np.where(ratio > 0, ratio, 1.0)
     return {
-        "spread_adjusted_capacity": 100.0 * (mu - lam * pairwise.sum() / 2.0),
+        "spread_adjusted_capacity": 100.0 * (mu - lam * pairs / 2.0),
         "total_capacity": float(total),
         "mean_capacity": mu,
         "gini": gini,
@@ -97,13 +106,22 @@ def _metrics(capacity: np.ndarray, population: np.ndarray, lam: float,
     }
 
 
+def _pairwise_gaps(y: np.ndarray, w: np.ndarray, block: int = 256) -> float:
+    """sum over all pairs (r, t) of w_r w_t |y_r - y_t|, the Gini's numerator, taken a
+    block of rows at a time (at counties the whole n x n matrix would be 80 MB)."""
+    total = 0.0
+    for start in range(0, len(y), block):
+        rows = slice(start, start + block)
+        total += float(w[rows] @ (np.abs(y[rows, None] - y[None, :]) @ w))
+    return total
+
+
 @dataclass(frozen=True, eq=False)
 class _Plan:
     """A plan as arrays in region order (n) x instrument order (m), USD and points."""
 
     regions: Regions
-    table: pd.DataFrame  # the regions table, rows in the order of ``ids``
-    ids: list[str]
+    ids: list[str]  # region_ids in the regions' (model) order
     population: np.ndarray  # (n,)
     pop_share: np.ndarray  # (n,)
     instruments: list[str]
@@ -120,7 +138,7 @@ class _Plan:
         if rid is None:
             raise DataError(f"scenario refers to region '{ref}' that is not in the data",
                             file=self.regions.source)
-        return self.ids.index(rid)
+        return self.regions.position[rid]
 
 
 def check(
@@ -138,26 +156,43 @@ def check(
     selected hubs (default: the funded regions) when the scenario selects hubs.
     Each rule is one function below, named like the model's constraint.
     """
-    report = CheckReport(objective_key=scenario.objective_key)
-    table = regions.table
-    ids = table["region_id"].astype(str).tolist()
+    ids = regions.ids
     instruments = list(scenario.instruments)
     named = (allocation["region_id"].astype(str).tolist(), allocation["instrument"].tolist())
     unknown = _unknown_keys(*named, ids, instruments)
     if unknown:
-        report.violations.extend(unknown)
-        return report
+        return CheckReport(violations=unknown, objective_key=scenario.objective_key)
     x = _amounts(allocation, *named, ids, instruments)
+    return check_funding(x, regions, scenario, reported, reported_before, hubs)
+
+
+def check_funding(
+    funding_usd: np.ndarray,
+    regions: Regions,
+    scenario: Scenario,
+    reported: dict[str, float] | None = None,
+    reported_before: dict[str, float] | None = None,
+    hubs: set[str] | None = None,
+) -> CheckReport:
+    """Verify a plan given as an (n, m) array of USD, regions in the regions table's
+    order and instruments in the scenario's (``check`` reads an allocation table into
+    one); the arguments after it as in ``check``."""
+    report = CheckReport(objective_key=scenario.objective_key)
+    ids = regions.ids
+    x = np.asarray(funding_usd, dtype=float)
+    if x.shape != (len(ids), len(scenario.instruments)):
+        raise ValueError(f"funding of shape {x.shape} for {len(ids)} regions and "
+                         f"{len(scenario.instruments)} instruments")
     if np.isnan(x).any():
         report.violations.append(
             Violation("missing_amount", int(np.isnan(x).sum()), "cells", "empty amounts"))
         x = np.nan_to_num(x)
-    population = table["population"].to_numpy(float)
+    population = regions.population
     pop_share = population / population.sum()
-    c0, final = _capacity(table, regions, scenario, x, pop_share)
-    report.final_capacity = pd.Series(final, index=ids)
-    plan = _Plan(regions, table, ids, population, pop_share, instruments, x, x.sum(axis=1), c0,
-                 final, scenario.budget, money_tolerance_usd(scenario.budget))
+    c0, final = _capacity(regions, scenario, x, pop_share)
+    report.final_points, report.region_ids = final, ids
+    plan = _Plan(regions, ids, population, pop_share, list(scenario.instruments), x,
+                 x.sum(axis=1), c0, final, scenario.budget, money_tolerance_usd(scenario.budget))
     for rule in (_non_negative, _budget_use, _region_bounds, _exclusions, _instrument_share,
                  _group_min):
         report.violations.extend(rule(plan, scenario))
@@ -201,24 +236,13 @@ def _amounts(allocation: pd.DataFrame, region_ids: list[str], instrument_names: 
     return x
 
 
-def _capacity(table: pd.DataFrame, regions: Regions, scenario: Scenario, x: np.ndarray,
+def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
               pop_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Baseline and final capacity (points), recomputed from the raw table with the
     exact log response."""
-    used = sorted({k for k, v in scenario.weights.items() if v > 0}
-                  | {k for ins in scenario.instruments.values() for k in (ins.absorbs or [])})
-    vals = table[used].to_numpy(float, copy=True)  # filled below; a view can be read-only
-    for j, k in enumerate(used):
-        gaps = np.isnan(vals[:, j])
-        if gaps.any():
-            policy = scenario.missing_policy(k)
-            if policy == "error":
-                raise DataError("missing values and the scenario's policy is 'error'",
-                                file=regions.source, column=k)
-            known = vals[~gaps, j]
-            fill = {"zero": 0.0, "median": float(np.median(known)),
-                    "half_min": 0.5 * float(known.min())}[policy]
-            vals[gaps, j] = fill
+    used = tuple(sorted({k for k, v in scenario.weights.items() if v > 0}
+                        | {k for ins in scenario.instruments.values() for k in (ins.absorbs or [])}))
+    vals = _filled(regions, used, tuple(scenario.missing_policy(k) for k in used))
     share = vals / vals.sum(axis=0)
     column = {k: j for j, k in enumerate(used)}
     total_w = sum(scenario.weights.values())
@@ -233,6 +257,25 @@ def _capacity(table: pd.DataFrame, regions: Regions, scenario: Scenario, x: np.n
         funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported on their own
         gains[:, j] = ins.effectiveness_per_busd / 1e9 * mult * s * np.log1p(funded / s)
     return c0, c0 + gains.sum(axis=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _filled(regions: Regions, used: tuple[str, ...], policies: tuple[str, ...]) -> np.ndarray:
+    """(n, used) the raw indicator columns with missing cells filled by each one's policy
+    (remembered per regions table: checks of one table's plans read the same columns)."""
+    vals = np.column_stack([regions.column_values(k) for k in used])
+    for j, (k, policy) in enumerate(zip(used, policies, strict=True)):
+        gaps = np.isnan(vals[:, j])
+        if gaps.any():
+            if policy == "error":
+                raise DataError("missing values and the scenario's policy is 'error'",
+                                file=regions.source, column=k)
+            known = vals[~gaps, j]
+            fill = {"zero": 0.0, "median": float(np.median(known)),
+                    "half_min": 0.5 * float(known.min())}[policy]
+            vals[gaps, j] = fill
+    vals.flags.writeable = False
+    return vals
 
 
 def _non_negative(plan: _Plan, scenario: Scenario) -> list[Violation]:
@@ -312,7 +355,7 @@ def _group_min(plan: _Plan, scenario: Scenario) -> list[Violation]:
     """Each group (regions with column == value) receives at least its share of B."""
     out = []
     for column, mins in scenario.group_min_shares.items():
-        labels = plan.table[column].astype(str).to_numpy()
+        labels = plan.regions.labels(column)
         for value, share in mins.items():
             got = plan.per_region[labels == value].sum()
             if got < share * plan.budget - plan.money_tol:
@@ -405,7 +448,7 @@ def _hub_groups(plan: _Plan, scenario: Scenario, chosen: np.ndarray) -> list[Vio
     """Hubs per group: minimums, at most one, and the designated share."""
     spec = scenario.hubs
     assert spec is not None
-    t = plan.table
+    t = plan.regions.table
     out = []
     for column, rule in spec.min_per_group.items():
         labels = t[column].astype(str)

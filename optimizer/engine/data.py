@@ -103,15 +103,55 @@ class Regions:
                 f"region(s) ({', '.join(ids[:10])}{more}) with shapely's make_valid, keeping "
                 "their polygon parts.")
 
-    def lookup(self, ref: str) -> str | None:
-        """The region_id a reference means: an id, a postal code or a name (any case)."""
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each region_id's row, in model order."""
+        return {rid: r for r, rid in enumerate(self.ids)}
+
+    def column_values(self, column: str) -> np.ndarray:
+        """(n,) a numeric column as floats, NaN where not available; read from the table
+        once (re-solves and checks read the same columns many times), read-only."""
+        key = ("float", column)
+        if key not in self._columns:
+            values = self.table[column].to_numpy(float, copy=True)
+            values.flags.writeable = False
+            self._columns[key] = values
+        return self._columns[key]
+
+    def labels(self, column: str) -> np.ndarray:
+        """(n,) a column as text labels (group columns), read once, read-only."""
+        key = ("text", column)
+        if key not in self._columns:
+            values = self.table[column].astype(str).to_numpy()
+            values.flags.writeable = False
+            self._columns[key] = values
+        return self._columns[key]
+
+    @functools.cached_property
+    def _columns(self) -> dict[tuple[str, str], np.ndarray]:
+        return {}
+
+    @functools.cached_property
+    def _references(self) -> list[dict[str, list[str]]]:
+        """For region_id, postal and name: lower-case value -> the region_ids with it."""
         t = self.table
-        key = str(ref).strip().lower()
+        out = []
         for column in ("region_id", "postal", "name"):
             if column in t.columns:
-                hit = t.loc[t[column].astype(str).str.lower() == key, "region_id"]
-                if len(hit) == 1:
-                    return str(hit.iloc[0])
+                index: dict[str, list[str]] = {}
+                for key, rid in zip(t[column].astype(str).str.lower(), self.ids, strict=True):
+                    index.setdefault(key, []).append(str(rid))
+                out.append(index)
+        return out
+
+    def lookup(self, ref: str) -> str | None:
+        """The region_id a reference means: an id, a postal code or a name (any case);
+        the first of these that names exactly one region."""
+        key = str(ref).strip().lower()
+        for index in self._references:
+            hit = index.get(key, [])
+            if len(hit) == 1:
+                return hit[0]
         return None
 
     def geometry(self) -> Any:  # geopandas.GeoDataFrame | None

@@ -124,9 +124,9 @@ def missing_fill(column: pd.Series, policy: str) -> float:
 @functools.lru_cache(maxsize=64)
 def _indicator_values(
     regions: Regions, used: tuple[str, ...], policies: tuple[str, ...]
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The used indicator columns after the missing-value policy (cached: re-solves
-    that only change weights or lambda reuse it)."""
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
+    """The used indicator columns after the missing-value policy, as a table and as a
+    read-only array (cached: re-solves that only change weights or lambda reuse them)."""
     values = regions.table[list(used)].copy()
     filled: dict[str, int] = {}
     for column, policy in zip(used, policies, strict=True):
@@ -146,7 +146,9 @@ def _indicator_values(
         fill = missing_fill(values[column], policy)
         values[column] = values[column].fillna(fill)
         filled[column] = int(gaps.sum())
-    return values, filled
+    array = values.to_numpy(float)
+    array.flags.writeable = False
+    return values, array, filled
 
 
 def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
@@ -260,14 +262,14 @@ def _baseline(regions: Regions, scenario: Scenario, instruments: dict[str, Any])
     """Indicator shares and baseline capacity c0 = 100 * sum_k w_k share_rk."""
     used = sorted({k for k, w in scenario.weights.items() if w > 0}
                   | {k for spec in instruments.values() for k in (spec["absorbs"] or [])})
-    values, filled = _indicator_values(
+    values, array, filled = _indicator_values(
         regions, tuple(used), tuple(scenario.missing_policy(k) for k in used))
-    totals = values.to_numpy(float).sum(axis=0)
+    totals = array.sum(axis=0)
     zero_total = [k for k, total in zip(used, totals, strict=True) if total <= 0]
     if zero_total:
         raise DataError(f"indicator(s) {zero_total} are zero for every region; shares are "
                         "undefined", file=regions.source)
-    shares = values.to_numpy(float) / totals  # (n, used), numpy: re-solves call this often
+    shares = array / totals  # (n, used), numpy: re-solves call this often
     column = {k: j for j, k in enumerate(used)}
     weights = {k: w for k, w in scenario.normalized_weights.items() if w > 0}
     c0 = 100.0 * (shares[:, [column[k] for k in weights]] @ np.array(list(weights.values())))

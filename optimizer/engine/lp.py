@@ -25,6 +25,8 @@ present in a Gini model and free (no bound) until a cap is asked for.
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass, field
 
 import highspy
@@ -418,15 +420,18 @@ class HighsLP:
         self.tangent_term = np.zeros(0, dtype=np.int64)  # r * m + i of each tangent
         self.tangent_u = np.zeros(0)  # its point u = x/s
         self.tangent_col = np.zeros(0, dtype=np.int64)  # its segment's column
-        self._solution: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._solution: Solution | None = None
         self.time_limit_s = 60.0  # each run's limit (seconds): see ``run``
 
-    def add_tangents(self, term: np.ndarray, u: np.ndarray) -> int:
+    def add_tangents(self, term: np.ndarray, u: np.ndarray, *, as_given: bool = False) -> int:
         """Add tangents at ``u`` to the envelopes of ``term`` (r*m + i): one segment
         column each (in one ``addCols``), and the lengths of every segment of those
         terms rewritten (one ``changeColsBounds``). Points already there (to 1e-9
-        relative) are skipped; returns how many were added."""
-        term, u = self._new_points(np.asarray(term, dtype=np.int64), np.asarray(u, dtype=float))
+        relative) are skipped, unless ``as_given`` (another LP's tangents, loaded again
+        column for column); returns how many were added."""
+        term, u = np.asarray(term, dtype=np.int64), np.asarray(u, dtype=float)
+        if not as_given:
+            term, u = self._new_points(term, u)
         if not term.size:
             return 0
         lp, h = self.lp, self.highs
@@ -532,31 +537,54 @@ class HighsLP:
         return values
 
     def run(self) -> float:
-        """Run HiGHS within ``time_limit_s``; its own time for this run, seconds.
+        """Run HiGHS within ``time_limit_s``; the seconds its ``run`` call took.
 
-        HiGHS measures its time limit on a clock that runs on across runs of one model
-        (HiGHS issue 1331; highspy has no way to zero it), so a long-lived model would
-        end up failing every run: the limit is set past the clock's reading instead.
+        That is HiGHS's own time: all of it is spent inside the library, including the
+        checks and solution bookkeeping around the simplex method that HiGHS's own run
+        clock leaves out (about 0.5 ms a run on the states LP).
+        HiGHS measures its time limit on that clock, which runs on across runs of one
+        model (HiGHS issue 1331; highspy has no way to zero it), so a long-lived model
+        would end up failing every run: the limit is set past the clock's reading.
         """
-        clock = float(self.highs.getRunTime())
-        self.highs.setOptionValue("time_limit", clock + self.time_limit_s)
+        self.highs.setOptionValue("time_limit", float(self.highs.getRunTime()) + self.time_limit_s)
+        start = time.perf_counter()
         self.highs.run()
+        spent = time.perf_counter() - start
         self._solution = None
-        return float(self.highs.getRunTime()) - clock
+        return spent
 
-    def solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The last run's column values, row duals and column duals (read once a run)."""
+    def solution(self) -> Solution:
+        """The last run's solution (copied out of HiGHS once a run)."""
         if self._solution is None:
-            got = self.highs.getSolution()
-            self._solution = (np.asarray(got.col_value), np.asarray(got.row_dual),
-                              np.asarray(got.col_dual))
+            self._solution = Solution(self.highs.getSolution())
         return self._solution
 
     def column_values(self, name: str) -> np.ndarray:
-        return self.solution()[0][self.lp.cols[name]]
+        return self.solution().col_value[self.lp.cols[name]]
 
     def set_integer(self, integer: bool) -> None:
         """The hub columns integer (a MIP) or continuous (the LP of fixed hubs)."""
         idx = np.flatnonzero(self.lp.integer).astype(np.int32)
         kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
         self.highs.changeColsIntegrality(idx.size, idx, np.full(idx.size, kind))
+
+
+class Solution:
+    """One run's solution, a copy HiGHS made (later runs do not change it); each array is
+    converted from HiGHS's lists on first read, so a caller that never reads the duals
+    (a sensitivity run) does not pay for them."""
+
+    def __init__(self, raw: highspy.HighsSolution) -> None:
+        self._raw = raw
+
+    @functools.cached_property
+    def col_value(self) -> np.ndarray:
+        return np.asarray(self._raw.col_value)
+
+    @functools.cached_property
+    def row_dual(self) -> np.ndarray:
+        return np.asarray(self._raw.row_dual)
+
+    @functools.cached_property
+    def col_dual(self) -> np.ndarray:
+        return np.asarray(self._raw.col_dual)

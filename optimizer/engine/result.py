@@ -126,6 +126,9 @@ class Duals:
     per_capita_floor: float = 0.0
 
 
+DualsSource = Duals | Callable[[], Duals]  # the duals, or how to read them when needed
+
+
 @dataclass(frozen=True, eq=False)
 class AllocationResult:
     """One plan: who gets how much, what it does, and how it was found.
@@ -136,13 +139,15 @@ class AllocationResult:
     - ``marginal_values``: binding constraints and what relaxing each is worth
     - ``solver`` / ``provenance`` / ``approximation``: how the plan was made
 
-    ``regions`` and ``marginal_values`` are built on first read (``regions_table`` and
-    ``marginal_table`` may be given as functions making them): a caller that reads only
-    the metrics and the funding, as a sensitivity run does, never pays for them.
+    ``allocation``, ``regions`` and ``marginal_values`` are built on first read
+    (``allocation_table``, ``regions_table`` and ``marginal_table`` may be given as
+    functions making them): a caller that reads only the metrics and the funding, as a
+    sensitivity run does, never pays for them. ``funding`` is the allocation's amounts
+    as an (n, m) array of USD in model order, when the plan was solved here.
     """
 
     scenario: Scenario
-    allocation: pd.DataFrame
+    allocation_table: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     regions_table: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     metrics_before: dict[str, float]
     metrics_after: dict[str, float]
@@ -155,6 +160,13 @@ class AllocationResult:
     notes: list[str] = field(default_factory=list)
     # polygons of regions that are not a shipped set; to_dir keeps a copy beside the plan
     geometry_path: Path | None = None
+    funding: np.ndarray | None = field(default=None, repr=False)
+    final_points: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def allocation(self) -> pd.DataFrame:
+        """One row per region and instrument (see the class docstring), built on first read."""
+        return self._table("allocation_table")
 
     @property
     def regions(self) -> pd.DataFrame:
@@ -169,6 +181,7 @@ class AllocationResult:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to another process) with its tables built: functions do not travel."""
         state = dict(self.__dict__)
+        state["allocation_table"] = self.allocation
         state["regions_table"], state["marginal_table"] = self.regions, self.marginal_values
         return state
 
@@ -186,13 +199,25 @@ class AllocationResult:
 
     @property
     def spent_usd(self) -> float:
-        return float(self.allocation["amount_usd"].sum())
+        return float(self.funding_usd().sum())
+
+    def funding_usd(self) -> np.ndarray:
+        """(n, m) funding in USD, regions x instruments in model order (the allocation's
+        rows come in that order)."""
+        if self.funding is not None:
+            return self.funding
+        m = len(self.scenario.instruments)
+        return self.allocation["amount_usd"].to_numpy(float).reshape(-1, m)
 
     def funding_busd(self) -> np.ndarray:
-        """(n, m) funding in $B, regions x instruments in model order (the allocation's
-        rows come in that order)."""
-        m = len(self.scenario.instruments)
-        return self.allocation["amount_usd"].to_numpy().reshape(-1, m) / BUSD
+        """(n, m) funding in $B, as ``funding_usd``."""
+        return self.funding_usd() / BUSD
+
+    def final_capacity_points(self) -> np.ndarray:
+        """(n,) each region's final capacity (points, exact response), model order."""
+        if self.final_points is not None:
+            return self.final_points
+        return self.regions["final_capacity"].to_numpy(float)
 
     def metrics_table(self) -> pd.DataFrame:
         """Metrics before and after side by side."""
@@ -270,7 +295,7 @@ class AllocationResult:
         marginal = pd.DataFrame(metrics.get("marginal_values") or [], columns=MARGINAL_COLUMNS)
         return cls(
             scenario=load_scenario(d / "scenario.yaml"),
-            allocation=allocation,
+            allocation_table=allocation,
             regions_table=regions,
             metrics_before=before,
             metrics_after=after,
@@ -448,7 +473,7 @@ def _per_capita_floor_rows(inputs: ModelInputs, duals: Duals) -> list[dict[str, 
                             f"{per_hundredth:+.3f} points"}]
 
 
-def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
+def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | None,
                  solver: SolverInfo, approximation: dict[str, float],
                  hubs: np.ndarray | None = None) -> AllocationResult:
     """Assemble the result from an allocation ($B, shape n x m) and solver output.
@@ -461,13 +486,18 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
     gain = gain_points(x_busd, inputs)
     final = inputs.c0 + gain.sum(axis=1)
     top_base = np.argsort(-inputs.c0, kind="stable")[: min(10, inputs.n)]
+    funding = x_busd * BUSD
+    funding.flags.writeable = final.flags.writeable = False
     return AllocationResult(
         scenario=sc,
-        allocation=_allocation_table(inputs, x_busd),
+        allocation_table=lambda: _allocation_table(inputs, funding),
+        funding=funding,
+        final_points=final,
         regions_table=lambda: _regions_table(inputs, x_busd, gain, hubs),
         metrics_before=concentration(inputs.c0, inputs.population, sc.spread_weight, top_base),
         metrics_after=concentration(final, inputs.population, sc.spread_weight, top_base),
-        marginal_table=(lambda: _marginal_values(inputs, x_busd, duals, conditional=hubs is not None))
+        marginal_table=(lambda: _marginal_values(
+            inputs, x_busd, duals() if callable(duals) else duals, conditional=hubs is not None))
         if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
         notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
         solver=solver,
@@ -486,14 +516,14 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals | None,
     )
 
 
-def _allocation_table(inputs: ModelInputs, x_busd: np.ndarray) -> pd.DataFrame:
+def _allocation_table(inputs: ModelInputs, funding_usd: np.ndarray) -> pd.DataFrame:
     """One row per (region, instrument): region_id, name, instrument, amount_usd."""
     m = len(inputs.instruments)
     return pd.DataFrame({
         "region_id": np.repeat(inputs.region_ids, m),
         "name": np.repeat(inputs.regions.names, m),
         "instrument": np.tile(inputs.instruments, inputs.n),
-        "amount_usd": (x_busd * BUSD).ravel(),
+        "amount_usd": funding_usd.ravel().copy(),
     })
 
 

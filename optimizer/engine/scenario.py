@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -205,6 +206,8 @@ class Approximation(_Strict):
 class Scenario(_Strict):
     """All inputs of one run. Money in USD; shares in 0..1; lambda, theta in 0..1."""
 
+    _fingerprint: str | None = PrivateAttr(default=None)
+
     budget: USD = Field(description="B, USD to allocate")
     allow_unspent: bool = Field(default=False, description="budget is <= B instead of = B")
     weights: dict[str, Annotated[float, Field(ge=0)]]
@@ -301,10 +304,19 @@ class Scenario(_Strict):
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON of the resolved scenario."""
-        return hashlib.sha256(
-            json.dumps(self.to_dict(), sort_keys=True).encode()
-        ).hexdigest()
+        """SHA-256 of the canonical JSON of the resolved scenario (computed once: a
+        scenario never changes)."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(
+                json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        return self._fingerprint
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Scenario:
+        """pydantic's copy, without the remembered fingerprint (``update`` changes it)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._fingerprint = None
+        return copied
 
     def __hash__(self) -> int:
         """Scenarios hash by their fingerprint: usable as dict keys and in sets."""

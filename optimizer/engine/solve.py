@@ -13,24 +13,33 @@ by the analyses redirects process-wide stdout/stderr while it solves).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import highspy
 import numpy as np
 from pyomo.contrib.solver.common.results import TerminationCondition
 
-from optimizer.engine.check import check
+from optimizer.engine.check import check_funding
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
 from optimizer.engine.highs import SOLVE_LOCK
 from optimizer.engine.inputs import ModelInputs, resolve
-from optimizer.engine.lp import AllocationLP, HighsLP
+from optimizer.engine.lp import AllocationLP, HighsLP, Solution, Values
 from optimizer.engine.metrics import concentration
 from optimizer.engine.model import structure_of, tangent_layout
 from optimizer.engine.response import gain_points
-from optimizer.engine.result import AllocationResult, Duals, SolverInfo, Status, build_result
+from optimizer.engine.result import (
+    AllocationResult,
+    Duals,
+    DualsSource,
+    SolverInfo,
+    Status,
+    build_result,
+)
 from optimizer.engine.scenario import Scenario
 from optimizer.engine.start.basis import (
     CROSSOVER_START_OPTIONS,
@@ -186,6 +195,27 @@ class Planner:
         planner solved before."""
         self._lp = self._highs = None
 
+    def checkpoint(self) -> Checkpoint:
+        """The loaded LP as the last solve left it (its numbers, tangents and basis), to
+        ``restore`` later, here or in another process."""
+        loaded = self._highs
+        if self._lp is None or loaded is None:
+            raise SolverError("solve a scenario before taking a checkpoint")
+        return Checkpoint(self._lp, loaded.written, loaded.tangent_term.copy(),
+                          loaded.tangent_u.copy(), self._first_tangents,
+                          loaded.highs.getBasis())
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Load ``checkpoint`` into a fresh HiGHS: the next solve re-solves from its
+        basis, with its tangents. A fresh instance carries nothing of what this planner
+        solved before, so runs after a restore give the same numbers in any process."""
+        loaded = HighsLP(checkpoint.lp, checkpoint.values)
+        loaded.add_tangents(checkpoint.tangent_term, checkpoint.tangent_u, as_given=True)
+        if loaded.highs.setBasis(checkpoint.basis) != highspy.HighsStatus.kOk:
+            raise SolverError("HiGHS refused a checkpoint's basis")
+        self._lp, self._highs = checkpoint.lp, loaded
+        self._first_tangents = checkpoint.first_tangents
+
     def lp(self) -> HighsLP:
         """The last solved LP as HiGHS holds it (``.highs``, a ``highspy.Highs``; ``.lp``
         its blocks of columns and rows), for analyses working on HiGHS directly.
@@ -303,7 +333,7 @@ class Planner:
         iterations = int(info.simplex_iteration_count)
         if not is_mip:
             x = _funding(loaded)
-            return _Outcome(x, _duals(loaded), None, term, objective, spent, iterations, 0.0,
+            return _Outcome(x, _duals_of(loaded), None, term, objective, spent, iterations, 0.0,
                             approximation_at(inputs, loaded, x, objective))
         hubs = loaded.column_values("hub") > 0.5
         bound = info.mip_dual_bound
@@ -316,7 +346,8 @@ class Planner:
                         approximation_at(inputs, loaded, x, objective))
 
     @staticmethod
-    def _given_hubs(loaded: HighsLP, hubs: np.ndarray) -> tuple[tuple[np.ndarray, Duals] | None, float]:
+    def _given_hubs(loaded: HighsLP, hubs: np.ndarray
+                    ) -> tuple[tuple[np.ndarray, DualsSource] | None, float]:
         """The LP with the hub choice fixed, its rows held to LP precision: its plan ($B)
         and duals (a MIP has none of its own), None if it did not solve to optimality;
         and HiGHS's time."""
@@ -329,10 +360,24 @@ class Planner:
             spent = loaded.run()
             if _termination(highs) != TerminationCondition.convergenceCriteriaSatisfied:
                 return None, spent
-            return (_funding(loaded), _duals(loaded)), spent
+            return (_funding(loaded), _duals_of(loaded)), spent
         finally:
             loaded.set_integer(True)
             highs.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.ones(idx.size))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A solved LP to load again (``Planner.checkpoint``/``restore``): its structure,
+    the numbers last written, its tangents (term r*m + i, point u) and its basis (a
+    copy HiGHS made; a checkpoint stays in the process that took it)."""
+
+    lp: AllocationLP
+    values: Values
+    tangent_term: np.ndarray
+    tangent_u: np.ndarray
+    first_tangents: int
+    basis: highspy.HighsBasis
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,7 +386,7 @@ class _Outcome:
     HiGHS's time and iterations, the MIP gap, and the approximation record."""
 
     x: np.ndarray
-    duals: Duals | None
+    duals: DualsSource | None
     hubs: np.ndarray | None
     term: TerminationCondition
     objective: float
@@ -497,26 +542,32 @@ def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
     clock = time.perf_counter()
     hubs = (set(plan.regions.loc[plan.regions["hub"], "region_id"])
             if plan.scenario.hubs is not None else None)
-    report = check(plan.allocation, regions, plan.scenario, reported=plan.metrics_after,
-                   reported_before=plan.metrics_before, hubs=hubs)
+    report = check_funding(plan.funding_usd(), regions, plan.scenario,
+                           reported=plan.metrics_after, reported_before=plan.metrics_before,
+                           hubs=hubs)
     if not report.ok:
         raise PlanCheckError(report)
     return dataclasses.replace(plan, solver=plan.solver.checked(time.perf_counter() - clock))
 
 
-def _duals(loaded: HighsLP) -> Duals:
+def _duals_of(loaded: HighsLP) -> Callable[[], Duals]:
+    """The last run's duals, read when first asked for (only a plan's marginal-value
+    table needs them)."""
+    return functools.cache(functools.partial(_duals, loaded.lp, loaded.solution()))
+
+
+def _duals(lp: AllocationLP, solution: Solution) -> Duals:
     """Marginal values of the constraints a user set, in objective points per $B.
 
     The per-capita floor is a lower bound on every y_in, so its marginal value is the
     sum of the reduced costs of the y_in it holds.
     """
-    lp = loaded.lp
-    _, row_dual, col_dual = loaded.solution()
+    row_dual = solution.row_dual
     rows = lp.rows
     per_busd = 1.0 / lp.unit  # the money rows are in the model's unit
     floor = 0.0
     if lp.structure.per_capita_floor:
-        floor = float(col_dual[lp.cols["y_in"]].sum())
+        floor = float(solution.col_dual[lp.cols["y_in"]].sum())
     return Duals(
         budget=float(row_dual[rows["budget_use"]][0]) * per_busd,
         region=row_dual[rows["region_bounds"]] * per_busd,
