@@ -142,8 +142,10 @@ class AllocationResult:
     ``allocation``, ``regions`` and ``marginal_values`` are built on first read
     (``allocation_table``, ``regions_table`` and ``marginal_table`` may be given as
     functions making them): a caller that reads only the metrics and the funding, as a
-    sensitivity run does, never pays for them. ``funding`` is the allocation's amounts
-    as an (n, m) array of USD in model order, when the plan was solved here.
+    sensitivity run does, never pays for them. ``funding_matrix_usd`` holds the
+    allocation's amounts as an (n, m) array of USD in model order and
+    ``final_capacity_array`` each region's final capacity (points), when the plan was
+    solved here (a plan read back has them in its tables).
     """
 
     scenario: Scenario
@@ -160,8 +162,8 @@ class AllocationResult:
     notes: list[str] = field(default_factory=list)
     # polygons of regions that are not a shipped set; to_dir keeps a copy beside the plan
     geometry_path: Path | None = None
-    funding: np.ndarray | None = field(default=None, repr=False)
-    final_points: np.ndarray | None = field(default=None, repr=False)
+    funding_matrix_usd: np.ndarray | None = field(default=None, repr=False)
+    final_capacity_array: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def allocation(self) -> pd.DataFrame:
@@ -204,8 +206,8 @@ class AllocationResult:
     def funding_usd(self) -> np.ndarray:
         """(n, m) funding in USD, regions x instruments in model order (the allocation's
         rows come in that order)."""
-        if self.funding is not None:
-            return self.funding
+        if self.funding_matrix_usd is not None:
+            return self.funding_matrix_usd
         m = len(self.scenario.instruments)
         return self.allocation["amount_usd"].to_numpy(float).reshape(-1, m)
 
@@ -215,8 +217,8 @@ class AllocationResult:
 
     def final_capacity_points(self) -> np.ndarray:
         """(n,) each region's final capacity (points, exact response), model order."""
-        if self.final_points is not None:
-            return self.final_points
+        if self.final_capacity_array is not None:
+            return self.final_capacity_array
         return self.regions["final_capacity"].to_numpy(float)
 
     def metrics_table(self) -> pd.DataFrame:
@@ -491,8 +493,8 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
     return AllocationResult(
         scenario=sc,
         allocation_table=lambda: _allocation_table(inputs, funding),
-        funding=funding,
-        final_points=final,
+        funding_matrix_usd=funding,
+        final_capacity_array=final,
         regions_table=lambda: _regions_table(inputs, x_busd, gain, hubs),
         metrics_before=concentration(inputs.c0, inputs.population, sc.spread_weight, top_base),
         metrics_after=concentration(final, inputs.population, sc.spread_weight, top_base),
