@@ -314,7 +314,7 @@ def rules_inputs(regions: Regions, base: Scenario) -> ModelInputs:
 
 def _view_rows(n: int, spread_measure: str) -> int:
     """Rows one view adds: capacity, the spread term's rows, and its objective rows."""
-    spread = n * (n - 1) + 1 if spread_measure == "gini" else 2 * n + 2
+    spread = n * (n - 1) + 1 if spread_measure == "gini" else n + 2
     return n + spread + 1
 
 
@@ -370,8 +370,7 @@ def _base_model(inputs: ModelInputs) -> pyo.ConcreteModel:
     """The base scenario's model without its own objective and spread rows."""
     mdl = build_model(inputs)
     mdl.objective.deactivate()
-    for name in ("gap_up", "gap_down", "gini_sum_def", "mu_def", "dev_up", "dev_down",
-                 "hoover_sum_def"):
+    for name in ("gap_up", "gap_down", "gini_sum_def", "mu_def", "dev_up", "hoover_sum_def"):
         if hasattr(mdl, name):
             getattr(mdl, name).deactivate()
     return mdl

@@ -201,19 +201,20 @@ class AllocationLP:
         return int(total[0])
 
     def _hoover(self, share: np.ndarray, y: np.ndarray) -> int:
+        """Rows mu = sum w y, dev_r >= y_r - mu (dev >= 0), hoover_sum = 100 sum w dev:
+        the part above the mean, which is half of sum w |y - mu| (as ``model._hoover_sum``)."""
         b, n = self._b, self.n
         mu, dev, total = b.col("mu", 1), b.col("dev", n), b.col("hoover_sum", 1)
         define = b.row("mu_def", 1)
         b.add(define, mu, 1.0)
         b.add(define, y, -share)
-        up, down = b.row("dev_up", n), b.row("dev_down", n)
-        for rows, sign in ((up, 1.0), (down, -1.0)):
-            b.add(rows, dev, 1.0)
-            b.add(rows, y, -sign)
-            b.add(rows, np.repeat(mu, n), sign)
+        up = b.row("dev_up", n)
+        b.add(up, dev, 1.0)
+        b.add(up, y, -1.0)
+        b.add(up, np.repeat(mu, n), 1.0)
         define = b.row("hoover_sum_def", 1)
         b.add(define, total, 1.0)
-        b.add(define, dev, -50.0 * share)
+        b.add(define, dev, -100.0 * share)
         return int(total[0])
 
     def _top_k(self, share: np.ndarray, x: np.ndarray, y: np.ndarray, k: int
@@ -298,7 +299,7 @@ class AllocationLP:
         else:
             col_lower[cols["mu"]] = -INF
             row_lower[rows["mu_def"]] = row_upper[rows["mu_def"]] = 0.0
-            row_lower[rows["dev_up"]] = row_lower[rows["dev_down"]] = 0.0
+            row_lower[rows["dev_up"]] = 0.0
             row_lower[rows["hoover_sum_def"]] = row_upper[rows["hoover_sum_def"]] = 0.0
         if self.structure.top_k is not None:
             parts += self._top_k_values(inputs, top_k_at, top_k_margin, col_lower, row_lower,
@@ -520,9 +521,9 @@ class HighsLP:
                                     ) / (100.0 * share)
         if "mu" in cols:
             mu = float(share @ y)
-            dev = np.abs(y - mu)
+            dev = np.maximum(y - mu, 0.0)
             values[cols["mu"]], values[cols["dev"]] = mu, dev
-            values[cols["hoover_sum"]] = 50.0 * share @ dev
+            values[cols["hoover_sum"]] = 100.0 * share @ dev
         else:
             r, t = np.triu_indices(lp.n, k=1)
             gap = np.abs(y[r] - y[t])
