@@ -59,6 +59,9 @@ MIN_SPACING, MAX_SPACING = 1e-4, 1.0  # neighbouring tangents, apart in ln(1 + u
 NEIGHBOURS = {"small": 2, "large": 1}
 FIRST_LAYOUT = {"small": (8, 2), "large": (4, 1)}
 LARGE_TERMS = 5_000  # regions x instruments from which an LP is large
+# the estimated plan's effort (start.estimate: rounds, price and level steps): a small
+# LP only places its first tangents by it, a large one starts its simplex from it
+ESTIMATE_EFFORT = {"small": (6, 30, 16), "large": (12, 40, 25)}
 MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
@@ -124,7 +127,8 @@ class Planner:
         self._lp = lp
         self._times["translate_time_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        estimate = None if inputs.hubs is not None else estimate_plan(inputs)
+        estimate = (None if inputs.hubs is not None
+                    else estimate_plan(inputs, ESTIMATE_EFFORT[_size(inputs)]))
         self._first_tangents = self._highs.add_tangents(*first_tangents(inputs, estimate))
         self._start = "HiGHS's own start"
         if estimate is not None and self._highs.highs.getNumCol() >= LARGE_MODEL_COLUMNS:

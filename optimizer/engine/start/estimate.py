@@ -52,13 +52,16 @@ class _Response:
         return _Response(self.slope[index], self.sat[index])
 
 
-def estimate_plan(inputs: ModelInputs) -> np.ndarray:
+def estimate_plan(inputs: ModelInputs, effort: tuple[int, int, int] | None = None) -> np.ndarray:
     """(n, m) estimated optimal funding, $B, spending the whole budget.
 
     Uses the exact response (no tangents). On the default county plan its exact
     objective is within 0.03% of the LP plan's; under the Gini, top-k caps, group or
     instrument shares it is a rougher start, which only costs simplex iterations.
+    ``effort``: (outer rounds, price steps, level steps), by default ``OUTER_ROUNDS``,
+    ``PRICE_STEPS`` and ``LEVEL_STEPS``; fewer make a coarser estimate sooner.
     """
+    rounds, price_steps, level_steps = effort or (OUTER_ROUNDS, PRICE_STEPS, LEVEL_STEPS)
     response = _Response(inputs.effectiveness * inputs.multiplier * inputs.allowed,
                          inputs.saturation_busd)
     s = response.sat
@@ -75,11 +78,11 @@ def estimate_plan(inputs: ModelInputs) -> np.ndarray:
     top = float(response.slope.max(initial=0.0)) * (1.0 + lam) * 2.0
     prices = (top * 1e-9, max(top, 1e-12))
     x = np.zeros_like(s)
-    for _ in range(OUTER_ROUNDS):
+    for _ in range(rounds):
         values = (1.0 + 0.5 * lam * (1.0 + balance), 1.0 - 0.5 * lam * (1.0 - balance))
         target = 100.0 * share * mu - c0
-        x, below, above = _spend(response, values, target, prices, budget,
-                                 (cap, floor, inputs.allowed))
+        x, below, above = _spend(response, values, target, prices, (price_steps, level_steps),
+                                 budget, (cap, floor, inputs.allowed))
         spent = x.sum()
         if spent > 0:
             x = x * (budget / spent)
@@ -89,16 +92,16 @@ def estimate_plan(inputs: ModelInputs) -> np.ndarray:
 
 
 def _spend(response: _Response, values: tuple[float, float], target: np.ndarray,
-           prices: tuple[float, float], budget: float,
+           prices: tuple[float, float], steps: tuple[int, int], budget: float,
            bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bisect the price (on its log) until the plan spends the budget: the last plan,
-    and which regions are below and above the mean."""
+    """Bisect the price (on its log, ``steps[0]`` times) until the plan spends the
+    budget: the last plan, and which regions are below and above the mean."""
     lo, hi = np.log(prices[0]), np.log(prices[1])
     x = below = above = np.zeros(0)
-    for _ in range(PRICE_STEPS):
+    for _ in range(steps[0]):
         price = float(np.exp(0.5 * (lo + hi)))
-        x, below, above = _plan_at(response, price, values, target, bounds)
+        x, below, above = _plan_at(response, price, values, target, bounds, steps[1])
         if x.sum() > budget:
             lo = 0.5 * (lo + hi)
         else:
@@ -108,7 +111,7 @@ def _spend(response: _Response, values: tuple[float, float], target: np.ndarray,
 
 def _plan_at(response: _Response, price: float, values: tuple[float, float],
              target: np.ndarray, bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             level_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The plan at one price: regions below the mean value points at ``values[0]``,
     those above at ``values[1]``, those in between are held at the mean; then caps
     and floors."""
@@ -121,7 +124,7 @@ def _plan_at(response: _Response, price: float, values: tuple[float, float],
     if mid.size:  # held at the mean: the value that funds exactly the gap
         lo, hi = np.full(mid.size, v_above), np.full(mid.size, v_below)
         sub = response.rows(mid)
-        for _ in range(LEVEL_STEPS):
+        for _ in range(level_steps):
             half = 0.5 * (lo + hi)
             short = sub.gain(sub.funding(half, price)) < target[mid]
             lo, hi = np.where(short, half, lo), np.where(short, hi, half)
