@@ -156,7 +156,7 @@ class AllocationResult:
     marginal_table: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     solver: SolverInfo
     approximation: dict[str, float]
-    provenance: dict[str, Any]
+    provenance_record: dict[str, Any] | Callable[[], dict[str, Any]] = field(repr=False)
     filled_values: dict[str, int]
     input_regions_csv: bytes = field(repr=False)
     notes: list[str] = field(default_factory=list)
@@ -168,30 +168,36 @@ class AllocationResult:
     @property
     def allocation(self) -> pd.DataFrame:
         """One row per region and instrument (see the class docstring), built on first read."""
-        return self._table("allocation_table")
+        return self._built("allocation_table")
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the plan came from: scenario and data hashes, versions, creation time."""
+        return self._built("provenance_record")
 
     @property
     def regions(self) -> pd.DataFrame:
         """Per-region summary (see the class docstring), built on first read."""
-        return self._table("regions_table")
+        return self._built("regions_table")
 
     @property
     def marginal_values(self) -> pd.DataFrame:
         """Binding constraints and their marginal values, built on first read."""
-        return self._table("marginal_table")
+        return self._built("marginal_table")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to another process) with its tables built: functions do not travel."""
         state = dict(self.__dict__)
-        state["allocation_table"] = self.allocation
+        state["allocation_table"], state["provenance_record"] = self.allocation, self.provenance
         state["regions_table"], state["marginal_table"] = self.regions, self.marginal_values
         return state
 
-    def _table(self, name: str) -> pd.DataFrame:
+    def _built(self, name: str) -> Any:
+        """Field ``name``, made by calling it the first time when it is a function."""
         value = getattr(self, name)
         if callable(value):
             value = value()
-            object.__setattr__(self, name, value)  # frozen: cache the built table once
+            object.__setattr__(self, name, value)  # frozen: keep what was built
         return value
 
     @property
@@ -304,7 +310,7 @@ class AllocationResult:
             marginal_table=marginal,
             solver=solver,
             approximation=metrics.get("approximation", {}),
-            provenance=metrics.get("provenance", {}),
+            provenance_record=metrics.get("provenance", {}),
             filled_values=metrics.get("filled_missing_values", {}),
             input_regions_csv=(d / "input_regions.csv").read_bytes(),
             geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
@@ -504,18 +510,26 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
         notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
         solver=solver,
         approximation=approximation,
-        provenance={
-            "scenario_sha256": sc.fingerprint(),
-            "data_source": inputs.regions.source,
-            "data_sha256": inputs.regions.sha256,
-            "versions": _versions(),
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
+        provenance_record=_provenance(inputs, datetime.now(UTC).isoformat(timespec="seconds")),
         filled_values=dict(inputs.filled_values),
         input_regions_csv=inputs.regions.csv_bytes,
         geometry_path=(None if inputs.regions.source in REGION_SETS
                        else inputs.regions.geometry_path),
     )
+
+
+def _provenance(inputs: ModelInputs, created_utc: str) -> Callable[[], dict[str, Any]]:
+    """The plan's provenance record, made when first read (hashing the scenario costs a
+    re-solve as much as some of its tables)."""
+    def record() -> dict[str, Any]:
+        return {
+            "scenario_sha256": inputs.scenario.fingerprint(),
+            "data_source": inputs.regions.source,
+            "data_sha256": inputs.regions.sha256,
+            "versions": _versions(),
+            "created_utc": created_utc,
+        }
+    return record
 
 
 def _allocation_table(inputs: ModelInputs, funding_usd: np.ndarray) -> pd.DataFrame:
