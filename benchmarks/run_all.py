@@ -128,17 +128,19 @@ def summary(scales: list[dict[str, Any]], sens: dict[str, Any], command: str,
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [START, "",
              f"Measured {date} on {machine}; `{command}` ({minutes:.1f} minutes).", "",
-             "| Plan | Regions | Step | End to end (s) | HiGHS (s) | End to end / HiGHS | Peak memory |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+             "| Plan | Regions | Step | Samples | End to end (s) | HiGHS (s) | End to end / HiGHS "
+             "| Peak memory |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for s in scales:
         for i, (step, row) in enumerate(s["steps"].items()):
             peak = f"{s['peak_mib']:,.0f} MiB" if i == 0 else ""
             lines.append(f"| {s['scale'] if i == 0 else ''} | {s['regions'] if i == 0 else ''} "
-                         f"| {step} | {row['ours_s']:.3f} | {row['highs_s']:.3f} "
+                         f"| {step} | {row['samples']} | {row['ours_s']:.3f} | {row['highs_s']:.3f} "
                          f"| {row['ratio']:.1f} | {peak} |")
     lines += ["", "A first solve's end-to-end time includes building the LP's arrays, loading "
               "them into HiGHS and finding a start; its HiGHS time sums HiGHS's own runs, every "
-              "round of the tangent loop included."]
+              "round of the tangent loop included (its crossover start is in the end-to-end time only). "
+              "Times are medians of the samples."]
     w = sens["workers"]
     labels = {"serial": "serial, in-process",
               "local": f"local Dask cluster, {w} workers, start-up included",

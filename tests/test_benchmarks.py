@@ -29,7 +29,7 @@ def test_quick_benchmark_run_rewrites_the_generated_table(tmp_path: Path) -> Non
     assert "`.venv/bin/python benchmarks/run_all.py --quick --doc" in generated
     number = r"\d+(\.\d+)?"
     for scale, n in (("states", 51), ("metros", 387)):
-        assert re.search(rf"\| {scale} \| {n} \| first solve \| {number} \| {number} \| {number} "
+        assert re.search(rf"\| {scale} \| {n} \| first solve \| \d+ \| {number} \| {number} \| {number} "
                          rf"\| [\d,]+ MiB \|", generated), generated
     assert generated.count("re-solve, weights changed") == 2
     assert generated.count("re-solve, lambda changed") == 2
