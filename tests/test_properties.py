@@ -79,3 +79,19 @@ def test_raising_lambda_never_raises_the_gini(problem, lam_a: float, lam_b: floa
     gini_low = checked(planner, scenario.updated(spread_weight=low)).metrics_after["gini"]
     gini_high = checked(planner, scenario.updated(spread_weight=high)).metrics_after["gini"]
     assert gini_high <= gini_low + TOL
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.floats(0.01, 100.0), st.integers(1, 10_000_000)), min_size=2,
+                max_size=30), st.floats(0.0, 1.0))
+def test_the_objective_alone_is_the_objective_among_all_metrics(regions, lam: float) -> None:
+    import numpy as np
+
+    from optimizer.engine.metrics import concentration, spread_adjusted
+
+    capacity, population = (np.array(column, dtype=float) for column in zip(*regions, strict=True))
+    every = concentration(capacity, population, lam)
+    assert spread_adjusted(capacity, population, lam, "gini") == pytest.approx(
+        every["spread_adjusted_capacity"], rel=1e-12)
+    assert spread_adjusted(capacity, population, lam, "hoover") == pytest.approx(
+        every["spread_adjusted_capacity_hoover"], rel=1e-12)

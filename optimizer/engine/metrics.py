@@ -48,6 +48,19 @@ def weighted_gini(y: np.ndarray, weight: np.ndarray) -> float:
     return half_sum / mean
 
 
+def spread_adjusted(capacity_points: np.ndarray, population: np.ndarray, spread_weight: float,
+                    spread_measure: str) -> float:
+    """S_lambda alone (``concentration``'s ``spread_adjusted_capacity`` for the Gini,
+    ``spread_adjusted_capacity_hoover`` for the Hoover index), for loops that need only
+    the objective."""
+    share = population / population.sum()
+    y = np.asarray(capacity_points, float) / (100.0 * share)
+    mu = float(np.dot(share, y))
+    spread = (weighted_gini(y, share) if spread_measure == "gini"
+              else float(np.dot(share, np.abs(y - mu)) / (2.0 * mu)))
+    return 100.0 * mu * (1.0 - spread_weight * spread)
+
+
 def concentration(
     capacity_points: np.ndarray,
     population: np.ndarray,

@@ -29,7 +29,7 @@ from optimizer.engine.feasibility import explain_infeasible, precheck
 from optimizer.engine.highs import SOLVE_LOCK
 from optimizer.engine.inputs import ModelInputs, resolve
 from optimizer.engine.lp import AllocationLP, HighsLP, Solution, Values
-from optimizer.engine.metrics import concentration
+from optimizer.engine.metrics import spread_adjusted
 from optimizer.engine.model import structure_of, tangent_layout
 from optimizer.engine.response import gain_points
 from optimizer.engine.result import (
@@ -512,7 +512,8 @@ def approximation_at(inputs: ModelInputs, loaded: HighsLP, x: np.ndarray,
                      objective_lp: float) -> dict[str, Any]:
     """How far the LP's tangent approximation is from the exact response at plan ``x``."""
     approx = inputs.scenario.approximation
-    exact = exact_objective(inputs, x)
+    gain = gain_points(x, inputs)
+    exact = exact_objective(inputs, x, gain)
     error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
     envelope = loaded.lp.envelope_busd(loaded.tangent_term, loaded.tangent_u, x)
     lp_gain = inputs.effectiveness * inputs.multiplier * envelope
@@ -520,16 +521,19 @@ def approximation_at(inputs: ModelInputs, loaded: HighsLP, x: np.ndarray,
         "objective_lp": objective_lp,
         "objective_exact": exact,
         "error_share": error_share,
-        "max_term_error_points": float((lp_gain - gain_points(x, inputs)).max()),
+        "max_term_error_points": float((lp_gain - gain).max()),
         "within_tolerance": bool(error_share <= approx.max_error_share),
     }
 
 
-def exact_objective(inputs: ModelInputs, x_busd: np.ndarray) -> float:
-    """S_lambda of an allocation with the exact response."""
-    final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
-    return concentration(final, inputs.population, inputs.scenario.spread_weight)[
-        inputs.scenario.objective_key]
+def exact_objective(inputs: ModelInputs, x_busd: np.ndarray,
+                    gain: np.ndarray | None = None) -> float:
+    """S_lambda of an allocation with the exact response (``gain``: its
+    ``gain_points``, when already computed)."""
+    gain = gain_points(x_busd, inputs) if gain is None else gain
+    sc = inputs.scenario
+    return spread_adjusted(inputs.c0 + gain.sum(axis=1), inputs.population, sc.spread_weight,
+                           sc.spread_measure)
 
 
 def _top_k_share(plan: AllocationResult, k: int) -> float:
