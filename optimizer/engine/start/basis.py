@@ -18,7 +18,8 @@ LARGE_MODEL_COLUMNS = 10_000  # below this, a cold dual simplex solve takes a fr
 # keeps it feasible (the dual one, from its many dual infeasibilities, can take 50x
 # longer: 31,329 iterations against 607 on counties with a $500M cap per county)
 CROSSOVER_START_OPTIONS: dict[str, str | int] = {"solver": "simplex", "simplex_strategy": 4}
-WARM_OPTIONS: dict[str, str | int] = {"solver": "simplex", "simplex_strategy": 1}  # dual
+WARM_OPTIONS: dict[str, str | int] = {"solver": "simplex", "simplex_strategy": 1,  # dual
+                                     "simplex_dual_edge_weight_strategy": 1}  # Devex
 
 
 def start_from_point(highs: highspy.Highs, column_values: np.ndarray) -> bool:
