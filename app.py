@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import functools
 import threading
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -41,11 +42,18 @@ def shipped_regions(name: str) -> Regions:
     return load_regions(name)
 
 
+APP_STATIC = Path(__file__).resolve().parent / "static"  # what Streamlit serves at app/static/
+
+
 @st.cache_resource(show_spinner=False)
-def geojson_of(sha256: str, shapes: str, _regions: Regions) -> dict[str, Any] | None:
-    """Simplified, clockwise polygons for the map, per regions table and shapes file."""
+def geojson_of(sha256: str, shapes: str, served: bool, _regions: Regions) -> maps.Shapes | None:
+    """Simplified, clockwise polygons for the map, per regions table and shapes file; a
+    shipped set's are served as a file the page fetches once (an upload's stay in the figure)."""
     gdf = _regions.geometry()
-    return None if gdf is None else maps.geojson_for(gdf)
+    if gdf is None:
+        return None
+    geojson = maps.geojson_for(gdf)
+    return maps.serve_geojson(geojson, APP_STATIC) if served else geojson
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -587,7 +595,7 @@ if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")
 
-geojson = geojson_of(regions.sha256, str(regions.geometry_path), regions)
+geojson = geojson_of(regions.sha256, str(regions.geometry_path), not uploaded, regions)
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"])
