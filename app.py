@@ -600,8 +600,9 @@ geojson = geojson_of(regions.sha256, str(regions.geometry_path), not uploaded, r
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"], key="tab", on_change="rerun")
-# only the open tab's content runs: a change redraws what is on screen, not six hidden tabs
-# (the widgets of a hidden tab keep their values: persist_state)
+# the map, region detail, constraints, export and sensitivity tabs run only while open: a
+# change redraws what is on screen (a hidden tab's widgets keep their values: persist_state);
+# the comparison and consensus forms always run
 
 with tab_map:
     if tab_map.open:
@@ -667,120 +668,119 @@ with tab_cons:
                    f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
 
 with tab_cmp:
-    if tab_cmp.open:
-        library = lib.PlanLibrary()
-        c1, c2 = st.columns([3, 1])
-        plan_name = c1.text_input("Name this plan", key="plan_name", persist_state=PAGE,
-                                  placeholder="e.g. λ 0.8, no top 4")
-        plan_notes = c1.text_area("Notes (optional)", key="plan_notes", persist_state=PAGE, height=68,
-                                  placeholder="Why this plan; what to check before showing it.")
-        if c2.button("Save plan", key="save"):
-            if " ".join(plan_name.split()) == "Current plan":
-                st.error("“Current plan” names the plan on screen: choose another name.")
-            else:
-                try:
-                    saved = library.save(plan_name, result, notes=plan_notes)
-                    st.success(f"Saved as “{saved.name}” in {library.root}")
-                except PlaceFundError as err:
-                    st.error(str(err))
-        undo = ss.get("undo_delete")
-        if undo:
-            u1, u2 = st.columns([3, 1])
-            u1.info(f"Deleted “{undo[0]}”.")
-            if u2.button("Undo delete", key="undo_delete_button"):
-                try:
-                    library.restore(undo[1])
-                    ss["undo_delete"] = None
-                    st.rerun()
-                except PlaceFundError as err:
-                    st.error(str(err))
-                    ss["undo_delete"] = None
-        saved_plans = library.list()
-        saved_names = [p.name for p in saved_plans]
-        if saved_plans:
-            with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
-                st.dataframe(pd.DataFrame({"Plan": saved_names,
-                                           "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
-                                                           for p in saved_plans],
-                                           "Notes": [p.notes for p in saved_plans]}),
-                             hide_index=True, width="stretch")
-                managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
-                entry = library.get(managed)
-                m1, m2 = st.columns(2)
-                new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}",
-                                         persist_state=PAGE)
-                new_notes = m2.text_area("Notes", value=entry.notes, key=f"notes_{entry.path.name}",
-                                         persist_state=PAGE,
-                                         height=68)
-                b1, b2, b3, b4 = st.columns(4)
-                try:
-                    if b1.button("Rename", key="rename"):
-                        library.rename(managed, new_name)
-                        st.rerun()
-                    if b2.button("Save notes", key="save_notes"):
-                        library.set_notes(managed, new_notes)
-                        st.rerun()
-                    if b3.button("Duplicate", key="duplicate"):
-                        copy = library.duplicate(managed)
-                        st.success(f"Copied as “{copy.name}”")
-                    if b4.button("Delete…", key="delete"):
-                        ss["confirm_delete"] = managed
-                except PlaceFundError as err:
-                    st.error(str(err))
-                if ss.get("confirm_delete") == managed:
-                    st.warning(f"Delete “{managed}”? You can undo this until you leave the page.")
-                    k1, k2 = st.columns(2)
-                    if k1.button(f"Yes, delete “{managed}”", key="delete_confirm"):
-                        try:
-                            ss["undo_delete"] = (managed, library.delete(managed))
-                        except PlaceFundError as err:
-                            st.error(str(err))
-                        ss["confirm_delete"] = None
-                        st.rerun()
-                    if k2.button("Keep it", key="delete_cancel"):
-                        ss["confirm_delete"] = None
-                        st.rerun()
-            saved_names = library.names()
-        if isinstance(ss.get("compare"), list):
-            ss["compare"] = [n for n in ss["compare"] if n in ["Current plan", *saved_names]]
-        picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
-                                key="compare", persist_state=PAGE,
-                                help="Any number of plans, each against its own baseline.")
-        plans: dict[str, Any] = {}
-        for name in picked:
+    library = lib.PlanLibrary()
+    c1, c2 = st.columns([3, 1])
+    plan_name = c1.text_input("Name this plan", key="plan_name", persist_state=PAGE,
+                              placeholder="e.g. λ 0.8, no top 4")
+    plan_notes = c1.text_area("Notes (optional)", key="plan_notes", persist_state=PAGE, height=68,
+                              placeholder="Why this plan; what to check before showing it.")
+    if c2.button("Save plan", key="save"):
+        if " ".join(plan_name.split()) == "Current plan":
+            st.error("“Current plan” names the plan on screen: choose another name.")
+        else:
             try:
-                plans[name] = result if name == "Current plan" else library.get(name).load()
+                saved = library.save(plan_name, result, notes=plan_notes)
+                st.success(f"Saved as “{saved.name}” in {library.root}")
             except PlaceFundError as err:
                 st.error(str(err))
-        if plans:
-            st.markdown("**Metrics** (a plan on other data or weights is shown against its own baseline)")
-            st.dataframe(lib.compare_metrics(plans), width="stretch")
-        if len(plans) >= 2:
-            st.markdown("**Settings that differ**")
-            settings_diff = lib.settings_diff(plans)
-            if settings_diff.empty:
-                st.caption("These plans have the same settings.")
-            else:
-                st.dataframe(settings_diff.drop(columns="Key"), width="stretch")
-            p1, p2 = st.columns(2)
-            pair = list(plans)
-            for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
-                if ss.get(key) not in pair:
-                    ss[key] = default
-            name_a = p1.selectbox("Difference from", pair, key="diff_a", persist_state=PAGE)
-            name_b = p2.selectbox("to", pair, key="diff_b", persist_state=PAGE)
-            a, b = plans[name_a], plans[name_b]
-            if name_a == name_b:
-                st.caption("Choose two different plans to see their difference.")
-            elif not lib.same_regions({name_a: a, name_b: b}):
-                st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
-            else:
-                diff = lib.difference_table(a, b, name_a, name_b)
-                if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
-                    st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
-                                    config=maps.PLOTLY_CONFIG, key="diff_map")
-                st.caption(lib.difference_summary(diff, name_a, name_b))
-                st.dataframe(lib.difference_display(diff), width="stretch")
+    undo = ss.get("undo_delete")
+    if undo:
+        u1, u2 = st.columns([3, 1])
+        u1.info(f"Deleted “{undo[0]}”.")
+        if u2.button("Undo delete", key="undo_delete_button"):
+            try:
+                library.restore(undo[1])
+                ss["undo_delete"] = None
+                st.rerun()
+            except PlaceFundError as err:
+                st.error(str(err))
+                ss["undo_delete"] = None
+    saved_plans = library.list()
+    saved_names = [p.name for p in saved_plans]
+    if saved_plans:
+        with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
+            st.dataframe(pd.DataFrame({"Plan": saved_names,
+                                       "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
+                                                       for p in saved_plans],
+                                       "Notes": [p.notes for p in saved_plans]}),
+                         hide_index=True, width="stretch")
+            managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
+            entry = library.get(managed)
+            m1, m2 = st.columns(2)
+            new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}",
+                                     persist_state=PAGE)
+            new_notes = m2.text_area("Notes", value=entry.notes, key=f"notes_{entry.path.name}",
+                                     persist_state=PAGE,
+                                     height=68)
+            b1, b2, b3, b4 = st.columns(4)
+            try:
+                if b1.button("Rename", key="rename"):
+                    library.rename(managed, new_name)
+                    st.rerun()
+                if b2.button("Save notes", key="save_notes"):
+                    library.set_notes(managed, new_notes)
+                    st.rerun()
+                if b3.button("Duplicate", key="duplicate"):
+                    copy = library.duplicate(managed)
+                    st.success(f"Copied as “{copy.name}”")
+                if b4.button("Delete…", key="delete"):
+                    ss["confirm_delete"] = managed
+            except PlaceFundError as err:
+                st.error(str(err))
+            if ss.get("confirm_delete") == managed:
+                st.warning(f"Delete “{managed}”? You can undo this until you leave the page.")
+                k1, k2 = st.columns(2)
+                if k1.button(f"Yes, delete “{managed}”", key="delete_confirm"):
+                    try:
+                        ss["undo_delete"] = (managed, library.delete(managed))
+                    except PlaceFundError as err:
+                        st.error(str(err))
+                    ss["confirm_delete"] = None
+                    st.rerun()
+                if k2.button("Keep it", key="delete_cancel"):
+                    ss["confirm_delete"] = None
+                    st.rerun()
+        saved_names = library.names()
+    if isinstance(ss.get("compare"), list):
+        ss["compare"] = [n for n in ss["compare"] if n in ["Current plan", *saved_names]]
+    picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
+                            key="compare", persist_state=PAGE,
+                            help="Any number of plans, each against its own baseline.")
+    plans: dict[str, Any] = {}
+    for name in picked:
+        try:
+            plans[name] = result if name == "Current plan" else library.get(name).load()
+        except PlaceFundError as err:
+            st.error(str(err))
+    if plans:
+        st.markdown("**Metrics** (a plan on other data or weights is shown against its own baseline)")
+        st.dataframe(lib.compare_metrics(plans), width="stretch")
+    if len(plans) >= 2:
+        st.markdown("**Settings that differ**")
+        settings_diff = lib.settings_diff(plans)
+        if settings_diff.empty:
+            st.caption("These plans have the same settings.")
+        else:
+            st.dataframe(settings_diff.drop(columns="Key"), width="stretch")
+        p1, p2 = st.columns(2)
+        pair = list(plans)
+        for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
+            if ss.get(key) not in pair:
+                ss[key] = default
+        name_a = p1.selectbox("Difference from", pair, key="diff_a", persist_state=PAGE)
+        name_b = p2.selectbox("to", pair, key="diff_b", persist_state=PAGE)
+        a, b = plans[name_a], plans[name_b]
+        if name_a == name_b:
+            st.caption("Choose two different plans to see their difference.")
+        elif not lib.same_regions({name_a: a, name_b: b}):
+            st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
+        else:
+            diff = lib.difference_table(a, b, name_a, name_b)
+            if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
+                st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
+                                config=maps.PLOTLY_CONFIG, key="diff_map")
+            st.caption(lib.difference_summary(diff, name_a, name_b))
+            st.dataframe(lib.difference_display(diff), width="stretch")
 
 with tab_exp:
     if tab_exp.open:
@@ -902,53 +902,53 @@ with tab_sens:
                                    key=f"sens_dl_{file_name}", on_click="ignore")
 
 with tab_agree:
-    if tab_agree.open:
-        st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
-                    "own best plan first, then the plan whose worst-off stakeholder gets the largest "
-                    "share of the gain it could attain. The rules are this plan's.")
-        count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
-                          key="agree_count", persist_state=PAGE)
-        presets = cui.default_rows(result.scenario, count)
-        rows = []
-        for j, preset in enumerate(presets):
-            with st.expander(f"Stakeholder {j + 1}", expanded=j == 0):
-                name = st.text_input("Name", preset.name, key=f"agree_name_{j}", persist_state=PAGE)
-                cols = st.columns(2)
-                weights = {k: cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, w, step=0.05,
-                                                 key=f"agree_w_{j}_{k}", persist_state=PAGE)
-                           for n, (k, w) in enumerate(preset.weights.items())}
-                own_lam = st.checkbox("Own λ", preset.spread_weight is not None, key=f"agree_ol_{j}",
-                                      persist_state=PAGE)
-                lam = (st.slider("λ (spread weight)", 0.0, 1.0, preset.spread_weight or
-                                 result.scenario.spread_weight, step=0.05, key=f"agree_l_{j}",
-                                 persist_state=PAGE)
-                       if own_lam else None)
-                own_theta = st.checkbox("Own θ", False, key=f"agree_ot_{j}", persist_state=PAGE)
-                theta = (st.slider("θ (complementarity)", 0.0, 1.0, result.scenario.complementarity,
-                                   step=0.05, key=f"agree_t_{j}", persist_state=PAGE) if own_theta else None)
-                rows.append(cui.StakeholderRow(name, weights, lam, theta))
-        if st.button("Find the consensus plan", key="agree_run", type="primary"):
-            try:
-                with st.spinner("Solving each stakeholder's own plan, then the consensus…"):
-                    ss["agree"] = cui.solve_consensus(regions, result.scenario, rows)
-                    ss["agree_regions"] = regions.sha256
-            except PlaceFundError as err:
-                st.error(str(err))
-        agreed = ss.get("agree")
-        if agreed is not None and ss.get("agree_regions") == regions.sha256:
-            st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
-            st.dataframe(cui.summary_frame(agreed), width="stretch")
-            for line in agreed.gives_up():
-                st.markdown(f"- {line}")
-            if geojson is not None:
-                plans = cui.plan_tables(agreed)
-                other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
-                                     format_func=lambda k: f"{k}'s own plan", key="agree_other",
-                                     persist_state=PAGE)
-                left, right = st.columns(2)
-                left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
-                                  config=maps.PLOTLY_CONFIG, key="agree_map_cons")
-                left.caption("Consensus plan: funding per person.")
-                right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
-                                   config=maps.PLOTLY_CONFIG, key="agree_map_own")
-                right.caption(f"{other}'s own plan: funding per person.")
+    st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
+                "own best plan first, then the plan whose worst-off stakeholder gets the largest "
+                "share of the gain it could attain. The rules are this plan's.")
+    count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
+                      key="agree_count", persist_state=PAGE)
+    presets = cui.default_rows(result.scenario, count)
+    rows = []
+    for j, preset in enumerate(presets):
+        start = cui.widget_defaults(j, preset, result.scenario)
+        box = st.expander(f"Stakeholder {j + 1}", expanded=j == 0, key=f"agree_open_{j}",
+                          on_change="rerun")
+        if box.open:  # a closed stakeholder's widgets are not drawn (they keep their values)
+            box.text_input("Name", start[f"agree_name_{j}"], key=f"agree_name_{j}",
+                           persist_state=PAGE)
+            cols = box.columns(2)
+            for n, k in enumerate(preset.weights):
+                cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, start[f"agree_w_{j}_{k}"], step=0.05,
+                                   key=f"agree_w_{j}_{k}", persist_state=PAGE)
+            if box.checkbox("Own λ", start[f"agree_ol_{j}"], key=f"agree_ol_{j}", persist_state=PAGE):
+                box.slider("λ (spread weight)", 0.0, 1.0, start[f"agree_l_{j}"], step=0.05,
+                           key=f"agree_l_{j}", persist_state=PAGE)
+            if box.checkbox("Own θ", start[f"agree_ot_{j}"], key=f"agree_ot_{j}", persist_state=PAGE):
+                box.slider("θ (complementarity)", 0.0, 1.0, start[f"agree_t_{j}"], step=0.05,
+                           key=f"agree_t_{j}", persist_state=PAGE)
+        rows.append(cui.row_from_values(j, preset, {k: ss.get(k, v) for k, v in start.items()}))
+    if st.button("Find the consensus plan", key="agree_run", type="primary"):
+        try:
+            with st.spinner("Solving each stakeholder's own plan, then the consensus…"):
+                ss["agree"] = cui.solve_consensus(regions, result.scenario, rows)
+                ss["agree_regions"] = regions.sha256
+        except PlaceFundError as err:
+            st.error(str(err))
+    agreed = ss.get("agree")
+    if agreed is not None and ss.get("agree_regions") == regions.sha256:
+        st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
+        st.dataframe(cui.summary_frame(agreed), width="stretch")
+        for line in agreed.gives_up():
+            st.markdown(f"- {line}")
+        if geojson is not None:
+            plans = cui.plan_tables(agreed)
+            other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
+                                 format_func=lambda k: f"{k}'s own plan", key="agree_other",
+                          persist_state=PAGE)
+            left, right = st.columns(2)
+            left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
+                              config=maps.PLOTLY_CONFIG, key="agree_map_cons")
+            left.caption("Consensus plan: funding per person.")
+            right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
+                               config=maps.PLOTLY_CONFIG, key="agree_map_own")
+            right.caption(f"{other}'s own plan: funding per person.")

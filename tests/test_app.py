@@ -387,17 +387,35 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
 
 
 def test_only_the_open_tab_is_drawn_and_a_closed_tabs_settings_wait_for_it(at: AppTest) -> None:
-    assert [len(t.children) > 0 for t in at.tabs] == [True] + [False] * 6
-    _open_tab(at, "Consensus")
-    key = next(s.key for s in at.slider if s.key and s.key.startswith("agree_w_0_"))
-    at.slider(key=key).set_value(0.35).run()
-    at.text_input(key="agree_name_0").set_value("Mayors").run()
+    drawn = [t.label for t in at.tabs if t.children]
+    assert drawn == ["Map & allocation", "Save & compare", "Consensus"]  # the forms always run
     _open_tab(at, "Sensitivity")
     at.selectbox(key="sens_kind").set_value("sweep_lambda").run()
     at.number_input(key="sens_points").set_value(9).run()
-    assert not any(s.key == key for s in at.slider)  # Consensus is closed
-    _open_tab(at, "Consensus")
-    assert at.slider(key=key).value == 0.35 and at.text_input(key="agree_name_0").value == "Mayors"
+    _open_tab(at, "Export")
+    assert not any(w.key == "sens_points" for w in at.number_input)  # Sensitivity is closed
     _open_tab(at, "Sensitivity")
     assert at.selectbox(key="sens_kind").value == "sweep_lambda"
     assert at.number_input(key="sens_points").value == 9
+
+
+def test_a_closed_stakeholder_is_not_drawn_and_keeps_its_settings(at: AppTest) -> None:
+    keys = {s.key for s in at.slider}
+    assert any(k.startswith("agree_w_0_") for k in keys)  # stakeholder 1 opens expanded
+    assert not any(k.startswith("agree_w_1_") for k in keys)
+    at.session_state["agree_open_1"] = True  # a click on "Stakeholder 2"
+    at.run()
+    key = next(s.key for s in at.slider if s.key.startswith("agree_w_1_"))
+    at.slider(key=key).set_value(0.35).run()
+    at.text_input(key="agree_name_1").set_value("Mayors").run()
+    at.session_state["agree_open_1"] = False
+    at.run()
+    assert not any(s.key == key for s in at.slider)
+    at.slider(key="agree_count").set_value(2)
+    at.button(key="agree_run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert list(at.session_state["agree"].own_plans) == ["research", "Mayors"]
+    at.session_state["agree_open_1"] = True
+    at.run()
+    assert at.slider(key=key).value == 0.35 and at.text_input(key="agree_name_1").value == "Mayors"

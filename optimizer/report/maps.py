@@ -14,6 +14,7 @@ encoding) the whole GeoJSON on every change.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 import shapely
 
@@ -196,22 +198,23 @@ def _frame(shapes: Shapes) -> tuple[str, str]:
     return scope, shapes.get("projection", "albers usa" if scope == "usa" else "natural earth")
 
 
-def _layout(fig: go.Figure, geojson: Shapes, title: str, height: int) -> go.Figure:
+def _layout(trace: dict[str, Any], geojson: Shapes, title: str, height: int) -> go.Figure:
+    """The map figure of one ``_region_figure`` trace: framed by its shapes, titled."""
     scope, projection = _frame(geojson)
-    fig.update_geos(
-        scope=scope,
-        projection_type=projection,
-        fitbounds="locations",
-        visible=False,
-        bgcolor="rgba(0,0,0,0)",
-    )
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 15}},
-        height=height,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        paper_bgcolor="rgba(0,0,0,0)",
-        dragmode=False,
-    )
+    layout = {
+        "geo": {"scope": scope, "projection": {"type": projection}, "fitbounds": "locations",
+                "visible": False, "bgcolor": "rgba(0,0,0,0)"},
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 40, "b": 0},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "dragmode": False,
+    }
+    # plotly's per-property validation cost most of a map's build on every change; these
+    # dicts use only names fixed in this module (every map is rendered by the tests)
+    shapes = trace.pop("geojson")
+    fig = go.Figure({"data": [trace], "layout": layout}, _validate=False)
+    fig.data[0].geojson = shapes  # set after: plotly copies what it is constructed with
     return fig
 
 
@@ -236,15 +239,21 @@ def _colorbar(metric: MapMetric, zmin: float | None = None,
     return bar
 
 
+@functools.cache
+def _colorscale(name: str) -> tuple[tuple[float, str], ...]:
+    """A named plotly colour scale as explicit stops (as plotly.py's validation writes it)."""
+    return tuple((float(stop), str(colour)) for stop, colour in pcolors.get_colorscale(name))
+
+
 def _region_figure(locations: list[str], z: Any, hover: list[str], geojson: Shapes,
-                   **style: Any) -> go.Figure:
+                   **style: Any) -> dict[str, Any]:
     """One choropleth trace over ``geojson`` keyed by region_id, hover text as given."""
     style.setdefault("marker", {"line": {"color": "white", "width": 0.6}})
-    fig = go.Figure(go.Choropleth(featureidkey="properties.region_id", locations=locations,
-                                  z=z, text=hover, hoverinfo="text", **style))
-    # set after: plotly copies shapes passed to the constructor
-    fig.data[0].geojson = geojson.url if isinstance(geojson, ServedShapes) else geojson
-    return fig
+    if isinstance(style.get("colorscale"), str):
+        style["colorscale"] = [list(stop) for stop in _colorscale(style["colorscale"])]
+    return {"type": "choropleth", "featureidkey": "properties.region_id", "locations": locations,
+            "z": np.asarray(z, dtype=float), "text": hover, "hoverinfo": "text",
+            "geojson": geojson.url if isinstance(geojson, ServedShapes) else geojson, **style}
 
 
 def choropleth(regions: pd.DataFrame, geojson: Shapes, column: str = "funding_per_capita_usd",
@@ -260,10 +269,10 @@ def choropleth(regions: pd.DataFrame, geojson: Shapes, column: str = "funding_pe
     z, (zmin, zmax) = values, color_range(values)
     if spread_note(regions, column) is not None:
         z = np.full_like(values, (zmin + zmax) / 2)  # one colour; the hover keeps each value
-    fig = _region_figure(regions["region_id"].astype(str).tolist(), z, hover, geojson,
+    trace = _region_figure(regions["region_id"].astype(str).tolist(), z, hover, geojson,
                          colorscale="Viridis", colorbar=_colorbar(metric, zmin, zmax),
                          zmin=zmin, zmax=zmax)
-    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+    return _layout(trace, geojson, f"{metric.label} ({metric.unit})", height)
 
 
 def color_range(values: np.ndarray) -> tuple[float, float]:
@@ -315,7 +324,7 @@ def hub_map(regions: pd.DataFrame, geojson: Shapes, height: int = 520) -> go.Fig
     hub = regions["hub"].astype(bool).to_numpy()
     hover = [f"<b>{name}</b><br>{'Hub' if h else 'Not a hub'}<br>Funding: {usd(f)}"
              for name, h, f in zip(regions["name"], hub, regions["funding_usd"])]
-    fig = _region_figure(
+    trace = _region_figure(
         regions["region_id"].astype(str).tolist(), hub.astype(float), hover, geojson,
         zmin=0.0, zmax=1.0,
         colorscale=[[0.0, HUB_COLORS[0]], [0.5, HUB_COLORS[0]], [0.5, HUB_COLORS[1]],
@@ -324,7 +333,7 @@ def hub_map(regions: pd.DataFrame, geojson: Shapes, height: int = 520) -> go.Fig
                   "tickvals": [0.25, 0.75],
                   "ticktext": ["not a hub", "hub"], "thickness": 14, "len": 0.4},
     )
-    return _layout(fig, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
+    return _layout(trace, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
 
 
 def robustness_map(stats: pd.DataFrame, geojson: Shapes, height: int = 520) -> go.Figure:
@@ -335,9 +344,9 @@ def robustness_map(stats: pd.DataFrame, geojson: Shapes, height: int = 520) -> g
              f"Median funding: {usd(m)}"
              for name, v, cls, m in zip(stats["name"], values, stats["core_class"],
                                         stats["funding_median_usd"])]
-    fig = _region_figure(stats["region_id"].astype(str).tolist(), values, hover, geojson,
+    trace = _region_figure(stats["region_id"].astype(str).tolist(), values, hover, geojson,
                          zmin=0.0, zmax=1.0, colorscale="Viridis", colorbar=_colorbar(metric))
-    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+    return _layout(trace, geojson, f"{metric.label} ({metric.unit})", height)
 
 
 def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: Shapes,
@@ -356,10 +365,10 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: Shapes,
              for name, va, vb, d in zip(a["name"], a[column], b[column], diff)]
     bar = _colorbar(metric, -limit, limit)
     bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
-    fig = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
+    trace = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
                          colorscale="RdBu", zmin=-limit, zmax=limit, zmid=0.0,
                          marker={"line": {"color": "#888", "width": 0.5}}, colorbar=bar)
-    return _layout(fig, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
+    return _layout(trace, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
 
 
 def decode_array(value: Any) -> np.ndarray:
