@@ -541,6 +541,9 @@ try:
                if not is_planned(regions) else
                "Solving… if the rules conflict, finding which ones and the smallest fix "
                "can take several seconds.")
+    if not is_planned(regions):  # the first solve builds the model: shape the map meanwhile
+        threading.Thread(target=geojson_of, daemon=True,
+                         args=(regions.sha256, str(regions.geometry_path), not uploaded, regions)).start()
     with st.spinner(message):
         outcome = solve_plan(regions, scenario)
     history = ss.setdefault("history", stt.History())
