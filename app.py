@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import functools
 import threading
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +34,7 @@ from optimizer.ui import state as stt
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
+PAGE = "page"  # persist_state: a widget of a closed tab keeps its value until the tab opens again
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,11 +43,18 @@ def shipped_regions(name: str) -> Regions:
     return load_regions(name)
 
 
+APP_STATIC = Path(__file__).resolve().parent / "static"  # what Streamlit serves at app/static/
+
+
 @st.cache_resource(show_spinner=False)
-def geojson_of(sha256: str, shapes: str, _regions: Regions) -> dict[str, Any] | None:
-    """Simplified, clockwise polygons for the map, per regions table and shapes file."""
+def geojson_of(sha256: str, shapes: str, served: bool, _regions: Regions) -> maps.Shapes | None:
+    """Simplified, clockwise polygons for the map, per regions table and shapes file; a
+    shipped set's are served as a file the page fetches once (an upload's stay in the figure)."""
     gdf = _regions.geometry()
-    return None if gdf is None else maps.geojson_for(gdf)
+    if gdf is None:
+        return None
+    geojson = maps.geojson_for(gdf)
+    return maps.serve_geojson(geojson, APP_STATIC) if served else geojson
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -532,6 +541,9 @@ try:
                if not is_planned(regions) else
                "Solving… if the rules conflict, finding which ones and the smallest fix "
                "can take several seconds.")
+    if not is_planned(regions):  # the first solve builds the model: shape the map meanwhile
+        threading.Thread(target=geojson_of, daemon=True,
+                         args=(regions.sha256, str(regions.geometry_path), not uploaded, regions)).start()
     with st.spinner(message):
         outcome = solve_plan(regions, scenario)
     history = ss.setdefault("history", stt.History())
@@ -587,76 +599,83 @@ if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")
 
-geojson = geojson_of(regions.sha256, str(regions.geometry_path), regions)
+geojson = geojson_of(regions.sha256, str(regions.geometry_path), not uploaded, regions)
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
-     "Consensus"])
+     "Consensus"], key="tab", on_change="rerun")
+# the map, region detail, constraints, export and sensitivity tabs run only while open: a
+# change redraws what is on screen (a hidden tab's widgets keep their values: persist_state);
+# the comparison and consensus forms always run
 
 with tab_map:
-    metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
-    restore("map_metric", metric_options, metric_options[0])
-    metric = st.selectbox("Colour the map by", metric_options, key="map_metric",
-                          format_func=lambda c: maps.MAP_METRICS[c].label,
-                          help="Each option's unit is shown in the legend.",
-                          on_change=keep, args=("map_metric",))
-    if geojson is None:
-        st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
-    else:
-        st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
-                        key="map", on_select=select_region_from_map, selection_mode="points")
-        st.caption(ex.map_summary(result) + " " + maps.MAP_METRICS[metric].help
-                   + " Click a region for its detail; hover for its numbers.")
-    if spread := maps.spread_note(result.regions, metric):
-        st.info(spread)
-    ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
-                         "numbers as a table)", expanded=geojson is None, key="ranked_open",
-                         on_change="rerun")
-    if ranked.open:  # a closed expander's table is not sent on every change
-        ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
-                         width="stretch", height=240)
-    table = tx.allocation_table(result)
-    money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
-                                                    "Capacity after", "Share before", "Share after",
-                                                    "Excluded", "Hub")]
-    shown = table.assign(**{c: table[c] / 1e6 for c in money},
-                         **{c: table[c] * 100 for c in ("Share before", "Share after")})
-    st.dataframe(shown, width="stretch", height=360, column_config={
-        **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
-        "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
-        "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
-        "Capacity after": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
-        "Share before": st.column_config.NumberColumn(format="%.2f%%"),
-        "Share after": st.column_config.NumberColumn(format="%.2f%%"),
-    })
+    if tab_map.open:
+        metric_options = maps.map_metrics_for(result.regions, result.scenario.hubs is not None)
+        restore("map_metric", metric_options, metric_options[0])
+        metric = st.selectbox("Colour the map by", metric_options, key="map_metric",
+                              format_func=lambda c: maps.MAP_METRICS[c].label,
+                              help="Each option's unit is shown in the legend.",
+                              on_change=keep, args=("map_metric",))
+        if geojson is None:
+            st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
+        else:
+            st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
+                            key="map", on_select=select_region_from_map, selection_mode="points")
+            st.caption(ex.map_summary(result) + " " + maps.MAP_METRICS[metric].help
+                       + " Click a region for its detail; hover for its numbers.")
+        if spread := maps.spread_note(result.regions, metric):
+            st.info(spread)
+        ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
+                             "numbers as a table)", expanded=geojson is None, key="ranked_open",
+                             on_change="rerun")
+        if ranked.open:  # a closed expander's table is not sent on every change
+            ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
+                             width="stretch", height=240)
+        table = tx.allocation_table(result)
+        money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
+                                                        "Capacity after", "Share before", "Share after",
+                                                        "Excluded", "Hub")]
+        shown = table.assign(**{c: table[c] / 1e6 for c in money},
+                             **{c: table[c] * 100 for c in ("Share before", "Share after")})
+        st.dataframe(shown, width="stretch", height=360, column_config={
+            **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
+            "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
+            "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
+            "Capacity after": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
+            "Share before": st.column_config.NumberColumn(format="%.2f%%"),
+            "Share after": st.column_config.NumberColumn(format="%.2f%%"),
+        })
 
 with tab_region:
-    restore("detail_region", names, str(tx.allocation_table(result).index[0]))
-    rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region",
-                       on_change=keep, args=("detail_region",))
-    detail = tx.region_detail(result, regions, rid)
-    st.subheader(detail.name)
-    st.table(pd.Series(detail.summary, name="").to_frame())
-    st.dataframe(detail.instruments, hide_index=True, column_config={
-        "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
-        "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
-        "marginal_points_per_busd": st.column_config.NumberColumn(
-            "Marginal return (points per $1B)", format="%.3f",
-            help="What one more $1B of this instrument would add at the current allocation."),
-    })
+    if tab_region.open:
+        restore("detail_region", names, str(tx.allocation_table(result).index[0]))
+        rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region",
+                           on_change=keep, args=("detail_region",))
+        detail = tx.region_detail(result, regions, rid)
+        st.subheader(detail.name)
+        st.table(pd.Series(detail.summary, name="").to_frame())
+        st.dataframe(detail.instruments, hide_index=True, column_config={
+            "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
+            "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
+            "marginal_points_per_busd": st.column_config.NumberColumn(
+                "Marginal return (points per $1B)", format="%.3f",
+                help="What one more $1B of this instrument would add at the current allocation."),
+        })
 
 with tab_cons:
-    st.markdown("**What the budget and each binding constraint are worth**")
-    for sentence in tx.marginal_sentences(result):
-        st.markdown(f"- {sentence}")
-    st.caption(f"Solved by {result.solver.solver or 'HiGHS'} in "
-               f"{result.solver.solve_time_s * 1000:,.0f} ms "
-               f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
+    if tab_cons.open:
+        st.markdown("**What the budget and each binding constraint are worth**")
+        for sentence in tx.marginal_sentences(result):
+            st.markdown(f"- {sentence}")
+        st.caption(f"Solved by {result.solver.solver or 'HiGHS'} in "
+                   f"{result.solver.solve_time_s * 1000:,.0f} ms "
+                   f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
 
-library = lib.PlanLibrary()
 with tab_cmp:
+    library = lib.PlanLibrary()
     c1, c2 = st.columns([3, 1])
-    plan_name = c1.text_input("Name this plan", key="plan_name", placeholder="e.g. λ 0.8, no top 4")
-    plan_notes = c1.text_area("Notes (optional)", key="plan_notes", height=68,
+    plan_name = c1.text_input("Name this plan", key="plan_name", persist_state=PAGE,
+                              placeholder="e.g. λ 0.8, no top 4")
+    plan_notes = c1.text_area("Notes (optional)", key="plan_notes", persist_state=PAGE, height=68,
                               placeholder="Why this plan; what to check before showing it.")
     if c2.button("Save plan", key="save"):
         if " ".join(plan_name.split()) == "Current plan":
@@ -688,11 +707,13 @@ with tab_cmp:
                                                        for p in saved_plans],
                                        "Notes": [p.notes for p in saved_plans]}),
                          hide_index=True, width="stretch")
-            managed = st.selectbox("Plan", saved_names, key="manage_name")
+            managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
             entry = library.get(managed)
             m1, m2 = st.columns(2)
-            new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}")
+            new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}",
+                                     persist_state=PAGE)
             new_notes = m2.text_area("Notes", value=entry.notes, key=f"notes_{entry.path.name}",
+                                     persist_state=PAGE,
                                      height=68)
             b1, b2, b3, b4 = st.columns(4)
             try:
@@ -726,7 +747,8 @@ with tab_cmp:
     if isinstance(ss.get("compare"), list):
         ss["compare"] = [n for n in ss["compare"] if n in ["Current plan", *saved_names]]
     picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
-                            key="compare", help="Any number of plans, each against its own baseline.")
+                            key="compare", persist_state=PAGE,
+                            help="Any number of plans, each against its own baseline.")
     plans: dict[str, Any] = {}
     for name in picked:
         try:
@@ -748,8 +770,8 @@ with tab_cmp:
         for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
             if ss.get(key) not in pair:
                 ss[key] = default
-        name_a = p1.selectbox("Difference from", pair, key="diff_a")
-        name_b = p2.selectbox("to", pair, key="diff_b")
+        name_a = p1.selectbox("Difference from", pair, key="diff_a", persist_state=PAGE)
+        name_b = p2.selectbox("to", pair, key="diff_b", persist_state=PAGE)
         a, b = plans[name_a], plans[name_b]
         if name_a == name_b:
             st.caption("Choose two different plans to see their difference.")
@@ -764,142 +786,150 @@ with tab_cmp:
             st.dataframe(lib.difference_display(diff), width="stretch")
 
 with tab_exp:
-    st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again. "
-                "The brief opens in any browser, offline; its *Print or save as PDF* button "
-                "prints it on one page.")
-    shapes = geometry_of(regions.sha256, regions)
-    title = f"PlaceFund plan: {usd(result.scenario.budget)} across {len(result.regions)} regions"
-    downloads = [
-        ("Allocation (CSV)", "csv", "placefund-allocation.csv"),
-        ("Workbook (Excel)", "xlsx", "placefund-plan.xlsx"),
-        ("Regions with shapes (GeoJSON)", "geojson", "placefund-plan.geojson"),
-        ("Scenario (YAML)", "yaml", "placefund-scenario.yaml"),
-        ("One-page brief (HTML, print to PDF)", "html", "placefund-brief.html"),
-    ]
-    for label, fmt, file_name in downloads:
-        if fmt == "geojson" and shapes is None:
-            st.caption("GeoJSON needs region shapes: upload a GeoJSON with the regions CSV.")
-            continue
-        st.download_button(label, data=functools.partial(ex.export_bytes, result, fmt, shapes, title),
-                           file_name=file_name, mime=ex.MEDIA_TYPES[fmt], key=f"dl_{fmt}",
-                           on_click="ignore")
+    if tab_exp.open:
+        st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again. "
+                    "The brief opens in any browser, offline; its *Print or save as PDF* button "
+                    "prints it on one page.")
+        shapes = geometry_of(regions.sha256, regions)
+        title = f"PlaceFund plan: {usd(result.scenario.budget)} across {len(result.regions)} regions"
+        downloads = [
+            ("Allocation (CSV)", "csv", "placefund-allocation.csv"),
+            ("Workbook (Excel)", "xlsx", "placefund-plan.xlsx"),
+            ("Regions with shapes (GeoJSON)", "geojson", "placefund-plan.geojson"),
+            ("Scenario (YAML)", "yaml", "placefund-scenario.yaml"),
+            ("One-page brief (HTML, print to PDF)", "html", "placefund-brief.html"),
+        ]
+        for label, fmt, file_name in downloads:
+            if fmt == "geojson" and shapes is None:
+                st.caption("GeoJSON needs region shapes: upload a GeoJSON with the regions CSV.")
+                continue
+            st.download_button(label, data=functools.partial(ex.export_bytes, result, fmt, shapes, title),
+                               file_name=file_name, mime=ex.MEDIA_TYPES[fmt], key=f"dl_{fmt}",
+                               on_click="ignore")
 
 with tab_sens:
-    st.markdown("Which conclusions survive when the judgments move? Each analysis re-solves the "
-                "plan shown above (its current settings are the base) many times.")
-    kind = st.selectbox("Analysis", list(sens.SENSITIVITY_KINDS), key="sens_kind",
-                        format_func=sens.SENSITIVITY_KINDS.get)
-    st.caption(sens.SENSITIVITY_HELP[kind])
-    settings: dict[str, Any] = {}
-    s1, s2, s3 = st.columns(3)
-    if kind in ("sweep_budget", "sobol"):
-        settings["budget_range_busd"] = s1.slider("Budget range ($B)", 1.0, 400.0, (20.0, 160.0),
-                                                  step=1.0, key="sens_budget")
-    if kind == "sweep_lambda":
-        settings["lambda_range"] = s1.slider("λ range", 0.0, 1.0, (0.0, 1.0), step=0.05,
-                                             key="sens_lambda")
-    if kind in ("sweep_budget", "sweep_lambda", "pareto"):
-        settings["points"] = s2.number_input("Points", min_value=2, max_value=60, value=6, step=1,
-                                             key="sens_points")
-    if kind == "robust":
-        settings["runs"] = s1.number_input("Weight samples", min_value=2, max_value=5000, value=50,
-                                           step=10, key="sens_runs",
-                                           help="Each sample is one re-solve.")
-        settings["threshold_musd"] = s2.number_input(
-            "Funded from ($M)", min_value=0.0, value=100.0, step=10.0, key="sens_threshold",
-            help="A region counts as funded in a sample when it gets at least this much.")
-    if kind == "pareto":
-        settings["measure"] = s1.selectbox("Spread measure", ["gini", "top10_share"],
-                                           key="sens_measure",
-                                           format_func={"gini": "Gini",
-                                                        "top10_share": "Top-10 share"}.get)
-    if kind == "tornado":
-        settings["change_pct"] = s1.slider("Change each parameter by ± (%)", 5, 50, 20, step=5,
-                                           key="sens_change")
-    if kind == "sobol":
-        settings["base_samples"] = s2.selectbox("Base samples N", [4, 8, 16, 32, 64], index=1,
-                                                key="sens_samples",
-                                                help="Runs = N × (factors + 2).")
-    if kind in ("robust", "sobol"):
-        settings["seed"] = s3.number_input("Random seed", min_value=0, value=42, step=1,
-                                           key="sens_seed", help="Same seed, same numbers.")
-    scheduler = st.text_input(
-        "Dask scheduler (optional)", key="sens_scheduler", placeholder="tcp://127.0.0.1:8786",
-        help="Leave empty to run here, in this process. Give the address of a running Dask "
-             "scheduler to send the runs to its workers.")
-    spec = None
-    try:
-        spec = sens.sensitivity_spec(kind, settings)
-        st.caption(f"{sens.expected_runs(spec, result.scenario):,} solves on {len(ids):,} regions "
-                   f"(one re-solve of this plan took {result.solver.solve_time_s:.2f} s).")
-    except PlaceFundError as err:
-        st.error(str(err))
-    if st.button("Run analysis", key="sens_run", type="primary", disabled=spec is None):
-        bar = st.progress(0.0, text="Starting…")
-
-        def show_progress(done: int, total: int) -> None:
-            """Progress bar as runs finish."""
-            bar.progress(min(done / max(total, 1), 1.0), text=f"{done:,} of {total:,} runs")
-
+    if tab_sens.open:
+        st.markdown("Which conclusions survive when the judgments move? Each analysis re-solves the "
+                    "plan shown above (its current settings are the base) many times.")
+        kind = st.selectbox("Analysis", list(sens.SENSITIVITY_KINDS), key="sens_kind", persist_state=PAGE,
+                            format_func=sens.SENSITIVITY_KINDS.get)
+        st.caption(sens.SENSITIVITY_HELP[kind])
+        settings: dict[str, Any] = {}
+        s1, s2, s3 = st.columns(3)
+        if kind in ("sweep_budget", "sobol"):
+            settings["budget_range_busd"] = s1.slider("Budget range ($B)", 1.0, 400.0, (20.0, 160.0),
+                                                      step=1.0, key="sens_budget", persist_state=PAGE)
+        if kind == "sweep_lambda":
+            settings["lambda_range"] = s1.slider("λ range", 0.0, 1.0, (0.0, 1.0), step=0.05,
+                                                 key="sens_lambda", persist_state=PAGE)
+        if kind in ("sweep_budget", "sweep_lambda", "pareto"):
+            settings["points"] = s2.number_input("Points", min_value=2, max_value=60, value=6, step=1,
+                                                 key="sens_points", persist_state=PAGE)
+        if kind == "robust":
+            settings["runs"] = s1.number_input("Weight samples", min_value=2, max_value=5000, value=50,
+                                               step=10, key="sens_runs", persist_state=PAGE,
+                                               help="Each sample is one re-solve.")
+            settings["threshold_musd"] = s2.number_input(
+                "Funded from ($M)", min_value=0.0, value=100.0, step=10.0, key="sens_threshold",
+                persist_state=PAGE,
+                help="A region counts as funded in a sample when it gets at least this much.")
+        if kind == "pareto":
+            settings["measure"] = s1.selectbox("Spread measure", ["gini", "top10_share"],
+                                               key="sens_measure", persist_state=PAGE,
+                                               format_func={"gini": "Gini",
+                                                            "top10_share": "Top-10 share"}.get)
+        if kind == "tornado":
+            settings["change_pct"] = s1.slider("Change each parameter by ± (%)", 5, 50, 20, step=5,
+                                               key="sens_change", persist_state=PAGE)
+        if kind == "sobol":
+            settings["base_samples"] = s2.selectbox("Base samples N", [4, 8, 16, 32, 64], index=1,
+                                                    key="sens_samples", persist_state=PAGE,
+                                                    help="Runs = N × (factors + 2).")
+        if kind in ("robust", "sobol"):
+            settings["seed"] = s3.number_input("Random seed", min_value=0, value=42, step=1,
+                                               key="sens_seed", persist_state=PAGE,
+                                               help="Same seed, same numbers.")
+        scheduler = st.text_input(
+            "Dask scheduler (optional)", key="sens_scheduler", persist_state=PAGE,
+            placeholder="tcp://127.0.0.1:8786",
+            help="Leave empty to run here, in this process. Give the address of a running Dask "
+                 "scheduler to send the runs to its workers.")
+        spec = None
         try:
-            ss["sens"] = sens.run_sensitivity(kind, settings, regions, result.scenario, scheduler,
-                                            show_progress)
-            ss["sens_regions"] = regions.sha256
+            spec = sens.sensitivity_spec(kind, settings)
+            st.caption(f"{sens.expected_runs(spec, result.scenario):,} solves on {len(ids):,} regions "
+                       f"(one re-solve of this plan took {result.solver.solve_time_s:.2f} s).")
         except PlaceFundError as err:
             st.error(str(err))
-        bar.empty()
-    run = ss.get("sens")
-    if run is not None:
-        outcome = run.result
-        st.success(f"{sens.SENSITIVITY_KINDS[run.kind]}: {outcome.summary['ok']:,} of "
-                   f"{outcome.summary['runs']:,} runs solved in {run.seconds:.1f} s ({run.backend}).")
-        if outcome.failed:
-            st.warning(f"{outcome.failed} run(s) failed; their reasons are in the runs table.")
-        robust = sens.robustness_frame(run)
-        if robust is not None and geojson is not None and ss.get("sens_regions") == regions.sha256:
-            st.plotly_chart(maps.robustness_map(robust, geojson), config=maps.PLOTLY_CONFIG,
-                            key="sens_map")
-            st.caption(maps.CORE_INDEX.help)
-        for name, fig in outcome.figures.items():
-            st.plotly_chart(fig, key=f"sens_fig_{name}")
-        with st.expander("Summary"):
-            st.code(outcome.text, language=None)
-        with st.expander("The charts in words", expanded=False):
-            for line in sens.chart_texts(run).values():
-                st.markdown(f"- {line}")
-            st.caption("Every number behind the charts is in the tables below (CSV).")
-        st.download_button("All charts and tables (zip)",
-                           data=functools.partial(sens.sensitivity_zip, run),
-                           file_name=sens.zip_file_name(run),
-                           mime="application/zip", key="sens_dl_zip", on_click="ignore",
-                           help="charts.html (opens offline), every table as CSV, the summary.")
-        for label, file_name, data in sens.sensitivity_downloads(run):
-            st.download_button(label, data=data, file_name=file_name, mime="text/csv",
-                               key=f"sens_dl_{file_name}", on_click="ignore")
+        if st.button("Run analysis", key="sens_run", type="primary", disabled=spec is None):
+            bar = st.progress(0.0, text="Starting…")
+
+            def show_progress(done: int, total: int) -> None:
+                """Progress bar as runs finish."""
+                bar.progress(min(done / max(total, 1), 1.0), text=f"{done:,} of {total:,} runs")
+
+            try:
+                ss["sens"] = sens.run_sensitivity(kind, settings, regions, result.scenario, scheduler,
+                                                show_progress)
+                ss["sens_regions"] = regions.sha256
+            except PlaceFundError as err:
+                st.error(str(err))
+            bar.empty()
+        run = ss.get("sens")
+        if run is not None:
+            outcome = run.result
+            st.success(f"{sens.SENSITIVITY_KINDS[run.kind]}: {outcome.summary['ok']:,} of "
+                       f"{outcome.summary['runs']:,} runs solved in {run.seconds:.1f} s ({run.backend}).")
+            if outcome.failed:
+                st.warning(f"{outcome.failed} run(s) failed; their reasons are in the runs table.")
+            robust = sens.robustness_frame(run)
+            if robust is not None and geojson is not None and ss.get("sens_regions") == regions.sha256:
+                st.plotly_chart(maps.robustness_map(robust, geojson), config=maps.PLOTLY_CONFIG,
+                                key="sens_map")
+                st.caption(maps.CORE_INDEX.help)
+            for name, fig in outcome.figures.items():
+                st.plotly_chart(fig, key=f"sens_fig_{name}")
+            with st.expander("Summary"):
+                st.code(outcome.text, language=None)
+            with st.expander("The charts in words", expanded=False):
+                for line in sens.chart_texts(run).values():
+                    st.markdown(f"- {line}")
+                st.caption("Every number behind the charts is in the tables below (CSV).")
+            st.download_button("All charts and tables (zip)",
+                               data=functools.partial(sens.sensitivity_zip, run),
+                               file_name=sens.zip_file_name(run),
+                               mime="application/zip", key="sens_dl_zip", on_click="ignore",
+                               help="charts.html (opens offline), every table as CSV, the summary.")
+            for label, file_name, data in sens.sensitivity_downloads(run):
+                st.download_button(label, data=data, file_name=file_name, mime="text/csv",
+                                   key=f"sens_dl_{file_name}", on_click="ignore")
 
 with tab_agree:
     st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
                 "own best plan first, then the plan whose worst-off stakeholder gets the largest "
                 "share of the gain it could attain. The rules are this plan's.")
     count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
-                      key="agree_count")
+                      key="agree_count", persist_state=PAGE)
     presets = cui.default_rows(result.scenario, count)
     rows = []
     for j, preset in enumerate(presets):
-        with st.expander(f"Stakeholder {j + 1}", expanded=j == 0):
-            name = st.text_input("Name", preset.name, key=f"agree_name_{j}")
-            cols = st.columns(2)
-            weights = {k: cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, w, step=0.05,
-                                             key=f"agree_w_{j}_{k}")
-                       for n, (k, w) in enumerate(preset.weights.items())}
-            own_lam = st.checkbox("Own λ", preset.spread_weight is not None, key=f"agree_ol_{j}")
-            lam = (st.slider("λ (spread weight)", 0.0, 1.0, preset.spread_weight or
-                             result.scenario.spread_weight, step=0.05, key=f"agree_l_{j}")
-                   if own_lam else None)
-            own_theta = st.checkbox("Own θ", False, key=f"agree_ot_{j}")
-            theta = (st.slider("θ (complementarity)", 0.0, 1.0, result.scenario.complementarity,
-                               step=0.05, key=f"agree_t_{j}") if own_theta else None)
-            rows.append(cui.StakeholderRow(name, weights, lam, theta))
+        start = cui.widget_defaults(j, preset, result.scenario)
+        box = st.expander(f"Stakeholder {j + 1}", expanded=j == 0, key=f"agree_open_{j}",
+                          on_change="rerun")
+        if box.open:  # a closed stakeholder's widgets are not drawn (they keep their values)
+            box.text_input("Name", start[f"agree_name_{j}"], key=f"agree_name_{j}",
+                           persist_state=PAGE)
+            cols = box.columns(2)
+            for n, k in enumerate(preset.weights):
+                cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, start[f"agree_w_{j}_{k}"], step=0.05,
+                                   key=f"agree_w_{j}_{k}", persist_state=PAGE)
+            if box.checkbox("Own λ", start[f"agree_ol_{j}"], key=f"agree_ol_{j}", persist_state=PAGE):
+                box.slider("λ (spread weight)", 0.0, 1.0, start[f"agree_l_{j}"], step=0.05,
+                           key=f"agree_l_{j}", persist_state=PAGE)
+            if box.checkbox("Own θ", start[f"agree_ot_{j}"], key=f"agree_ot_{j}", persist_state=PAGE):
+                box.slider("θ (complementarity)", 0.0, 1.0, start[f"agree_t_{j}"], step=0.05,
+                           key=f"agree_t_{j}", persist_state=PAGE)
+        rows.append(cui.row_from_values(j, preset, {k: ss.get(k, v) for k, v in start.items()}))
     if st.button("Find the consensus plan", key="agree_run", type="primary"):
         try:
             with st.spinner("Solving each stakeholder's own plan, then the consensus…"):
@@ -916,7 +946,8 @@ with tab_agree:
         if geojson is not None:
             plans = cui.plan_tables(agreed)
             other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
-                                 format_func=lambda k: f"{k}'s own plan", key="agree_other")
+                                 format_func=lambda k: f"{k}'s own plan", key="agree_other",
+                          persist_state=PAGE)
             left, right = st.columns(2)
             left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
                               config=maps.PLOTLY_CONFIG, key="agree_map_cons")

@@ -38,13 +38,26 @@ def _ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """Choose a tab, as a click on it does: only the open tab's content is drawn."""
+    at.session_state["tab"] = label
+    at.run()
+    _ok(at)
+    return at
+
+
 def test_opens_on_the_default_plan_solved(at: AppTest) -> None:
     assert _metric(at, "Budget spent") == "$80.0B of $80.0B"
     assert "→" in _metric(at, "Top-10 share of capacity")
     assert len(at.get("plotly_chart")) == 1
+    assert not at.download_button  # the Export tab is closed: its content is not drawn
+    assert not at.error
+    _open_tab(at, "Export")
     assert [b.label for b in at.download_button] == [
         "Allocation (CSV)", "Workbook (Excel)", "Regions with shapes (GeoJSON)", "Scenario (YAML)",
         "One-page brief (HTML, print to PDF)"]
+    assert not at.get("plotly_chart")  # nor is the map, in its closed tab
+    _open_tab(at, "Constraints")
     assert any("one more $1B of budget" in m.value for m in at.markdown)
     assert not at.error
 
@@ -123,6 +136,7 @@ def test_exports_match_the_plan_on_screen_and_the_yaml_reproduces_it(at: AppTest
 
 
 def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
+    _open_tab(at, "Save & compare")
     at.text_input(key="plan_name").set_value("Default")
     at.button(key="save").click().run()
     assert any("Saved as “Default”" in s.value for s in at.success)
@@ -131,10 +145,11 @@ def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
     at.button(key="save").click().run()
     _ok(at)
     reloaded = AppTest.from_file(APP, default_timeout=60).run()  # a new session: a page reload
+    _open_tab(reloaded, "Save & compare")
     assert reloaded.multiselect(key="compare").options == ["Current plan", "Default", "Sen"]
     reloaded.multiselect(key="compare").set_value(["Default", "Sen"]).run()
     _ok(reloaded)
-    assert len(reloaded.get("plotly_chart")) == 2  # the map and the difference map
+    assert len(reloaded.get("plotly_chart")) == 1  # the difference map (the map's tab is closed)
     metrics = reloaded.dataframe[-3].value  # then the settings that differ, the difference table
     assert list(metrics.columns) == ["Unit", "Baseline", "Default", "Sen"]
     reloaded.selectbox(key="manage_name").set_value("Default")
@@ -181,7 +196,9 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     assert "MIP gap" in delta and "optimality proven" in delta
     assert at.checkbox(key="hubs_on").value is True and at.number_input(key="hub_kmin").value == 20
     assert any("small_rural" in i.value for i in at.info)  # the pack rule that was not applied
+    _open_tab(at, "Constraints")
     assert any("given the chosen hubs" in m.value for m in at.markdown)
+    _open_tab(at, "Map & allocation")
     at.selectbox(key="map_metric").set_value("hub").run()
     _ok(at)
     assert f"{hubs} hubs" in at.get("plotly_chart")[0].proto.spec
@@ -273,12 +290,13 @@ def test_counties_after_confirmation_start_from_the_estimated_plan(at: AppTest) 
 
 
 def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: AppTest) -> None:
+    _open_tab(at, "Sensitivity")
     at.selectbox(key="sens_kind").set_value("sweep_budget").run()
     at.number_input(key="sens_points").set_value(3)
     at.button(key="sens_run").click().run()
     _ok(at)
     assert any("3 of 3 runs solved in" in s.value for s in at.success)
-    assert len(at.get("plotly_chart")) == 2  # the plan's map + the sweep panel
+    assert len(at.get("plotly_chart")) == 1  # the sweep panel (the plan's map is in its closed tab)
     labels = [b.label for b in at.download_button]
     assert "Runs (one row per run) (CSV)" in labels and "Runs × regions (CSV)" in labels
     at.selectbox(key="sens_kind").set_value("robust").run()
@@ -287,8 +305,8 @@ def test_sensitivity_sweep_and_robust_sample_show_charts_map_and_downloads(at: A
     _ok(at)
     assert any("8 of 8 runs solved in" in s.value for s in at.success)
     charts = at.get("plotly_chart")
-    assert len(charts) == 1 + 1 + 3  # plan map, robustness map, core index/quantiles/ranks
-    assert "Probability of being funded" in charts[1].proto.spec
+    assert len(charts) == 1 + 3  # robustness map, core index/quantiles/ranks
+    assert "Probability of being funded" in charts[0].proto.spec
     assert "Robustness per region (CSV)" in [b.label for b in at.download_button]
     run = at.session_state["sens"]
     assert run.result.tables["robust_regions"]["core_index"].between(0, 1).all()
@@ -366,3 +384,38 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
     _ok(at)
     assert at.slider(key="lam").value == 0.85
     assert _metric(at, "Spread-adjusted capacity S_λ") == before
+
+
+def test_only_the_open_tab_is_drawn_and_a_closed_tabs_settings_wait_for_it(at: AppTest) -> None:
+    drawn = [t.label for t in at.tabs if t.children]
+    assert drawn == ["Map & allocation", "Save & compare", "Consensus"]  # the forms always run
+    _open_tab(at, "Sensitivity")
+    at.selectbox(key="sens_kind").set_value("sweep_lambda").run()
+    at.number_input(key="sens_points").set_value(9).run()
+    _open_tab(at, "Export")
+    assert not any(w.key == "sens_points" for w in at.number_input)  # Sensitivity is closed
+    _open_tab(at, "Sensitivity")
+    assert at.selectbox(key="sens_kind").value == "sweep_lambda"
+    assert at.number_input(key="sens_points").value == 9
+
+
+def test_a_closed_stakeholder_is_not_drawn_and_keeps_its_settings(at: AppTest) -> None:
+    keys = {s.key for s in at.slider}
+    assert any(k.startswith("agree_w_0_") for k in keys)  # stakeholder 1 opens expanded
+    assert not any(k.startswith("agree_w_1_") for k in keys)
+    at.session_state["agree_open_1"] = True  # a click on "Stakeholder 2"
+    at.run()
+    key = next(s.key for s in at.slider if s.key.startswith("agree_w_1_"))
+    at.slider(key=key).set_value(0.35).run()
+    at.text_input(key="agree_name_1").set_value("Mayors").run()
+    at.session_state["agree_open_1"] = False
+    at.run()
+    assert not any(s.key == key for s in at.slider)
+    at.slider(key="agree_count").set_value(2)
+    at.button(key="agree_run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert list(at.session_state["agree"].own_plans) == ["research", "Mayors"]
+    at.session_state["agree_open_1"] = True
+    at.run()
+    assert at.slider(key=key).value == 0.35 and at.text_input(key="agree_name_1").value == "Mayors"

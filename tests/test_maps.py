@@ -196,3 +196,27 @@ def test_no_county_vanishes_when_the_shapes_are_simplified() -> None:
     assert empty == []
     falls_church = next(f for f in data["features"] if f["properties"]["region_id"] == "51610")
     assert len(falls_church["geometry"]["coordinates"][0]) > 4
+
+
+def test_served_shapes_are_written_once_under_their_content_and_figures_name_them(
+        plan: pf.AllocationResult, geojson: dict, tmp_path: Path) -> None:
+    served = maps.serve_geojson(geojson, tmp_path)
+    assert isinstance(served, maps.ServedShapes)
+    assert (served.scope, served.projection) == (geojson["scope"], geojson["projection"])
+    files = list((tmp_path / maps.SERVED_FOLDER).iterdir())
+    assert [f.name for f in files] == [served.url.rsplit("/", 1)[-1]]  # no partial file left
+    assert served.url.startswith(maps.TOPOJSON_URL)  # served beside the base maps
+    assert json.loads(files[0].read_text())["features"] == geojson["features"]
+    assert maps.serve_geojson(geojson, tmp_path) == served  # the same shapes, the same file
+    fig = maps.choropleth(plan.regions, served)
+    spec = json.loads(fig.to_json())
+    assert spec["data"][0]["geojson"] == served.url  # the figure names the shapes, not carries them
+    assert spec["layout"]["geo"]["scope"] == "usa"
+    assert maps.choropleth(plan.regions, geojson).to_dict()["layout"]["geo"] == spec["layout"]["geo"]
+
+
+def test_shapes_stay_in_the_figure_where_the_static_folder_cannot_be_written(
+        geojson: dict, tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert maps.serve_geojson(geojson, blocked) is geojson

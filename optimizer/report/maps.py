@@ -4,12 +4,21 @@ Maps work offline: region shapes come from our own GeoJSON (outer rings turned
 clockwise, as plotly's geo renderer wants; a counter-clockwise ring fills the whole
 map), and the base-map topojson plotly always asks for is served locally as an
 empty-but-valid file (``static/*.json``) or embedded in a page (``geo_assets_script``).
+
+In the workbench a shipped region set's shapes are written once under the app's static
+folder (``serve_geojson``) and each figure names them by URL: the page fetches them once
+and plotly keeps them, instead of every figure carrying (and the server copying and
+encoding) the whole GeoJSON on every change.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 import shapely
 
@@ -32,6 +42,7 @@ BASE_LAYERS = ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "s
 US_BOUNDS = (-180.0, 15.0, -60.0, 72.0)  # lon/lat box holding the 50 states + DC
 NATIONWIDE_SPAN_DEG = 30.0  # a US set this wide (degrees of longitude) is drawn in Albers USA
 WORLD_SPAN_DEG = 90.0  # a set this wide is drawn in Natural Earth, a smaller one in Mercator
+SERVED_FOLDER = "maps"  # under the app's static folder: GeoJSON files the page fetches by URL
 
 
 @dataclass(frozen=True)
@@ -145,23 +156,65 @@ def geojson_for(gdf: Any, tolerance: float | None = None) -> dict[str, Any]:
     return data
 
 
-def _layout(fig: go.Figure, geojson: dict[str, Any], title: str, height: int) -> go.Figure:
+@dataclass(frozen=True)
+class ServedShapes:
+    """Region shapes the page fetches by URL (once: plotly keeps what it fetched), with
+    the framing ``geojson_for`` chose for them."""
+
+    url: str
+    scope: str
+    projection: str
+
+
+Shapes = dict[str, Any] | ServedShapes  # a GeoJSON dict (carried in the figure) or its URL
+
+
+def serve_geojson(geojson: dict[str, Any], static_dir: Path) -> Shapes:
+    """``geojson`` written under ``static_dir/maps/`` (named by its content, so a file once
+    written never changes) and named by URL; the dict itself where that folder cannot be
+    written (the figures then carry the shapes)."""
+    text = json.dumps(geojson, separators=(",", ":"))
+    name = hashlib.sha256(text.encode()).hexdigest()[:32] + ".json"
+    folder = static_dir / SERVED_FOLDER
+    try:
+        if not (folder / name).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".part", delete=False,
+                                             encoding="utf-8") as out:
+                out.write(text)
+            os.replace(out.name, folder / name)  # whole or not at all
+    except OSError:
+        return geojson
     scope = geojson.get("scope", "world")
-    fig.update_geos(
-        scope=scope,
-        projection_type=geojson.get("projection",
-                                    "albers usa" if scope == "usa" else "natural earth"),
-        fitbounds="locations",
-        visible=False,
-        bgcolor="rgba(0,0,0,0)",
-    )
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 15}},
-        height=height,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        paper_bgcolor="rgba(0,0,0,0)",
-        dragmode=False,
-    )
+    return ServedShapes(f"{TOPOJSON_URL}{SERVED_FOLDER}/{name}", scope,
+                        geojson.get("projection", "albers usa" if scope == "usa" else "natural earth"))
+
+
+def _frame(shapes: Shapes) -> tuple[str, str]:
+    """The geo scope and projection of ``shapes``."""
+    if isinstance(shapes, ServedShapes):
+        return shapes.scope, shapes.projection
+    scope = shapes.get("scope", "world")
+    return scope, shapes.get("projection", "albers usa" if scope == "usa" else "natural earth")
+
+
+def _layout(trace: dict[str, Any], geojson: Shapes, title: str, height: int) -> go.Figure:
+    """The map figure of one ``_region_figure`` trace: framed by its shapes, titled."""
+    scope, projection = _frame(geojson)
+    layout = {
+        "geo": {"scope": scope, "projection": {"type": projection}, "fitbounds": "locations",
+                "visible": False, "bgcolor": "rgba(0,0,0,0)"},
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 40, "b": 0},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "dragmode": False,
+    }
+    # plotly's per-property validation cost most of a map's build on every change; these
+    # dicts use only names fixed in this module (every map is rendered by the tests)
+    shapes = trace.pop("geojson")
+    fig = go.Figure({"data": [trace], "layout": layout}, _validate=False)
+    fig.data[0].geojson = shapes  # set after: plotly copies what it is constructed with
     return fig
 
 
@@ -186,17 +239,24 @@ def _colorbar(metric: MapMetric, zmin: float | None = None,
     return bar
 
 
-def _region_figure(locations: list[str], z: Any, hover: list[str], geojson: dict[str, Any],
-                   **style: Any) -> go.Figure:
+@functools.cache
+def _colorscale(name: str) -> tuple[tuple[float, str], ...]:
+    """A named plotly colour scale as explicit stops (as plotly.py's validation writes it)."""
+    return tuple((float(stop), str(colour)) for stop, colour in pcolors.get_colorscale(name))
+
+
+def _region_figure(locations: list[str], z: Any, hover: list[str], geojson: Shapes,
+                   **style: Any) -> dict[str, Any]:
     """One choropleth trace over ``geojson`` keyed by region_id, hover text as given."""
     style.setdefault("marker", {"line": {"color": "white", "width": 0.6}})
-    fig = go.Figure(go.Choropleth(featureidkey="properties.region_id", locations=locations,
-                                  z=z, text=hover, hoverinfo="text", **style))
-    fig.data[0].geojson = geojson  # set after: plotly copies shapes passed to the constructor
-    return fig
+    if isinstance(style.get("colorscale"), str):
+        style["colorscale"] = [list(stop) for stop in _colorscale(style["colorscale"])]
+    return {"type": "choropleth", "featureidkey": "properties.region_id", "locations": locations,
+            "z": np.asarray(z, dtype=float), "text": hover, "hoverinfo": "text",
+            "geojson": geojson.url if isinstance(geojson, ServedShapes) else geojson, **style}
 
 
-def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "funding_per_capita_usd",
+def choropleth(regions: pd.DataFrame, geojson: Shapes, column: str = "funding_per_capita_usd",
                height: int = 520) -> go.Figure:
     """A choropleth of one ``MAP_METRICS`` column of a plan's per-region table."""
     metric = MAP_METRICS[column]
@@ -209,10 +269,10 @@ def choropleth(regions: pd.DataFrame, geojson: dict[str, Any], column: str = "fu
     z, (zmin, zmax) = values, color_range(values)
     if spread_note(regions, column) is not None:
         z = np.full_like(values, (zmin + zmax) / 2)  # one colour; the hover keeps each value
-    fig = _region_figure(regions["region_id"].astype(str).tolist(), z, hover, geojson,
+    trace = _region_figure(regions["region_id"].astype(str).tolist(), z, hover, geojson,
                          colorscale="Viridis", colorbar=_colorbar(metric, zmin, zmax),
                          zmin=zmin, zmax=zmax)
-    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+    return _layout(trace, geojson, f"{metric.label} ({metric.unit})", height)
 
 
 def color_range(values: np.ndarray) -> tuple[float, float]:
@@ -259,12 +319,12 @@ def ranked_table(regions: pd.DataFrame, column: str) -> pd.DataFrame:
                          f"{metric.label} ({metric.unit})": shown})
 
 
-def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:
+def hub_map(regions: pd.DataFrame, geojson: Shapes, height: int = 520) -> go.Figure:
     """Selected hubs in one colour, other regions in grey, with a two-entry legend."""
     hub = regions["hub"].astype(bool).to_numpy()
     hover = [f"<b>{name}</b><br>{'Hub' if h else 'Not a hub'}<br>Funding: {usd(f)}"
              for name, h, f in zip(regions["name"], hub, regions["funding_usd"])]
-    fig = _region_figure(
+    trace = _region_figure(
         regions["region_id"].astype(str).tolist(), hub.astype(float), hover, geojson,
         zmin=0.0, zmax=1.0,
         colorscale=[[0.0, HUB_COLORS[0]], [0.5, HUB_COLORS[0]], [0.5, HUB_COLORS[1]],
@@ -273,10 +333,10 @@ def hub_map(regions: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -
                   "tickvals": [0.25, 0.75],
                   "ticktext": ["not a hub", "hub"], "thickness": 14, "len": 0.4},
     )
-    return _layout(fig, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
+    return _layout(trace, geojson, f"Hub selection ({int(hub.sum())} hubs)", height)
 
 
-def robustness_map(stats: pd.DataFrame, geojson: dict[str, Any], height: int = 520) -> go.Figure:
+def robustness_map(stats: pd.DataFrame, geojson: Shapes, height: int = 520) -> go.Figure:
     """Probability of being funded per region (core index) from a robust-weights analysis."""
     metric = CORE_INDEX
     values = stats["core_index"].astype(float).to_numpy()
@@ -284,12 +344,12 @@ def robustness_map(stats: pd.DataFrame, geojson: dict[str, Any], height: int = 5
              f"Median funding: {usd(m)}"
              for name, v, cls, m in zip(stats["name"], values, stats["core_class"],
                                         stats["funding_median_usd"])]
-    fig = _region_figure(stats["region_id"].astype(str).tolist(), values, hover, geojson,
+    trace = _region_figure(stats["region_id"].astype(str).tolist(), values, hover, geojson,
                          zmin=0.0, zmax=1.0, colorscale="Viridis", colorbar=_colorbar(metric))
-    return _layout(fig, geojson, f"{metric.label} ({metric.unit})", height)
+    return _layout(trace, geojson, f"{metric.label} ({metric.unit})", height)
 
 
-def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str, Any],
+def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: Shapes,
                    name_a: str, name_b: str, column: str = "funding_usd",
                    height: int = 480) -> go.Figure:
     """Where ``name_b`` gives more (blue) or less (red) than ``name_a``; white = same."""
@@ -305,10 +365,10 @@ def difference_map(plan_a: pd.DataFrame, plan_b: pd.DataFrame, geojson: dict[str
              for name, va, vb, d in zip(a["name"], a[column], b[column], diff)]
     bar = _colorbar(metric, -limit, limit)
     bar["title"] = {"text": f"{name_b} − {name_a}<br>{metric.label} ({metric.unit})", "side": "top"}
-    fig = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
+    trace = _region_figure([str(r) for r in a.index], diff.to_numpy(), hover, geojson,
                          colorscale="RdBu", zmin=-limit, zmax=limit, zmid=0.0,
                          marker={"line": {"color": "#888", "width": 0.5}}, colorbar=bar)
-    return _layout(fig, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
+    return _layout(trace, geojson, f"Difference in {metric.label.lower()}: {name_b} − {name_a}", height)
 
 
 def decode_array(value: Any) -> np.ndarray:

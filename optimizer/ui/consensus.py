@@ -7,6 +7,7 @@ table as a heat map and the consensus plan's map beside each stakeholder's own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,27 @@ def default_rows(base: Scenario, count: int = 3) -> list[StakeholderRow]:
     if count >= 3:
         rows[-1].spread_weight = 0.9
     return rows
+
+
+def widget_defaults(j: int, preset: StakeholderRow, base: Scenario) -> dict[str, Any]:
+    """Where stakeholder ``j``'s widgets start, by widget key: the preset's name and weights,
+    its own lambda if it has one (else the plan's), the plan's theta."""
+    return {f"agree_name_{j}": preset.name,
+            **{f"agree_w_{j}_{k}": w for k, w in preset.weights.items()},
+            f"agree_ol_{j}": preset.spread_weight is not None,
+            f"agree_l_{j}": preset.spread_weight or base.spread_weight,
+            f"agree_ot_{j}": False,
+            f"agree_t_{j}": base.complementarity}
+
+
+def row_from_values(j: int, preset: StakeholderRow, values: Mapping[str, Any]) -> StakeholderRow:
+    """Stakeholder ``j`` as its widgets hold it (``values`` by widget key, as
+    ``widget_defaults`` names them); lambda and theta only where its own are switched on."""
+    return StakeholderRow(
+        str(values[f"agree_name_{j}"]),
+        {k: float(values[f"agree_w_{j}_{k}"]) for k in preset.weights},
+        float(values[f"agree_l_{j}"]) if values[f"agree_ol_{j}"] else None,
+        float(values[f"agree_t_{j}"]) if values[f"agree_ot_{j}"] else None)
 
 
 def weight_label(indicator: str) -> str:
