@@ -95,7 +95,8 @@ def test_filled_sentence_names_columns_counts_and_policies() -> None:
     sc = pf.scenario_from_dict({"missing_values": {"default": "error",
                                                    "oews_software_developers": "zero"}})
     text = facts.filled_sentence({"oews_software_developers": 7, "x": 0}, sc)
-    assert text is not None and "Software developers 7 (zero)" in text and "X" not in text
+    assert text is not None and "Software developers: 7 cells filled as zero" in text
+    assert "X" not in text and "missing_values" not in text  # words, not scenario keys
     assert facts.filled_sentence({}, sc) is None
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from optimizer.engine import columns
 from optimizer.engine.data import Regions
-from optimizer.engine.scenario import Scenario
+from optimizer.engine.scenario import MISSING_POLICY_WORDS, Scenario
 
 TOP_K = 10
 
@@ -174,12 +174,13 @@ def comparison_table(regions: Regions, k: int = TOP_K) -> pd.DataFrame:
 
 def filled_sentence(filled_values: dict[str, int], scenario: Scenario) -> str | None:
     """One sentence on the missing values a plan filled, by column and policy, or None."""
-    filled = {k: v for k, v in (filled_values or {}).items() if v}
+    filled = {k: v for k, v in (filled_values or {}).items()
+              if v and scenario.missing_policy(k) != "error"}  # "error" fills nothing
     if not filled:
         return None
-    parts = [f"{columns.label(k)} {v:,} ({scenario.missing_policy(k)})" for k, v in filled.items()]
-    return ("Empty (suppressed or unplaceable) values filled by the scenario's missing_values "
-            "policy: " + "; ".join(parts) + ".")
+    parts = [f"{columns.label(k)}: {v:,} {'cell' if v == 1 else 'cells'} filled "
+             f"{MISSING_POLICY_WORDS[scenario.missing_policy(k)]}" for k, v in filled.items()]
+    return "Empty (suppressed or unplaceable) cells in this plan's data: " + "; ".join(parts) + "."
 
 
 def display_tables(regions: Regions, k: int = TOP_K) -> tuple[pd.DataFrame, pd.DataFrame]:

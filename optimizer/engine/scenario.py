@@ -38,6 +38,10 @@ from optimizer.engine.formatting import money
 from optimizer.engine.safe_yaml import load_yaml, load_yaml_bytes, load_yaml_file
 
 MissingPolicy = Literal["error", "zero", "median", "half_min"]
+# what each policy does to an empty cell, in words ("... filled <words>")
+MISSING_POLICY_WORDS = {"error": "not at all (the plan stops)", "zero": "as zero",
+                        "median": "with the column's median",
+                        "half_min": "with half the smallest published value"}
 CAPACITY_INDEX = "capacity_index"
 
 _SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
@@ -539,12 +543,12 @@ def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
         f"'{APPORTIONED}' are state (or metro) figures shared out by population, derived, "
         "not measured locally (see data/SOURCES.md).",
     ]
-    if zero or median or half:
-        notes.append("Suppressed values take half the smallest published value for "
-                     + ", ".join(half or ["none"]) + "; they count as zero for "
-                     + ", ".join(zero or ["none"])
-                     + (("; unplaceable values take the median for " + ", ".join(median))
-                        if median else "") + ". The plan reports how many were filled.")
+    rules = [f"{names} {MISSING_POLICY_WORDS[policy]}" for policy, names in
+             (("half_min", ", ".join(half)), ("zero", ", ".join(zero)),
+              ("median", ", ".join(median))) if names]
+    if rules:
+        notes.append("Empty (suppressed or unplaceable) cells are filled: " + "; ".join(rules)
+                     + ". The plan reports how many were filled.")
     notes.append("Spread is measured by the Hoover index (population-weighted mean absolute "
                  "deviation), which grows linearly with the number of regions; the result "
                  "reports the true Gini too.")
