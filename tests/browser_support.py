@@ -116,6 +116,10 @@ def open_app(server: str, **page_options: Any) -> Iterator[tuple[Any, Traffic]]:
             page.on("pageerror", lambda e: traffic.console_errors.append(str(e)))
             page.goto(server, wait_until="domcontentloaded")
             page.wait_for_selector("path.choroplethlocation", timeout=60_000)
+            # the map is drawn before the script run ends: act only on a finished page
+            page.wait_for_function("document.querySelector('[data-testid=\"stApp\"]')"
+                                   "?.getAttribute('data-test-script-state') === 'notRunning'",
+                                   timeout=60_000)
             yield page, traffic
         finally:
             browser.close()

@@ -233,14 +233,18 @@ def test_a_negligible_spread_is_not_stretched_over_the_colour_scale(server: str)
 def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server: str) -> None:
     with open_app(server) as (page, _):
         page.locator("summary").filter(has_text="Spread constraints").click()
-        page.locator('[data-testid="stCheckbox"]').filter(has_text="Per-capita floor") \
-            .locator("label").click()
-        _settle(page)
+        box = page.locator('[data-testid="stCheckbox"]').filter(has_text="Per-capita floor")
+        for _ in range(3):  # a click that lands while the page redraws can be lost: again
+            box.locator("label").click()
+            _settle(page)
+            if box.get_by_role("checkbox").is_checked():
+                break
+        from playwright.sync_api import expect
+        expect(box.get_by_role("checkbox")).to_be_checked(timeout=30_000)
         floor = page.get_by_role("spinbutton", name="Floor (× national per-capita average)")
         floor.fill("1.5")
         floor.press("Enter")
         _settle(page)
-        from playwright.sync_api import expect
         # the diagnosis re-solves each fix before it is shown: wait for it, not for one rerun
         expect(page.get_by_text("cannot all hold").first).to_be_visible(timeout=60_000)
         text = _main(page)

@@ -148,3 +148,27 @@ def test_both_conflict_searches_find_the_same_minimal_set(regions, overrides, ru
     by_deletion = diagnose(regions, scenario, method="deletion").conflicting
     assert diagnose(regions, scenario, method="iis").conflicting == by_deletion
     assert any(rule in text for text in by_deletion)
+
+
+def test_a_top_k_fix_is_offered_only_at_a_value_a_fresh_planner_solves() -> None:
+    # the diagnosis's own planner (warm, no tangent loop) solved a top-1 cap of 50.3% here,
+    # a person's fresh planner did not: fixes are confirmed the way a person re-solves
+    from optimizer.engine.data import regions_from_bytes
+
+    regions = regions_from_bytes(
+        b"region_id,name,population,labs,jobs\nR0,Region 0,500,1.0,32739.594344965968\n"
+        b"R1,Region 1,1227721,0.0,65786.0\nR2,Region 2,500,0.0,1.0\n", "three.csv")
+    scenario = pf.scenario_from_dict({
+        "budget": 80e9, "weights": {"labs": 0.0, "jobs": 1.0}, "spread_weight": 0.0,
+        "complementarity": 1.0, "allow_unspent": True, "region_cap_usd": 10e9,
+        "instruments": {"research": {"effectiveness_per_busd": 2.0, "saturation_usd": 1e8,
+                                     "absorbs": ["labs"]},
+                        "talent": {"effectiveness_per_busd": 1.0, "saturation_usd": 13417068594.0}},
+        "top_k_share_cap": {"k": 1, "max_share": 0.25}})
+    with pytest.raises(pf.InfeasibleError) as err:
+        pf.solve_explained(pf.Planner(regions), scenario)
+    fixes = err.value.diagnosis.relaxations
+    assert fixes, "a larger top-k cap makes this feasible"
+    for fix in fixes:
+        plan = pf.Planner(regions).solve(scenario.updated(**fix.changes))
+        assert plan.solver.status == "optimal"

@@ -250,6 +250,18 @@ class _Oracle:
         except PlaceFundError:  # infeasible, or no plan that passes its check
             return None
 
+    def confirmed(self, data: dict) -> Any:
+        """The checked plan of ``data`` from a fresh planner, as the next solve of a
+        person who applies the fix makes it (this oracle's planner keeps what it solved
+        before and skips the tangent loop: a plan it finds can still fail there), or None."""
+        if self.solve(data) is None:
+            return None
+        self.calls += 1
+        try:
+            return Planner(self.regions).solve(scenario_from_dict(data, source="diagnosis"))
+        except PlaceFundError:
+            return None
+
 
 def _bisect(oracle: _Oracle, data: dict, rule: Rule, n: int) -> Relaxation | None:
     """Smallest move of ``rule``'s knob from its value towards its limit that is feasible."""
@@ -315,7 +327,7 @@ def _verified_printable(oracle: _Oracle, data: dict, rule: Rule, current: float,
         value = printable(value + (1 if upward else -1) * _display_step(value, rule.unit),
                           rule.unit, upward)
     for value in candidates:
-        if oracle.feasible(rule.put(data, value)):
+        if oracle.confirmed(rule.put(data, value)) is not None:
             return value
     return None
 
@@ -325,7 +337,7 @@ def _unspent_fix(oracle: _Oracle, data: dict) -> Relaxation | None:
     says how much the plan then spends."""
     if data["allow_unspent"]:
         return None
-    plan = oracle.solve({**data, "allow_unspent": True})
+    plan = oracle.confirmed({**data, "allow_unspent": True})
     if plan is None:
         return None
     return Relaxation("allow_unspent", 0.0, 1.0,
@@ -347,7 +359,7 @@ def _budget_ceiling_fix(oracle: _Oracle, regions: Regions, scenario: Scenario
         return None
     value = printable(ceiling, "usd", upward=False)
     for _ in range(PRINTABLE_TRIES):
-        if value > 0 and oracle.feasible(BUDGET.put(data, value)):  # type: ignore[misc]
+        if value > 0 and oracle.confirmed(BUDGET.put(data, value)) is not None:  # type: ignore[misc]
             return Relaxation("budget", current, value,
                               f"lower the budget from {_fmt(current, 'usd')} to "
                               f"{_fmt(value, 'usd')}, the most the rules can absorb "
