@@ -263,7 +263,7 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert plan.scenario.spread_measure == "hoover"
     assert at.radio(key="spread_measure").disabled
     assert any("offered up to 250" in c.value for c in at.sidebar.caption)
-    assert any("count as zero" in i.value for i in at.info)
+    assert any("filled:" in i.value and "as zero" in i.value for i in at.info)
     assert any("Software developers" in i.value and "filled" in i.value for i in at.info)
     assert any("article's facts" in e.label for e in at.expander)
     assert len(at.get("plotly_chart")) == 1
