@@ -146,7 +146,7 @@ def reset_widgets(regions: Regions, scenario: Any) -> None:
 def knob(where: Any, key: str, member: str = "", label: str | None = None, **extra: Any) -> Any:
     """Draw one sidebar widget from its row of ``ctl.KNOBS`` (label, range, step, tooltip)."""
     row = ctl.knob(key)
-    options = {"key": row.key + member, "help": row.help or None, **extra}
+    options = {"key": row.key + member, "help": row.help or None, "persist_state": PAGE, **extra}
     text = label or row.text(member)
     if row.widget == "checkbox":
         return where.checkbox(text, **options)
@@ -162,6 +162,13 @@ def knob(where: Any, key: str, member: str = "", label: str | None = None, **ext
         options["format"] = row.fmt
     return where.number_input(text, min_value=bounds[0], max_value=bounds[1], step=bounds[2],
                               **options)
+
+
+def folded(where: Any, label: str, key: str, expanded: bool = False) -> Any | None:
+    """An expander whose content is drawn only while it is open (``None`` when closed): a
+    change does not redraw what is folded away, and a folded widget keeps its value."""
+    box = where.expander(label, expanded=expanded, key=key, on_change="rerun")
+    return box if box.open else None
 
 
 def select_region_from_map() -> None:
@@ -423,21 +430,25 @@ base = ss["base"]
 if ss.get("widgets_for") != (regions.sha256, base.fingerprint()):
     reset_widgets(regions, base)
 
-with st.sidebar.expander("Bring your own data", expanded=False):
-    st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
-               f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
-               f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
-               "folder under their content hash, so the page's link can name them.")
-    knob(st, "missing", options=list(ctl.MISSING_POLICIES), format_func=up.MISSING_LABELS.get,
-         on_change=on_missing)
-    for key, label, kinds in (("up_csv", "Regions CSV", ["csv"]),
-                              ("up_geo", "Region shapes (GeoJSON, optional)", ["geojson", "json"]),
-                              ("up_yaml", "Scenario YAML", ["yaml", "yml"])):
-        st.file_uploader(label, type=kinds, key=key, on_change=try_upload,
-                         max_upload_size=up.MAX_UPLOAD_MB)
-    if ss.get("upload_error"):
-        st.error(ss["upload_error"])
-    st.button("Back to the default plan", key="reset", on_click=on_reset)
+uploads = st.sidebar.expander("Bring your own data", key="open_uploads", on_change="rerun")
+# folded and empty, it is not drawn; a file in an uploader keeps it drawn, since an
+# uploader not drawn would drop its file
+if uploads.open or any(ss.get(k) is not None for k in ("up_csv", "up_geo", "up_yaml")):
+    with uploads:
+        st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
+                   f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
+                   f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
+                   "folder under their content hash, so the page's link can name them.")
+        knob(st, "missing", options=list(ctl.MISSING_POLICIES), format_func=up.MISSING_LABELS.get,
+             on_change=on_missing)
+        for key, label, kinds in (("up_csv", "Regions CSV", ["csv"]),
+                                  ("up_geo", "Region shapes (GeoJSON, optional)", ["geojson", "json"]),
+                                  ("up_yaml", "Scenario YAML", ["yaml", "yml"])):
+            st.file_uploader(label, type=kinds, key=key, on_change=try_upload,
+                             max_upload_size=up.MAX_UPLOAD_MB)
+        if ss.get("upload_error"):
+            st.error(ss["upload_error"])
+        st.button("Back to the default plan", key="reset", on_click=on_reset)
 
 names = dict(zip(regions.table["region_id"], regions.table["name"]))
 ids = regions.ids
@@ -457,58 +468,64 @@ knob(sb, "spread_measure", options=list(ctl.SPREAD_LABELS), format_func=ctl.SPRE
      disabled=gini_off is not None, horizontal=True)
 if gini_off:
     sb.caption(gini_off)
-with sb.expander("Indicator weights", expanded=True):
+# a folded section's widgets are not drawn (they keep their values): a change redraws less
+if box := folded(sb, "Indicator weights", "open_weights", expanded=True):
     for k in regions.indicators:
         label, tip = tx.indicator_label(k)
-        knob(st, "w_", k, label=label, help=tip)
-    raw = {k: ss[f"w_{k}"] for k in regions.indicators}
-    total = sum(raw.values())
-    if total > 0:
-        st.caption("Normalized: " + ", ".join(f"{tx.indicator_label(k)[0]} {v / total:.0%}"
-                                              for k, v in raw.items() if v > 0))
-with sb.expander("Instruments (assumptions)"):
+        knob(box, "w_", k, label=label, help=tip)
+raw = {k: ss[f"w_{k}"] for k in regions.indicators}
+total = sum(raw.values())
+if total > 0:
+    sb.caption("Weights, normalized: " + ", ".join(f"{tx.indicator_label(k)[0]} {v / total:.0%}"
+                                                   for k, v in raw.items() if v > 0))
+if box := folded(sb, "Instruments (assumptions)", "open_instruments"):
     for name in base.instruments:
-        knob(st, "eff_", name, label=ctl.knob("eff_").text(columns.instrument_label(name)))
-with sb.expander("Spread constraints"):
+        knob(box, "eff_", name, label=ctl.knob("eff_").text(columns.instrument_label(name)))
+if box := folded(sb, "Spread constraints", "open_spread"):
     for key in ("topk_on", "topk_k", "topk_share", "pcf_on", "pcf"):
-        knob(st, key)
-with sb.expander("Per-region bounds and exclusions"):
+        knob(box, key)
+if box := folded(sb, "Per-region bounds and exclusions", "open_bounds"):
     for key in ("floor", "cap", "maxshare_on", "maxshare"):
-        knob(st, key)
-    knob(st, "capped", options=ids, format_func=names.get)
+        knob(box, key)
+    knob(box, "capped", options=ids, format_func=names.get)
     for rid in ss.get("capped") or []:
         ss.setdefault(f"cap_{rid}", ctl.knob("cap_").default)
-        knob(st, "cap_", rid, label=ctl.knob("cap_").text(names[rid]))
-    knob(st, "excluded", options=ids, format_func=names.get)
-    knob(st, "topk_inc")
-if regions.groups:
-    with sb.expander("Group minimums"):
-        knob(st, "group_col", options=[ctl.NONE, *regions.groups])
-        column = ss.get("group_col")
-        if column in regions.groups:
-            for value in sorted(set(regions.table[column])):
-                ss.setdefault(f"gmin_{column}_{value}", ctl.knob("gmin_").default)
-                knob(st, "gmin_", f"{column}_{value}", label=ctl.knob("gmin_").text(value))
+        knob(box, "cap_", rid, label=ctl.knob("cap_").text(names[rid]))
+    knob(box, "excluded", options=ids, format_func=names.get)
+    knob(box, "topk_inc")
+if regions.groups and (box := folded(sb, "Group minimums", "open_groups")):
+    knob(box, "group_col", options=[ctl.NONE, *regions.groups])
+    column = ss.get("group_col")
+    if column in regions.groups:
+        for value in sorted(set(regions.table[column])):
+            ss.setdefault(f"gmin_{column}_{value}", ctl.knob("gmin_").default)
+            knob(box, "gmin_", f"{column}_{value}", label=ctl.knob("gmin_").text(value))
 
-with sb.expander("Program rules", expanded=bool(base.packs or base.hubs)):
-    docs = ctl.pack_docs()
-    st.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
-                   help="Named sets of rules from statute or practice. "
-                        + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
-    modified = ctl.pack_changes(base)
+if base.packs or base.hubs:
+    ss.setdefault("open_rules", True)  # a plan with rules opens with them in view
+group_options = [ctl.NONE, *regions.groups]
+for key in ("hub_gcol", "hub_one"):
+    if ss.get(key) not in group_options:
+        ss[key] = ctl.NONE
+docs = ctl.pack_docs()
+modified = ctl.pack_changes(base)
+if rules := folded(sb, "Program rules", "open_rules"):
+    rules.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
+                      persist_state=PAGE,
+                      help="Named sets of rules from statute or practice. "
+                           + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
     for pack in ss.get("packs") or []:
-        st.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
-    hubs_on = knob(st, "hubs_on")
-    h1, h2 = st.columns(2)
+        rules.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
+    hubs_on = knob(rules, "hubs_on")
+    h1, h2 = rules.columns(2)
     for where, key in ((h1, "hub_kmin"), (h2, "hub_kmax"), (h1, "hub_amin"), (h2, "hub_amax")):
         knob(where, key, disabled=not hubs_on)
-    group_options = [ctl.NONE, *regions.groups]
-    for key in ("hub_gcol", "hub_one"):
-        if ss.get(key) not in group_options:
-            ss[key] = ctl.NONE
-    knob(st, "hub_gcol", options=group_options, disabled=not hubs_on)
-    knob(st, "hub_gmin", disabled=not hubs_on)
-    knob(st, "hub_one", options=group_options, disabled=not hubs_on)
+    knob(rules, "hub_gcol", options=group_options, disabled=not hubs_on)
+    knob(rules, "hub_gmin", disabled=not hubs_on)
+    knob(rules, "hub_one", options=group_options, disabled=not hubs_on)
+else:
+    for pack in ss.get("packs") or []:  # what is on, while the section is folded
+        sb.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
 
 # --------------------------------------------------------------------------- solve
 
@@ -517,10 +534,10 @@ st.caption(f"Regions: {regions.source} ({len(regions)}) · the model and its ass
            "docs/model.md, shown in full under *How to read this*. Every change re-solves the plan.")
 for note in ss["notes"]:
     st.info(note)
-with st.expander("How to read this"):
-    st.markdown(tx.how_to_read(len(regions)))
-    if st.toggle("Show the model in full (docs/model.md)", key="show_model"):
-        st.markdown(tx.model_doc())
+if how := folded(st, "How to read this", "open_how"):
+    how.markdown(tx.how_to_read(len(regions)))
+    if how.toggle("Show the model in full (docs/model.md)", key="show_model", persist_state=PAGE):
+        how.markdown(tx.model_doc())
 
 for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)
@@ -603,9 +620,8 @@ geojson = geojson_of(regions.sha256, str(regions.geometry_path), not uploaded, r
 tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"], key="tab", on_change="rerun")
-# the map, region detail, constraints, export and sensitivity tabs run only while open: a
-# change redraws what is on screen (a hidden tab's widgets keep their values: persist_state);
-# the comparison and consensus forms always run
+# a tab runs only while open: a change redraws what is on screen (a hidden tab's widgets
+# keep their values: persist_state)
 
 with tab_map:
     if tab_map.open:
@@ -671,119 +687,120 @@ with tab_cons:
                    f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
 
 with tab_cmp:
-    library = lib.PlanLibrary()
-    c1, c2 = st.columns([3, 1])
-    plan_name = c1.text_input("Name this plan", key="plan_name", persist_state=PAGE,
-                              placeholder="e.g. λ 0.8, no top 4")
-    plan_notes = c1.text_area("Notes (optional)", key="plan_notes", persist_state=PAGE, height=68,
-                              placeholder="Why this plan; what to check before showing it.")
-    if c2.button("Save plan", key="save"):
-        if " ".join(plan_name.split()) == "Current plan":
-            st.error("“Current plan” names the plan on screen: choose another name.")
-        else:
+    if tab_cmp.open:
+        library = lib.PlanLibrary()
+        c1, c2 = st.columns([3, 1])
+        plan_name = c1.text_input("Name this plan", key="plan_name", persist_state=PAGE,
+                                  placeholder="e.g. λ 0.8, no top 4")
+        plan_notes = c1.text_area("Notes (optional)", key="plan_notes", persist_state=PAGE, height=68,
+                                  placeholder="Why this plan; what to check before showing it.")
+        if c2.button("Save plan", key="save"):
+            if " ".join(plan_name.split()) == "Current plan":
+                st.error("“Current plan” names the plan on screen: choose another name.")
+            else:
+                try:
+                    saved = library.save(plan_name, result, notes=plan_notes)
+                    st.success(f"Saved as “{saved.name}” in {library.root}")
+                except PlaceFundError as err:
+                    st.error(str(err))
+        undo = ss.get("undo_delete")
+        if undo:
+            u1, u2 = st.columns([3, 1])
+            u1.info(f"Deleted “{undo[0]}”.")
+            if u2.button("Undo delete", key="undo_delete_button"):
+                try:
+                    library.restore(undo[1])
+                    ss["undo_delete"] = None
+                    st.rerun()
+                except PlaceFundError as err:
+                    st.error(str(err))
+                    ss["undo_delete"] = None
+        saved_plans = library.list()
+        saved_names = [p.name for p in saved_plans]
+        if saved_plans:
+            with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
+                st.dataframe(pd.DataFrame({"Plan": saved_names,
+                                           "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
+                                                           for p in saved_plans],
+                                           "Notes": [p.notes for p in saved_plans]}),
+                             hide_index=True, width="stretch")
+                managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
+                entry = library.get(managed)
+                m1, m2 = st.columns(2)
+                new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}",
+                                         persist_state=PAGE)
+                new_notes = m2.text_area("Notes", value=entry.notes, key=f"notes_{entry.path.name}",
+                                         persist_state=PAGE,
+                                         height=68)
+                b1, b2, b3, b4 = st.columns(4)
+                try:
+                    if b1.button("Rename", key="rename"):
+                        library.rename(managed, new_name)
+                        st.rerun()
+                    if b2.button("Save notes", key="save_notes"):
+                        library.set_notes(managed, new_notes)
+                        st.rerun()
+                    if b3.button("Duplicate", key="duplicate"):
+                        copy = library.duplicate(managed)
+                        st.success(f"Copied as “{copy.name}”")
+                    if b4.button("Delete…", key="delete"):
+                        ss["confirm_delete"] = managed
+                except PlaceFundError as err:
+                    st.error(str(err))
+                if ss.get("confirm_delete") == managed:
+                    st.warning(f"Delete “{managed}”? You can undo this until you leave the page.")
+                    k1, k2 = st.columns(2)
+                    if k1.button(f"Yes, delete “{managed}”", key="delete_confirm"):
+                        try:
+                            ss["undo_delete"] = (managed, library.delete(managed))
+                        except PlaceFundError as err:
+                            st.error(str(err))
+                        ss["confirm_delete"] = None
+                        st.rerun()
+                    if k2.button("Keep it", key="delete_cancel"):
+                        ss["confirm_delete"] = None
+                        st.rerun()
+            saved_names = library.names()
+        if isinstance(ss.get("compare"), list):
+            ss["compare"] = [n for n in ss["compare"] if n in ["Current plan", *saved_names]]
+        picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
+                                key="compare", persist_state=PAGE,
+                                help="Any number of plans, each against its own baseline.")
+        plans: dict[str, Any] = {}
+        for name in picked:
             try:
-                saved = library.save(plan_name, result, notes=plan_notes)
-                st.success(f"Saved as “{saved.name}” in {library.root}")
+                plans[name] = result if name == "Current plan" else library.get(name).load()
             except PlaceFundError as err:
                 st.error(str(err))
-    undo = ss.get("undo_delete")
-    if undo:
-        u1, u2 = st.columns([3, 1])
-        u1.info(f"Deleted “{undo[0]}”.")
-        if u2.button("Undo delete", key="undo_delete_button"):
-            try:
-                library.restore(undo[1])
-                ss["undo_delete"] = None
-                st.rerun()
-            except PlaceFundError as err:
-                st.error(str(err))
-                ss["undo_delete"] = None
-    saved_plans = library.list()
-    saved_names = [p.name for p in saved_plans]
-    if saved_plans:
-        with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
-            st.dataframe(pd.DataFrame({"Plan": saved_names,
-                                       "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
-                                                       for p in saved_plans],
-                                       "Notes": [p.notes for p in saved_plans]}),
-                         hide_index=True, width="stretch")
-            managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
-            entry = library.get(managed)
-            m1, m2 = st.columns(2)
-            new_name = m1.text_input("New name", value=entry.name, key=f"rename_{entry.path.name}",
-                                     persist_state=PAGE)
-            new_notes = m2.text_area("Notes", value=entry.notes, key=f"notes_{entry.path.name}",
-                                     persist_state=PAGE,
-                                     height=68)
-            b1, b2, b3, b4 = st.columns(4)
-            try:
-                if b1.button("Rename", key="rename"):
-                    library.rename(managed, new_name)
-                    st.rerun()
-                if b2.button("Save notes", key="save_notes"):
-                    library.set_notes(managed, new_notes)
-                    st.rerun()
-                if b3.button("Duplicate", key="duplicate"):
-                    copy = library.duplicate(managed)
-                    st.success(f"Copied as “{copy.name}”")
-                if b4.button("Delete…", key="delete"):
-                    ss["confirm_delete"] = managed
-            except PlaceFundError as err:
-                st.error(str(err))
-            if ss.get("confirm_delete") == managed:
-                st.warning(f"Delete “{managed}”? You can undo this until you leave the page.")
-                k1, k2 = st.columns(2)
-                if k1.button(f"Yes, delete “{managed}”", key="delete_confirm"):
-                    try:
-                        ss["undo_delete"] = (managed, library.delete(managed))
-                    except PlaceFundError as err:
-                        st.error(str(err))
-                    ss["confirm_delete"] = None
-                    st.rerun()
-                if k2.button("Keep it", key="delete_cancel"):
-                    ss["confirm_delete"] = None
-                    st.rerun()
-        saved_names = library.names()
-    if isinstance(ss.get("compare"), list):
-        ss["compare"] = [n for n in ss["compare"] if n in ["Current plan", *saved_names]]
-    picked = st.multiselect("Compare (current plan + saved plans)", ["Current plan", *saved_names],
-                            key="compare", persist_state=PAGE,
-                            help="Any number of plans, each against its own baseline.")
-    plans: dict[str, Any] = {}
-    for name in picked:
-        try:
-            plans[name] = result if name == "Current plan" else library.get(name).load()
-        except PlaceFundError as err:
-            st.error(str(err))
-    if plans:
-        st.markdown("**Metrics** (a plan on other data or weights is shown against its own baseline)")
-        st.dataframe(lib.compare_metrics(plans), width="stretch")
-    if len(plans) >= 2:
-        st.markdown("**Settings that differ**")
-        settings_diff = lib.settings_diff(plans)
-        if settings_diff.empty:
-            st.caption("These plans have the same settings.")
-        else:
-            st.dataframe(settings_diff.drop(columns="Key"), width="stretch")
-        p1, p2 = st.columns(2)
-        pair = list(plans)
-        for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
-            if ss.get(key) not in pair:
-                ss[key] = default
-        name_a = p1.selectbox("Difference from", pair, key="diff_a", persist_state=PAGE)
-        name_b = p2.selectbox("to", pair, key="diff_b", persist_state=PAGE)
-        a, b = plans[name_a], plans[name_b]
-        if name_a == name_b:
-            st.caption("Choose two different plans to see their difference.")
-        elif not lib.same_regions({name_a: a, name_b: b}):
-            st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
-        else:
-            diff = lib.difference_table(a, b, name_a, name_b)
-            if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
-                st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
-                                config=maps.PLOTLY_CONFIG, key="diff_map")
-            st.caption(lib.difference_summary(diff, name_a, name_b))
-            st.dataframe(lib.difference_display(diff), width="stretch")
+        if plans:
+            st.markdown("**Metrics** (a plan on other data or weights is shown against its own baseline)")
+            st.dataframe(lib.compare_metrics(plans), width="stretch")
+        if len(plans) >= 2:
+            st.markdown("**Settings that differ**")
+            settings_diff = lib.settings_diff(plans)
+            if settings_diff.empty:
+                st.caption("These plans have the same settings.")
+            else:
+                st.dataframe(settings_diff.drop(columns="Key"), width="stretch")
+            p1, p2 = st.columns(2)
+            pair = list(plans)
+            for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
+                if ss.get(key) not in pair:
+                    ss[key] = default
+            name_a = p1.selectbox("Difference from", pair, key="diff_a", persist_state=PAGE)
+            name_b = p2.selectbox("to", pair, key="diff_b", persist_state=PAGE)
+            a, b = plans[name_a], plans[name_b]
+            if name_a == name_b:
+                st.caption("Choose two different plans to see their difference.")
+            elif not lib.same_regions({name_a: a, name_b: b}):
+                st.warning(f"“{name_a}” and “{name_b}” cover different regions: no difference map.")
+            else:
+                diff = lib.difference_table(a, b, name_a, name_b)
+                if geojson is not None and set(a.regions["region_id"].astype(str)) == set(ids):
+                    st.plotly_chart(maps.difference_map(a.regions, b.regions, geojson, name_a, name_b),
+                                    config=maps.PLOTLY_CONFIG, key="diff_map")
+                st.caption(lib.difference_summary(diff, name_a, name_b))
+                st.dataframe(lib.difference_display(diff), width="stretch")
 
 with tab_exp:
     if tab_exp.open:
@@ -905,53 +922,54 @@ with tab_sens:
                                    key=f"sens_dl_{file_name}", on_click="ignore")
 
 with tab_agree:
-    st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
-                "own best plan first, then the plan whose worst-off stakeholder gets the largest "
-                "share of the gain it could attain. The rules are this plan's.")
-    count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
-                      key="agree_count", persist_state=PAGE)
-    presets = cui.default_rows(result.scenario, count)
-    rows = []
-    for j, preset in enumerate(presets):
-        start = cui.widget_defaults(j, preset, result.scenario)
-        box = st.expander(f"Stakeholder {j + 1}", expanded=j == 0, key=f"agree_open_{j}",
-                          on_change="rerun")
-        if box.open:  # a closed stakeholder's widgets are not drawn (they keep their values)
-            box.text_input("Name", start[f"agree_name_{j}"], key=f"agree_name_{j}",
-                           persist_state=PAGE)
-            cols = box.columns(2)
-            for n, k in enumerate(preset.weights):
-                cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, start[f"agree_w_{j}_{k}"], step=0.05,
-                                   key=f"agree_w_{j}_{k}", persist_state=PAGE)
-            if box.checkbox("Own λ", start[f"agree_ol_{j}"], key=f"agree_ol_{j}", persist_state=PAGE):
-                box.slider("λ (spread weight)", 0.0, 1.0, start[f"agree_l_{j}"], step=0.05,
-                           key=f"agree_l_{j}", persist_state=PAGE)
-            if box.checkbox("Own θ", start[f"agree_ot_{j}"], key=f"agree_ot_{j}", persist_state=PAGE):
-                box.slider("θ (complementarity)", 0.0, 1.0, start[f"agree_t_{j}"], step=0.05,
-                           key=f"agree_t_{j}", persist_state=PAGE)
-        rows.append(cui.row_from_values(j, preset, {k: ss.get(k, v) for k, v in start.items()}))
-    if st.button("Find the consensus plan", key="agree_run", type="primary"):
-        try:
-            with st.spinner("Solving each stakeholder's own plan, then the consensus…"):
-                ss["agree"] = cui.solve_consensus(regions, result.scenario, rows)
-                ss["agree_regions"] = regions.sha256
-        except PlaceFundError as err:
-            st.error(str(err))
-    agreed = ss.get("agree")
-    if agreed is not None and ss.get("agree_regions") == regions.sha256:
-        st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
-        st.dataframe(cui.summary_frame(agreed), width="stretch")
-        for line in agreed.gives_up():
-            st.markdown(f"- {line}")
-        if geojson is not None:
-            plans = cui.plan_tables(agreed)
-            other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
-                                 format_func=lambda k: f"{k}'s own plan", key="agree_other",
-                          persist_state=PAGE)
-            left, right = st.columns(2)
-            left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
-                              config=maps.PLOTLY_CONFIG, key="agree_map_cons")
-            left.caption("Consensus plan: funding per person.")
-            right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
-                               config=maps.PLOTLY_CONFIG, key="agree_map_own")
-            right.caption(f"{other}'s own plan: funding per person.")
+    if tab_agree.open:
+        st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
+                    "own best plan first, then the plan whose worst-off stakeholder gets the largest "
+                    "share of the gain it could attain. The rules are this plan's.")
+        count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
+                          key="agree_count", persist_state=PAGE)
+        presets = cui.default_rows(result.scenario, count)
+        rows = []
+        for j, preset in enumerate(presets):
+            start = cui.widget_defaults(j, preset, result.scenario)
+            box = st.expander(f"Stakeholder {j + 1}", expanded=j == 0, key=f"agree_open_{j}",
+                              on_change="rerun")
+            if box.open:  # a closed stakeholder's widgets are not drawn (they keep their values)
+                box.text_input("Name", start[f"agree_name_{j}"], key=f"agree_name_{j}",
+                               persist_state=PAGE)
+                cols = box.columns(2)
+                for n, k in enumerate(preset.weights):
+                    cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, start[f"agree_w_{j}_{k}"], step=0.05,
+                                       key=f"agree_w_{j}_{k}", persist_state=PAGE)
+                if box.checkbox("Own λ", start[f"agree_ol_{j}"], key=f"agree_ol_{j}", persist_state=PAGE):
+                    box.slider("λ (spread weight)", 0.0, 1.0, start[f"agree_l_{j}"], step=0.05,
+                               key=f"agree_l_{j}", persist_state=PAGE)
+                if box.checkbox("Own θ", start[f"agree_ot_{j}"], key=f"agree_ot_{j}", persist_state=PAGE):
+                    box.slider("θ (complementarity)", 0.0, 1.0, start[f"agree_t_{j}"], step=0.05,
+                               key=f"agree_t_{j}", persist_state=PAGE)
+            rows.append(cui.row_from_values(j, preset, {k: ss.get(k, v) for k, v in start.items()}))
+        if st.button("Find the consensus plan", key="agree_run", type="primary"):
+            try:
+                with st.spinner("Solving each stakeholder's own plan, then the consensus…"):
+                    ss["agree"] = cui.solve_consensus(regions, result.scenario, rows)
+                    ss["agree_regions"] = regions.sha256
+            except PlaceFundError as err:
+                st.error(str(err))
+        agreed = ss.get("agree")
+        if agreed is not None and ss.get("agree_regions") == regions.sha256:
+            st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
+            st.dataframe(cui.summary_frame(agreed), width="stretch")
+            for line in agreed.gives_up():
+                st.markdown(f"- {line}")
+            if geojson is not None:
+                plans = cui.plan_tables(agreed)
+                other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
+                                     format_func=lambda k: f"{k}'s own plan", key="agree_other",
+                              persist_state=PAGE)
+                left, right = st.columns(2)
+                left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
+                                  config=maps.PLOTLY_CONFIG, key="agree_map_cons")
+                left.caption("Consensus plan: funding per person.")
+                right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
+                                   config=maps.PLOTLY_CONFIG, key="agree_map_own")
+                right.caption(f"{other}'s own plan: funding per person.")

@@ -46,6 +46,19 @@ def _open_tab(at: AppTest, label: str) -> AppTest:
     return at
 
 
+SECTIONS = ("open_uploads", "open_weights", "open_instruments", "open_spread", "open_bounds",
+            "open_groups", "open_rules")  # the sidebar's folding sections
+
+
+def _unfold(at: AppTest, *sections: str) -> AppTest:
+    """Open sidebar sections, as clicks on their headers do: a folded one is not drawn."""
+    for key in sections or SECTIONS:
+        at.session_state[key] = True
+    at.run()
+    _ok(at)
+    return at
+
+
 def test_opens_on_the_default_plan_solved(at: AppTest) -> None:
     assert _metric(at, "Budget spent") == "$80.0B of $80.0B"
     assert "→" in _metric(at, "Top-10 share of capacity")
@@ -63,6 +76,7 @@ def test_opens_on_the_default_plan_solved(at: AppTest) -> None:
 
 
 def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -> None:
+    _unfold(at)
     drawn = {w.key: w for kind in ("slider", "number_input", "checkbox", "radio", "selectbox",
                                    "multiselect") for w in at.sidebar.get(kind) if w.key}
     plain = [k for k in ctl.KNOBS if not k.key.endswith("_")]
@@ -91,6 +105,7 @@ def test_weights_and_lambda_resolve_the_plan(at: AppTest) -> None:
 
 
 def test_exclusion_and_an_infeasible_floor(at: AppTest) -> None:
+    _unfold(at, "open_bounds")
     at.multiselect(key="excluded").set_value(["06", "36"]).run()
     _ok(at)
     funding = at.session_state["last_result"].regions.set_index("region_id")["funding_usd"]
@@ -103,6 +118,7 @@ def test_exclusion_and_an_infeasible_floor(at: AppTest) -> None:
 
 def test_uploads_bad_then_good(at: AppTest) -> None:
     bad = (DATA_DIR / "states.csv").read_bytes().replace(b",5074296,", b",-5,")
+    _unfold(at, "open_uploads")
     at.file_uploader(key="up_csv").set_value(("mine.csv", bad, "text/csv")).run()
     _ok(at)
     message = " ".join(e.value for e in at.error)
@@ -126,6 +142,7 @@ def test_exports_match_the_plan_on_screen_and_the_yaml_reproduces_it(at: AppTest
     assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
     yaml_bytes = ex.export_bytes(plan, "yaml")
     assert scenario_from_text(yaml_bytes.decode()).spread_weight == 0.8
+    _unfold(at, "open_uploads")
     at.file_uploader(key="up_yaml").set_value(("plan.yaml", yaml_bytes, "text/yaml")).run()
     _ok(at)
     again = at.session_state["last_result"]
@@ -168,6 +185,7 @@ def _plan(at: AppTest):  # type: ignore[no-untyped-def]
 
 
 def test_a_pack_switches_on_and_off_and_the_persons_change_wins(at: AppTest) -> None:
+    _unfold(at, "open_rules", "open_spread")
     at.multiselect(key="packs").set_value(["per_capita_floor"]).run()
     _ok(at)
     assert _plan(at).scenario.packs == ["per_capita_floor"]
@@ -184,6 +202,7 @@ def test_a_pack_switches_on_and_off_and_the_persons_change_wins(at: AppTest) -> 
 
 
 def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTest) -> None:
+    _unfold(at, "open_rules")
     at.multiselect(key="packs").set_value(["tech_hubs_2022_statute"])
     at.number_input(key="budget").set_value(0.504).run()
     _ok(at)
@@ -207,6 +226,7 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
 @pytest.mark.parametrize("fix", ["budget", "allow_unspent"])
 def test_the_statute_pack_at_80b_offers_fixes_that_keep_it_and_each_applies(at: AppTest,
                                                                           fix: str) -> None:
+    _unfold(at, "open_rules")
     at.multiselect(key="packs").set_value(["tech_hubs_2022_statute"]).run()
     _ok(at)
     assert any("cannot all hold" in e.value for e in at.error)
@@ -234,7 +254,9 @@ TINY = b"region_id,name,population,zone,patents\na,Alpha,100,East,5\nb,Beta,300,
 
 
 def test_an_infeasible_hub_rule_shows_the_fixes_and_one_applies(at: AppTest) -> None:
+    _unfold(at, "open_uploads")
     at.file_uploader(key="up_csv").set_value(("zones.csv", TINY, "text/csv")).run()
+    _unfold(at, "open_rules")
     at.checkbox(key="hubs_on").check().run()
     _ok(at)
     at.number_input(key="hub_kmin").set_value(1)
@@ -351,6 +373,7 @@ def test_a_link_reopens_the_plan_and_the_upload_and_says_what_it_cannot(at: AppT
     assert again.slider(key="lam").value == 0.8 and again.number_input(key="budget").value == 0.504
     assert _metric(again, "Spread-adjusted capacity S_λ") == shown
     own = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,1\nc,Gamma,200,2\n"
+    _unfold(at, "open_uploads")
     at.file_uploader(key="up_csv").set_value(("own.csv", own, "text/csv")).run()
     at.slider(key="lam").set_value(0.3).run()
     link = dict(at.query_params)
@@ -371,6 +394,7 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
     at.slider(key="lam").set_value(0.85).run()
     before = _metric(at, "Spread-adjusted capacity S_λ")
     gaps = b"region_id,name,population,patents\na,Alpha,100,5\nb,Beta,300,NA\nc,Gamma,200,-\n"
+    _unfold(at, "open_uploads")
     at.file_uploader(key="up_csv").set_value(("gaps.csv", gaps, "text/csv")).run()
     _ok(at)
     assert any("gaps.csv" in e.value and "missing value" in e.value for e in at.error)
@@ -388,7 +412,7 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
 
 def test_only_the_open_tab_is_drawn_and_a_closed_tabs_settings_wait_for_it(at: AppTest) -> None:
     drawn = [t.label for t in at.tabs if t.children]
-    assert drawn == ["Map & allocation", "Save & compare", "Consensus"]  # the forms always run
+    assert drawn == ["Map & allocation"]
     _open_tab(at, "Sensitivity")
     at.selectbox(key="sens_kind").set_value("sweep_lambda").run()
     at.number_input(key="sens_points").set_value(9).run()
@@ -400,6 +424,7 @@ def test_only_the_open_tab_is_drawn_and_a_closed_tabs_settings_wait_for_it(at: A
 
 
 def test_a_closed_stakeholder_is_not_drawn_and_keeps_its_settings(at: AppTest) -> None:
+    _open_tab(at, "Consensus")
     keys = {s.key for s in at.slider}
     assert any(k.startswith("agree_w_0_") for k in keys)  # stakeholder 1 opens expanded
     assert not any(k.startswith("agree_w_1_") for k in keys)
@@ -419,3 +444,17 @@ def test_a_closed_stakeholder_is_not_drawn_and_keeps_its_settings(at: AppTest) -
     at.session_state["agree_open_1"] = True
     at.run()
     assert at.slider(key=key).value == 0.35 and at.text_input(key="agree_name_1").value == "Mayors"
+
+
+def test_a_folded_sidebar_section_is_not_drawn_and_keeps_its_settings(at: AppTest) -> None:
+    assert not any(w.key == "floor" for w in at.number_input)  # folded when the page opens
+    _unfold(at, "open_bounds")
+    at.number_input(key="floor").set_value(0.5).run()
+    at.session_state["open_bounds"] = False  # a click on its header folds it again
+    at.run()
+    at.slider(key="lam").set_value(0.7).run()  # a change while it is folded
+    _ok(at)
+    assert not any(w.key == "floor" for w in at.number_input)
+    assert _plan(at).scenario.region_floor_usd == 0.5e9 and _plan(at).scenario.spread_weight == 0.7
+    _unfold(at, "open_bounds")
+    assert at.number_input(key="floor").value == 0.5

@@ -52,8 +52,11 @@ def _main(page: Any) -> str:
 
 def _open_uploads(page: Any) -> None:
     expander = page.locator('[data-testid="stExpander"]').filter(has_text="Bring your own data")
-    if not expander.locator('[data-testid="stFileUploader"]').first.is_visible():
-        expander.locator("summary").click()
+    uploader = expander.locator('[data-testid="stFileUploader"]').first
+    if not uploader.is_visible():
+        expander.locator("summary").click()  # a folded section is drawn when it opens
+        uploader.wait_for(state="visible")
+        _settle(page)
 
 
 def _upload(page: Any, label: str, name: str, data: bytes, mime: str = "text/csv") -> None:

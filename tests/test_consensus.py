@@ -270,6 +270,8 @@ def test_app_consensus_tab_solves_and_shows_the_heat_map(tmp_path, monkeypatch) 
     app_file = str(Path(__file__).resolve().parent.parent / "app.py")
     at = AppTest.from_file(app_file, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
+    at.session_state["tab"] = "Consensus"  # a click on the tab: a closed tab is not drawn
+    at.run()
     at.slider(key="agree_count").set_value(2).run()
     at.button(key="agree_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
