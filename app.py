@@ -469,7 +469,7 @@ knob(sb, "spread_measure", options=list(ctl.SPREAD_LABELS), format_func=ctl.SPRE
 if gini_off:
     sb.caption(gini_off)
 # a folded section's widgets are not drawn (they keep their values): a change redraws less
-if box := folded(sb, "Indicator weights", "open_weights", expanded=True):
+if box := folded(sb, "Indicator weights", "open_weights"):
     for k in regions.indicators:
         label, tip = tx.indicator_label(k)
         knob(box, "w_", k, label=label, help=tip)
@@ -617,8 +617,8 @@ if not result.approximation.get("within_tolerance", True):
                "raise approximation.tangents in the scenario file.")
 
 geojson = geojson_of(regions.sha256, str(regions.geometry_path), not uploaded, regions)
-tab_map, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
-    ["Map & allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
+tab_map, tab_table, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
+    ["Map", "Allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"], key="tab", on_change="rerun")
 # a tab runs only while open: a change redraws what is on screen (a hidden tab's widgets
 # keep their values: persist_state)
@@ -646,13 +646,18 @@ with tab_map:
         if ranked.open:  # a closed expander's table is not sent on every change
             ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
                              width="stretch", height=240)
+
+with tab_table:
+    if tab_table.open:
+        st.caption("Every region's funding by instrument, capacity and share before and after "
+                   "the plan; sort by any column.")
         table = tx.allocation_table(result)
         money = [c for c in table.columns if c not in ("Region", "Per person", "Capacity before",
                                                         "Capacity after", "Share before", "Share after",
                                                         "Excluded", "Hub")]
         shown = table.assign(**{c: table[c] / 1e6 for c in money},
                              **{c: table[c] * 100 for c in ("Share before", "Share after")})
-        st.dataframe(shown, width="stretch", height=360, column_config={
+        st.dataframe(shown, width="stretch", height=560, column_config={
             **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
             "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
             "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),

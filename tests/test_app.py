@@ -94,6 +94,9 @@ def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -
 
 def test_weights_and_lambda_resolve_the_plan(at: AppTest) -> None:
     before = _metric(at, "Spread-adjusted capacity S_λ")
+    assert not any(s.key == "w_gdp_musd" for s in at.slider)  # the weights start folded
+    assert any("Weights, normalized: " in c.value for c in at.sidebar.caption)  # ...and read
+    _unfold(at, "open_weights")
     at.slider(key="w_gdp_musd").set_value(0.6)
     at.slider(key="lam").set_value(0.9).run()
     _ok(at)
@@ -217,7 +220,7 @@ def test_statute_pack_selects_hubs_and_the_headline_shows_hubs_and_gap(at: AppTe
     assert any("small_rural" in i.value for i in at.info)  # the pack rule that was not applied
     _open_tab(at, "Constraints")
     assert any("given the chosen hubs" in m.value for m in at.markdown)
-    _open_tab(at, "Map & allocation")
+    _open_tab(at, "Map")
     at.selectbox(key="map_metric").set_value("hub").run()
     _ok(at)
     assert f"{hubs} hubs" in at.get("plotly_chart")[0].proto.spec
@@ -281,7 +284,6 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     _ok(at)
     assert not at.error
     plan = _plan(at)
-    assert len(plan.regions) == len(at.dataframe[0].value) > 300
     assert plan.scenario.spread_measure == "hoover"
     assert at.radio(key="spread_measure").disabled
     assert any("offered up to 250" in c.value for c in at.sidebar.caption)
@@ -289,6 +291,8 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert any("Software developers" in i.value and "filled" in i.value for i in at.info)
     assert any("article's facts" in e.label for e in at.expander)
     assert len(at.get("plotly_chart")) == 1
+    _open_tab(at, "Allocation")
+    assert len(plan.regions) == len(at.dataframe[0].value) > 300
     at.slider(key="lam").set_value(0.7).run()
     _ok(at)
     assert _plan(at).scenario.spread_weight == 0.7 and len(_plan(at).regions) == len(plan.regions)
@@ -412,7 +416,7 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
 
 def test_only_the_open_tab_is_drawn_and_a_closed_tabs_settings_wait_for_it(at: AppTest) -> None:
     drawn = [t.label for t in at.tabs if t.children]
-    assert drawn == ["Map & allocation"]
+    assert drawn == ["Map"]
     _open_tab(at, "Sensitivity")
     at.selectbox(key="sens_kind").set_value("sweep_lambda").run()
     at.number_input(key="sens_points").set_value(9).run()

@@ -209,6 +209,10 @@ def _layout(trace: dict[str, Any], geojson: Shapes, title: str, height: int) -> 
         "margin": {"l": 0, "r": 0, "t": 40, "b": 0},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "dragmode": False,
+        "hoverlabel": {"align": "left"},
+        # no plotly template: the page's theme styles the map, and plotly's default template
+        # is half the figure, which the browser would re-read on every change
+        "template": {},
     }
     # plotly's per-property validation cost most of a map's build on every change; these
     # dicts use only names fixed in this module (every map is rendered by the tests)
@@ -249,6 +253,8 @@ def _region_figure(locations: list[str], z: Any, hover: list[str], geojson: Shap
                    **style: Any) -> dict[str, Any]:
     """One choropleth trace over ``geojson`` keyed by region_id, hover text as given."""
     style.setdefault("marker", {"line": {"color": "white", "width": 0.6}})
+    if "colorbar" in style:  # as plotly's default template draws it: no outline, no ticks
+        style["colorbar"] = {"outlinewidth": 0, "ticks": "", **style["colorbar"]}
     if isinstance(style.get("colorscale"), str):
         style["colorscale"] = [list(stop) for stop in _colorscale(style["colorscale"])]
     return {"type": "choropleth", "featureidkey": "properties.region_id", "locations": locations,
