@@ -173,7 +173,7 @@ def folded(where: Any, label: str, key: str, expanded: bool = False) -> Any | No
 
 def select_region_from_map() -> None:
     """Map click -> the drill-down region."""
-    event = ss.get("map")
+    event = ss.get("pick_map")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points and points[0].get("location"):
         ss["detail_region"] = ss["kept_detail_region"] = str(points[0]["location"])
@@ -634,10 +634,12 @@ with tab_map:
         if geojson is None:
             st.info("No region shapes: upload a GeoJSON keyed by region_id to see a map.")
         else:
+            # a plain chart: one that reports clicks costs every change a widget's round trip,
+            # so regions are picked by clicking on the Region detail tab's map
             st.plotly_chart(maps.choropleth(result.regions, geojson, metric), config=maps.PLOTLY_CONFIG,
-                            key="map", on_select=select_region_from_map, selection_mode="points")
+                            key="map")
             st.caption(ex.map_summary(result) + " " + maps.MAP_METRICS[metric].help
-                       + " Click a region for its detail; hover for its numbers.")
+                       + " Hover a region for its numbers; the Region detail tab shows one in full.")
         if spread := maps.spread_note(result.regions, metric):
             st.info(spread)
         ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
@@ -669,12 +671,19 @@ with tab_table:
 with tab_region:
     if tab_region.open:
         restore("detail_region", names, str(tx.allocation_table(result).index[0]))
-        rid = st.selectbox("Region", ids, format_func=names.get, key="detail_region",
-                           on_change=keep, args=("detail_region",))
+        left, right = st.columns([3, 2]) if geojson is not None else (st.container(), None)
+        rid = left.selectbox("Region", ids, format_func=names.get, key="detail_region",
+                             on_change=keep, args=("detail_region",),
+                             help="Or click the region on the map." if right else None)
+        if right is not None:
+            right.plotly_chart(maps.choropleth(result.regions, geojson, height=380),
+                               config=maps.PLOTLY_CONFIG, key="pick_map",
+                               on_select=select_region_from_map, selection_mode="points")
+            right.caption("Click a region to show it here (colour: funding per person).")
         detail = tx.region_detail(result, regions, rid)
-        st.subheader(detail.name)
-        st.table(pd.Series(detail.summary, name="").to_frame())
-        st.dataframe(detail.instruments, hide_index=True, column_config={
+        left.subheader(detail.name)
+        left.table(pd.Series(detail.summary, name="").to_frame())
+        left.dataframe(detail.instruments, hide_index=True, column_config={
             "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
             "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
             "marginal_points_per_busd": st.column_config.NumberColumn(

@@ -55,8 +55,9 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
         page.screenshot(path=str(ARTIFACTS / "workbench.png"), full_page=False)
 
         colorado = pf.load_regions("states").ids.index("08")  # not the default (top-funded) region
-        page.locator("path.choroplethlocation").nth(colorado).click(force=True)
-        page.get_by_role("tab", name="Region detail").click()
+        page.get_by_role("tab", name="Region detail").click()  # a region is picked on its map
+        panel = page.get_by_role("tabpanel", name="Region detail")
+        panel.locator("path.choroplethlocation").nth(colorado).click(force=True)
         expect(page.locator('[data-testid="stHeadingWithActionElements"] h3').first).to_have_text(
             "Colorado", timeout=20_000)
 
