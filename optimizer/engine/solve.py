@@ -22,12 +22,12 @@ import highspy
 import numpy as np
 from pyomo.contrib.solver.common.results import TerminationCondition
 
-from optimizer.engine.check import check_funding
+from optimizer.engine.check import check_funding, money_tolerance_usd
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
 from optimizer.engine.highs import SOLVE_LOCK
-from optimizer.engine.inputs import ModelInputs, resolve
+from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.lp import AllocationLP, HighsLP, Solution, Values
 from optimizer.engine.metrics import spread_adjusted
 from optimizer.engine.model import structure_of, tangent_layout
@@ -65,6 +65,10 @@ ESTIMATE_EFFORT = {"small": (6, 30, 16), "large": (12, 40, 25)}
 MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
+# the LP of the chosen hubs holds every row to this share of the checker's money
+# tolerance, within what HiGHS accepts (its LP default at most): see ``hub_lp_tolerance``
+HUB_LP_TOLERANCE_SHARE = 0.1
+HUB_LP_TOLERANCE_RANGE = (1e-10, 1e-7)
 
 _TERMINATION = {
     highspy.HighsModelStatus.kOptimal: TerminationCondition.convergenceCriteriaSatisfied,
@@ -343,29 +347,38 @@ class Planner:
         bound = info.mip_dual_bound
         mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
                    if np.isfinite(bound) else float("inf"))
-        polished, more = self._given_hubs(loaded, hubs)
+        polished, more = self._given_hubs(loaded, hubs, hub_lp_tolerance(inputs, loaded.lp.unit))
         x, duals = (polished if polished is not None else (_funding(loaded), None))
         return _Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
                         spent + more, iterations, mip_gap,
                         approximation_at(inputs, loaded, x, objective))
 
     @staticmethod
-    def _given_hubs(loaded: HighsLP, hubs: np.ndarray
+    def _given_hubs(loaded: HighsLP, hubs: np.ndarray, tolerance: float
                     ) -> tuple[tuple[np.ndarray, DualsSource] | None, float]:
-        """The LP with the hub choice fixed, its rows held to LP precision: its plan ($B)
-        and duals (a MIP has none of its own), None if it did not solve to optimality;
-        and HiGHS's time."""
+        """The LP with the hub choice fixed, its rows held to ``tolerance`` (HiGHS's
+        primal feasibility tolerance, in money units): its plan ($B) and duals (a MIP
+        has none of its own), None if it did not solve to optimality; and HiGHS's time.
+
+        A HiGHS MIP run leaves the instance's primal feasibility tolerance at its MIP
+        feasibility tolerance (1e-6: $1,000 in $B units), which let this LP give a
+        hub a thousand dollars past an award maximum of zero. The tolerance is set
+        for this run and the MIP's put back after it, so the next MIP run is as before.
+        """
         highs, cols = loaded.highs, loaded.lp.cols["hub"]
         idx = np.arange(cols.start, cols.stop, dtype=np.int32)
         value = hubs.astype(float)
+        mip_tolerance = highs.getOptions().primal_feasibility_tolerance
         highs.changeColsBounds(idx.size, idx, value, value)
         loaded.set_integer(False)
+        highs.setOptionValue("primal_feasibility_tolerance", tolerance)
         try:
             spent = loaded.run()
             if _termination(highs) != TerminationCondition.convergenceCriteriaSatisfied:
                 return None, spent
             return (_funding(loaded), _duals_of(loaded)), spent
         finally:
+            highs.setOptionValue("primal_feasibility_tolerance", mip_tolerance)
             loaded.set_integer(True)
             highs.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.ones(idx.size))
 
@@ -463,6 +476,25 @@ def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
     term = np.flatnonzero(error > TANGENT_TARGET * share)
     return neighbours(term, x[term] / s[term], share / (coef * s)[term],
                       NEIGHBOURS[_size(inputs)])
+
+
+def hub_lp_tolerance(inputs: ModelInputs, unit_busd: float) -> float:
+    """The primal feasibility tolerance (money units of ``unit_busd``) of the LP with
+    the hubs fixed, which gives a hub plan its funding: ``HUB_LP_TOLERANCE_SHARE`` of
+    the checker's money tolerance (``check.money_tolerance_usd``), so that every money
+    row it solves (awards, region caps and floors, exclusions, instrument shares,
+    group minimums, the budget) holds to within what the checker allows, kept within
+    ``HUB_LP_TOLERANCE_RANGE`` (HiGHS accepts no less than 1e-10; 1e-7 is its LP default).
+
+    >>> from optimizer import load_regions, load_scenario
+    >>> from optimizer.engine.inputs import resolve
+    >>> inputs = resolve(load_regions("states"), load_scenario())  # $80B: $80 allowed
+    >>> f"{hub_lp_tolerance(inputs, 1.0):.0e}"  # $8 in $B
+    '8e-09'
+    """
+    money_units = money_tolerance_usd(inputs.scenario.budget) / (unit_busd * BUSD)
+    low, high = HUB_LP_TOLERANCE_RANGE
+    return float(np.clip(HUB_LP_TOLERANCE_SHARE * money_units, low, high))
 
 
 def _set_options(loaded: HighsLP, inputs: ModelInputs) -> None:
