@@ -162,8 +162,9 @@ R1,Region 1,500,0.5,north
 def test_a_hub_gets_not_a_dollar_past_an_award_maximum_of_zero() -> None:
     # found by the fuzz: a HiGHS MIP run leaves its primal feasibility tolerance at 1e-6
     # ($1,000 in $B units), and the LP with the chosen hub fixed, solved next, gave R2
-    # $1,000 past its award maximum of $0: the checker refused the plan of a feasible
-    # scenario (nothing spent is a plan: unspent money is allowed)
+    # $1,000 past its award maximum of $0 (the award rows' smallest coefficient asked a
+    # hub for $1,000): the checker refused the plan of a feasible scenario. Nothing
+    # spent is a plan here (unspent money is allowed).
     four = make_regions("""
 region_id,name,population,jobs
 R0,Region 0,5000,8000

@@ -347,39 +347,57 @@ class Planner:
         bound = info.mip_dual_bound
         mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
                    if np.isfinite(bound) else float("inf"))
-        polished, more = self._given_hubs(loaded, hubs, hub_lp_tolerance(inputs, loaded.lp.unit))
+        polished, more = self._given_hubs(inputs, loaded, hubs)
         x, duals = (polished if polished is not None else (_funding(loaded), None))
         return _Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
                         spent + more, iterations, mip_gap,
                         approximation_at(inputs, loaded, x, objective))
 
     @staticmethod
-    def _given_hubs(loaded: HighsLP, hubs: np.ndarray, tolerance: float
+    def _given_hubs(inputs: ModelInputs, loaded: HighsLP, hubs: np.ndarray
                     ) -> tuple[tuple[np.ndarray, DualsSource] | None, float]:
-        """The LP with the hub choice fixed, its rows held to ``tolerance`` (HiGHS's
-        primal feasibility tolerance, in money units): its plan ($B) and duals (a MIP
-        has none of its own), None if it did not solve to optimality; and HiGHS's time.
+        """The LP with the hub choice fixed, which gives a hub plan its funding ($B) and
+        duals (a MIP has none of its own), None if it did not solve to optimality; and
+        HiGHS's time.
 
-        A HiGHS MIP run leaves the instance's primal feasibility tolerance at its MIP
-        feasibility tolerance (1e-6: $1,000 in $B units), which let this LP give a
-        hub a thousand dollars past an award maximum of zero. The tolerance is set
-        for this run and the MIP's put back after it, so the next MIP run is as before.
+        Its award rows hold each hub to its exact award range
+        (``AllocationLP.fixed_hub_award_bounds``), and it runs at the primal feasibility
+        tolerance of ``hub_lp_tolerance``, so every money row holds as the checker reads
+        it: a HiGHS MIP run leaves the instance at its MIP feasibility tolerance (1e-6,
+        $1,000 in $B units), at which this LP gave hubs $1,000 past an award maximum of
+        $0. Should it not solve so (a hub choice feasible only within the MIP's
+        tolerance), it runs once more at the MIP's tolerance, as before. Bounds,
+        integrality and the MIP's tolerance are put back afterwards.
         """
-        highs, cols = loaded.highs, loaded.lp.cols["hub"]
+        highs, lp = loaded.highs, loaded.lp
+        cols = lp.cols["hub"]
         idx = np.arange(cols.start, cols.stop, dtype=np.int32)
         value = hubs.astype(float)
+        rows = np.concatenate([np.arange(lp.rows[name].start, lp.rows[name].stop)
+                               for name in ("hub_award_min", "hub_award_max")]).astype(np.int32)
+        written = loaded.written
+        lower, upper = written.row_lower[rows].copy(), written.row_upper[rows].copy()
+        award_lower, award_upper = lp.fixed_hub_award_bounds(inputs, hubs)
+        exact_lower, exact_upper = lower.copy(), upper.copy()
+        exact_lower[: lp.n], exact_upper[lp.n:] = award_lower, award_upper
         mip_tolerance = highs.getOptions().primal_feasibility_tolerance
         highs.changeColsBounds(idx.size, idx, value, value)
+        highs.changeRowsBounds(  # type: ignore[attr-defined]  # in highspy, not in its stubs
+            rows.size, rows, exact_lower, exact_upper)
         loaded.set_integer(False)
-        highs.setOptionValue("primal_feasibility_tolerance", tolerance)
+        spent = 0.0
         try:
-            spent = loaded.run()
-            if _termination(highs) != TerminationCondition.convergenceCriteriaSatisfied:
-                return None, spent
-            return (_funding(loaded), _duals_of(loaded)), spent
+            for tolerance in (hub_lp_tolerance(inputs, lp.unit), mip_tolerance):
+                highs.setOptionValue("primal_feasibility_tolerance", tolerance)
+                spent += loaded.run()
+                if _termination(highs) == TerminationCondition.convergenceCriteriaSatisfied:
+                    return (_funding(loaded), _duals_of(loaded)), spent
+            return None, spent
         finally:
             highs.setOptionValue("primal_feasibility_tolerance", mip_tolerance)
             loaded.set_integer(True)
+            highs.changeRowsBounds(  # type: ignore[attr-defined]
+                rows.size, rows, lower, upper)
             highs.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.ones(idx.size))
 
 
