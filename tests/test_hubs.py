@@ -9,6 +9,10 @@ import pytest
 
 import optimizer as pf
 from optimizer.analysis.reference import compare_with_designations, designated_states
+from optimizer.engine.check import money_tolerance_usd
+from optimizer.engine.inputs import resolve
+from optimizer.engine.model import money_unit_busd
+from optimizer.engine.solve import hub_lp_tolerance
 from tests.factories import FOUR, make_regions, tiny_scenario
 
 
@@ -153,3 +157,38 @@ R1,Region 1,500,0.5,north
     assert plan.spent_usd == 0.0
     assert pf.check(plan.allocation, two, plan.scenario, plan.metrics_after,
                     plan.metrics_before, hubs=hubs_of(plan)).ok
+
+
+def test_a_hub_gets_not_a_dollar_past_an_award_maximum_of_zero() -> None:
+    # found by the fuzz: a HiGHS MIP run leaves its primal feasibility tolerance at 1e-6
+    # ($1,000 in $B units), and the LP with the chosen hub fixed, solved next, gave R2
+    # $1,000 past its award maximum of $0 (the award rows' smallest coefficient asked a
+    # hub for $1,000): the checker refused the plan of a feasible scenario. Nothing
+    # spent is a plan here (unspent money is allowed).
+    four = make_regions("""
+region_id,name,population,jobs
+R0,Region 0,5000,8000
+R1,Region 1,6000000,30000
+R2,Region 2,700,0.01
+R3,Region 3,10000,60000
+""")
+    scenario = pf.scenario_from_dict({
+        "budget": "$10B", "allow_unspent": True, "weights": {"jobs": 1.0},
+        "instruments": {"talent": {"effectiveness_per_busd": 2.0, "saturation_usd": "$50B"}},
+        "hubs": {"count": {"min": 0, "max": 1}, "award_usd": {"min": 0, "max": 0}},
+    }, source="test scenario")
+    plan = solve_hubs(four, scenario)
+    assert plan.spent_usd == 0.0
+    assert (plan.regions["funding_usd"] == 0.0).all()
+
+
+@pytest.mark.parametrize("budget", [8e4, 5.04e8, 1e9, 1e10, 8e10, 2e12])
+def test_the_lp_that_funds_a_hub_plan_is_held_within_the_checkers_money_tolerance(
+        budget: float) -> None:
+    # each of its rows is off by at most this tolerance (in money units), a tenth of
+    # what the checker allows a money rule, and never below what HiGHS accepts (1e-10)
+    inputs = resolve(FOUR, tiny_scenario(budget=budget, hubs={"count": {"max": 2}}))
+    unit = money_unit_busd(inputs.budget_busd)
+    tolerance = hub_lp_tolerance(inputs, unit)
+    assert 1e-10 <= tolerance <= 1e-7
+    assert tolerance * unit * 1e9 <= 0.1 * money_tolerance_usd(budget) * (1 + 1e-12)

@@ -333,6 +333,28 @@ class AllocationLP:
             parts.append(inside - share)
         return parts
 
+    def fixed_hub_award_bounds(self, inputs: ModelInputs, hubs: np.ndarray
+                               ) -> tuple[np.ndarray, np.ndarray]:
+        """Lower bounds of the ``hub_award_min`` rows and upper bounds of the
+        ``hub_award_max`` rows that hold each of ``hubs`` to its exact award range once
+        the hub columns are fixed.
+
+        The rows' hub coefficients are kept at least ``MIN_COEF_UNITS`` (HiGHS drops
+        smaller ones), which would ask a hub for at least that much (an award minimum
+        of $0 read as $1,000 in $B units) and allow it as much under a smaller award
+        maximum (of $0, say); with a hub's column at 1, its rows' bounds take the
+        difference back. Rows of regions that are not hubs keep 0.
+        """
+        rules = inputs.hubs
+        assert rules is not None
+        unit = self.unit
+        award_min = rules.award_min_busd / unit
+        top = np.minimum(np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0),
+                         rules.award_max_busd) / unit
+        lower = np.where(hubs, min(award_min - MIN_COEF_UNITS, 0.0), 0.0)
+        upper = np.where(hubs & (top < MIN_COEF_UNITS), top - MIN_COEF_UNITS, 0.0)
+        return lower, upper
+
     def _top_k_values(self, inputs: ModelInputs, at_busd: np.ndarray | None, margin: float,
                       col_lower: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray
                       ) -> list[np.ndarray]:

@@ -22,12 +22,12 @@ import highspy
 import numpy as np
 from pyomo.contrib.solver.common.results import TerminationCondition
 
-from optimizer.engine.check import check_funding
+from optimizer.engine.check import check_funding, money_tolerance_usd
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
 from optimizer.engine.highs import SOLVE_LOCK
-from optimizer.engine.inputs import ModelInputs, resolve
+from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.lp import AllocationLP, HighsLP, Solution, Values
 from optimizer.engine.metrics import spread_adjusted
 from optimizer.engine.model import structure_of, tangent_layout
@@ -65,6 +65,10 @@ ESTIMATE_EFFORT = {"small": (6, 30, 16), "large": (12, 40, 25)}
 MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
+# the LP of the chosen hubs holds every row to this share of the checker's money
+# tolerance, within what HiGHS accepts (its LP default at most): see ``hub_lp_tolerance``
+HUB_LP_TOLERANCE_SHARE = 0.1
+HUB_LP_TOLERANCE_RANGE = (1e-10, 1e-7)
 
 _TERMINATION = {
     highspy.HighsModelStatus.kOptimal: TerminationCondition.convergenceCriteriaSatisfied,
@@ -343,30 +347,57 @@ class Planner:
         bound = info.mip_dual_bound
         mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
                    if np.isfinite(bound) else float("inf"))
-        polished, more = self._given_hubs(loaded, hubs)
+        polished, more = self._given_hubs(inputs, loaded, hubs)
         x, duals = (polished if polished is not None else (_funding(loaded), None))
         return _Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
                         spent + more, iterations, mip_gap,
                         approximation_at(inputs, loaded, x, objective))
 
     @staticmethod
-    def _given_hubs(loaded: HighsLP, hubs: np.ndarray
+    def _given_hubs(inputs: ModelInputs, loaded: HighsLP, hubs: np.ndarray
                     ) -> tuple[tuple[np.ndarray, DualsSource] | None, float]:
-        """The LP with the hub choice fixed, its rows held to LP precision: its plan ($B)
-        and duals (a MIP has none of its own), None if it did not solve to optimality;
-        and HiGHS's time."""
-        highs, cols = loaded.highs, loaded.lp.cols["hub"]
+        """The LP with the hub choice fixed, which gives a hub plan its funding ($B) and
+        duals (a MIP has none of its own), None if it did not solve to optimality; and
+        HiGHS's time.
+
+        Its award rows hold each hub to its exact award range
+        (``AllocationLP.fixed_hub_award_bounds``), and it runs at the primal feasibility
+        tolerance of ``hub_lp_tolerance``, so every money row holds as the checker reads
+        it: a HiGHS MIP run leaves the instance at its MIP feasibility tolerance (1e-6,
+        $1,000 in $B units), at which this LP gave hubs $1,000 past an award maximum of
+        $0. Should it not solve so (a hub choice feasible only within the MIP's
+        tolerance), it runs once more at the MIP's tolerance, as before. Bounds,
+        integrality and the MIP's tolerance are put back afterwards.
+        """
+        highs, lp = loaded.highs, loaded.lp
+        cols = lp.cols["hub"]
         idx = np.arange(cols.start, cols.stop, dtype=np.int32)
         value = hubs.astype(float)
+        rows = np.concatenate([np.arange(lp.rows[name].start, lp.rows[name].stop)
+                               for name in ("hub_award_min", "hub_award_max")]).astype(np.int32)
+        written = loaded.written
+        lower, upper = written.row_lower[rows].copy(), written.row_upper[rows].copy()
+        award_lower, award_upper = lp.fixed_hub_award_bounds(inputs, hubs)
+        exact_lower, exact_upper = lower.copy(), upper.copy()
+        exact_lower[: lp.n], exact_upper[lp.n:] = award_lower, award_upper
+        mip_tolerance = highs.getOptions().primal_feasibility_tolerance
         highs.changeColsBounds(idx.size, idx, value, value)
+        highs.changeRowsBounds(  # type: ignore[attr-defined]  # in highspy, not in its stubs
+            rows.size, rows, exact_lower, exact_upper)
         loaded.set_integer(False)
+        spent = 0.0
         try:
-            spent = loaded.run()
-            if _termination(highs) != TerminationCondition.convergenceCriteriaSatisfied:
-                return None, spent
-            return (_funding(loaded), _duals_of(loaded)), spent
+            for tolerance in (hub_lp_tolerance(inputs, lp.unit), mip_tolerance):
+                highs.setOptionValue("primal_feasibility_tolerance", tolerance)
+                spent += loaded.run()
+                if _termination(highs) == TerminationCondition.convergenceCriteriaSatisfied:
+                    return (_funding(loaded), _duals_of(loaded)), spent
+            return None, spent
         finally:
+            highs.setOptionValue("primal_feasibility_tolerance", mip_tolerance)
             loaded.set_integer(True)
+            highs.changeRowsBounds(  # type: ignore[attr-defined]
+                rows.size, rows, lower, upper)
             highs.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.ones(idx.size))
 
 
@@ -463,6 +494,25 @@ def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
     term = np.flatnonzero(error > TANGENT_TARGET * share)
     return neighbours(term, x[term] / s[term], share / (coef * s)[term],
                       NEIGHBOURS[_size(inputs)])
+
+
+def hub_lp_tolerance(inputs: ModelInputs, unit_busd: float) -> float:
+    """The primal feasibility tolerance (money units of ``unit_busd``) of the LP with
+    the hubs fixed, which gives a hub plan its funding: ``HUB_LP_TOLERANCE_SHARE`` of
+    the checker's money tolerance (``check.money_tolerance_usd``), so that every money
+    row it solves (awards, region caps and floors, exclusions, instrument shares,
+    group minimums, the budget) holds to within what the checker allows, kept within
+    ``HUB_LP_TOLERANCE_RANGE`` (HiGHS accepts no less than 1e-10; 1e-7 is its LP default).
+
+    >>> from optimizer import load_regions, load_scenario
+    >>> from optimizer.engine.inputs import resolve
+    >>> inputs = resolve(load_regions("states"), load_scenario())  # $80B: $80 allowed
+    >>> f"{hub_lp_tolerance(inputs, 1.0):.0e}"  # $8 in $B
+    '8e-09'
+    """
+    money_units = money_tolerance_usd(inputs.scenario.budget) / (unit_busd * BUSD)
+    low, high = HUB_LP_TOLERANCE_RANGE
+    return float(np.clip(HUB_LP_TOLERANCE_SHARE * money_units, low, high))
 
 
 def _set_options(loaded: HighsLP, inputs: ModelInputs) -> None:
