@@ -133,6 +133,8 @@ def test_the_tab_names_renames_duplicates_and_keeps_current_plan_free(
 
     monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path))
     at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=60).run()
+    at.session_state["tab"] = "Save & compare"  # a click on the tab: a closed tab is not drawn
+    at.run()
     at.text_input(key="plan_name").set_value("Current plan")
     at.button(key="save").click().run()
     assert any("names the plan on screen" in e.value for e in at.error)
