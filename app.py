@@ -240,9 +240,12 @@ def trial_solve(regions: Regions, base: Any) -> None:
         raise outcome
 
 
+UPLOADERS = ("up_csv", "up_geo", "up_yaml")  # the regions CSV, its shapes, a scenario YAML
+
+
 def try_upload() -> None:
     """Read the uploaded files; show them only if they solve, else keep everything as it was."""
-    csv, geo, yaml = (ss.get(k) for k in ("up_csv", "up_geo", "up_yaml"))
+    csv, geo, yaml = (ss.get(k) for k in UPLOADERS)
     ss["upload_error"] = None
     if csv is None and yaml is None:
         restore_before_upload()
@@ -433,7 +436,7 @@ if ss.get("widgets_for") != (regions.sha256, base.fingerprint()):
 uploads = st.sidebar.expander("Bring your own data", key="open_uploads", on_change="rerun")
 # folded and empty, it is not drawn; a file in an uploader keeps it drawn, since an
 # uploader not drawn would drop its file
-if uploads.open or any(ss.get(k) is not None for k in ("up_csv", "up_geo", "up_yaml")):
+if uploads.open or any(ss.get(k) is not None for k in UPLOADERS):
     with uploads:
         st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
                    f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
@@ -509,13 +512,16 @@ for key in ("hub_gcol", "hub_one"):
         ss[key] = ctl.NONE
 docs = ctl.pack_docs()
 modified = ctl.pack_changes(base)
-if rules := folded(sb, "Program rules", "open_rules"):
+rules = folded(sb, "Program rules", "open_rules")
+if rules is not None:
     rules.multiselect("Constraint packs", list(docs), key="packs", on_change=on_packs,
                       persist_state=PAGE,
                       help="Named sets of rules from statute or practice. "
                            + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
-    for pack in ss.get("packs") or []:
-        rules.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
+for pack in ss.get("packs") or []:  # under the picker; beneath the section while it is folded
+    (sb if rules is None else rules).caption(
+        ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
+if rules is not None:
     hubs_on = knob(rules, "hubs_on")
     h1, h2 = rules.columns(2)
     for where, key in ((h1, "hub_kmin"), (h2, "hub_kmax"), (h1, "hub_amin"), (h2, "hub_amax")):
@@ -523,9 +529,6 @@ if rules := folded(sb, "Program rules", "open_rules"):
     knob(rules, "hub_gcol", options=group_options, disabled=not hubs_on)
     knob(rules, "hub_gmin", disabled=not hubs_on)
     knob(rules, "hub_one", options=group_options, disabled=not hubs_on)
-else:
-    for pack in ss.get("packs") or []:  # what is on, while the section is folded
-        sb.caption(ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
 
 # --------------------------------------------------------------------------- solve
 
@@ -541,9 +544,7 @@ if how := folded(st, "How to read this", "open_how"):
 
 for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
     st.info(note)
-facts_box = st.expander("The article's facts, measured on these regions", key="facts_open",
-                        on_change="rerun")
-if facts_box.open:
+if facts_box := folded(st, "The article's facts, measured on these regions", "facts_open"):
     facts_box.caption("How concentrated each measured indicator is (top-10 regions' share of "
                       "the total, Gini over regions; empty cells count as 0), beside what the "
                       "article states.")
@@ -642,10 +643,8 @@ with tab_map:
                        + " Hover a region for its numbers; the Region detail tab shows one in full.")
         if spread := maps.spread_note(result.regions, metric):
             st.info(spread)
-        ranked = st.expander(f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
-                             "numbers as a table)", expanded=geojson is None, key="ranked_open",
-                             on_change="rerun")
-        if ranked.open:  # a closed expander's table is not sent on every change
+        if ranked := folded(st, f"Ranked by {maps.MAP_METRICS[metric].label.lower()} (the map's "
+                            "numbers as a table)", "ranked_open", expanded=geojson is None):
             ranked.dataframe(maps.ranked_table(result.regions, metric), hide_index=True,
                              width="stretch", height=240)
 
@@ -946,9 +945,7 @@ with tab_agree:
         rows = []
         for j, preset in enumerate(presets):
             start = cui.widget_defaults(j, preset, result.scenario)
-            box = st.expander(f"Stakeholder {j + 1}", expanded=j == 0, key=f"agree_open_{j}",
-                              on_change="rerun")
-            if box.open:  # a closed stakeholder's widgets are not drawn (they keep their values)
+            if box := folded(st, f"Stakeholder {j + 1}", f"agree_open_{j}", expanded=j == 0):
                 box.text_input("Name", start[f"agree_name_{j}"], key=f"agree_name_{j}",
                                persist_state=PAGE)
                 cols = box.columns(2)
