@@ -657,8 +657,10 @@ with tab_table:
                                                         "Capacity after", "Share before", "Share after",
                                                         "Excluded", "Hub")]
         shown = table.assign(**{c: table[c] / 1e6 for c in money},
-                             **{c: table[c] * 100 for c in ("Share before", "Share after")})
-        st.dataframe(shown, width="stretch", height=560, column_config={
+                             **{c: table[c] * 100 for c in ("Share before", "Share after")}
+                             ).rename_axis("Region ID")
+        # as tall as its rows (35 px each, and the header's), up to 15 rows before it scrolls
+        st.dataframe(shown, width="stretch", height=min(560, 35 * (len(shown) + 1) + 3), column_config={
             **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
             "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
             "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
