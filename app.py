@@ -483,7 +483,9 @@ if total > 0:
                                                    for k, v in raw.items() if v > 0))
 if box := folded(sb, "Instruments (assumptions)", "open_instruments"):
     for name in base.instruments:
-        knob(box, "eff_", name, label=ctl.knob("eff_").text(columns.instrument_label(name)))
+        for k in base.instruments[name].yields:
+            knob(box, "yld_", f"{name}.{k}", label=f"{columns.instrument_label(name)}: "
+                 f"{columns.label(k)} per $1B ({columns.unit(k)})")
 if box := folded(sb, "Spread constraints", "open_spread"):
     for key in ("topk_on", "topk_k", "topk_share", "pcf_on", "pcf"):
         knob(box, key)

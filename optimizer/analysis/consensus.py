@@ -3,7 +3,7 @@
 Two analyses share one construction. The response ``tau`` (in $B) of every region and
 instrument depends only on the funding and the saturation scale, so people who weight
 the indicators differently (their own baseline ``c0_k`` and multipliers ``m_k``), who
-assume another complementarity theta, or samples of the instruments' effectiveness
+assume another complementarity theta, or samples of the instruments' yields
 ``a_i``, differ only in coefficients. The base scenario's model (``model.build_model``:
 segments, ``tau`` and every rule) is built once; each *view* (a stakeholder, or a
 sample) adds its own per-capita capacity rows ``y_k * 100 * share = c0_k + sum_i a_i
@@ -15,7 +15,7 @@ its objective S_k is the model's objective for that view.
   maximizes the smallest share of attainable gain t = min_k (S_k - S_k0)/(S_k* - S_k0)
   and, with t held, the mean share (so no stakeholder loses for nothing).
 - ``robust_plan``: N samples of weights (the sensitivity samplers), theta and the
-  effectiveness; maximize the mean of S over them (sample-average approximation), its
+  yields; maximize the mean of S over them (sample-average approximation), its
   CVaR at level alpha (Rockafellar-Uryasev), or the worst case; then compare the plan
   with the base scenario's own plan on fresh, independent samples.
 
@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from optimizer.analysis.evidence import evidence_ranges, yield_scale_range
 from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights, spec_error
 from optimizer.engine.data import REGION_SETS, Regions
@@ -171,7 +172,7 @@ class OutOfSample(_Strict):
 
 
 class RobustPlanSpec(SpecCommon):
-    """N samples of weights, theta and effectiveness; the plan that does best over them."""
+    """N samples of weights, theta and yields; the plan that does best over them."""
 
     analysis: Literal["robust-plan"] = "robust-plan"
     samples: int = Field(default=100, ge=1, le=5_000, description="N")
@@ -181,7 +182,12 @@ class RobustPlanSpec(SpecCommon):
     weights: WeightSampler | None = Field(
         default_factory=WeightSampler, description="null: the base scenario's weights")
     complementarity: Distribution | None = None
-    effectiveness: dict[str, Distribution] = Field(default_factory=dict)
+    yields: dict[str, Distribution] = Field(
+        default_factory=dict, description="per instrument, a multiplier on all its yields "
+                                          "(1 = the base scenario's)")
+    prior: Literal["evidence"] | None = Field(default=None, description=(
+        "evidence: theta and each instrument's yield multiplier drawn triangular over their "
+        "documented ranges (docs/evidence.md), unless given above"))
     out_of_sample: OutOfSample = Field(default_factory=OutOfSample)
     funded_threshold_usd: USD = Field(default=1e6, description="a region counts as funded from here")
     chunk_size: int = Field(default=25, ge=1, le=10_000)
@@ -193,11 +199,21 @@ class RobustPlanSpec(SpecCommon):
             if lo < 0 or hi > 1:
                 raise ValueError("complementarity: theta lies in [0, 1]; use uniform or "
                                  "triangular within it")
-        for name, dist in self.effectiveness.items():
-            if dist.lognormal is None and dist.bounds()[0] <= 0:
-                raise ValueError(f"effectiveness.{name}: effectiveness must stay positive; use "
-                                 "a lower bound above 0 or lognormal")
+        for name, dist in self.yields.items():
+            if dist.lognormal is None and dist.bounds()[0] < 0:
+                raise ValueError(f"yields.{name}: a yield multiplier cannot be negative; use "
+                                 "a lower bound of 0 or more, or lognormal")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_effectiveness(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "effectiveness" in data:
+            raise ValueError("effectiveness was replaced by `yields`: per instrument, a "
+                             "distribution of a multiplier on all its yields, e.g. "
+                             "`yields: {research: {uniform: [0.78, 1.26]}}` (docs/evidence.md "
+                             "gives each yield's range)")
+        return data
 
 
 def _validated(model: type[BaseModel], data: Any, source: str, kind: str) -> Any:
@@ -248,12 +264,12 @@ class View:
     """A way of scoring plans: the base scenario with some judgments changed.
 
     ``changes`` are top-level scenario keys (weights, spread_weight, complementarity)
-    and ``effectiveness`` the instruments' a_i; ``inputs`` the resolved arrays.
+    and ``yield_scale`` a multiplier per instrument on its yields; ``inputs`` the arrays.
     """
 
     name: str
     changes: dict[str, Any]
-    effectiveness: dict[str, float]
+    yield_scale: dict[str, float]
     scenario: Scenario
     inputs: ModelInputs
 
@@ -279,30 +295,35 @@ def exact_score(inputs: ModelInputs, x_busd: np.ndarray) -> float:
 
 
 def view_scenario(base: Scenario, changes: dict[str, Any],
-                  effectiveness: dict[str, float] | None = None, source: str = "view") -> Scenario:
+                  yield_scale: dict[str, float] | None = None, source: str = "view") -> Scenario:
     """The base scenario with a view's judgments. Top-k incumbent exclusions are named
     explicitly elsewhere (``rules_scenario``): a view never changes who may be funded."""
     data = base.to_dict()
     data.update(changes)
-    for name, value in (effectiveness or {}).items():
+    for name, value in (yield_scale or {}).items():
         if name not in data["instruments"]:
-            raise ScenarioError(f"{source}.effectiveness.{name}: not an instrument of the base "
+            raise ScenarioError(f"{source}.yields.{name}: not an instrument of the base "
                                 f"scenario; instruments are {sorted(data['instruments'])}")
-        data["instruments"][name] = {**data["instruments"][name],
-                                     "effectiveness_per_busd": float(value)}
+        data["instruments"][name] = scaled_yields(data["instruments"][name], value)
     return scenario_from_dict(data, source=source)
 
 
+def scaled_yields(instrument: dict[str, Any], scale: float) -> dict[str, Any]:
+    """An instrument (as a mapping) with every yield multiplied by ``scale``."""
+    return {**instrument, "yields": {k: float(v) * float(scale)
+                                     for k, v in instrument["yields"].items()}}
+
+
 def make_view(regions: Regions, base: Scenario, name: str, changes: dict[str, Any],
-              effectiveness: dict[str, float] | None = None, source: str | None = None) -> View:
+              yield_scale: dict[str, float] | None = None, source: str | None = None) -> View:
     """Resolve one view against the regions; a bad key names where it came from."""
     where = source or name
-    scenario = view_scenario(base, changes, effectiveness, source=where)
+    scenario = view_scenario(base, changes, yield_scale, source=where)
     try:
         inputs = resolve(regions, scenario)
     except PlaceFundError as err:
         raise type(err)(f"{where}: {err}") from None
-    return View(name, dict(changes), dict(effectiveness or {}), scenario, inputs)
+    return View(name, dict(changes), dict(yield_scale or {}), scenario, inputs)
 
 
 def rules_inputs(regions: Regions, base: Scenario) -> ModelInputs:
@@ -871,32 +892,51 @@ def run_consensus_spec(spec: ConsensusSpec, base_dir: str | Path = ".",
 
 def draw_samples(spec: RobustPlanSpec, base: Scenario, count: int, seed: int) -> pd.DataFrame:
     """``count`` samples: one row each, weights ``w_<indicator>`` (normalized),
-    ``complementarity`` and ``a_<instrument>`` (effectiveness per $1B)."""
+    ``complementarity`` and ``y_<instrument>`` (a multiplier on its yields)."""
     rng = np.random.default_rng([seed, 15])
     if spec.weights is not None:
         weights = sample_weights(spec.weights, base, count, seed)
     else:
         weights = pd.DataFrame([base.normalized_weights] * count)
     table = weights.add_prefix("w_").reset_index(drop=True)
-    table["complementarity"] = (spec.complementarity.draw(rng, count)
-                                if spec.complementarity is not None
+    theta, scales = spec.complementarity, dict(spec.yields)
+    if spec.prior == "evidence":
+        theta, scales = evidence_distributions(base, theta, scales)
+    table["complementarity"] = (theta.draw(rng, count) if theta is not None
                                 else np.full(count, base.complementarity))
     for name in base.instruments:
-        dist = spec.effectiveness.get(name)
-        table[f"a_{name}"] = (dist.draw(rng, count) if dist is not None
-                              else np.full(count, base.instruments[name].effectiveness_per_busd))
-    unknown = sorted(set(spec.effectiveness) - set(base.instruments))
+        dist = scales.get(name)
+        table[f"y_{name}"] = dist.draw(rng, count) if dist is not None else np.ones(count)
+    unknown = sorted(set(spec.yields) - set(base.instruments))
     if unknown:
-        raise ScenarioError(f"effectiveness: {unknown} are not instruments of the base scenario; "
+        raise ScenarioError(f"yields: {unknown} are not instruments of the base scenario; "
                             f"they are {sorted(base.instruments)}")
     table.insert(0, "sample_id", np.arange(count))
     return table
 
 
+def evidence_distributions(base: Scenario, theta: Distribution | None,
+                           scales: dict[str, Distribution]
+                           ) -> tuple[Distribution | None, dict[str, Distribution]]:
+    """The evidence prior: theta triangular over its documented range and each
+    instrument's yield multiplier triangular over (low, 1, high) relative to the central
+    values; what the spec gives itself is kept."""
+    ranges = evidence_ranges(base)
+    if theta is None and "complementarity" in ranges:
+        r = ranges["complementarity"]
+        theta = Distribution(triangular=(r.low, r.central, r.high))
+    out = dict(scales)
+    for name in base.instruments:
+        span = yield_scale_range(base, name)
+        if name not in out and span is not None:
+            out[name] = Distribution(triangular=(span[0], 1.0, span[1]))
+    return theta, out
+
+
 def sample_changes(row: pd.Series) -> tuple[dict[str, Any], dict[str, float]]:
-    """A sample row as (scenario changes, effectiveness by instrument)."""
+    """A sample row as (scenario changes, yield multiplier by instrument)."""
     weights = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("w_")}
-    effect = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("a_")}
+    effect = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("y_")}
     return {"weights": weights, "complementarity": float(row["complementarity"])}, effect
 
 
@@ -1062,7 +1102,8 @@ def _core_index(regions: Regions, base: Scenario, fresh: pd.DataFrame, backend: 
     for _, row in fresh.iterrows():
         changes, effect = sample_changes(row)
         flat: dict[str, Any] = dict(changes)
-        flat.update({f"instruments.{k}.effectiveness_per_busd": v for k, v in effect.items()})
+        flat.update({f"instruments.{k}.yields": scaled_yields(base.instruments[k].model_dump(
+            mode="json"), v)["yields"] for k, v in effect.items()})
         runs.append(Run(int(row["sample_id"]), flat))
     store = None
     chunks = execute(runs, payload_for(regions, base), backend, chunk_size=chunk_size, store=store)

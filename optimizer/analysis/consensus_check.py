@@ -55,13 +55,14 @@ def check_plan_dir(directory: str | Path) -> CheckReport:
 
 
 def _scoring_scenario(base: Scenario, changes: dict[str, Any],
-                      effectiveness: dict[str, float] | None = None) -> Scenario:
+                      yield_scale: dict[str, float] | None = None) -> Scenario:
     """The base scenario with a view's judgments and no rules: only its metrics are read."""
     data = base.to_dict()
     data.update(changes)
-    for name, value in (effectiveness or {}).items():
-        data["instruments"][name] = {**data["instruments"][name],
-                                     "effectiveness_per_busd": float(value)}
+    for name, value in (yield_scale or {}).items():
+        ins = data["instruments"][name]
+        data["instruments"][name] = {**ins, "yields": {k: float(v) * float(value)
+                                                       for k, v in ins["yields"].items()}}
     data.update(exclusions={"regions": [], "top_k_incumbents": 0, "instruments": {}}, hubs=None,
                 top_k_share_cap=None, per_capita_floor=None, region_bounds={},
                 group_min_shares={}, instrument_shares={}, packs=[])
@@ -188,7 +189,7 @@ def _sample_scenarios(base: Scenario, table: pd.DataFrame) -> list[tuple[int, Sc
     out = []
     for _, row in table.iterrows():
         weights = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("w_")}
-        effect = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("a_")}
+        effect = {k[2:]: float(v) for k, v in row.items() if str(k).startswith("y_")}
         sc = _scoring_scenario(base, {"weights": weights,
                                       "complementarity": float(row["complementarity"])}, effect)
         out.append((int(row["sample_id"]), sc))

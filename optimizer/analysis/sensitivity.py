@@ -7,7 +7,7 @@ remote scheduler; identical numbers in each) and returns tidy tables, plotly
 figures and a summary. Analyses:
 
 - ``sweep``: a grid over any scenario parameters (``budget``, ``spread_weight``,
-  ``weights.cs_doctorates``, ``instruments.venture.effectiveness_per_busd`` ...).
+  ``weights.cs_doctorates``, ``instruments.venture.yields.ai_vc_musd`` ...).
 - ``robust``: indicator weights sampled uniformly on the simplex (optionally within
   ranges and orderings such as ``ai_job_postings >= ai_vc_musd``); per region the
   core index (share of samples in which it is funded), allocation quantiles and
@@ -38,6 +38,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from optimizer.analysis.charts import figures_for, write_html
+from optimizer.analysis.evidence import evidence_ranges
 from optimizer.analysis.ranging import funded_set_ranging, lp_ranging
 from optimizer.analysis.runs import (
     Backend,
@@ -131,6 +132,9 @@ class RobustSpec(SpecBase):
     analysis: Literal["robust"]
     runs: int = Field(default=1000, ge=1, le=1_000_000)
     weights: WeightSampler = Field(default_factory=WeightSampler)
+    prior: Literal["evidence"] | None = Field(default=None, description=(
+        "evidence: each run also draws theta, q_min, saturations and yields uniformly within "
+        "their documented ranges (docs/evidence.md)"))
 
 
 class ParetoSpec(SpecBase):
@@ -147,6 +151,9 @@ class TornadoSpec(SpecBase):
     analysis: Literal["tornado"]
     change: float = Field(default=0.2, gt=0, lt=1)
     parameters: list[str] | None = None
+    prior: Literal["evidence"] | None = Field(default=None, description=(
+        "evidence: move each documented parameter to its low and high (docs/evidence.md) "
+        "instead of +/- change"))
 
 
 class SobolSpec(SpecBase):
@@ -162,6 +169,8 @@ class SobolSpec(SpecBase):
 
     analysis: Literal["sobol"]
     parameters: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    prior: Literal["evidence"] | None = Field(default=None, description=(
+        "evidence: add every documented parameter over its range (docs/evidence.md)"))
     weights: bool = True
     base_samples: int = Field(default=64, ge=4, le=1_000_000,
                               description="N; runs = N * (factors + 2); a power of 2 is best")
@@ -242,6 +251,10 @@ def prepare(spec: Spec, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
 # --- runs ---------------------------------------------------------------------
 
 def _check_path(base: dict[str, Any], path: str) -> None:
+    if path.endswith("effectiveness_per_busd"):
+        raise ScenarioError(f"vary: '{path}': effectiveness_per_busd was replaced by yields; "
+                            "vary 'instruments.<name>.yields.<indicator>' (what $1B raises, in "
+                            "the indicator's unit), or use `prior: evidence`")
     node: Any = base
     for key in path.split("."):
         if not isinstance(node, dict) or key not in node:
@@ -318,9 +331,12 @@ def _tornado_parameters(spec: TornadoSpec, base: Scenario) -> list[str]:
         for p in params:
             _check_path(base.to_dict(), p)
         return params
+    if spec.prior == "evidence":
+        return list(evidence_ranges(base))
     return (["budget", "spread_weight", "complementarity"]
             + [f"weights.{k}" for k in base.weights]
-            + [f"instruments.{i}.effectiveness_per_busd" for i in base.instruments])
+            + [f"instruments.{i}.yields.{k}" for i, ins in base.instruments.items()
+               for k in ins.yields])
 
 
 def _get(base: dict[str, Any], path: str) -> Any:
@@ -333,23 +349,38 @@ def _get(base: dict[str, Any], path: str) -> Any:
 def _tornado_runs(spec: TornadoSpec, base: Scenario) -> list[Run]:
     base_dict = base.to_dict()
     runs = [Run(0, {})]
+    ranges = evidence_ranges(base) if spec.prior == "evidence" else {}
     for path in _tornado_parameters(spec, base):
         value = _get(base_dict, path)
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ScenarioError(f"parameters: '{path}' is not a number in the scenario")
-        for factor in (1 - spec.change, 1 + spec.change):
-            new = value * factor
+        ends = ((ranges[path].low, ranges[path].high) if path in ranges
+                else (value * (1 - spec.change), value * (1 + spec.change)))
+        for new in ends:
             if path in ("spread_weight", "complementarity"):
                 new = min(max(new, 0.0), 1.0)
             runs.append(Run(len(runs), {path: float(new)}))
     return runs
 
 
+def _prior_draws(base: Scenario, runs: int, seed: int) -> list[dict[str, float]]:
+    """Per run, every documented parameter drawn uniformly within its evidence range."""
+    rng = np.random.default_rng([seed, 21])
+    ranges = evidence_ranges(base)
+    draws = {path: rng.uniform(r.low, r.high, size=runs) for path, r in ranges.items()}
+    return [{path: float(v[i]) for path, v in draws.items()} for i in range(runs)]
+
+
 def sobol_problem(spec: SobolSpec, base: Scenario) -> dict[str, Any]:
     """The SALib problem: one factor per parameter range, one per weight."""
     base_dict = base.to_dict()
     names, bounds = [], []
-    for path, (low, high) in spec.parameters.items():
+    given = dict(spec.parameters)
+    if spec.prior == "evidence":
+        for path, r in evidence_ranges(base).items():
+            if r.low < r.high:
+                given.setdefault(path, (r.low, r.high))
+    for path, (low, high) in given.items():
         _check_path(base_dict, path)
         if not low < high:
             raise ScenarioError(f"parameters.{path}: low ({low}) must be below high ({high})")
@@ -423,7 +454,9 @@ def build_runs(spec: Spec, regions: Regions, base: Scenario) -> list[Run]:
         return _sweep_runs(spec, base)
     if isinstance(spec, RobustSpec):
         w = sample_weights(spec.weights, base, spec.runs, spec.seed)
-        return [Run(i, {"weights": {k: float(v) for k, v in row.items()}})
+        drawn = _prior_draws(base, spec.runs, spec.seed) if spec.prior == "evidence" else None
+        return [Run(i, {"weights": {k: float(v) for k, v in row.items()},
+                        **({} if drawn is None else drawn[i])})
                 for i, row in enumerate(w.to_dict("records"))]
     if isinstance(spec, TornadoSpec):
         return _tornado_runs(spec, base)

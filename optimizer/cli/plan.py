@@ -24,6 +24,7 @@ def solve(
     from optimizer.analysis.facts import filled_sentence
     from optimizer.engine.data import REGION_SETS
     from optimizer.engine.scenario import region_set_default
+    from optimizer.report.outcomes import outcome_sentence
 
     check_out_dir(out)
     region_table = load_regions(regions, geometry=geometry)
@@ -37,6 +38,11 @@ def solve(
     plan = solve_plan(region_table, sc)
     plan.to_dir(out)
     typer.echo(plan.summary())
+    bought = outcome_sentence(plan)
+    if bought:
+        typer.echo(f"\n{bought} (Capacity points are a weighted share of these outcomes.)")
+    for note in plan.notes:
+        typer.echo(f"note: {note}")
     filled = filled_sentence(plan.filled_values, plan.scenario)
     if filled:
         typer.echo(f"\n{filled}")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.columns import unit
 from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.metrics import top_k_count
+from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
 from optimizer.engine.scenario import Scenario, load_scenario
 
 MONEY_REL_TOL = 1e-9  # of the budget ...
@@ -54,6 +56,7 @@ class CheckReport:
     metrics_after: dict[str, float] = field(default_factory=dict)
     final_points: np.ndarray | None = None  # (n,) exact final capacity, region order
     region_ids: list[str] = field(default_factory=list)
+    outcomes: Outcomes | None = None  # what the plan raises, recomputed
 
     @property
     def ok(self) -> bool:
@@ -189,7 +192,7 @@ def check_funding(
         x = np.nan_to_num(x)
     population = regions.population
     pop_share = population / population.sum()
-    c0, final = _capacity(regions, scenario, x, pop_share)
+    c0, final, report.outcomes = _capacity(regions, scenario, x, pop_share)
     report.final_points, report.region_ids = final, ids
     plan = _Plan(regions, ids, population, pop_share, list(scenario.instruments), x,
                  x.sum(axis=1), c0, final, scenario.budget, money_tolerance_usd(scenario.budget))
@@ -236,27 +239,55 @@ def _amounts(allocation: pd.DataFrame, region_ids: list[str], instrument_names: 
     return x
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """What a plan raises, recomputed: per region and raised indicator, in its own unit."""
+
+    indicators: list[str]  # (K,) raised indicators, sorted
+    before: np.ndarray  # (n, K) the published values (NaN where not published)
+    gain: np.ndarray  # (n, K)
+    totals: np.ndarray  # (K,) national totals V_k (over the regions that publish k)
+
+
 def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
-              pop_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline and final capacity (points), recomputed from the raw table with the
-    exact log response."""
+              pop_share: np.ndarray) -> tuple[np.ndarray, np.ndarray, Outcomes]:
+    """Baseline and final capacity (points) and the outcomes, recomputed from the raw
+    table: funding raises indicator k by dv_rk = sum_i e_ik m_ri s_ri ln(1 + x_ri/s_ri)
+    (k's unit) and capacity is c_r = 100 sum_k w_k (v_rk + dv_rk) / V_k."""
     used = tuple(sorted({k for k, v in scenario.weights.items() if v > 0}
                         | {k for ins in scenario.instruments.values() for k in (ins.absorbs or [])}))
     vals = _filled(regions, used, tuple(scenario.missing_policy(k) for k in used))
-    share = vals / vals.sum(axis=0)
+    totals = vals.sum(axis=0)
+    share = vals / totals
     column = {k: j for j, k in enumerate(used)}
     total_w = sum(scenario.weights.values())
-    c0 = sum(share[:, column[k]] * (w / total_w)
-             for k, w in scenario.weights.items() if w > 0) * 100.0
-    gains = np.zeros_like(x)
+    weighted = {k: w / total_w for k, w in scenario.weights.items() if w > 0}
+    raised = sorted({k for ins in scenario.instruments.values() for k in ins.yields})
+    gain = np.zeros((len(pop_share), len(raised)))
     for j, name in enumerate(scenario.instruments):
         ins = scenario.instruments[name]
-        own = c0 / 100.0 if not ins.absorbs else share[:, [column[k] for k in ins.absorbs]].mean(axis=1)
+        own = c0_share(share, column, weighted) if not ins.absorbs else \
+            share[:, [column[k] for k in ins.absorbs]].mean(axis=1)
         mult = np.maximum(own / pop_share, scenario.min_absorption) ** scenario.complementarity
         s = ins.saturation_usd * pop_share
         funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported on their own
-        gains[:, j] = ins.effectiveness_per_busd / 1e9 * mult * s * np.log1p(funded / s)
-    return c0, c0 + gains.sum(axis=1)
+        bought = mult * s * np.log1p(funded / s) / 1e9  # $B-equivalents at the yields' rates
+        for q, k in enumerate(raised):
+            gain[:, q] += ins.yields.get(k, 0.0) * bought
+    before = np.column_stack([vals[:, column[k]] if k in column else regions.column_values(k)
+                              for k in raised]) if raised else np.zeros((len(pop_share), 0))
+    v_total = np.array([totals[column[k]] if k in column else np.nansum(before[:, q])
+                        for q, k in enumerate(raised)])
+    c0 = 100.0 * c0_share(share, column, weighted)
+    final = c0 + 100.0 * sum(w * gain[:, raised.index(k)] / v_total[raised.index(k)]
+                             for k, w in weighted.items() if k in raised)
+    return c0, final, Outcomes(raised, before, gain, v_total)
+
+
+def c0_share(share: np.ndarray, column: dict[str, int], weighted: dict[str, float]) -> np.ndarray:
+    """(n,) sum_k w_k share_rk: baseline capacity as a share of the nation."""
+    return sum((share[:, column[k]] * w for k, w in weighted.items()),
+               start=np.zeros(share.shape[0]))
 
 
 @functools.lru_cache(maxsize=64)
@@ -521,6 +552,7 @@ def check_dir(directory: str | Path) -> CheckReport:
         report.violations.append(Violation(
             "objective_mismatch", abs(metrics.get("objective", np.nan) - report.objective),
             "points", f"reported {metrics.get('objective')}, recomputed {report.objective}"))
+    report.violations.extend(_outcome_mismatches(d, report, metrics))
     assert report.final_capacity is not None
     claimed = table["final_capacity"].reindex(report.final_capacity.index)
     off = (claimed - report.final_capacity).abs()
@@ -530,3 +562,64 @@ def check_dir(directory: str | Path) -> CheckReport:
             "region_capacity_mismatch", float(off.fillna(np.inf).max()), "points",
             f"regions.csv final_capacity of {worst} disagrees with the allocation"))
     return report
+
+
+def _outcome_mismatches(d: Path, report: CheckReport, metrics: Any) -> list[Violation]:
+    """outcomes.csv and metrics.json's outcomes against the recomputed natural-unit gains
+    (a plan written before outcomes existed has neither and is not held to them)."""
+    out = report.outcomes
+    if out is None or not (d / OUTCOMES_FILE).exists():
+        return []
+    table = read_table_file(d / OUTCOMES_FILE)
+    for column in OUTCOME_COLUMNS:
+        if column not in table.columns:
+            raise DataError("column missing", file=str(d / OUTCOMES_FILE), column=column)
+    expected = outcomes_table(report.region_ids, out)
+    key = ["region_id", "indicator"]
+    merged = expected.merge(table.astype({"region_id": str}), on=key, how="outer",
+                            suffixes=("", "_file"), indicator=True)
+    violations = []
+    unmatched = merged[merged["_merge"] != "both"]
+    if len(unmatched):
+        violations.append(Violation("outcome_rows", len(unmatched), "rows",
+                                    f"{OUTCOMES_FILE} rows do not match the plan's regions and "
+                                    f"raised indicators (first: {unmatched[key].iloc[0].tolist()})"))
+    both = merged[merged["_merge"] == "both"]
+    for column in ("before", "gain", "after"):
+        got = pd.to_numeric(both[f"{column}_file"], errors="coerce").to_numpy(float)
+        want = both[column].to_numpy(float)
+        bad = ~(np.isclose(got, want, rtol=METRIC_REL_TOL, atol=1e-9)
+                | (np.isnan(got) & np.isnan(want)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            violations.append(Violation(
+                "outcome_mismatch", int(bad.sum()), "rows",
+                f"{OUTCOMES_FILE} {column} of {both['region_id'].iloc[i]} / "
+                f"{both['indicator'].iloc[i]}: {got[i]} where the plan gives {want[i]}"))
+    claimed = metrics.get("outcomes") if isinstance(metrics, dict) else None
+    if isinstance(claimed, dict):
+        for q, k in enumerate(out.indicators):
+            entry = claimed.get(k)
+            gain = float(out.gain[:, q].sum())
+            if not isinstance(entry, dict) or not np.isclose(
+                    _number(entry.get("gain")), gain, rtol=METRIC_REL_TOL, atol=1e-9):
+                violations.append(Violation(
+                    "outcome_total_mismatch", 1, "indicator",
+                    f"metrics.json outcomes.{k}.gain is not the plan's {gain:,.6g}"))
+    return violations
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+OUTCOMES_FILE = "outcomes.csv"
+
+
+def outcomes_table(region_ids: list[str], out: Outcomes) -> pd.DataFrame:
+    """The recomputed outcomes as the tidy table a plan folder ships."""
+    return outcome_rows(region_ids, out.indicators, [unit(k) for k in out.indicators],
+                        out.before, out.gain)

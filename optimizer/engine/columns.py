@@ -162,6 +162,12 @@ def label(name: str) -> str:
     return entry.label if entry else name.replace("_", " ").capitalize()
 
 
+def unit(name: str) -> str:
+    """A column's unit ('jobs', '$ millions'); 'units' for a user's own column."""
+    entry = column(name)
+    return entry.unit if entry else "units"
+
+
 def label_with_unit(name: str) -> str:
     """'Software developers (jobs)'; a text or code column by its label alone."""
     entry = column(name)
@@ -291,8 +297,8 @@ _SETTING_LABELS: dict[str, str] = {
     "group_min_shares": "Group minimum shares",
     "missing_values": "Missing values",
 }
-_INSTRUMENT_FIELDS = {"effectiveness_per_busd": "points per $1B at zero funding",
-                      "saturation_usd": "saturation scale", "absorbs": "absorbed through"}
+_INSTRUMENT_FIELDS = {"yields": "what $1B raises", "saturation_usd": "saturation scale",
+                      "absorbs": "absorbed through"}
 
 
 def setting_label(path: str) -> str:
@@ -304,6 +310,8 @@ def setting_label(path: str) -> str:
         return f"Weight of {label(rest)}"
     if head == "instruments":
         name, _, field = rest.partition(".")
+        if field.startswith("yields."):
+            return f"{instrument_label(name)}: {label(field.removeprefix('yields.'))} per $1B"
         return f"{instrument_label(name)}: {_INSTRUMENT_FIELDS.get(field, field.replace('_', ' '))}"
     if head == "instrument_shares":
         name, _, bound = rest.partition(".")

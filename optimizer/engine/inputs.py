@@ -66,7 +66,10 @@ class ModelInputs:
     indicator_values: pd.DataFrame  # (n, k) after the missing-value policy
     c0: np.ndarray  # (n,) baseline capacity points, sums to 100
     multiplier: np.ndarray  # (n, m) absorptive multiplier m_ri
-    effectiveness: np.ndarray  # (m,) a_i, points per $B
+    effectiveness: np.ndarray  # (m,) a_i = 100 sum_k w_k e_ik / V_k, points per $B
+    raised: tuple[str, ...]  # (K,) the indicators some instrument yields
+    yields_per_busd: np.ndarray  # (m, K) e_ik, indicator k's unit per $B
+    national_totals: np.ndarray  # (K,) V_k, the raised indicators' national totals
     saturation_busd: np.ndarray  # (n, m) s_ri in $B
     budget_busd: float
     floor_busd: np.ndarray  # (n,)
@@ -161,12 +164,14 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     data = scenario.to_dict()
     n = len(regions)
     _check_weights(regions, scenario, data)
-    instruments = _instrument_absorbs(regions, data)
+    instruments = _instrument_specs(regions, data)
     _check_spread_measure(scenario, n)
     baseline = _baseline(regions, scenario, instruments)
+    _fallback_yields(scenario, instruments, baseline)
     names = tuple(instruments)
-    multiplier, effectiveness, saturation = _response_scales(scenario, names, instruments,
-                                                             baseline, regions.population)
+    multiplier, saturation = _response_scales(scenario, names, instruments, baseline,
+                                              regions.population)
+    raised, yields, totals, effectiveness = _yields(scenario, names, instruments, baseline)
     budget = scenario.budget / BUSD
     if budget <= 0:
         raise ScenarioError("budget: must be positive")
@@ -187,6 +192,7 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         scenario=resolved, regions=regions, instruments=names, population=regions.population,
         filled_values=baseline.filled, indicator_values=baseline.values, c0=baseline.c0,
         multiplier=multiplier, effectiveness=effectiveness, saturation_busd=saturation,
+        raised=raised, yields_per_busd=yields, national_totals=totals,
         budget_busd=budget, floor_busd=floor, cap_busd=cap, allowed=allowed,
         instrument_min_share=lo, instrument_max_share=hi, groups=groups,
         excluded_ids=tuple(excluded),
@@ -215,25 +221,60 @@ def _check_weights(regions: Regions, scenario: Scenario, data: dict[str, Any]) -
         raise ScenarioError("weights: all weights are zero")
 
 
-def _instrument_absorbs(regions: Regions, data: dict[str, Any]) -> dict[str, Any]:
-    """The instruments (as mappings), each absorbing through indicators the regions
-    have: the default instruments fall back to the index with a user's table."""
+def _instrument_specs(regions: Regions, data: dict[str, Any]) -> dict[str, Any]:
+    """The instruments (as mappings), each absorbing through and yielding indicators the
+    regions have. With a table of the user's own, the default instruments absorb through
+    the capacity index, and an instrument whose default yield columns the table lacks
+    is marked (``yields: None``) for ``_fallback_yields``."""
     indicators = set(regions.indicators)
-    instruments = dict(data["instruments"])
-    default_instruments = instruments == _default_dict()["instruments"]
+    instruments = {k: dict(v) for k, v in data["instruments"].items()}
+    default_instruments = data["instruments"] == _default_dict()["instruments"]
     for name, spec in instruments.items():
         absorbs = spec["absorbs"]
         if absorbs:
             missing = sorted(set(absorbs) - indicators)
             if missing and default_instruments:
                 # contract: with a user's CSV the default instruments absorb through the index
-                instruments[name] = {**spec, "absorbs": None}
+                spec["absorbs"] = None
             elif missing:
                 raise ScenarioError(
                     f"instruments.{name}.absorbs: {missing} not indicator column(s) of "
                     f"{regions.source}; its indicators are {sorted(indicators)}"
                 )
+        missing = sorted(set(spec["yields"]) - indicators)
+        if missing and default_instruments:
+            spec["yields"] = None
+        elif missing:
+            raise ScenarioError(
+                f"instruments.{name}.yields: {missing} not indicator column(s) of "
+                f"{regions.source}; name what $1B of {name} raises in its columns "
+                f"{sorted(indicators)}, in each column's own unit"
+            )
     return instruments
+
+
+@functools.cache
+def default_points_per_busd() -> dict[str, float]:
+    """Capacity points per $1B of each default instrument in the default states plan."""
+    from optimizer.engine.data import load_regions
+
+    inputs = resolve(load_regions("states"), default_scenario())
+    return dict(zip(inputs.instruments, inputs.effectiveness.tolist(), strict=True))
+
+
+def _fallback_yields(scenario: Scenario, instruments: dict[str, Any], baseline: _Baseline) -> None:
+    """Yields for default instruments whose columns a user's table lacks: each raises
+    every weighted indicator by the same share of its national total per $1B as it
+    raises the default states capacity index (so it buys the same points per $1B)."""
+    pending = [name for name, spec in instruments.items() if spec["yields"] is None]
+    if not pending:
+        return
+    share_per_busd = {k: v / 100.0 for k, v in default_points_per_busd().items()}
+    totals = baseline.totals
+    for name in pending:
+        instruments[name]["yields"] = {
+            k: float(share_per_busd[name] * totals[baseline.column[k]])
+            for k, w in scenario.weights.items() if w > 0}
 
 
 def _check_spread_measure(scenario: Scenario, n: int) -> None:
@@ -256,6 +297,8 @@ class _Baseline:
     shares: np.ndarray  # (n, used), each column sums to 1
     column: dict[str, int]  # indicator -> column of ``shares``
     c0: np.ndarray  # (n,) baseline capacity points, sums to 100
+    totals: np.ndarray  # (used,) national totals V_k
+    raw: Any = None  # column -> (n,) the raw column (NaN where not published)
 
 
 def _baseline(regions: Regions, scenario: Scenario, instruments: dict[str, Any]) -> _Baseline:
@@ -273,14 +316,14 @@ def _baseline(regions: Regions, scenario: Scenario, instruments: dict[str, Any])
     column = {k: j for j, k in enumerate(used)}
     weights = {k: w for k, w in scenario.normalized_weights.items() if w > 0}
     c0 = 100.0 * (shares[:, [column[k] for k in weights]] @ np.array(list(weights.values())))
-    return _Baseline(values, filled, shares, column, c0)
+    return _Baseline(values, filled, shares, column, c0, totals, regions.column_values)
 
 
 def _response_scales(
     scenario: Scenario, names: tuple[str, ...], instruments: dict[str, Any],
     baseline: _Baseline, population: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The response's multipliers m_ri, effectiveness a_i and saturation s_ri ($B)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The response's multipliers m_ri and saturation s_ri ($B)."""
     pop_share = population / population.sum()
     intensity = np.empty((len(population), len(names)))
     for j, name in enumerate(names):
@@ -289,9 +332,27 @@ def _response_scales(
                      else baseline.shares[:, [baseline.column[k] for k in absorbs]].mean(axis=1))
         intensity[:, j] = own_share / pop_share
     multiplier = np.maximum(intensity, scenario.min_absorption) ** scenario.complementarity
-    effectiveness = np.array([scenario.instruments[k].effectiveness_per_busd for k in names])
-    saturation = np.outer(pop_share, [scenario.instruments[k].saturation_usd / BUSD for k in names])
-    return multiplier, effectiveness, saturation
+    saturation = np.outer(pop_share, [instruments[k]["saturation_usd"] / BUSD for k in names])
+    return multiplier, saturation
+
+
+def _yields(
+    scenario: Scenario, names: tuple[str, ...], instruments: dict[str, Any], baseline: _Baseline,
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """The raised indicators, yields e_ik per $B (m, K), their national totals V_k and the
+    points per $B they are worth, a_i = 100 * sum_k w_k e_ik / V_k."""
+    raised = tuple(sorted({k for name in names for k in instruments[name]["yields"]}))
+    yields = np.array([[float(instruments[name]["yields"].get(k, 0.0)) for k in raised]
+                       for name in names]).reshape(len(names), len(raised))
+    weights = scenario.normalized_weights
+    w = np.array([weights.get(k, 0.0) for k in raised])
+    # a column only yielded (no weight, no absorption) counts nothing: its total, for
+    # reporting, is over the regions where it is published
+    totals = np.array([baseline.totals[baseline.column[k]] if k in baseline.column
+                       else np.nansum(baseline.raw(k)) for k in raised])
+    valued = w > 0
+    points = 100.0 * (yields[:, valued] / totals[valued]) @ w[valued]
+    return raised, yields, totals, points
 
 
 def _region_bounds(regions: Regions, scenario: Scenario,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 METRIC_NAMES = (
     "spread_adjusted_capacity",
@@ -104,3 +105,30 @@ def concentration(
         "hoover": hoover,
         "spread_adjusted_capacity_hoover": 100.0 * mu * (1.0 - spread_weight * hoover),
     }
+
+
+OUTCOME_COLUMNS = ("region_id", "indicator", "unit", "before", "gain", "after")
+
+
+def outcome_rows(region_ids: list[str], indicators: list[str], units: list[str],
+                 before: np.ndarray, gain: np.ndarray) -> pd.DataFrame:
+    """What a plan raises, tidy: one row per region and raised indicator, in the
+    indicator's own unit; ``after = before + gain``, empty where ``before`` is not
+    published for the region (the gain is still there)."""
+    n, k = gain.shape
+    return pd.DataFrame({
+        "region_id": np.repeat(np.asarray(region_ids, dtype=object), k),
+        "indicator": np.tile(np.asarray(indicators, dtype=object), n),
+        "unit": np.tile(np.asarray(units, dtype=object), n),
+        "before": before.ravel(),
+        "gain": gain.ravel(),
+        "after": (before + gain).ravel(),
+    })
+
+
+def outcome_totals(indicators: list[str], national_before: np.ndarray,
+                   gain: np.ndarray) -> dict[str, dict[str, float]]:
+    """National totals per raised indicator: before (V_k), gain, after."""
+    total_gain = gain.sum(axis=0)
+    return {k: {"before": float(v), "gain": float(g), "after": float(v + g)}
+            for k, v, g in zip(indicators, national_before, total_gain, strict=True)}

@@ -23,14 +23,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.engine import columns
 from optimizer.engine.data import REGION_SETS, read_json_file, read_table_file
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.inputs import BUSD, ModelInputs
-from optimizer.engine.metrics import concentration, top_k_count
-from optimizer.engine.response import gain_points, marginal_points_per_busd, per_capita
+from optimizer.engine.metrics import (
+    OUTCOME_COLUMNS,
+    concentration,
+    outcome_rows,
+    outcome_totals,
+    top_k_count,
+)
+from optimizer.engine.response import (
+    gain_points,
+    indicator_gains,
+    marginal_points_per_busd,
+    per_capita,
+)
 from optimizer.engine.scenario import Scenario, load_scenario, usd
 
 PLAN_FILES = ("allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv")
+OUTCOMES_FILE = "outcomes.csv"  # written by plans made since outcomes exist
 PLAN_GEOMETRY = "geometry.geojson"  # beside them when the regions are a CSV of the user's own
 BINDING_TOL = 1e-7
 MARGINAL_COLUMNS = ["constraint", "target", "marginal_value", "unit", "binding", "explanation"]
@@ -164,6 +177,18 @@ class AllocationResult:
     geometry_path: Path | None = None
     funding_matrix_usd: np.ndarray | None = field(default=None, repr=False)
     final_capacity_array: np.ndarray | None = field(default=None, repr=False)
+    outcomes_table: pd.DataFrame | Callable[[], pd.DataFrame] | None = field(default=None,
+                                                                            repr=False)
+    outcome_totals: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        """What the plan raises, per region and raised indicator, in the indicator's own
+        unit: region_id, indicator, unit, before, gain, after (built on first read;
+        empty for a plan folder written before outcomes existed)."""
+        if self.outcomes_table is None:
+            return pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        return self._built("outcomes_table")
 
     @property
     def allocation(self) -> pd.DataFrame:
@@ -241,6 +266,8 @@ class AllocationResult:
             "metrics": {"before": self.metrics_before, "after": self.metrics_after},
             "approximation": self.approximation,
             "filled_missing_values": self.filled_values,
+            "outcomes": {k: {"label": columns.label(k), "unit": columns.unit(k), **v}
+                         for k, v in self.outcome_totals.items()},
             "notes": self.notes,
             "marginal_values": json.loads(self.marginal_values.to_json(orient="records")),
             "solver": self.solver.to_dict(),
@@ -267,6 +294,9 @@ class AllocationResult:
             (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
             (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
             names = list(PLAN_FILES)
+            if self.outcome_totals:
+                self.outcomes.to_csv(staging / OUTCOMES_FILE, index=False)
+                names.append(OUTCOMES_FILE)
             if self.geometry_path is not None and self.geometry_path.is_file():
                 shutil.copyfile(self.geometry_path, staging / PLAN_GEOMETRY)
                 names.append(PLAN_GEOMETRY)
@@ -314,6 +344,9 @@ class AllocationResult:
             filled_values=metrics.get("filled_missing_values", {}),
             input_regions_csv=(d / "input_regions.csv").read_bytes(),
             geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
+            outcomes_table=(read_table_file(d / OUTCOMES_FILE).astype({"region_id": str})
+                            if (d / OUTCOMES_FILE).is_file() else None),
+            outcome_totals=_outcome_totals_read(metrics.get("outcomes")),
         )
 
     def __repr__(self) -> str:
@@ -354,6 +387,18 @@ class AllocationResult:
                 f"capacity {row['baseline_capacity']:6.2f} -> {row['final_capacity']:6.2f}"
             )
         return "\n".join(lines)
+
+
+def _outcome_totals_read(record: Any) -> dict[str, dict[str, float]]:
+    """metrics.json's outcomes back as numbers (``{}`` when absent)."""
+    if not isinstance(record, dict):
+        return {}
+    try:
+        return {str(k): {f: float(v[f]) for f in ("before", "gain", "after")}
+                for k, v in record.items()}
+    except (KeyError, TypeError, ValueError):
+        raise DataError("unreadable outcomes (each needs numeric before, gain and after)",
+                        file="metrics.json", column="outcomes") from None
 
 
 def json_default(obj: Any) -> Any:
@@ -493,6 +538,7 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
     x_busd = np.where(x_busd < 1e-12, 0.0, x_busd)
     gain = gain_points(x_busd, inputs)
     final = inputs.c0 + gain.sum(axis=1)
+    raised_gain = indicator_gains(x_busd, inputs)
     top_base = np.argsort(-inputs.c0, kind="stable")[: min(10, inputs.n)]
     funding = x_busd * BUSD
     funding.flags.writeable = final.flags.writeable = False
@@ -507,7 +553,7 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
         marginal_table=(lambda: _marginal_values(
             inputs, x_busd, duals() if callable(duals) else duals, conditional=hubs is not None))
         if duals is not None else pd.DataFrame(columns=MARGINAL_COLUMNS),
-        notes=list(inputs.hubs.notes) if inputs.hubs is not None else [],
+        notes=[*(inputs.hubs.notes if inputs.hubs is not None else ()), *unvalued_notes(inputs)],
         solver=solver,
         approximation=approximation,
         provenance_record=_provenance(inputs, datetime.now(UTC).isoformat(timespec="seconds")),
@@ -515,7 +561,35 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
         input_regions_csv=inputs.regions.csv_bytes,
         geometry_path=(None if inputs.regions.source in REGION_SETS
                        else inputs.regions.geometry_path),
+        outcomes_table=lambda: outcome_rows(
+            inputs.region_ids, list(inputs.raised), [columns.unit(k) for k in inputs.raised],
+            raised_before(inputs), raised_gain),
+        outcome_totals=outcome_totals(list(inputs.raised), inputs.national_totals, raised_gain),
     )
+
+
+def unvalued_notes(inputs: ModelInputs) -> list[str]:
+    """A sentence per instrument whose yields all carry weight 0: it buys nothing the
+    plan values, so the plan funds it only where a rule makes it."""
+    out = []
+    for i, name in enumerate(inputs.instruments):
+        if inputs.effectiveness[i] > 0:
+            continue
+        raised = [columns.label(k) for k, e in zip(inputs.raised, inputs.yields_per_busd[i],
+                                                    strict=True) if e > 0]
+        out.append(f"{columns.instrument_label(name)} raises only {', '.join(raised)}, with "
+                   "no weight in this plan: it buys nothing the plan values (give one of them "
+                   "a weight to value it).")
+    return out
+
+
+def raised_before(inputs: ModelInputs) -> np.ndarray:
+    """(n, K) the raised indicators before funding: as the model reads them (after the
+    missing-value policy) where it uses them, else as published (NaN where not)."""
+    used = inputs.indicator_values
+    return np.column_stack(
+        [used[k].to_numpy(float) if k in used.columns else inputs.regions.column_values(k)
+         for k in inputs.raised]) if inputs.raised else np.zeros((inputs.n, 0))
 
 
 def _provenance(inputs: ModelInputs, created_utc: str) -> Callable[[], dict[str, Any]]:

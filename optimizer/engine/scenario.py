@@ -86,10 +86,12 @@ class _Strict(BaseModel):
 
 
 class Instrument(_Strict):
-    """One way money is spent; its response parameters are *assumptions*."""
+    """One way money is spent: what $1B of it raises, in the natural unit of each raised
+    indicator, and how fast its returns saturate. Defaults and ranges: docs/evidence.md."""
 
-    effectiveness_per_busd: float = Field(
-        gt=0, description="a_i: capacity points per $1B at zero funding, average region"
+    yields: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        description="e_ik: indicator k's own unit (persons, $ millions, ...) raised per $1B "
+                    "at zero funding in an average region"
     )
     saturation_usd: USD = Field(
         description="sigma_i: national saturation scale; a region's is its population share of it"
@@ -98,6 +100,27 @@ class Instrument(_Strict):
         default=None,
         description="indicators that make a region able to absorb it; null = overall capacity index",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_effectiveness(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "effectiveness_per_busd" in data:
+            raise ValueError(
+                "effectiveness_per_busd (abstract points per $1B) was replaced by `yields`: "
+                "name what $1B raises in an indicator's own unit, e.g. "
+                "`yields: {university_se_rd_musd: 1150}` ($ millions of university R&D per $1B); "
+                "the defaults and their evidence are in docs/evidence.md")
+        return data
+
+    @field_validator("yields")
+    @classmethod
+    def _some_yield(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("name at least one indicator the instrument raises, e.g. "
+                             "{university_se_rd_musd: 1150} (per $1B, in the indicator's unit)")
+        if not all(math.isfinite(y) for y in v.values()):
+            raise ValueError("yields must be finite numbers")
+        return v
 
     @field_validator("saturation_usd")
     @classmethod
@@ -221,7 +244,7 @@ class Scenario(_Strict):
         description="gini: exact pairwise Gini (n^2 pairs); hoover: population-weighted mean "
                     "absolute deviation (Hoover/Pietra index, linear in n)",
     )
-    complementarity: float = Field(default=0.5, ge=0.0, le=1.0, description="theta")
+    complementarity: float = Field(default=0.1, ge=0.0, le=1.0, description="theta")
     min_absorption: float = Field(default=0.1, gt=0.0, description="q_min")
     instruments: dict[str, Instrument]
     region_floor_usd: USD = 0.0
@@ -440,8 +463,8 @@ METRO_WEIGHTS: dict[str, float] = {
     "oews_cs_research_scientists": 0.10,  # AI research talent (sparse: small where suppressed)
     "oews_computer_math": 0.10,           # the wider computing workforce, published everywhere
     "herd_ai_fields_musd": 0.20,          # university R&D in CS + engineering + math (HERD 2023)
-    "cbp_computer_systems_design": 0.05,  # tech industries (CBP 2019)
-    "cbp_software_publishers": 0.05,
+    "cbp_data_processing": 0.05,          # tech industries (CBP 2019): compute's
+    "cbp_software_publishers": 0.05,      # data centres, software, chips
     "cbp_semiconductors": 0.05,
     PATENTS: 0.15,                        # invention (USPTO 2000-2015)
 }
@@ -450,6 +473,23 @@ METRO_ABSORBS: dict[str, list[str]] = {
     "talent": ["oews_software_developers", "oews_data_scientists", "oews_cs_research_scientists"],
     "compute": ["cbp_data_processing", "cbp_semiconductors"],
     "venture": ["cbp_software_publishers", PATENTS],  # a proxy: no local venture figure is shipped
+}
+# What $1B of each instrument raises in each region set's own columns (central values of
+# docs/evidence.md). Where a set measures nothing an instrument raises, it yields the state
+# figure apportioned by population, which carries no default weight: the plan then values
+# that instrument at nothing and says so (venture in metros and counties, compute in counties).
+METRO_YIELDS: dict[str, dict[str, float]] = {
+    "research": {"herd_ai_fields_musd": 1150},
+    "talent": {"oews_computer_math": 20000},
+    "compute": {"cbp_data_processing": 50, "cbp_semiconductors": 100},
+    "venture": {"ai_vc_musd_apportioned": 5300, "vc_funded_firms_apportioned": 340},
+}
+COUNTY_YIELDS: dict[str, dict[str, float]] = {
+    "research": {"herd_ai_fields_musd": 1150},
+    "talent": {"ba_plus_residents": 20000},  # a proxy: no occupation counts per county
+    "compute": {"cbp_data_processing_metro_apportioned": 50,
+                "cbp_semiconductors_metro_apportioned": 100},
+    "venture": {"ai_vc_musd_apportioned": 5300, "vc_funded_firms_apportioned": 340},
 }
 # ASSUMPTION: the default county weights, on county-measured columns only.
 COUNTY_WEIGHTS: dict[str, float] = {
@@ -486,7 +526,7 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
       research scientists 10%, all computer and math jobs 10%) is half, as the article
       measures concentration by AI workers and inventors; university R&D in the fields
       where AI research is reported (HERD CS + engineering + math) 20%; the tech
-      industries of CBP 2019 (computer systems design, software publishers,
+      industries of CBP 2019 (data processing and hosting, software publishers,
       semiconductors) 15%; utility patents 15% (all technologies, older: 2000-2015);
     - counties: only three columns are measured per county: university AI-field R&D
       30%, residents with a bachelor's degree 35% (ACS share x population), patents 35%;
@@ -496,6 +536,11 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
       since those industries are not published per county in the shipped sources);
       venture <- software publishers' employment and patents (a proxy: no local venture
       figure is public; software publishing is where venture-backed AI firms sit);
+    - yields (``METRO_YIELDS``, ``COUNTY_YIELDS``): research raises university AI-field
+      R&D, talent computer and math jobs (counties: degree holders, a proxy), compute
+      data-processing and semiconductor jobs (counties: only apportioned metro figures),
+      venture the state venture figures apportioned by population (no local venture
+      figure is public); a yield on an unweighted column buys nothing the plan values;
     - missing values: an OEWS occupation BLS did not release in a metro takes half the
       smallest value the column publishes (it is below publication there, usually small,
       not absent: the usual substitution for values below a reporting limit); CBP cells
@@ -512,12 +557,14 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
         return base
     have = set(indicators)
     counties = region_set == "counties"
-    weights, absorbs, missing = ((COUNTY_WEIGHTS, COUNTY_ABSORBS, COUNTY_MISSING) if counties
-                                 else (METRO_WEIGHTS, METRO_ABSORBS, METRO_MISSING))
+    weights, absorbs, missing, yields = (
+        (COUNTY_WEIGHTS, COUNTY_ABSORBS, COUNTY_MISSING, COUNTY_YIELDS) if counties
+        else (METRO_WEIGHTS, METRO_ABSORBS, METRO_MISSING, METRO_YIELDS))
     data = base.to_dict()
     data["weights"] = {k: w for k, w in weights.items() if k in have} or {k: 1.0 for k in indicators}
     for name, ins in data["instruments"].items():
         ins["absorbs"] = [c for c in absorbs.get(name, []) if c in have] or None
+        ins["yields"] = {c: y for c, y in yields.get(name, {}).items() if c in have} or ins["yields"]
     data["spread_measure"] = "hoover"
     data["missing_values"] = {"default": "error", **{c: p for c, p in missing.items() if c in have}}
     if counties:

@@ -223,15 +223,16 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     weights = ", ".join(f"{columns.label_with_unit(k)} {v:.0%}"
                         for k, v in sc.normalized_weights.items())
     instruments = "; ".join(
-        f"{columns.instrument_label(name)}: {ins.effectiveness_per_busd:g} points per $1B at zero "
-        f"funding, saturation {usd(ins.saturation_usd)}"
+        f"{columns.instrument_label(name)}: $1B raises "
+        + ", ".join(f"{columns.label(k)} by {y:,.6g} {columns.unit(k)}" for k, y in ins.yields.items())
+        + f" at zero funding; saturation {usd(ins.saturation_usd)}"
         for name, ins in sc.instruments.items())
     assumptions = [
         f"Budget {usd(sc.budget)}{' (may be left unspent)' if sc.allow_unspent else ', all spent'}.",
         f"Spread weight λ = {sc.spread_weight:g} (0 = total capacity only, 1 = Sen welfare index); "
         f"complementarity θ = {sc.complementarity:g} (how much existing clusters multiply a dollar).",
         f"Indicator weights: {weights}.",
-        f"Instrument response (assumptions): {instruments}.",
+        f"Instrument yields (central values of docs/evidence.md): {instruments}.",
     ]
     if sc.exclusions.regions or sc.exclusions.top_k_incumbents:
         top_k = sc.exclusions.top_k_incumbents

@@ -98,9 +98,10 @@ KNOBS: tuple[Knob, ...] = (
               "deviation, linear in the number of regions."),
     Knob("w_", "weights.*", "{}", "relative weight (normalized to 100%)", "weights", "slider",
          0.0, 1.0, 0.01),
-    Knob("eff_", "instruments.*.effectiveness_per_busd", "{}: points per $1B at zero funding",
-         "capacity points per $1B", "effectiveness", "number", 0.01, 100.0, 0.05,
-         help="Effectiveness a_i: capacity points per $1B in an average region."),
+    Knob("yld_", "instruments.*.yields", "{}", "the indicator's unit per $1B", "yields",
+         "number", 0.0, 1e9, None, fmt="%.6g",
+         help="What $1B of the instrument raises at zero funding in an average region, in "
+              "the indicator's own unit (central value of docs/evidence.md)."),
     # spread constraints
     Knob("topk_on", "top_k_share_cap", "Cap the top-k regions' share of capacity", "on/off",
          "switch", "checkbox"),
@@ -301,18 +302,25 @@ def _write_weights(data: dict[str, Any], weights: dict[str, float], ctx: _Contex
     data["weights"] = positive
 
 
-def _read_effectiveness(scenario: Scenario, regions: Regions) -> dict[str, Any]:
-    return {f"eff_{name}": float(ins.effectiveness_per_busd)
-            for name, ins in scenario.instruments.items()}
+def yield_key(instrument: str, indicator: str) -> str:
+    """The widget key of one yield: ``yld_<instrument>.<indicator>``."""
+    return f"yld_{instrument}.{indicator}"
 
 
-def _effectiveness_setting(values: dict[str, Any], ctx: _Context) -> dict[str, float]:
-    return {name: float(values.get(f"eff_{name}") or 0.0) for name in ctx.base.instruments}
+def _read_yields(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    return {yield_key(name, k): float(e) for name, ins in scenario.instruments.items()
+            for k, e in ins.yields.items()}
 
 
-def _write_effectiveness(data: dict[str, Any], setting: dict[str, float], ctx: _Context) -> None:
-    for name, value in setting.items():
-        data["instruments"][name]["effectiveness_per_busd"] = value
+def _yields_setting(values: dict[str, Any], ctx: _Context) -> dict[str, dict[str, float]]:
+    return {name: {k: float(values.get(yield_key(name, k)) or 0.0) for k in ins.yields}
+            for name, ins in ctx.base.instruments.items()}
+
+
+def _write_yields(data: dict[str, Any], setting: dict[str, dict[str, float]],
+                  ctx: _Context) -> None:
+    for name, yields in setting.items():
+        data["instruments"][name]["yields"] = yields
 
 
 def _start_caps(scenario: Scenario, regions: Regions) -> dict[str, float]:
@@ -438,7 +446,7 @@ def _write_missing(data: dict[str, Any], policy: str, ctx: _Context) -> None:
 
 _CODECS: dict[str, _Codec] = {
     "weights": _Codec(_read_weights, _weights_setting, _write_weights),
-    "effectiveness": _Codec(_read_effectiveness, _effectiveness_setting, _write_effectiveness),
+    "yields": _Codec(_read_yields, _yields_setting, _write_yields),
     "region_caps": _Codec(_read_caps, _caps_setting, _write_caps),
     "group_mins": _Codec(_read_group_mins, _group_mins_setting, _write_group_mins),
     "hub_group_min": _Codec(_read_hub_group_min, _hub_group_min_setting, _write_hub_group_min),
