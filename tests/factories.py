@@ -11,7 +11,7 @@ def make_regions(csv: str, label: str = "test.csv") -> Regions:
     return regions_from_bytes(csv.strip().encode() + b"\n", label)
 
 
-ONE_INSTRUMENT = {"grant": {"effectiveness_per_busd": 1.0, "saturation_usd": "$10B"}}
+ONE_INSTRUMENT = {"grant": {"yields": {"talent": 1.0}, "saturation_usd": "$10B"}}
 
 
 def tiny_scenario(**overrides: object) -> pf.Scenario:

@@ -161,9 +161,9 @@ def test_a_top_k_fix_is_offered_only_at_a_value_a_fresh_planner_solves() -> None
     scenario = pf.scenario_from_dict({
         "budget": 80e9, "weights": {"labs": 0.0, "jobs": 1.0}, "spread_weight": 0.0,
         "complementarity": 1.0, "allow_unspent": True, "region_cap_usd": 10e9,
-        "instruments": {"research": {"effectiveness_per_busd": 2.0, "saturation_usd": 1e8,
+        "instruments": {"research": {"yields": {"talent": 2.0}, "saturation_usd": 1e8,
                                      "absorbs": ["labs"]},
-                        "talent": {"effectiveness_per_busd": 1.0, "saturation_usd": 13417068594.0}},
+                        "talent": {"yields": {"talent": 1.0}, "saturation_usd": 13417068594.0}},
         "top_k_share_cap": {"k": 1, "max_share": 0.25}})
     with pytest.raises(pf.InfeasibleError) as err:
         pf.solve_explained(pf.Planner(regions), scenario)

@@ -1,6 +1,6 @@
 """The ``placefund`` command line: one module per command group, registered here.
 
-``plan`` (solve, check, facts), ``export``, ``sensitivity`` (sweep, robust, pareto,
+``plan`` (solve, check, facts), ``explain``, ``export``, ``sensitivity`` (sweep, robust, pareto,
 tornado, sobol, ranging) and ``consensus`` (consensus, robust-plan) each list their
 commands in ``COMMANDS``; this package wraps each in the shared user-error handling
 and adds it to one app, so no command module imports another's.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from optimizer.cli import consensus, export, plan, sensitivity
+from optimizer.cli import consensus, explain, export, plan, sensitivity
 from optimizer.cli._common import user_errors
 
 app = typer.Typer(
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _module in (plan, export, sensitivity, consensus):
+for _module in (plan, explain, export, sensitivity, consensus):
     for _command, _name in _module.COMMANDS:
         app.command(name=_name)(user_errors(_command))
 

@@ -140,6 +140,20 @@ def value(amount: float, kind: str, digits: int | None = None, plus: bool = Fals
     return number(amount, 2 if digits is None else digits, plus)
 
 
+_MONEY_UNITS = {"$ millions": 1e6, "$ thousands": 1e3, "USD": 1.0}
+
+
+def in_unit(value: float, unit: str, plus: bool = False) -> str:
+    """An amount in a data column's unit: money units as money ('+$9.8B' for 9,800 of
+    '$ millions'), counts with separators ('+41,200'), small amounts with one decimal."""
+    if unit in _MONEY_UNITS:
+        return money(value * _MONEY_UNITS[unit], plus=plus)
+    if not _finite(value):
+        return NOT_AVAILABLE
+    digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
+    return number(value, digits, plus)
+
+
 # --------------------------------------------------------------------------- chart axes
 
 

@@ -13,30 +13,20 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine import columns
-from optimizer.engine.formatting import count, money, number, share
+from optimizer.engine.formatting import in_unit, share
 from optimizer.engine.result import AllocationResult
-
-_MONEY_UNITS = {"$ millions": 1e6, "USD": 1.0}
 
 
 def amount(value: float, unit: str, plus: bool = False) -> str:
     """One outcome amount in its unit: '+$9.8B', '+41,200' (persons, jobs, firms ...)."""
-    if unit in _MONEY_UNITS:
-        return money(value * _MONEY_UNITS[unit], plus=plus)
-    if abs(value) >= 100 or float(value).is_integer():
-        text = count(abs(value))
-    else:
-        text = number(abs(value), 1)
-    sign = "" if text.strip("0.,") == "" else ("+" if plus and value > 0 else
-                                                 "\u2212" if value < 0 else "")
-    return f"{sign}{text}"
+    return in_unit(value, unit, plus)
 
 
 def phrase(indicator: str, before: float, gain: float) -> str:
     """'+41,200 Computer and math jobs (+0.9%)': a gain with its label and relative size."""
     unit = columns.unit(indicator)
     what = columns.label(indicator)
-    if unit in _MONEY_UNITS:
+    if unit.startswith("$") or unit == "USD":
         text = f"{amount(gain, unit, plus=True)} of {what}"
     else:
         text = f"{amount(gain, unit, plus=True)} {what} ({unit})" if unit not in what.lower() \
