@@ -481,14 +481,14 @@ METRO_ABSORBS: dict[str, list[str]] = {
 METRO_YIELDS: dict[str, dict[str, float]] = {
     "research": {"herd_ai_fields_musd": 1150},
     "talent": {"oews_computer_math": 20000},
-    "compute": {"cbp_data_processing": 50, "cbp_semiconductors": 100},
+    "compute": {"cbp_data_processing": 25, "cbp_semiconductors": 50},
     "venture": {"ai_vc_musd_apportioned": 5300, "vc_funded_firms_apportioned": 340},
 }
 COUNTY_YIELDS: dict[str, dict[str, float]] = {
     "research": {"herd_ai_fields_musd": 1150},
     "talent": {"ba_plus_residents": 20000},  # a proxy: no occupation counts per county
-    "compute": {"cbp_data_processing_metro_apportioned": 50,
-                "cbp_semiconductors_metro_apportioned": 100},
+    "compute": {"cbp_data_processing_metro_apportioned": 25,
+                "cbp_semiconductors_metro_apportioned": 50},
     "venture": {"ai_vc_musd_apportioned": 5300, "vc_funded_firms_apportioned": 340},
 }
 # ASSUMPTION: the default county weights, on county-measured columns only.
