@@ -212,7 +212,7 @@ def test_default_plan_meets_the_bar(default_plan, states) -> None:
     assert default_plan.metrics_after["top10_share"] < default_plan.metrics_before["top10_share"]
     assert default_plan.approximation["within_tolerance"]
     assert default_plan.approximation["error_share"] >= -1e-9
-    assert default_plan.filled_values == {"ai_vc_musd": 4}
+    assert default_plan.filled_values == {"ai_vc_musd": 4, "cbp_semiconductors": 4}
     assert len(default_plan.regions) == 51
 
 

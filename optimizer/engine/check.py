@@ -601,11 +601,14 @@ def _outcome_mismatches(d: Path, report: CheckReport, metrics: Any) -> list[Viol
         for q, k in enumerate(out.indicators):
             entry = claimed.get(k)
             gain = float(out.gain[:, q].sum())
-            if not isinstance(entry, dict) or not np.isclose(
-                    _number(entry.get("gain")), gain, rtol=METRIC_REL_TOL, atol=1e-9):
-                violations.append(Violation(
-                    "outcome_total_mismatch", 1, "indicator",
-                    f"metrics.json outcomes.{k}.gain is not the plan's {gain:,.6g}"))
+            want = {"before": float(out.totals[q]), "gain": gain, "after": float(out.totals[q]) + gain}
+            for field_name, value in want.items():
+                got = _number(entry.get(field_name)) if isinstance(entry, dict) else float("nan")
+                if not np.isclose(got, value, rtol=METRIC_REL_TOL, atol=1e-9):
+                    violations.append(Violation(
+                        "outcome_total_mismatch", 1, "indicator",
+                        f"metrics.json outcomes.{k}.{field_name} is {got:,.6g}, not the plan's "
+                        f"{value:,.6g}"))
     return violations
 
 

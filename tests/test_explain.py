@@ -1,0 +1,87 @@
+"""A why for every region's dollars, and what moved them between two plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import optimizer as pf
+from optimizer.analysis.explain import attribute, differing_settings, explain_region
+from optimizer.cli import app
+
+
+@pytest.fixture(scope="module")
+def plans(states, tmp_path_factory) -> tuple[pf.AllocationResult, pf.AllocationResult]:
+    base = pf.load_scenario()
+    weights = dict(base.weights)
+    weights["ai_job_postings"] = 0.56 / 0.44 * (sum(weights.values()) - weights["ai_job_postings"])
+    other = base.updated(weights=weights, spread_weight=0.8)
+    planner = pf.Planner(states)
+    return planner.solve(base), planner.solve(other)
+
+
+def test_a_region_is_explained_in_dollars_and_natural_units(plans) -> None:
+    plan, _ = plans
+    why = explain_region(plan, "Texas")
+    assert why.region_id == "48"
+    assert why.funding_usd == pytest.approx(float(plan.regions.set_index("region_id")
+                                                  .at["48", "funding_usd"]))
+    # the data: every weighted indicator, shares of the nation
+    assert set(why.data["indicator"]) == {k for k, w in plan.scenario.weights.items() if w > 0}
+    assert (why.data["share"] > 0).all()
+    # a verdict per instrument against the budget's shadow price
+    assert len(why.instruments) == len(plan.scenario.instruments)
+    assert why.shadow_price > 0
+    text = why.to_text()
+    assert "Texas (48): $" in text and "per person" in text and "shadow price" in text
+    bought = why.outcomes[why.outcomes["gain"] > 0]
+    assert len(bought) > 0
+    # what its dollars buy is the plan's outcomes for Texas
+    rows = plan.outcomes[plan.outcomes["region_id"] == "48"].set_index("indicator")["gain"]
+    assert bought.set_index("indicator")["gain"].to_dict() == pytest.approx(
+        rows[rows > 0].to_dict())
+
+
+def test_the_spread_term_values_a_point_in_a_lagging_region_more(plans) -> None:
+    plan, _ = plans
+    per_capita = plan.regions.set_index("name")["capacity_per_capita_after"]
+    lagging, leading = per_capita.idxmin(), per_capita.idxmax()
+    assert explain_region(plan, lagging).spread_value[0] > 1.0
+    assert explain_region(plan, leading).spread_value[0] < 1.0
+
+
+def test_attribution_parts_add_up_to_the_total_change_for_every_region(plans) -> None:
+    a, b = plans
+    assert differing_settings(a.scenario, b.scenario) == ["weights.ai_job_postings",
+                                                          "spread_weight"]
+    split = attribute(a, b)
+    table = split.table
+    parts = table[["weights.ai_job_postings", "spread_weight", "interaction"]].sum(axis=1)
+    assert np.allclose(parts, table["total"], atol=1e-3)
+    total = (b.regions.set_index("region_id")["funding_usd"]
+             - a.regions.set_index("region_id")["funding_usd"])
+    assert np.allclose(table.set_index("region_id")["total"], total.reindex(table["region_id"]),
+                       atol=1e-3)
+    text = split.region_text("06")
+    assert text.startswith("California: ") and "alone" in text and "together" in text
+
+
+def test_explain_cli_with_another_plan(plans, tmp_path) -> None:
+    a, b = plans
+    a.to_dir(tmp_path / "a")
+    b.to_dir(tmp_path / "b")
+    done = CliRunner().invoke(app, ["explain", str(tmp_path / "a"), "California",
+                                    "--against", str(tmp_path / "b")])
+    assert done.exit_code == 0, done.output
+    assert "What its dollars buy" in done.output
+    assert "Spread weight λ alone" in done.output or "alone:" in done.output
+    assert "together:" in done.output
+
+
+def test_explain_names_an_unknown_region(plans, tmp_path) -> None:
+    a, _ = plans
+    a.to_dir(tmp_path / "a")
+    done = CliRunner().invoke(app, ["explain", str(tmp_path / "a"), "Atlantis"])
+    assert done.exit_code == 2
+    assert "'Atlantis' is not a region of this plan" in done.output
