@@ -85,3 +85,21 @@ def test_explain_names_an_unknown_region(plans, tmp_path) -> None:
     done = CliRunner().invoke(app, ["explain", str(tmp_path / "a"), "Atlantis"])
     assert done.exit_code == 2
     assert "'Atlantis' is not a region of this plan" in done.output
+
+
+def test_the_tables_people_read_have_labels_and_units(plans) -> None:
+    from optimizer.report import explain as rx
+
+    a, b = plans
+    why = explain_region(a, "Texas")
+    data = rx.data_table(why)
+    assert "University S&E R&D" in set(data["Indicator"])
+    assert not any("_" in c for c in data.columns)
+    instruments = rx.instrument_table(why)
+    assert instruments["Funding"].str.startswith("$").all()
+    bought = rx.outcome_table(why)
+    assert bought["Gain"].str.startswith(("+", "$", "0")).all()
+    split = rx.attribution_table(attribute(a, b))
+    assert list(split.columns)[-1] == "Together"
+    assert split["Together"].str.contains(r"\$").all()
+    assert "λ" in rx.spread_sentence(why) or "spread term" in rx.spread_sentence(why)
