@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analysis.charts import figure_texts, write_html
+from optimizer.analysis.evidence import evidence_ranges
 from optimizer.analysis.runs import Backend
 from optimizer.analysis.sensitivity import (
     AnalysisResult,
@@ -54,7 +55,7 @@ SENSITIVITY_HELP: dict[str, str] = {
               "often each region is funded (core index), its allocation range and rank.",
     "pareto": "The exact frontier of total capacity against spread (ε-constraint), with the "
               "current plan marked.",
-    "tornado": "Moves each parameter (budget, λ, θ, weights, instrument effectiveness) down and "
+    "tornado": "Moves each parameter (budget, λ, θ, weights, instrument yields) down and "
                "up by the same fraction, one at a time, and charts how far the results swing.",
     "sobol": "Variance-based indices (Saltelli sampling): how much of the spread of S_λ, top-10 "
              "share and Gini each factor explains, with confidence intervals.",
@@ -62,7 +63,7 @@ SENSITIVITY_HELP: dict[str, str] = {
 DEFAULT_SENSITIVITY: dict[str, Any] = {
     "budget_range_busd": (20.0, 160.0), "lambda_range": (0.0, 1.0), "points": 6,
     "runs": 50, "seed": 42, "threshold_musd": 100.0, "measure": "gini", "change_pct": 20,
-    "base_samples": 8, "weights": True,
+    "base_samples": 8, "weights": True, "evidence": False,
 }
 
 
@@ -93,12 +94,16 @@ def sensitivity_spec(kind: str, settings: dict[str, Any] | None = None) -> Spec:
         spec = {"analysis": "pareto", "measure": s["measure"], "points": int(s["points"])}
     elif kind == "tornado":
         spec = {"analysis": "tornado", "change": float(s["change_pct"]) / 100}
+        if s["evidence"]:
+            spec["prior"] = "evidence"
     else:
         lo, hi = s["budget_range_busd"]
+        parameters = {"spread_weight": [0.0, 1.0], "budget": [float(lo) * BUSD, float(hi) * BUSD]}
+        if not s["evidence"]:
+            parameters["complementarity"] = [0.0, 1.0]
         spec = {"analysis": "sobol", "base_samples": int(s["base_samples"]),
-                "weights": bool(s["weights"]),
-                "parameters": {"spread_weight": [0.0, 1.0], "complementarity": [0.0, 1.0],
-                               "budget": [float(lo) * BUSD, float(hi) * BUSD]}}
+                "weights": bool(s["weights"]), "parameters": parameters,
+                **({"prior": "evidence"} if s["evidence"] else {})}
     return spec_from_dict({**spec, **common}, source="sensitivity settings")
 
 
@@ -112,9 +117,15 @@ def expected_runs(spec: Spec, base: Scenario) -> int:
     if isinstance(spec, ParetoSpec):
         return int(spec.points)
     if isinstance(spec, TornadoSpec):
-        n = 3 + len(base.weights) + len(base.instruments)
-        return 1 + 2 * (len(spec.parameters) if spec.parameters else n)
-    factors = len(spec.parameters) + (len(base.weights) if spec.weights else 0)
+        if spec.parameters:
+            return 1 + 2 * len(spec.parameters)
+        if spec.prior == "evidence":
+            return 1 + 2 * len(evidence_ranges(base))
+        n = 3 + len(base.weights) + sum(len(ins.yields) for ins in base.instruments.values())
+        return 1 + 2 * n
+    ranges = evidence_ranges(base) if spec.prior == "evidence" else {}
+    extra = [p for p, r in ranges.items() if r.low < r.high and p not in spec.parameters]
+    factors = len(spec.parameters) + len(extra) + (len(base.weights) if spec.weights else 0)
     return int(spec.base_samples) * (factors + 2)
 
 
