@@ -124,9 +124,9 @@ def problems(draw: st.DrawFn) -> tuple[Regions, dict]:
         "complementarity": draw(st.floats(0.0, 1.0)),
         "spread_measure": draw(st.sampled_from(["gini", "hoover"])),
         "instruments": {
-            "research": {"effectiveness_per_busd": draw(st.floats(0.05, 3.0)),
+            "research": {"yields": {"labs": draw(st.floats(0.05, 3.0)) * float(table["labs"].sum()) / 100},
                          "saturation_usd": draw(st.floats(1e8, 5e10)), "absorbs": ["labs"]},
-            "talent": {"effectiveness_per_busd": draw(st.floats(0.05, 3.0)),
+            "talent": {"yields": {"jobs": draw(st.floats(0.05, 3.0)) * float(table["jobs"].sum()) / 100},
                        "saturation_usd": draw(st.floats(1e8, 5e10))},
         },
         "allow_unspent": draw(st.booleans()),

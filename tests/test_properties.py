@@ -33,9 +33,9 @@ def problems(draw: st.DrawFn) -> tuple[Regions, pf.Scenario]:
         "spread_weight": draw(st.floats(0.0, 1.0)),
         "complementarity": draw(st.floats(0.0, 1.0)),
         "instruments": {
-            "research": {"effectiveness_per_busd": draw(st.floats(0.05, 2.0)),
+            "research": {"yields": {"labs": draw(st.floats(0.05, 2.0)) * float(table["labs"].sum()) / 100},
                          "saturation_usd": draw(st.floats(1e9, 5e10)), "absorbs": ["labs"]},
-            "talent": {"effectiveness_per_busd": draw(st.floats(0.05, 2.0)),
+            "talent": {"yields": {"jobs": draw(st.floats(0.05, 2.0)) * float(table["jobs"].sum()) / 100},
                        "saturation_usd": draw(st.floats(1e9, 5e10)), "absorbs": ["jobs"]},
         },
         "max_region_share": draw(st.sampled_from([None, 0.6, 0.9])),
