@@ -287,6 +287,19 @@ def document(draws: int, log: list[str]) -> str:
     return "\n".join(head + body).rstrip() + "\n"
 
 
+def check(text: str, path: Path) -> int:
+    """0 if ``path`` holds exactly ``text``; else print the difference and return 1."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if old == text:
+        print(f"{path} matches a fresh run")
+        return 0
+    sys.stdout.writelines(difflib.unified_diff(
+        old.splitlines(keepends=True), text.splitlines(keepends=True),
+        fromfile=str(path), tofile="fresh run"))
+    print(f"{path} differs from a fresh run: regenerate it with {COMMAND}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
@@ -299,16 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in log:
         print(line, file=sys.stderr)
     if args.check:
-        old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if old == text:
-            print(f"{args.out} matches a fresh run")
-            return 0
-        sys.stdout.writelines(difflib.unified_diff(
-            old.splitlines(keepends=True), text.splitlines(keepends=True),
-            fromfile=str(args.out), tofile="fresh run"))
-        print(f"{args.out} differs from a fresh run: regenerate it with {COMMAND}",
-              file=sys.stderr)
-        return 1
+        return check(text, args.out)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
