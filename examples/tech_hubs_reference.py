@@ -107,8 +107,8 @@ def reference_table(refs: list[Reference], region_ids: list[str]) -> list[str]:
         if rest.empty:
             lines.append(f"- {ref.label}: every entry is placed in a metro of the table.")
             continue
-        lines.append(f"- {ref.label}: {rest['entry'].nunique()} entries have no metro of "
-                     "the table, so no plan can hit them (they count in no recall):")
+        lines.append(f"- {ref.label}: {rest['entry'].nunique()} entries have no metro in "
+                     "this comparison, so no plan can hit them (they count in no recall):")
         for _, row in rest.iterrows():
             code = f" (CBSA {row['cbsa_code']}, not a region of the table)" if row[
                 "cbsa_code"] else ""
@@ -154,8 +154,9 @@ def reading(scores: list[ReferenceScore]) -> list[str]:
 
 
 def hubs_line(plan: pf.AllocationResult, regions: pf.Regions) -> str:
-    hubs = plan.regions[plan.regions["hub"]].sort_values(["funding_usd", "name"],
-                                                         ascending=[False, True])
+    hubs = plan.regions[plan.regions["hub"]].assign(
+        award=lambda t: t["funding_usd"].round(-5)).sort_values(["award", "name"],
+                                                                ascending=[False, True])
     small = regions.table.set_index("region_id")["small_rural"].astype(str).str.lower()
     parts = [f"{row['name']} {musd(row['funding_usd'])}"
              f"{' (small/rural)' if small[row['region_id']] == 'true' else ''}"
