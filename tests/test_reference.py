@@ -1,11 +1,17 @@
 """Tech Hubs at metro scale: the hub -> CBSA mapping, the random baseline, the comparison's
-bookkeeping, and the statute pack on the shipped metros."""
+bookkeeping, the statute pack on the shipped metros, the 2024 reference tables, the
+rule-keeping random draws, and the generated docs/tech_hubs_reference.md."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,11 +19,18 @@ import optimizer as pf
 from optimizer.analysis.reference import (
     HUB_CBSA_FILE,
     IN_SET,
+    DrawRules,
+    Reference,
     chance_of_at_least,
     compare_metros_with_designations,
     designated_metros,
+    draw_hub_sets,
     hub_cbsa_map,
+    nsf_engines,
+    phase2_awards,
     random_baseline,
+    references,
+    score_hubs,
     statute_scenario,
     unplaced_hubs,
 )
@@ -203,3 +216,201 @@ region_id,name,population,talent,census_region
     sc = tiny_scenario(packs=["tech_hubs_2022_statute_metros"])
     with pytest.raises(pf.ScenarioError, match="hubs.designated.column: 'small_rural'"):
         pf.solve(no_flag, sc)
+
+
+# --------------------------------------------------------------------------- 2024 references
+
+
+def test_reference_tables_load_with_text_codes_and_caveats() -> None:
+    phase2, engines = phase2_awards(), nsf_engines()
+    assert len(phase2) == 12 and phase2["hub_name"].is_unique
+    assert len(engines) == 10 and engines["engine_name"].is_unique
+    for table in (phase2, engines):
+        assert table["lead_cbsa_code"].map(type).eq(str).all()
+        assert table["lead_cbsa_code"].str.fullmatch(r"\d{5}").all()
+        # every row carries its source and its caveats
+        assert table["source_url"].str.startswith("https://").all()
+        assert table["notes"].str.len().gt(20).all()
+    # EDA's approximate amounts add up to the announced $504M; Engines' ceilings are $15M
+    assert phase2["award_usd"].astype(int).sum() == 504_000_000
+    assert set(engines["award_first_two_years_usd"]) == {"15000000"}
+    # every lead metro is a shipped metro today (a missing one would be reported, below)
+    metros = pd.read_csv(DATA_DIR / "metros.csv", dtype={"region_id": str})
+    codes = set(phase2["lead_cbsa_code"]) | set(engines["lead_cbsa_code"])
+    assert codes <= set(metros["region_id"])
+
+
+def test_a_leading_zero_stays_and_a_bad_row_is_named(tmp_path: Path) -> None:
+    table = phase2_awards().head(2).copy()
+    table.loc[0, "lead_cbsa_code"] = "01234"
+    path = tmp_path / "phase2.csv"
+    table.to_csv(path, index=False)
+    assert phase2_awards(path)["lead_cbsa_code"].iloc[0] == "01234"
+    table.loc[1, "lead_cbsa_code"] = "1234"
+    table.to_csv(path, index=False)
+    with pytest.raises(pf.DataError, match=r"row 3, column 'lead_cbsa_code'.*5-digit"):
+        phase2_awards(path)
+    table.loc[1, "lead_cbsa_code"] = "12345"
+    table.loc[1, "notes"] = " "
+    table.to_csv(path, index=False)
+    with pytest.raises(pf.DataError, match=r"row 3, column 'notes'"):
+        phase2_awards(path)
+    table.drop(columns="notes").to_csv(path, index=False)
+    with pytest.raises(pf.DataError, match=r"missing columns \['notes'\]"):
+        phase2_awards(path)
+
+
+def test_references_report_what_they_cannot_place() -> None:
+    refs = {r.key: r for r in references()}
+    assert list(refs) == ["designations_2023", "designations_2023_named", "phase2_2024",
+                          "engines_2024"]
+    ids = list(pd.read_csv(DATA_DIR / "metros.csv", dtype={"region_id": str})["region_id"])
+    assert refs["designations_2023"].codes() == list(designated_metros()["cbsa_code"])
+    # the two hubs with no metro are listed, with the reason
+    gone = refs["designations_2023"].not_placed(ids)
+    assert set(gone["entry"]) == set(unplaced_hubs()["hub_name"])
+    assert gone["metro"].str.startswith("no metro of the set").all()
+    assert len(refs["phase2_2024"].placed(ids)) == 12
+    assert refs["engines_2024"].not_placed(ids).empty
+    # a lead metro that is not a region of the table: out of hits and recall, reported
+    without_akron = [i for i in ids if i != "10420"]
+    assert len(refs["phase2_2024"].placed(without_akron)) == 11
+    missing = refs["phase2_2024"].not_placed(without_akron)
+    assert missing[["entry", "cbsa_code"]].values.tolist() == [
+        ["Sustainable Polymers Tech Hub", "10420"]]
+    ref = Reference("x", "x", "x", pd.DataFrame({"entry": ["A", "B"], "cbsa_code": ["1", "9"],
+                                                 "metro": ["a", "b"]}), "x.csv")
+    assert ref.placed(["1", "2"]) == ["1"]
+    assert list(ref.not_placed(["1", "2"])["entry"]) == ["B"]
+
+
+# --------------------------------------------------------------------------- scores by hand
+
+
+def test_precision_and_recall_by_hand() -> None:
+    # six regions; the plan picks 1, 2, 3 and 4; the reference names 2, 5 and 9 (not a
+    # region); two hand-made draws pick {1, 2} and {2, 5}
+    ids = ["1", "2", "3", "4", "5", "6"]
+    hubs = np.array([True, True, True, True, False, False])
+    ref = Reference("r", "R", "metro", pd.DataFrame({
+        "entry": ["a", "b", "c"], "cbsa_code": ["2", "5", "9"], "metro": ["", "", ""]}), "r.csv")
+    draws = np.array([[0, 1], [1, 4]])
+    score = score_hubs(hubs, ids, ref, draws)
+    assert score.hits == ["2"]
+    assert score.n_placed == 2 and list(score.not_placed["entry"]) == ["c"]
+    assert score.precision == pytest.approx(1 / 4)  # one of the plan's four hubs
+    assert score.recall == pytest.approx(1 / 2)  # one of the two placeable reference metros
+    assert list(score.random_hits) == [1, 2]
+    assert score.random_mean_hits == pytest.approx(1.5)
+    assert score.random_recall == pytest.approx(1.5 / 2)
+    assert score.p_at_least == pytest.approx(1.0)  # both draws have >= 1 hit
+    assert score.p_standard_error == 0.0
+
+
+def test_unruled_draws_match_the_exact_hypergeometric_chance() -> None:
+    # 40 regions, 12 designated, 6 hubs of which 3 designated
+    n, d, k = 40, 12, 6
+    ids = [str(i) for i in range(n)]
+    hubs = np.zeros(n, dtype=bool)
+    hubs[[0, 1, 2, 20, 21, 22]] = True
+    ref = Reference("r", "R", "metro", pd.DataFrame({
+        "entry": ids[:d], "cbsa_code": ids[:d], "metro": ""}), "r.csv")
+    draws = draw_hub_sets(DrawRules(np.ones(n, dtype=bool)), k, 40_000, seed=1)
+    score = score_hubs(hubs, ids, ref, draws)
+    assert len(score.hits) == 3
+    exact = chance_of_at_least(3, n, k, d)
+    assert abs(score.p_at_least - exact) < 4 * score.p_standard_error
+    assert score.random_precision == pytest.approx(d / n, abs=0.01)
+
+
+# --------------------------------------------------------------------------- rule-keeping draws
+
+
+def _feasible_sets(rules: DrawRules, k: int) -> list[tuple[int, ...]]:
+    n = len(rules.eligible)
+    every = np.array(list(itertools.combinations(range(n), k)))
+    return [tuple(row) for row in every[rules.hold(every)]]
+
+
+@pytest.mark.parametrize("k", [2, 4])  # 2 of 6: distinct picks; 4 of 6: uniform keys
+def test_draws_are_uniform_over_the_rule_keeping_sets(k: int) -> None:
+    # six regions, two groups of three; at least one hub in each group; at least half the
+    # hubs among regions 0, 3 and 4; region 5 is not eligible
+    group_a = np.array([True, True, True, False, False, False])
+    small = np.array([True, False, False, True, True, False])
+    rules = DrawRules(np.array([True] * 5 + [False]), ((group_a, 1), (~group_a, 1)), (),
+                      (small, 0.5))
+    feasible = _feasible_sets(rules, k)
+    draws = draw_hub_sets(rules, k, 30_000, seed=7)
+    counts = Counter(tuple(sorted(row)) for row in draws)
+    assert set(counts) == set(feasible)
+    expected = len(draws) / len(feasible)
+    # each set's count is binomial: within 5 standard deviations of the uniform mean
+    sd = math.sqrt(expected * (1 - 1 / len(feasible)))
+    assert all(abs(c - expected) < 5 * sd for c in counts.values()), counts
+    # fixed seed, same draws
+    assert np.array_equal(draws, draw_hub_sets(rules, k, 30_000, seed=7))
+
+
+def test_too_tight_rules_are_refused_not_looped_forever() -> None:
+    ok = np.ones(6, dtype=bool)
+    with pytest.raises(ValueError, match="cannot draw 7 hubs from 6"):
+        draw_hub_sets(DrawRules(ok), 7, 10, seed=0)
+    impossible = DrawRules(ok, ((np.array([True] + [False] * 5), 2),))
+    with pytest.raises(ValueError, match="too tight"):
+        draw_hub_sets(impossible, 2, 10, seed=0, batch=100, max_batches=3)
+
+
+def test_every_draw_keeps_the_metro_statute_rules() -> None:
+    metros = pf.load_regions("metros")
+    inputs = resolve(metros, statute_scenario("metros", metros, budget="$504M"))
+    rules = DrawRules.from_inputs(inputs)
+    assert rules.eligible.all() and len(rules.group_min) == 4 and rules.designated is not None
+    draws = draw_hub_sets(rules, 21, 20_000, seed=3)
+    assert draws.shape == (20_000, 21)
+    # checked from the metro table itself, not through the rules being tested
+    table = metros.table
+    region = table["census_region"].to_numpy()[draws]
+    small = table["small_rural"].astype(str).str.lower().eq("true").to_numpy()[draws]
+    assert (np.sort(draws, axis=1)[:, 1:] > np.sort(draws, axis=1)[:, :-1]).all()  # distinct
+    for name in ("Midwest", "Northeast", "South", "West"):
+        assert ((region == name).sum(axis=1) >= 3).all(), name
+    assert (small.sum(axis=1) * 3 >= 21).all()  # at least a third small or rural
+    # the rules bind: a plain uniform draw of 21 metros breaks them often
+    plain = draw_hub_sets(DrawRules(rules.eligible), 21, 5_000, seed=3)
+    assert not rules.hold(plain).all()
+    assert (table["census_region"].to_numpy()[plain] == "Northeast").sum(axis=1).min() < 3
+
+
+# --------------------------------------------------------------------------- the generated doc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tech_hubs_reference",
+                                                  ROOT / "examples" / "tech_hubs_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_doc_matches_a_fresh_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/tech_hubs_reference.md is exactly what examples/tech_hubs_reference.py writes
+    now (every solve and the full 100,000 draws per plan, about half a minute)."""
+    generator = _generator()
+    fresh = generator.document(generator.DRAWS, [])
+    assert generator.check(fresh, generator.DOC) == 0, (
+        "docs/tech_hubs_reference.md is stale: run .venv/bin/python "
+        "examples/tech_hubs_reference.py")
+    # the check fails on a doc with one number changed, and shows where
+    doc = generator.DOC.read_text(encoding="utf-8")
+    tampered = tmp_path / "doc.md"
+    tampered.write_text(doc.replace("% (", "1% (", 1), encoding="utf-8")
+    assert generator.check(fresh, tampered) == 1
+    assert "fresh run" in capsys.readouterr().out
+    # the statute plan's table has a row per reference, each with a probability and its error
+    for label in ("2023 designations", "2024 Phase 2 awards", "2024 NSF Engines"):
+        assert f"| {label} |" in doc
+    assert doc.count(" ± ") >= 12

@@ -435,3 +435,274 @@ def statute_scenario(region_set: str, regions: Regions, pack: str | None = None,
     data["packs"] = [pack]
     data.update(changes)
     return scenario_from_dict(data, source=f"{pack} on the {region_set} default")
+
+
+# --------------------------------------------------------------------------- references
+
+
+PHASE2_FILE = DATA_DIR / "tech_hubs_phase2_2024.csv"
+ENGINES_FILE = DATA_DIR / "nsf_engines_2024.csv"
+PHASE2_COLUMNS = ("hub_name", "lead_state", "lead_metro_name", "lead_cbsa_code", "award_usd",
+                  "announced", "source_url", "notes")
+ENGINES_COLUMNS = ("engine_name", "lead_institution", "lead_state", "lead_metro_name",
+                   "lead_cbsa_code", "award_first_two_years_usd", "max_ten_year_usd",
+                   "source_url", "notes")
+
+
+def _reference_table(path: Path, columns: tuple[str, ...], name: str) -> pd.DataFrame:
+    """A reference table read as text, checked: its columns, a 5-digit ``lead_cbsa_code``
+    and a non-empty name, source and notes (the caveats) on every row."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=10_000)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the table: {exc}", file=str(path)) from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"missing columns {missing}", file=str(path))
+    bad = ~table["lead_cbsa_code"].str.fullmatch(r"\d{5}")
+    if bad.any():
+        raise DataError(f"'{table['lead_cbsa_code'][bad].iloc[0]}' is not a 5-digit CBSA code",
+                        file=str(path), row=int(np.flatnonzero(bad)[0]) + 2,
+                        column="lead_cbsa_code")
+    for column in (name, "source_url", "notes"):
+        empty = table[column].str.strip() == ""
+        if empty.any():
+            raise DataError("every row needs a value here", file=str(path),
+                            row=int(np.flatnonzero(empty)[0]) + 2, column=column)
+    return table
+
+
+def phase2_awards(path: Path = PHASE2_FILE) -> pd.DataFrame:
+    """The 12 Tech Hubs implementation awards of 2 July 2024, one row per hub with its
+    lead metro (a 2023 CBSA code, as text), EDA's approximate amount, source and notes."""
+    return _reference_table(path, PHASE2_COLUMNS, "hub_name")
+
+
+def nsf_engines(path: Path = ENGINES_FILE) -> pd.DataFrame:
+    """The 10 NSF Regional Innovation Engines of January 2024, one row per engine with
+    its lead organisation's metro (a 2023 CBSA code, as text), source and notes."""
+    return _reference_table(path, ENGINES_COLUMNS, "engine_name")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A set of metros a programme chose, as places a plan's hubs can be compared with.
+
+    ``entries`` has one row per programme entry and place: ``entry`` (hub or engine),
+    ``cbsa_code`` (empty when the entry has no place) and ``metro`` (its title).
+    """
+
+    key: str
+    label: str
+    what: str  # what an entry is, e.g. "lead metro of a Phase 2 award"
+    entries: pd.DataFrame
+    file: str
+
+    def codes(self) -> list[str]:
+        """The distinct CBSA codes the entries name."""
+        return sorted(set(self.entries["cbsa_code"]) - {""})
+
+    def placed(self, region_ids: list[str]) -> list[str]:
+        """The reference's codes that are regions of the table compared."""
+        ids = set(region_ids)
+        return [c for c in self.codes() if c in ids]
+
+    def not_placed(self, region_ids: list[str]) -> pd.DataFrame:
+        """Entries with no place among the regions: no code, or a code not in the table.
+        Reported beside every comparison, never dropped silently."""
+        ids = set(region_ids)
+        rest = self.entries[~self.entries["cbsa_code"].isin(ids)]
+        return rest.reset_index(drop=True)
+
+
+def references(mapping: pd.DataFrame | None = None, phase2: pd.DataFrame | None = None,
+               engines: pd.DataFrame | None = None) -> list[Reference]:
+    """The programme references a metro plan is compared with: the 2023 designations
+    (every placement, and named places only), the 2024 Phase 2 awards and the 2024 NSF
+    Engines (each by its lead metro)."""
+    mapping = hub_cbsa_map() if mapping is None else mapping
+    phase2 = phase2_awards() if phase2 is None else phase2
+    engines = nsf_engines() if engines is None else engines
+    out = []
+    for key, label, confidence in (("designations_2023", "2023 designations", CONFIDENCE),
+                                   ("designations_2023_named",
+                                    "2023 designations, named places only", ("named",))):
+        rows = mapping[(mapping["status"] == IN_SET) & mapping["confidence"].isin(confidence)]
+        placed = pd.DataFrame({"entry": rows["hub_name"], "cbsa_code": rows["cbsa_code"],
+                               "metro": rows["cbsa_title"]})
+        why = unplaced_hubs(mapping).set_index("hub_name")["why"]
+        left = sorted(set(mapping["hub_name"]) - set(rows["hub_name"]))
+        gone = pd.DataFrame({"entry": left, "cbsa_code": "", "metro": [
+            f"no metro of the set: {why[h]}" if h in why.index
+            else "placed only by an inferred place" for h in left]})
+        out.append(Reference(key, label, "metro a 2023 designated hub is placed in",
+                             pd.concat([placed, gone], ignore_index=True), str(HUB_CBSA_FILE)))
+    out.append(Reference("phase2_2024", "2024 Phase 2 awards", "lead metro of a Phase 2 award",
+                         pd.DataFrame({"entry": phase2["hub_name"],
+                                       "cbsa_code": phase2["lead_cbsa_code"],
+                                       "metro": phase2["lead_metro_name"]}), str(PHASE2_FILE)))
+    out.append(Reference("engines_2024", "2024 NSF Engines", "lead metro of an NSF Engine",
+                         pd.DataFrame({"entry": engines["engine_name"],
+                                       "cbsa_code": engines["lead_cbsa_code"],
+                                       "metro": engines["lead_metro_name"]}), str(ENGINES_FILE)))
+    return out
+
+
+# --------------------------------------------------------------------------- random draws
+
+
+@dataclass(frozen=True)
+class DrawRules:
+    """The hub rules a random draw keeps, as region masks (n,): which regions may be
+    hubs, groups with a minimum number of hubs, groups with at most one, and a
+    designated set with a minimum share of the hubs."""
+
+    eligible: np.ndarray
+    group_min: tuple[tuple[np.ndarray, int], ...] = ()
+    group_max_one: tuple[np.ndarray, ...] = ()
+    designated: tuple[np.ndarray, float] | None = None
+
+    @classmethod
+    def from_inputs(cls, inputs: ModelInputs) -> DrawRules:
+        """The rules of a resolved hub scenario: a region may be a hub if it may receive
+        some instrument and its cap admits the minimum award."""
+        n = len(inputs.region_ids)
+        rules = inputs.hubs
+
+        def mask(members: np.ndarray) -> np.ndarray:
+            out = np.zeros(n, dtype=bool)
+            out[members] = True
+            return out
+
+        eligible = np.asarray(inputs.allowed.any(axis=1), dtype=bool)
+        if rules is None:
+            return cls(eligible)
+        eligible &= inputs.cap_busd >= rules.award_min_busd - 1e-12
+        designated = (None if rules.designated is None
+                      else (mask(rules.designated[0]), float(rules.designated[1])))
+        return cls(eligible,
+                   tuple((mask(m), int(k)) for _c, _v, m, k in rules.group_min),
+                   tuple(mask(m) for _c, _v, m in rules.group_max_one),
+                   designated)
+
+    def hold(self, picks: np.ndarray) -> np.ndarray:
+        """(draws,) bool: whether each row of ``picks`` (draws, k region indices) keeps
+        every rule."""
+        ok = self.eligible[picks].all(axis=1)
+        k = picks.shape[1]
+        for members, minimum in self.group_min:
+            ok &= members[picks].sum(axis=1) >= minimum
+        for members in self.group_max_one:
+            ok &= members[picks].sum(axis=1) <= 1
+        if self.designated is not None:
+            members, share = self.designated
+            ok &= members[picks].sum(axis=1) >= share * k - 1e-9
+        return ok
+
+
+def draw_hub_sets(rules: DrawRules, n_hubs: int, draws: int, seed: int,
+                  batch: int = 20_000, max_batches: int = 1_000) -> np.ndarray:
+    """``draws`` hub sets of ``n_hubs`` regions each, (draws, n_hubs) region indices,
+    uniform over the sets that keep ``rules``: uniform sets of eligible regions, the
+    rule-breaking ones rejected. A uniform set is ``n_hubs`` independent picks kept when
+    they are all distinct (every set of distinct picks is then equally likely), or, when
+    repeats would be common, the ``n_hubs`` smallest of i.i.d. uniform keys.
+    Raises ``ValueError`` if the rules reject nearly every draw."""
+    pool = np.flatnonzero(rules.eligible)
+    if not 0 < n_hubs <= len(pool):
+        raise ValueError(f"cannot draw {n_hubs} hubs from {len(pool)} eligible regions")
+    rng = np.random.default_rng(seed)
+    distinct_picks = n_hubs * (n_hubs - 1) / (2 * len(pool)) < 1.0  # P(all distinct) > ~e^-1
+    kept: list[np.ndarray] = []
+    have = tried = 0
+    while have < draws:
+        if tried >= max_batches:
+            raise ValueError(f"only {have} of {tried * batch} random hub sets kept the rules; "
+                             "they are too tight to sample by rejection")
+        if distinct_picks:
+            picks = np.sort(rng.integers(0, len(pool), size=(batch, n_hubs)), axis=1)
+            picks = pool[picks[(np.diff(picks, axis=1) > 0).all(axis=1)]]
+        else:
+            keys = rng.random((batch, len(pool)))
+            picks = pool[np.argpartition(keys, n_hubs - 1, axis=1)[:, :n_hubs]]
+        picks = picks[rules.hold(picks)]
+        kept.append(picks)
+        have += len(picks)
+        tried += 1
+    return np.concatenate(kept)[:draws]
+
+
+# --------------------------------------------------------------------------- scores
+
+
+@dataclass(frozen=True)
+class ReferenceScore:
+    """How a plan's hubs meet one reference, beside rule-keeping random draws."""
+
+    reference: Reference
+    n_hubs: int
+    hits: list[str]  # region_ids among the plan's hubs and the reference's metros
+    n_placed: int  # reference metros that are regions of the table
+    not_placed: pd.DataFrame  # reference entries with no region in the table
+    random_hits: np.ndarray  # (draws,) hits of each random draw
+
+    @property
+    def precision(self) -> float:
+        """Share of the plan's hubs that are reference metros."""
+        return len(self.hits) / self.n_hubs if self.n_hubs else 0.0
+
+    @property
+    def recall(self) -> float:
+        """Share of the reference metros (those in the table) among the plan's hubs."""
+        return len(self.hits) / self.n_placed if self.n_placed else 0.0
+
+    @property
+    def random_mean_hits(self) -> float:
+        return float(self.random_hits.mean())
+
+    @property
+    def random_precision(self) -> float:
+        """Mean precision of the random draws."""
+        return self.random_mean_hits / self.n_hubs if self.n_hubs else 0.0
+
+    @property
+    def random_recall(self) -> float:
+        """Mean recall of the random draws."""
+        return self.random_mean_hits / self.n_placed if self.n_placed else 0.0
+
+    @property
+    def p_at_least(self) -> float:
+        """Share of random draws with at least as many hits as the plan."""
+        return float((self.random_hits >= len(self.hits)).mean())
+
+    @property
+    def p_standard_error(self) -> float:
+        """Monte Carlo standard error of ``p_at_least``: sqrt(p (1 - p) / draws)."""
+        p = self.p_at_least
+        return math.sqrt(p * (1 - p) / len(self.random_hits))
+
+
+def score_hubs(hubs: np.ndarray, region_ids: list[str], reference: Reference,
+               draws: np.ndarray) -> ReferenceScore:
+    """Score a hub set (bool, n) against ``reference``, and each random draw
+    ((draws, k) region indices, from ``draw_hub_sets``) the same way."""
+    ids = np.asarray(region_ids, dtype=object)
+    placed = reference.placed(region_ids)
+    member = np.isin(ids, placed)
+    hits = [str(r) for r in ids[hubs & member]]
+    random_hits = member[draws].sum(axis=1) if draws.size else np.zeros(0, dtype=int)
+    return ReferenceScore(reference, int(hubs.sum()), hits, len(placed),
+                          reference.not_placed(region_ids), random_hits)
+
+
+def score_plan(plan: AllocationResult, regions: Regions, refs: list[Reference] | None = None,
+               draws: int = 100_000, seed: int = 2024) -> list[ReferenceScore]:
+    """Score a hub plan against every reference, beside ``draws`` random hub sets of the
+    same size that keep the plan's hub rules (fixed ``seed``; the same draws for every
+    reference)."""
+    refs = references() if refs is None else refs
+    inputs = resolve(regions, plan.scenario)
+    hub_of = plan.regions.set_index("region_id")["hub"]
+    hubs = hub_of.reindex(inputs.region_ids).fillna(False).astype(bool).to_numpy()
+    sample = draw_hub_sets(DrawRules.from_inputs(inputs), int(hubs.sum()), draws, seed)
+    return [score_hubs(hubs, list(inputs.region_ids), ref, sample) for ref in refs]
