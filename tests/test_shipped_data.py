@@ -24,9 +24,16 @@ STATE_COLUMNS = [
     "university_se_rd_musd", "cs_doctorates", "se_doctorates",
     "kti_value_added_musd", "gdp_musd",
 ]
+STATE_INDICATORS = STATE_COLUMNS[6:]  # the state figures apportioned to counties and metros
+# summed to states from the metro (and nonmetropolitan) area tables
+STATE_OEWS = ["oews_computer_math", "oews_software_developers", "oews_data_scientists",
+              "oews_cs_research_scientists"]
+STATE_CBP = ["cbp_data_processing", "cbp_semiconductors", "cbp_computer_systems_design",
+             "cbp_software_publishers"]
+STATE_COLUMNS += [*STATE_OEWS, *STATE_CBP]
 STATE_NUMERIC = STATE_COLUMNS[5:]
-STATE_INDICATORS = STATE_COLUMNS[6:]
 AI_VC_MISSING = {"MS", "ND", "SD", "WV"}
+SEMICONDUCTORS_MISSING = {"AK", "HI", "MT", "ND"}  # no CBP area of theirs publishes NAICS 3344
 
 
 def read_table(name: str) -> pd.DataFrame:
@@ -67,7 +74,7 @@ def test_states_sorted_by_region_id(states):
     assert states["region_id"].tolist() == sorted(states["region_id"])
 
 
-@pytest.mark.parametrize("col", STATE_INDICATORS)
+@pytest.mark.parametrize("col", STATE_NUMERIC)
 def test_states_indicator_exists_and_numeric(states, col):
     assert col in states.columns
     assert is_numeric_dtype(states[col]), f"{col} is {states[col].dtype}"
@@ -84,11 +91,46 @@ def test_states_population_total(states):
     assert 330e6 <= total <= 340e6, total
 
 
-def test_states_only_missing_values_are_ai_vc(states):
+def test_states_only_missing_values_are_ai_vc_and_withheld_semiconductors(states, report):
     na = states.isna()
-    assert na.drop(columns="ai_vc_musd").sum().sum() == 0
+    assert na.drop(columns=["ai_vc_musd", "cbp_semiconductors"]).sum().sum() == 0
     assert set(states.loc[na["ai_vc_musd"], "postal"]) == AI_VC_MISSING
     assert na["ai_vc_musd"].sum() == 4
+    assert set(states.loc[na["cbp_semiconductors"], "postal"]) == SEMICONDUCTORS_MISSING
+    assert report["states_cbp"]["states_empty"]["cbp_semiconductors"] == sorted(SEMICONDUCTORS_MISSING)
+
+
+@pytest.mark.parametrize("col", STATE_OEWS + STATE_CBP)
+def test_state_area_sums_reproduce_the_source_rows(states, report, col):
+    """The states add up to the sum of the area rows they were built from (up to the rounding
+    of the shares of multi-state areas: at most half a job per state)."""
+    part = report["states_oews" if col in STATE_OEWS else "states_cbp"]["columns"][col]
+    assert part["states_total"] == int(states[col].sum())
+    placed = part["source_rows_total"] - part.get("in_areas_not_placed", 0)
+    assert abs(part["states_total"] - placed) <= len(states) / 2
+
+
+@pytest.mark.parametrize("col", STATE_OEWS + STATE_CBP)
+def test_state_sums_hold_their_metros(states, metros, col):
+    """A state holds at least the metros that lie wholly inside it (it adds nonmetropolitan
+    areas, micropolitan areas and shares of multi-state metros), and the nation at least all
+    the metros. OEWS metros are the areas themselves, so for them this is exact bookkeeping."""
+    st = states.set_index("postal")[col]
+    single = metros[~metros["states"].str.contains(";")]
+    inside = single.groupby("postal")[col].sum()
+    slack = 0 if col in STATE_OEWS else 0.02 * inside  # CBP: 2017 areas apportioned to metros
+    assert (st.reindex(inside.index).fillna(0) >= inside - slack - 1).all()
+    assert states[col].sum() >= metros[col].sum()
+
+
+def test_state_oews_totals_by_hand(states, metros):
+    """Rhode Island: its one metro, Providence-Warwick RI-MA, is shared with Massachusetts, and
+    it has no nonmetropolitan area: the state holds a share of Providence's figure, no more."""
+    ri = states.set_index("postal").loc["RI"]
+    prov = metros.set_index("region_id").loc["39300"]
+    assert prov["states"] == "RI;MA"
+    for col in STATE_OEWS:
+        assert 0.5 * prov[col] < ri[col] < prov[col], col
 
 
 def test_states_census_regions(states):
@@ -169,9 +211,11 @@ COUNTY_COLUMNS = [
     "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015", *HERD,
     "ba_plus_share_pct", "ba_plus_residents", *METRO_APPORTIONED, *APPORTIONED,
 ]
+CBP_JOIN = ["cbp_join", "cbp_area_split", "cbp_coverage_pct"]
 METRO_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "states", "census_region", "census_division",
-    "population", "small_rural", *OEWS, *HERD, *CBP, "utility_patents_2000_2015", *APPORTIONED,
+    "population", "small_rural", *OEWS, *HERD, *CBP, *CBP_JOIN, "utility_patents_2000_2015",
+    *APPORTIONED,
 ]
 COUNTY_NUMERIC = ["population", "utility_patents_2000_2015", *HERD, "ba_plus_share_pct",
                   "ba_plus_residents", *METRO_APPORTIONED, *APPORTIONED]
@@ -410,16 +454,62 @@ def test_metros_missing_values_only_where_documented(metros, report):
 
 def test_cbp_join_bookkeeping(metros, report):
     cbp = report["cbp"]
-    changed = cbp["joined_area_or_code_changed"]
-    assert cbp["joined_same_code_same_area"] + len(changed) + cbp["n_lost"] == len(metros)
-    assert cbp["n_lost"] == len(cbp["lost"]) == 24
-    not_joined = set(metros.loc[metros["cbp_all_industries"].isna(), "region_id"])
-    assert not_joined == set(cbp["lost"])
-    assert all(v["shared_residents"] >= cbp["min_overlap"] == 0.8 for v in changed.values())
-    assert changed["17410"]["cbp_code"] == "17460"  # Cleveland kept through its 2017 code
-    joined = metros[metros["cbp_all_industries"].notna()]
+    rules = metros["cbp_join"].value_counts().to_dict()
+    placed = {r: n for r, n in cbp["rows_placed_by_rule"].items() if n}
+    assert placed == rules and sum(placed.values()) == len(metros)
+    assert set(cbp["rows_placed_by_rule"]) == set(cbp["rules"])
+    assert int(metros["cbp_area_split"].sum()) == cbp["apportioned"]
+    other = set(metros.loc[metros["cbp_join"] != "same_code", "region_id"])
+    assert other == set(cbp["metros_not_same_code"])
+    for code, d in cbp["metros_not_same_code"].items():
+        shares = d["areas"].values()
+        # a metro is flagged exactly when it takes only part of some 2017 area
+        assert metros.set_index("region_id").at[code, "cbp_area_split"] == any(x < 1 for x in shares)
+    # copied rules take one whole area, and only flagged rows are apportioned
+    assert not metros.loc[metros["cbp_join"].isin(["same_code", "renamed", "county_overlap"]),
+                          "cbp_area_split"].any()
+    assert metros.loc[metros["cbp_join"] == "county_overlap_apportioned", "cbp_area_split"].all()
+    assert cbp["metros_not_same_code"]["17410"]["areas"] == {"11780": 1.0, "17460": 1.0}  # Cleveland
     for c in CBP:
-        assert int(joined[c].isna().sum()) == cbp["suppressed_in_joined_metros"][c], c
+        assert int(metros[c].isna().sum()) == cbp["withheld_in_covered_metros"][c], c
+
+
+def test_cbp_apportioning_never_counts_an_area_twice(report):
+    """Over all metros, the shares taken of each 2017 CBP area add up to at most the whole."""
+    taken: dict[str, float] = {}
+    for d in report["cbp"]["metros_not_same_code"].values():
+        for area, share in d["areas"].items():
+            taken[area] = taken.get(area, 0.0) + share
+    assert all(x <= 1 + 1e-3 for x in taken.values()), {a: x for a, x in taken.items() if x > 1}
+    # Connecticut: the 2017 New Haven area is shared by New Haven and Waterbury-Shelton
+    d = report["cbp"]["metros_not_same_code"]
+    assert d["35300"]["areas"]["35300"] + d["47930"]["areas"]["35300"] == pytest.approx(1, abs=1e-3)
+
+
+def test_dayton_and_prescott_valley_carry_their_cbp_figures(metros):
+    """Both were recoded in 2018 with the same counties: the CBP 2019 rows of their 2017 codes
+    (Dayton 19380: 327,586 employees, 7,562 in NAICS 5415; Prescott 39140: 62,017 and 47)."""
+    m = metros.set_index("region_id")
+    assert m.at["19430", "cbp_join"] == "renamed" and m.at["39150", "cbp_join"] == "renamed"
+    assert (m.at["19430", "cbp_all_industries"], m.at["19430", "cbp_computer_systems_design"]) \
+        == (327_586, 7_562)
+    assert (m.at["39150", "cbp_all_industries"], m.at["39150", "cbp_computer_systems_design"]) \
+        == (62_017, 47)
+    assert not m.loc[["19430", "39150"], "cbp_area_split"].any()
+
+
+def test_no_large_metro_lacks_tech_industry_employment_for_want_of_a_join(metros):
+    """Every metro is covered by a CBP area; every metro over 500,000 people has a positive
+    tech-industry employment (computer systems design, and the four CBP tech industries)."""
+    assert (metros["cbp_join"] != "not_covered").all()
+    assert metros["cbp_all_industries"].notna().all()
+    assert (metros["cbp_coverage_pct"] > 80).all()
+    big = metros[metros["population"] > 500_000]
+    assert len(big) > 100
+    tech = big[["cbp_computer_systems_design", "cbp_data_processing", "cbp_software_publishers",
+                "cbp_semiconductors"]].sum(axis=1, min_count=1)
+    assert (tech > 0).all(), big.loc[~(tech > 0), "name"].tolist()
+    assert (big["cbp_computer_systems_design"] > 0).all()
 
 
 def test_every_join_accounts_for_its_rows(report):
@@ -471,3 +561,13 @@ def test_only_registry_indicators_are_offered(region_set):
     assert "small_rural" not in regions.indicators
     if region_set == "counties":
         assert "ba_plus_share_pct" in regions.table.columns  # shipped, but a rate
+
+
+@pytest.mark.parametrize("name", STATE_OEWS + STATE_CBP)
+def test_state_columns_summed_from_areas_are_derived_at_states(name):
+    """The same name is a measured column of metros.csv and a derived column of states.csv."""
+    state = columns.column(name, "states")
+    assert state is not None and state.basis == "derived" and state.kind == "indicator"
+    assert "summed to states" in state.about and "add nothing" in state.about
+    assert columns.column(name).basis == "measured"  # the metro entry
+    assert columns.basis(name, "states") == "derived"
