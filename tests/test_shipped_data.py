@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from pandas.api.types import is_numeric_dtype
@@ -571,3 +572,71 @@ def test_state_columns_summed_from_areas_are_derived_at_states(name):
     assert "summed to states" in state.about and "add nothing" in state.about
     assert columns.column(name).basis == "measured"  # the metro entry
     assert columns.basis(name, "states") == "derived"
+
+
+# ============================================== the build's join rules, on a hand-made case
+def _build_module():
+    import importlib.util
+    import sys
+
+    path = DATA.parent / "scripts" / "build_data.py"
+    spec = importlib.util.spec_from_file_location("build_data_for_tests", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cbp_join_rules_by_hand():
+    """2017 area X = {01001 (100 people), 01003 (300)}, Y = {02001 (100)}, 45000 = {04001},
+    OLD = {05001}; 01005 is in no 2017 area. 2023 metros: M1 = {01001} takes 100/400 of X;
+    M2 = {01003, 02001, 01005} takes 300/400 of X and all of Y (whose NAICS 5415 cell is
+    withheld, so adds nothing there) and covers 400 of its 450 people; 45000 keeps its code;
+    N = {05001} is OLD under a new code."""
+    b = _build_module()
+    pop = pd.Series({"01001": 100, "01003": 300, "02001": 100, "01005": 50, "04001": 10,
+                     "05001": 20})
+    areas = pd.Series({"01001": "X", "01003": "X", "02001": "Y", "04001": "45000",
+                       "05001": "OLD"})
+    om = pd.DataFrame({"county_fips": ["01001", "01003", "02001", "01005", "04001", "05001"],
+                       "cbsa_code": ["M1", "M2", "M2", "M2", "45000", "N"]})
+    om["cbsa_title"] = om["cbsa_code"]
+    src = list(b.CBP.values())
+    cbp = pd.DataFrame(float("nan"), index=["X", "Y", "45000", "OLD"], columns=src)
+    cbp["emp_all_industries"] = [1000.0, 200.0, 7.0, 9.0]
+    cbp["emp_n5415_computer_systems_design"] = [400.0, float("nan"), 3.0, 5.0]
+    report: dict = {}
+    values, info = b.join_cbp(om, areas, pop, cbp, report)
+    assert values.loc["M1", "cbp_all_industries"] == 250
+    assert values.loc["M1", "cbp_computer_systems_design"] == 100
+    assert values.loc["M2", "cbp_all_industries"] == 750 + 200
+    assert values.loc["M2", "cbp_computer_systems_design"] == 300  # Y withheld: adds nothing
+    assert np.isnan(values.loc["M1", "cbp_semiconductors"])  # withheld everywhere: empty
+    assert values.loc["N", "cbp_all_industries"] == 9
+    assert info["cbp_join"].to_dict() == {"45000": "same_code", "M1": "county_overlap_apportioned",
+                                          "M2": "county_overlap_apportioned", "N": "renamed"}
+    assert info.loc["M2", "cbp_coverage_pct"] == round(100 * 400 / 450, 1)
+    assert info["cbp_area_split"].to_dict() == {"45000": False, "M1": True, "M2": True, "N": False}
+    assert report["cbp"]["rows_placed_by_rule"]["county_overlap_apportioned"] == 2
+    assert report["cbp"]["partly_withheld"]["cbp_computer_systems_design"] == 1
+
+
+def test_cbp_join_refuses_a_metro_no_area_covers():
+    b = _build_module()
+    pop = pd.Series({"01001": 100, "01003": 300})
+    om = pd.DataFrame({"county_fips": ["01001", "01003"], "cbsa_code": ["M1", "M2"],
+                       "cbsa_title": ["M1", "M2"]})
+    cbp = pd.DataFrame(1.0, index=["X"], columns=list(b.CBP.values()))
+    with pytest.raises(b.BuildError, match=r"no CBP 2019 area covers .*\['M2'\]"):
+        b.join_cbp(om, pd.Series({"01001": "X"}), pop, cbp, {})
+
+
+def test_state_shares_by_hand():
+    """An area with 350 people in state 01 and 100 in state 02 is shared 7/9 : 2/9."""
+    b = _build_module()
+    members = pd.Series({"01001": "A", "01003": "A", "02001": "A", "01005": "B"})
+    pop = pd.Series({"01001": 100, "01003": 250, "02001": 100, "01005": 5})
+    got = b.state_shares(members, pop).set_index(["area", "state_fips"])["share"]
+    assert got[("A", "01")] == pytest.approx(7 / 9) and got[("A", "02")] == pytest.approx(2 / 9)
+    assert got[("B", "01")] == 1.0
