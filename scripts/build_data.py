@@ -793,9 +793,9 @@ def cbp_2017_areas(sh: Shared, popm: pd.Series, cbp_codes: set[str], report: dic
     """The CBP 2019 (OMB 2017) area of every county that has one, in the 2022 county set.
 
     The shared crosswalk gives the membership, recoded by ``CBP_2017_CODE``; Connecticut's
-    planning regions take the area of the former county they are placed in; the Alaska
-    split parts take the area of Valdez-Cordova. Counties of codes CBP does not publish
-    belong to no area (not covered).
+    planning regions take the area of the former county they are placed in. Counties of
+    codes CBP does not publish belong to no area (not covered); a member county without a
+    2022 estimate (e.g. one split or merged since) stops the build.
     """
     old = sh.csv("county_cbsa_crosswalk.csv")
     old = old[old["state_fips"] != "72"]
@@ -807,9 +807,6 @@ def cbp_2017_areas(sh: Shared, popm: pd.Series, cbp_codes: set[str], report: dic
     code = code.replace(CBP_2017_CODE)
     ct = pd.Series({pr: code.get(cty) for pr, cty in CT_PLANNING_REGION_COUNTY.items()}).dropna()
     code = code[~code.index.str.startswith("09")]
-    vc_code, parts = VALDEZ_CORDOVA
-    if vc_code in code.index:  # (a non-CBSA county in the shared crosswalk: never reached)
-        code = pd.concat([code.drop(vc_code), pd.Series(code[vc_code], index=list(parts))])
     code = pd.concat([code, ct])
     code = code[code.isin(cbp_codes)]
     no_pop = sorted(set(code.index) - set(popm.index))
