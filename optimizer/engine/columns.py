@@ -42,7 +42,8 @@ def _i(label: str, unit: str, about: str, basis: Basis = "measured") -> Column:
 
 OEWS = "BLS OEWS, May 2025 (jobs; empty where BLS does not publish)"
 HERD = "NCSES HERD FY2023 table 71, summed over the institutions located there"
-CBP = "Census County Business Patterns 2019, mid-March employees"
+CBP = ("Census County Business Patterns 2019, mid-March employees; joined from the 2017 areas "
+       "by county overlap, a split area shared out by population (flag: CBP figures apportioned)")
 
 STATE_INDICATORS: dict[str, Column] = {
     "ai_job_postings": _i("AI job postings", "postings", "Online job postings asking for AI "
