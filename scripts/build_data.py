@@ -22,7 +22,8 @@ Outputs (data/): states.csv/.geojson, counties.csv/.geojson, metros.csv/.geojson
 tech_hubs_2023.csv (copied), and the license blocks inside SOURCES.md.
 
 Every figure is copied, summed, divided by a stated constant, or apportioned by
-a stated rule; nothing is typed in.  Missing stays missing (empty), never 0.
+a stated rule; no figure is typed in (two small code tables are: CBP_2017_CODE and
+CT_PLANNING_REGION_COUNTY, documented in SOURCES.md).  Missing stays missing (empty), never 0.
 The documentation of every column is ``data/SOURCES.md``.
 """
 from __future__ import annotations
@@ -345,9 +346,51 @@ VALDEZ_CORDOVA = ("02261", ("02063", "02066"))
 PATENT_YEARS = list(range(2000, 2016))
 # ASSUMPTION (documented in SOURCES.md): a metro of fewer than 250,000 residents is "small".
 SMALL_RURAL_POPULATION = 250_000
-# CBP 2019 is coded by the 2017 delineation: its figure is joined to a 2023 metro of the same
-# code only if the two areas share at least this share of their (2022) population.
-CBP_MIN_OVERLAP = 0.80
+# CBP 2019 is coded by the OMB 2017 delineation (Bulletin 17-01). The shared crosswalk
+# (county_cbsa_crosswalk.csv) files a few counties under codes of other vintages that CBP
+# 2019 does not use; OMB's 2013-2017 bulletins put those counties in the CBP areas below.
+# shared-crosswalk code -> the CBP 2019 code that holds its counties (documented in SOURCES.md)
+CBP_2017_CODE = {
+    "19430": "19380",  # Dayton-Kettering OH: recoded in 2018 (Bulletin 18-04), same counties
+    "39150": "39140",  # Prescott Valley-Prescott AZ: recoded in 2018, same county
+    "36837": "36860",  # Ottawa IL: recoded in 2018 (Ottawa-Peru), same counties
+    "30100": "17200",  # Lebanon NH-VT: recoded in 2018 (Claremont-Lebanon), same counties
+    "49060": "11680",  # Cowley County KS: Arkansas City-Winfield (OMB 2023 still lists 11680)
+    "39100": "35620",  # Dutchess + Orange NY: in New York-Newark-Jersey City 2013-2022
+    "27530": "13820",  # Walker County AL: in Birmingham-Hoover 2013-2017
+    "40530": "18580",  # Aransas County TX: in Corpus Christi 2013-2017
+    "14160": "23060",  # Wells County IN: in Fort Wayne 2013-2017
+    "46420": "43900",  # Union County SC: in Spartanburg 2013-2017
+    "24180": "19100",  # Hood County TX: in Dallas-Fort Worth-Arlington 2013-2017
+    "42500": "31140",  # Scott County IN: in Louisville/Jefferson County 2013-2017
+}
+# Connecticut: CBP 2019 counts the old Connecticut metros, made of the 8 former counties; the
+# 2022 population estimates and OMB 2023 use the 9 planning regions, which are made of towns
+# and do not nest in the counties. Each planning region is placed in the former county that
+# holds most of its towns' people (an approximation: no town-level table is shipped), so a
+# 2017 CT area is the set of planning regions placed in its counties.
+CT_PLANNING_REGION_COUNTY = {
+    "09110": "09003",  # Capitol ~ Hartford County
+    "09120": "09001",  # Greater Bridgeport ~ Fairfield County
+    "09130": "09007",  # Lower Connecticut River Valley ~ Middlesex County
+    "09140": "09009",  # Naugatuck Valley ~ New Haven County
+    "09150": "09015",  # Northeastern Connecticut ~ Windham County
+    "09160": "09005",  # Northwest Hills ~ Litchfield County
+    "09170": "09009",  # South Central Connecticut ~ New Haven County
+    "09180": "09011",  # Southeastern Connecticut ~ New London County
+    "09190": "09001",  # Western Connecticut ~ Fairfield County
+}
+# how a 2023 metro got its CBP 2019 figures (the cbp_join column), in the order tried
+CBP_JOIN_RULES = {
+    "same_code": "the CBP area of the same code has the same counties",
+    "renamed": "a CBP area under another code has the same counties",
+    "county_overlap": "the sum of the whole CBP areas inside the metro (it gained or merged areas)",
+    "county_overlap_apportioned": "CBP areas that split, each shared out by the 2022 population "
+                                  "of its counties inside the metro",
+    "connecticut_planning_regions": "old Connecticut CBP areas, through the planning regions "
+                                    "placed in their former counties, apportioned by population",
+    "not_covered": "no CBP 2019 area holds any of its counties (left empty)",
+}
 
 # shipped column -> column of cbsa_oews_ai_occupations_may2025.csv (BLS OEWS May 2025)
 OEWS = {
@@ -404,9 +447,11 @@ COUNTY_COLUMNS = [
     "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015",
     *HERD, HERD_AI, "ba_plus_share_pct", "ba_plus_residents",
 ]
+CBP_JOIN_COLUMNS = ["cbp_join", "cbp_area_split", "cbp_coverage_pct"]
 METRO_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "states", "census_region", "census_division",
-    "population", "small_rural", *OEWS, *HERD, HERD_AI, *CBP, "utility_patents_2000_2015",
+    "population", "small_rural", *OEWS, *HERD, HERD_AI, *CBP, *CBP_JOIN_COLUMNS,
+    "utility_patents_2000_2015",
 ]
 APPORTIONED = [f"{c}_apportioned" for c in STATE_INDICATORS]
 
@@ -623,7 +668,8 @@ def suppressed(df: pd.DataFrame, cols) -> dict[str, int]:
 
 
 def build_metros(sh: Shared, states: pd.DataFrame, omb: pd.DataFrame, counties: pd.DataFrame,
-                 county_geo: gpd.GeoDataFrame, ct_old: gpd.GeoDataFrame, report: dict):
+                 county_geo: gpd.GeoDataFrame, ct_old: gpd.GeoDataFrame, areas: pd.Series,
+                 report: dict):
     """The 387 metropolitan CBSAs of OMB 2023 in the 50 states + DC, with measured columns."""
     om = omb[omb["cbsa_type"] == "metro"].copy()
     popm = sh.csv("county_population_2022.csv").set_index("county_fips")["population_2022"]
@@ -698,50 +744,14 @@ def build_metros(sh: Shared, states: pd.DataFrame, omb: pd.DataFrame, counties: 
     if h["kusd_in_metros"] + h["kusd_in_other_cbsas"] + h["kusd_without_cbsa"] != HERD_US_TOTAL_KUSD:
         fail("HERD: metros + other CBSAs + no CBSA do not add up to the U.S. total")
 
-    # ---- CBP 2019 (OMB 2017 codes): joined through the shared (2017/18) crosswalk
+    # ---- CBP 2019 (OMB 2017 codes): joined by county overlap (see cbp_2017_areas, join_cbp)
     cbp = sh.csv("cbsa_cbp2019_tech_industries.csv").set_index("cbsa_code")
-    old = sh.csv("county_cbsa_crosswalk.csv")
-    old = old[old["cbsa_code"].notna()]
-    old_members = old.groupby("cbsa_code")["county_fips"].agg(frozenset)
-    new_members = om.groupby("cbsa_code")["county_fips"].agg(frozenset)
-    popf = popm.astype(float)
-    # each 2023 metro takes the CBP row of the 2017/18 CBSA whose area shares the most
-    # residents with it (the same code first), if that share is at least CBP_MIN_OVERLAP
-    county_to_old = old.set_index("county_fips")["cbsa_code"]
-    usable = set(cbp.index) & set(old_members.index)
-    source: dict[str, str] = {}
-    near, lost = {}, {}
-    for code in m.index:
-        a = new_members[code]
-        if any(c not in popf.index for c in a):
-            fail(f"metro {code}: a member county has no 2022 estimate")
-        cands = sorted({county_to_old.get(c) for c in a} & usable)
-        best, best_share, why = None, 0.0, "no CBP 2019 row for any CBSA holding its counties"
-        for cand in ([code] if code in usable else []) + [c for c in cands if c != code]:
-            b = old_members[cand]
-            if not all(c in popf.index for c in b):
-                why = "its 2017 area holds a former Connecticut county (no 2022 estimate)"
-                continue
-            share = popf[list(a & b)].sum() / popf[list(a | b)].sum()
-            if share > best_share:
-                best, best_share = cand, share
-        if best is not None and best_share >= CBP_MIN_OVERLAP:
-            source[code] = best
-            if best != code or best_share < 1:
-                near[code] = {"cbp_code": best, "shared_residents": round(float(best_share), 4)}
-        else:
-            lost[code] = (f"best 2017/18 area ({best}) shares {best_share:.1%} of residents"
-                          if best is not None else why)
-    joined = list(source)
-    src_codes = pd.Series(source).reindex(m.index)
-    for col, src in CBP.items():
-        m[col] = pd.Series(cbp[src].reindex(src_codes).to_numpy(), index=m.index).astype("Int64")
-    report["cbp"] = {
-        "source_rows": len(cbp), "metros": len(m), "joined_same_code_same_area": len(joined) - len(near),
-        "joined_area_or_code_changed": near, "lost": lost, "n_lost": len(lost),
-        "min_overlap": CBP_MIN_OVERLAP,
-        "suppressed_in_joined_metros": {c: int(m.loc[joined, c].isna().sum()) for c in CBP},
-    }
+    joined_cbp, info = join_cbp(om, areas, popm, cbp, report)
+    for col in CBP:
+        m[col] = joined_cbp[col].reindex(m.index).astype("Int64")
+    for col in CBP_JOIN_COLUMNS:
+        m[col] = info[col].reindex(m.index)
+    m["cbp_area_split"] = m["cbp_area_split"].astype(bool)
 
     # ---- patents: county counts (USPTO PTMT county table) summed over OMB 2023 members
     cm = counties.set_index("region_id")
@@ -777,6 +787,194 @@ def build_metros(sh: Shared, states: pd.DataFrame, omb: pd.DataFrame, counties: 
     if sorted(mg["region_id"]) != metros["region_id"].tolist():
         fail("metro rows and geometry differ")
     return metros, mg.sort_values("region_id").reset_index(drop=True)
+
+
+def cbp_2017_areas(sh: Shared, popm: pd.Series, cbp_codes: set[str], report: dict) -> pd.Series:
+    """The CBP 2019 (OMB 2017) area of every county that has one, in the 2022 county set.
+
+    The shared crosswalk gives the membership, recoded by ``CBP_2017_CODE``; Connecticut's
+    planning regions take the area of the former county they are placed in. Counties of
+    codes CBP does not publish belong to no area (not covered); a member county without a
+    2022 estimate (e.g. one split or merged since) stops the build.
+    """
+    old = sh.csv("county_cbsa_crosswalk.csv")
+    old = old[old["state_fips"] != "72"]
+    have = set(old["cbsa_code"].dropna())
+    for src, dst in CBP_2017_CODE.items():
+        if src not in have or src in cbp_codes or dst not in cbp_codes:
+            fail(f"CBP 2017 recode {src}->{dst} no longer fits the shared crosswalk and CBP 2019")
+    code = old.dropna(subset=["cbsa_code"]).set_index("county_fips")["cbsa_code"]
+    code = code.replace(CBP_2017_CODE)
+    ct = pd.Series({pr: code.get(cty) for pr, cty in CT_PLANNING_REGION_COUNTY.items()}).dropna()
+    code = code[~code.index.str.startswith("09")]
+    code = pd.concat([code, ct])
+    code = code[code.isin(cbp_codes)]
+    no_pop = sorted(set(code.index) - set(popm.index))
+    if no_pop:
+        fail(f"CBP 2017 areas: counties without a 2022 estimate: {no_pop}")
+    without = sorted(cbp_codes - set(code))
+    report["cbp_areas"] = {
+        "recoded_from_shared_crosswalk": CBP_2017_CODE,
+        "connecticut_planning_region_in_former_county": CT_PLANNING_REGION_COUNTY,
+        "shared_codes_not_in_cbp": sorted(set(old["cbsa_code"].dropna().replace(CBP_2017_CODE))
+                                          - cbp_codes),
+        "cbp_codes_without_counties": without,
+    }
+    return code
+
+
+def join_cbp(om: pd.DataFrame, areas: pd.Series, popm: pd.Series, cbp: pd.DataFrame,
+             report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each 2023 metro's CBP 2019 figures: the CBP areas holding its counties, each taken
+    in the share of its (2022) residents that live in the metro; a withheld cell adds
+    nothing; all withheld -> empty; no area -> empty (not covered)."""
+    pop = popm.astype(float)
+    area_pop = pop.reindex(areas.index).groupby(areas).sum()
+    area_members = areas.index.to_series().groupby(areas).agg(frozenset)
+    ct_areas = set(areas[areas.index.str.startswith("09")])
+    values, rows, detail = {}, {}, {}
+    partly = dict.fromkeys(CBP, 0)
+    for code, g in om.groupby("cbsa_code"):
+        counties = set(g["county_fips"])
+        total = float(pop[list(counties)].sum())
+        inside = g.assign(area=g["county_fips"].map(areas), p=g["county_fips"].map(pop))
+        parts = inside.dropna(subset=["area"]).groupby("area")["p"].sum()
+        share = parts / area_pop[parts.index]
+        covered = float(parts.sum()) / total
+        apportioned = bool((share < 1 - 1e-12).any())
+        if parts.empty:
+            rule = "not_covered"
+        elif any(c.startswith("09") for c in counties) or set(parts.index) & ct_areas:
+            rule = "connecticut_planning_regions"
+        elif len(parts) == 1 and area_members[parts.index[0]] == counties:
+            rule = "same_code" if parts.index[0] == code else "renamed"
+        else:
+            rule = "county_overlap_apportioned" if apportioned else "county_overlap"
+        vals = {}
+        for col, src in CBP.items():
+            v = cbp.loc[parts.index, src].astype(float)
+            pub = v.notna()
+            vals[col] = round(float((share[pub] * v[pub]).sum())) if pub.any() else np.nan
+            if pub.any() and not pub.all():
+                partly[col] += 1
+        values[code] = vals
+        rows[code] = {"cbp_join": rule, "cbp_area_split": apportioned,
+                      "cbp_coverage_pct": round(100 * covered, 1)}
+        if rule != "same_code":
+            detail[code] = {"rule": rule, "name": g["cbsa_title"].iloc[0],
+                            "population": int(total),
+                            "areas": {a: round(float(x), 4) for a, x in share.items()},
+                            "coverage_pct": round(100 * covered, 1)}
+    info = pd.DataFrame.from_dict(rows, orient="index")
+    uncovered = sorted(info.index[info["cbp_join"] == "not_covered"])
+    if uncovered:  # the metro default reads empty CBP cells as zero: never ship such a metro
+        fail(f"metros no CBP 2019 area covers (the default would read them as 0): {uncovered}")
+    counts = info["cbp_join"].value_counts()
+    report["cbp"] = {
+        "source_rows": len(cbp), "metros": len(info),
+        "rows_placed_by_rule": {r: int(counts.get(r, 0)) for r in CBP_JOIN_RULES},
+        "rules": CBP_JOIN_RULES,
+        "apportioned": int(info["cbp_area_split"].sum()),
+        "not_fully_covered": int((info["cbp_coverage_pct"] < 100).sum()),
+        "metros_not_same_code": detail,
+        "withheld_in_covered_metros": {
+            c: int(pd.Series({k: v[c] for k, v in values.items()}).isna().sum()) for c in CBP},
+        "partly_withheld": partly,
+    }
+    return pd.DataFrame.from_dict(values, orient="index"), info
+
+
+# state columns summed from the metro (and non-metro) tables: shipped column -> source column
+STATE_OEWS = {c: OEWS[c] for c in ("oews_computer_math", "oews_software_developers",
+                                   "oews_data_scientists", "oews_cs_research_scientists")}
+STATE_CBP = {c: CBP[c] for c in ("cbp_data_processing", "cbp_semiconductors",
+                                 "cbp_computer_systems_design", "cbp_software_publishers")}
+STATE_TECH = [*STATE_OEWS, *STATE_CBP]
+
+
+def state_shares(members: pd.Series, popm: pd.Series) -> pd.DataFrame:
+    """Each area's share in each state: its counties' 2022 population there over its total.
+    ``members``: county_fips -> area code. Returns columns area, state_fips, share."""
+    df = pd.DataFrame({"area": members.to_numpy(), "state_fips": members.index.str[:2],
+                       "p": members.index.map(popm).astype(float)})
+    if df["p"].isna().any():
+        fail(f"counties without a 2022 estimate: {members.index[df['p'].isna()].tolist()}")
+    by = df.groupby(["area", "state_fips"], as_index=False)["p"].sum()
+    by["share"] = by["p"] / by.groupby("area")["p"].transform("sum")
+    return by[["area", "state_fips", "share"]]
+
+
+def add_state_tech(sh: Shared, states: pd.DataFrame, omb: pd.DataFrame, areas: pd.Series,
+                   popm: pd.Series, report: dict) -> pd.DataFrame:
+    """OEWS May 2025 and CBP 2019 columns for states: area figures summed to states, an area
+    in several states shared out by the 2022 population of its counties in each."""
+    st = states.set_index("region_id")
+    out = states.copy().set_index("region_id", drop=False)
+    # ---- OEWS: MSAs (OMB 2023 membership) + non-metropolitan areas (one state each)
+    oe = sh.csv("cbsa_oews_ai_occupations_may2025.csv")
+    oe = oe[oe["state_fips_primary"] != "72"]
+    msa, nonmetro = oe[oe["area_type"] == "msa"], oe[oe["area_type"] == "nonmetro_area"]
+    if len(msa) + len(nonmetro) != len(oe):
+        fail("OEWS: an area is neither an MSA nor a non-metropolitan area")
+    sh_msa = state_shares(omb.set_index("county_fips")["cbsa_code"], popm)
+    sh_msa = sh_msa[sh_msa["area"].isin(set(msa["area_code"]))]
+    if set(sh_msa["area"]) != set(msa["area_code"]):
+        fail("OEWS: MSAs without counties in the OMB 2023 crosswalk")
+    nm = pd.DataFrame({"area": nonmetro["area_code"], "state_fips": nonmetro["state_fips_primary"],
+                       "share": 1.0})
+    shares = pd.concat([sh_msa, nm], ignore_index=True)
+    if not set(shares["state_fips"]) <= set(st.index):
+        fail("OEWS: areas outside the 50 states + DC")
+    src = oe.set_index("area_code")
+    oews_rep = {}
+    for col, c in STATE_OEWS.items():
+        v = shares["area"].map(src[c].astype(float)) * shares["share"]
+        out[col] = v.groupby(shares["state_fips"]).sum().reindex(out.index).round().astype("Int64")
+        table_total = int(src[c].sum())
+        oews_rep[col] = {
+            "states_total": int(out[col].sum()), "source_rows_total": table_total,
+            "suppressed_msas": int(msa[c].isna().sum()),
+            "suppressed_nonmetro_areas": int(nonmetro[c].isna().sum()),
+        }
+        if abs(oews_rep[col]["states_total"] - table_total) > len(out):
+            fail(f"{col}: states add up to {out[col].sum()}, the areas to {table_total}")
+    report["states_oews"] = {"msas": len(msa), "nonmetro_areas": len(nonmetro),
+                             "multi_state_msas": int(sh_msa.groupby("area").size().gt(1).sum()),
+                             "columns": oews_rep}
+    # ---- CBP 2019: metro and micro areas (2017 membership, see cbp_2017_areas)
+    cbp = sh.csv("cbsa_cbp2019_tech_industries.csv").set_index("cbsa_code")
+    sh_cbp = state_shares(areas, popm)
+    fallback = omb[omb["cbsa_code"].isin(set(cbp.index) - set(areas))]
+    sh_cbp = pd.concat([sh_cbp, state_shares(fallback.set_index("county_fips")["cbsa_code"], popm)],
+                       ignore_index=True)
+    unplaced = sorted(set(cbp.index) - set(sh_cbp["area"]))
+    covered = set(areas.index) | set(fallback["county_fips"])
+    us_pop = float(st["population"].sum())
+    cov_pop = float(popm.reindex(sorted(c for c in covered if c[:2] in st.index)).sum())
+    cbp_rep = {}
+    for col, c in STATE_CBP.items():
+        v = sh_cbp["area"].map(cbp[c].astype(float)) * sh_cbp["share"]
+        out[col] = v.groupby(sh_cbp["state_fips"]).sum(min_count=1).reindex(out.index).round()
+        out[col] = out[col].astype("Int64")
+        placed = int(cbp.loc[~cbp.index.isin(unplaced), c].sum())
+        cbp_rep[col] = {"states_total": int(out[col].sum()), "source_rows_total": int(cbp[c].sum()),
+                        "in_areas_not_placed": int(cbp.loc[unplaced, c].sum()),
+                        "withheld_areas": int(cbp[c].isna().sum())}
+        if abs(cbp_rep[col]["states_total"] - placed) > len(out):
+            fail(f"{col}: states add up to {out[col].sum()}, the placed areas to {placed}")
+    report["states_cbp"] = {
+        "areas": len(cbp), "areas_placed_by_2017_membership": int(cbp.index.isin(areas).sum()),
+        "areas_placed_by_omb_2023_membership": int(fallback["cbsa_code"].nunique()),
+        "areas_not_placed": unplaced,
+        "residents_in_covered_counties_pct": round(100 * cov_pop / us_pop, 2),
+        "columns": cbp_rep,
+    }
+    # a state none of whose areas is published stays empty (withheld, not zero)
+    report["states_cbp"]["states_empty"] = {
+        c: sorted(out.loc[out[c].isna(), "postal"]) for c in STATE_CBP}
+    if out[list(STATE_OEWS)].isna().any().any():
+        fail("a state has no OEWS value")
+    return out.reset_index(drop=True)
 
 
 def apportion_from_metros(counties: pd.DataFrame, metros: pd.DataFrame) -> pd.DataFrame:
@@ -878,15 +1076,20 @@ def main(argv: list[str] | None = None) -> int:
             fail("unexpected us-atlas LICENSE text")
 
         states = build_states(sh)
+        report: dict = {}
+        omb = read_omb2023(sh, states)
+        popm = sh.csv("county_population_2022.csv").set_index("county_fips")["population_2022"]
+        cbp_codes = set(sh.csv("cbsa_cbp2019_tech_industries.csv")["cbsa_code"])
+        areas = cbp_2017_areas(sh, popm, cbp_codes, report)
+        states = add_state_tech(sh, states, omb, areas, popm, report)
         write_csv(states, DATA / "states.csv")
         write_geojson(build_state_geometry(pkg, states), DATA / "states.geojson", max_mb=0.5)
         copy_tech_hubs(sh, states)
 
-        report: dict = {}
-        omb = read_omb2023(sh, states)
         counties, county_geo, ct_old = build_counties(sh, states, pkg, Path(tmp), omb, report)
         check_apportioned(counties, states, "counties", "state_fips")
-        metros, metro_geo = build_metros(sh, states, omb, counties, county_geo, ct_old, report)
+        metros, metro_geo = build_metros(sh, states, omb, counties, county_geo, ct_old, areas,
+                                         report)
         counties = apportion_from_metros(counties, metros)
         report["counties_from_metros"] = {
             "columns": METRO_APPORTIONED,

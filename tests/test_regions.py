@@ -85,3 +85,24 @@ def test_code_columns_are_groups_not_indicators() -> None:
     assert regions.indicators == ("talent",)
     assert set(regions.groups) == {"state_fips", "cbsa_code"}
     assert regions.table["state_fips"].tolist() == ["01", "02"]
+
+
+def test_no_default_policy_reads_a_not_joined_metro_as_zero() -> None:
+    """The metro default fills empty CBP cells with zero; that is only right for cells Census
+    withheld, so every shipped metro must be covered by a CBP 2019 area (cbp_join), and the
+    page's notes say how the CBP figures were joined."""
+    from optimizer.engine.scenario import region_set_assumptions, region_set_default
+
+    metros = pf.load_regions("metros")
+    default = region_set_default("metros", metros.indicators)
+    t = metros.table
+    zero = [c for c in metros.indicators if default.missing_policy(c) == "zero"]
+    cbp_zero = [c for c in zero if c.startswith("cbp_")]
+    assert cbp_zero, "the default reads no CBP column as zero: this test has nothing to check"
+    assert (t["cbp_join"] != "not_covered").all()
+    for c in cbp_zero:
+        empty = t[c].isna()
+        assert (t.loc[empty, "cbp_join"] != "not_covered").all(), c
+        assert (t.loc[empty, "cbp_coverage_pct"] > 0).all(), c
+    notes = " ".join(region_set_assumptions("metros", default))
+    assert "2017 metro delineation" in notes and "every metro is covered" in notes

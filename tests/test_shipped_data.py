@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from pandas.api.types import is_numeric_dtype
@@ -24,9 +25,16 @@ STATE_COLUMNS = [
     "university_se_rd_musd", "cs_doctorates", "se_doctorates",
     "kti_value_added_musd", "gdp_musd",
 ]
+STATE_INDICATORS = STATE_COLUMNS[6:]  # the state figures apportioned to counties and metros
+# summed to states from the metro (and nonmetropolitan) area tables
+STATE_OEWS = ["oews_computer_math", "oews_software_developers", "oews_data_scientists",
+              "oews_cs_research_scientists"]
+STATE_CBP = ["cbp_data_processing", "cbp_semiconductors", "cbp_computer_systems_design",
+             "cbp_software_publishers"]
+STATE_COLUMNS += [*STATE_OEWS, *STATE_CBP]
 STATE_NUMERIC = STATE_COLUMNS[5:]
-STATE_INDICATORS = STATE_COLUMNS[6:]
 AI_VC_MISSING = {"MS", "ND", "SD", "WV"}
+SEMICONDUCTORS_MISSING = {"AK", "HI", "MT", "ND"}  # no CBP area of theirs publishes NAICS 3344
 
 
 def read_table(name: str) -> pd.DataFrame:
@@ -67,7 +75,7 @@ def test_states_sorted_by_region_id(states):
     assert states["region_id"].tolist() == sorted(states["region_id"])
 
 
-@pytest.mark.parametrize("col", STATE_INDICATORS)
+@pytest.mark.parametrize("col", STATE_NUMERIC)
 def test_states_indicator_exists_and_numeric(states, col):
     assert col in states.columns
     assert is_numeric_dtype(states[col]), f"{col} is {states[col].dtype}"
@@ -84,11 +92,46 @@ def test_states_population_total(states):
     assert 330e6 <= total <= 340e6, total
 
 
-def test_states_only_missing_values_are_ai_vc(states):
+def test_states_only_missing_values_are_ai_vc_and_withheld_semiconductors(states, report):
     na = states.isna()
-    assert na.drop(columns="ai_vc_musd").sum().sum() == 0
+    assert na.drop(columns=["ai_vc_musd", "cbp_semiconductors"]).sum().sum() == 0
     assert set(states.loc[na["ai_vc_musd"], "postal"]) == AI_VC_MISSING
     assert na["ai_vc_musd"].sum() == 4
+    assert set(states.loc[na["cbp_semiconductors"], "postal"]) == SEMICONDUCTORS_MISSING
+    assert report["states_cbp"]["states_empty"]["cbp_semiconductors"] == sorted(SEMICONDUCTORS_MISSING)
+
+
+@pytest.mark.parametrize("col", STATE_OEWS + STATE_CBP)
+def test_state_area_sums_reproduce_the_source_rows(states, report, col):
+    """The states add up to the sum of the area rows they were built from (up to the rounding
+    of the shares of multi-state areas: at most half a job per state)."""
+    part = report["states_oews" if col in STATE_OEWS else "states_cbp"]["columns"][col]
+    assert part["states_total"] == int(states[col].sum())
+    placed = part["source_rows_total"] - part.get("in_areas_not_placed", 0)
+    assert abs(part["states_total"] - placed) <= len(states) / 2
+
+
+@pytest.mark.parametrize("col", STATE_OEWS + STATE_CBP)
+def test_state_sums_hold_their_metros(states, metros, col):
+    """A state holds at least the metros that lie wholly inside it (it adds nonmetropolitan
+    areas, micropolitan areas and shares of multi-state metros), and the nation at least all
+    the metros. OEWS metros are the areas themselves, so for them this is exact bookkeeping."""
+    st = states.set_index("postal")[col]
+    single = metros[~metros["states"].str.contains(";")]
+    inside = single.groupby("postal")[col].sum()
+    slack = 0 if col in STATE_OEWS else 0.02 * inside  # CBP: 2017 areas apportioned to metros
+    assert (st.reindex(inside.index).fillna(0) >= inside - slack - 1).all()
+    assert states[col].sum() >= metros[col].sum()
+
+
+def test_state_oews_totals_by_hand(states, metros):
+    """Rhode Island: its one metro, Providence-Warwick RI-MA, is shared with Massachusetts, and
+    it has no nonmetropolitan area: the state holds a share of Providence's figure, no more."""
+    ri = states.set_index("postal").loc["RI"]
+    prov = metros.set_index("region_id").loc["39300"]
+    assert prov["states"] == "RI;MA"
+    for col in STATE_OEWS:
+        assert 0.5 * prov[col] < ri[col] < prov[col], col
 
 
 def test_states_census_regions(states):
@@ -169,9 +212,11 @@ COUNTY_COLUMNS = [
     "cbsa_code", "cbsa_type", "population", "utility_patents_2000_2015", *HERD,
     "ba_plus_share_pct", "ba_plus_residents", *METRO_APPORTIONED, *APPORTIONED,
 ]
+CBP_JOIN = ["cbp_join", "cbp_area_split", "cbp_coverage_pct"]
 METRO_COLUMNS = [
     "region_id", "name", "postal", "state_fips", "states", "census_region", "census_division",
-    "population", "small_rural", *OEWS, *HERD, *CBP, "utility_patents_2000_2015", *APPORTIONED,
+    "population", "small_rural", *OEWS, *HERD, *CBP, *CBP_JOIN, "utility_patents_2000_2015",
+    *APPORTIONED,
 ]
 COUNTY_NUMERIC = ["population", "utility_patents_2000_2015", *HERD, "ba_plus_share_pct",
                   "ba_plus_residents", *METRO_APPORTIONED, *APPORTIONED]
@@ -410,16 +455,62 @@ def test_metros_missing_values_only_where_documented(metros, report):
 
 def test_cbp_join_bookkeeping(metros, report):
     cbp = report["cbp"]
-    changed = cbp["joined_area_or_code_changed"]
-    assert cbp["joined_same_code_same_area"] + len(changed) + cbp["n_lost"] == len(metros)
-    assert cbp["n_lost"] == len(cbp["lost"]) == 24
-    not_joined = set(metros.loc[metros["cbp_all_industries"].isna(), "region_id"])
-    assert not_joined == set(cbp["lost"])
-    assert all(v["shared_residents"] >= cbp["min_overlap"] == 0.8 for v in changed.values())
-    assert changed["17410"]["cbp_code"] == "17460"  # Cleveland kept through its 2017 code
-    joined = metros[metros["cbp_all_industries"].notna()]
+    rules = metros["cbp_join"].value_counts().to_dict()
+    placed = {r: n for r, n in cbp["rows_placed_by_rule"].items() if n}
+    assert placed == rules and sum(placed.values()) == len(metros)
+    assert set(cbp["rows_placed_by_rule"]) == set(cbp["rules"])
+    assert int(metros["cbp_area_split"].sum()) == cbp["apportioned"]
+    other = set(metros.loc[metros["cbp_join"] != "same_code", "region_id"])
+    assert other == set(cbp["metros_not_same_code"])
+    for code, d in cbp["metros_not_same_code"].items():
+        shares = d["areas"].values()
+        # a metro is flagged exactly when it takes only part of some 2017 area
+        assert metros.set_index("region_id").at[code, "cbp_area_split"] == any(x < 1 for x in shares)
+    # copied rules take one whole area, and only flagged rows are apportioned
+    assert not metros.loc[metros["cbp_join"].isin(["same_code", "renamed", "county_overlap"]),
+                          "cbp_area_split"].any()
+    assert metros.loc[metros["cbp_join"] == "county_overlap_apportioned", "cbp_area_split"].all()
+    assert cbp["metros_not_same_code"]["17410"]["areas"] == {"11780": 1.0, "17460": 1.0}  # Cleveland
     for c in CBP:
-        assert int(joined[c].isna().sum()) == cbp["suppressed_in_joined_metros"][c], c
+        assert int(metros[c].isna().sum()) == cbp["withheld_in_covered_metros"][c], c
+
+
+def test_cbp_apportioning_never_counts_an_area_twice(report):
+    """Over all metros, the shares taken of each 2017 CBP area add up to at most the whole."""
+    taken: dict[str, float] = {}
+    for d in report["cbp"]["metros_not_same_code"].values():
+        for area, share in d["areas"].items():
+            taken[area] = taken.get(area, 0.0) + share
+    assert all(x <= 1 + 1e-3 for x in taken.values()), {a: x for a, x in taken.items() if x > 1}
+    # Connecticut: the 2017 New Haven area is shared by New Haven and Waterbury-Shelton
+    d = report["cbp"]["metros_not_same_code"]
+    assert d["35300"]["areas"]["35300"] + d["47930"]["areas"]["35300"] == pytest.approx(1, abs=1e-3)
+
+
+def test_dayton_and_prescott_valley_carry_their_cbp_figures(metros):
+    """Both were recoded in 2018 with the same counties: the CBP 2019 rows of their 2017 codes
+    (Dayton 19380: 327,586 employees, 7,562 in NAICS 5415; Prescott 39140: 62,017 and 47)."""
+    m = metros.set_index("region_id")
+    assert m.at["19430", "cbp_join"] == "renamed" and m.at["39150", "cbp_join"] == "renamed"
+    assert (m.at["19430", "cbp_all_industries"], m.at["19430", "cbp_computer_systems_design"]) \
+        == (327_586, 7_562)
+    assert (m.at["39150", "cbp_all_industries"], m.at["39150", "cbp_computer_systems_design"]) \
+        == (62_017, 47)
+    assert not m.loc[["19430", "39150"], "cbp_area_split"].any()
+
+
+def test_no_large_metro_lacks_tech_industry_employment_for_want_of_a_join(metros):
+    """Every metro is covered by a CBP area; every metro over 500,000 people has a positive
+    tech-industry employment (computer systems design, and the four CBP tech industries)."""
+    assert (metros["cbp_join"] != "not_covered").all()
+    assert metros["cbp_all_industries"].notna().all()
+    assert (metros["cbp_coverage_pct"] > 80).all()
+    big = metros[metros["population"] > 500_000]
+    assert len(big) > 100
+    tech = big[["cbp_computer_systems_design", "cbp_data_processing", "cbp_software_publishers",
+                "cbp_semiconductors"]].sum(axis=1, min_count=1)
+    assert (tech > 0).all(), big.loc[~(tech > 0), "name"].tolist()
+    assert (big["cbp_computer_systems_design"] > 0).all()
 
 
 def test_every_join_accounts_for_its_rows(report):
@@ -471,3 +562,81 @@ def test_only_registry_indicators_are_offered(region_set):
     assert "small_rural" not in regions.indicators
     if region_set == "counties":
         assert "ba_plus_share_pct" in regions.table.columns  # shipped, but a rate
+
+
+@pytest.mark.parametrize("name", STATE_OEWS + STATE_CBP)
+def test_state_columns_summed_from_areas_are_derived_at_states(name):
+    """The same name is a measured column of metros.csv and a derived column of states.csv."""
+    state = columns.column(name, "states")
+    assert state is not None and state.basis == "derived" and state.kind == "indicator"
+    assert "summed to states" in state.about and "add nothing" in state.about
+    assert columns.column(name).basis == "measured"  # the metro entry
+    assert columns.basis(name, "states") == "derived"
+
+
+# ============================================== the build's join rules, on a hand-made case
+def _build_module():
+    import importlib.util
+    import sys
+
+    path = DATA.parent / "scripts" / "build_data.py"
+    spec = importlib.util.spec_from_file_location("build_data_for_tests", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cbp_join_rules_by_hand():
+    """2017 area X = {01001 (100 people), 01003 (300)}, Y = {02001 (100)}, 45000 = {04001},
+    OLD = {05001}; 01005 is in no 2017 area. 2023 metros: M1 = {01001} takes 100/400 of X;
+    M2 = {01003, 02001, 01005} takes 300/400 of X and all of Y (whose NAICS 5415 cell is
+    withheld, so adds nothing there) and covers 400 of its 450 people; 45000 keeps its code;
+    N = {05001} is OLD under a new code."""
+    b = _build_module()
+    pop = pd.Series({"01001": 100, "01003": 300, "02001": 100, "01005": 50, "04001": 10,
+                     "05001": 20})
+    areas = pd.Series({"01001": "X", "01003": "X", "02001": "Y", "04001": "45000",
+                       "05001": "OLD"})
+    om = pd.DataFrame({"county_fips": ["01001", "01003", "02001", "01005", "04001", "05001"],
+                       "cbsa_code": ["M1", "M2", "M2", "M2", "45000", "N"]})
+    om["cbsa_title"] = om["cbsa_code"]
+    src = list(b.CBP.values())
+    cbp = pd.DataFrame(float("nan"), index=["X", "Y", "45000", "OLD"], columns=src)
+    cbp["emp_all_industries"] = [1000.0, 200.0, 7.0, 9.0]
+    cbp["emp_n5415_computer_systems_design"] = [400.0, float("nan"), 3.0, 5.0]
+    report: dict = {}
+    values, info = b.join_cbp(om, areas, pop, cbp, report)
+    assert values.loc["M1", "cbp_all_industries"] == 250
+    assert values.loc["M1", "cbp_computer_systems_design"] == 100
+    assert values.loc["M2", "cbp_all_industries"] == 750 + 200
+    assert values.loc["M2", "cbp_computer_systems_design"] == 300  # Y withheld: adds nothing
+    assert np.isnan(values.loc["M1", "cbp_semiconductors"])  # withheld everywhere: empty
+    assert values.loc["N", "cbp_all_industries"] == 9
+    assert info["cbp_join"].to_dict() == {"45000": "same_code", "M1": "county_overlap_apportioned",
+                                          "M2": "county_overlap_apportioned", "N": "renamed"}
+    assert info.loc["M2", "cbp_coverage_pct"] == round(100 * 400 / 450, 1)
+    assert info["cbp_area_split"].to_dict() == {"45000": False, "M1": True, "M2": True, "N": False}
+    assert report["cbp"]["rows_placed_by_rule"]["county_overlap_apportioned"] == 2
+    assert report["cbp"]["partly_withheld"]["cbp_computer_systems_design"] == 1
+
+
+def test_cbp_join_refuses_a_metro_no_area_covers():
+    b = _build_module()
+    pop = pd.Series({"01001": 100, "01003": 300})
+    om = pd.DataFrame({"county_fips": ["01001", "01003"], "cbsa_code": ["M1", "M2"],
+                       "cbsa_title": ["M1", "M2"]})
+    cbp = pd.DataFrame(1.0, index=["X"], columns=list(b.CBP.values()))
+    with pytest.raises(b.BuildError, match=r"no CBP 2019 area covers .*\['M2'\]"):
+        b.join_cbp(om, pd.Series({"01001": "X"}), pop, cbp, {})
+
+
+def test_state_shares_by_hand():
+    """An area with 350 people in state 01 and 100 in state 02 is shared 7/9 : 2/9."""
+    b = _build_module()
+    members = pd.Series({"01001": "A", "01003": "A", "02001": "A", "01005": "B"})
+    pop = pd.Series({"01001": 100, "01003": 250, "02001": 100, "01005": 5})
+    got = b.state_shares(members, pop).set_index(["area", "state_fips"])["share"]
+    assert got[("A", "01")] == pytest.approx(7 / 9) and got[("A", "02")] == pytest.approx(2 / 9)
+    assert got[("B", "01")] == 1.0

@@ -42,7 +42,8 @@ def _i(label: str, unit: str, about: str, basis: Basis = "measured") -> Column:
 
 OEWS = "BLS OEWS, May 2025 (jobs; empty where BLS does not publish)"
 HERD = "NCSES HERD FY2023 table 71, summed over the institutions located there"
-CBP = "Census County Business Patterns 2019, mid-March employees"
+CBP = ("Census County Business Patterns 2019, mid-March employees; joined from the 2017 areas "
+       "by county overlap, a split area shared out by population (flag: CBP figures apportioned)")
 
 STATE_INDICATORS: dict[str, Column] = {
     "ai_job_postings": _i("AI job postings", "postings", "Online job postings asking for AI "
@@ -97,6 +98,15 @@ LOCAL: dict[str, Column] = {
     "cbp_software_publishers": _i("Software publishers' employees", "employees", f"NAICS 5112. {CBP}."),
     "cbp_semiconductors": _i("Semiconductor and electronic components employees", "employees",
                              f"NAICS 3344. {CBP}."),
+    "cbp_join": Column("CBP 2019 join rule", "text", "identifier", "derived",
+                       "How the metro got its CBP 2019 figures from the 2017 areas: same code, "
+                       "renamed, county overlap (apportioned or not), Connecticut planning regions."),
+    "cbp_area_split": Column("CBP figures apportioned", "true/false", "flag", "derived",
+                              "True where a 2017 CBP area was shared out by the 2022 population "
+                              "of its counties in the metro."),
+    "cbp_coverage_pct": Column("Residents covered by CBP 2019 areas", "% of residents", "rate",
+                               "derived", "Share of the metro's 2022 residents in counties that "
+                               "a CBP 2019 area holds; the rest adds nothing to the CBP columns."),
     "utility_patents_2000_2015": _i("Utility patents 2000-2015", "patents", "USPTO utility patent "
                                     "grants by inventor county, all technologies, 2000-2015."),
     "ba_plus_residents": _i("Residents with a bachelor's degree (est.)", "persons",
@@ -121,12 +131,43 @@ LOCAL: dict[str, Column] = {
     "cbsa_type": Column("CBSA type", "text", "group", "measured", "metro, micro or nonmetro (OMB 2023)."),
 }
 
+_SUMMED = ("summed to states from metro and nonmetropolitan areas, a multi-state metro shared out "
+           "by its counties' 2022 population; suppressed cells add nothing (undercount)")
+_CBP_SUMMED = ("CBP 2019 metro and micro areas summed to states, a multi-state area shared out by "
+               "its counties' 2022 population; counties outside every CBSA (5.4% of residents) and "
+               "withheld cells add nothing (undercount)")
+# state columns of the same names as metro columns, derived from the area tables
+STATE_DERIVED: dict[str, Column] = {
+    "oews_computer_math": _i("Computer and math jobs", "jobs", "SOC 15-0000, BLS OEWS May 2025, "
+                             f"{_SUMMED}.", basis="derived"),
+    "oews_software_developers": _i("Software developers", "jobs", "SOC 15-1252, BLS OEWS May "
+                                   f"2025, {_SUMMED}.", basis="derived"),
+    "oews_data_scientists": _i("Data scientists", "jobs", "SOC 15-2051, BLS OEWS May 2025, "
+                               f"{_SUMMED}.", basis="derived"),
+    "oews_cs_research_scientists": _i("AI/CS research scientists", "jobs", "SOC 15-1221, BLS "
+                                      f"OEWS May 2025, {_SUMMED}.", basis="derived"),
+    "cbp_data_processing": _i("Data processing and hosting employees", "employees",
+                              f"NAICS 5182, {_CBP_SUMMED}.", basis="derived"),
+    "cbp_semiconductors": _i("Semiconductor and electronic components employees", "employees",
+                             f"NAICS 3344, {_CBP_SUMMED}.", basis="derived"),
+    "cbp_computer_systems_design": _i("Computer systems design employees", "employees",
+                                      f"NAICS 5415, {_CBP_SUMMED}.", basis="derived"),
+    "cbp_software_publishers": _i("Software publishers' employees", "employees",
+                                  f"NAICS 5112, {_CBP_SUMMED}.", basis="derived"),
+}
+
 STATE_APPORTIONED = "_apportioned"
 METRO_APPORTIONED = "_metro_apportioned"
 
 
-def column(name: str) -> Column | None:
-    """The registry entry of a column, or None for a column of a user's own data."""
+def column(name: str, region_set: str | None = None) -> Column | None:
+    """The registry entry of a column, or None for a column of a user's own data.
+
+    A few state columns share their names with the metro columns they are summed from:
+    ``region_set="states"`` gives their state entry (basis ``derived``); without it, the
+    metro entry."""
+    if region_set == "states" and name in STATE_DERIVED:
+        return STATE_DERIVED[name]
     if name in LOCAL:
         return LOCAL[name]
     if name in STATE_INDICATORS:
@@ -150,9 +191,9 @@ def is_indicator(name: str) -> bool:
     return entry is None or entry.is_indicator
 
 
-def basis(name: str) -> str:
+def basis(name: str, region_set: str | None = None) -> str:
     """measured, derived or apportioned; 'user data' for a column outside the registry."""
-    entry = column(name)
+    entry = column(name, region_set)
     return entry.basis if entry else "user data"
 
 
@@ -176,9 +217,9 @@ def label_with_unit(name: str) -> str:
     return f"{entry.label} ({entry.unit})"
 
 
-def describe(name: str) -> tuple[str, str]:
+def describe(name: str, region_set: str | None = None) -> tuple[str, str]:
     """A label and a tooltip (what, unit, basis, source) for a column."""
-    entry = column(name)
+    entry = column(name, region_set)
     if entry is None:
         return label(name), f"Column '{name}' of the regions table."
     return entry.label, f"{entry.about} Unit: {entry.unit}; {entry.basis}."

@@ -502,7 +502,10 @@ COUNTY_ABSORBS: dict[str, list[str]] = {
 # Suppressed or unplaceable local cells: "half_min" (half the smallest published value of
 # the column) where BLS did not release an occupation in a metro: it is below what BLS
 # publishes there, usually small, not absent; "zero" where Census withheld a CBP cell of
-# fewer than 3 establishments or a county is not in the PTMT table; "median" where a figure
+# fewer than 3 establishments (or the industry has none there) or a county is not in the PTMT
+# table. Every shipped metro is covered by a CBP 2019 area (metros.csv `cbp_join`; the data
+# build refuses a metro no area covers), so "zero" never stands for a metro that was not
+# joined; "median" where a figure
 # exists but could not be placed in the area (patents of the Connecticut metros,
 # delineated by planning regions the county counts do not fit).
 METRO_MISSING: dict[str, str] = {
@@ -544,8 +547,10 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
     - missing values: an OEWS occupation BLS did not release in a metro takes half the
       smallest value the column publishes (it is below publication there, usually small,
       not absent: the usual substitution for values below a reporting limit); CBP cells
-      withheld for fewer than 3 establishments count as zero, which understates those
-      places slightly; metro patents
+      withheld for fewer than 3 establishments (or none) count as zero, which understates
+      those places slightly; no metro is read as zero for want of a join: every shipped
+      metro is covered by a CBP 2019 area (joined by county overlap, ``cbp_join``; the
+      data build refuses a metro no area covers); metro patents
       missing only for the 5 Connecticut metros take the median; the count filled is
       reported with every plan;
     - spread is the Hoover index (linear in the number of regions; the exact Gini is
@@ -596,6 +601,11 @@ def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
     if rules:
         notes.append("Empty (suppressed or unplaceable) cells are filled: " + "; ".join(rules)
                      + ". The plan reports how many were filled.")
+    if region_set == "metros" and any(c.startswith("cbp_") for c in scenario.weights):
+        notes.append("County Business Patterns 2019 figures are coded by the 2017 metro "
+                     "delineation; each 2023 metro takes the 2017 areas holding its counties, "
+                     "an area that split shared out by population (flagged per metro; every "
+                     "metro is covered, so an empty CBP cell is one Census withheld).")
     notes.append("Spread is measured by the Hoover index (population-weighted mean absolute "
                  "deviation), which grows linearly with the number of regions; the result "
                  "reports the true Gini too.")
