@@ -24,6 +24,10 @@ def tiny_scenario(**overrides: object) -> pf.Scenario:
         "approximation": {"tangents": 200, "max_error_share": 1e-6},
     }
     base.update(overrides)
+    if "weights" in overrides and "instruments" not in overrides:
+        # the grant raises each weighted indicator by one unit per $1B
+        base["instruments"] = {"grant": {"yields": {k: 1.0 for k in overrides["weights"]},  # type: ignore[union-attr]
+                                         "saturation_usd": "$10B"}}
     return pf.scenario_from_dict(base, source="test scenario")
 
 

@@ -174,7 +174,9 @@ R3,Region 3,10000,60000
 """)
     scenario = pf.scenario_from_dict({
         "budget": "$10B", "allow_unspent": True, "weights": {"jobs": 1.0},
-        "instruments": {"talent": {"yields": {"talent": 2.0}, "saturation_usd": "$50B"}},
+        # 2 points per $1B: the jobs total is 98,000.01
+        "instruments": {"talent": {"yields": {"jobs": 2.0 * 98_000.01 / 100},
+                                   "saturation_usd": "$50B"}},
         "hubs": {"count": {"min": 0, "max": 1}, "award_usd": {"min": 0, "max": 0}},
     }, source="test scenario")
     plan = solve_hubs(four, scenario)

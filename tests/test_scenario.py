@@ -117,8 +117,8 @@ def test_user_csv_with_only_weights_uses_capacity_index_for_absorption() -> None
     regions = make_regions("region_id,name,population,talent\nA,Alpha,10,1\nB,Beta,10,3")
     inputs = resolve(regions, pf.load_scenario().updated(weights={"talent": 1}))
     assert all(spec.absorbs is None for spec in inputs.scenario.instruments.values())
-    # absorption = capacity share over population share: 0.25/0.5 and 0.75/0.5, ^0.5
-    assert inputs.multiplier[:, 0] == pytest.approx([0.5**0.5, 1.5**0.5])
+    # absorption = capacity share over population share: 0.25/0.5 and 0.75/0.5, ^theta (0.1)
+    assert inputs.multiplier[:, 0] == pytest.approx([0.5**0.1, 1.5**0.1])
 
 
 def test_explicit_absorbs_that_do_not_exist_are_an_error() -> None:

@@ -215,6 +215,8 @@ class AllocationResult:
         state = dict(self.__dict__)
         state["allocation_table"], state["provenance_record"] = self.allocation, self.provenance
         state["regions_table"], state["marginal_table"] = self.regions, self.marginal_values
+        if self.outcomes_table is not None:
+            state["outcomes_table"] = self.outcomes
         return state
 
     def _built(self, name: str) -> Any:
