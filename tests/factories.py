@@ -11,7 +11,8 @@ def make_regions(csv: str, label: str = "test.csv") -> Regions:
     return regions_from_bytes(csv.strip().encode() + b"\n", label)
 
 
-ONE_INSTRUMENT = {"grant": {"yields": {"talent": 1.0}, "saturation_usd": "$10B"}}
+# 1% of the talent total per $1B: one capacity point per $1B on any table
+ONE_INSTRUMENT = {"grant": {"yields": {"talent": "1%"}, "saturation_usd": "$10B"}}
 
 
 def tiny_scenario(**overrides: object) -> pf.Scenario:
@@ -21,12 +22,13 @@ def tiny_scenario(**overrides: object) -> pf.Scenario:
         "weights": {"talent": 1.0},
         "instruments": ONE_INSTRUMENT,
         "missing_values": "error",
+        "complementarity": 0.5,  # strong clusters: rules such as per-capita floors bind
         "approximation": {"tangents": 200, "max_error_share": 1e-6},
     }
     base.update(overrides)
     if "weights" in overrides and "instruments" not in overrides:
-        # the grant raises each weighted indicator by one unit per $1B
-        base["instruments"] = {"grant": {"yields": {k: 1.0 for k in overrides["weights"]},  # type: ignore[union-attr]
+        # the grant raises each weighted indicator by 1% of its total per $1B: 1 point per $1B
+        base["instruments"] = {"grant": {"yields": {k: "1%" for k in overrides["weights"]},  # type: ignore[union-attr]
                                          "saturation_usd": "$10B"}}
     return pf.scenario_from_dict(base, source="test scenario")
 

@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 
 import optimizer as pf
-from tests.factories import make_regions
-from tests.factories import tiny_scenario as _tiny
+from tests.factories import make_regions, tiny_scenario
 
 REGIONS = make_regions("""
 region_id,name,population,talent,zone
@@ -15,12 +14,6 @@ A,Alpha,1000,9,east
 B,Beta,3000,3,west
 C,Gamma,6000,1,west
 """)
-
-
-def tiny_scenario(**overrides: object) -> pf.Scenario:
-    """The factory's scenario with a grant worth 1 point per $1B here (talent totals 13)."""
-    grant = {"grant": {"yields": {"talent": 0.13}, "saturation_usd": "$10B"}}
-    return _tiny(**{"instruments": grant, **overrides})
 
 
 def allocation(a: float, b: float, c: float) -> pd.DataFrame:

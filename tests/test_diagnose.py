@@ -60,7 +60,7 @@ def _printed_number(text: str) -> float:
 
 ISSUE_CASES = [
     ({"region_floor_usd": "$2B"}, "region_floor_usd"),  # 51 x $1.57B would be $80.07B
-    ({"per_capita_floor": 1.0}, "per_capita_floor"),
+    ({"per_capita_floor": 1.2}, "per_capita_floor"),  # 1.0 is reachable at $80B
     ({"group_min_shares": {"census_region": {"South": 0.6, "West": 0.5}}}, "group_min_shares"),
 ]
 
@@ -161,9 +161,9 @@ def test_a_top_k_fix_is_offered_only_at_a_value_a_fresh_planner_solves() -> None
     scenario = pf.scenario_from_dict({
         "budget": 80e9, "weights": {"labs": 0.0, "jobs": 1.0}, "spread_weight": 0.0,
         "complementarity": 1.0, "allow_unspent": True, "region_cap_usd": 10e9,
-        "instruments": {"research": {"yields": {"talent": 2.0}, "saturation_usd": 1e8,
+        "instruments": {"research": {"yields": {"jobs": "2%"}, "saturation_usd": 1e8,
                                      "absorbs": ["labs"]},
-                        "talent": {"yields": {"talent": 1.0}, "saturation_usd": 13417068594.0}},
+                        "talent": {"yields": {"jobs": "1%"}, "saturation_usd": 13417068594.0}},
         "top_k_share_cap": {"k": 1, "max_share": 0.25}})
     with pytest.raises(pf.InfeasibleError) as err:
         pf.solve_explained(pf.Planner(regions), scenario)

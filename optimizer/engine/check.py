@@ -21,7 +21,7 @@ from optimizer.engine.columns import unit
 from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
-from optimizer.engine.scenario import Scenario, load_scenario
+from optimizer.engine.scenario import Scenario, load_scenario, yield_value
 
 MONEY_REL_TOL = 1e-9  # of the budget ...
 MONEY_MIN_TOL_USD = 0.01  # ... but never below a cent
@@ -263,6 +263,10 @@ def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
     total_w = sum(scenario.weights.values())
     weighted = {k: w / total_w for k, w in scenario.weights.items() if w > 0}
     raised = sorted({k for ins in scenario.instruments.values() for k in ins.yields})
+    before = np.column_stack([vals[:, column[k]] if k in column else regions.column_values(k)
+                              for k in raised]) if raised else np.zeros((len(pop_share), 0))
+    v_total = np.array([totals[column[k]] if k in column else np.nansum(before[:, q])
+                        for q, k in enumerate(raised)])
     gain = np.zeros((len(pop_share), len(raised)))
     for j, name in enumerate(scenario.instruments):
         ins = scenario.instruments[name]
@@ -273,11 +277,7 @@ def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
         funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported on their own
         bought = mult * s * np.log1p(funded / s) / 1e9  # $B-equivalents at the yields' rates
         for q, k in enumerate(raised):
-            gain[:, q] += ins.yields.get(k, 0.0) * bought
-    before = np.column_stack([vals[:, column[k]] if k in column else regions.column_values(k)
-                              for k in raised]) if raised else np.zeros((len(pop_share), 0))
-    v_total = np.array([totals[column[k]] if k in column else np.nansum(before[:, q])
-                        for q, k in enumerate(raised)])
+            gain[:, q] += yield_value(ins.yields.get(k, 0.0), v_total[q]) * bought
     c0 = 100.0 * c0_share(share, column, weighted)
     final = c0 + 100.0 * sum(w * gain[:, raised.index(k)] / v_total[raised.index(k)]
                              for k, w in weighted.items() if k in raised)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError, ScenarioError
-from optimizer.engine.scenario import Scenario, default_scenario, usd
+from optimizer.engine.scenario import Scenario, default_scenario, usd, yield_value
 
 BUSD = 1e9
 MAX_GINI_REGIONS = 250  # the exact pairwise Gini has n(n-1)/2 pair variables
@@ -168,6 +168,7 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     _check_spread_measure(scenario, n)
     baseline = _baseline(regions, scenario, instruments)
     _fallback_yields(scenario, instruments, baseline)
+    _absolute_yields(instruments, baseline)
     names = tuple(instruments)
     multiplier, saturation = _response_scales(scenario, names, instruments, baseline,
                                               regions.population)
@@ -319,6 +320,21 @@ def _baseline(regions: Regions, scenario: Scenario, instruments: dict[str, Any])
     return _Baseline(values, filled, shares, column, c0, totals, regions.column_values)
 
 
+def _national_total(baseline: _Baseline, k: str) -> float:
+    """V_k: a used indicator's total after the missing-value policy; a column only yielded
+    is summed over the regions that publish it."""
+    return float(baseline.totals[baseline.column[k]] if k in baseline.column
+                 else np.nansum(baseline.raw(k)))
+
+
+def _absolute_yields(instruments: dict[str, Any], baseline: _Baseline) -> None:
+    """Yields given as a share of the national total ('0.5%') in the indicator's unit."""
+    for spec in instruments.values():
+        if any(isinstance(y, str) for y in spec["yields"].values()):
+            spec["yields"] = {k: yield_value(y, _national_total(baseline, k))
+                              for k, y in spec["yields"].items()}
+
+
 def _response_scales(
     scenario: Scenario, names: tuple[str, ...], instruments: dict[str, Any],
     baseline: _Baseline, population: np.ndarray,
@@ -348,8 +364,7 @@ def _yields(
     w = np.array([weights.get(k, 0.0) for k in raised])
     # a column only yielded (no weight, no absorption) counts nothing: its total, for
     # reporting, is over the regions where it is published
-    totals = np.array([baseline.totals[baseline.column[k]] if k in baseline.column
-                       else np.nansum(baseline.raw(k)) for k in raised])
+    totals = np.array([_national_total(baseline, k) for k in raised])
     valued = w > 0
     points = 100.0 * (yields[:, valued] / totals[valued]) @ w[valued]
     return raised, yields, totals, points

@@ -85,13 +85,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
+_SHARE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*%\s*$")
+
+
+def _share_of_total(value: Any) -> Any:
+    if isinstance(value, str) and not _SHARE.match(value):
+        raise ValueError(f"'{brief(value)}' is neither a number (the indicator's unit per $1B) "
+                         "nor a share of its national total such as '0.5%'")
+    return value
+
+
+ShareOfTotal = Annotated[str, BeforeValidator(_share_of_total)]
+
+
+def yield_value(value: float | str, national_total: float) -> float:
+    """A yield in the indicator's unit per $1B: a number as it is, a share of the national
+    total ('0.5%') times that total."""
+    if isinstance(value, str):
+        match = _SHARE.match(value)
+        assert match is not None  # validated
+        return float(match.group(1)) / 100.0 * national_total
+    return float(value)
+
+
 class Instrument(_Strict):
     """One way money is spent: what $1B of it raises, in the natural unit of each raised
     indicator, and how fast its returns saturate. Defaults and ranges: docs/evidence.md."""
 
-    yields: dict[str, Annotated[float, Field(ge=0)]] = Field(
+    yields: dict[str, Annotated[float, Field(ge=0)] | ShareOfTotal] = Field(
         description="e_ik: indicator k's own unit (persons, $ millions, ...) raised per $1B "
-                    "at zero funding in an average region"
+                    "at zero funding in an average region; or a share of the indicator's "
+                    "national total per $1B ('0.5%'), turned into its unit when resolved"
     )
     saturation_usd: USD = Field(
         description="sigma_i: national saturation scale; a region's is its population share of it"
@@ -114,11 +138,11 @@ class Instrument(_Strict):
 
     @field_validator("yields")
     @classmethod
-    def _some_yield(cls, v: dict[str, float]) -> dict[str, float]:
+    def _some_yield(cls, v: dict[str, float | str]) -> dict[str, float | str]:
         if not v:
             raise ValueError("name at least one indicator the instrument raises, e.g. "
                              "{university_se_rd_musd: 1150} (per $1B, in the indicator's unit)")
-        if not all(math.isfinite(y) for y in v.values()):
+        if not all(isinstance(y, str) or math.isfinite(y) for y in v.values()):
             raise ValueError("yields must be finite numbers")
         return v
 
