@@ -171,9 +171,9 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
 
 def test_a_merged_mapping_may_still_be_overridden_by_an_explicit_key() -> None:
     merged = scenario_from_text(
-        "instruments:\n  grant:\n    <<: {yields: {talent: 1.0}, saturation_usd: 1e9}\n"
-        "    yields: {talent: 2.0}\n", source="merge.yaml")
-    assert merged.instruments["grant"].yields == {"talent": 2.0}
+        "instruments:\n  grant:\n    <<: {yields: {talent: 1.0%}, saturation_usd: 1e9}\n"
+        "    yields: {talent: 2.0%}\n", source="merge.yaml")
+    assert merged.instruments["grant"].yields == {"talent": "2.0%"}
     assert merged.instruments["grant"].saturation_usd == 1e9
 
 
@@ -306,7 +306,7 @@ def test_a_ragged_upload_gets_the_same_message_in_the_app() -> None:
     ("group_min_shares: {census_region: {South: .nan}}", "group_min_shares.census_region.South"),
     ("instruments: {grant: {yields: {talent: .inf}, saturation_usd: 1e9}}",
      "instruments.grant.yields.talent"),
-    ("instruments: {grant: {yields: {talent: 1}, saturation_usd: .inf}}",
+    ("instruments: {grant: {yields: {talent: 1%}, saturation_usd: .inf}}",
      "instruments.grant.saturation_usd"),
     ("instrument_shares: {research: {min: .nan}}", "instrument_shares.research.min"),
     ("top_k_share_cap: {k: 10, max_share: .nan}", "top_k_share_cap.max_share"),

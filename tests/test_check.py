@@ -57,8 +57,8 @@ def test_each_broken_rule_is_named(amounts, overrides, violation) -> None:
 
 def test_instrument_share_violations() -> None:
     sc = tiny_scenario(instruments={
-        "grant": {"yields": {"talent": 1.0}, "saturation_usd": 1e10},
-        "loan": {"yields": {"talent": 1.0}, "saturation_usd": 1e10},
+        "grant": {"yields": {"talent": "1%"}, "saturation_usd": 1e10},
+        "loan": {"yields": {"talent": "1%"}, "saturation_usd": 1e10},
     }, instrument_shares={"loan": {"min": 0.2, "max": 0.3}})
     report = pf.check(allocation(2e9, 3e9, 5e9), REGIONS, sc)
     assert "instrument_min_share" in names(report)

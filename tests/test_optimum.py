@@ -136,8 +136,8 @@ def test_group_minimum_share_holds(solve_checked) -> None:
 
 def test_instrument_shares_hold(solve_checked) -> None:
     sc = tiny_scenario(instruments={
-        "grant": {"yields": {"talent": 1.0}, "saturation_usd": "$10B"},
-        "loan": {"yields": {"talent": 0.2}, "saturation_usd": "$10B"},
+        "grant": {"yields": {"talent": "1%"}, "saturation_usd": "$10B"},
+        "loan": {"yields": {"talent": "0.2%"}, "saturation_usd": "$10B"},
     }, instrument_shares={"loan": {"min": 0.3}})
     plan = solve_checked(UNEQUAL, sc)
     by_instrument = plan.allocation.groupby("instrument")["amount_usd"].sum()

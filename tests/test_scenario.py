@@ -65,7 +65,7 @@ def test_resolved_scenario_round_trips(tmp_path, states) -> None:
         ("top_k_share_cap: {k: 0, max_share: 0.5}", "top_k_share_cap.k", "greater than or equal to 1"),
         ("missing_values: guess", "missing_values", "'error', 'zero', 'median' or 'half_min'"),
         ("region_floor_usd: 5e9\nregion_cap_usd: 1e9", "(top level)", "above region_cap_usd"),
-        ("instruments: {grant: {yields: {talent: 1}}}", "instruments.grant.saturation_usd",
+        ("instruments: {grant: {yields: {talent: 1%}}}", "instruments.grant.saturation_usd",
          "missing"),
     ],
 )
@@ -123,7 +123,7 @@ def test_user_csv_with_only_weights_uses_capacity_index_for_absorption() -> None
 
 def test_explicit_absorbs_that_do_not_exist_are_an_error() -> None:
     regions = make_regions("region_id,name,population,talent\nA,Alpha,10,1\nB,Beta,10,3")
-    sc = tiny_scenario(instruments={"grant": {"yields": {"talent": 1}, "saturation_usd": 1e9,
+    sc = tiny_scenario(instruments={"grant": {"yields": {"talent": "1%"}, "saturation_usd": 1e9,
                                               "absorbs": ["labs"]}})
     with pytest.raises(pf.ScenarioError, match=r"instruments.grant.absorbs: \['labs'\]"):
         resolve(regions, sc)

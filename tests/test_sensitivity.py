@@ -35,7 +35,7 @@ TWIN = "region_id,name,population,talent\nA,Alpha,100,1\nB,Beta,100,1"
 # highest for every weight vector.
 DOMINANT = ("region_id,name,population,talent,venture\n"
             "A,Alpha,100,10,10\nB,Beta,100,1,2\nC,Gamma,100,2,1")
-LINEAR = {"grant": {"yields": {"talent": 1.0}, "saturation_usd": "$1000B"}}
+LINEAR = {"grant": {"yields": {"talent": "1%"}, "saturation_usd": "$1000B"}}
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +120,8 @@ def test_weight_sampler_is_uniform_restricted_and_seeded(states: Regions) -> Non
     assert (w["cs_doctorates"] >= w["se_doctorates"]).all()
     pd.testing.assert_frame_equal(w, sample_weights(sampler, base, 200, seed=7))
     free = sample_weights(WeightSampler(), base, 4000, seed=1)
-    # uniform on the 8-simplex: each share has mean 1/8
-    np.testing.assert_allclose(free.mean(), 1 / 8, atol=0.01)
+    # uniform on the simplex of the default weights: each share has mean 1/k
+    np.testing.assert_allclose(free.mean(), 1 / len(base.weights), atol=0.01)
     with pytest.raises(ScenarioError, match="not sampled indicators"):
         sample_weights(WeightSampler(orderings=["nope >= talent"]), base, 5, seed=0)
 
@@ -252,7 +252,7 @@ def test_cli_sweep_writes_tables_charts_summary(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(
         "analysis: sweep\nregions: regions.csv\n"
         "scenario: {budget: 10e9, weights: {talent: 1}, spread_weight: 1.0,\n"
-        "  instruments: {grant: {yields: {talent: 1}, saturation_usd: 10e9}}}\n"
+        "  instruments: {grant: {yields: {talent: 1%}, saturation_usd: 10e9}}}\n"
         "vary:\n  spread_weight: [0, 0.5, 1]\n")
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["sweep", str(tmp_path / "spec.yaml"), "--out", str(out),

@@ -12,6 +12,7 @@ def test_a_long_lived_planner_keeps_solving_past_its_time_limit_in_total(states:
     than ``solver.time_limit_s`` in HiGHS over many re-solves must still solve."""
     base = pf.load_scenario().updated(solver={"time_limit_s": 0.05, "threads": 1})
     planner = pf.Planner(states)
+    planner.solve(pf.load_scenario())  # the first solve, tangent loop and all, untimed
     spent = 0.0
     runs = 0
     while spent < 0.2:  # four times the limit, summed over runs
