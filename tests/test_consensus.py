@@ -76,12 +76,12 @@ def test_identical_stakeholders_get_their_common_optimum_and_t_is_one(
 
 
 def _scaled_samples(base: pf.Scenario, factors: list[float]) -> pd.DataFrame:
-    """Samples that scale every instrument's effectiveness by one factor each."""
+    """Samples that scale every instrument's yields by one factor each."""
     rows = []
     for j, c in enumerate(factors):
         row = {"sample_id": j, **{f"w_{k}": w for k, w in base.normalized_weights.items()},
                "complementarity": base.complementarity}
-        row.update({f"a_{k}": c * ins.effectiveness_per_busd for k, ins in base.instruments.items()})
+        row.update({f"y_{k}": c for k in base.instruments})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -89,7 +89,7 @@ def _scaled_samples(base: pf.Scenario, factors: list[float]) -> pd.DataFrame:
 @pytest.mark.parametrize("objective", ["mean", "cvar", "worst"])
 def test_samples_sharing_one_optimum_give_that_optimum(states: pf.Regions, objective: str) -> None:
     # with lambda = 0, S = total capacity = 100 + c * (gain of the default response): scaling
-    # every effectiveness by c > 0 leaves the best plan where it was
+    # every yield by c > 0 leaves the best plan where it was
     base = pf.load_scenario().updated(spread_weight=0.0, spread_measure="hoover")
     alone = cs.robust_plan(states, base, _scaled_samples(base, [1.0]), objective, alpha=0.5)
     samples = _scaled_samples(base, [0.5, 1.0, 2.0])
@@ -107,7 +107,7 @@ def test_robust_plan_is_at_least_the_default_plan_on_its_own_objective(states: p
     spec = cs.robust_spec_from_dict({
         "scenario": {"spread_measure": "hoover"}, "samples": 20, "seed": 3, "alpha": 0.2,
         "complementarity": {"uniform": [0.2, 0.8]},
-        "effectiveness": {"venture": {"triangular": [0.3, 0.6, 0.9]}},
+        "yields": {"venture": {"triangular": [0.5, 1.0, 1.5]}},
         "out_of_sample": {"samples": 20, "core_index": False}})
     result = cs.run_robust_spec(spec)
     inside = result.stats.loc["in_sample"]
@@ -175,7 +175,7 @@ def test_consensus_cli_writes_a_checked_plan(tmp_path) -> None:
     (tmp_path / "spec.yaml").write_text(
         "regions: two.csv\n"
         "scenario: {budget: $10B, weights: {north: 1, south: 1}, spread_weight: 0,\n"
-        "           complementarity: 1, instruments: {grant: {effectiveness_per_busd: 1,\n"
+        "           complementarity: 1, instruments: {grant: {yields: {north: 1%, south: 1%},\n"
         "           saturation_usd: $10B}}}\n"
         "stakeholders:\n  north: {weights: {north: 1}}\n  south: {weights: {south: 1}}\n")
     runner = CliRunner()
