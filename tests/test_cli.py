@@ -35,7 +35,8 @@ def test_solve_default_writes_the_plan_and_check_passes(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Top-10 share of capacity" in proc.stdout and "Top 10 funded regions" in proc.stdout
     assert {p.name for p in out.iterdir()} == {"allocation.csv", "regions.csv", "metrics.json",
-                                               "scenario.yaml", "input_regions.csv"}
+                                               "scenario.yaml", "input_regions.csv",
+                                               "outcomes.csv"}
     allocation = pd.read_csv(out / "allocation.csv", dtype={"region_id": str})
     assert list(allocation.columns) == ["region_id", "name", "instrument", "amount_usd"]
     assert allocation["amount_usd"].sum() == pytest.approx(80e9)

@@ -68,7 +68,7 @@ def test_excel_speaks_in_labels_and_units(plan: pf.AllocationResult) -> None:
     settings = sheets["scenario"].set_index("Key")
     assert settings.loc["budget", "Setting"] == "Budget" and settings.loc["budget", "Value"] == "$40.0B"
     assert settings.loc["weights.ai_vc_musd", "Setting"] == "Weight of AI venture funding"
-    assert settings.loc["instruments.venture.saturation_usd", "Value"] == "$10.0B"
+    assert settings.loc["instruments.venture.saturation_usd", "Value"] == "$45.0B"
 
 
 def test_geojson_joins_every_region_to_its_polygon(plan: pf.AllocationResult, states: pf.Regions) -> None:
@@ -103,7 +103,8 @@ def test_brief_prints_and_names_things_as_people_do(plan: pf.AllocationResult,
     page = ex.to_brief_html(plan, states.geometry()).decode()
     assert "window.print()" in page and ".print{display:none}" in page  # the button never prints
     words = re.sub(r"<script.*?</script>", "", page, flags=re.S)  # what a reader sees
-    assert "Research grants: 0.5 points per $1B" in words and "research:" not in words
+    assert "Research grants: $1B raises University S&amp;E R&amp;D by $1,150M" in words
+    assert "research:" not in words
     assert "ai_vc_musd" not in words and "{'" not in words  # no raw names or dicts
     summary = ex.map_summary(plan)
     assert summary.startswith("Funding per person ranges from $") and summary in page

@@ -212,6 +212,16 @@ a{color:inherit;text-decoration:none}}
 """
 
 
+def yield_text(indicator: str, value: float | str) -> str:
+    """A yield as people read it: '$1,150M', '20,000 jobs' (a share stays '1%')."""
+    unit = columns.unit(indicator)
+    if isinstance(value, str):
+        return f"{value} of its national total"
+    if unit == "$ millions":
+        return f"${value:,.6g}M"
+    return f"{value:,.6g} {unit}"
+
+
 def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     """The brief's content as data: headline cards, top regions, constraints, assumptions."""
     cards = [(h.label, h.value, h.delta or "") for h in headline(result) if h.label != "Solve time"]
@@ -224,7 +234,7 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
                         for k, v in sc.normalized_weights.items())
     instruments = "; ".join(
         f"{columns.instrument_label(name)}: $1B raises "
-        + ", ".join(f"{columns.label(k)} by {y:,.6g} {columns.unit(k)}" for k, y in ins.yields.items())
+        + ", ".join(f"{columns.label(k)} by {yield_text(k, y)}" for k, y in ins.yields.items())
         + f" at zero funding; saturation {usd(ins.saturation_usd)}"
         for name, ins in sc.instruments.items())
     assumptions = [
