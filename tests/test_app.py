@@ -84,11 +84,13 @@ def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -
     assert all(drawn[k.key].label == k.label for k in plain)
     regions = at.session_state["regions"]
     assert {f"w_{k}" for k in regions.indicators} <= set(drawn)
-    assert {f"eff_{n}" for n in at.session_state["base"].instruments} <= set(drawn)
-    # instruments by their human names, never the scenario's keys
-    assert drawn["eff_research"].label.startswith("Research grants: ")
-    assert not any(drawn[f"eff_{n}"].label.startswith(f"{n}:")
-                   for n in at.session_state["base"].instruments)
+    yields = {ctl.yield_key(n, k): n for n, ins in at.session_state["base"].instruments.items()
+              for k in ins.yields}
+    assert set(yields) <= set(drawn)
+    # instruments and indicators by their human names and units, never the scenario's keys
+    assert drawn[ctl.yield_key("research", "university_se_rd_musd")].label == (
+        "Research grants: University S&E R&D per $1B ($ millions)")
+    assert not any(drawn[key].label.startswith(f"{n}:") for key, n in yields.items())
     assert drawn["topk_k"].max == len(regions) and drawn["topk_inc"].max == len(regions) - 1
 
 

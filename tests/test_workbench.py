@@ -61,7 +61,8 @@ def test_the_knob_table_round_trips_each_shipped_default(region_set: str) -> Non
     # every knob has a position (family members: one per indicator, instrument, ...)
     # and each position has its row in the table
     assert {ctl.knob(key).key for key in values} >= {k.key for k in ctl.KNOBS if k.kind != "part"}
-    assert {f"w_{k}" for k in regions.indicators} | {f"eff_{n}" for n in base.instruments} <= set(values)
+    assert {f"w_{k}" for k in regions.indicators} | {
+        ctl.yield_key(n, k) for n, ins in base.instruments.items() for k in ins.yields} <= set(values)
     again = ctl.scenario_from_widgets(base, regions, values)
     assert again is base  # untouched widgets: the very same scenario
     assert ctl.widget_values(again, regions) == values

@@ -167,7 +167,6 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     instruments = _instrument_specs(regions, data)
     _check_spread_measure(scenario, n)
     baseline = _baseline(regions, scenario, instruments)
-    _fallback_yields(scenario, instruments, baseline)
     _absolute_yields(instruments, baseline)
     names = tuple(instruments)
     multiplier, saturation = _response_scales(scenario, names, instruments, baseline,
@@ -226,7 +225,7 @@ def _instrument_specs(regions: Regions, data: dict[str, Any]) -> dict[str, Any]:
     """The instruments (as mappings), each absorbing through and yielding indicators the
     regions have. With a table of the user's own, the default instruments absorb through
     the capacity index, and an instrument whose default yield columns the table lacks
-    is marked (``yields: None``) for ``_fallback_yields``."""
+    raises every weighted indicator as it raises the states index (``fallback_yields``)."""
     indicators = set(regions.indicators)
     instruments = {k: dict(v) for k, v in data["instruments"].items()}
     default_instruments = data["instruments"] == _default_dict()["instruments"]
@@ -243,8 +242,8 @@ def _instrument_specs(regions: Regions, data: dict[str, Any]) -> dict[str, Any]:
                     f"{regions.source}; its indicators are {sorted(indicators)}"
                 )
         missing = sorted(set(spec["yields"]) - indicators)
-        if missing and default_instruments:
-            spec["yields"] = None
+        if missing and default_instruments and name in default_points_per_busd():
+            spec["yields"] = fallback_yields(name, data["weights"])
         elif missing:
             raise ScenarioError(
                 f"instruments.{name}.yields: {missing} not indicator column(s) of "
@@ -263,19 +262,12 @@ def default_points_per_busd() -> dict[str, float]:
     return dict(zip(inputs.instruments, inputs.effectiveness.tolist(), strict=True))
 
 
-def _fallback_yields(scenario: Scenario, instruments: dict[str, Any], baseline: _Baseline) -> None:
-    """Yields for default instruments whose columns a user's table lacks: each raises
-    every weighted indicator by the same share of its national total per $1B as it
-    raises the default states capacity index (so it buys the same points per $1B)."""
-    pending = [name for name, spec in instruments.items() if spec["yields"] is None]
-    if not pending:
-        return
-    share_per_busd = {k: v / 100.0 for k, v in default_points_per_busd().items()}
-    totals = baseline.totals
-    for name in pending:
-        instruments[name]["yields"] = {
-            k: float(share_per_busd[name] * totals[baseline.column[k]])
-            for k, w in scenario.weights.items() if w > 0}
+def fallback_yields(instrument: str, weights: dict[str, float]) -> dict[str, str]:
+    """Yields of a default instrument on a table without its columns: it raises every
+    weighted indicator by the share of its national total per $1B that it raises the
+    default states capacity index by, so it buys the same points per $1B there."""
+    percent = format(default_points_per_busd()[instrument], ".10f").rstrip("0").rstrip(".")
+    return {k: f"{percent}%" for k, w in weights.items() if w > 0}
 
 
 def _check_spread_measure(scenario: Scenario, n: int) -> None:

@@ -12,9 +12,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from optimizer.engine import columns
 from optimizer.engine.data import Regions, load_geometry, regions_from_bytes
 from optimizer.engine.errors import DataError
-from optimizer.engine.inputs import MAX_GINI_REGIONS
+from optimizer.engine.inputs import MAX_GINI_REGIONS, default_points_per_busd, fallback_yields
 from optimizer.engine.scenario import Scenario, scenario_from_bytes
 from optimizer.engine.settings import home_dir
 
@@ -114,6 +115,10 @@ def scenario_from_upload(name: str, raw: bytes) -> Scenario:
 
 
 
+def _labels(names: list[str]) -> str:
+    return ", ".join(columns.label(k) for k in names)
+
+
 def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[str]]:
     """Adapt a scenario to a regions table with other indicators; say what changed.
 
@@ -138,8 +143,17 @@ def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[s
         absent = sorted(set(ins.get("absorbs") or []) - have)
         if absent:
             ins["absorbs"] = None
-            notes.append(f"instrument {name}: absorption indicators {absent} are missing; "
-                         "it absorbs by overall capacity instead")
+            notes.append(f"{columns.instrument_label(name)}: absorbed through "
+                         f"{_labels(absent)}, which the table lacks; it absorbs by overall "
+                         "capacity instead.")
+        no_yield = sorted(set(ins["yields"]) - have)
+        if no_yield and name in default_points_per_busd():
+            ins["yields"] = fallback_yields(name, weights)
+            share = next(iter(ins["yields"].values()), "0%")
+            notes.append(f"{columns.instrument_label(name)}: it raises {_labels(no_yield)}, which "
+                         f"the table lacks; here it raises each weighted column by {share} of "
+                         "its national total per $1B (what it buys at states), until you name "
+                         "its yields in your columns.")
     if instruments != scenario.to_dict()["instruments"]:
         changes["instruments"] = instruments
     if len(regions) > MAX_GINI_REGIONS and scenario.spread_measure == "gini":
