@@ -483,9 +483,10 @@ if total > 0:
                                                    for k, v in raw.items() if v > 0))
 if box := folded(sb, "Instruments (assumptions)", "open_instruments"):
     for name in base.instruments:
-        for k in base.instruments[name].yields:
+        for k, e in base.instruments[name].yields.items():
             knob(box, "yld_", f"{name}.{k}", label=f"{columns.instrument_label(name)}: "
-                 f"{columns.label(k)} per $1B ({columns.unit(k)})")
+                 f"{columns.label(k)} per $1B "
+                 f"({'% of its national total' if isinstance(e, str) else columns.unit(k)})")
 if box := folded(sb, "Spread constraints", "open_spread"):
     for key in ("topk_on", "topk_k", "topk_share", "pcf_on", "pcf"):
         knob(box, key)

@@ -104,7 +104,8 @@ def test_weight_and_lambda_controls_change_the_scenario(states: pf.Regions) -> N
     sc = _scenario(states, lam=0.9, w_gdp_musd=0.5, w_ai_job_postings=0.0)
     assert sc.spread_weight == 0.9
     assert "ai_job_postings" not in sc.weights
-    assert sc.normalized_weights["gdp_musd"] == pytest.approx(0.5 / 1.3)
+    # the other default weights add up to 0.85
+    assert sc.normalized_weights["gdp_musd"] == pytest.approx(0.5 / 1.35)
 
 
 def test_all_weights_zero_is_refused_with_a_clear_message(states: pf.Regions) -> None:
@@ -394,7 +395,8 @@ def test_sensitivity_specs_for_every_analysis_and_their_run_counts() -> None:
               for kind in sens.SENSITIVITY_KINDS}
     factors = 3 + len(base.weights)
     assert counts == {"sweep_budget": 4, "sweep_lambda": 4, "robust": 7, "pareto": 4,
-                      "tornado": 1 + 2 * (3 + len(base.weights) + len(base.instruments)),
+                      "tornado": 1 + 2 * (3 + len(base.weights) + sum(
+                          len(ins.yields) for ins in base.instruments.values())),
                       "sobol": 4 * (factors + 2)}
     spec = sens.sensitivity_spec("sweep_budget", {"budget_range_busd": (10, 40), "points": 4})
     assert spec.vary["budget"].values() == pytest.approx([10e9, 20e9, 30e9, 40e9])
@@ -456,10 +458,11 @@ def test_uploads_are_kept_under_their_content_hash_with_their_name(tmp_path: Pat
 
 def test_the_missing_value_policy_control_writes_the_default_and_keeps_column_policies(
         states: pf.Regions) -> None:
-    base = pf.load_scenario()  # {'default': 'error', 'ai_vc_musd': 'zero'}
+    base = pf.load_scenario()  # {'default': 'error', 'ai_vc_musd': 'zero', ...}
     assert _widgets(states, base)["missing"] == "error"
     median = ctl.scenario_from_widgets(base, states, {**_widgets(states, base), "missing": "median"})
-    assert median.missing_values == {"default": "median", "ai_vc_musd": "zero"}
+    assert median.missing_values == {"default": "median", "ai_vc_musd": "zero",
+                                     "cbp_semiconductors": "half_min"}
     assert median.missing_policy("talent") == "median" and median.missing_policy("ai_vc_musd") == "zero"
     plain = base.updated(missing_values="error")
     assert up.with_missing_policy(plain, "zero").missing_values == "zero"

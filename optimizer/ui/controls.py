@@ -308,16 +308,23 @@ def yield_key(instrument: str, indicator: str) -> str:
 
 
 def _read_yields(scenario: Scenario, regions: Regions) -> dict[str, Any]:
-    return {yield_key(name, k): float(e) for name, ins in scenario.instruments.items()
-            for k, e in ins.yields.items()}
+    """A yield in its unit per $1B, or (given as a share of the national total) in percent."""
+    return {yield_key(name, k): float(str(e).rstrip("%")) for name, ins in
+            scenario.instruments.items() for k, e in ins.yields.items()}
 
 
-def _yields_setting(values: dict[str, Any], ctx: _Context) -> dict[str, dict[str, float]]:
-    return {name: {k: float(values.get(yield_key(name, k)) or 0.0) for k in ins.yields}
-            for name, ins in ctx.base.instruments.items()}
+def _yields_setting(values: dict[str, Any], ctx: _Context) -> dict[str, dict[str, float | str]]:
+    out: dict[str, dict[str, float | str]] = {}
+    for name, ins in ctx.base.instruments.items():
+        out[name] = {}
+        for k, e in ins.yields.items():
+            value = float(values.get(yield_key(name, k)) or 0.0)
+            out[name][k] = (format(value, ".10f").rstrip("0").rstrip(".") + "%"
+                            if isinstance(e, str) else value)
+    return out
 
 
-def _write_yields(data: dict[str, Any], setting: dict[str, dict[str, float]],
+def _write_yields(data: dict[str, Any], setting: dict[str, dict[str, float | str]],
                   ctx: _Context) -> None:
     for name, yields in setting.items():
         data["instruments"][name]["yields"] = yields
