@@ -27,10 +27,12 @@ def regions() -> pf.Regions:
 @pytest.fixture(scope="module")
 def plans(regions: pf.Regions) -> dict[str, pf.AllocationResult]:
     """Three plans: talent-weighted, labs-weighted (another baseline), and a smaller budget."""
+    grant = {"grant": {"yields": {"talent": "1%", "labs": "1%"}, "saturation_usd": "$10B"}}
     return {
-        "Talent": pf.solve(regions, tiny_scenario()),
-        "Labs": pf.solve(regions, tiny_scenario(weights={"labs": 1.0})),
-        "Small": pf.solve(regions, tiny_scenario(budget="$2B", spread_weight=0.9)),
+        "Talent": pf.solve(regions, tiny_scenario(instruments=grant)),
+        "Labs": pf.solve(regions, tiny_scenario(weights={"labs": 1.0}, instruments=grant)),
+        "Small": pf.solve(regions, tiny_scenario(budget="$2B", spread_weight=0.9,
+                                                 instruments=grant)),
     }
 
 

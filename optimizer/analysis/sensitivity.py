@@ -352,6 +352,9 @@ def _tornado_runs(spec: TornadoSpec, base: Scenario) -> list[Run]:
     ranges = evidence_ranges(base) if spec.prior == "evidence" else {}
     for path in _tornado_parameters(spec, base):
         value = _get(base_dict, path)
+        percent = isinstance(value, str) and ".yields." in path and value.endswith("%")
+        if percent:  # a yield given as a share of the national total moves as a share
+            value = float(value.rstrip("%"))
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ScenarioError(f"parameters: '{path}' is not a number in the scenario")
         ends = ((ranges[path].low, ranges[path].high) if path in ranges
@@ -359,7 +362,7 @@ def _tornado_runs(spec: TornadoSpec, base: Scenario) -> list[Run]:
         for new in ends:
             if path in ("spread_weight", "complementarity"):
                 new = min(max(new, 0.0), 1.0)
-            runs.append(Run(len(runs), {path: float(new)}))
+            runs.append(Run(len(runs), {path: f"{new:.10f}%" if percent else float(new)}))
     return runs
 
 

@@ -450,8 +450,8 @@ def first_tangents(inputs: ModelInputs, estimate: np.ndarray | None
     coarse = tangent_layout(inputs, *FIRST_LAYOUT[_size(inputs)]).reshape(n * m, -1)
     s = inputs.saturation_busd.ravel()
     estimate = estimate.ravel()
-    funded = np.flatnonzero(estimate > 0)
     coef = (inputs.effectiveness * inputs.multiplier).ravel()
+    funded = np.flatnonzero((estimate > 0) & (coef > 0))  # a zero response needs no tangents
     final = inputs.c0.sum() + float((coef * s * np.log1p(estimate / s)).sum())
     allowance = LOOP_TARGET * inputs.scenario.approximation.max_error_share * final
     near_term, near_u = neighbours(funded, estimate[funded] / s[funded],

@@ -76,7 +76,7 @@ def estimate_plan(inputs: ModelInputs, effort: tuple[int, int, int] | None = Non
     even = np.outer(share, np.full(s.shape[1], budget / s.shape[1]))  # by population
     mu = (c0.sum() + response.gain(even).sum()) / 100.0
     top = float(response.slope.max(initial=0.0)) * (1.0 + lam) * 2.0
-    prices = (top * 1e-9, max(top, 1e-12))
+    prices = (max(top * 1e-9, 1e-15), max(top, 1e-12))  # top is 0 when nothing is valued
     x = np.zeros_like(s)
     for _ in range(rounds):
         values = (1.0 + 0.5 * lam * (1.0 + balance), 1.0 - 0.5 * lam * (1.0 - balance))
