@@ -45,14 +45,47 @@ def parameter_label(path: str) -> str:
     return f"{label} ($B)" if path == "budget" else label
 
 
+def lower_first(text: str) -> str:
+    """``text`` with its first letter lower-cased, units and symbols kept ('budget ($B)')."""
+    return text[:1].lower() + text[1:]
+
+
+TITLE_WIDTH = 48  # characters per title line: a phone-width chart shows about this many
+TITLE_PAD_PX = 36  # the title starts below the chart toolbar (plotly's modebar, ~30 px)
+
+
+def chart_title(text: str) -> dict[str, Any]:
+    """A chart title that the toolbar never covers: left-aligned, starting below the
+    modebar, wrapped into lines of at most ``TITLE_WIDTH`` characters."""
+    words, lines = text.split(), [""]
+    for word in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > TITLE_WIDTH:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return {"text": "<br>".join(lines), "x": 0, "xanchor": "left", "xref": "container",
+            "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": TITLE_PAD_PX, "l": 8}}
+
+
+def _titled(fig: go.Figure) -> go.Figure:
+    """``fig`` with its title placed by ``title`` and room above the plot for it."""
+    text = fig.layout.title.text or ""
+    if text:
+        lines = len(chart_title(text)["text"].split("<br>"))
+        fig.update_layout(title=chart_title(text), margin={"t": TITLE_PAD_PX + 24 * lines + 24})
+    return fig
+
+
 def _k(tables: dict[str, pd.DataFrame]) -> int:
     """The k of the top-k share: from the number of regions the runs were made on."""
     long = tables.get("run_regions")
     return top_k_count(int(long["region_id"].nunique())) if long is not None and len(long) else 10
 
 
-def _axis(kind: str) -> dict[str, Any]:
-    return fmt.share_axis() if kind == "share" else fmt.number_axis()
+def _axis(kind: str, values: Any = None) -> dict[str, Any]:
+    """Axis settings for values of ``kind``; a share axis gets the decimals that keep its
+    tick labels distinct (65.5%, 66%, not 66%, 66%)."""
+    return fmt.share_axis(values=values) if kind == "share" else fmt.number_axis()
 
 
 def _x_values(part: pd.DataFrame, x: str) -> pd.Series:
@@ -80,8 +113,8 @@ def sweep_figures(runs: pd.DataFrame, varied: list[str], k: int = 10) -> dict[st
                           row=row, col=col)
         fig.update_xaxes(title_text=parameter_label(x), row=row, col=col,
                          **(fmt.MoneyScale(1e9, "B").axis() if x == "budget" else fmt.number_axis()))
-        fig.update_yaxes(row=row, col=col, **_axis(kind))
-    fig.update_layout(title=f"Sweep over {parameter_label(x).lower()}", height=700)
+        fig.update_yaxes(row=row, col=col, **_axis(kind, ok[metric]))
+    fig.update_layout(title=f"Sweep over {lower_first(parameter_label(x))}", height=700)
     figs["sweep"] = fig
     if "spread_weight" in varied:
         t = ok.sort_values("spread_weight")
@@ -157,8 +190,8 @@ def pareto_figure(frontier: pd.DataFrame, info: dict[str, Any], k: int = 10) -> 
                              marker={"size": 14, "symbol": "star", "color": "crimson"},
                              text=[f"current plan (λ = {cur['spread_weight']:g})"],
                              textposition="bottom right", name="current plan"))
-    fig.update_layout(title=f"Total capacity against {columns.metric_label(measure, k).lower()}",
-                      xaxis={"title": metric_title(col, k), **_axis(kind)},
+    fig.update_layout(title=f"Total capacity against {lower_first(columns.metric_label(measure, k))}",
+                      xaxis={"title": metric_title(col, k), **_axis(kind, f[col])},
                       yaxis={"title": metric_title("after_total_capacity"), **fmt.number_axis()})
     return fig
 
@@ -185,7 +218,8 @@ def tornado_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
         title = metric_title(column, k)
         fig.update_layout(title=f"Tornado: {title}, base {_tornado_value(base, kind)}",
                           barmode="overlay", height=max(400, 30 * len(d)),
-                          xaxis={"title": title, **_axis(kind)})
+                          xaxis={"title": title, **_axis(kind, [*d[f"{key}_low"], *d[f"{key}_high"],
+                                                                base])})
         figs[f"tornado_{key}"] = fig
     return figs
 
@@ -213,14 +247,16 @@ def figures_for(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str, 
     """The figures of one analysis's tables."""
     k = _k(tables)
     if analysis == "sobol":
-        return sobol_figures(tables["sobol"], k)
-    if analysis == "sweep":
-        return sweep_figures(tables["runs"], info["varied"], k)
-    if analysis == "robust":
-        return robust_figures(tables["robust_regions"], tables["rank_acceptability"])
-    if analysis == "pareto":
-        return {"pareto": pareto_figure(tables["frontier"], info, k)}
-    return tornado_figures(tables["tornado"], k)
+        figs = sobol_figures(tables["sobol"], k)
+    elif analysis == "sweep":
+        figs = sweep_figures(tables["runs"], info["varied"], k)
+    elif analysis == "robust":
+        figs = robust_figures(tables["robust_regions"], tables["rank_acceptability"])
+    elif analysis == "pareto":
+        figs = {"pareto": pareto_figure(tables["frontier"], info, k)}
+    else:
+        figs = tornado_figures(tables["tornado"], k)
+    return {name: _titled(fig) for name, fig in figs.items()}
 
 
 # --------------------------------------------------------------------------- text alternatives

@@ -14,7 +14,7 @@ import typer
 from optimizer.cli._common import check_out_dir
 from optimizer.engine.result import AllocationResult
 
-SpecArg = Annotated[Path, typer.Argument(help="Consensus or robust-plan spec YAML (see examples/).")]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="Consensus or robust-plan spec YAML (see examples/).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the plan files and tables.")]
 SchedulerOpt = Annotated[
     str | None,

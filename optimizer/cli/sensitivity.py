@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-SpecArg = Annotated[Path, typer.Argument(help="Analysis spec YAML (see examples/).")]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="Analysis spec YAML (see examples/).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory for tables, charts and summary.")]
 SchedulerOpt = Annotated[
     str | None,
