@@ -19,15 +19,15 @@ from optimizer.engine.errors import DataError, PlaceFundError
 
 RegionsOpt = Annotated[
     str,
-    typer.Option("--regions", help="Shipped region set (states, metros, counties) or a CSV path."),
+    typer.Option("--regions", metavar="SET|CSV", help="Shipped region set (states, metros, counties) or a CSV path."),
 ]
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", help="Scenario YAML; omitted keys take the region set's documented default."),
+    typer.Option("--scenario", metavar="FILE", help="Scenario YAML; omitted keys take the region set's documented default."),
 ]
 GeometryOpt = Annotated[
     Path | None,
-    typer.Option("--geometry", help="GeoJSON keyed by region_id, for a CSV's maps."),
+    typer.Option("--geometry", metavar="FILE", help="GeoJSON keyed by region_id, for a CSV's maps."),
 ]
 
 

@@ -14,7 +14,7 @@ def solve(
     scenario: ScenarioOpt = None,
     regions: RegionsOpt = "states",
     geometry: GeometryOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory for the plan files.")] = Path(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory for the plan files.")] = Path(
         "plans/latest"
     ),
 ) -> None:
