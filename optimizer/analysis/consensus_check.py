@@ -210,7 +210,8 @@ def _check_difference(report: CheckReport, claimed: Any, fresh: pd.DataFrame,
     robust, default = fresh["robust"].to_numpy(float), fresh["default"].to_numpy(float)
     for key, truth in (("mean", robust.mean() - default.mean()),
                        ("cvar", cvar(robust, alpha) - cvar(default, alpha))):
-        part = claimed.get(key) if isinstance(claimed.get(key), dict) else {}
+        part = claimed.get(key)
+        part = part if isinstance(part, dict) else {}
         _compare(report, f"out_of_sample_difference.{key}.estimate", part.get("estimate"), truth)
     try:
         redone = paired_difference(robust, default, alpha, int(claimed["resamples"]),

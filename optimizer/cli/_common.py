@@ -19,11 +19,13 @@ from optimizer.engine.errors import DataError, PlaceFundError
 
 RegionsOpt = Annotated[
     str,
-    typer.Option("--regions", metavar="SET|CSV", help="Shipped region set (states, metros, counties) or a CSV path."),
+    typer.Option("--regions", metavar="SET|CSV",
+                 help="Shipped region set (states, metros, counties) or a CSV path."),
 ]
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", metavar="FILE", help="Scenario YAML; omitted keys take the region set's documented default."),
+    typer.Option("--scenario", metavar="FILE",
+                 help="Scenario YAML; omitted keys take the region set's documented default."),
 ]
 GeometryOpt = Annotated[
     Path | None,

@@ -24,8 +24,10 @@ _FORMATS_TEXT = "; ".join(f"{name}: {what}" for name, what in FORMAT_HELP.items(
 def export(
     plan_dir: Annotated[Path, typer.Argument(metavar="PLAN_DIR",
                                              help="A directory written by `placefund solve`.")],
-    format: Annotated[str, typer.Option("--format", metavar="FORMAT", help=f"One of {_FORMATS_TEXT}.")] = "xlsx",
-    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Output file (default: in PLAN_DIR).")] = None,
+    format: Annotated[str, typer.Option("--format", metavar="FORMAT",
+                                        help=f"One of {_FORMATS_TEXT}.")] = "xlsx",
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE",
+                                             help="Output file (default: in PLAN_DIR).")] = None,
     geometry: Annotated[Path | None, typer.Option(
         "--geometry", help="GeoJSON keyed by region_id, for plans on a CSV of your own.")] = None,
 ) -> None:
