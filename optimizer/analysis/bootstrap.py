@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.engine.formatting import number
+
 RESAMPLES = 2000
 LEVEL = 0.95
 SEED = 20240611
@@ -63,6 +65,7 @@ def paired_difference(first: np.ndarray, second: np.ndarray, alpha: float,
 
 
 def interval_text(part: dict[str, Any], level: float) -> str:
-    """'+0.170 points (95% interval +0.150 to +0.190)' for one part of ``paired_difference``."""
-    return (f"{part['estimate']:+.3f} points ({level:.0%} interval {part['low']:+.3f} to "
-            f"{part['high']:+.3f})")
+    """'+0.170 points (95% interval +0.150 to +0.190)' for one part of ``paired_difference``
+    (a true minus sign on a decrease)."""
+    low, high = (number(part[end], 3, plus=True) for end in ("low", "high"))
+    return f"{number(part['estimate'], 3, plus=True)} points ({level:.0%} interval {low} to {high})"

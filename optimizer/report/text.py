@@ -172,6 +172,13 @@ def hub_headline(result: AllocationResult) -> Headline:
                     "HiGHS closed it to the scenario's tolerance.")
 
 
+# how the allocation table (numbers, so it sorts) shows amounts in the workbench, as
+# ``formatting.money`` writes them: '$8,338.1M' with separators (Streamlit's printf format,
+# where ',' asks for them), '$278' per person
+TABLE_MILLIONS = "$%,.1fM"
+TABLE_PER_PERSON = "$%,.0f"
+
+
 def allocation_table(result: AllocationResult) -> pd.DataFrame:
     """Per-region table for display, biggest funding first (money in USD)."""
     r = result.regions
@@ -332,14 +339,16 @@ def how_to_read(n_regions: int) -> str:
         "- **Capacity points** measure AI capacity; the nation's baseline total is 100.",
         "- **Per-capita capacity** is a region's capacity share over its population share "
         "(1 = national average).",
-        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: 100 · μ · (1 − λ·Gini), "
-        "mean per-capita capacity discounted by λ × Gini for concentration.",
+        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: 100 · μ · (1 − λ·spread), "
+        "mean per-capita capacity discounted by λ × the spread measure (the Gini, or the Hoover "
+        "index where the headline says *Hoover*).",
         f"- {top} and **Gini** measure concentration: lower means more spread out.",
         "- Money reads $80.0B, $292M, $1,234 per person; a decrease has a minus sign (−$7.9B); "
         "changes of shares are in percentage points (pp).",
         "- Instrument effectiveness and saturation, the weights and θ are *assumptions*: "
         "change them in the sidebar.",
-        "- Click a region on the map (or pick it in *Region detail*) to see what it receives.",
+        "- To see what one region receives, open the *Region detail* tab and pick it in the "
+        "list or click it on that tab's map.",
         "- The model, its units and every assumption: *docs/model.md* (the toggle below).",
     ])
 
@@ -387,8 +396,11 @@ def check_summary(report: CheckReport) -> str:
     if not report.ok:
         return str(report)
     label = columns.metric_label(report.objective_key)
-    text = (f"plan OK: every rule of its scenario holds and every reported metric matches; "
+    extra = getattr(report, "headline", "")
+    if extra:  # a consensus or robust plan maximizes something else: say so
+        return (f"plan OK: every rule of its base scenario holds and every reported metric "
+                f"matches; {label} under the base scenario alone, recomputed exactly: "
+                f"{fmt.number(report.objective, 4)} points (not what this plan maximizes)\n{extra}")
+    return (f"plan OK: every rule of its scenario holds and every reported metric matches; "
             f"{label}, the plan's objective, recomputed exactly: "
             f"{fmt.number(report.objective, 4)} points")
-    extra = getattr(report, "headline", "")
-    return f"{text}\n{extra}" if extra else text
