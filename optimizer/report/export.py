@@ -309,6 +309,7 @@ def to_geojson_bytes(result: AllocationResult, geometry: Any) -> bytes:
     return joined.to_json(drop_id=True, na="null").encode()
 
 
+BRIEF_MAP_PX = (700, 250)  # the brief's map: fits a letter page within its 10 mm margins (740 px)
 _BRIEF_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;margin:0 auto;
 max-width:60rem;padding:1.2rem;font-size:11pt;line-height:1.35}
@@ -317,13 +318,19 @@ h1{font-size:1.45rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1rem 0 .35rem;
 .card{border:1px solid #ddd;border-radius:6px;padding:.45rem .6rem}.card b{display:block;font-size:1.15rem}
 .card span{color:#555;font-size:.85rem}table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n{text-align:right}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
-.map{height:24rem}.foot{color:#666;font-size:.8rem;margin-top:.8rem}
+.cols{display:grid;grid-template-columns:3fr 2fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
+.map{width:700px;height:250px;max-width:100%;overflow:hidden}
+.foot{color:#666;font-size:.8rem;margin-top:.8rem}
 .maptext{color:#444;font-size:.85rem;margin:.2rem 0 0}
 .print{float:right;font:inherit;padding:.3rem .7rem;border:1px solid #888;border-radius:4px;
 background:#f6f6f6;cursor:pointer}
-@media print{@page{size:letter;margin:12mm}body{padding:0;max-width:none;font-size:9.5pt}
-.map{height:19rem}h2{break-after:avoid}.card,table,li{break-inside:avoid}.print{display:none}
+td.c{white-space:nowrap}
+@media print{@page{size:letter;margin:10mm}body{padding:0;max-width:none;font-size:8.5pt;line-height:1.22}
+.grid{grid-template-columns:repeat(5,1fr);gap:.35rem}.card{padding:.25rem .4rem}
+.card b{font-size:.95rem}.card span{font-size:.8rem}h1{font-size:1.3rem}h2{font-size:.95rem;margin:.6rem 0 .25rem}
+th,td{padding:.05rem .3rem}table{font-size:.85rem}.cols{display:block}
+ul.assumptions{column-count:2;column-gap:1.2rem}.foot{margin-top:.4rem}
+h2{break-after:avoid}figure{break-inside:avoid}.card,table,li{break-inside:avoid}.print{display:none}
 a{color:inherit;text-decoration:none}}
 """
 
@@ -378,7 +385,7 @@ def map_summary(result: AllocationResult) -> str:
     lo = funded.loc[funded["funding_per_capita_usd"].idxmin()]
     return (f"Funding per person ranges from {fmt.per_person(lo['funding_per_capita_usd'])} "
             f"({lo['name']}) to {fmt.per_person(hi['funding_per_capita_usd'])} ({hi['name']}) "
-            f"across the {len(funded)} funded regions of {len(r)}.")
+            f"across the {fmt.count(len(funded))} funded regions of {fmt.count(len(r))}.")
 
 
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
@@ -389,17 +396,26 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
     if geometry is not None:
         shapes = valid_polygons(geometry, "the plan's geometry")
-        fig = choropleth(result.regions, geojson_for(shapes), "funding_per_capita_usd", height=360)
-        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=None,
-                          autosize=True)  # fill the .map box, on screen and in print
+        fig = choropleth(result.regions, geojson_for(shapes), "funding_per_capita_usd",
+                         height=BRIEF_MAP_PX[1])
+        # one fixed size on screen and on paper: a figure sized for the screen is not redrawn
+        # for print, and spilled over the caption and the table below it
+        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 12, "b": 12},
+                          width=BRIEF_MAP_PX[0], height=BRIEF_MAP_PX[1], autosize=False)
+        # the legend sits low in the box; each label below its level, so the top one
+        # never runs into the legend's title
+        fig.update_traces(colorbar={"len": 0.62, "y": 0.02, "yanchor": "bottom",
+                                    "ticklabelposition": "outside bottom"})
         map_html = ("<script>" + geo_assets_script() + "</script>" +
-                    fig.to_html(full_html=False, include_plotlyjs=True, default_height="100%",
+                    fig.to_html(full_html=False, include_plotlyjs=True,
+                                default_width=f"{BRIEF_MAP_PX[0]}px",
+                                default_height=f"{BRIEF_MAP_PX[1]}px",
                                 config={"displayModeBar": False, "staticPlot": False,
-                                        "topojsonURL": "./"}))
+                                        "responsive": False, "topojsonURL": "./"}))
     cards = "".join(f"<div class='card'><span>{esc(label)}</span><b>{esc(value)}</b>"
                     f"<span>{esc(delta)}</span></div>" for label, value, delta in parts["cards"])
     rows = "".join(f"<tr><td>{esc(n)}</td><td class='n'>{esc(f)}</td><td class='n'>{esc(p)}</td>"
-                   f"<td class='n'>{esc(c)}</td></tr>" for n, f, p, c in parts["top"])
+                   f"<td class='n c'>{esc(c)}</td></tr>" for n, f, p, c in parts["top"])
     constraints = "".join(f"<li>{esc(s)}</li>" for s in parts["constraints"]) or "<li>none binding</li>"
     assumptions = "".join(f"<li>{esc(s)}</li>" for s in parts["assumptions"])
     prov = result.provenance
@@ -409,7 +425,7 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
 <style>{_BRIEF_CSS}</style></head><body>
 <button class="print" type="button" onclick="window.print()">Print or save as PDF</button>
 <h1>{esc(title)}</h1>
-<p class="sub">{esc(usd(result.spent_usd))} across {len(result.regions)} regions ·
+<p class="sub">{esc(usd(result.spent_usd))} across {fmt.count(len(result.regions))} regions ·
 data {esc(str(prov.get('data_source', '')))} · made {made}</p>
 <div class="grid">{cards}</div>
 <h2>Funding per person</h2><figure style="margin:0"><div class="map" role="img"
@@ -417,9 +433,9 @@ aria-label="{esc(parts['map_text'])}">{map_html}</div>
 <figcaption class="maptext">{esc(parts['map_text'])}</figcaption></figure>
 <div class="cols"><div><h2>Top regions by funding</h2>
 <table><thead><tr><th>Region</th><th class="n">Funding</th><th class="n">Per person</th>
-<th class="n">Capacity before → after</th></tr></thead><tbody>{rows}</tbody></table></div>
-<div><h2>What the constraints cost</h2><ul>{constraints}</ul>
-<h2>Assumptions</h2><ul>{assumptions}</ul></div></div>
+<th class="n">Capacity before → after (points)</th></tr></thead><tbody>{rows}</tbody></table></div>
+<div><h2>What the constraints cost</h2><ul>{constraints}</ul></div></div>
+<h2>Assumptions</h2><ul class="assumptions">{assumptions}</ul>
 <p class="foot">Capacity points: the nation's baseline total is 100. Scenario fingerprint
 {esc(str(prov.get('scenario_sha256', ''))[:12])}, data {esc(str(prov.get('data_sha256', ''))[:12])}.
 The scenario file exported with this brief reproduces the plan.</p>
