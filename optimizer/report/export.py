@@ -327,7 +327,8 @@ background:#f6f6f6;cursor:pointer}
 td.c{white-space:nowrap}
 @media print{@page{size:letter;margin:10mm}body{padding:0;max-width:none;font-size:8.5pt;line-height:1.22}
 .grid{grid-template-columns:repeat(5,1fr);gap:.35rem}.card{padding:.25rem .4rem}
-.card b{font-size:.95rem}.card span{font-size:.8rem}h1{font-size:1.3rem}h2{font-size:.95rem;margin:.6rem 0 .25rem}
+.card b{font-size:.95rem}.card span{font-size:.8rem}h1{font-size:1.3rem}
+h2{font-size:.95rem;margin:.6rem 0 .25rem}
 th,td{padding:.05rem .3rem}table{font-size:.85rem}.cols{display:block}
 ul.assumptions{column-count:2;column-gap:1.2rem}.foot{margin-top:.4rem}
 h2{break-after:avoid}figure{break-inside:avoid}.card,table,li{break-inside:avoid}.print{display:none}
