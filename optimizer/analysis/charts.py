@@ -50,8 +50,8 @@ def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-TITLE_WIDTH = 48  # characters per title line: a phone-width chart shows about this many
-TITLE_PAD_PX = 36  # the title starts below the chart toolbar (plotly's modebar, ~30 px)
+TITLE_WIDTH = 40  # characters per title line: a phone-width (360 px) chart shows this many
+TITLE_PAD_PX = 44  # the title starts below the chart toolbar (plotly's modebar: 10 px down, 23 tall)
 
 
 def chart_title(text: str) -> dict[str, Any]:
@@ -64,7 +64,8 @@ def chart_title(text: str) -> dict[str, Any]:
         else:
             lines[-1] = f"{lines[-1]} {word}".strip()
     return {"text": "<br>".join(lines), "x": 0, "xanchor": "left", "xref": "container",
-            "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": TITLE_PAD_PX, "l": 8}}
+            "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": TITLE_PAD_PX, "l": 8},
+            "font": {"size": 15}}
 
 
 def _titled(fig: go.Figure) -> go.Figure:

@@ -391,7 +391,9 @@ def map_summary(result: AllocationResult) -> str:
 
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
                   title: str = "PlaceFund plan") -> bytes:
-    """A one-page brief (prints to one PDF page): map, headline, top regions, constraints."""
+    """A one-page brief: map, headline, top regions, constraints, assumptions. It prints on
+    one letter page for states and counties (metros' long names take a second page);
+    tests/test_brief_print.py prints it in chromium and checks the layout."""
     parts = brief_sections(result)
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
