@@ -948,7 +948,7 @@ class RobustResult:
         rob, dflt = s.loc["out_of_sample", "robust"], s.loc["out_of_sample", "default"]
         diff = rob["cvar"] - dflt["cvar"]
         verdict = ("at least as good as" if diff >= -1e-9 else "worse than")
-        text = (f"On {len(self.fresh_samples)} fresh samples the robust plan's CVaR at "
+        text = (f"On {len(self.fresh_samples):,} fresh samples the robust plan's CVaR at "
                 f"{self.alpha:.0%} of S is {rob['cvar']:.4f} against the default plan's "
                 f"{dflt['cvar']:.4f} ({diff:+.4f} points, {verdict} it); mean "
                 f"{rob['mean']:.4f} vs {dflt['mean']:.4f}, worst {rob['worst']:.4f} vs "
