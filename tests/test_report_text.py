@@ -3,6 +3,8 @@ counts and amounts through the one formatter, the CLI's summary and check senten
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import optimizer as pf
@@ -60,15 +62,15 @@ def test_region_detail_reads_as_money_and_points(states_plan: pf.AllocationResul
     assert detail.summary["Population"] == "30,029,572"
 
 
-def test_the_cli_summary_and_check_name_the_objective(tmp_path: object,
+def test_the_cli_summary_and_check_name_the_objective(tmp_path: Path,
                                                       counties: pf.AllocationResult) -> None:
     text = tx.plan_summary(counties)
     assert "Plan: $80.0B of $80.0B across 3,134 of 3,134 regions" in text
-    assert f"Spread-adjusted capacity S_λ (Hoover), the plan's objective (λ = 0.5): " in text
+    assert "Spread-adjusted capacity S_λ (Hoover), the plan's objective (λ = 0.5): " in text
     assert f"→ {counties.objective:,.2f} points" in text
     assert "Hoover index (per capita)" in text
     assert "per person" in text and "_" not in text.replace("S_λ", "")
-    directory = counties.to_dir(tmp_path / "plan")  # type: ignore[operator]
+    directory = counties.to_dir(tmp_path / "plan")
     said = tx.check_summary(check_dir(directory))
     assert said.startswith("plan OK")
     assert f"Spread-adjusted capacity S_λ (Hoover), the plan's objective, recomputed exactly: " \
