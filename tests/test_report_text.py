@@ -75,3 +75,10 @@ def test_the_cli_summary_and_check_name_the_objective(tmp_path: Path,
     assert said.startswith("plan OK")
     assert f"Spread-adjusted capacity S_λ (Hoover), the plan's objective, recomputed exactly: " \
            f"{counties.objective:,.4f} points" in said
+
+
+def test_a_comparison_names_both_spread_adjusted_capacities() -> None:
+    labels = [label for label, _unit in tx.METRIC_LABELS.values()]
+    assert "Spread-adjusted capacity S_λ (Gini)" in labels
+    assert "Spread-adjusted capacity S_λ (Hoover)" in labels
+    assert len(set(labels)) == len(labels)

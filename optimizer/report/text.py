@@ -26,9 +26,12 @@ from optimizer.engine.scenario import Scenario, usd
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     key: (columns.metric_label(key), columns.metric(key).unit)
-    for key in ("spread_adjusted_capacity", "total_capacity", "mean_capacity", "gini",
-                "top10_share", "baseline_top10_share", "hhi", "theil", "cv")
+    for key in ("spread_adjusted_capacity", "spread_adjusted_capacity_hoover", "total_capacity",
+                "mean_capacity", "gini", "top10_share", "baseline_top10_share", "hhi", "theil",
+                "cv")
 }  # the metrics a comparison shows, in this order (labels for the top 10; see ``metric_label``)
+# plans compared may differ in spread measure: both S_λ are shown, each saying its measure
+METRIC_LABELS["spread_adjusted_capacity"] = ("Spread-adjusted capacity S_λ (Gini)", "points")
 SHARE_METRICS = {"top10_share", "baseline_top10_share"}
 
 
