@@ -145,3 +145,12 @@ def test_the_toolbar_never_covers_a_charts_title(width: int, tornado: sens.Sensi
         drawn = _drawn(fig, width)
         assert not _overlap(drawn["title"], drawn["modebar"]), (name, drawn)
         assert drawn["title"]["r"] <= width and drawn["title"]["l"] >= 0, (name, drawn)
+
+
+def test_a_hoover_analysis_names_its_objective_as_the_plan_does() -> None:
+    gini = figures_for("sweep", {"runs": SWEEP_RUNS}, {"varied": ["budget"]})
+    hoover = figures_for("sweep", {"runs": SWEEP_RUNS}, {"varied": ["budget"],
+                                                         "spread_measure": "hoover"})
+    titles = [a.text for a in hoover["sweep"].layout.annotations]
+    assert "Spread-adjusted capacity S_λ (Hoover) (points)" in titles
+    assert "Spread-adjusted capacity S_λ (points)" in [a.text for a in gini["sweep"].layout.annotations]

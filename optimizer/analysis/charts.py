@@ -32,9 +32,12 @@ RUN_METRICS = {  # run-table column -> (metric registry key, how its values read
 PARAMETER_UNITS = {"budget": "usd", "spread_weight": "number", "complementarity": "number"}
 
 
-def metric_title(column: str, k: int = 10) -> str:
-    """'Total capacity (points)', 'Top-3 regions' share of capacity (%)' for a run column."""
+def metric_title(column: str, k: int = 10, measure: str = "gini") -> str:
+    """'Total capacity (points)', 'Top-3 regions' share of capacity (%)' for a run column;
+    the objective under the runs' spread ``measure`` ('… S_λ (Hoover)')."""
     key, kind = RUN_METRICS[column]
+    if column == "objective" and measure == "hoover":
+        key = "spread_adjusted_capacity_hoover"
     unit = {"points": "points", "share": "%", "index": "0 = equal"}[kind]
     return f"{columns.metric_label(key, k)} ({unit})"
 
@@ -93,21 +96,22 @@ def _x_values(part: pd.DataFrame, x: str) -> pd.Series:
     return part[x] / 1e9 if x == "budget" else part[x]
 
 
-def sweep_figures(runs: pd.DataFrame, varied: list[str], k: int = 10) -> dict[str, go.Figure]:
+def sweep_figures(runs: pd.DataFrame, varied: list[str], k: int = 10,
+                  measure: str = "gini") -> dict[str, go.Figure]:
     """A metrics-versus-parameter panel for the first varied parameter (one line per
     value of the second, if any), and the lambda trade-off curve when lambda varies."""
     ok = runs[runs["status"] == "ok"]
     figs: dict[str, go.Figure] = {}
     x = varied[0]
     groups = [(None, ok)] if len(varied) == 1 else list(ok.groupby(varied[1]))
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[metric_title(c, k) for c in RUN_METRICS])
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[metric_title(c, k, measure) for c in RUN_METRICS])
     for n, (metric, (_key, kind)) in enumerate(RUN_METRICS.items()):
         row, col = n // 2 + 1, n % 2 + 1
         for key, part in groups:
             part = part.sort_values(x)
             second = (f"{parameter_label(varied[1])} = "
                       f"{fmt.money(key) if varied[1] == 'budget' else f'{key:g}'}"
-                      if key is not None else metric_title(metric, k))
+                      if key is not None else metric_title(metric, k, measure))
             fig.add_trace(go.Scatter(x=_x_values(part, x), y=part[metric], mode="lines+markers",
                                      name=second, legendgroup=second,
                                      showlegend=n == 0 and key is not None),
@@ -201,7 +205,8 @@ def _tornado_value(value: float, kind: str) -> str:
     return fmt.share(value) if kind == "share" else fmt.number(value, 2)
 
 
-def tornado_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
+def tornado_figures(t: pd.DataFrame, k: int = 10, measure: str = "gini"
+                    ) -> dict[str, go.Figure]:
     """Tornado charts of the objective and the top-k share; each bar says where it ends."""
     figs = {}
     for key, column, base_col, kind in (("objective", "objective", "objective_base", "points"),
@@ -216,7 +221,7 @@ def tornado_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
                                  name=word, text=[_tornado_value(v, kind) for v in values],
                                  textposition="outside", cliponaxis=False,
                                  hovertemplate=f"%{{y}}, {word}: %{{text}}<extra></extra>"))
-        title = metric_title(column, k)
+        title = metric_title(column, k, measure)
         fig.update_layout(title=f"Tornado: {title}, base {_tornado_value(base, kind)}",
                           barmode="overlay", height=max(400, 30 * len(d)),
                           xaxis={"title": title, **_axis(kind, [*d[f"{key}_low"], *d[f"{key}_high"],
@@ -225,7 +230,7 @@ def tornado_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
     return figs
 
 
-def sobol_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
+def sobol_figures(t: pd.DataFrame, k: int = 10, measure: str = "gini") -> dict[str, go.Figure]:
     """Total and first-order Sobol indices with their confidence intervals, per metric;
     every bar labelled with its index."""
     figs = {}
@@ -236,7 +241,7 @@ def sobol_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
             fig.add_trace(go.Bar(x=labels, y=d[key], name=name,
                                  text=[fmt.number(v, 2) for v in d[key]], textposition="outside",
                                  error_y={"type": "data", "array": d[f"{key}_conf"]}))
-        fig.update_layout(title=f"Sobol indices of {metric_title(str(metric), k)}",
+        fig.update_layout(title=f"Sobol indices of {metric_title(str(metric), k, measure)}",
                           barmode="group", height=460,
                           yaxis={"title": "share of variance explained", **fmt.number_axis()})
         figs[f"sobol_{metric}"] = fig
@@ -246,17 +251,17 @@ def sobol_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
 def figures_for(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str, Any]
                 ) -> dict[str, go.Figure]:
     """The figures of one analysis's tables."""
-    k = _k(tables)
+    k, measure = _k(tables), str(info.get("spread_measure", "gini"))
     if analysis == "sobol":
-        figs = sobol_figures(tables["sobol"], k)
+        figs = sobol_figures(tables["sobol"], k, measure)
     elif analysis == "sweep":
-        figs = sweep_figures(tables["runs"], info["varied"], k)
+        figs = sweep_figures(tables["runs"], info["varied"], k, measure)
     elif analysis == "robust":
         figs = robust_figures(tables["robust_regions"], tables["rank_acceptability"])
     elif analysis == "pareto":
         figs = {"pareto": pareto_figure(tables["frontier"], info, k)}
     else:
-        figs = tornado_figures(tables["tornado"], k)
+        figs = tornado_figures(tables["tornado"], k, measure)
     return {name: _titled(fig) for name, fig in figs.items()}
 
 
@@ -267,7 +272,8 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
                  ) -> dict[str, str]:
     """One sentence per figure of ``figures_for`` saying what it shows, for readers who
     do not see the chart (the tables behind it are the full alternative)."""
-    k = _k(tables)
+    k, measure = _k(tables), str(info.get("spread_measure", "gini"))
+    s_name = "S_λ (Hoover)" if measure == "hoover" else "S_λ"
     if analysis == "robust":
         s = tables["robust_regions"]
         always = int((s["core_index"] >= 0.999).sum())
@@ -294,7 +300,7 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
         lo, hi = ok.sort_values(x).iloc[0], ok.sort_values(x).iloc[-1]
         show = fmt.money if x == "budget" else (lambda v: f"{v:g}")
         texts = {"sweep": (f"From {parameter_label(x).removesuffix(' ($B)').lower()} "
-                           f"{show(lo[x])} to {show(hi[x])}: S_λ "
+                           f"{show(lo[x])} to {show(hi[x])}: {s_name} "
                            f"{fmt.points(lo['objective'])} → {fmt.points(hi['objective'])}, Gini "
                            f"{fmt.number(lo['after_gini'], 3)} → {fmt.number(hi['after_gini'], 3)}, "
                            f"top-{k} share {fmt.share(lo['after_top10_share'])} → "
@@ -324,7 +330,7 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
             return {}
         a = t.nlargest(1, "objective_swing").iloc[0]
         b = t.nlargest(1, "top10_swing").iloc[0]
-        return {"tornado_objective": f"{parameter_label(a['parameter'])} moves S_λ the most: "
+        return {"tornado_objective": f"{parameter_label(a['parameter'])} moves {s_name} the most: "
                                      f"{fmt.number(a['objective_low'], 2)} to "
                                      f"{fmt.number(a['objective_high'], 2)} points.",
                 "tornado_top10": f"{parameter_label(b['parameter'])} moves the top-{k} share the "
@@ -333,7 +339,7 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
     for metric, d in tables["sobol"].groupby("metric", sort=False):
         r = d.nlargest(1, "ST").iloc[0]
         texts[f"sobol_{metric}"] = (f"{parameter_label(r['parameter'])} explains the most of the "
-                                    f"variance of {metric_title(str(metric), k)}: total effect "
+                                    f"variance of {metric_title(str(metric), k, measure)}: total effect "
                                     f"{fmt.number(r['ST'], 2)}, first order {fmt.number(r['S1'], 2)}.")
     return texts
 
