@@ -175,16 +175,21 @@ def _placefund(*args: str, cwd: Path | None = None) -> str:
 
 
 def test_no_command_prints_the_solvers_banner_or_a_solver_line(tmp_path: Path) -> None:
-    """solve, check, export and an analysis on a local Dask cluster (the solves run in
-    worker processes) print PlaceFund's words only: no 'Running HiGHS ... Copyright'."""
+    """solve, check, export, an analysis on a local Dask cluster (the solves run in worker
+    processes) and a robust plan print PlaceFund's words only: no 'Running HiGHS ...'."""
     spec = tmp_path / "sweep.yaml"
     spec.write_text("analysis: sweep\nregions: states\nscenario: null\n"
                     "vary:\n  budget: {start: \"$20B\", stop: \"$40B\", num: 2}\n")
+    robust = tmp_path / "robust.yaml"
+    robust.write_text("scenario: {spread_measure: hoover}\nsamples: 4\nseed: 2\nobjective: mean\n"
+                      "out_of_sample: {samples: 3, core_index: true}\n")
     outputs = [
         _placefund("solve", "--regions", "metros", "--out", str(tmp_path / "plan")),
         _placefund("check", str(tmp_path / "plan")),
         _placefund("export", str(tmp_path / "plan"), "--format", "html"),
         _placefund("sweep", str(spec), "--out", str(tmp_path / "sweep"), "--workers", "1"),
+        _placefund("robust-plan", str(robust), "--out", str(tmp_path / "robust")),
+        _placefund("check", str(tmp_path / "robust")),
     ]
     for text in outputs:
         assert "HiGHS" not in text and "Copyright" not in text and "THIRD_PARTY" not in text, text
