@@ -82,3 +82,9 @@ def test_a_comparison_names_both_spread_adjusted_capacities() -> None:
     assert "Spread-adjusted capacity S_λ (Gini)" in labels
     assert "Spread-adjusted capacity S_λ (Hoover)" in labels
     assert len(set(labels)) == len(labels)
+
+
+def test_how_to_read_sends_region_clicks_to_the_region_detail_tab() -> None:
+    notes = tx.how_to_read(51)
+    assert "*Region detail* tab" in notes and "click it on that tab's map" in notes
+    assert "Click a region on the map" not in notes  # the Map tab's map takes no clicks
