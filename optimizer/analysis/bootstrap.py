@@ -41,8 +41,8 @@ def paired_difference(first: np.ndarray, second: np.ndarray, alpha: float,
     with its percentile bootstrap interval at ``level``.
 
     >>> out = paired_difference(np.array([2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0]), 0.5)
-    >>> out["mean"]["estimate"], out["mean"]["low"], out["mean"]["high"]
-    (1.0, 1.0, 1.0)
+    >>> [round(out["mean"][end], 9) for end in ("estimate", "low", "high")]
+    [1.0, 1.0, 1.0]
     """
     a, b = np.asarray(first, float), np.asarray(second, float)
     if a.shape != b.shape or a.ndim != 1 or not len(a):
