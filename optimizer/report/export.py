@@ -141,7 +141,7 @@ def metrics_sheet(result: AllocationResult) -> pd.DataFrame:
 def _typed(value: Any, path: str) -> Any:
     """A setting's value as a spreadsheet cell: a number, a yes/no or, for lists,
     mappings and none, the words ``setting_text`` gives."""
-    if isinstance(value, bool | int | float) or isinstance(value, str):
+    if isinstance(value, bool | int | float | str):
         return value
     return setting_text(path, value)
 
