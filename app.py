@@ -664,8 +664,8 @@ with tab_table:
                              ).rename_axis("Region ID")
         # as tall as its rows (35 px each, and the header's), up to 15 rows before it scrolls
         st.dataframe(shown, width="stretch", height=min(560, 35 * (len(shown) + 1) + 3), column_config={
-            **{c: st.column_config.NumberColumn(f"{c} ($M)", format="$%.1f") for c in money},
-            "Per person": st.column_config.NumberColumn("Per person ($)", format="$%.0f"),
+            **{c: st.column_config.NumberColumn(c, format=tx.TABLE_MILLIONS) for c in money},
+            "Per person": st.column_config.NumberColumn(format=tx.TABLE_PER_PERSON),
             "Capacity before": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
             "Capacity after": st.column_config.NumberColumn(format="%.2f", help="capacity points"),
             "Share before": st.column_config.NumberColumn(format="%.2f%%"),
@@ -687,13 +687,7 @@ with tab_region:
         detail = tx.region_detail(result, regions, rid)
         left.subheader(detail.name)
         left.table(pd.Series(detail.summary, name="").to_frame())
-        left.dataframe(detail.instruments, hide_index=True, column_config={
-            "funding_usd": st.column_config.NumberColumn("Funding ($)", format="$%.0f"),
-            "gain_points": st.column_config.NumberColumn("Capacity gain (points)", format="%.4f"),
-            "marginal_points_per_busd": st.column_config.NumberColumn(
-                "Marginal return (points per $1B)", format="%.3f",
-                help="What one more $1B of this instrument would add at the current allocation."),
-        })
+        left.dataframe(detail.table(), hide_index=True)
 
 with tab_cons:
     if tab_cons.open:

@@ -82,8 +82,8 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
         (ARTIFACTS / "brief.pdf").write_bytes(pdf)
         assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # prints on one page
 
-    allocation = pd.read_csv(io.BytesIO(files["Allocation (CSV)"]), dtype={"region_id": str})
-    assert allocation["amount_usd"].sum() == pytest.approx(80e9, rel=1e-9)
+    allocation = pd.read_csv(io.BytesIO(files["Allocation (CSV)"]), dtype={"Region code": str})
+    assert allocation["Amount (USD)"].sum() == pytest.approx(80e9, rel=1e-9)  # the workbook's labels
     book = openpyxl.load_workbook(io.BytesIO(files["Workbook (Excel)"]))
     assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
     assert len(json.loads(files["Regions with shapes (GeoJSON)"])["features"]) == 51

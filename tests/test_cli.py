@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from optimizer import load_regions
 from optimizer.cli import app
 from optimizer.engine.scenario import region_set_default
+from optimizer.report.export import load_plan, metrics_sheet, to_brief_html
+from optimizer.report.text import headline
 
 runner = CliRunner()
 
@@ -34,6 +36,7 @@ def test_solve_default_writes_the_plan_and_check_passes(tmp_path: Path) -> None:
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, proc.stderr
     assert "Top-10 share of capacity" in proc.stdout and "Top 10 funded regions" in proc.stdout
+    assert "HiGHS" not in proc.stdout + proc.stderr  # no solver banner (it wrote to fd 1)
     assert {p.name for p in out.iterdir()} == {"allocation.csv", "regions.csv", "metrics.json",
                                                "scenario.yaml", "input_regions.csv",
                                                "outcomes.csv"}
@@ -124,11 +127,29 @@ def test_bad_regions_csv_names_row_and_column(tmp_path: Path) -> None:
 
 
 def test_shipped_metros_solve_with_their_documented_default(tmp_path: Path) -> None:
+    """Metros default to the Hoover spread: solve, check, the headline, the brief and the
+    workbook all give the plan's objective one name and one number."""
     out = tmp_path / "metros"
     code, output = run("solve", "--regions", "metros", "--out", str(out))
     assert code == 0, output
-    assert "hoover" in output
-    assert run("check", str(out))[0] == 0
+    plan = load_plan(out)
+    assert plan.scenario.spread_measure == "hoover"
+    name = "Spread-adjusted capacity S_λ (Hoover)"
+    value = f"{plan.objective:.2f}"
+    assert f"{name}, the plan's objective (λ = 0.5): " in output
+    assert f"→ {value} points" in output
+    code, checked = run("check", str(out))
+    assert code == 0
+    assert f"{name}, the plan's objective, recomputed exactly: {plan.objective:.4f}" in checked
+    first = headline(plan)[0]
+    assert (first.label, first.value) == (name, f"{value} points")
+    brief = to_brief_html(plan).decode()
+    assert f"<span>{name}</span><b>{value} points</b>" in brief
+    metrics = metrics_sheet(plan)
+    assert metrics.iloc[0]["Metric"].startswith(name) and \
+        metrics.iloc[0]["After"] == pytest.approx(plan.objective)
+    gini_s = plan.metrics_after["spread_adjusted_capacity"]  # another number: another name
+    assert f"{gini_s:.2f} points" not in brief.split("<h2>")[0]
 
 
 def test_a_scenario_file_with_a_shipped_set_changes_only_what_it_says(tmp_path: Path) -> None:
@@ -142,3 +163,52 @@ def test_a_scenario_file_with_a_shipped_set_changes_only_what_it_says(tmp_path: 
     assert saved["budget"] == 40e9
     assert saved["weights"] == default.weights  # the metro default, not the state one
     assert run("check", str(out))[0] == 0
+
+
+def _placefund(*args: str, cwd: Path | None = None) -> str:
+    """A real placefund process (the solver's banner goes to file descriptor 1, which
+    CliRunner does not see): its stdout and stderr together."""
+    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True,
+                          text=True, timeout=600, cwd=cwd,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_no_command_prints_the_solvers_banner_or_a_solver_line(tmp_path: Path) -> None:
+    """solve, check, export, an analysis on a local Dask cluster (the solves run in worker
+    processes) and a robust plan print PlaceFund's words only: no 'Running HiGHS ...'."""
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text("analysis: sweep\nregions: states\nscenario: null\n"
+                    "vary:\n  budget: {start: \"$20B\", stop: \"$40B\", num: 2}\n")
+    robust = tmp_path / "robust.yaml"
+    robust.write_text("scenario: {spread_measure: hoover}\nsamples: 4\nseed: 2\nobjective: mean\n"
+                      "out_of_sample: {samples: 3, core_index: true}\n")
+    outputs = [
+        _placefund("solve", "--regions", "metros", "--out", str(tmp_path / "plan")),
+        _placefund("check", str(tmp_path / "plan")),
+        _placefund("export", str(tmp_path / "plan"), "--format", "html"),
+        _placefund("sweep", str(spec), "--out", str(tmp_path / "sweep"), "--workers", "1"),
+        _placefund("robust-plan", str(robust), "--out", str(tmp_path / "robust")),
+        _placefund("check", str(tmp_path / "robust")),
+    ]
+    for text in outputs:
+        assert "HiGHS" not in text and "Copyright" not in text and "THIRD_PARTY" not in text, text
+        assert "Running" not in text and "Solving" not in text, text
+
+
+def test_help_texts_are_plain_and_complete() -> None:
+    """--help shows no '<bool>' type column; export's lists every format it writes."""
+    from optimizer.cli.export import FORMAT_HELP
+    from optimizer.report.export import FORMATS
+
+    assert set(FORMAT_HELP) == set(FORMATS)
+    for command in ("solve", "check", "export", "sweep", "ranging", "robust-plan", "consensus"):
+        code, text = run(command, "--help")
+        assert code == 0
+        assert "<bool>" not in text and "<str>" not in text, text  # options say what they take
+    code, text = run("export", "--help")
+    flat = " ".join(text.split())
+    for name in FORMATS:
+        assert f"{name}: " in flat, name
+    assert "PLAN_DIR" in text

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
+import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -33,10 +38,16 @@ def plan_dir(plan: pf.AllocationResult, tmp_path_factory: pytest.TempPathFactory
     return plan.to_dir(tmp_path_factory.mktemp("plans") / "p")
 
 
-def test_csv_is_the_allocation(plan: pf.AllocationResult) -> None:
-    table = pd.read_csv(io.BytesIO(ex.to_csv_bytes(plan)), dtype={"region_id": str})
-    assert list(table.columns) == ["region_id", "name", "instrument", "amount_usd"]
-    assert table["amount_usd"].sum() == pytest.approx(40e9, rel=1e-9)
+def test_csv_is_the_allocation_under_the_workbooks_labels(plan: pf.AllocationResult) -> None:
+    table = pd.read_csv(io.BytesIO(ex.to_csv_bytes(plan)), dtype={"Region code": str})
+    assert list(table.columns) == ["Region code", "Region", "Instrument", "Amount (USD)"]
+    assert table["Amount (USD)"].sum() == pytest.approx(40e9, rel=1e-9)
+    sheet = pd.read_excel(io.BytesIO(ex.to_excel_bytes(plan)), sheet_name="allocation",
+                          dtype={"Region code": str})
+    assert list(sheet.columns) == list(table.columns)  # one set of labels in both exports
+    assert set(table["Instrument"]) == set(sheet["Instrument"]) == {
+        "Research grants", "Talent and training", "Compute and infrastructure",
+        "Venture co-investment"}
 
 
 def test_excel_has_one_sheet_each_and_the_numbers_agree(plan: pf.AllocationResult) -> None:
@@ -48,9 +59,97 @@ def test_excel_has_one_sheet_each_and_the_numbers_agree(plan: pf.AllocationResul
     assert len(sheets["regions"]) == 51
     metrics = sheets["metrics"].set_index("Key")
     assert metrics.loc["gini", "After"] == pytest.approx(plan.metrics_after["gini"])
-    scenario = dict(zip(sheets["scenario"]["Key"], sheets["scenario"]["value (JSON)"]))
-    assert json.loads(scenario["spread_weight"]) == 0.7
-    assert json.loads(scenario["budget"]) == 40e9
+    scenario = dict(zip(sheets["scenario"]["Key"], sheets["scenario"]["Value"]))
+    assert scenario["spread_weight"] == 0.7 and scenario["budget"] == 40e9
+
+
+def _cell(sheet: Any, header: str, row: int = 2) -> Any:
+    """The cell of ``sheet`` under the header ``header`` in ``row``."""
+    column = next(c.column for c in sheet[1] if c.value == header)
+    return sheet.cell(row, column)
+
+
+def test_excel_cells_have_money_percent_and_typed_formats(plan: pf.AllocationResult) -> None:
+    """Amounts are numbers shown as money, shares as percentages, headers frozen and bold,
+    scenario values numbers and yes/no cells, not text ('0.7')."""
+    book = openpyxl.load_workbook(io.BytesIO(ex.to_excel_bytes(plan)))
+    amount = _cell(book["allocation"], "Amount (USD)")
+    assert amount.data_type == "n" and amount.number_format == '"$"#,##0'
+    regions = book["regions"]
+    assert _cell(regions, "Funding (USD)").number_format == '"$"#,##0'
+    assert _cell(regions, "Funding per person (USD per person)").number_format == '"$"#,##0.00'
+    share = _cell(regions, "Share of national capacity after (share, 0..1)")
+    assert share.number_format == "0.00%" and 0 < share.value < 1
+    assert _cell(regions, "Capacity after (points)").number_format == "#,##0.0000"
+    assert _cell(regions, "Population (persons)").number_format == "#,##0"
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert all(c.font.bold for c in sheet[1] if c.value is not None), sheet.title
+        assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A1:")
+    metrics = book["metrics"]
+    rows = {metrics.cell(r, 5).value: r for r in range(2, metrics.max_row + 1)}
+    assert metrics.cell(rows["top10_share"], 4).number_format == "0.0%"
+    assert metrics.cell(rows["spent_usd"], 4).number_format == '"$"#,##0'
+    settings = book["scenario"]
+    rows = {settings.cell(r, 4).value: r for r in range(2, settings.max_row + 1)}
+    lam = settings.cell(rows["spread_weight"], 2)
+    assert lam.value == 0.7 and lam.data_type == "n"
+    budget = settings.cell(rows["budget"], 2)
+    assert budget.value == 40e9 and budget.number_format == '"$"#,##0'
+    assert settings.cell(rows["allow_unspent"], 2).value is False
+    assert settings.cell(rows["budget"], 3).value == "$40.0B"  # and in words beside it
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None,
+                    reason="LibreOffice (Debian's libreoffice-calc, see scripts/setup.sh) is not "
+                           "installed: the round trip through a real spreadsheet is not run")
+def test_libreoffice_reads_the_workbook_as_formatted_numbers(plan: pf.AllocationResult,
+                                                              tmp_path: Path) -> None:
+    """LibreOffice Calc opens the workbook and writes each sheet as shown: amounts with
+    a dollar sign and separators, shares as percentages, the same numbers."""
+    book = tmp_path / "plan.xlsx"
+    book.write_bytes(ex.to_excel_bytes(plan))
+    # CSV filter: comma, double quote, UTF-8, ..., cells "as shown" (9th), every sheet (12th: -1)
+    options = "44,34,76,1,,0,false,true,true,false,false,-1"
+    done = subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                           "--convert-to", f"csv:Text - txt - csv (StarCalc):{options}",
+                           "--outdir", str(tmp_path / "out"), str(book)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    shown = {f.stem.removeprefix("plan-"): pd.read_csv(f, dtype=str)
+             for f in (tmp_path / "out").glob("*.csv")}
+    assert {"allocation", "regions", "metrics", "scenario"} <= set(shown)
+    allocation = shown["allocation"]
+    first = plan.allocation.iloc[0]
+    assert allocation["Amount (USD)"].iloc[0] == f"${first['amount_usd']:,.0f}"
+    assert allocation["Instrument"].iloc[0] == "Research grants"
+    regions = shown["regions"].set_index("Region")
+    california = plan.regions.set_index("name").loc["California"]
+    assert regions.at["California", "Funding (USD)"] == f"${california['funding_usd']:,.0f}"
+    assert regions.at["California", "Share of national capacity after (share, 0..1)"] == \
+        f"{california['capacity_share_after']:.2%}"
+    settings = shown["scenario"].dropna(subset=["Key"]).set_index("Key")
+    assert settings.at["budget", "Value"] == "$40,000,000,000"
+    assert settings.at["spread_weight", "Value"] == "0.7"
+
+
+def test_exported_files_get_the_usual_permissions(plan_dir: Path, tmp_path: Path) -> None:
+    """``export`` writes through a private staging file, yet the file it leaves is
+    readable as any new file is under the user's umask (0644 under 022, not 0600)."""
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "plan.csv"
+        result = CliRunner().invoke(app, ["export", str(plan_dir), "--format", "csv",
+                                          "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        os.umask(0o027)
+        again = CliRunner().invoke(app, ["export", str(plan_dir), "--format", "xlsx",
+                                         "--out", str(tmp_path / "plan.xlsx")])
+        assert again.exit_code == 0, again.output
+        assert stat.S_IMODE((tmp_path / "plan.xlsx").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
 
 
 def test_excel_speaks_in_labels_and_units(plan: pf.AllocationResult) -> None:
@@ -66,9 +165,27 @@ def test_excel_speaks_in_labels_and_units(plan: pf.AllocationResult) -> None:
     assert metrics.loc["gini", "Metric"] == "Gini of per-capita capacity"
     assert metrics.loc["top10_share", "Unit"] == "% of national capacity"
     settings = sheets["scenario"].set_index("Key")
-    assert settings.loc["budget", "Setting"] == "Budget" and settings.loc["budget", "Value"] == "$40.0B"
+    assert settings.loc["budget", "Setting"] == "Budget"
+    assert settings.loc["budget", "In words"] == "$40.0B"
     assert settings.loc["weights.ai_vc_musd", "Setting"] == "Weight of AI venture funding"
-    assert settings.loc["instruments.venture.saturation_usd", "Value"] == "$45.0B"
+    assert settings.loc["instruments.venture.saturation_usd", "In words"] == "$45.0B"
+
+
+def test_the_workbook_names_the_plans_objective_as_the_workbench_does(
+        plan: pf.AllocationResult, states: pf.Regions) -> None:
+    """A Gini plan's objective is 'Spread-adjusted capacity S_λ'; a Hoover plan's is the
+    Hoover one, listed first, and the Gini S_λ beside it says it is not the objective."""
+    metrics = ex.metrics_sheet(plan).set_index("Key")
+    assert metrics.index[0] == "spread_adjusted_capacity"
+    assert metrics.loc["spread_adjusted_capacity", "After"] == pytest.approx(plan.objective)
+    hoover = pf.Planner(states).solve(plan.scenario.updated(spread_measure="hoover"))
+    table = ex.metrics_sheet(hoover).set_index("Key")
+    assert table.index[0] == "spread_adjusted_capacity_hoover"
+    assert table.loc["spread_adjusted_capacity_hoover", "Metric"] == \
+        "Spread-adjusted capacity S_λ (Hoover) — the plan's objective"
+    assert table.loc["spread_adjusted_capacity_hoover", "After"] == pytest.approx(hoover.objective)
+    assert "not this plan's objective" in table.loc["spread_adjusted_capacity", "Metric"]
+    assert len(set(table["Metric"])) == len(table)  # no two rows share a name
 
 
 def test_geojson_joins_every_region_to_its_polygon(plan: pf.AllocationResult, states: pf.Regions) -> None:

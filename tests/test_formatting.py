@@ -96,3 +96,14 @@ def test_the_models_description_ships_and_the_app_points_to_it() -> None:
     assert doc.startswith("# The model") and "tangents are\nadded where the plan sits" in doc
     assert "docs/model.md" in tx.how_to_read(51)
     assert "Top-10 share" in tx.how_to_read(51) and "Top-3 share" in tx.how_to_read(8)
+
+
+def test_a_share_axis_takes_the_decimals_its_range_needs() -> None:
+    """Ticks 0.1-0.2 pp apart need two decimals to differ (65.5%, 65.7%); a wide range
+    none; without the plotted values the given digits."""
+    narrow = fmt.share_axis(values=[0.6612, 0.6588, 0.6571, 0.6549])
+    assert narrow["tickformat"] == ".2~%"
+    assert fmt.share_axis(values=[0.2, 0.5, 0.8])["tickformat"] == ".0~%"
+    assert fmt.share_axis(values=[0.4, 0.4])["tickformat"] == ".0~%"  # one value: nothing to split
+    assert fmt.share_axis()["tickformat"] == ".0%"
+    assert fmt.share_axis(values=[0.5, 0.5 + 1e-9])["tickformat"] == ".4~%"  # capped

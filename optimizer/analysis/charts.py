@@ -32,9 +32,12 @@ RUN_METRICS = {  # run-table column -> (metric registry key, how its values read
 PARAMETER_UNITS = {"budget": "usd", "spread_weight": "number", "complementarity": "number"}
 
 
-def metric_title(column: str, k: int = 10) -> str:
-    """'Total capacity (points)', 'Top-3 regions' share of capacity (%)' for a run column."""
+def metric_title(column: str, k: int = 10, measure: str = "gini") -> str:
+    """'Total capacity (points)', 'Top-3 regions' share of capacity (%)' for a run column;
+    the objective under the runs' spread ``measure`` ('… S_λ (Hoover)')."""
     key, kind = RUN_METRICS[column]
+    if column == "objective" and measure == "hoover":
+        key = "spread_adjusted_capacity_hoover"
     unit = {"points": "points", "share": "%", "index": "0 = equal"}[kind]
     return f"{columns.metric_label(key, k)} ({unit})"
 
@@ -45,43 +48,78 @@ def parameter_label(path: str) -> str:
     return f"{label} ($B)" if path == "budget" else label
 
 
+def lower_first(text: str) -> str:
+    """``text`` with its first letter lower-cased, units and symbols kept ('budget ($B)')."""
+    return text[:1].lower() + text[1:]
+
+
+TITLE_WIDTH = 40  # characters per title line: a phone-width (360 px) chart shows this many
+TITLE_PAD_PX = 44  # the title starts below the chart toolbar (plotly's modebar: 10 px down, 23 tall)
+
+
+def chart_title(text: str) -> dict[str, Any]:
+    """A chart title that the toolbar never covers: left-aligned, starting below the
+    modebar, wrapped into lines of at most ``TITLE_WIDTH`` characters."""
+    words, lines = text.split(), [""]
+    for word in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > TITLE_WIDTH:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return {"text": "<br>".join(lines), "x": 0, "xanchor": "left", "xref": "container",
+            "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": TITLE_PAD_PX, "l": 8},
+            "font": {"size": 15}}
+
+
+def _titled(fig: go.Figure) -> go.Figure:
+    """``fig`` with its title placed by ``title`` and room above the plot for it."""
+    text = fig.layout.title.text or ""
+    if text:
+        lines = len(chart_title(text)["text"].split("<br>"))
+        fig.update_layout(title=chart_title(text), margin={"t": TITLE_PAD_PX + 24 * lines + 24})
+    return fig
+
+
 def _k(tables: dict[str, pd.DataFrame]) -> int:
     """The k of the top-k share: from the number of regions the runs were made on."""
     long = tables.get("run_regions")
     return top_k_count(int(long["region_id"].nunique())) if long is not None and len(long) else 10
 
 
-def _axis(kind: str) -> dict[str, Any]:
-    return fmt.share_axis() if kind == "share" else fmt.number_axis()
+def _axis(kind: str, values: Any = None) -> dict[str, Any]:
+    """Axis settings for values of ``kind``; a share axis gets the decimals that keep its
+    tick labels distinct (65.5%, 66%, not 66%, 66%)."""
+    return fmt.share_axis(values=values) if kind == "share" else fmt.number_axis()
 
 
 def _x_values(part: pd.DataFrame, x: str) -> pd.Series:
     return part[x] / 1e9 if x == "budget" else part[x]
 
 
-def sweep_figures(runs: pd.DataFrame, varied: list[str], k: int = 10) -> dict[str, go.Figure]:
+def sweep_figures(runs: pd.DataFrame, varied: list[str], k: int = 10,
+                  measure: str = "gini") -> dict[str, go.Figure]:
     """A metrics-versus-parameter panel for the first varied parameter (one line per
     value of the second, if any), and the lambda trade-off curve when lambda varies."""
     ok = runs[runs["status"] == "ok"]
     figs: dict[str, go.Figure] = {}
     x = varied[0]
     groups = [(None, ok)] if len(varied) == 1 else list(ok.groupby(varied[1]))
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[metric_title(c, k) for c in RUN_METRICS])
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[metric_title(c, k, measure) for c in RUN_METRICS])
     for n, (metric, (_key, kind)) in enumerate(RUN_METRICS.items()):
         row, col = n // 2 + 1, n % 2 + 1
         for key, part in groups:
             part = part.sort_values(x)
             second = (f"{parameter_label(varied[1])} = "
                       f"{fmt.money(key) if varied[1] == 'budget' else f'{key:g}'}"
-                      if key is not None else metric_title(metric, k))
+                      if key is not None else metric_title(metric, k, measure))
             fig.add_trace(go.Scatter(x=_x_values(part, x), y=part[metric], mode="lines+markers",
                                      name=second, legendgroup=second,
                                      showlegend=n == 0 and key is not None),
                           row=row, col=col)
         fig.update_xaxes(title_text=parameter_label(x), row=row, col=col,
                          **(fmt.MoneyScale(1e9, "B").axis() if x == "budget" else fmt.number_axis()))
-        fig.update_yaxes(row=row, col=col, **_axis(kind))
-    fig.update_layout(title=f"Sweep over {parameter_label(x).lower()}", height=700)
+        fig.update_yaxes(row=row, col=col, **_axis(kind, ok[metric]))
+    fig.update_layout(title=f"Sweep over {lower_first(parameter_label(x))}", height=700)
     figs["sweep"] = fig
     if "spread_weight" in varied:
         t = ok.sort_values("spread_weight")
@@ -157,8 +195,8 @@ def pareto_figure(frontier: pd.DataFrame, info: dict[str, Any], k: int = 10) -> 
                              marker={"size": 14, "symbol": "star", "color": "crimson"},
                              text=[f"current plan (λ = {cur['spread_weight']:g})"],
                              textposition="bottom right", name="current plan"))
-    fig.update_layout(title=f"Total capacity against {columns.metric_label(measure, k).lower()}",
-                      xaxis={"title": metric_title(col, k), **_axis(kind)},
+    fig.update_layout(title=f"Total capacity against {lower_first(columns.metric_label(measure, k))}",
+                      xaxis={"title": metric_title(col, k), **_axis(kind, f[col])},
                       yaxis={"title": metric_title("after_total_capacity"), **fmt.number_axis()})
     return fig
 
@@ -167,7 +205,8 @@ def _tornado_value(value: float, kind: str) -> str:
     return fmt.share(value) if kind == "share" else fmt.number(value, 2)
 
 
-def tornado_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
+def tornado_figures(t: pd.DataFrame, k: int = 10, measure: str = "gini"
+                    ) -> dict[str, go.Figure]:
     """Tornado charts of the objective and the top-k share; each bar says where it ends."""
     figs = {}
     for key, column, base_col, kind in (("objective", "objective", "objective_base", "points"),
@@ -182,15 +221,16 @@ def tornado_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
                                  name=word, text=[_tornado_value(v, kind) for v in values],
                                  textposition="outside", cliponaxis=False,
                                  hovertemplate=f"%{{y}}, {word}: %{{text}}<extra></extra>"))
-        title = metric_title(column, k)
+        title = metric_title(column, k, measure)
         fig.update_layout(title=f"Tornado: {title}, base {_tornado_value(base, kind)}",
                           barmode="overlay", height=max(400, 30 * len(d)),
-                          xaxis={"title": title, **_axis(kind)})
+                          xaxis={"title": title, **_axis(kind, [*d[f"{key}_low"], *d[f"{key}_high"],
+                                                                base])})
         figs[f"tornado_{key}"] = fig
     return figs
 
 
-def sobol_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
+def sobol_figures(t: pd.DataFrame, k: int = 10, measure: str = "gini") -> dict[str, go.Figure]:
     """Total and first-order Sobol indices with their confidence intervals, per metric;
     every bar labelled with its index."""
     figs = {}
@@ -201,7 +241,7 @@ def sobol_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
             fig.add_trace(go.Bar(x=labels, y=d[key], name=name,
                                  text=[fmt.number(v, 2) for v in d[key]], textposition="outside",
                                  error_y={"type": "data", "array": d[f"{key}_conf"]}))
-        fig.update_layout(title=f"Sobol indices of {metric_title(str(metric), k)}",
+        fig.update_layout(title=f"Sobol indices of {metric_title(str(metric), k, measure)}",
                           barmode="group", height=460,
                           yaxis={"title": "share of variance explained", **fmt.number_axis()})
         figs[f"sobol_{metric}"] = fig
@@ -211,16 +251,18 @@ def sobol_figures(t: pd.DataFrame, k: int = 10) -> dict[str, go.Figure]:
 def figures_for(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str, Any]
                 ) -> dict[str, go.Figure]:
     """The figures of one analysis's tables."""
-    k = _k(tables)
+    k, measure = _k(tables), str(info.get("spread_measure", "gini"))
     if analysis == "sobol":
-        return sobol_figures(tables["sobol"], k)
-    if analysis == "sweep":
-        return sweep_figures(tables["runs"], info["varied"], k)
-    if analysis == "robust":
-        return robust_figures(tables["robust_regions"], tables["rank_acceptability"])
-    if analysis == "pareto":
-        return {"pareto": pareto_figure(tables["frontier"], info, k)}
-    return tornado_figures(tables["tornado"], k)
+        figs = sobol_figures(tables["sobol"], k, measure)
+    elif analysis == "sweep":
+        figs = sweep_figures(tables["runs"], info["varied"], k, measure)
+    elif analysis == "robust":
+        figs = robust_figures(tables["robust_regions"], tables["rank_acceptability"])
+    elif analysis == "pareto":
+        figs = {"pareto": pareto_figure(tables["frontier"], info, k)}
+    else:
+        figs = tornado_figures(tables["tornado"], k, measure)
+    return {name: _titled(fig) for name, fig in figs.items()}
 
 
 # --------------------------------------------------------------------------- text alternatives
@@ -230,7 +272,8 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
                  ) -> dict[str, str]:
     """One sentence per figure of ``figures_for`` saying what it shows, for readers who
     do not see the chart (the tables behind it are the full alternative)."""
-    k = _k(tables)
+    k, measure = _k(tables), str(info.get("spread_measure", "gini"))
+    s_name = "S_λ (Hoover)" if measure == "hoover" else "S_λ"
     if analysis == "robust":
         s = tables["robust_regions"]
         always = int((s["core_index"] >= 0.999).sum())
@@ -257,7 +300,7 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
         lo, hi = ok.sort_values(x).iloc[0], ok.sort_values(x).iloc[-1]
         show = fmt.money if x == "budget" else (lambda v: f"{v:g}")
         texts = {"sweep": (f"From {parameter_label(x).removesuffix(' ($B)').lower()} "
-                           f"{show(lo[x])} to {show(hi[x])}: S_λ "
+                           f"{show(lo[x])} to {show(hi[x])}: {s_name} "
                            f"{fmt.points(lo['objective'])} → {fmt.points(hi['objective'])}, Gini "
                            f"{fmt.number(lo['after_gini'], 3)} → {fmt.number(hi['after_gini'], 3)}, "
                            f"top-{k} share {fmt.share(lo['after_top10_share'])} → "
@@ -287,7 +330,7 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
             return {}
         a = t.nlargest(1, "objective_swing").iloc[0]
         b = t.nlargest(1, "top10_swing").iloc[0]
-        return {"tornado_objective": f"{parameter_label(a['parameter'])} moves S_λ the most: "
+        return {"tornado_objective": f"{parameter_label(a['parameter'])} moves {s_name} the most: "
                                      f"{fmt.number(a['objective_low'], 2)} to "
                                      f"{fmt.number(a['objective_high'], 2)} points.",
                 "tornado_top10": f"{parameter_label(b['parameter'])} moves the top-{k} share the "
@@ -296,7 +339,7 @@ def figure_texts(analysis: str, tables: dict[str, pd.DataFrame], info: dict[str,
     for metric, d in tables["sobol"].groupby("metric", sort=False):
         r = d.nlargest(1, "ST").iloc[0]
         texts[f"sobol_{metric}"] = (f"{parameter_label(r['parameter'])} explains the most of the "
-                                    f"variance of {metric_title(str(metric), k)}: total effect "
+                                    f"variance of {metric_title(str(metric), k, measure)}: total effect "
                                     f"{fmt.number(r['ST'], 2)}, first order {fmt.number(r['S1'], 2)}.")
     return texts
 

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from optimizer.analysis.bootstrap import interval_text, paired_difference
 from optimizer.analysis.evidence import evidence_ranges, yield_scale_range
 from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights, spec_error
@@ -971,17 +972,34 @@ class RobustResult:
     core: pd.DataFrame | None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def difference(self) -> dict[str, Any] | None:
+        """Robust minus default plan on the fresh samples, mean and CVaR, each with its
+        paired bootstrap interval (``bootstrap.paired_difference``); None without fresh
+        samples."""
+        fresh = self.scores[self.scores["set"] == "out_of_sample"]
+        if not len(fresh):
+            return None
+        return paired_difference(fresh["robust"].to_numpy(), fresh["default"].to_numpy(),
+                                 self.alpha)
+
     def comparison(self) -> str:
-        """The out-of-sample verdict in words."""
+        """The out-of-sample verdict in words, with how sure it is."""
         s = self.stats
         rob, dflt = s.loc["out_of_sample", "robust"], s.loc["out_of_sample", "default"]
         diff = rob["cvar"] - dflt["cvar"]
         verdict = ("at least as good as" if diff >= -1e-9 else "worse than")
-        return (f"On {len(self.fresh_samples)} fresh samples the robust plan's CVaR at "
+        text = (f"On {len(self.fresh_samples):,} fresh samples the robust plan's CVaR at "
                 f"{self.alpha:.0%} of S is {rob['cvar']:.4f} against the default plan's "
                 f"{dflt['cvar']:.4f} ({diff:+.4f} points, {verdict} it); mean "
                 f"{rob['mean']:.4f} vs {dflt['mean']:.4f}, worst {rob['worst']:.4f} vs "
                 f"{dflt['worst']:.4f}.")
+        boot = self.difference()
+        if boot is None:
+            return text
+        return (f"{text} Robust minus default, resampling the fresh samples "
+                f"({boot['resamples']:,} paired bootstrap draws): CVaR "
+                f"{interval_text(boot['cvar'], boot['level'])}, mean "
+                f"{interval_text(boot['mean'], boot['level'])}.")
 
     def text(self) -> str:
         """A plain-text report for the terminal."""
@@ -1020,6 +1038,7 @@ class RobustResult:
             "fresh_samples": len(self.fresh_samples),
             "stats": {s: {p: self.stats.loc[s, p] for p in self.stats.columns}
                       for s in self.stats.index},
+            "out_of_sample_difference": self.difference(),
             "comparison": self.comparison(),
             "info": self.info,
         }

@@ -713,6 +713,7 @@ def run_analysis(
     if isinstance(spec, SweepSpec):
         info["varied"] = list(spec.vary)
     info["top_k"] = top_k_count(len(regions))  # the k the top-k share counts
+    info["spread_measure"] = base.spread_measure  # which S_λ the runs' objective is
     payload = payload_for(regions, base, diagnose=spec.diagnose)
     fp = fingerprint({"spec": spec_record(spec), "base": base.fingerprint(),
                       "data": regions.sha256, "runs": [(r.changes, r.gini_cap) for r in runs]})
@@ -741,7 +742,8 @@ def run_analysis(
         "backend": backend.describe(), "seed": spec.seed,
         "regions": regions.source, "regions_sha256": regions.sha256,
         "base_scenario_sha256": base.fingerprint(), "spec": spec_record(spec),
-        "spec_fingerprint": fp, **{k: v for k, v in info.items() if k not in ("varied", "top_k")},
+        "spec_fingerprint": fp,
+        **{k: v for k, v in info.items() if k not in ("varied", "top_k", "spread_measure")},
     }
     text = _summary_text(spec.analysis, tables, info)
     figures = figures_for(spec.analysis, tables, info)

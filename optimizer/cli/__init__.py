@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: no '<bool>' type column, PLAN_DIR not {plan_dir}
 )
 for _module in (plan, explain, export, sensitivity, consensus):
     for _command, _name in _module.COMMANDS:

@@ -19,15 +19,17 @@ from optimizer.engine.errors import DataError, PlaceFundError
 
 RegionsOpt = Annotated[
     str,
-    typer.Option("--regions", help="Shipped region set (states, metros, counties) or a CSV path."),
+    typer.Option("--regions", metavar="SET|CSV",
+                 help="Shipped region set (states, metros, counties) or a CSV path."),
 ]
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", help="Scenario YAML; omitted keys take the region set's documented default."),
+    typer.Option("--scenario", metavar="FILE",
+                 help="Scenario YAML; omitted keys take the region set's documented default."),
 ]
 GeometryOpt = Annotated[
     Path | None,
-    typer.Option("--geometry", help="GeoJSON keyed by region_id, for a CSV's maps."),
+    typer.Option("--geometry", metavar="FILE", help="GeoJSON keyed by region_id, for a CSV's maps."),
 ]
 
 
@@ -93,6 +95,13 @@ def check_out_file(target: Path) -> None:
         raise DataError(f"--out {target} cannot be written: no permission to write in {base}")
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` whole or not at all (an existing file stays intact)."""
     check_out_file(target)
@@ -101,6 +110,7 @@ def write_atomically(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(staging, 0o666 & ~current_umask())  # a new file's usual mode, not mkstemp's 0600
         os.replace(staging, target)
     finally:
         if os.path.exists(staging):

@@ -14,11 +14,13 @@ import typer
 from optimizer.cli._common import check_out_dir
 from optimizer.engine.result import AllocationResult
 
-SpecArg = Annotated[Path, typer.Argument(help="Consensus or robust-plan spec YAML (see examples/).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the plan files and tables.")]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC",
+                                         help="Consensus or robust-plan spec YAML (see examples/).")]
+OutOpt = Annotated[Path, typer.Option("--out", metavar="DIR",
+                                      help="Directory for the plan files and tables.")]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Where the fresh samples' own optima (core index) run: "
+    typer.Option("--scheduler", metavar="WHERE", help="Where the fresh samples' own optima (core index) run: "
                                      "'serial' (default) in-process, 'local' a Dask cluster on "
                                      "all cores, or a scheduler address tcp://HOST:PORT."),
 ]
@@ -34,7 +36,8 @@ def _warn_approximation(plan: AllocationResult) -> None:
 
 def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus"),
               scheduler: Annotated[str | None, typer.Option(
-                  "--scheduler", help="Also solve each stakeholder's own optimum as an ordinary "
+                  "--scheduler", metavar="WHERE",
+                  help="Also solve each stakeholder's own optimum as an ordinary "
                   "plan through the sensitivity execution: serial, local (Dask on all cores) or "
                   "tcp://HOST:PORT; compared in consensus.json.")] = None) -> None:
     """One plan for several stakeholders: the largest smallest share of attainable gain."""

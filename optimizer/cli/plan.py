@@ -14,7 +14,7 @@ def solve(
     scenario: ScenarioOpt = None,
     regions: RegionsOpt = "states",
     geometry: GeometryOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory for the plan files.")] = Path(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory for the plan files.")] = Path(
         "plans/latest"
     ),
 ) -> None:
@@ -24,7 +24,7 @@ def solve(
     from optimizer.analysis.facts import filled_sentence
     from optimizer.engine.data import REGION_SETS
     from optimizer.engine.scenario import region_set_default
-    from optimizer.report.outcomes import outcome_sentence
+    from optimizer.report.text import plan_summary
 
     check_out_dir(out)
     region_table = load_regions(regions, geometry=geometry)
@@ -37,10 +37,7 @@ def solve(
         sc = load_scenario(scenario)
     plan = solve_plan(region_table, sc)
     plan.to_dir(out)
-    typer.echo(plan.summary())
-    bought = outcome_sentence(plan)
-    if bought:
-        typer.echo(f"\n{bought} (Capacity points are a weighted share of these outcomes.)")
+    typer.echo(plan_summary(plan))
     for note in plan.notes:
         typer.echo(f"note: {note}")
     filled = filled_sentence(plan.filled_values, plan.scenario)
@@ -56,13 +53,15 @@ def solve(
 
 
 def check(
-    plan_dir: Annotated[Path, typer.Argument(help="A directory written by `placefund solve`.")],
+    plan_dir: Annotated[Path, typer.Argument(metavar="PLAN_DIR",
+                                             help="A directory written by `placefund solve`.")],
 ) -> None:
     """Re-verify a plan directory without the solver; exit 1 on any violation."""
     from optimizer.analysis.consensus_check import check_plan_dir  # a consensus/robust plan in full
+    from optimizer.report.text import check_summary
 
     report = check_plan_dir(plan_dir)
-    typer.echo(str(report))
+    typer.echo(check_summary(report))
     if not report.ok:
         raise typer.Exit(1)
 

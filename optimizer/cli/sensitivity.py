@@ -25,15 +25,17 @@ from rich.progress import (
 )
 from rich.text import Text
 
-SpecArg = Annotated[Path, typer.Argument(help="Analysis spec YAML (see examples/).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Directory for tables, charts and summary.")]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="Analysis spec YAML (see examples/).")]
+OutOpt = Annotated[Path, typer.Option("--out", metavar="DIR",
+                                      help="Directory for tables, charts and summary.")]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Dask scheduler address (tcp://HOST:PORT); 'serial' runs "
+    typer.Option("--scheduler", metavar="WHERE",
+                 help="Dask scheduler address (tcp://HOST:PORT); 'serial' runs "
                                      "in-process; default: a local cluster on all cores."),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Local cluster size (default: all cores).")
+    int | None, typer.Option("--workers", metavar="N", min=1, help="Local cluster size (default: all cores).")
 ]
 
 
@@ -109,9 +111,11 @@ def sobol(spec: SpecArg, out: OutOpt = Path("analyses/sobol"), scheduler: Schedu
 
 
 def ranging(
-    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario YAML.")] = None,
-    regions: Annotated[str, typer.Option("--regions", help="Region set or CSV path.")] = "states",
-    out: Annotated[Path | None, typer.Option("--out", help="Write ranging.csv here.")] = None,
+    scenario: Annotated[Path | None, typer.Option("--scenario", metavar="FILE",
+                                                  help="Scenario YAML.")] = None,
+    regions: Annotated[str, typer.Option("--regions", metavar="SET|CSV",
+                                         help="Region set or CSV path.")] = "states",
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Write ranging.csv here.")] = None,
     weights: Annotated[bool, typer.Option(help="Also range each weight (re-solves).")] = True,
 ) -> None:
     """Intervals of budget, lambda and each weight over which the funded regions stay."""

@@ -185,8 +185,21 @@ def money_scale(amounts: Any) -> MoneyScale:
     return MoneyScale(1.0, "")
 
 
-def share_axis(digits: int = 0) -> dict[str, Any]:
-    """Plotly axis settings for a share: ticks as percentages ('40%')."""
+AXIS_TICKS = 5  # about how many ticks plotly draws on an axis
+
+
+def share_axis(digits: int = 0, values: Any = None) -> dict[str, Any]:
+    """Plotly axis settings for a share: ticks as percentages ('40%').
+
+    With the plotted ``values``, enough decimals that neighbouring ticks differ: ticks
+    0.5 pp apart read 65.5%, 66%, not 66%, 66% (trailing zeros trimmed)."""
+    if values is not None:
+        finite = [float(v) for v in values if _finite(v)]
+        span = (max(finite) - min(finite)) if finite else 0.0
+        if span > 0:
+            step_pct = span * 100 / AXIS_TICKS  # percentage points between ticks
+            digits = max(digits, min(4, math.ceil(-math.log10(step_pct)) + 1))
+        return {"tickformat": f".{digits}~%", "exponentformat": "none"}
     return {"tickformat": f".{digits}%", "exponentformat": "none"}
 
 

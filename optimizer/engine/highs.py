@@ -9,6 +9,8 @@ Pyomo upgrade that renames them is mended in one module.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +20,28 @@ from typing import Any
 import highspy
 import pyomo.environ as pyo
 from pyomo.contrib.solver.solvers.highs import Highs
+
+
+def _first_highs_quietly() -> None:
+    """Make this process's first ``highspy.Highs`` with stdout closed: HiGHS prints its
+    banner ("Running HiGHS ... Copyright ...") to file descriptor 1 when the first one is
+    made, before any option can silence it, and never again in the process."""
+    try:
+        sys.stdout.flush()
+        saved, quiet = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no stdout to protect
+        highspy.Highs()
+        return
+    try:
+        os.dup2(quiet, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(quiet)
+
+
+_first_highs_quietly()  # on import: every solver of PlaceFund imports this module first
 
 # Pyomo's HiGHS interface redirects process-wide stdout/stderr while it solves: one
 # solve (or model load) at a time in a process

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,13 @@ from optimizer.engine.metrics import top_k_count
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import usd
 from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
-from optimizer.report.text import headline, marginal_sentences, setting_label, setting_text
+from optimizer.report.text import (
+    headline,
+    marginal_sentences,
+    plan_metric_label,
+    setting_label,
+    setting_text,
+)
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
 MEDIA_TYPES = {
@@ -89,22 +94,14 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(result: AllocationResult) -> bytes:
-    """The allocation (region × instrument, USD) as CSV, formula-like text escaped."""
-    return spreadsheet_safe(result.allocation).to_csv(index=False).encode()
+    """The allocation (region × instrument, USD) as CSV with the workbook's headers and
+    instrument labels ('Amount (USD)', 'Research grants'), formula-like text escaped."""
+    return spreadsheet_safe(_labelled(result.allocation)).to_csv(index=False).encode()
 
 
 def scenario_yaml(result: AllocationResult) -> bytes:
     """The resolved scenario; uploading it again reproduces the plan."""
     return result.scenario.to_yaml().encode()
-
-
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(value, dict) and value:
-        rows: list[tuple[str, str]] = []
-        for key, sub in value.items():
-            rows += _flatten(sub, f"{prefix}.{key}" if prefix else str(key))
-        return rows
-    return [(prefix, json.dumps(value))]
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
@@ -116,15 +113,21 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def metrics_sheet(result: AllocationResult) -> pd.DataFrame:
-    """The plan's metrics before and after, each with its label and unit, then the key."""
+    """The plan's metrics before and after, each with its label and unit, then the key.
+
+    The plan's objective comes first under its own name (the S_λ of its own spread
+    measure, as the workbench and the CLI show it); the other S_λ says it is not the
+    objective."""
+    sc = result.scenario
     k = top_k_count(len(result.regions))
     table = result.metrics_table()
-    rows = [{"Metric": columns.metric_label(key, k), "Unit": columns.metric(key).unit,
-             "Before": row["before"], "After": row["after"], "Key": key}
-            for key, row in table.iterrows()]
+    order = [sc.objective_key, *[key for key in table.index if key != sc.objective_key]]
+    rows = [{"Metric": plan_metric_label(str(key), sc, k)
+             + (" — the plan's objective" if key == sc.objective_key else ""),
+             "Unit": columns.metric(str(key)).unit, "Before": table.at[key, "before"],
+             "After": table.at[key, "after"], "Key": key}
+            for key in order if key in table.index]
     rows += [
-        {"Metric": "Objective S_λ (exact)", "Unit": "points", "Before": None,
-         "After": result.objective, "Key": "objective"},
         {"Metric": "Budget spent", "Unit": "USD", "Before": None, "After": result.spent_usd,
          "Key": "spent_usd"},
         {"Metric": "Budget", "Unit": "USD", "Before": None, "After": result.scenario.budget,
@@ -135,32 +138,145 @@ def metrics_sheet(result: AllocationResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _typed(value: Any, path: str) -> Any:
+    """A setting's value as a spreadsheet cell: a number, a yes/no or, for lists,
+    mappings and none, the words ``setting_text`` gives."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    return setting_text(path, value)
+
+
 def scenario_sheet(result: AllocationResult) -> pd.DataFrame:
-    """Every setting of the resolved scenario: in words, as people read it, and as JSON."""
-    rows = [{"Setting": setting_label(key), "Value": setting_text(key, json.loads(value)),
-             "Key": key, "value (JSON)": value}
-            for key, value in _flatten(result.scenario.to_dict())]
-    return pd.DataFrame(rows, columns=["Setting", "Value", "Key", "value (JSON)"])
+    """Every setting of the resolved scenario: its label, its value as a typed cell
+    (a number, a yes/no), the value in words as people read it, and its key."""
+    rows = [{"Setting": setting_label(key), "Value": _typed(value, key),
+             "In words": setting_text(key, value), "Key": key}
+            for key, value in _leaves(result.scenario.to_dict())]
+    return pd.DataFrame(rows, columns=["Setting", "Value", "In words", "Key"])
+
+
+def _leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) for every leaf of a nested mapping."""
+    if isinstance(value, dict) and value:
+        rows: list[tuple[str, Any]] = []
+        for key, sub in value.items():
+            rows += _leaves(sub, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix, value)]
+
+
+MONEY_FORMAT = '"$"#,##0'  # whole dollars with separators: $654,080,907
+PER_PERSON_FORMAT = '"$"#,##0.00'
+PERCENT_FORMAT = "0.00%"
+POINTS_FORMAT = "#,##0.0000"
+RATIO_FORMAT = "0.000"
+COUNT_FORMAT = "#,##0"
+NUMBER_FORMAT = "#,##0.00"
+
+
+def column_format(name: str, values: pd.Series | None = None) -> str | None:
+    """The number format of a plan table's column (by its raw name), None for text."""
+    if name.endswith(("per_capita_usd", "_usd_per_capita")):
+        return PER_PERSON_FORMAT
+    if name.endswith("_usd") or name in ("budget", "budget_usd", "spent_usd"):
+        return MONEY_FORMAT
+    if "share" in name:
+        return PERCENT_FORMAT
+    if name in ("baseline_capacity", "capacity_gain", "final_capacity"):
+        return POINTS_FORMAT
+    if name.startswith("capacity_per_capita") or name == "marginal_points_per_busd":
+        return RATIO_FORMAT
+    if values is None or not pd.api.types.is_numeric_dtype(values) \
+            or pd.api.types.is_bool_dtype(values):
+        return None
+    finite = values.dropna()
+    return COUNT_FORMAT if len(finite) and (finite % 1 == 0).all() else NUMBER_FORMAT
+
+
+_METRIC_FORMATS = {"points": "#,##0.00", "share": "0.0%", "index": "0.000", "usd": MONEY_FORMAT}
+
+
+def _metric_format(key: str) -> str:
+    if key in ("spent_usd", "budget_usd"):
+        return MONEY_FORMAT
+    if key == "solve_time_s":
+        return "0.000"
+    return _METRIC_FORMATS.get(columns.metric(key).kind, NUMBER_FORMAT)
+
+
+def _setting_format(path: str, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf.endswith("_usd_per_capita"):
+        return PER_PERSON_FORMAT
+    if leaf.endswith("_usd") or leaf == "budget" or (leaf in ("min", "max") and "_usd" in path):
+        return MONEY_FORMAT
+    if "share" in path and leaf != "k":
+        return PERCENT_FORMAT
+    return None
 
 
 def to_excel_bytes(result: AllocationResult) -> bytes:
-    """A workbook with sheets allocation, regions, metrics and scenario; headers, metrics,
-    instruments and settings carry their human labels and units."""
-    provenance = pd.DataFrame(_flatten(result.provenance), columns=["Key", "value (JSON)"])
+    """A workbook with sheets allocation, regions, metrics and scenario.
+
+    Headers carry human labels and units (the CSV export's, for the allocation), are
+    bold and frozen with a filter; money cells have a money format ($654,080,907),
+    shares a percent format, capacity points four decimals; scenario values are typed
+    cells (0.2 a number, not the text '0.2')."""
+    from openpyxl.styles import Font
+
     scenario = scenario_sheet(result)
+    provenance = pd.DataFrame([{"Key": k, "Value": _typed(v, k)}
+                               for k, v in _leaves(result.provenance)], columns=["Key", "Value"])
+    metrics = metrics_sheet(result)
+    tables = {"allocation": result.allocation, "regions": result.regions}
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        _labelled(result.allocation).to_excel(writer, sheet_name="allocation", index=False)
-        _labelled(result.regions).to_excel(writer, sheet_name="regions", index=False)
-        metrics_sheet(result).to_excel(writer, sheet_name="metrics", index=False)
+        for name, raw in tables.items():
+            _labelled(raw).to_excel(writer, sheet_name=name, index=False)
+        metrics.to_excel(writer, sheet_name="metrics", index=False)
         scenario.to_excel(writer, sheet_name="scenario", index=False)
         provenance.to_excel(writer, sheet_name="scenario", index=False, startrow=len(scenario) + 2)
-        for sheet in writer.sheets.values():
+        book = writer.book
+        for name, raw in tables.items():
+            sheet = book[name]
+            for i, column in enumerate(raw.columns, start=1):
+                number_format = column_format(str(column), raw[column])
+                if number_format:
+                    for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                        cell.number_format = number_format
+        sheet = book["metrics"]
+        for row, key in enumerate(metrics["Key"], start=2):
+            for col in (3, 4):
+                sheet.cell(row, col).number_format = _metric_format(str(key))
+        sheet = book["scenario"]
+        for row, (key, value) in enumerate(zip(scenario["Key"], scenario["Value"], strict=True),
+                                           start=2):
+            number_format = _setting_format(str(key), value)
+            if number_format:
+                sheet.cell(row, 2).number_format = number_format
+        for row in (len(scenario) + 3,):  # the provenance table's header
+            for col in (1, 2):
+                sheet.cell(row, col).font = Font(bold=True)
+        for sheet in book.worksheets:
             _text_cells_as_text(sheet)
+            for cell in sheet[1]:
+                cell.font = Font(bold=True)
+            sheet.freeze_panes = "A2"  # the labelled header stays in view
+            sheet.auto_filter.ref = f"A1:{sheet.cell(1, sheet.max_column).column_letter}" \
+                                    f"{len(scenario) + 1 if sheet.title == 'scenario' else sheet.max_row}"
             for column in sheet.columns:
-                width = max(len(str(c.value or "")) for c in column[:200])
+                width = max(len(_shown(c.value, c.number_format)) for c in column[:200])
                 sheet.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 60)
     return buffer.getvalue()
+
+
+def _shown(value: Any, number_format: str) -> str:
+    """About how wide a cell reads, for the column width."""
+    if isinstance(value, float) and number_format != "General":
+        return f"${value:,.2f}" if "$" in number_format else f"{value:,.4f}"
+    return str(value if value is not None else "")
 
 
 def _text_cells_as_text(sheet: Any) -> None:
@@ -193,6 +309,7 @@ def to_geojson_bytes(result: AllocationResult, geometry: Any) -> bytes:
     return joined.to_json(drop_id=True, na="null").encode()
 
 
+BRIEF_MAP_PX = (700, 250)  # the brief's map: fits a letter page within its 10 mm margins (740 px)
 _BRIEF_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;margin:0 auto;
 max-width:60rem;padding:1.2rem;font-size:11pt;line-height:1.35}
@@ -201,13 +318,20 @@ h1{font-size:1.45rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1rem 0 .35rem;
 .card{border:1px solid #ddd;border-radius:6px;padding:.45rem .6rem}.card b{display:block;font-size:1.15rem}
 .card span{color:#555;font-size:.85rem}table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n{text-align:right}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
-.map{height:24rem}.foot{color:#666;font-size:.8rem;margin-top:.8rem}
+.cols{display:grid;grid-template-columns:3fr 2fr;gap:1rem}ul{margin:.2rem 0;padding-left:1.2rem}
+.map{width:700px;height:250px;max-width:100%;overflow:hidden}
+.foot{color:#666;font-size:.8rem;margin-top:.8rem}
 .maptext{color:#444;font-size:.85rem;margin:.2rem 0 0}
 .print{float:right;font:inherit;padding:.3rem .7rem;border:1px solid #888;border-radius:4px;
 background:#f6f6f6;cursor:pointer}
-@media print{@page{size:letter;margin:12mm}body{padding:0;max-width:none;font-size:9.5pt}
-.map{height:19rem}h2{break-after:avoid}.card,table,li{break-inside:avoid}.print{display:none}
+td.c{white-space:nowrap}
+@media print{@page{size:letter;margin:10mm}body{padding:0;max-width:none;font-size:8.5pt;line-height:1.22}
+.grid{grid-template-columns:repeat(5,1fr);gap:.35rem}.card{padding:.25rem .4rem}
+.card b{font-size:.95rem}.card span{font-size:.8rem}h1{font-size:1.3rem}
+h2{font-size:.95rem;margin:.6rem 0 .25rem}
+th,td{padding:.05rem .3rem}table{font-size:.85rem}.cols{display:block}
+ul.assumptions{column-count:2;column-gap:1.2rem}.foot{margin-top:.4rem}
+h2{break-after:avoid}figure{break-inside:avoid}.card,table,li{break-inside:avoid}.print{display:none}
 a{color:inherit;text-decoration:none}}
 """
 
@@ -273,28 +397,39 @@ def map_summary(result: AllocationResult) -> str:
     lo = funded.loc[funded["funding_per_capita_usd"].idxmin()]
     return (f"Funding per person ranges from {fmt.per_person(lo['funding_per_capita_usd'])} "
             f"({lo['name']}) to {fmt.per_person(hi['funding_per_capita_usd'])} ({hi['name']}) "
-            f"across the {len(funded)} funded regions of {len(r)}.")
+            f"across the {fmt.count(len(funded))} funded regions of {fmt.count(len(r))}.")
 
 
 def to_brief_html(result: AllocationResult, geometry: Any | None = None,
                   title: str = "PlaceFund plan") -> bytes:
-    """A one-page brief (prints to one PDF page): map, headline, top regions, constraints."""
+    """A one-page brief: map, headline, top regions, constraints, assumptions. It prints on
+    one letter page for states and counties (metros' long names take a second page);
+    tests/test_brief_print.py prints it in chromium and checks the layout."""
     parts = brief_sections(result)
     esc = html.escape
     map_html = "<p><i>No geometry for these regions: map omitted.</i></p>"
     if geometry is not None:
         shapes = valid_polygons(geometry, "the plan's geometry")
-        fig = choropleth(result.regions, geojson_for(shapes), "funding_per_capita_usd", height=360)
-        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=None,
-                          autosize=True)  # fill the .map box, on screen and in print
+        fig = choropleth(result.regions, geojson_for(shapes), "funding_per_capita_usd",
+                         height=BRIEF_MAP_PX[1])
+        # one fixed size on screen and on paper: a figure sized for the screen is not redrawn
+        # for print, and spilled over the caption and the table below it
+        fig.update_layout(title=None, margin={"l": 0, "r": 0, "t": 12, "b": 12},
+                          width=BRIEF_MAP_PX[0], height=BRIEF_MAP_PX[1], autosize=False)
+        # the legend sits low in the box; each label below its level, so the top one
+        # never runs into the legend's title
+        fig.update_traces(colorbar={"len": 0.62, "y": 0.02, "yanchor": "bottom",
+                                    "ticklabelposition": "outside bottom"})
         map_html = ("<script>" + geo_assets_script() + "</script>" +
-                    fig.to_html(full_html=False, include_plotlyjs=True, default_height="100%",
+                    fig.to_html(full_html=False, include_plotlyjs=True,
+                                default_width=f"{BRIEF_MAP_PX[0]}px",
+                                default_height=f"{BRIEF_MAP_PX[1]}px",
                                 config={"displayModeBar": False, "staticPlot": False,
-                                        "topojsonURL": "./"}))
+                                        "responsive": False, "topojsonURL": "./"}))
     cards = "".join(f"<div class='card'><span>{esc(label)}</span><b>{esc(value)}</b>"
                     f"<span>{esc(delta)}</span></div>" for label, value, delta in parts["cards"])
     rows = "".join(f"<tr><td>{esc(n)}</td><td class='n'>{esc(f)}</td><td class='n'>{esc(p)}</td>"
-                   f"<td class='n'>{esc(c)}</td></tr>" for n, f, p, c in parts["top"])
+                   f"<td class='n c'>{esc(c)}</td></tr>" for n, f, p, c in parts["top"])
     constraints = "".join(f"<li>{esc(s)}</li>" for s in parts["constraints"]) or "<li>none binding</li>"
     assumptions = "".join(f"<li>{esc(s)}</li>" for s in parts["assumptions"])
     prov = result.provenance
@@ -304,7 +439,7 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
 <style>{_BRIEF_CSS}</style></head><body>
 <button class="print" type="button" onclick="window.print()">Print or save as PDF</button>
 <h1>{esc(title)}</h1>
-<p class="sub">{esc(usd(result.spent_usd))} across {len(result.regions)} regions ·
+<p class="sub">{esc(usd(result.spent_usd))} across {fmt.count(len(result.regions))} regions ·
 data {esc(str(prov.get('data_source', '')))} · made {made}</p>
 <div class="grid">{cards}</div>
 <h2>Funding per person</h2><figure style="margin:0"><div class="map" role="img"
@@ -312,9 +447,9 @@ aria-label="{esc(parts['map_text'])}">{map_html}</div>
 <figcaption class="maptext">{esc(parts['map_text'])}</figcaption></figure>
 <div class="cols"><div><h2>Top regions by funding</h2>
 <table><thead><tr><th>Region</th><th class="n">Funding</th><th class="n">Per person</th>
-<th class="n">Capacity before → after</th></tr></thead><tbody>{rows}</tbody></table></div>
-<div><h2>What the constraints cost</h2><ul>{constraints}</ul>
-<h2>Assumptions</h2><ul>{assumptions}</ul></div></div>
+<th class="n">Capacity before → after (points)</th></tr></thead><tbody>{rows}</tbody></table></div>
+<div><h2>What the constraints cost</h2><ul>{constraints}</ul></div></div>
+<h2>Assumptions</h2><ul class="assumptions">{assumptions}</ul>
 <p class="foot">Capacity points: the nation's baseline total is 100. Scenario fingerprint
 {esc(str(prov.get('scenario_sha256', ''))[:12])}, data {esc(str(prov.get('data_sha256', ''))[:12])}.
 The scenario file exported with this brief reproduces the plan.</p>

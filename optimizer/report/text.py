@@ -15,6 +15,7 @@ import pandas as pd
 
 from optimizer.engine import columns
 from optimizer.engine import formatting as fmt
+from optimizer.engine.check import CheckReport
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
@@ -22,12 +23,16 @@ from optimizer.engine.metrics import top_k_count
 from optimizer.engine.response import gain_points, marginal_points_per_busd
 from optimizer.engine.result import AllocationResult, SolverInfo
 from optimizer.engine.scenario import Scenario, usd
+from optimizer.report.outcomes import outcome_sentence
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     key: (columns.metric_label(key), columns.metric(key).unit)
-    for key in ("spread_adjusted_capacity", "total_capacity", "mean_capacity", "gini",
-                "top10_share", "baseline_top10_share", "hhi", "theil", "cv")
+    for key in ("spread_adjusted_capacity", "spread_adjusted_capacity_hoover", "total_capacity",
+                "mean_capacity", "gini", "top10_share", "baseline_top10_share", "hhi", "theil",
+                "cv")
 }  # the metrics a comparison shows, in this order (labels for the top 10; see ``metric_label``)
+# plans compared may differ in spread measure: both S_λ are shown, each saying its measure
+METRIC_LABELS["spread_adjusted_capacity"] = ("Spread-adjusted capacity S_λ (Gini)", "points")
 SHARE_METRICS = {"top10_share", "baseline_top10_share"}
 
 
@@ -89,18 +94,47 @@ class Headline:
         return "up" if self.delta and self.delta.startswith("+") else "off"
 
 
+MEASURE_NAMES = {"gini": "Gini", "hoover": "Hoover index"}
+_S_KEYS = {"gini": "spread_adjusted_capacity", "hoover": "spread_adjusted_capacity_hoover"}
+
+
+def objective_label(scenario: Scenario) -> str:
+    """The name of a plan's objective, the same wherever it is shown: 'Spread-adjusted
+    capacity S_λ' (Gini), 'Spread-adjusted capacity S_λ (Hoover)' (Hoover plans)."""
+    return columns.metric_label(scenario.objective_key)
+
+
+def plan_metric_label(key: str, scenario: Scenario, k: int = 10) -> str:
+    """A metric's label within one plan: the S_λ that is not the plan's objective says
+    its spread measure and that it is not the objective, so two S_λ never share a name."""
+    if key in _S_KEYS.values() and key != scenario.objective_key:
+        measure = "Gini" if key == _S_KEYS["gini"] else "Hoover"
+        return f"Spread-adjusted capacity with the {measure} (not this plan's objective)"
+    return columns.metric_label(key, k)
+
+
+def objective_formula(scenario: Scenario) -> str:
+    """The objective's formula in words, with the plan's own spread measure."""
+    measure = "Gini" if scenario.spread_measure == "gini" else "Hoover"
+    return f"100·μ·(1 − λ·{measure})"
+
+
 def headline(result: AllocationResult) -> list[Headline]:
-    """The numbers at the top of the page."""
+    """The numbers at the top of the page; the first is the plan's own objective, under
+    its own spread measure (the number ``placefund solve`` and ``check`` report)."""
     b, a = result.metrics_before, result.metrics_after
-    lam = result.scenario.spread_weight
+    sc = result.scenario
+    lam = sc.spread_weight
     funded = int((result.regions["funding_usd"] > 1.0).sum())
-    regions_text = f"{funded} of {len(result.regions)}"
+    regions_text = f"{fmt.count(funded)} of {fmt.count(len(result.regions))}"
     k = top_k(len(result.regions))
-    objective = "spread_adjusted_capacity"
+    objective = sc.objective_key
     return [
-        Headline("Spread-adjusted capacity S_λ", fmt.points(a[objective]),
-                 fmt.points(a[objective] - b[objective], plus=True),
-                 f"Total capacity discounted for concentration, λ = {lam:g}: 100·μ·(1 − λ·Gini). "
+        Headline(objective_label(sc), fmt.points(result.objective),
+                 fmt.points(result.objective - b[objective], plus=True),
+                 f"What the plan maximizes: total capacity discounted for concentration, "
+                 f"{objective_formula(sc)} with λ = {lam:g} and the "
+                 f"{MEASURE_NAMES[sc.spread_measure]} as the spread measure. "
                  "Baseline total capacity is 100 points."),
         Headline(f"Top-{k} share of capacity", f"{pct(b['top10_share'])} → {pct(a['top10_share'])}",
                  fmt.pct_points(a["top10_share"] - b["top10_share"]),
@@ -134,12 +168,19 @@ def hub_headline(result: AllocationResult) -> Headline:
     gap = float(result.solver.mip_gap)
     proven = bool(result.solver.proven_optimal)
     gap_text = "n/a" if not np.isfinite(gap) else f"{gap:.2%}"
-    return Headline("Hubs selected", f"{hubs} of {len(result.regions)} regions",
+    return Headline("Hubs selected", f"{fmt.count(hubs)} of {fmt.count(len(result.regions))} regions",
                     f"MIP gap {gap_text} · " + ("optimality proven" if proven
                                                 else "not proven (time limit)"),
                     "Only hubs are funded (a mixed-integer plan). The MIP gap bounds how far "
                     "this plan can be from the best hub choice; 'optimality proven' means "
                     "HiGHS closed it to the scenario's tolerance.")
+
+
+# how the allocation table (numbers, so it sorts) shows amounts in the workbench, as
+# ``formatting.money`` writes them: '$8,338.1M' with separators (Streamlit's printf format,
+# where ',' asks for them), '$278' per person
+TABLE_MILLIONS = "$%,.1fM"
+TABLE_PER_PERSON = "$%,.0f"
 
 
 def allocation_table(result: AllocationResult) -> pd.DataFrame:
@@ -183,6 +224,20 @@ class RegionDetail:
     summary: dict[str, str]
     instruments: pd.DataFrame  # Instrument (its label), funding_usd, gain_points, marginal_points_per_busd
 
+    def table(self) -> pd.DataFrame:
+        """The per-instrument table as people read it: labelled headers, every amount
+        through the one formatter ('$1.4B', not '$1385049956'), 'not allowed' for an
+        instrument the region may not receive."""
+        t = self.instruments
+        return pd.DataFrame({
+            "Instrument": t["Instrument"],
+            "Funding": [fmt.money(v) for v in t["funding_usd"]],
+            "Capacity gain": [fmt.points(v, 4) for v in t["gain_points"]],
+            "Marginal return (points per extra $1B)": [
+                fmt.number(v, 3) if allowed else "not allowed"
+                for v, allowed in zip(t["marginal_points_per_busd"], t["allowed"], strict=True)],
+        })
+
 
 _RESOLVED: dict[tuple[str, str], ModelInputs] = {}
 
@@ -220,7 +275,7 @@ def region_detail(result: AllocationResult, regions: Regions, region_id: str) ->
         "allowed": allowed,
     })
     summary = {
-        "Population": f"{row['population']:,.0f}",
+        "Population": fmt.count(row["population"]),
         "Baseline capacity": f"{row['baseline_capacity']:.3f} points "
                              f"({pct(row['capacity_share_before'], 2)} of the nation)",
         "Capacity after": f"{row['final_capacity']:.3f} points "
@@ -288,14 +343,70 @@ def how_to_read(n_regions: int) -> str:
         "- **Capacity points** measure AI capacity; the nation's baseline total is 100.",
         "- **Per-capita capacity** is a region's capacity share over its population share "
         "(1 = national average).",
-        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: 100 · μ · (1 − λ·Gini), "
-        "mean per-capita capacity discounted by λ × Gini for concentration.",
+        "- **S_λ** (spread-adjusted capacity) is what the plan maximizes: 100 · μ · (1 − λ·spread), "
+        "mean per-capita capacity discounted by λ × the spread measure (the Gini, or the Hoover "
+        "index where the headline says *Hoover*).",
         f"- {top} and **Gini** measure concentration: lower means more spread out.",
         "- Money reads $80.0B, $292M, $1,234 per person; a decrease has a minus sign (−$7.9B); "
         "changes of shares are in percentage points (pp).",
         "- Instrument effectiveness and saturation, the weights and θ are *assumptions*: "
         "change them in the sidebar.",
-        "- Click a region on the map (or pick it in *Region detail*) to see what it receives.",
+        "- To see what one region receives, open the *Region detail* tab and pick it in the "
+        "list or click it on that tab's map.",
         "- The model, its units and every assumption: *docs/model.md* (the toggle below).",
     ])
 
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def plan_summary(result: AllocationResult, top: int = 10) -> str:
+    """What ``placefund solve`` prints: the objective under its own name (as the
+    workbench's headline and the brief), the other measures by theirs, the top regions;
+    every amount through the one formatter."""
+    sc = result.scenario
+    b, a = result.metrics_before, result.metrics_after
+    n = len(result.regions)
+    funded = int((result.regions["funding_usd"] > 1.0).sum())
+    k = top_k(n)
+    bought = outcome_sentence(result)
+    lines = [
+        f"Plan: {usd(result.spent_usd)} of {usd(sc.budget)} across {fmt.count(funded)} of "
+        f"{fmt.count(n)} regions",
+        *([f"{bought} Capacity points are a weighted share of these outcomes."] if bought else []),
+        f"{objective_label(sc)}, the plan's objective (λ = {sc.spread_weight:g}): "
+        f"{fmt.number(b[sc.objective_key])} → {fmt.number(result.objective)} points "
+        f"({fmt.points(result.objective - b[sc.objective_key], plus=True)})",
+        f"Total capacity: {fmt.number(b['total_capacity'])} → {fmt.number(a['total_capacity'])} points",
+        f"Top-{k} share of capacity: {pct(b['top10_share'])} → {pct(a['top10_share'])}",
+        f"Gini (per capita): {fmt.number(b['gini'], 3)} → {fmt.number(a['gini'], 3)}",
+    ]
+    if sc.spread_measure == "hoover":
+        lines.append(f"Hoover index (per capita): {fmt.number(b['hoover'], 3)} → "
+                     f"{fmt.number(a['hoover'], 3)}")
+    top_rows = result.regions.nlargest(top, "funding_usd")
+    if len(top_rows):
+        lines += ["", f"Top {min(top, len(top_rows))} funded regions:"]
+        width = max(len(str(name)) for name in top_rows["name"])
+        for _, row in top_rows.iterrows():
+            lines.append(f"  {row['name']:<{width}}  {usd(row['funding_usd']):>8}  "
+                         f"{fmt.per_person(row['funding_per_capita_usd']):>18}  capacity "
+                         f"{fmt.number(row['baseline_capacity'])} → {fmt.number(row['final_capacity'])}")
+    return "\n".join(lines)
+
+
+def check_summary(report: CheckReport) -> str:
+    """What ``placefund check`` prints: the verdict, the objective recomputed under the
+    plan's own name, and, for a folder of several plans, what else was verified."""
+    if not report.ok:
+        return str(report)
+    label = columns.metric_label(report.objective_key)
+    extra = getattr(report, "headline", "")
+    if extra:  # a consensus or robust plan maximizes something else: say so
+        return (f"plan OK: every rule of its base scenario holds and every reported metric "
+                f"matches; {label} under the base scenario alone, recomputed exactly: "
+                f"{fmt.number(report.objective, 4)} points (not what this plan maximizes)\n{extra}")
+    return (f"plan OK: every rule of its scenario holds and every reported metric matches; "
+            f"{label}, the plan's objective, recomputed exactly: "
+            f"{fmt.number(report.objective, 4)} points")
