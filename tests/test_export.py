@@ -52,10 +52,17 @@ def test_csv_is_the_allocation_under_the_workbooks_labels(plan: pf.AllocationRes
 
 def test_excel_has_one_sheet_each_and_the_numbers_agree(plan: pf.AllocationResult) -> None:
     book = openpyxl.load_workbook(io.BytesIO(ex.to_excel_bytes(plan)))
-    assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
+    assert book.sheetnames == ["allocation", "regions", "metrics", "outcomes", "scenario"]
     sheets = pd.read_excel(io.BytesIO(ex.to_excel_bytes(plan)), sheet_name=None,
                            dtype={"Region code": str})
     assert sheets["allocation"]["Amount (USD)"].sum() == pytest.approx(plan.spent_usd)
+    # what the plan buys, by region and indicator, in the indicator's own unit
+    outcomes = sheets["outcomes"]
+    rd = outcomes[outcomes["Indicator"] == "University S&E R&D"]
+    assert len(rd) == 51 and set(rd["Unit"]) == {"$ millions"}
+    assert rd["Gain"].sum() == pytest.approx(plan.outcome_totals["university_se_rd_musd"]["gain"])
+    assert book["outcomes"]["F2"].number_format.startswith('"$"')
+    assert (outcomes["After"] - outcomes["Before"] - outcomes["Gain"]).abs().max() < 1e-6
     assert len(sheets["regions"]) == 51
     metrics = sheets["metrics"].set_index("Key")
     assert metrics.loc["gini", "After"] == pytest.approx(plan.metrics_after["gini"])

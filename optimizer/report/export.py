@@ -37,6 +37,7 @@ from optimizer.engine.metrics import top_k_count
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import usd
 from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
+from optimizer.report.outcomes import outcome_sentence
 from optimizer.report.text import (
     headline,
     marginal_sentences,
@@ -112,6 +113,20 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={c: columns.plan_column_label(str(c)) for c in out.columns})
 
 
+def outcomes_sheet(result: AllocationResult) -> pd.DataFrame:
+    """What the plan buys, per region and raised indicator, in its own unit (human labels;
+    'before' and 'after' empty where the indicator is not published for the region)."""
+    o = result.outcomes
+    names = dict(zip(result.regions["region_id"].astype(str), result.regions["name"], strict=True))
+    return pd.DataFrame({
+        "Region code": o["region_id"].astype(str),
+        "Region": [names.get(str(r), "") for r in o["region_id"]],
+        "Indicator": [columns.label(k) for k in o["indicator"]],
+        "Unit": o["unit"],
+        "Before": o["before"], "Gain": o["gain"], "After": o["after"],
+    })
+
+
 def metrics_sheet(result: AllocationResult) -> pd.DataFrame:
     """The plan's metrics before and after, each with its label and unit, then the key.
 
@@ -172,6 +187,7 @@ POINTS_FORMAT = "#,##0.0000"
 RATIO_FORMAT = "0.000"
 COUNT_FORMAT = "#,##0"
 NUMBER_FORMAT = "#,##0.00"
+OUTCOME_MONEY_FORMAT = '"$"#,##0.0"M"'  # an outcome in $ millions: $52,751.6M
 
 
 def column_format(name: str, values: pd.Series | None = None) -> str | None:
@@ -236,6 +252,8 @@ def to_excel_bytes(result: AllocationResult) -> bytes:
         for name, raw in tables.items():
             _labelled(raw).to_excel(writer, sheet_name=name, index=False)
         metrics.to_excel(writer, sheet_name="metrics", index=False)
+        outcomes = outcomes_sheet(result)
+        outcomes.to_excel(writer, sheet_name="outcomes", index=False)
         scenario.to_excel(writer, sheet_name="scenario", index=False)
         provenance.to_excel(writer, sheet_name="scenario", index=False, startrow=len(scenario) + 2)
         book = writer.book
@@ -246,6 +264,11 @@ def to_excel_bytes(result: AllocationResult) -> bytes:
                 if number_format:
                     for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
                         cell.number_format = number_format
+        sheet = book["outcomes"]
+        for row, unit in enumerate(outcomes["Unit"], start=2):
+            number_format = OUTCOME_MONEY_FORMAT if unit == "$ millions" else NUMBER_FORMAT
+            for col in (5, 6, 7):
+                sheet.cell(row, col).number_format = number_format
         sheet = book["metrics"]
         for row, key in enumerate(metrics["Key"], start=2):
             for col in (3, 4):
@@ -322,6 +345,7 @@ th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n
 .map{width:700px;height:250px;max-width:100%;overflow:hidden}
 .foot{color:#666;font-size:.8rem;margin-top:.8rem}
 .maptext{color:#444;font-size:.85rem;margin:.2rem 0 0}
+.buys{margin:.5rem 0 0;font-size:.95rem}
 .print{float:right;font:inherit;padding:.3rem .7rem;border:1px solid #888;border-radius:4px;
 background:#f6f6f6;cursor:pointer}
 td.c{white-space:nowrap}
@@ -384,7 +408,8 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
     if filled:
         assumptions.append(filled)
     return {"cards": cards, "top": top_table, "constraints": marginal_sentences(result),
-            "assumptions": assumptions, "map_text": map_summary(result)}
+            "assumptions": assumptions, "map_text": map_summary(result),
+            "bought": outcome_sentence(result)}
 
 
 def map_summary(result: AllocationResult) -> str:
@@ -442,6 +467,7 @@ def to_brief_html(result: AllocationResult, geometry: Any | None = None,
 <p class="sub">{esc(usd(result.spent_usd))} across {fmt.count(len(result.regions))} regions ·
 data {esc(str(prov.get('data_source', '')))} · made {made}</p>
 <div class="grid">{cards}</div>
+{f'<p class="buys">{esc(parts["bought"])}</p>' if parts["bought"] else ""}
 <h2>Funding per person</h2><figure style="margin:0"><div class="map" role="img"
 aria-label="{esc(parts['map_text'])}">{map_html}</div>
 <figcaption class="maptext">{esc(parts['map_text'])}</figcaption></figure>
@@ -450,7 +476,8 @@ aria-label="{esc(parts['map_text'])}">{map_html}</div>
 <th class="n">Capacity before → after (points)</th></tr></thead><tbody>{rows}</tbody></table></div>
 <div><h2>What the constraints cost</h2><ul>{constraints}</ul></div></div>
 <h2>Assumptions</h2><ul class="assumptions">{assumptions}</ul>
-<p class="foot">Capacity points: the nation's baseline total is 100. Scenario fingerprint
+<p class="foot">Capacity points: the nation's baseline total is 100; they are a weighted
+share of the outcomes above, in their own units. Scenario fingerprint
 {esc(str(prov.get('scenario_sha256', ''))[:12])}, data {esc(str(prov.get('data_sha256', ''))[:12])}.
 The scenario file exported with this brief reproduces the plan.</p>
 </body></html>
