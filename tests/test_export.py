@@ -227,7 +227,7 @@ def test_brief_prints_and_names_things_as_people_do(plan: pf.AllocationResult,
     page = ex.to_brief_html(plan, states.geometry()).decode()
     assert "window.print()" in page and ".print{display:none}" in page  # the button never prints
     words = re.sub(r"<script.*?</script>", "", page, flags=re.S)  # what a reader sees
-    assert "Research grants: $1B raises University S&amp;E R&amp;D by $1,150M" in words
+    assert "Research grants: $1,150M of University S&amp;E R&amp;D" in words
     assert "research:" not in words
     assert "ai_vc_musd" not in words and "{'" not in words  # no raw names or dicts
     summary = ex.map_summary(plan)

@@ -349,25 +349,26 @@ th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #eee}td.n,th.n
 .print{float:right;font:inherit;padding:.3rem .7rem;border:1px solid #888;border-radius:4px;
 background:#f6f6f6;cursor:pointer}
 td.c{white-space:nowrap}
-@media print{@page{size:letter;margin:10mm}body{padding:0;max-width:none;font-size:8.5pt;line-height:1.22}
+@media print{@page{size:letter;margin:8mm}body{padding:0;max-width:none;font-size:8.5pt;line-height:1.22}
 .grid{grid-template-columns:repeat(5,1fr);gap:.35rem}.card{padding:.25rem .4rem}
 .card b{font-size:.95rem}.card span{font-size:.8rem}h1{font-size:1.3rem}
 h2{font-size:.95rem;margin:.6rem 0 .25rem}
 th,td{padding:.05rem .3rem}table{font-size:.85rem}.cols{display:block}
-ul.assumptions{column-count:2;column-gap:1.2rem}.foot{margin-top:.4rem}
+ul.assumptions{column-count:2;column-gap:1.2rem;font-size:.92em}.foot{margin-top:.2rem}
+.buys{font-size:.95em;margin:.25rem 0 0}h2{margin:.45rem 0 .2rem}
 h2{break-after:avoid}figure{break-inside:avoid}.card,table,li{break-inside:avoid}.print{display:none}
 a{color:inherit;text-decoration:none}}
 """
 
 
-def yield_text(indicator: str, value: float | str) -> str:
-    """A yield as people read it: '$1,150M', '20,000 jobs' (a share stays '1%')."""
-    unit = columns.unit(indicator)
+def yield_phrase(indicator: str, value: float | str) -> str:
+    """'$1,150M of University S&E R&D', '20,000 Computer and math jobs'."""
+    what = columns.label(indicator)
     if isinstance(value, str):
-        return f"{value} of its national total"
-    if unit == "$ millions":
-        return f"${value:,.6g}M"
-    return f"{value:,.6g} {unit}"
+        return f"{value} of national {what}"
+    if columns.unit(indicator) == "$ millions":
+        return f"${value:,.6g}M of {what}"
+    return f"{value:,.6g} {what}"
 
 
 def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
@@ -378,19 +379,18 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
                   f"{fmt.number(r['baseline_capacity'])} → {fmt.number(r['final_capacity'])}")
                  for _, r in top_rows.iterrows()]
     sc = result.scenario
-    weights = ", ".join(f"{columns.label_with_unit(k)} {v:.0%}"
-                        for k, v in sc.normalized_weights.items())
+    weights = ", ".join(f"{columns.label(k)} {v:.0%}" for k, v in sc.normalized_weights.items())
     instruments = "; ".join(
-        f"{columns.instrument_label(name)}: $1B raises "
-        + ", ".join(f"{columns.label(k)} by {yield_text(k, y)}" for k, y in ins.yields.items())
-        + f" at zero funding; saturation {usd(ins.saturation_usd)}"
+        f"{columns.instrument_label(name)}: "
+        + ", ".join(yield_phrase(k, y) for k, y in ins.yields.items())
+        + f" (saturation {usd(ins.saturation_usd)})"
         for name, ins in sc.instruments.items())
     assumptions = [
         f"Budget {usd(sc.budget)}{' (may be left unspent)' if sc.allow_unspent else ', all spent'}.",
         f"Spread weight λ = {sc.spread_weight:g} (0 = total capacity only, 1 = Sen welfare index); "
         f"complementarity θ = {sc.complementarity:g} (how much existing clusters multiply a dollar).",
         f"Indicator weights: {weights}.",
-        f"Instrument yields (central values of docs/evidence.md): {instruments}.",
+        f"What $1B buys at zero funding (docs/evidence.md): {instruments}.",
     ]
     if sc.exclusions.regions or sc.exclusions.top_k_incumbents:
         top_k = sc.exclusions.top_k_incumbents
@@ -476,10 +476,9 @@ aria-label="{esc(parts['map_text'])}">{map_html}</div>
 <th class="n">Capacity before → after (points)</th></tr></thead><tbody>{rows}</tbody></table></div>
 <div><h2>What the constraints cost</h2><ul>{constraints}</ul></div></div>
 <h2>Assumptions</h2><ul class="assumptions">{assumptions}</ul>
-<p class="foot">Capacity points: the nation's baseline total is 100; they are a weighted
-share of the outcomes above, in their own units. Scenario fingerprint
-{esc(str(prov.get('scenario_sha256', ''))[:12])}, data {esc(str(prov.get('data_sha256', ''))[:12])}.
-The scenario file exported with this brief reproduces the plan.</p>
+<p class="foot">Points: national baseline 100, a weighted share of the outcomes above. Scenario
+{esc(str(prov.get('scenario_sha256', ''))[:12])}, data {esc(str(prov.get('data_sha256', ''))[:12])};
+its exported scenario file reproduces the plan.</p>
 </body></html>
 """
     return page.encode()
