@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.check import CheckReport, Violation, check, check_dir
-from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
+from optimizer.engine.data import (
+    Regions,
+    load_regions,
+    plan_file,
+    read_json_file,
+    read_table_file,
+)
 from optimizer.engine.errors import DataError
 from optimizer.engine.scenario import Scenario, load_scenario, scenario_from_dict
 
@@ -47,9 +53,9 @@ def _with_headline(report: CheckReport, headline: str) -> PlanSetReport:
 def check_plan_dir(directory: str | Path) -> CheckReport:
     """Verify any plan directory: a consensus or robust plan in full, else as ``check_dir``."""
     d = Path(directory)
-    if (d / CONSENSUS_FILE).is_file():
+    if plan_file(d, CONSENSUS_FILE).exists():
         return check_consensus_dir(d)
-    if (d / ROBUST_FILE).is_file():
+    if plan_file(d, ROBUST_FILE).exists():
         return check_robust_dir(d)
     return check_dir(d)
 
@@ -91,7 +97,7 @@ def _compare(report: CheckReport, name: str, claimed: Any, truth: float) -> None
 
 
 def _table(path: Path, columns: list[str]) -> pd.DataFrame:
-    if not path.is_file():
+    if not plan_file(path.parent, path.name).exists():
         raise DataError("missing from the plan directory", file=str(path))
     table = read_table_file(path)
     for column in columns:

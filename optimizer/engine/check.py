@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
+from optimizer.engine.data import (
+    Regions,
+    load_regions,
+    plan_file,
+    read_json_file,
+    read_table_file,
+)
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.metrics import top_k_count
 from optimizer.engine.scenario import Scenario, load_scenario
@@ -486,7 +492,7 @@ def check_dir(directory: str | Path) -> CheckReport:
     d = Path(directory)
     needed = ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml",
               "input_regions.csv"]
-    missing = [name for name in needed if not (d / name).exists()]
+    missing = [name for name in needed if not plan_file(d, name).exists()]
     if missing:
         raise DataError(f"not a plan directory: missing {missing}", file=str(d))
     # every file is read as bounded UTF-8 text: a binary or mis-encoded one is named

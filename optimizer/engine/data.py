@@ -39,7 +39,7 @@ import pandas as pd
 from optimizer.engine.columns import is_indicator
 from optimizer.engine.columns import label as column_label
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.safe_yaml import decode_text, read_text
+from optimizer.engine.safe_yaml import decode_text, read_bytes, read_text
 
 # the top-level data/ folder, packaged as optimizer.shipped (see pyproject.toml)
 DATA_DIR = Path(str(resources.files("optimizer.shipped")))
@@ -179,14 +179,9 @@ def load_regions(source: str | Path = "states", geometry: str | Path | None = No
     else:
         csv_path = Path(source)
         label = str(csv_path)
-    try:
-        size = csv_path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise DataError(f"is {size / 2**20:,.1f} MB; a regions file may be at most "
-                            f"{MAX_CSV_BYTES / 2**20:,.0f} MB", file=str(csv_path))
-        raw = csv_path.read_bytes()
-    except OSError as err:
-        raise DataError(f"cannot read the regions file ({err.strerror})", file=str(csv_path)) from None
+    raw = read_bytes(csv_path, lambda m: DataError(m.removeprefix(f"{csv_path}: "),
+                                                   file=str(csv_path)),
+                     what="regions file", limit=MAX_CSV_BYTES)
     regions = regions_from_bytes(raw, label)
     if geometry is not None:
         geo_path = Path(geometry)
@@ -401,6 +396,30 @@ def _check_numbers(column: str, cells: pd.Series, values: pd.Series, not_number:
 
 def _file_error(path: Path) -> Callable[[str], DataError]:
     return lambda message: DataError(message.removeprefix(f"{path}: "), file=str(path))
+
+
+def plan_file(directory: str | Path, name: str) -> Path:
+    """``directory / name``, refused when it is a symbolic link that leads out of the
+    plan folder: a plan folder's files are its own, so a link to ``/dev/zero`` or to
+    another person's file is never followed (a ``DataError`` naming the file)."""
+    folder = Path(directory)
+    path = folder / name
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=False)
+            inside = target.parent == folder.resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            target, inside = path, False
+        if not inside:
+            raise DataError(f"is a symbolic link to {target}, outside the plan folder; a plan "
+                            "folder's files must be its own", file=str(path))
+    return path
+
+
+def read_plan_bytes(path: str | Path) -> bytes:
+    """A plan file's bytes, bounded like a regions file (a special file refused by name)."""
+    path = Path(path)
+    return read_bytes(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
 
 
 def read_table_file(path: str | Path) -> pd.DataFrame:

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.data import REGION_SETS, read_json_file, read_table_file
+from optimizer.engine.data import (
+    REGION_SETS,
+    plan_file,
+    read_json_file,
+    read_plan_bytes,
+    read_table_file,
+)
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import concentration, top_k_count
@@ -282,7 +288,7 @@ class AllocationResult:
         """Read a plan directory written by ``to_dir`` back (``DataError`` naming the
         file and what is missing when it is not one)."""
         d = Path(directory)
-        missing = [name for name in PLAN_FILES if not (d / name).is_file()]
+        missing = [name for name in PLAN_FILES if not plan_file(d, name).exists()]
         if missing:
             raise DataError(f"not a plan directory: missing {missing}", file=str(d))
         metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
@@ -312,8 +318,8 @@ class AllocationResult:
             approximation=metrics.get("approximation", {}),
             provenance_record=metrics.get("provenance", {}),
             filled_values=metrics.get("filled_missing_values", {}),
-            input_regions_csv=(d / "input_regions.csv").read_bytes(),
-            geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
+            input_regions_csv=read_plan_bytes(d / "input_regions.csv"),
+            geometry_path=d / PLAN_GEOMETRY if plan_file(d, PLAN_GEOMETRY).is_file() else None,
         )
 
     def __repr__(self) -> str:
