@@ -163,3 +163,80 @@ def test_the_workbench_opens_a_hostile_link_on_the_default_plan_with_one_sentenc
         assert page.slider(key="lam").value == lam
         assert page.number_input(key="budget").value == 80.0  # the default budget, $80B
         assert page.session_state["last_result"] is not None
+
+
+# --- 2. analyses that cannot be asked to run forever --------------------------------------
+
+@pytest.mark.parametrize(("vary", "asked"), [
+    ("{budget: {start: 1e9, stop: 9e9, num: 10000}, spread_weight: {start: 0, stop: 1, "
+     "num: 10000}}", "100,000,000 runs"),
+    ("{budget: {start: 1e9, stop: 9e9, num: 1000}, spread_weight: {start: 0, stop: 1, "
+     "num: 1000}, complementarity: {start: 0, stop: 1, num: 1000}}", "1,000,000,000 runs"),
+])
+def test_a_sweep_grid_too_large_is_refused_before_running(tmp_path: Path, vary: str,
+                                                          asked: str) -> None:
+    spec = write(tmp_path / "sweep.yaml", f"analysis: sweep\nvary: {vary}\n")
+    start = time.perf_counter()
+    code, output = cli("sweep", spec, "--out", tmp_path / "out", "--scheduler", "serial")
+    assert code == 2 and asked in output and "at most 100,000 fit" in output
+    assert "values on each of the" in output and "nothing was run" in output
+    assert time.perf_counter() - start < 5 and not (tmp_path / "out").exists()
+
+
+def test_a_sobol_design_too_large_is_refused_with_the_largest_that_fits(tmp_path: Path) -> None:
+    spec = write(tmp_path / "sobol.yaml", "analysis: sobol\nbase_samples: 1000000\n")
+    start = time.perf_counter()
+    code, output = cli("sobol", spec, "--out", tmp_path / "out", "--scheduler", "serial")
+    # the default scenario's 8 weights are the factors: N x (8 + 2) runs
+    assert code == 2 and "base_samples: 1,000,000 x (8 factors + 2) asks for 10,000,000 runs" \
+        in output
+    assert "base_samples up to 10,000 with 8 factors" in output
+    assert time.perf_counter() - start < 5
+
+
+@pytest.fixture
+def http_server() -> object:
+    """An HTTP server on loopback: a service that is not a Dask scheduler."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            """No request log on stderr (the test reads the command's output)."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_one_sentence(
+        tmp_path: Path, http_server: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from optimizer.analysis import runs
+
+    monkeypatch.setattr(runs, "HANDSHAKE_S", 2.0)
+    port = http_server.server_address[1]  # type: ignore[attr-defined]
+    spec = write(tmp_path / "sweep.yaml", "analysis: sweep\nvary: {spread_weight: [0.1, 0.2]}\n")
+    cases = ((f"tcp://127.0.0.1:{port}", "no Dask scheduler answered within 2 s"),
+             (f"http://127.0.0.1:{port}", "'http://' is not a Dask protocol"),
+             ("garbage", "missing port number in address 'garbage'"),
+             ("tcp://[::1", "ipv6 needs brackets"))
+    for address, why in cases:
+        start = time.perf_counter()
+        code, output = cli("sweep", spec, "--out", tmp_path / "out", "--scheduler", address)
+        assert code == 2 and why in output and "tcp://HOST:PORT" in output, output
+        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and errors[0].startswith("error: ")  # one sentence, no trace
+        assert time.perf_counter() - start < 10
+
+
+def test_a_real_scheduler_answers_the_handshake() -> None:
+    from distributed import LocalCluster
+
+    from optimizer.analysis.runs import reach_scheduler
+
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert reach_scheduler(cluster.scheduler_address, 10) == cluster.scheduler_address
