@@ -5,6 +5,7 @@ number checked. One test per case, through the CLI (exit code, message) and the 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import time
@@ -240,3 +241,207 @@ def test_a_real_scheduler_answers_the_handshake() -> None:
     with LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         assert reach_scheduler(cluster.scheduler_address, 10) == cluster.scheduler_address
+
+
+# --- 3. silent wrong results ----------------------------------------------------------------
+
+TWO = "region_id,name,population,north,south\nA,Alpha,1000,1,0\nB,Beta,1000,0,1\n"
+TWO_SCENARIO = ("{budget: $10B, weights: {north: 1, south: 1}, spread_weight: 0, "
+                "complementarity: 1, instruments: {grant: {effectiveness_per_busd: 1, "
+                "saturation_usd: $10B}}}")
+
+
+def consensus_spec(folder: Path, one: str = "north", two: str = "south") -> Path:
+    write(folder / "two.csv", TWO)
+    return write(folder / f"spec-{one}-{two}.yaml",
+                 f"regions: two.csv\nscenario: {TWO_SCENARIO}\nstakeholders:\n"
+                 f"  '{one}': {{weights: {{north: 1}}}}\n  '{two}': {{weights: {{south: 1}}}}\n")
+
+
+@pytest.fixture(scope="module")
+def consensus_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("consensus")
+    code, output = cli("consensus", consensus_spec(folder), "--out", folder / "plan")
+    assert code == 0, output
+    return folder / "plan"
+
+
+@pytest.fixture(scope="module")
+def robust_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("robust")
+    write(folder / "two.csv", TWO)
+    spec = write(folder / "spec.yaml", f"regions: two.csv\nscenario: {TWO_SCENARIO}\n"
+                 "samples: 4\nobjective: mean\ncomplementarity: {uniform: [0.3, 0.7]}\n"
+                 "out_of_sample: {samples: 3, core_index: false}\n")
+    code, output = cli("robust-plan", spec, "--out", folder / "plan")
+    assert code == 0, output
+    return folder / "plan"
+
+
+@pytest.mark.parametrize("name", ["consensus", "baseline", "stakeholder", "Consensus"])
+def test_a_stakeholder_named_like_a_column_of_the_files_is_refused(tmp_path: Path,
+                                                                   name: str) -> None:
+    code, output = cli("consensus", consensus_spec(tmp_path, name), "--out", tmp_path / "out")
+    assert code == 2 and f"'{name}' is a column of the consensus files" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_stakeholder_names_that_look_like_numbers_or_na_round_trip(tmp_path: Path) -> None:
+    code, output = cli("consensus", consensus_spec(tmp_path, "NA", "007"), "--out",
+                       tmp_path / "out")
+    assert code == 0, output
+    code, output = cli("check", tmp_path / "out")
+    assert code == 0 and "consensus OK: 2 stakeholders" in output, output
+
+
+def edit_csv(path: Path, row: int, column: str, value: object) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table.loc[row, column] = str(value)
+    table.to_csv(path, index=False)
+
+
+def edit_json(path: Path, change: object) -> None:
+    record = json.loads(path.read_text())
+    change(record)  # type: ignore[operator]
+    path.write_text(json.dumps(record))
+
+
+def test_check_verifies_every_number_of_regions_csv(tiny_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    edit_csv(plan / "regions.csv", 0, "funding_usd", 10e9)
+    code, output = cli("check", plan)
+    assert code == 1 and "region_table_mismatch: regions.csv funding_usd of A is " \
+        "10,000,000,000.00, recomputed 166,666,666.67" in output
+    for column in ("baseline_capacity", "population", "capacity_share_after",
+                   "funding_talent_usd", "funding_per_capita_usd", "capacity_gain"):
+        plan = copy_plan(tiny_plan, tmp_path / column)
+        edit_csv(plan / "regions.csv", 1, column, 12345.678)
+        code, output = cli("check", plan)
+        assert code == 1 and f"regions.csv {column} of B" in output, (column, output)
+
+
+def test_check_verifies_spent_and_budget_in_metrics_json(tiny_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    edit_json(plan / "metrics.json", lambda m: m.update(spent_usd=5e9, budget_usd=2e9))
+    code, output = cli("check", plan)
+    assert code == 1 and "spent_usd_mismatch: metrics.json spent_usd 5,000,000,000.00" in output
+    assert "budget_usd_mismatch" in output
+
+
+def test_check_verifies_the_recorded_scenario_hash(tiny_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    text = (plan / "scenario.yaml").read_text()
+    assert "tangents: 32" in text
+    (plan / "scenario.yaml").write_text(text.replace("tangents: 32", "tangents: 33"))
+    code, output = cli("check", plan)
+    assert code == 1 and "scenario_hash: scenario.yaml differs from the scenario" in output
+
+
+def test_check_verifies_the_consensus_scores_csv(consensus_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(consensus_plan, tmp_path)
+    edit_csv(plan / "scores.csv", 0, "baseline", 1.0)
+    edit_csv(plan / "scores.csv", 1, "consensus", 2.0)
+    code, output = cli("check", plan)
+    assert code == 1 and "scores.csv[north, baseline]" in output
+    assert "scores.csv[south, consensus]" in output
+
+
+def test_check_refuses_a_robust_folder_whose_fresh_samples_were_emptied(
+        robust_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(robust_plan, tmp_path)
+    header = (plan / "fresh_samples.csv").read_text().splitlines()[0]
+    (plan / "fresh_samples.csv").write_text(header + "\n")
+    code, output = cli("check", plan)
+    assert code == 1 and "fresh_samples.csv has 0 samples, robust.json reports 3" in output
+    assert "sample_score_rows" in output
+    (plan / "fresh_samples.csv").write_text("")
+    code, output = cli("check", plan)
+    assert code == 2 and "fresh_samples.csv" in output
+
+
+# --- 5. malformed plan folders: a sentence and exit 2 ---------------------------------------
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda m: m.update(objective="12.5"), "key 'objective': input should be a valid number"),
+    (lambda m: m.update(objective=None), "key 'objective': input should be a valid number"),
+    (lambda m: m.update(provenance=[]), "key 'provenance': input should be an object"),
+    (lambda m: m.update(provenance="x"), "key 'provenance': input should be an object"),
+    (lambda m: m["metrics"].update(after="x"), "key 'metrics.after': input should be an "
+                                               "object"),
+    (lambda m: m["metrics"].update(after=[]), "key 'metrics.after': input should be an "
+                                              "object"),
+    (lambda m: m.update(marginal_values="x"), "key 'marginal_values': input should be a valid "
+                                              "array"),
+    (lambda m: m.update(filled_missing_values=[]), "key 'filled_missing_values': input should"),
+    (lambda m: m["solver"].update(mip_gap="abc"), "key 'solver.mip_gap': input should be a "
+                                                  "valid number"),
+])
+def test_a_metrics_json_key_of_the_wrong_kind_is_named(tiny_plan: Path, tmp_path: Path,
+                                                        change: object, said: str) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    edit_json(plan / "metrics.json", change)
+    for command in (("check", plan), ("export", plan, "--format", "csv", "--out",
+                                      tmp_path / "x.csv")):
+        code, output = cli(*command)
+        assert code == 2 and f"file {plan / 'metrics.json'}: {said}" in output, output
+
+
+@pytest.mark.parametrize(("name", "row", "column", "value", "said"), [
+    ("regions.csv", 1, "funding_usd", "lots", "row 3, column 'funding_usd': 'lots' is not a "
+                                             "number"),
+    ("allocation.csv", 0, "amount_usd", "$1B", "row 2, column 'amount_usd': '$1B' is not a "
+                                              "number"),
+    ("allocation.csv", 0, "region_id", "ZZ", "allocation names regions ['ZZ']"),
+    ("regions.csv", 0, "region_id", "ZZ", "names regions the data lack: ['ZZ']"),
+])
+def test_a_plan_table_that_is_not_the_tools_is_named(tiny_plan: Path, tmp_path: Path, name: str,
+                                                     row: int, column: str, value: str,
+                                                     said: str) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    edit_csv(plan / name, row, column, value)
+    code, output = cli("check", plan)
+    assert code == 2 and said in output and name in output, output
+    if "number" in said:
+        code, output = cli("export", plan, "--format", "xlsx", "--out", tmp_path / "x.xlsx")
+        assert code == 2 and said in output, output
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda r: r.update(achievement=[]), "key 'achievement': input should be an object"),
+    (lambda r: r["stakeholders"]["north"]["changes"].update(weights={"east": 1}),
+     "key 'stakeholders.north.changes.weights': ['east'] are not indicator columns"),
+    (lambda r: r["stakeholders"]["north"]["changes"].update(colour=1),
+     "key 'stakeholders.north.changes.colour': extra inputs are not permitted"),
+    (lambda r: r.update(stakeholders={"consensus": r["stakeholders"]["north"]}),
+     "key 'stakeholders.consensus': 'consensus' is a column of the consensus files"),
+])
+def test_a_consensus_record_that_is_not_the_tools_is_named(consensus_plan: Path, tmp_path: Path,
+                                                           change: object, said: str) -> None:
+    plan = copy_plan(consensus_plan, tmp_path)
+    edit_json(plan / "consensus.json", change)
+    code, output = cli("check", plan)
+    assert code == 2 and said in output and "consensus.json" in output, output
+
+
+def test_a_robust_record_or_sample_table_that_is_not_the_tools_is_named(
+        robust_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(robust_plan, tmp_path)
+    edit_json(plan / "robust.json", lambda r: r.update(stats=[]))
+    code, output = cli("check", plan)
+    assert code == 2 and "key 'stats': input should be an object" in output
+    plan = copy_plan(robust_plan, tmp_path / "ids")
+    edit_csv(plan / "samples.csv", 1, "sample_id", "abc")
+    code, output = cli("check", plan)
+    assert code == 2 and "row 3, column 'sample_id': 'abc' is not a number" in output
+
+
+def test_the_solver_record_holds_every_field_of_the_solver_info() -> None:
+    from dataclasses import fields
+
+    from optimizer.engine.records import SolverRecord
+    from optimizer.engine.result import SolverInfo
+
+    assert set(SolverRecord.model_fields) == {f.name for f in fields(SolverInfo)} - {
+        "extra", "layout"}

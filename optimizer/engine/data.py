@@ -422,15 +422,22 @@ def read_plan_bytes(path: str | Path) -> bytes:
     return read_bytes(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
 
 
-def read_table_file(path: str | Path) -> pd.DataFrame:
+def read_table_file(path: str | Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
     """A plan's CSV table (``region_id`` kept as text), read with the regions file's bounds.
 
+    ``text`` columns are kept exactly as written ("007" and "NA" stay text).
     Bytes that are not UTF-8 text, or a binary file, are refused naming the byte offset.
     """
     path = Path(path)
-    text = read_text(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
+    content = read_text(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
     try:
-        return pd.read_csv(io.StringIO(text), dtype={"region_id": str})
+        table = pd.read_csv(io.StringIO(content), dtype={"region_id": str})
+        if text:  # read again as written: no "NA" read as missing, no "007" as 7
+            written = pd.read_csv(io.StringIO(content), usecols=lambda c: c in text, dtype=str,
+                                  keep_default_na=False)
+            for column in written.columns:
+                table[column] = written[column]
+        return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"not a readable CSV table ({str(err).strip()[:200]})",
                         file=str(path)) from None

@@ -26,13 +26,19 @@ import pandas as pd
 from optimizer.engine.data import (
     REGION_SETS,
     plan_file,
-    read_json_file,
     read_plan_bytes,
-    read_table_file,
 )
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import concentration, top_k_count
+from optimizer.engine.records import (
+    ALLOCATION_NUMBERS,
+    MetricsFile,
+    checked_record,
+    plan_table,
+    read_record,
+    region_numbers,
+)
 from optimizer.engine.response import gain_points, marginal_points_per_busd, per_capita
 from optimizer.engine.scenario import Scenario, load_scenario, usd
 
@@ -268,8 +274,7 @@ class AllocationResult:
             self.allocation.to_csv(staging / "allocation.csv", index=False)
             self.regions.to_csv(staging / "regions.csv", index=False)
             (staging / "metrics.json").write_text(
-                json.dumps(self.to_metrics_dict(), indent=2, default=json_default) + "\n"
-            )
+                checked_record(self.to_metrics_dict(), MetricsFile, "metrics.json"))
             (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
             (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
             names = list(PLAN_FILES)
@@ -291,21 +296,18 @@ class AllocationResult:
         missing = [name for name in PLAN_FILES if not plan_file(d, name).exists()]
         if missing:
             raise DataError(f"not a plan directory: missing {missing}", file=str(d))
-        metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
+        metrics = read_record(d / "metrics.json", MetricsFile)  # bounded, typed
+        before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
         try:
-            before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
             solver = SolverInfo.from_dict(metrics.get("solver", {}))
-        except (KeyError, TypeError, ValueError) as err:
-            raise DataError(f"unreadable metrics (no {brief(str(err))})",
+        except (TypeError, ValueError) as err:
+            raise DataError(f"unreadable solver record ({brief(str(err))})",
                             file=str(d / "metrics.json")) from None
-        allocation = read_table_file(d / "allocation.csv")
-        regions = read_table_file(d / "regions.csv")
-        for column in ("region_id", "instrument", "amount_usd"):
-            if column not in allocation.columns:
-                raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
-        for column in ("region_id", "name", "funding_usd", "final_capacity"):
-            if column not in regions.columns:
-                raise DataError("column missing", file=str(d / "regions.csv"), column=column)
+        allocation = plan_table(d / "allocation.csv", ("region_id", "instrument", "amount_usd"),
+                                ALLOCATION_NUMBERS, ("region_id", "name", "instrument"))
+        regions = plan_table(d / "regions.csv", ("region_id", "name", "funding_usd",
+                                                 "final_capacity"),
+                             region_numbers, ("region_id", "name"))
         marginal = pd.DataFrame(metrics.get("marginal_values") or [], columns=MARGINAL_COLUMNS)
         return cls(
             scenario=load_scenario(d / "scenario.yaml"),
@@ -360,15 +362,6 @@ class AllocationResult:
                 f"capacity {row['baseline_capacity']:6.2f} -> {row['final_capacity']:6.2f}"
             )
         return "\n".join(lines)
-
-
-def json_default(obj: Any) -> Any:
-    """numpy scalars and arrays as plain JSON values (``json.dumps(default=...)``)."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
 
 
 @functools.cache
