@@ -445,3 +445,228 @@ def test_the_solver_record_holds_every_field_of_the_solver_info() -> None:
 
     assert set(SolverRecord.model_fields) == {f.name for f in fields(SolverInfo)} - {
         "extra", "layout"}
+
+
+# --- 4. folders that are whole or untouched --------------------------------------------------
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from optimizer.engine.result import replace_folder
+
+def write(staging: Path) -> None:
+    (staging / "allocation.csv").write_text("half of a new plan")
+    print("halfway", flush=True)
+    time.sleep(60)
+
+replace_folder(Path(sys.argv[1]), write)
+"""
+
+
+def test_a_writer_killed_halfway_leaves_the_previous_plan_whole(tiny_plan: Path,
+                                                               tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    plan = copy_plan(tiny_plan, tmp_path)
+    before = {p.name: p.read_bytes() for p in plan.iterdir()}
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(plan)],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "halfway"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert {p.name: p.read_bytes() for p in plan.iterdir()} == before
+    assert check_dir(plan).ok
+    stale = list(tmp_path.glob(".plan.staging-*"))
+    assert len(stale) == 1  # the killed writer's staging folder ...
+    pf.AllocationResult.from_dir(plan).to_dir(plan)
+    assert not list(tmp_path.glob(".plan.staging-*"))  # ... is removed by the next write
+    assert check_dir(plan).ok
+
+
+def test_readers_see_one_whole_plan_while_writers_replace_it(tmp_path: Path) -> None:
+    import threading
+
+    regions = pf.load_regions(write(tmp_path / "tiny.csv", TINY_CSV))
+    plans = [pf.solve(regions, pf.load_scenario(write(tmp_path / f"s{b}.yaml",
+                                                      f'budget: "${b}B"\nweights: {{talent: 1}}\n')))
+             for b in (1, 2)]
+    out = tmp_path / "plan"
+    plans[0].to_dir(out)
+    seen: list[str] = []
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def writer(plan: pf.AllocationResult) -> None:
+        for _ in range(15):
+            plan.to_dir(out)
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                report = check_dir(out)
+            except pf.PlaceFundError as err:
+                problems.append(str(err))
+                continue
+            if not report.ok:
+                problems.append(str(report))
+            seen.append(str(report.funding.sum()) if report.funding is not None else "")
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in plans]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    watcher.join()
+    assert not problems, problems[:3]
+    assert seen and check_dir(out).ok
+    assert not list(tmp_path.glob(".plan.staging-*"))
+
+
+def test_two_cli_solves_into_one_folder_at_once_leave_one_whole_plan(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    csv = write(tmp_path / "tiny.csv", TINY_CSV)
+    scenarios = [write(tmp_path / f"s{b}.yaml", f'budget: "${b}B"\nweights: {{talent: 1}}\n')
+                 for b in (1, 2)]
+    out = tmp_path / "plan"
+    for _ in range(2):
+        solves = [subprocess.Popen([sys.executable, "-m", "optimizer.cli", "solve", "--regions",
+                                    str(csv), "--scenario", str(s), "--out", str(out)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                  for s in scenarios]
+        for solve in solves:
+            _, err = solve.communicate(timeout=120)
+            assert solve.returncode == 0, err.decode()
+        code, output = cli("check", out)
+        assert code == 0, output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["budget_usd"] in (1e9, 2e9)
+    assert not list(tmp_path.glob(".plan.staging-*"))
+
+
+def test_a_new_plan_replaces_an_analysis_folder_whole(consensus_plan: Path,
+                                                      tmp_path: Path) -> None:
+    plan = copy_plan(consensus_plan, tmp_path)
+    csv = write(tmp_path / "tiny.csv", TINY_CSV)
+    code, output = cli("solve", "--regions", csv, "--scenario",
+                       write(tmp_path / "s.yaml", TINY_SCENARIO), "--out", plan)
+    assert code == 0, output
+    assert sorted(p.name for p in plan.iterdir()) == sorted(
+        ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv"])
+    code, output = cli("check", plan)
+    assert code == 0 and "plan OK" in output
+
+
+def test_an_analysis_with_fewer_files_leaves_none_of_the_earlier_ones(tiny_plan: Path,
+                                                                      tmp_path: Path) -> None:
+    result = pf.AllocationResult.from_dir(tiny_plan)
+    out = tmp_path / "plan"
+    result.to_dir(out, {"core_index.csv": "region_id,core_index\n"})
+    assert (out / "core_index.csv").is_file()
+    result.to_dir(out)
+    assert not (out / "core_index.csv").exists()
+
+
+def test_a_plan_is_never_written_over_a_folder_of_other_files(tiny_plan: Path,
+                                                              tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    write(mine / "thesis.txt", "mine")
+    with pytest.raises(pf.DataError, match="is a folder of other files"):
+        pf.AllocationResult.from_dir(tiny_plan).to_dir(mine)
+    assert [p.name for p in mine.iterdir()] == ["thesis.txt"]
+
+
+def test_an_analysis_never_overwrites_a_folder_of_other_files(tmp_path: Path) -> None:
+    spec = write(tmp_path / "sweep.yaml", "analysis: sweep\nvary: {spread_weight: [0.1, 0.2]}\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    write(other / "summary.json", '{"note": "mine"}')
+    code, output = cli("sweep", spec, "--out", other, "--scheduler", "serial")
+    assert code == 2 and "is a folder of other files, not an earlier sweep" in output
+    assert (other / "summary.json").read_text() == '{"note": "mine"}'
+    robust = tmp_path / "robust"
+    robust.mkdir()
+    write(robust / "summary.json", '{"analysis": "robust"}')
+    code, output = cli("sweep", spec, "--out", robust, "--scheduler", "serial")
+    assert code == 2 and "is an earlier robust analysis, not an earlier sweep" in output
+    code, output = cli("sweep", spec, "--out", tmp_path / "new", "--scheduler", "serial")
+    assert code == 0, output
+    code, output = cli("sweep", spec, "--out", tmp_path / "new", "--scheduler", "serial")
+    assert code == 0, output  # an earlier sweep's folder is replaced
+
+
+SAVER = """
+import sys
+from pathlib import Path
+import optimizer as pf
+from optimizer.report.library import PlanLibrary
+
+plan = pf.AllocationResult.from_dir(sys.argv[2])
+print("ready", flush=True)
+sys.stdin.readline()  # both start together
+saved = PlanLibrary(Path(sys.argv[1])).save("Plan A", plan, notes=sys.argv[3])
+print(saved.name, flush=True)
+"""
+
+
+def test_two_library_saves_of_one_name_at_once_keep_both(tiny_plan: Path,
+                                                         tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from optimizer.report.library import PlanLibrary
+
+    root = tmp_path / "plans"
+    savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(root), str(tiny_plan), note],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+              for note in ("first", "second")]
+    for saver in savers:
+        assert saver.stdout is not None and saver.stdout.readline().strip() == "ready"
+    for saver in savers:
+        assert saver.stdin is not None
+        saver.stdin.write("go\n")
+        saver.stdin.flush()
+    names = sorted(saver.communicate(timeout=120)[0].strip() for saver in savers)
+    assert names == ["Plan A", "Plan A (2)"]
+    library = PlanLibrary(root)
+    assert sorted(library.names()) == names
+    assert {library.get(n).notes for n in names} == {"first", "second"}
+    for name in names:
+        assert check_dir(library.get(name).path).ok
+
+
+def test_simultaneous_note_edits_lose_nothing_and_the_plan_stays_listed(
+        tiny_plan: Path, tmp_path: Path) -> None:
+    import threading
+
+    from optimizer.report.library import PlanLibrary
+
+    library = PlanLibrary(tmp_path / "plans")
+    library.save("Plan A", pf.AllocationResult.from_dir(tiny_plan))
+    errors: list[BaseException] = []
+    listed: list[bool] = []
+
+    def edit(who: str) -> None:
+        try:
+            for i in range(25):
+                PlanLibrary(tmp_path / "plans").set_notes("Plan A", f"{who} {i}")
+                listed.append("Plan A" in PlanLibrary(tmp_path / "plans").names())
+        except BaseException as err:  # noqa: BLE001 - any error fails the test below
+            errors.append(err)
+
+    threads = [threading.Thread(target=edit, args=(w,)) for w in ("left", "right")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert listed and all(listed)
+    assert library.get("Plan A").notes in ("left 24", "right 24")
+    assert not list((tmp_path / "plans").glob("*/.meta*"))

@@ -28,9 +28,6 @@ the reported numbers from the plan files alone.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -706,18 +703,8 @@ class ConsensusResult:
 
 
 def _write_with_extras(plan: AllocationResult, out: str | Path, extras: dict[str, str]) -> Path:
-    """The plan files, then the extra files, each replaced whole."""
-    out = Path(out)
-    plan.to_dir(out)
-    staging = Path(tempfile.mkdtemp(prefix=".extras-", dir=out))
-    try:
-        for name, text in extras.items():
-            (staging / name).write_text(text)
-        for name in extras:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    """The plan files and the extra files, the folder replaced whole in one step."""
+    return plan.to_dir(out, extras)
 
 
 def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str, Any],

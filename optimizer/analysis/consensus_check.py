@@ -25,7 +25,7 @@ from optimizer.engine.data import (
     plan_file,
 )
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.records import FileRecord, plan_table, read_record
+from optimizer.engine.records import FileRecord, plan_table, read_record, read_whole
 from optimizer.engine.scenario import Scenario, load_scenario, scenario_from_dict
 
 REL_TOL = 1e-6
@@ -117,11 +117,15 @@ def _with_headline(report: CheckReport, headline: str) -> PlanSetReport:
 def check_plan_dir(directory: str | Path) -> CheckReport:
     """Verify any plan directory: a consensus or robust plan in full, else as ``check_dir``."""
     d = Path(directory)
-    if plan_file(d, CONSENSUS_FILE).exists():
-        return check_consensus_dir(d)
-    if plan_file(d, ROBUST_FILE).exists():
-        return check_robust_dir(d)
-    return check_dir(d)
+
+    def read() -> CheckReport:
+        if plan_file(d, CONSENSUS_FILE).exists():
+            return check_consensus_dir(d)
+        if plan_file(d, ROBUST_FILE).exists():
+            return check_robust_dir(d)
+        return check_dir(d)
+
+    return read_whole(d, read)  # all of one folder, even while another plan replaces it
 
 
 def _scoring_scenario(base: Scenario, changes: dict[str, Any],

@@ -29,6 +29,7 @@ from optimizer.engine.records import (
     MetricsFile,
     plan_table,
     read_record,
+    read_whole,
     region_numbers,
 )
 from optimizer.engine.scenario import Scenario, load_scenario
@@ -501,7 +502,11 @@ def check_dir(directory: str | Path) -> CheckReport:
     writes (a text amount, a key of the wrong kind, a region the data lack) is a
     ``DataError`` naming the file, row or key.
     """
-    d = Path(directory)
+    return read_whole(directory, lambda: _check_dir(Path(directory)))
+
+
+def _check_dir(d: Path) -> CheckReport:
+    """``check_dir`` on the files of ``d`` as they are now."""
     needed = ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml",
               "input_regions.csv"]
     missing = [name for name in needed if not plan_file(d, name).exists()]

@@ -11,9 +11,10 @@ columns as numbers, a cell that is not one named by row and column. Both the res
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,39 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from optimizer.engine.data import read_json_file, read_plan_bytes, read_table_file
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.safe_yaml import decode_text
+
+T = TypeVar("T")
+READ_ATTEMPTS = 20
+
+
+def _identity(folder: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_ctime_ns
+
+
+def read_whole(folder: str | Path, read: Callable[[], T]) -> T:
+    """``read()`` of the files of ``folder``, all from one and the same folder.
+
+    A plan folder is replaced whole by swapping a new folder into its place
+    (``engine.result.replace_folder``); a reader that straddled a swap would read some
+    files of each, so the read is repeated until the folder at ``folder`` was the same
+    one before and after it (what it read is then one plan, never a mix).
+    """
+    folder = Path(folder)
+    for _ in range(READ_ATTEMPTS):
+        before = _identity(folder)
+        try:
+            value = read()
+        except (DataError, OSError):
+            if _identity(folder) == before:
+                raise
+            continue  # a file went away with the folder it was in: read the new one
+        if before is not None and _identity(folder) == before:
+            return value
+    return read()
 
 
 class FileRecord(BaseModel):

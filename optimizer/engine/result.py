@@ -7,6 +7,7 @@ Everything here is recomputed from the allocation with the exact response formul
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import platform
@@ -37,6 +38,7 @@ from optimizer.engine.records import (
     checked_record,
     plan_table,
     read_record,
+    read_whole,
     region_numbers,
 )
 from optimizer.engine.response import gain_points, marginal_points_per_busd, per_capita
@@ -259,40 +261,41 @@ class AllocationResult:
             "provenance": self.provenance,
         }
 
-    def to_dir(self, out: str | Path) -> Path:
-        """Write the plan files into ``out`` atomically: all of them or none.
+    def to_dir(self, out: str | Path, extras: Mapping[str, str] | None = None) -> Path:
+        """Write the plan's folder ``out`` whole: a reader sees the previous folder or this
+        one, never a mix, and nothing of the previous folder is left behind.
 
         Files: allocation.csv, regions.csv, metrics.json, scenario.yaml (resolved) and
         input_regions.csv (the regions table used), so ``placefund check`` can re-verify;
-        and geometry.geojson, a copy of the polygons of a CSV of the user's own, so
-        ``placefund export`` can map the plan later without being told where they are.
+        geometry.geojson, a copy of the polygons of a CSV of the user's own, so
+        ``placefund export`` can map the plan later without being told where they are;
+        and ``extras`` (name -> text), an analysis's own files. They are written into a
+        staging folder beside ``out`` that is swapped in with one rename
+        (``replace_folder``).
         """
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".plan-", dir=out.parent))
-        try:
+        def write(staging: Path) -> None:
             self.allocation.to_csv(staging / "allocation.csv", index=False)
             self.regions.to_csv(staging / "regions.csv", index=False)
             (staging / "metrics.json").write_text(
                 checked_record(self.to_metrics_dict(), MetricsFile, "metrics.json"))
             (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
             (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
-            names = list(PLAN_FILES)
             if self.geometry_path is not None and self.geometry_path.is_file():
                 shutil.copyfile(self.geometry_path, staging / PLAN_GEOMETRY)
-                names.append(PLAN_GEOMETRY)
-            out.mkdir(exist_ok=True)
-            for name in names:
-                os.replace(staging / name, out / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return out
+            for name, text in (extras or {}).items():
+                (staging / name).write_text(text)
+
+        return replace_folder(out, write)
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> AllocationResult:
         """Read a plan directory written by ``to_dir`` back (``DataError`` naming the
         file and what is missing when it is not one)."""
-        d = Path(directory)
+        return read_whole(directory, lambda: cls._from_dir(Path(directory)))
+
+    @classmethod
+    def _from_dir(cls, d: Path) -> AllocationResult:
+        """``from_dir`` on the files of ``d`` as they are now."""
         missing = [name for name in PLAN_FILES if not plan_file(d, name).exists()]
         if missing:
             raise DataError(f"not a plan directory: missing {missing}", file=str(d))
@@ -362,6 +365,121 @@ class AllocationResult:
                 f"capacity {row['baseline_capacity']:6.2f} -> {row['final_capacity']:6.2f}"
             )
         return "\n".join(lines)
+
+
+STAGING = ".{name}.staging-{pid}-"  # beside the folder being written, by process id
+_RENAME_EXCHANGE = 2  # renameat2's flag (Linux 3.15+): swap two paths in one step
+_AT_FDCWD = -100
+
+
+def replace_folder(out: str | Path, write: Callable[[Path], None]) -> Path:
+    """Make the folder ``out`` hold exactly what ``write(staging)`` writes, in one step.
+
+    ``write`` fills a new staging folder beside ``out``; the staging folder then takes
+    ``out``'s place with one rename (where the system swaps two paths at once, as Linux
+    does, the previous folder stays whole until that instant; elsewhere it is moved
+    aside first), so a reader, or a second writer, sees the previous folder or the new
+    one, never half of each. The previous folder is removed afterwards, and staging
+    folders that a killed process left behind are removed on the next write.
+    """
+    out = Path(out)
+    if out.is_symlink():
+        out = out.resolve()  # the folder the link leads to is the one replaced
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is an existing file, not a folder; name a folder for the "
+                        "plan files (nothing was written)")
+    if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").exists():
+        raise DataError(f"{out} is a folder of other files, not a plan; name a new or empty "
+                        "folder, or an earlier plan's folder to replace it (nothing was "
+                        "written)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING.format(name=out.name, pid=os.getpid()),
+                                    dir=out.parent))
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # the permissions of a folder made by mkdir
+        write(staging)
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous folder, or the unused new one
+    return out
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out``; afterwards ``staging`` holds the previous folder (if any)."""
+    for _ in range(100):  # another writer may put a folder at ``out`` between two steps
+        if not out.exists():
+            try:
+                os.rename(staging, out)  # refused if another writer's folder arrived meanwhile
+                return
+            except OSError:
+                if not out.exists():
+                    raise
+        if _exchange(staging, out):
+            return
+        aside = Path(tempfile.mkdtemp(prefix=STAGING.format(name=out.name, pid=os.getpid()),
+                                      dir=out.parent))
+        try:
+            os.rename(out, aside / "previous")
+        except FileNotFoundError:
+            aside.rmdir()
+            continue
+        try:
+            os.rename(staging, out)
+        except OSError:
+            shutil.rmtree(aside, ignore_errors=True)
+            continue
+        os.rename(aside / "previous", staging)
+        aside.rmdir()
+        return
+    raise DataError(f"{out} kept changing while the plan was written; try again")
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's ``renameat2``, where there is one."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step; False where the system cannot."""
+    function = _renameat2()
+    if function is None:
+        return False
+    done = function(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove staging folders of ``out`` whose writing process has ended (killed)."""
+    prefix = STAGING.format(name=out.name, pid="")[:-1]  # ".{name}.staging-"
+    for entry in out.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @functools.cache
