@@ -670,3 +670,20 @@ def test_simultaneous_note_edits_lose_nothing_and_the_plan_stays_listed(
     assert listed and all(listed)
     assert library.get("Plan A").notes in ("left 24", "right 24")
     assert not list((tmp_path / "plans").glob("*/.meta*"))
+
+
+# --- 6. what the fuzz found -------------------------------------------------------------------
+
+def test_a_spec_whose_analysis_is_not_text_is_one_sentence(tmp_path: Path) -> None:
+    spec = write(tmp_path / "sweep.yaml", "analysis: []\nvary: {spread_weight: [0.1]}\n")
+    code, output = cli("sweep", spec, "--out", tmp_path / "out", "--scheduler", "serial")
+    assert code == 2 and "analysis must be one of" in output
+
+
+def test_input_regions_without_a_weighted_column_is_named(tiny_plan: Path, tmp_path: Path) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    text = (plan / "input_regions.csv").read_text()
+    (plan / "input_regions.csv").write_text(text.replace("talent", "talent\u1000", 1))
+    code, output = cli("check", plan)
+    assert code == 2 and "lacks the numeric column(s) ['talent'] that scenario.yaml weighs" \
+        in output

@@ -186,7 +186,7 @@ def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None)
         raise ScenarioError(f"{source}: a spec must be a mapping of keys to values")
     data = dict(data)
     kind = data.setdefault("analysis", analysis)
-    if kind not in _SPECS:
+    if not isinstance(kind, str) or kind not in _SPECS:
         raise ScenarioError(f"{source}: analysis must be one of {sorted(_SPECS)} (got {kind!r})")
     if analysis is not None and kind != analysis:
         raise ScenarioError(f"{source}: this spec is a '{kind}' analysis; run it with "

@@ -517,6 +517,7 @@ def _check_dir(d: Path) -> CheckReport:
     # metrics.json and the tables are typed as the tool writes them (engine.result)
     regions = load_regions(d / "input_regions.csv")
     scenario = load_scenario(d / "scenario.yaml")
+    _refuse_unread_columns(regions, scenario, d / "input_regions.csv")
     metrics = read_record(d / "metrics.json", MetricsFile)
     claimed_after, claimed_before = metrics["metrics"]["after"], metrics["metrics"]["before"]
     allocation = plan_table(d / "allocation.csv", ("region_id", "instrument", "amount_usd"),
@@ -552,6 +553,19 @@ def _check_dir(d: Path) -> CheckReport:
     report.violations.extend(_metrics_totals(metrics, report, scenario))
     report.violations.extend(_regions_table(table, report, regions, scenario))
     return report
+
+
+def _refuse_unread_columns(regions: Regions, scenario: Scenario, path: Path) -> None:
+    """The columns scenario.yaml weighs or absorbs through are numeric columns of the
+    regions table (a plan's own always are)."""
+    used = {k for k, w in scenario.weights.items() if w > 0} | {
+        k for ins in scenario.instruments.values() for k in (ins.absorbs or [])}
+    table = regions.table
+    lacking = sorted(k for k in used if k not in table.columns
+                     or not pd.api.types.is_numeric_dtype(table[k]))
+    if lacking:
+        raise DataError(f"lacks the numeric column(s) {brief(lacking)} that scenario.yaml "
+                        "weighs or absorbs through", file=str(path))
 
 
 def _refuse_other_rows(table: pd.DataFrame, regions: Regions, path: Path) -> None:
