@@ -102,6 +102,17 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
         pf.load_scenario(fifo)
 
 
+def test_a_fifo_or_device_as_geometry_is_refused_by_name(tmp_path: Path) -> None:
+    csv = write(tmp_path / "tiny.csv", TINY_CSV)
+    fifo = tmp_path / "shapes.geojson"
+    os.mkfifo(fifo)
+    for shapes, kind in ((fifo, "a named pipe (FIFO)"), (Path("/dev/zero"), "a character device")):
+        code, output = cli("solve", "--regions", csv, "--scenario",
+                           write(tmp_path / "s.yaml", TINY_SCENARIO), "--geometry", shapes,
+                           "--out", tmp_path / "out")
+        assert code == 2 and f"file {shapes}: is {kind}, not a regular file" in output
+
+
 def test_a_file_larger_than_its_limit_is_refused_reading_no_more(tmp_path: Path) -> None:
     from optimizer.engine.safe_yaml import read_bytes
 

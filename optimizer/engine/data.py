@@ -39,7 +39,7 @@ import pandas as pd
 from optimizer.engine.columns import is_indicator
 from optimizer.engine.columns import label as column_label
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.safe_yaml import decode_text, read_bytes, read_text
+from optimizer.engine.safe_yaml import decode_text, read_bytes, read_text, regular_file
 
 # the top-level data/ folder, packaged as optimizer.shipped (see pyproject.toml)
 DATA_DIR = Path(str(resources.files("optimizer.shipped")))
@@ -49,6 +49,7 @@ CODE_SUFFIXES = ("_id", "_fips", "_code")  # numeric-looking codes are labels, n
 MAX_REGIONS = 10_000
 MAX_CSV_BYTES = 64 * 1024 * 1024  # the shipped counties table is 0.4 MB
 MAX_COLUMNS = 1_000
+MAX_GEOJSON_BYTES = 64 * 1024 * 1024  # the shipped counties' shapes are 1.8 MB
 MISSING_TOKENS = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "#n/a", "<na>"})
 MIN_POPULATION, MAX_POPULATION = 1.0, 1e10  # persons
 _THOUSANDS = r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?"
@@ -463,6 +464,8 @@ def load_geometry(path: Path, region_ids: list[str]) -> Any:  # geopandas.GeoDat
     """
     import geopandas as gpd
 
+    regular_file(path, lambda m: DataError(m.removeprefix(f"{path}: "), file=str(path)),
+                 what="GeoJSON file", limit=MAX_GEOJSON_BYTES)
     try:
         gdf = gpd.read_file(path)
     except Exception as err:  # pyogrio raises several types for unreadable files

@@ -72,6 +72,28 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISSOCK, "a socket"))
 
 
+def regular_file(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
+                 limit: int | None = None) -> Path:
+    """``path`` once it is a regular file of at most ``limit`` bytes, for a reader that
+    takes a path (a named pipe, a device or a folder is refused by name, as in
+    ``read_bytes``, without waiting for a writer)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        raise error(f"{path}: is {kind}, not a regular file; a {what} must be an ordinary file")
+    if limit is not None and info.st_size > limit:
+        raise error(f"{path}: is {info.st_size:,} bytes; a {what} may be at most {limit:,} bytes")
+    return path
+
+
 def read_bytes(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
                limit: int = MAX_YAML_BYTES) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes, or ``error`` saying why.
