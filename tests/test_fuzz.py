@@ -385,3 +385,102 @@ def test_a_mutated_plan_folder_is_named_or_checked_and_what_passes_the_tool_coul
                            plan.regions["funding_usd"].to_numpy(float), atol=tol, rtol=0)
         assert back.objective == pytest.approx(plan.objective, rel=1e-6)
         assert back.scenario.fingerprint() == plan.scenario.fingerprint()
+
+
+TWO_CSV = "region_id,name,population,north,south\nA,Alpha,1000,1,0\nB,Beta,1000,0,1\n"
+
+
+def _analysis_dirs() -> dict[str, object]:
+    """A consensus folder and a robust-plan folder on two regions, made once."""
+    import tempfile
+    from pathlib import Path
+
+    from optimizer.analysis import consensus as cs
+
+    if "analyses" not in _CACHE:
+        root = Path(tempfile.mkdtemp(prefix="placefund-fuzz-"))
+        (root / "two.csv").write_text(TWO_CSV)
+        regions = pf.load_regions(root / "two.csv")
+        base = pf.scenario_from_dict({"budget": 1e10, "weights": {"north": 1, "south": 1},
+                                      "spread_weight": 0.0, "complementarity": 1.0})
+        result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
+                                              "south": {"weights": {"south": 1}}})
+        spec = cs.robust_spec_from_dict({"samples": 3, "objective": "mean",
+                                         "complementarity": {"uniform": [0.3, 0.7]},
+                                         "out_of_sample": {"samples": 2, "core_index": False}})
+        robust = cs.robust_plan(regions, base, cs.draw_samples(spec, base, 3, 0), "mean",
+                                fresh=cs.draw_samples(spec, base, 2, 1))
+        _CACHE["analyses"] = {"consensus.json": result.to_dir(root / "consensus"),
+                              "robust.json": robust.to_dir(root / "robust")}
+    return _CACHE["analyses"]  # type: ignore[return-value]
+
+
+@st.composite
+def analysis_mutations(draw: st.DrawFn) -> tuple[str, str, tuple]:
+    record = draw(st.sampled_from(["consensus.json", "robust.json"]))
+    names = {"consensus.json": ["consensus.json", "achievement.csv", "scores.csv",
+                                "own_plans.csv"],
+             "robust.json": ["robust.json", "samples.csv", "fresh_samples.csv",
+                             "sample_scores.csv", "default_allocation.csv"]}[record]
+    name = draw(st.sampled_from(names))
+    if draw(st.booleans()):
+        return record, name, ("bytes", draw(st.integers(0, 10_000)), draw(st.integers(0, 3)),
+                              draw(st.binary(max_size=4)))
+    return record, name, ("value", draw(st.integers(0, 10_000)), draw(json_replacements))
+
+
+def _mutated_any(raw: bytes, name: str, mutation: tuple) -> bytes:
+    """``_mutated`` for any JSON record (a value at any key path) or CSV table."""
+    import json
+
+    if mutation[0] == "value" and name.endswith(".json"):
+        record = json.loads(raw)
+        paths: list[tuple[dict, str]] = []
+        stack: list[dict] = [record]
+        while stack:
+            node = stack.pop()
+            for key, child in node.items():
+                paths.append((node, key))
+                if isinstance(child, dict):
+                    stack.append(child)
+        node, key = paths[mutation[1] % len(paths)]
+        node[key] = mutation[2]
+        return json.dumps(record).encode()
+    return _mutated(raw, "table.csv" if name.endswith(".csv") else name, mutation)
+
+
+@fuzz_settings(25)
+@given(analysis_mutations())
+def test_a_mutated_analysis_folder_is_named_or_checked(mutation: tuple[str, str, tuple]) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from optimizer.analysis.consensus_check import check_plan_dir
+
+    record, name, change = mutation
+    source = _analysis_dirs()[record]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "plan"
+        shutil.copytree(source, folder)  # type: ignore[arg-type]
+        original = (folder / name).read_bytes()
+        (folder / name).write_bytes(_mutated_any(original, name, change))
+        try:
+            report = check_plan_dir(folder)
+        except PlaceFundError as err:
+            assert str(err) and "Traceback" not in str(err) and len(str(err)) < 5000
+            return
+        if report.ok and name not in ("consensus.json", "robust.json", "samples.csv",
+                                      "fresh_samples.csv"):
+            # a table check accepts holds the numbers the tool wrote (a sample's values are
+            # checked through the S they give: one that changes no S is not told apart)
+            import io
+
+            before = pd.read_csv(io.BytesIO(original))
+            after = pd.read_csv(io.BytesIO((folder / name).read_bytes()))
+            numeric = [c for c in before.columns if pd.api.types.is_numeric_dtype(before[c])
+                       and c in after.columns]
+            for column in numeric:  # money to the checker's tolerance: 1e-9 of the $10B budget
+                atol = 10.0 if "usd" in column else 1e-6
+                assert np.allclose(pd.to_numeric(after[column], errors="coerce").to_numpy(float),
+                                   before[column].to_numpy(float), rtol=1e-6, atol=atol), column

@@ -171,6 +171,16 @@ def _table(path: Path, columns: list[str], numbers: tuple[str, ...] = ("amount_u
     return plan_table(path, tuple(columns), numbers, text)
 
 
+def _known_keys(allocation: pd.DataFrame, regions: Regions, base: Scenario, path: Path) -> None:
+    """Another plan of the folder names only the data's regions and the scenario's
+    instruments (``DataError`` naming the file otherwise)."""
+    unknown_r = sorted(set(allocation["region_id"]) - set(regions.ids))
+    unknown_i = sorted(set(allocation["instrument"]) - set(base.instruments))
+    if unknown_r or unknown_i:
+        raise DataError(f"names regions {brief(unknown_r[:5])} / instruments {brief(unknown_i)} "
+                        "that input_regions.csv and scenario.yaml do not have", file=str(path))
+
+
 def _rules(report: CheckReport, label: str, allocation: pd.DataFrame, regions: Regions,
            base: Scenario) -> None:
     """Every rule of the base scenario for another plan of the directory."""
@@ -209,6 +219,7 @@ def check_consensus_dir(directory: str | Path) -> CheckReport:
     plan = _table(d / "allocation.csv", ["region_id", "instrument", "amount_usd"])
     own = _table(d / "own_plans.csv", ["plan", "region_id", "instrument", "amount_usd"],
                  text=("plan", "region_id", "instrument"))
+    _known_keys(own, regions, base, d / "own_plans.csv")
     plans = {k: own[own["plan"] == k] for k in names}
     for k, allocation in plans.items():
         if allocation.empty:
@@ -322,6 +333,7 @@ def check_robust_dir(directory: str | Path) -> CheckReport:
     alpha, stats = float(claimed["alpha"]), claimed["stats"]
     plan = _table(d / "allocation.csv", ["region_id", "instrument", "amount_usd"])
     default = _table(d / "default_allocation.csv", ["region_id", "instrument", "amount_usd"])
+    _known_keys(default, regions, base, d / "default_allocation.csv")
     _rules(report, "default plan", default, regions, base)
     reported = _table(d / "sample_scores.csv", ["set", "sample_id", "robust", "default"],
                       ("sample_id", "robust", "default"), ("set",))

@@ -30,6 +30,7 @@ from optimizer.engine.records import (
     plan_table,
     read_record,
     read_whole,
+    region_columns,
     region_numbers,
 )
 from optimizer.engine.scenario import Scenario, load_scenario
@@ -528,7 +529,7 @@ def _check_dir(d: Path) -> CheckReport:
         raise DataError(f"{unknown[0].detail}; a plan names only the regions of its "
                         "input_regions.csv and the instruments of its scenario.yaml",
                         file=str(d / "allocation.csv"))
-    table = plan_table(d / "regions.csv", ("region_id", "final_capacity", "funding_usd"),
+    table = plan_table(d / "regions.csv", region_columns(list(scenario.instruments)),
                        region_numbers, ("region_id", "name"))
     _refuse_other_rows(table, regions, d / "regions.csv")
     table = table.set_index("region_id")
@@ -550,6 +551,7 @@ def _check_dir(d: Path) -> CheckReport:
         report.violations.append(Violation(
             "objective_mismatch", abs(metrics["objective"] - report.objective),
             "points", f"reported {metrics['objective']}, recomputed {report.objective}"))
+    report.violations.extend(_allocation_names(allocation, regions))
     report.violations.extend(_metrics_totals(metrics, report, scenario))
     report.violations.extend(_regions_table(table, report, regions, scenario))
     return report
@@ -566,6 +568,22 @@ def _refuse_unread_columns(regions: Regions, scenario: Scenario, path: Path) -> 
     if lacking:
         raise DataError(f"lacks the numeric column(s) {brief(lacking)} that scenario.yaml "
                         "weighs or absorbs through", file=str(path))
+
+
+def _allocation_names(allocation: pd.DataFrame, regions: Regions) -> list[Violation]:
+    """allocation.csv's ``name`` of each row is its region's name in input_regions.csv."""
+    if "name" not in allocation.columns:
+        return [Violation("allocation_names", 1, "column", "allocation.csv has no name column")]
+    truth = dict(zip(regions.ids, regions.names.astype(str), strict=True))
+    wrong = [i for i, (rid, name) in enumerate(zip(allocation["region_id"], allocation["name"],
+                                                   strict=True)) if truth.get(rid) != name]
+    if not wrong:
+        return []
+    i = wrong[0]
+    return [Violation("allocation_names", len(wrong), "rows",
+                      f"allocation.csv row {i + 2} names {allocation['region_id'].iloc[i]} "
+                      f"{brief(allocation['name'].iloc[i])}, input_regions.csv "
+                      f"{brief(truth.get(allocation['region_id'].iloc[i]))}")]
 
 
 def _refuse_other_rows(table: pd.DataFrame, regions: Regions, path: Path) -> None:
@@ -592,6 +610,14 @@ def _metrics_totals(metrics: dict, report: CheckReport, scenario: Scenario) -> l
             out.append(Violation(f"{key}_mismatch", abs(metrics[key] - truth), "USD",
                                  f"metrics.json {key} {metrics[key]:,.2f}, recomputed "
                                  f"{truth:,.2f}"))
+    for label, truth_metrics in (("before", report.metrics_before),
+                                 ("after", report.metrics_after)):
+        claimed = set(metrics["metrics"][label])
+        lacking, unknown = sorted(set(truth_metrics) - claimed), sorted(claimed - set(truth_metrics))
+        if lacking or unknown:
+            out.append(Violation("metric_keys", len(lacking) + len(unknown), "metrics",
+                                 f"metrics.json metrics.{label} lacks {lacking} / has unknown "
+                                 f"{unknown}"))
     if metrics["objective_measure"] != scenario.spread_measure:
         out.append(Violation("objective_measure_mismatch", 1, "file",
                              f"metrics.json says {metrics['objective_measure']}, scenario.yaml "
@@ -624,12 +650,22 @@ def _regions_table(table: pd.DataFrame, report: CheckReport, regions: Regions,
            for j, name in enumerate(scenario.instruments)},
     }
     out = []
+    names = table["name"].reindex(regions.ids)
+    renamed = np.flatnonzero(names.to_numpy(str) != regions.names.astype(str))
+    if len(renamed):
+        r = int(renamed[0])
+        out.append(Violation("region_table_mismatch", len(renamed), "regions",
+                             f"regions.csv names {regions.ids[r]} {brief(names.iloc[r])}, "
+                             f"input_regions.csv {brief(regions.names[r])}"))
     for column, (values, tol, unit) in truth.items():
         if column not in table.columns:
             continue
         claimed = table[column].reindex(regions.ids).to_numpy(float)
         off = np.abs(claimed - values)
-        bad = np.isnan(off) | (off > tol + METRIC_REL_TOL * np.abs(values))
+        # money to the money tolerance alone (the tables hold every digit); the rest to
+        # their tolerance and 1e-9 of the value (the checker's own arithmetic)
+        rel = 0.0 if unit == "USD" else 1e-9
+        bad = np.isnan(off) | (off > tol + rel * np.abs(values))
         if bad.any():
             shown = ",.2f" if unit == "USD" else ",.10g"
             worst = int(np.nanargmax(np.where(bad, np.nan_to_num(off, nan=np.inf), -1.0)))

@@ -210,6 +210,12 @@ def plan_table(path: str | Path, required: tuple[str, ...],
     return table
 
 
+def region_columns(instruments: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a plan's regions.csv always has (group columns may follow)."""
+    return ("region_id", "name", *REGION_NUMBERS,
+            *(f"funding_{name}_usd" for name in instruments), "excluded", "hub")
+
+
 def region_numbers(columns: pd.Index) -> tuple[str, ...]:
     """The numeric columns of a regions.csv with these columns (per-instrument funding too)."""
     return (*REGION_NUMBERS, *(c for c in columns
