@@ -496,8 +496,15 @@ def test_a_writer_killed_halfway_leaves_the_previous_plan_whole(tiny_plan: Path,
     assert check_dir(plan).ok
 
 
-def test_readers_see_one_whole_plan_while_writers_replace_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "rename-aside"])
+def test_readers_see_one_whole_plan_while_writers_replace_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool) -> None:
     import threading
+
+    from optimizer.engine import result as result_module
+
+    if not exchange:  # a system without an atomic swap: the folder is moved aside first
+        monkeypatch.setattr(result_module, "_exchange", lambda a, b: False)
 
     regions = pf.load_regions(write(tmp_path / "tiny.csv", TINY_CSV))
     plans = [pf.solve(regions, pf.load_scenario(write(tmp_path / f"s{b}.yaml",
