@@ -341,7 +341,7 @@ def open_session() -> None:
         name, link = "states", None
     load_set(name)
     if link is not None:
-        ss["base"], problem = stt.apply_link(ss["base"], link)
+        ss["base"], problem = stt.apply_link(ss["base"], link, ss["regions"])
         ss["origin"] = ss["base"]
         notes += [f"This link could not be used in full: {problem}."] if problem else []
     ss["notes"] = [*ss["notes"], *notes]
@@ -593,6 +593,7 @@ except InfeasibleError as err:
                   help="Change the settings by exactly this and solve again.")
 except PlaceFundError as err:
     st.error(str(err))
+    st.button("Back to the default plan", key="reset_error", on_click=on_reset)
 with history_slot:
     done = ss.get("history") or stt.History()
     u1, u2 = st.columns(2)

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -189,3 +190,297 @@ def test_every_solved_plan_passes_its_check_and_every_fix_solves(problem) -> Non
         return  # e.g. a group value no region has: an input error, said in words
     assert plan.solver.status == "optimal"
     assert_checked(plan, regions)
+
+
+# ------------------------------------- the second round's surfaces: specs, links, plan folders
+
+spec_keys = st.sampled_from(
+    ["analysis", "title", "regions", "scenario", "stakeholders", "samples", "seed", "objective",
+     "alpha", "weights", "complementarity", "effectiveness", "out_of_sample", "vary",
+     "base_samples", "parameters", "runs", "points", "change", "chunk_size", "not_a_key"])
+stakeholder_names = st.sampled_from(["research", "equity", "consensus", "baseline", "NA", "007",
+                                     "", " ", "Stakeholder", "plan"])
+grids = st.fixed_dictionaries({"start": st.sampled_from([0, 0.1, "$1B"]),
+                               "stop": st.sampled_from([1, 0.9, "$9B"]),
+                               "num": st.sampled_from([2, 3, 10_000, 10**6, 0, "x"])})
+
+
+@st.composite
+def analysis_specs(draw: st.DrawFn) -> dict:
+    spec = draw(st.dictionaries(spec_keys, yaml_values, max_size=4))
+    if draw(st.booleans()):
+        spec["stakeholders"] = draw(st.dictionaries(
+            stakeholder_names, st.sampled_from([{}, {"weights": {"ai_vc_musd": 1}},
+                                                {"spread_weight": 2}, []]), max_size=3))
+    if draw(st.booleans()):
+        spec["vary"] = draw(st.dictionaries(
+            st.sampled_from(["budget", "spread_weight", "complementarity", "nope"]),
+            grids | st.lists(yaml_scalars, max_size=3), max_size=3))
+    if draw(st.booleans()):
+        spec["base_samples"] = draw(st.sampled_from([4, 64, 10**6, -1, "x"]))
+    return spec
+
+
+@fuzz_settings(60)
+@given(analysis_specs(), st.sampled_from(["consensus", "robust-plan", "sweep", "sobol",
+                                          "robust", "tornado", "pareto"]))
+def test_any_analysis_spec_validates_or_says_why(spec: dict, kind: str) -> None:
+    from optimizer.analysis import consensus as cs
+    from optimizer.analysis import sensitivity as sens
+    from optimizer.analysis.consensus_check import name_problem
+
+    try:
+        if kind == "consensus":
+            parsed = cs.consensus_spec_from_dict(spec, source="fuzz.yaml")
+            assert not any(name_problem(name) for name in parsed.stakeholders)
+        elif kind == "robust-plan":
+            cs.robust_spec_from_dict(spec, source="fuzz.yaml")
+        else:
+            parsed_spec = sens.spec_from_dict(spec, source="fuzz.yaml", analysis=kind)
+            if kind in ("sweep", "sobol"):
+                runs = sens.build_runs(parsed_spec, *_states_and_default())
+                assert len(runs) <= sens.MAX_RUNS
+    except PlaceFundError as err:
+        assert str(err) and "Traceback" not in str(err) and len(str(err)) < 5000
+
+
+_CACHE: dict[str, object] = {}
+
+
+def _states_and_default() -> tuple[Regions, pf.Scenario]:
+    if "states" not in _CACHE:
+        _CACHE["states"] = (pf.load_regions("states"), pf.load_scenario())
+    return _CACHE["states"]  # type: ignore[return-value]
+
+
+link_values = st.recursive(yaml_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(
+        st.sampled_from(["budget", "weights", "spread_weight", "ai_vc_musd", "x", "hubs"]),
+        inner, max_size=3)), max_leaves=10)
+
+
+@fuzz_settings(80)
+@given(st.dictionaries(st.sampled_from(["v", "set", "s", "u", "g", "x"]),
+                       st.text(max_size=40), max_size=5),
+       st.none() | st.dictionaries(
+           st.sampled_from(["budget", "weights", "spread_weight", "complementarity",
+                            "per_capita_floor", "hubs", "nope"]), link_values, max_size=4),
+       st.none() | st.integers(1, 40))
+def test_any_link_opens_a_scenario_and_at_most_one_sentence(params: dict, settings_: dict | None,
+                                                             depth: int | None) -> None:
+    import base64
+    import json
+    import zlib
+
+    from optimizer.ui import state as stt
+
+    if settings_ is not None:
+        text = json.dumps(settings_, default=str)
+        if depth is not None:
+            text = "[" * depth + text + "]" * depth
+        params = {**params, "v": "1", "s": base64.urlsafe_b64encode(
+            zlib.compress(text.encode())).decode().rstrip("=")}
+    link = stt.read_link(params)
+    if link is None:
+        return
+    regions, reference = _states_and_default()
+    scenario, problem = stt.apply_link(reference, link, regions if link.region_set == "states"
+                                       else None)
+    assert isinstance(scenario, pf.Scenario)
+    for said in (link.problem, problem):
+        assert said is None or (said and "Traceback" not in said and len(said) < 5000)
+
+
+PLAN_CSV = "region_id,name,population,talent,zone\nA,Alpha,1000,1,x\nB,Beta,2000,2,y\nC,Gamma,3000,3,z\n"
+
+
+def _tiny_plan_dir() -> tuple[object, pf.AllocationResult]:
+    """A plan folder solved once for the module (hypothesis reuses it for every example)."""
+    import tempfile
+    from pathlib import Path
+
+    if "plan" not in _CACHE:
+        root = Path(tempfile.mkdtemp(prefix="placefund-fuzz-"))
+        (root / "tiny.csv").write_text(PLAN_CSV)
+        scenario = pf.scenario_from_dict({"budget": 1e9, "weights": {"talent": 1}})
+        plan = pf.solve(pf.load_regions(root / "tiny.csv"), scenario)
+        _CACHE["plan"] = (plan.to_dir(root / "plan"), plan)
+    return _CACHE["plan"]  # type: ignore[return-value]
+
+
+json_replacements = st.one_of(yaml_scalars, st.lists(yaml_scalars, max_size=2),
+                              st.dictionaries(st.text(max_size=5), yaml_scalars, max_size=2))
+
+
+@st.composite
+def folder_mutations(draw: st.DrawFn) -> tuple[str, object]:
+    name = draw(st.sampled_from(["metrics.json", "allocation.csv", "regions.csv",
+                                 "scenario.yaml", "input_regions.csv"]))
+    kind = draw(st.sampled_from(["bytes", "value"]))
+    if kind == "bytes":
+        return name, ("bytes", draw(st.integers(0, 10_000)), draw(st.integers(0, 3)),
+                      draw(st.binary(max_size=4)))
+    return name, ("value", draw(st.integers(0, 10_000)), draw(json_replacements))
+
+
+def _mutated(raw: bytes, name: str, mutation: tuple) -> bytes:
+    import json
+
+    if mutation[0] == "bytes":
+        _, at, cut, insert = mutation
+        at %= max(len(raw), 1)
+        return raw[:at] + insert + raw[at + cut:]
+    _, at, value = mutation
+    if name == "metrics.json":
+        record = json.loads(raw)
+        paths: list[tuple[dict, str]] = []
+        stack: list[dict] = [record]
+        while stack:
+            node = stack.pop()
+            for key, child in node.items():
+                paths.append((node, key))
+                if isinstance(child, dict):
+                    stack.append(child)
+        node, key = paths[at % len(paths)]
+        node[key] = value
+        return json.dumps(record).encode()
+    lines = raw.decode().splitlines()
+    row = 1 + at % max(len(lines) - 1, 1)
+    cells = lines[row].split(",")
+    cells[at % len(cells)] = str(value).replace(",", " ").replace("\n", " ")
+    lines[row] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+@fuzz_settings(60)
+@given(folder_mutations())
+def test_a_mutated_plan_folder_is_named_or_checked_and_what_passes_the_tool_could_write(
+        mutation: tuple[str, tuple]) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from optimizer.analysis.consensus_check import check_plan_dir
+    from optimizer.engine.check import money_tolerance_usd
+
+    source, plan = _tiny_plan_dir()
+    name, change = mutation
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "plan"
+        shutil.copytree(source, folder)  # type: ignore[arg-type]
+        (folder / name).write_bytes(_mutated((folder / name).read_bytes(), name, change))
+        try:
+            report = check_plan_dir(folder)
+        except PlaceFundError as err:
+            assert str(err) and "Traceback" not in str(err) and len(str(err)) < 5000
+            return
+        if not report.ok:
+            return
+        # check accepts it: the tool could have written it (its verified numbers are the plan's)
+        back = pf.AllocationResult.from_dir(folder)
+        tol = money_tolerance_usd(plan.scenario.budget)
+        assert np.allclose(back.funding_usd(), plan.funding_usd(), atol=tol, rtol=0)
+        funding = back.regions.set_index("region_id")["funding_usd"]
+        assert np.allclose(funding.reindex(plan.regions["region_id"]).to_numpy(float),
+                           plan.regions["funding_usd"].to_numpy(float), atol=tol, rtol=0)
+        assert back.objective == pytest.approx(plan.objective, rel=1e-6)
+        assert back.scenario.fingerprint() == plan.scenario.fingerprint()
+
+
+TWO_CSV = "region_id,name,population,north,south\nA,Alpha,1000,1,0\nB,Beta,1000,0,1\n"
+
+
+def _analysis_dirs() -> dict[str, object]:
+    """A consensus folder and a robust-plan folder on two regions, made once."""
+    import tempfile
+    from pathlib import Path
+
+    from optimizer.analysis import consensus as cs
+
+    if "analyses" not in _CACHE:
+        root = Path(tempfile.mkdtemp(prefix="placefund-fuzz-"))
+        (root / "two.csv").write_text(TWO_CSV)
+        regions = pf.load_regions(root / "two.csv")
+        base = pf.scenario_from_dict({"budget": 1e10, "weights": {"north": 1, "south": 1},
+                                      "spread_weight": 0.0, "complementarity": 1.0})
+        result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
+                                              "south": {"weights": {"south": 1}}})
+        spec = cs.robust_spec_from_dict({"samples": 3, "objective": "mean",
+                                         "complementarity": {"uniform": [0.3, 0.7]},
+                                         "out_of_sample": {"samples": 2, "core_index": False}})
+        robust = cs.robust_plan(regions, base, cs.draw_samples(spec, base, 3, 0), "mean",
+                                fresh=cs.draw_samples(spec, base, 2, 1))
+        _CACHE["analyses"] = {"consensus.json": result.to_dir(root / "consensus"),
+                              "robust.json": robust.to_dir(root / "robust")}
+    return _CACHE["analyses"]  # type: ignore[return-value]
+
+
+@st.composite
+def analysis_mutations(draw: st.DrawFn) -> tuple[str, str, tuple]:
+    record = draw(st.sampled_from(["consensus.json", "robust.json"]))
+    names = {"consensus.json": ["consensus.json", "achievement.csv", "scores.csv",
+                                "own_plans.csv"],
+             "robust.json": ["robust.json", "samples.csv", "fresh_samples.csv",
+                             "sample_scores.csv", "default_allocation.csv"]}[record]
+    name = draw(st.sampled_from(names))
+    if draw(st.booleans()):
+        return record, name, ("bytes", draw(st.integers(0, 10_000)), draw(st.integers(0, 3)),
+                              draw(st.binary(max_size=4)))
+    return record, name, ("value", draw(st.integers(0, 10_000)), draw(json_replacements))
+
+
+def _mutated_any(raw: bytes, name: str, mutation: tuple) -> bytes:
+    """``_mutated`` for any JSON record (a value at any key path) or CSV table."""
+    import json
+
+    if mutation[0] == "value" and name.endswith(".json"):
+        record = json.loads(raw)
+        paths: list[tuple[dict, str]] = []
+        stack: list[dict] = [record]
+        while stack:
+            node = stack.pop()
+            for key, child in node.items():
+                paths.append((node, key))
+                if isinstance(child, dict):
+                    stack.append(child)
+        node, key = paths[mutation[1] % len(paths)]
+        node[key] = mutation[2]
+        return json.dumps(record).encode()
+    return _mutated(raw, "table.csv" if name.endswith(".csv") else name, mutation)
+
+
+@fuzz_settings(25)
+@given(analysis_mutations())
+def test_a_mutated_analysis_folder_is_named_or_checked(mutation: tuple[str, str, tuple]) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from optimizer.analysis.consensus_check import check_plan_dir
+
+    record, name, change = mutation
+    source = _analysis_dirs()[record]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "plan"
+        shutil.copytree(source, folder)  # type: ignore[arg-type]
+        original = (folder / name).read_bytes()
+        (folder / name).write_bytes(_mutated_any(original, name, change))
+        try:
+            report = check_plan_dir(folder)
+        except PlaceFundError as err:
+            assert str(err) and "Traceback" not in str(err) and len(str(err)) < 5000
+            return
+        if report.ok and name not in ("consensus.json", "robust.json", "samples.csv",
+                                      "fresh_samples.csv"):
+            # a table check accepts holds the numbers the tool wrote (a sample's values are
+            # checked through the S they give: one that changes no S is not told apart)
+            import io
+
+            before = pd.read_csv(io.BytesIO(original))
+            after = pd.read_csv(io.BytesIO((folder / name).read_bytes()))
+            numeric = [c for c in before.columns if pd.api.types.is_numeric_dtype(before[c])
+                       and c in after.columns]
+            for column in numeric:  # money to the checker's tolerance: 1e-9 of the $10B budget
+                atol = 10.0 if "usd" in column else 1e-6
+                assert np.allclose(pd.to_numeric(after[column], errors="coerce").to_numpy(float),
+                                   before[column].to_numpy(float), rtol=1e-6, atol=atol), column

@@ -28,10 +28,6 @@ the reported numbers from the plan files alone.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +36,19 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.analysis.bootstrap import interval_text, paired_difference
+from optimizer.analysis.consensus_check import ConsensusRecord, RobustRecord, name_problem
 from optimizer.analysis.evidence import evidence_ranges, yield_scale_range
 from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights, spec_error
@@ -61,7 +65,7 @@ from optimizer.engine.model import (
     set_top_k_linearization,
 )
 from optimizer.engine.response import gain_points
-from optimizer.engine.result import AllocationResult, SolverInfo, build_result, json_default
+from optimizer.engine.result import AllocationResult, SolverInfo, build_result, checked_record
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (
     USD,
@@ -117,6 +121,15 @@ class ConsensusSpec(SpecCommon):
 
     analysis: Literal["consensus"] = "consensus"
     stakeholders: dict[str, Stakeholder] = Field(min_length=1, max_length=12)
+
+    @field_validator("stakeholders")
+    @classmethod
+    def _names(cls, value: dict[str, Stakeholder]) -> dict[str, Stakeholder]:
+        for name in value:
+            problem = name_problem(name)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class Distribution(_Strict):
@@ -699,7 +712,7 @@ class ConsensusResult:
         """The consensus plan's files (as ``solve`` writes) plus consensus.json,
         achievement.csv, scores.csv and own_plans.csv (each stakeholder's own plan)."""
         extras = {
-            CONSENSUS_FILE: json.dumps(self.to_dict(), indent=2, default=json_default) + "\n",
+            CONSENSUS_FILE: checked_record(self.to_dict(), ConsensusRecord, CONSENSUS_FILE),
             "achievement.csv": self.achievement.rename_axis("stakeholder").to_csv(),
             "scores.csv": self.scores.assign(baseline=self.baseline).rename_axis(
                 "stakeholder").to_csv(),
@@ -712,18 +725,8 @@ class ConsensusResult:
 
 
 def _write_with_extras(plan: AllocationResult, out: str | Path, extras: dict[str, str]) -> Path:
-    """The plan files, then the extra files, each replaced whole."""
-    out = Path(out)
-    plan.to_dir(out)
-    staging = Path(tempfile.mkdtemp(prefix=".extras-", dir=out))
-    try:
-        for name, text in extras.items():
-            (staging / name).write_text(text)
-        for name in extras:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    """The plan files and the extra files, the folder replaced whole in one step."""
+    return plan.to_dir(out, extras)
 
 
 def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str, Any],
@@ -765,6 +768,9 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
     share the consensus LP exactly.
     """
     clock = time.perf_counter()
+    for name in stakeholders:
+        if name_problem(str(name)):
+            raise ScenarioError(f"stakeholders: {name_problem(str(name))}")
     parsed = {k: (v if isinstance(v, Stakeholder) else _validated(
         Stakeholder, v, f"stakeholders.{k}", "stakeholder")) for k, v in stakeholders.items()}
     if not parsed:
@@ -1047,7 +1053,7 @@ class RobustResult:
         """The robust plan's files (as ``solve`` writes) plus robust.json, samples.csv,
         fresh_samples.csv, sample_scores.csv, default_allocation.csv and core_index.csv."""
         extras = {
-            ROBUST_FILE: json.dumps(self.to_dict(), indent=2, default=json_default) + "\n",
+            ROBUST_FILE: checked_record(self.to_dict(), RobustRecord, ROBUST_FILE),
             "samples.csv": self.samples.to_csv(index=False),
             "fresh_samples.csv": self.fresh_samples.to_csv(index=False),
             "sample_scores.csv": self.scores.to_csv(index=False),

@@ -12,21 +12,91 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict, Field
 
 from optimizer.analysis.bootstrap import paired_difference
 from optimizer.engine.check import CheckReport, Violation, check, check_dir
-from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
-from optimizer.engine.errors import DataError
+from optimizer.engine.data import (
+    Regions,
+    load_regions,
+    plan_file,
+)
+from optimizer.engine.errors import DataError, brief
+from optimizer.engine.records import FileRecord, plan_table, read_record, read_whole
 from optimizer.engine.scenario import Scenario, load_scenario, scenario_from_dict
 
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
 CONSENSUS_FILE = "consensus.json"
 ROBUST_FILE = "robust.json"
+# the consensus files' own column names: a stakeholder may not be called one of them
+RESERVED_NAMES = ("consensus", "baseline", "stakeholder", "plan")
+
+
+# --- the records consensus.json and robust.json hold (written and read through these) ---
+
+class ChangesRecord(FileRecord):
+    """What a stakeholder changes from the base scenario."""
+
+    weights: dict[str, float] | None = None
+    spread_weight: float | None = None
+    complementarity: float | None = None
+
+
+class StakeholderRecord(FileRecord):
+    """One stakeholder of consensus.json: its changes and its exact S and share."""
+
+    changes: ChangesRecord
+    baseline_S: float
+    own_optimum_S: float
+    consensus_S: float
+    share_of_attainable_gain: float
+
+
+class ConsensusRecord(FileRecord):
+    """consensus.json."""
+
+    kind: Literal["consensus"]
+    title: str
+    spread_measure: Literal["gini", "hoover"]
+    t: float
+    t_lp: float
+    stakeholders: dict[str, StakeholderRecord] = Field(min_length=1)
+    scores: dict[str, dict[str, float]]
+    achievement: dict[str, dict[str, float]]
+    gives_up: list[str]
+    info: dict[str, Any]
+
+
+class RobustRecord(FileRecord):
+    """robust.json."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    kind: Literal["robust"]
+    title: str
+    objective: Literal["mean", "cvar", "worst"]
+    alpha: float = Field(gt=0.0, le=1.0)
+    spread_measure: Literal["gini", "hoover"]
+    samples: int = Field(ge=1)
+    fresh_samples: int = Field(ge=0)
+    stats: dict[str, dict[str, dict[str, float]]]
+    comparison: str
+    info: dict[str, Any]
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a stakeholder (None: it can): the files' own column
+    names would be overwritten, and an empty name has no column."""
+    if not name.strip():
+        return "a stakeholder needs a name"
+    if name.strip().lower() in RESERVED_NAMES:
+        return (f"'{name}' is a column of the consensus files ({', '.join(RESERVED_NAMES)}); "
+                "call the stakeholder something else")
+    return None
 
 
 @dataclass
@@ -48,11 +118,15 @@ def _with_headline(report: CheckReport, headline: str) -> PlanSetReport:
 def check_plan_dir(directory: str | Path) -> CheckReport:
     """Verify any plan directory: a consensus or robust plan in full, else as ``check_dir``."""
     d = Path(directory)
-    if (d / CONSENSUS_FILE).is_file():
-        return check_consensus_dir(d)
-    if (d / ROBUST_FILE).is_file():
-        return check_robust_dir(d)
-    return check_dir(d)
+
+    def read() -> CheckReport:
+        if plan_file(d, CONSENSUS_FILE).exists():
+            return check_consensus_dir(d)
+        if plan_file(d, ROBUST_FILE).exists():
+            return check_robust_dir(d)
+        return check_dir(d)
+
+    return read_whole(d, read)  # all of one folder, even while another plan replaces it
 
 
 def _scoring_scenario(base: Scenario, changes: dict[str, Any],
@@ -92,14 +166,21 @@ def _compare(report: CheckReport, name: str, claimed: Any, truth: float) -> None
                                            f"reported {claimed}, recomputed {truth:.10g}"))
 
 
-def _table(path: Path, columns: list[str]) -> pd.DataFrame:
-    if not path.is_file():
+def _table(path: Path, columns: list[str], numbers: tuple[str, ...] = ("amount_usd",),
+           text: tuple[str, ...] = ("region_id", "instrument")) -> pd.DataFrame:
+    if not plan_file(path.parent, path.name).exists():
         raise DataError("missing from the plan directory", file=str(path))
-    table = read_table_file(path)
-    for column in columns:
-        if column not in table.columns:
-            raise DataError("column missing", file=str(path), column=column)
-    return table
+    return plan_table(path, tuple(columns), numbers, text)
+
+
+def _known_keys(allocation: pd.DataFrame, regions: Regions, base: Scenario, path: Path) -> None:
+    """Another plan of the folder names only the data's regions and the scenario's
+    instruments (``DataError`` naming the file otherwise)."""
+    unknown_r = sorted(set(allocation["region_id"]) - set(regions.ids))
+    unknown_i = sorted(set(allocation["instrument"]) - set(base.instruments))
+    if unknown_r or unknown_i:
+        raise DataError(f"names regions {brief(unknown_r[:5])} / instruments {brief(unknown_i)} "
+                        "that input_regions.csv and scenario.yaml do not have", file=str(path))
 
 
 def _rules(report: CheckReport, label: str, allocation: pd.DataFrame, regions: Regions,
@@ -110,25 +191,38 @@ def _rules(report: CheckReport, label: str, allocation: pd.DataFrame, regions: R
         report.violations.append(Violation(f"{label}: {v.name}", v.amount, v.unit, v.detail))
 
 
-def _open(d: Path, record: str) -> tuple[CheckReport, Regions, Scenario, Any]:
-    """The plan directory's own check, its regions, base scenario and analysis record."""
+def _open(d: Path, record: str, model: type[FileRecord]
+          ) -> tuple[CheckReport, Regions, Scenario, Any]:
+    """The plan directory's own check, its regions, base scenario and analysis record
+    (typed by ``model``: a key of the wrong kind is named)."""
+    claimed = read_record(d / record, model)
     return (check_dir(d), load_regions(d / "input_regions.csv"), load_scenario(d / "scenario.yaml"),
-            read_json_file(d / record))
+            claimed)
 
 
 def check_consensus_dir(directory: str | Path) -> CheckReport:
     """Verify a consensus plan: the plan, every stakeholder's own plan, S, t and the table."""
     d = Path(directory)
-    report, regions, base, claimed = _open(d, CONSENSUS_FILE)
-    try:
-        stakeholders = claimed["stakeholders"]
-        names = list(stakeholders)
-        changes = {k: dict(stakeholders[k]["changes"]) for k in names}
-    except (KeyError, TypeError, AttributeError) as err:
-        raise DataError(f"unreadable consensus record ({err})", file=str(d / CONSENSUS_FILE)) from None
+    report, regions, base, claimed = _open(d, CONSENSUS_FILE, ConsensusRecord)
+    stakeholders = claimed["stakeholders"]
+    names = list(stakeholders)
+    source = str(d / CONSENSUS_FILE)
+    for k in names:
+        problem = name_problem(k)
+        if problem:
+            raise DataError(f"key 'stakeholders.{k}': {problem}", file=source)
+        changes_k = stakeholders[k]["changes"]
+        lacking = sorted(set(changes_k.get("weights") or {}) - set(regions.indicators))
+        if lacking:
+            raise DataError(f"key 'stakeholders.{k}.changes.weights': {brief(lacking)} are not "
+                            "indicator columns of input_regions.csv", file=source)
+    changes = {k: {key: v for key, v in stakeholders[k]["changes"].items() if v is not None}
+               for k in names}
     plan = _table(d / "allocation.csv", ["region_id", "instrument", "amount_usd"])
-    own = _table(d / "own_plans.csv", ["plan", "region_id", "instrument", "amount_usd"])
-    plans = {k: own[own["plan"].astype(str) == k] for k in names}
+    own = _table(d / "own_plans.csv", ["plan", "region_id", "instrument", "amount_usd"],
+                 text=("plan", "region_id", "instrument"))
+    _known_keys(own, regions, base, d / "own_plans.csv")
+    plans = {k: own[own["plan"] == k] for k in names}
     for k, allocation in plans.items():
         if allocation.empty:
             raise DataError(f"no own plan for stakeholder '{k}'", file=str(d / "own_plans.csv"))
@@ -155,20 +249,33 @@ def check_consensus_dir(directory: str | Path) -> CheckReport:
         _compare(report, f"{k}.consensus_S", row.get("consensus_S"), scores.at[k, "consensus"])
         _compare(report, f"{k}.share_of_attainable_gain", row.get("share_of_attainable_gain"),
                  achievement.at[k, "consensus"])
-    table = _table(d / "achievement.csv", ["stakeholder", *plans])
-    table = table.set_index(table["stakeholder"].astype(str))
+    table = _table(d / "achievement.csv", ["stakeholder", *plans], tuple(plans), ("stakeholder",))
+    table = table.set_index("stakeholder")
+    score_table = _table(d / "scores.csv", ["stakeholder", *plans, "baseline"],
+                         (*plans, "baseline"), ("stakeholder",)).set_index("stakeholder")
+    for frame, name in ((table, "achievement.csv"), (score_table, "scores.csv")):
+        if sorted(frame.index) != sorted(names):
+            report.violations.append(Violation(
+                "table_rows", abs(len(frame) - len(names)) or 1, "rows",
+                f"{name} has rows {brief(list(frame.index))}, consensus.json stakeholders "
+                f"{brief(names)}"))
     for column in plans:
         for k in names:
-            cell = claimed.get("achievement", {}).get(column, {}).get(k)
+            cell = claimed["achievement"].get(column, {}).get(k)
             _compare(report, f"achievement[{k}, {column}]", cell, achievement.at[k, column])
             _compare(report, f"achievement.csv[{k}, {column}]",
                      table[column].get(k, np.nan), achievement.at[k, column])
-            score = claimed.get("scores", {}).get(column, {}).get(k)
+            score = claimed["scores"].get(column, {}).get(k)
             _compare(report, f"scores[{k}, {column}]", score, scores.at[k, column])
+            _compare(report, f"scores.csv[{k}, {column}]",
+                     score_table[column].get(k, np.nan), scores.at[k, column])
+    for k in names:
+        _compare(report, f"scores.csv[{k}, baseline]", score_table["baseline"].get(k, np.nan),
+                 baseline[k])
     return _with_headline(report, (
         f"consensus OK: {len(names)} stakeholders' own plans meet every rule; t = {t:.6f}, S of "
-        f"each stakeholder under each plan and the {len(names)} x {len(names) + 1} achievement "
-        "table recomputed and as reported"))
+        f"each stakeholder under each plan, the {len(names)} x {len(names) + 1} achievement "
+        "table and scores.csv recomputed and as reported"))
 
 
 def cvar(values: np.ndarray, alpha: float) -> float:
@@ -228,28 +335,59 @@ def _check_difference(report: CheckReport, claimed: Any, fresh: pd.DataFrame,
                      redone[key][end])
 
 
+def _sample_table(path: Path, base: Scenario, regions: Regions) -> pd.DataFrame:
+    """A samples table: whole sample ids, each once; numbers in every weight (``w_``),
+    yield multiplier (``y_``) and theta column; weights of the data's indicators and
+    effectiveness of the scenario's instruments only."""
+    head = _table(path, ["sample_id", "complementarity"], (), ())
+    numbers = ("sample_id", "complementarity",
+               *(c for c in head.columns if str(c).startswith(("w_", "y_"))))
+    table = _table(path, ["sample_id", "complementarity"], numbers, ())
+    ids = table["sample_id"].to_numpy(float)
+    if not np.all(np.isfinite(ids) & (ids == np.round(ids))) or len(set(ids)) != len(ids):
+        raise DataError("sample ids must be whole numbers, each once", file=str(path),
+                        column="sample_id")
+    for prefix, known, what in (("w_", regions.indicators, "indicator columns of "
+                                                          "input_regions.csv"),
+                                ("y_", tuple(base.instruments), "instruments of scenario.yaml")):
+        lacking = sorted(str(c)[2:] for c in table.columns
+                         if str(c).startswith(prefix) and str(c)[2:] not in known)
+        if lacking:
+            raise DataError(f"columns {brief([prefix + c for c in lacking])} name what are not "
+                            f"{what}", file=str(path))
+    return table
+
+
 def check_robust_dir(directory: str | Path) -> CheckReport:
     """Verify a robust plan: the plan and the default plan under the base rules, every
     sample's S for both, and the reported statistics."""
     d = Path(directory)
-    report, regions, base, claimed = _open(d, ROBUST_FILE)
-    try:
-        alpha = float(claimed["alpha"])
-        stats = claimed["stats"]
-    except (KeyError, TypeError, ValueError) as err:
-        raise DataError(f"unreadable robust record ({err})", file=str(d / ROBUST_FILE)) from None
+    report, regions, base, claimed = _open(d, ROBUST_FILE, RobustRecord)
+    alpha, stats = float(claimed["alpha"]), claimed["stats"]
     plan = _table(d / "allocation.csv", ["region_id", "instrument", "amount_usd"])
     default = _table(d / "default_allocation.csv", ["region_id", "instrument", "amount_usd"])
+    _known_keys(default, regions, base, d / "default_allocation.csv")
     _rules(report, "default plan", default, regions, base)
-    reported = _table(d / "sample_scores.csv", ["set", "sample_id", "robust", "default"])
+    reported = _table(d / "sample_scores.csv", ["set", "sample_id", "robust", "default"],
+                      ("sample_id", "robust", "default"), ("set",))
     recomputed = []
-    for label, name in (("in_sample", "samples.csv"), ("out_of_sample", "fresh_samples.csv")):
-        table = _table(d / name, ["sample_id", "complementarity"])
+    for label, name, key in (("in_sample", "samples.csv", "samples"),
+                             ("out_of_sample", "fresh_samples.csv", "fresh_samples")):
+        table = _sample_table(d / name, base, regions)
+        if len(table) != claimed[key]:
+            report.violations.append(Violation(
+                "sample_count", abs(len(table) - claimed[key]), "samples",
+                f"{name} has {len(table)} samples, robust.json reports {claimed[key]}"))
         for sample_id, sc in _sample_scenarios(base, table):
             recomputed.append({"set": label, "sample_id": sample_id,
                                "robust": _scores(plan, regions, sc)[1],
                                "default": _scores(default, regions, sc)[1]})
     truth = pd.DataFrame(recomputed, columns=["set", "sample_id", "robust", "default"])
+    extra = len(reported) - len(truth.merge(reported, on=["set", "sample_id"]))
+    if extra:
+        report.violations.append(Violation(
+            "sample_score_rows", abs(extra), "rows", "sample_scores.csv has rows for samples "
+            "that samples.csv and fresh_samples.csv do not hold, or repeats one"))
     merged = truth.merge(reported, on=["set", "sample_id"], how="left", suffixes=("", "_claimed"))
     for column in ("robust", "default"):
         off = (merged[column] - merged[f"{column}_claimed"]).abs()

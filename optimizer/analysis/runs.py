@@ -397,12 +397,13 @@ class Backend:
 
     @classmethod
     def from_option(cls, scheduler: str | None, workers: int | None = None) -> Backend:
-        """``--scheduler`` value: None = local cluster, ``serial``, or an address."""
+        """``--scheduler`` value: None = local cluster, ``serial``, or an address (checked
+        to be one; ``execute`` checks that a scheduler answers there before any run)."""
         if scheduler is None or scheduler == "local":
             return cls("local", workers=workers)
         if scheduler == "serial":
             return cls("serial")
-        return cls("remote", address=scheduler)
+        return cls("remote", address=scheduler_address(scheduler))
 
     def describe(self) -> str:
         """Plain words for the summary."""
@@ -434,9 +435,11 @@ def execute(
         if cid < len(chunks):
             results[cid] = store.read(cid)  # type: ignore[union-attr]
             finished += len(chunks[cid])
+    todo = [cid for cid in range(len(chunks)) if cid not in results]
+    if todo and backend.kind == "remote":
+        reach_scheduler(str(backend.address))  # one sentence, not a hang, before any run
     if progress:
         progress(finished, total)
-    todo = [cid for cid in range(len(chunks)) if cid not in results]
 
     def record(result: ChunkResult, persist: bool = True) -> None:
         nonlocal finished
@@ -471,8 +474,8 @@ def _execute_dask(todo: list[int], chunks: list[list[Run]], payload: Payload,
             client = Client(cluster)
         else:
             try:
-                client = Client(backend.address, timeout=10)
-            except (OSError, TimeoutError) as err:
+                client = Client(backend.address, timeout=HANDSHAKE_S)
+            except (OSError, TimeoutError, ValueError) as err:
                 raise PlaceFundError(
                     f"cannot reach the Dask scheduler at {backend.address} ({err}); start one "
                     "with `dask scheduler` and workers with `dask worker ADDRESS`") from None
@@ -514,6 +517,54 @@ def _execute_dask(todo: list[int], chunks: list[list[Run]], payload: Payload,
     finally:
         if cluster is not None:
             cluster.close()
+
+
+HANDSHAKE_S = 10.0  # seconds a scheduler has to answer Dask's handshake
+
+
+def reach_scheduler(address: str, seconds: float | None = None) -> str:
+    """``address`` once a Dask scheduler has answered a handshake there within
+    ``seconds`` (default ``HANDSHAKE_S``); otherwise one sentence (``PlaceFundError``):
+    an address that is not one (``http://...``, ``garbage``, ``tcp://[::1``), nothing
+    listening, or a service that is not a Dask scheduler (an HTTP server never answers)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    address = scheduler_address(address)
+    limit = HANDSHAKE_S if seconds is None else seconds
+
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=limit), limit)
+        await comm.close()
+
+    try:
+        asyncio.run(handshake())
+    except (OSError, TimeoutError, ValueError) as err:
+        why = (f"no Dask scheduler answered within {limit:g} s" if isinstance(err, TimeoutError)
+               else str(err) or type(err).__name__)
+        raise PlaceFundError(f"cannot reach a Dask scheduler at {address} ({why}){_HOW}") from None
+    return address
+
+
+_HOW = ("; give it as tcp://HOST:PORT (start one with `dask scheduler` and workers with "
+        "`dask worker ADDRESS`)")
+
+
+def scheduler_address(address: str) -> str:
+    """``address`` if it is a Dask scheduler address, else one sentence saying why not."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends or scheme == "inproc":
+            raise ValueError(f"'{scheme}://' is not a Dask protocol")
+        parse_host_port(location)
+    except ValueError as err:
+        raise PlaceFundError(f"--scheduler {address!r} is not a scheduler address ({err})"
+                             f"{_HOW}") from None
+    return address
 
 
 def _failed_chunk(cid: int, runs: Iterable[Run], payload: Payload, reason: str) -> ChunkResult:

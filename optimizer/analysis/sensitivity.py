@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ from optimizer.engine.metrics import top_k_count
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import USD, Scenario, load_scenario, parse_usd, scenario_from_dict
 from optimizer.engine.solve import Planner
+
+MAX_RUNS = 100_000  # runs one analysis may ask for (a sweep's grid, Sobol's design)
 
 Analysis = Literal["sweep", "robust", "pareto", "tornado", "sobol"]
 _ORDER = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(>=|<=)\s*([A-Za-z_][\w]*)\s*$")
@@ -192,7 +195,7 @@ def spec_from_dict(data: Any, source: str = "spec", analysis: str | None = None)
         raise ScenarioError(f"{source}: a spec must be a mapping of keys to values")
     data = dict(data)
     kind = data.setdefault("analysis", analysis)
-    if kind not in _SPECS:
+    if not isinstance(kind, str) or kind not in _SPECS:
         raise ScenarioError(f"{source}: analysis must be one of {sorted(_SPECS)} (got {kind!r})")
     if analysis is not None and kind != analysis:
         raise ScenarioError(f"{source}: this spec is a '{kind}' analysis; run it with "
@@ -265,8 +268,23 @@ def _check_path(base: dict[str, Any], path: str) -> None:
         node = node[key]
 
 
+def _refuse_too_many(count: int, what: str, fits: str) -> None:
+    """A ``ScenarioError`` before anything runs when ``count`` runs exceed ``MAX_RUNS``."""
+    if count > MAX_RUNS:
+        raise ScenarioError(f"{what} asks for {count:,} runs; at most {MAX_RUNS:,} fit in one "
+                            f"analysis ({fits}); nothing was run")
+
+
 def _sweep_runs(spec: SweepSpec, base: Scenario) -> list[Run]:
     base_dict = base.to_dict()
+    sizes = {path: v.num if isinstance(v, Grid) else len(v) for path, v in spec.vary.items()}
+    count = math.prod(sizes.values())
+    if count > MAX_RUNS:
+        each = int(MAX_RUNS ** (1 / len(sizes)))
+        _refuse_too_many(count, "vary: the grid (" + " x ".join(
+            f"{n:,} {path}" for path, n in sizes.items()) + ")",
+            f"e.g. {each:,} values on each of the {len(sizes)} axes" if len(sizes) > 1
+            else f"at most {MAX_RUNS:,} values")
     axes = []
     for path, values in spec.vary.items():
         _check_path(base_dict, path)
@@ -401,6 +419,10 @@ def _sobol_runs(spec: SobolSpec, base: Scenario) -> list[Run]:
     from SALib.sample import sobol as sobol_sample
 
     problem = sobol_problem(spec, base)
+    factors = problem["num_vars"]
+    _refuse_too_many(spec.base_samples * (factors + 2),
+                     f"base_samples: {spec.base_samples:,} x ({factors} factors + 2)",
+                     f"base_samples up to {MAX_RUNS // (factors + 2):,} with {factors} factors")
     sample = sobol_sample.sample(problem, spec.base_samples, calc_second_order=False,
                                  seed=spec.seed)
     weight_cols = [i for i, n in enumerate(problem["names"]) if n.startswith("weights.")]

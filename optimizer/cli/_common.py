@@ -6,6 +6,7 @@ check, 2 invalid input. User errors print one clear message, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -73,15 +74,41 @@ def check_out_dir(out: Path) -> None:
             raise DataError(f"--out {out} is a folder of other files, not a plan; name a new "
                             "or empty folder, or an earlier plan's folder to replace it "
                             "(nothing was written)")
-        base = out
-    else:
-        base = _first_existing(out)
-        if not base.is_dir():
-            raise DataError(f"--out {out} cannot be created: {base} is a file, not a folder "
-                            "(nothing was written)")
+    # the new folder is written beside ``out`` and swapped in: its parent must be writable
+    base = _first_existing(out.absolute().parent)
+    if not base.is_dir():
+        raise DataError(f"--out {out} cannot be created: {base} is a file, not a folder "
+                        "(nothing was written)")
     if not os.access(base, os.W_OK | os.X_OK):
         raise DataError(f"--out {out} cannot be written: no permission to write in {base} "
                         "(nothing was written)")
+
+
+def check_analysis_dir(out: Path, kind: str) -> None:
+    """Refuse, before any run, an analysis ``--out`` that would overwrite other files.
+
+    As for a plan: a new folder, an empty one, or an earlier analysis of the same kind
+    (its summary.json says which, or its unfinished runs are kept in ``partial/``, to
+    resume); never a file or a folder of other files.
+    """
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is an existing file, not a folder; name a folder for "
+                        "the analysis files (nothing was run)")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    summary = out / "summary.json"
+    earlier = None
+    if summary.is_file():
+        try:
+            earlier = json.loads(summary.read_bytes()[:1_000_000]).get("analysis")
+        except (ValueError, AttributeError):
+            earlier = None
+    elif (out / "partial" / "manifest.json").is_file():
+        earlier = kind  # an interrupted run of this command: resumed
+    if earlier != kind:
+        what = f"an earlier {earlier} analysis" if isinstance(earlier, str) else "a folder of other files"
+        raise DataError(f"--out {out} is {what}, not an earlier {kind}; name a new or empty "
+                        f"folder, or an earlier {kind}'s folder to replace it (nothing was run)")
 
 
 def check_out_file(target: Path) -> None:

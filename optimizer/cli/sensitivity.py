@@ -51,8 +51,10 @@ def _run(kind: str, spec_path: Path, out: Path, scheduler: str | None,
          workers: int | None) -> None:
     from optimizer.analysis.runs import Backend
     from optimizer.analysis.sensitivity import load_spec, run_analysis
+    from optimizer.cli._common import check_analysis_dir
 
     spec = load_spec(spec_path, analysis=kind)
+    check_analysis_dir(out, kind)
     backend = Backend.from_option(scheduler, workers)
     console = Console(stderr=True)
     columns = (TextColumn(f"{kind}"), BarColumn(), MofNCompleteColumn(), _Rate(),

@@ -1,6 +1,7 @@
 """Independent checker: verify a plan from allocation + regions + scenario alone.
 
-It does not import Pyomo, the model or the result code: it recomputes docs/model.md from
+It does not import Pyomo, the model or the result code (a folder is read through
+``records``, as the tool writes it): it recomputes docs/model.md from
 scratch (baseline capacity, the exact log response, every constraint and every
 metric, with the pairwise Gini formula) and compares with what the plan reports.
 Each violation is named with its amount. It shares one definition with the metrics
@@ -18,9 +19,22 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.columns import unit
-from optimizer.engine.data import Regions, load_regions, read_json_file, read_table_file
+from optimizer.engine.data import (
+    Regions,
+    load_regions,
+    plan_file,
+)
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
+from optimizer.engine.records import (
+    ALLOCATION_NUMBERS,
+    MetricsFile,
+    plan_table,
+    read_record,
+    read_whole,
+    region_columns,
+    region_numbers,
+)
 from optimizer.engine.scenario import Scenario, load_scenario, yield_value
 
 MONEY_REL_TOL = 1e-9  # of the budget ...
@@ -57,6 +71,8 @@ class CheckReport:
     final_points: np.ndarray | None = None  # (n,) exact final capacity, region order
     region_ids: list[str] = field(default_factory=list)
     outcomes: Outcomes | None = None  # what the plan raises, recomputed
+    baseline_points: np.ndarray | None = None  # (n,) baseline capacity, region order
+    funding: np.ndarray | None = None  # (n, m) USD the plan gives, region x instrument
 
     @property
     def ok(self) -> bool:
@@ -194,6 +210,7 @@ def check_funding(
     pop_share = population / population.sum()
     c0, final, report.outcomes = _capacity(regions, scenario, x, pop_share)
     report.final_points, report.region_ids = final, ids
+    report.baseline_points, report.funding = c0, x
     plan = _Plan(regions, ids, population, pop_share, list(scenario.instruments), x,
                  x.sum(axis=1), c0, final, scenario.budget, money_tolerance_usd(scenario.budget))
     for rule in (_non_negative, _budget_use, _region_bounds, _exclusions, _instrument_share,
@@ -512,71 +529,197 @@ def check_dir(directory: str | Path) -> CheckReport:
     """Re-verify a plan directory written by ``placefund solve``.
 
     Uses the regions table and resolved scenario recorded in it, and checks that the
-    recorded data hash, allocation, per-region table and metrics agree.
+    recorded data and scenario hashes, the allocation, every number of the per-region
+    table and metrics.json's totals and metrics agree. A file that is not what the tool
+    writes (a text amount, a key of the wrong kind, a region the data lack) is a
+    ``DataError`` naming the file, row or key.
     """
-    d = Path(directory)
+    return read_whole(directory, lambda: _check_dir(Path(directory)))
+
+
+def _check_dir(d: Path) -> CheckReport:
+    """``check_dir`` on the files of ``d`` as they are now."""
     needed = ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml",
               "input_regions.csv"]
-    missing = [name for name in needed if not (d / name).exists()]
+    missing = [name for name in needed if not plan_file(d, name).exists()]
     if missing:
         raise DataError(f"not a plan directory: missing {missing}", file=str(d))
     # every file is read as bounded UTF-8 text: a binary or mis-encoded one is named
-    # with the byte offset (optimizer.engine.data / optimizer.engine.safe_yaml)
+    # with the byte offset (optimizer.engine.data / optimizer.engine.safe_yaml), and
+    # metrics.json and the tables are typed as the tool writes them (engine.result)
     regions = load_regions(d / "input_regions.csv")
     scenario = load_scenario(d / "scenario.yaml")
-    metrics = read_json_file(d / "metrics.json")
-    try:
-        claimed_after = metrics["metrics"]["after"]
-        claimed_before = metrics["metrics"]["before"]
-    except (KeyError, TypeError) as err:
-        raise DataError(f"unreadable metrics (no {brief(str(err))})",
-                        file=str(d / "metrics.json")) from None
-    allocation = read_table_file(d / "allocation.csv")
-    for column in ("region_id", "instrument", "amount_usd"):
-        if column not in allocation.columns:
-            raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
-    table = read_table_file(d / "regions.csv")
-    for column in ("region_id", "final_capacity"):
-        if column not in table.columns:
-            raise DataError("column missing", file=str(d / "regions.csv"), column=column)
+    _refuse_unread_columns(regions, scenario, d / "input_regions.csv")
+    metrics = read_record(d / "metrics.json", MetricsFile)
+    claimed_after, claimed_before = metrics["metrics"]["after"], metrics["metrics"]["before"]
+    allocation = plan_table(d / "allocation.csv", ("region_id", "instrument", "amount_usd"),
+                            ALLOCATION_NUMBERS, ("region_id", "name", "instrument"))
+    unknown = _unknown_keys(allocation["region_id"].tolist(), allocation["instrument"].tolist(),
+                            regions.ids, list(scenario.instruments))
+    if unknown:
+        raise DataError(f"{unknown[0].detail}; a plan names only the regions of its "
+                        "input_regions.csv and the instruments of its scenario.yaml",
+                        file=str(d / "allocation.csv"))
+    table = plan_table(d / "regions.csv", region_columns(list(scenario.instruments)),
+                       region_numbers, ("region_id", "name"))
+    _refuse_other_rows(table, regions, d / "regions.csv")
     table = table.set_index("region_id")
     hubs = None
     if scenario.hubs is not None and "hub" in table.columns:
         hubs = set(table.index[table["hub"].astype(str).str.lower() == "true"])
     report = check(allocation, regions, scenario, claimed_after, claimed_before, hubs)
-    recorded_hash = metrics.get("provenance", {}).get("data_sha256")
+    provenance = metrics.get("provenance", {})
+    recorded_hash = provenance.get("data_sha256")
     if recorded_hash and recorded_hash != regions.sha256:
         report.violations.append(Violation("data_hash", 1, "file", "input_regions.csv differs "
                                            "from the data the plan was solved on"))
-    if not np.isclose(metrics.get("objective", np.nan), report.objective, rtol=METRIC_REL_TOL):
+    recorded_scenario = provenance.get("scenario_sha256")
+    if recorded_scenario and recorded_scenario != scenario.fingerprint():
+        report.violations.append(Violation("scenario_hash", 1, "file", "scenario.yaml differs "
+                                           "from the scenario the plan was solved with "
+                                           "(metrics.json's provenance.scenario_sha256)"))
+    if not np.isclose(metrics["objective"], report.objective, rtol=METRIC_REL_TOL):
         report.violations.append(Violation(
-            "objective_mismatch", abs(metrics.get("objective", np.nan) - report.objective),
-            "points", f"reported {metrics.get('objective')}, recomputed {report.objective}"))
+            "objective_mismatch", abs(metrics["objective"] - report.objective),
+            "points", f"reported {metrics['objective']}, recomputed {report.objective}"))
+    report.violations.extend(_allocation_names(allocation, regions))
+    report.violations.extend(_metrics_totals(metrics, report, scenario))
+    report.violations.extend(_regions_table(table, report, regions, scenario))
     report.violations.extend(_outcome_mismatches(d, report, metrics))
-    assert report.final_capacity is not None
-    claimed = table["final_capacity"].reindex(report.final_capacity.index)
-    off = (claimed - report.final_capacity).abs()
-    if off.isna().any() or (off > 1e-6).any():
-        worst = off.fillna(np.inf).idxmax()
-        report.violations.append(Violation(
-            "region_capacity_mismatch", float(off.fillna(np.inf).max()), "points",
-            f"regions.csv final_capacity of {worst} disagrees with the allocation"))
     return report
+
+
+def _refuse_unread_columns(regions: Regions, scenario: Scenario, path: Path) -> None:
+    """The columns scenario.yaml weighs or absorbs through are numeric columns of the
+    regions table (a plan's own always are)."""
+    used = {k for k, w in scenario.weights.items() if w > 0} | {
+        k for ins in scenario.instruments.values() for k in (ins.absorbs or [])}
+    table = regions.table
+    lacking = sorted(k for k in used if k not in table.columns
+                     or not pd.api.types.is_numeric_dtype(table[k]))
+    if lacking:
+        raise DataError(f"lacks the numeric column(s) {brief(lacking)} that scenario.yaml "
+                        "weighs or absorbs through", file=str(path))
+
+
+def _allocation_names(allocation: pd.DataFrame, regions: Regions) -> list[Violation]:
+    """allocation.csv's ``name`` of each row is its region's name in input_regions.csv."""
+    if "name" not in allocation.columns:
+        return [Violation("allocation_names", 1, "column", "allocation.csv has no name column")]
+    truth = dict(zip(regions.ids, regions.names.astype(str), strict=True))
+    wrong = [i for i, (rid, name) in enumerate(zip(allocation["region_id"], allocation["name"],
+                                                   strict=True)) if truth.get(rid) != name]
+    if not wrong:
+        return []
+    i = wrong[0]
+    return [Violation("allocation_names", len(wrong), "rows",
+                      f"allocation.csv row {i + 2} names {allocation['region_id'].iloc[i]} "
+                      f"{brief(allocation['name'].iloc[i])}, input_regions.csv "
+                      f"{brief(truth.get(allocation['region_id'].iloc[i]))}")]
+
+
+def _refuse_other_rows(table: pd.DataFrame, regions: Regions, path: Path) -> None:
+    """regions.csv has one row per region of the data, no more, no fewer."""
+    ids = table["region_id"].tolist()
+    extra = sorted(set(ids) - set(regions.ids))
+    absent = sorted(set(regions.ids) - set(ids))
+    repeated = sorted({i for i in ids if ids.count(i) > 1}) if len(ids) != len(set(ids)) else []
+    for what, which in (("names regions the data lack", extra), ("lacks regions", absent),
+                        ("repeats regions", repeated)):
+        if which:
+            raise DataError(f"{what}: {brief(which[:5])}; it has one row per region of "
+                            "input_regions.csv", file=str(path), column="region_id")
+
+
+def _metrics_totals(metrics: dict, report: CheckReport, scenario: Scenario) -> list[Violation]:
+    """metrics.json's money and measure agree with the allocation and scenario.yaml."""
+    assert report.funding is not None
+    out = []
+    tol = money_tolerance_usd(scenario.budget)
+    spent = float(report.funding.sum())
+    for key, truth in (("spent_usd", spent), ("budget_usd", scenario.budget)):
+        if not abs(metrics[key] - truth) <= tol:
+            out.append(Violation(f"{key}_mismatch", abs(metrics[key] - truth), "USD",
+                                 f"metrics.json {key} {metrics[key]:,.2f}, recomputed "
+                                 f"{truth:,.2f}"))
+    for label, truth_metrics in (("before", report.metrics_before),
+                                 ("after", report.metrics_after)):
+        claimed = set(metrics["metrics"][label])
+        lacking, unknown = sorted(set(truth_metrics) - claimed), sorted(claimed - set(truth_metrics))
+        if lacking or unknown:
+            out.append(Violation("metric_keys", len(lacking) + len(unknown), "metrics",
+                                 f"metrics.json metrics.{label} lacks {lacking} / has unknown "
+                                 f"{unknown}"))
+    if metrics["objective_measure"] != scenario.spread_measure:
+        out.append(Violation("objective_measure_mismatch", 1, "file",
+                             f"metrics.json says {metrics['objective_measure']}, scenario.yaml "
+                             f"{scenario.spread_measure}"))
+    return out
+
+
+def _regions_table(table: pd.DataFrame, report: CheckReport, regions: Regions,
+                   scenario: Scenario) -> list[Violation]:
+    """Every number of regions.csv (but the marginal gain, see the README) recomputed
+    from the allocation and the data: funding in money, capacity in points."""
+    assert report.funding is not None and report.baseline_points is not None
+    assert report.final_points is not None
+    x, c0, final = report.funding, report.baseline_points, report.final_points
+    population = regions.population
+    pop_share = population / population.sum()
+    truth: dict[str, tuple[np.ndarray, float, str]] = {
+        "funding_usd": (x.sum(axis=1), money_tolerance_usd(scenario.budget), "USD"),
+        "population": (population, 1e-9, "persons"),
+        "baseline_capacity": (c0, 1e-6, "points"),
+        "capacity_gain": (final - c0, 1e-6, "points"),
+        "final_capacity": (final, 1e-6, "points"),
+        "capacity_per_capita_before": (c0 / (100.0 * pop_share), CAPACITY_TOL, "per-capita units"),
+        "capacity_per_capita_after": (final / (100.0 * pop_share), CAPACITY_TOL,
+                                      "per-capita units"),
+        "capacity_share_before": (c0 / c0.sum(), CAPACITY_TOL, "share"),
+        "capacity_share_after": (final / final.sum(), CAPACITY_TOL, "share"),
+        "funding_per_capita_usd": (x.sum(axis=1) / population, 1e-6, "USD per person"),
+        **{f"funding_{name}_usd": (x[:, j], money_tolerance_usd(scenario.budget), "USD")
+           for j, name in enumerate(scenario.instruments)},
+    }
+    out = []
+    names = table["name"].reindex(regions.ids)
+    renamed = np.flatnonzero(names.to_numpy(str) != regions.names.astype(str))
+    if len(renamed):
+        r = int(renamed[0])
+        out.append(Violation("region_table_mismatch", len(renamed), "regions",
+                             f"regions.csv names {regions.ids[r]} {brief(names.iloc[r])}, "
+                             f"input_regions.csv {brief(regions.names[r])}"))
+    for column, (values, tol, what) in truth.items():
+        if column not in table.columns:
+            continue
+        claimed = table[column].reindex(regions.ids).to_numpy(float)
+        off = np.abs(claimed - values)
+        # money to the money tolerance alone (the tables hold every digit); the rest to
+        # their tolerance and 1e-9 of the value (the checker's own arithmetic)
+        rel = 0.0 if what == "USD" else 1e-9
+        bad = np.isnan(off) | (off > tol + rel * np.abs(values))
+        if bad.any():
+            shown = ",.2f" if what == "USD" else ",.10g"
+            worst = int(np.nanargmax(np.where(bad, np.nan_to_num(off, nan=np.inf), -1.0)))
+            out.append(Violation(
+                "region_table_mismatch", float(np.nan_to_num(off[worst], nan=np.inf)), what,
+                f"regions.csv {column} of {regions.ids[worst]} is {claimed[worst]:{shown}}, "
+                f"recomputed {values[worst]:{shown}} ({int(bad.sum())} region(s) disagree)"))
+    return out
 
 
 def _outcome_mismatches(d: Path, report: CheckReport, metrics: Any) -> list[Violation]:
     """outcomes.csv and metrics.json's outcomes against the recomputed natural-unit gains
     (a plan written before outcomes existed has neither and is not held to them)."""
     out = report.outcomes
-    if out is None or not (d / OUTCOMES_FILE).exists():
+    path = plan_file(d, OUTCOMES_FILE)
+    if out is None or not path.exists():
         return []
-    table = read_table_file(d / OUTCOMES_FILE)
-    for column in OUTCOME_COLUMNS:
-        if column not in table.columns:
-            raise DataError("column missing", file=str(d / OUTCOMES_FILE), column=column)
+    table = plan_table(path, OUTCOME_COLUMNS, ("before", "gain", "after"),
+                       text=("region_id", "indicator", "unit"))
     expected = outcomes_table(report.region_ids, out)
     key = ["region_id", "indicator"]
-    merged = expected.merge(table.astype({"region_id": str}), on=key, how="outer",
+    merged = expected.merge(table, on=key, how="outer",
                             suffixes=("", "_file"), indicator=True)
     violations = []
     unmatched = merged[merged["_merge"] != "both"]

@@ -39,7 +39,7 @@ import pandas as pd
 from optimizer.engine.columns import is_indicator
 from optimizer.engine.columns import label as column_label
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.safe_yaml import decode_text, read_text
+from optimizer.engine.safe_yaml import decode_text, read_bytes, read_text, regular_file
 
 # the top-level data/ folder, packaged as optimizer.shipped (see pyproject.toml)
 DATA_DIR = Path(str(resources.files("optimizer.shipped")))
@@ -49,6 +49,7 @@ CODE_SUFFIXES = ("_id", "_fips", "_code")  # numeric-looking codes are labels, n
 MAX_REGIONS = 10_000
 MAX_CSV_BYTES = 64 * 1024 * 1024  # the shipped counties table is 0.4 MB
 MAX_COLUMNS = 1_000
+MAX_GEOJSON_BYTES = 64 * 1024 * 1024  # the shipped counties' shapes are 1.8 MB
 MISSING_TOKENS = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "#n/a", "<na>"})
 MIN_POPULATION, MAX_POPULATION = 1.0, 1e10  # persons
 _THOUSANDS = r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?"
@@ -179,14 +180,9 @@ def load_regions(source: str | Path = "states", geometry: str | Path | None = No
     else:
         csv_path = Path(source)
         label = str(csv_path)
-    try:
-        size = csv_path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise DataError(f"is {size / 2**20:,.1f} MB; a regions file may be at most "
-                            f"{MAX_CSV_BYTES / 2**20:,.0f} MB", file=str(csv_path))
-        raw = csv_path.read_bytes()
-    except OSError as err:
-        raise DataError(f"cannot read the regions file ({err.strerror})", file=str(csv_path)) from None
+    raw = read_bytes(csv_path, lambda m: DataError(m.removeprefix(f"{csv_path}: "),
+                                                   file=str(csv_path)),
+                     what="regions file", limit=MAX_CSV_BYTES)
     regions = regions_from_bytes(raw, label)
     if geometry is not None:
         geo_path = Path(geometry)
@@ -403,15 +399,46 @@ def _file_error(path: Path) -> Callable[[str], DataError]:
     return lambda message: DataError(message.removeprefix(f"{path}: "), file=str(path))
 
 
-def read_table_file(path: str | Path) -> pd.DataFrame:
+def plan_file(directory: str | Path, name: str) -> Path:
+    """``directory / name``, refused when it is a symbolic link that leads out of the
+    plan folder: a plan folder's files are its own, so a link to ``/dev/zero`` or to
+    another person's file is never followed (a ``DataError`` naming the file)."""
+    folder = Path(directory)
+    path = folder / name
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=False)
+            inside = target.parent == folder.resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            target, inside = path, False
+        if not inside:
+            raise DataError(f"is a symbolic link to {target}, outside the plan folder; a plan "
+                            "folder's files must be its own", file=str(path))
+    return path
+
+
+def read_plan_bytes(path: str | Path) -> bytes:
+    """A plan file's bytes, bounded like a regions file (a special file refused by name)."""
+    path = Path(path)
+    return read_bytes(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
+
+
+def read_table_file(path: str | Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
     """A plan's CSV table (``region_id`` kept as text), read with the regions file's bounds.
 
+    ``text`` columns are kept exactly as written ("007" and "NA" stay text).
     Bytes that are not UTF-8 text, or a binary file, are refused naming the byte offset.
     """
     path = Path(path)
-    text = read_text(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
+    content = read_text(path, _file_error(path), what="plan file", limit=MAX_CSV_BYTES)
     try:
-        return pd.read_csv(io.StringIO(text), dtype={"region_id": str})
+        table = pd.read_csv(io.StringIO(content), dtype={"region_id": str})
+        if text:  # read again as written: no "NA" read as missing, no "007" as 7
+            written = pd.read_csv(io.StringIO(content), usecols=lambda c: c in text, dtype=str,
+                                  keep_default_na=False)
+            for column in written.columns:
+                table[column] = written[column]
+        return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"not a readable CSV table ({str(err).strip()[:200]})",
                         file=str(path)) from None
@@ -437,6 +464,8 @@ def load_geometry(path: Path, region_ids: list[str]) -> Any:  # geopandas.GeoDat
     """
     import geopandas as gpd
 
+    regular_file(path, lambda m: DataError(m.removeprefix(f"{path}: "), file=str(path)),
+                 what="GeoJSON file", limit=MAX_GEOJSON_BYTES)
     try:
         gdf = gpd.read_file(path)
     except Exception as err:  # pyogrio raises several types for unreadable files

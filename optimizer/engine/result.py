@@ -7,6 +7,7 @@ Everything here is recomputed from the allocation with the exact response formul
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import platform
@@ -24,7 +25,11 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine import columns
-from optimizer.engine.data import REGION_SETS, read_json_file, read_table_file
+from optimizer.engine.data import (
+    REGION_SETS,
+    plan_file,
+    read_plan_bytes,
+)
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import (
@@ -33,6 +38,15 @@ from optimizer.engine.metrics import (
     outcome_rows,
     outcome_totals,
     top_k_count,
+)
+from optimizer.engine.records import (
+    ALLOCATION_NUMBERS,
+    MetricsFile,
+    checked_record,
+    plan_table,
+    read_record,
+    read_whole,
+    region_numbers,
 )
 from optimizer.engine.response import (
     gain_points,
@@ -276,62 +290,59 @@ class AllocationResult:
             "provenance": self.provenance,
         }
 
-    def to_dir(self, out: str | Path) -> Path:
-        """Write the plan files into ``out`` atomically: all of them or none.
+    def to_dir(self, out: str | Path, extras: Mapping[str, str] | None = None) -> Path:
+        """Write the plan's folder ``out`` whole: a reader sees the previous folder or this
+        one, never a mix, and nothing of the previous folder is left behind.
 
-        Files: allocation.csv, regions.csv, metrics.json, scenario.yaml (resolved) and
-        input_regions.csv (the regions table used), so ``placefund check`` can re-verify;
-        and geometry.geojson, a copy of the polygons of a CSV of the user's own, so
-        ``placefund export`` can map the plan later without being told where they are.
+        Files: allocation.csv, regions.csv, metrics.json, scenario.yaml (resolved),
+        input_regions.csv (the regions table used), so ``placefund check`` can re-verify,
+        and outcomes.csv (what the plan buys, in natural units);
+        geometry.geojson, a copy of the polygons of a CSV of the user's own, so
+        ``placefund export`` can map the plan later without being told where they are;
+        and ``extras`` (name -> text), an analysis's own files. They are written into a
+        staging folder beside ``out`` that is swapped in with one rename
+        (``replace_folder``).
         """
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".plan-", dir=out.parent))
-        try:
+        def write(staging: Path) -> None:
             self.allocation.to_csv(staging / "allocation.csv", index=False)
             self.regions.to_csv(staging / "regions.csv", index=False)
             (staging / "metrics.json").write_text(
-                json.dumps(self.to_metrics_dict(), indent=2, default=json_default) + "\n"
-            )
+                checked_record(self.to_metrics_dict(), MetricsFile, "metrics.json"))
             (staging / "scenario.yaml").write_text(self.scenario.to_yaml())
             (staging / "input_regions.csv").write_bytes(self.input_regions_csv)
-            names = list(PLAN_FILES)
-            if self.outcome_totals:
-                self.outcomes.to_csv(staging / OUTCOMES_FILE, index=False)
-                names.append(OUTCOMES_FILE)
             if self.geometry_path is not None and self.geometry_path.is_file():
                 shutil.copyfile(self.geometry_path, staging / PLAN_GEOMETRY)
-                names.append(PLAN_GEOMETRY)
-            out.mkdir(exist_ok=True)
-            for name in names:
-                os.replace(staging / name, out / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return out
+            if self.outcome_totals:
+                self.outcomes.to_csv(staging / OUTCOMES_FILE, index=False)
+            for name, text in (extras or {}).items():
+                (staging / name).write_text(text)
+
+        return replace_folder(out, write)
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> AllocationResult:
         """Read a plan directory written by ``to_dir`` back (``DataError`` naming the
         file and what is missing when it is not one)."""
-        d = Path(directory)
-        missing = [name for name in PLAN_FILES if not (d / name).is_file()]
+        return read_whole(directory, lambda: cls._from_dir(Path(directory)))
+
+    @classmethod
+    def _from_dir(cls, d: Path) -> AllocationResult:
+        """``from_dir`` on the files of ``d`` as they are now."""
+        missing = [name for name in PLAN_FILES if not plan_file(d, name).exists()]
         if missing:
             raise DataError(f"not a plan directory: missing {missing}", file=str(d))
-        metrics = read_json_file(d / "metrics.json")  # bounded UTF-8, like every plan file
+        metrics = read_record(d / "metrics.json", MetricsFile)  # bounded, typed
+        before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
         try:
-            before, after = metrics["metrics"]["before"], metrics["metrics"]["after"]
             solver = SolverInfo.from_dict(metrics.get("solver", {}))
-        except (KeyError, TypeError, ValueError) as err:
-            raise DataError(f"unreadable metrics (no {brief(str(err))})",
+        except (TypeError, ValueError) as err:
+            raise DataError(f"unreadable solver record ({brief(str(err))})",
                             file=str(d / "metrics.json")) from None
-        allocation = read_table_file(d / "allocation.csv")
-        regions = read_table_file(d / "regions.csv")
-        for column in ("region_id", "instrument", "amount_usd"):
-            if column not in allocation.columns:
-                raise DataError("column missing", file=str(d / "allocation.csv"), column=column)
-        for column in ("region_id", "name", "funding_usd", "final_capacity"):
-            if column not in regions.columns:
-                raise DataError("column missing", file=str(d / "regions.csv"), column=column)
+        allocation = plan_table(d / "allocation.csv", ("region_id", "instrument", "amount_usd"),
+                                ALLOCATION_NUMBERS, ("region_id", "name", "instrument"))
+        regions = plan_table(d / "regions.csv", ("region_id", "name", "funding_usd",
+                                                 "final_capacity"),
+                             region_numbers, ("region_id", "name"))
         marginal = pd.DataFrame(metrics.get("marginal_values") or [], columns=MARGINAL_COLUMNS)
         return cls(
             scenario=load_scenario(d / "scenario.yaml"),
@@ -344,11 +355,14 @@ class AllocationResult:
             approximation=metrics.get("approximation", {}),
             provenance_record=metrics.get("provenance", {}),
             filled_values=metrics.get("filled_missing_values", {}),
-            input_regions_csv=(d / "input_regions.csv").read_bytes(),
-            geometry_path=d / PLAN_GEOMETRY if (d / PLAN_GEOMETRY).is_file() else None,
-            outcomes_table=(read_table_file(d / OUTCOMES_FILE).astype({"region_id": str})
-                            if (d / OUTCOMES_FILE).is_file() else None),
-            outcome_totals=_outcome_totals_read(metrics.get("outcomes")),
+            input_regions_csv=read_plan_bytes(d / "input_regions.csv"),
+            geometry_path=d / PLAN_GEOMETRY if plan_file(d, PLAN_GEOMETRY).is_file() else None,
+            outcomes_table=(plan_table(plan_file(d, OUTCOMES_FILE), OUTCOME_COLUMNS,
+                                       ("before", "gain", "after"),
+                                       ("region_id", "indicator", "unit"))
+                            if plan_file(d, OUTCOMES_FILE).is_file() else None),
+            outcome_totals={k: {f: v[f] for f in ("before", "gain", "after")}
+                            for k, v in (metrics.get("outcomes") or {}).items()},
         )
 
     def __repr__(self) -> str:
@@ -391,25 +405,119 @@ class AllocationResult:
         return "\n".join(lines)
 
 
-def _outcome_totals_read(record: Any) -> dict[str, dict[str, float]]:
-    """metrics.json's outcomes back as numbers (``{}`` when absent)."""
-    if not isinstance(record, dict):
-        return {}
+STAGING = ".{name}.staging-{pid}-"  # beside the folder being written, by process id
+_RENAME_EXCHANGE = 2  # renameat2's flag (Linux 3.15+): swap two paths in one step
+_AT_FDCWD = -100
+
+
+def replace_folder(out: str | Path, write: Callable[[Path], None]) -> Path:
+    """Make the folder ``out`` hold exactly what ``write(staging)`` writes, in one step.
+
+    ``write`` fills a new staging folder beside ``out``; the staging folder then takes
+    ``out``'s place with one rename (where the system swaps two paths at once, as Linux
+    does, the previous folder stays whole until that instant; elsewhere it is moved
+    aside first), so a reader, or a second writer, sees the previous folder or the new
+    one, never half of each. The previous folder is removed afterwards, and staging
+    folders that a killed process left behind are removed on the next write.
+    """
+    out = Path(out)
+    if out.is_symlink():
+        out = out.resolve()  # the folder the link leads to is the one replaced
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is an existing file, not a folder; name a folder for the "
+                        "plan files (nothing was written)")
+    if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").exists():
+        raise DataError(f"{out} is a folder of other files, not a plan; name a new or empty "
+                        "folder, or an earlier plan's folder to replace it (nothing was "
+                        "written)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING.format(name=out.name, pid=os.getpid()),
+                                    dir=out.parent))
     try:
-        return {str(k): {f: float(v[f]) for f in ("before", "gain", "after")}
-                for k, v in record.items()}
-    except (KeyError, TypeError, ValueError):
-        raise DataError("unreadable outcomes (each needs numeric before, gain and after)",
-                        file="metrics.json", column="outcomes") from None
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # the permissions of a folder made by mkdir
+        write(staging)
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous folder, or the unused new one
+    return out
 
 
-def json_default(obj: Any) -> Any:
-    """numpy scalars and arrays as plain JSON values (``json.dumps(default=...)``)."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out``; afterwards ``staging`` holds the previous folder (if any)."""
+    for _ in range(100):  # another writer may put a folder at ``out`` between two steps
+        if not out.exists():
+            try:
+                os.rename(staging, out)  # refused if another writer's folder arrived meanwhile
+                return
+            except OSError:
+                if not out.exists():
+                    raise
+        if _exchange(staging, out):
+            return
+        aside = Path(tempfile.mkdtemp(prefix=STAGING.format(name=out.name, pid=os.getpid()),
+                                      dir=out.parent))
+        try:
+            os.rename(out, aside / "previous")
+        except FileNotFoundError:
+            aside.rmdir()
+            continue
+        try:
+            os.rename(staging, out)
+        except OSError:
+            shutil.rmtree(aside, ignore_errors=True)
+            continue
+        os.rename(aside / "previous", staging)
+        aside.rmdir()
+        return
+    raise DataError(f"{out} kept changing while the plan was written; try again")
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's ``renameat2``, where there is one."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step; False where the system cannot."""
+    function = _renameat2()
+    if function is None:
+        return False
+    done = function(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove staging folders of ``out`` whose writing process has ended (killed)."""
+    prefix = STAGING.format(name=out.name, pid="")[:-1]  # ".{name}.staging-"
+    for entry in out.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @functools.cache

@@ -18,7 +18,9 @@ gets one clear error instead of a traceback, a silent wrong answer or a hang:
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,17 +67,75 @@ def decode_text(raw: bytes, source: str, error: ErrorFactory = ScenarioError,
     return text
 
 
-def read_text(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
-              limit: int | None = None) -> str:
-    """Read a UTF-8 text file of at most ``limit`` bytes, or raise ``error`` saying why."""
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def regular_file(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
+                 limit: int | None = None) -> Path:
+    """``path`` once it is a regular file of at most ``limit`` bytes, for a reader that
+    takes a path (a named pipe, a device or a folder is refused by name, as in
+    ``read_bytes``, without waiting for a writer)."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if limit is not None and size > limit:
-            raise error(f"{path}: is {size:,} bytes; a {what} may be at most {limit:,} bytes")
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        raise error(f"{path}: is {kind}, not a regular file; a {what} must be an ordinary file")
+    if limit is not None and info.st_size > limit:
+        raise error(f"{path}: is {info.st_size:,} bytes; a {what} may be at most {limit:,} bytes")
+    return path
+
+
+def read_bytes(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
+               limit: int = MAX_YAML_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, or ``error`` saying why.
+
+    The file is opened without blocking and its type checked on the open handle, so a
+    named pipe, a device (``/dev/zero``), a socket or a folder is refused by name
+    instead of hanging or reading forever; at most ``limit + 1`` bytes are ever read,
+    so a file that grows after the check is refused too.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise error(f"{path}: is {kind}, not a regular file; a {what} must be an "
+                        "ordinary file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise error(f"{path}: is more than {limit:,} bytes; a {what} may be at most "
+                    f"{limit:,} bytes")
+    return b"".join(chunks)
+
+
+def read_text(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
+              limit: int | None = None) -> str:
+    """Read a UTF-8 text file of at most ``limit`` bytes (default ``MAX_YAML_BYTES``),
+    or raise ``error`` saying why (see ``read_bytes``)."""
+    raw = read_bytes(path, error, what, MAX_YAML_BYTES if limit is None else limit)
     return decode_text(raw, str(path), error, what)
 
 

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from optimizer.engine import formatting as fmt
 from optimizer.engine.errors import DataError, ScenarioError
@@ -38,6 +42,8 @@ from optimizer.report.text import (
 )
 
 TRASH = ".trash"
+LOCK = ".lock"  # held while names are chosen and plans move in or out
+LOCK_TIMEOUT_S = 60.0
 TRASH_KEEP = timedelta(days=1)
 MAX_NOTES = 4000  # characters
 
@@ -73,6 +79,18 @@ class PlanLibrary:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else placefund_home() / "plans"
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The library to this writer alone (other processes and sessions wait), so two
+        saves of one name get two names and two note edits do not lose one."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(self.root / LOCK, timeout=LOCK_TIMEOUT_S):
+                yield
+        except Timeout:
+            raise DataError(f"the plan library is busy (another save has held it for "
+                            f"{LOCK_TIMEOUT_S:.0f} s); try again", file=str(self.root)) from None
+
     def list(self) -> builtins.list[SavedPlan]:
         """Saved plans, oldest first."""
         if not self.root.is_dir():
@@ -101,17 +119,19 @@ class PlanLibrary:
 
     def save(self, name: str, result: AllocationResult, notes: str = "") -> SavedPlan:
         """Save ``result`` as ``name``; an existing name gets a numbered suffix instead."""
-        final_name = self._free_name(_clean_name(name))
+        clean = _clean_name(name)
         notes = _clean_notes(notes)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
         try:
-            result.to_dir(staging / "plan")
-            saved = datetime.now(UTC).isoformat(timespec="microseconds")
-            meta = {"name": final_name, "saved_utc": saved,
-                    "data_sha256": result.provenance.get("data_sha256", ""), "notes": notes}
-            (staging / "plan" / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-            target = self._move_in(staging / "plan", _slug(final_name))
+            result.to_dir(staging / "plan")  # the slow part, outside the lock
+            with self._locked():
+                final_name = self._free_name(clean)  # chosen under the lock: no two alike
+                saved = datetime.now(UTC).isoformat(timespec="microseconds")
+                meta = {"name": final_name, "saved_utc": saved,
+                        "data_sha256": result.provenance.get("data_sha256", ""), "notes": notes}
+                (staging / "plan" / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+                target = self._move_in(staging / "plan", _slug(final_name))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return SavedPlan(final_name, target, saved, meta["data_sha256"], notes)
@@ -143,52 +163,55 @@ class PlanLibrary:
         meta_path = plan.path / "meta.json"
         meta = json.loads(meta_path.read_text())
         meta.update(changes)
-        partial = meta_path.with_name(".meta.json.partial")
-        partial.write_text(json.dumps(meta, indent=2) + "\n")
-        partial.replace(meta_path)
+        _replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
 
     def set_notes(self, name: str, notes: str) -> SavedPlan:
         """Replace the notes of the saved plan ``name``."""
-        plan = self.get(name)
-        self._write_meta(plan, notes=_clean_notes(notes))
+        with self._locked():
+            plan = self.get(name)
+            self._write_meta(plan, notes=_clean_notes(notes))
         return self.get(name)
 
     def rename(self, name: str, new_name: str) -> SavedPlan:
         """Give the saved plan ``name`` a new name (refused if another plan has it)."""
-        plan = self.get(name)
-        clean = _clean_name(new_name)
-        if clean == plan.name:
-            return plan
-        if clean in self.names():
-            raise ScenarioError(f"a saved plan is already called '{clean}'; choose another name")
-        self._write_meta(plan, name=clean)
+        with self._locked():
+            plan = self.get(name)
+            clean = _clean_name(new_name)
+            if clean == plan.name:
+                return plan
+            if clean in self.names():
+                raise ScenarioError(f"a saved plan is already called '{clean}'; choose another "
+                                    "name")
+            self._write_meta(plan, name=clean)
         return self.get(clean)
 
     def duplicate(self, name: str, new_name: str | None = None) -> SavedPlan:
         """A copy of the saved plan ``name`` (files, notes) under ``new_name`` or 'name (copy)'."""
-        plan = self.get(name)
-        final_name = self._free_name(_clean_name(new_name or f"{plan.name} (copy)"))
-        staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
-        try:
-            shutil.copytree(plan.path, staging / "plan")
-            saved = datetime.now(UTC).isoformat(timespec="microseconds")
-            meta = json.loads((staging / "plan" / "meta.json").read_text())
-            meta.update(name=final_name, saved_utc=saved)
-            (staging / "plan" / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-            self._move_in(staging / "plan", _slug(final_name))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with self._locked():
+            plan = self.get(name)
+            final_name = self._free_name(_clean_name(new_name or f"{plan.name} (copy)"))
+            staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
+            try:
+                shutil.copytree(plan.path, staging / "plan")
+                saved = datetime.now(UTC).isoformat(timespec="microseconds")
+                meta = json.loads((staging / "plan" / "meta.json").read_text())
+                meta.update(name=final_name, saved_utc=saved)
+                (staging / "plan" / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+                self._move_in(staging / "plan", _slug(final_name))
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         return self.get(final_name)
 
     def delete(self, name: str) -> str:
         """Move the saved plan ``name`` to the trash; returns the token ``restore`` takes."""
-        plan = self.get(name)
-        trash = self.root / TRASH
-        trash.mkdir(parents=True, exist_ok=True)
-        self._empty_old_trash(trash)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        token = f"{stamp}-{plan.path.name}"
-        plan.path.rename(trash / token)
+        with self._locked():
+            plan = self.get(name)
+            trash = self.root / TRASH
+            trash.mkdir(parents=True, exist_ok=True)
+            self._empty_old_trash(trash)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            token = f"{stamp}-{plan.path.name}"
+            plan.path.rename(trash / token)
         return token
 
     def restore(self, token: str) -> SavedPlan:
@@ -198,12 +221,13 @@ class PlanLibrary:
         if not meta_path.is_file():
             raise DataError("that deleted plan is no longer in the trash; it cannot be restored",
                             file=str(self.root / TRASH))
-        meta = json.loads(meta_path.read_text())
-        name = self._free_name(str(meta["name"]))
-        if name != meta["name"]:
-            meta["name"] = name
-            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-        self._move_in(source, _slug(name))
+        with self._locked():
+            meta = json.loads(meta_path.read_text())
+            name = self._free_name(str(meta["name"]))
+            if name != meta["name"]:
+                meta["name"] = name
+                _replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
+            self._move_in(source, _slug(name))
         return self.get(name)
 
     def _empty_old_trash(self, trash: Path) -> None:
@@ -212,6 +236,20 @@ class PlanLibrary:
         for entry in trash.iterdir():
             if entry.name[:21] < cutoff:
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Replace ``path`` whole with ``text``: written under a name of this writer's own,
+    then renamed over it, so a reader sees the old file or the new, never neither."""
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".partial",
+                                       dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
 
 
 def _clean_name(name: str) -> str:

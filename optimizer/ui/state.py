@@ -19,13 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer.engine.errors import ScenarioError
-from optimizer.engine.scenario import Scenario
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import PlaceFundError
+from optimizer.engine.inputs import BUSD, resolve
+from optimizer.engine.scenario import Scenario, usd
+from optimizer.ui.controls import KNOBS
 
 LINK_VERSION = "1"
 SHIPPED_SETS = ("states", "metros", "counties")
 UPLOAD_SET = "upload"
 MAX_LINK_CHARS = 8_000  # a settings text longer than this is not from this workbench
+MAX_SETTINGS_BYTES = 64_000  # decoded settings; every setting changed is a few kB
+MAX_SETTINGS_DEPTH = 8  # nested lists/mappings in the settings (a scenario needs four)
 HISTORY_LENGTH = 50
 
 
@@ -51,11 +56,41 @@ def _pack(changes: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
 
 
+def _depth(text: str) -> int:
+    """How deeply the JSON ``text`` nests lists and mappings (brackets inside strings
+    do not count), measured before parsing: a parser recurses once per level."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _unpack(text: str) -> dict[str, Any]:
     if len(text) > MAX_LINK_CHARS:
         raise ValueError("the settings text is too long")
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    value = json.loads(zlib.decompressobj().decompress(raw, 1_000_000))
+    inflate = zlib.decompressobj()
+    data = inflate.decompress(raw, MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES or inflate.unconsumed_tail:
+        raise ValueError(f"the settings expand to more than {MAX_SETTINGS_BYTES:,} bytes")
+    decoded = data.decode("utf-8")
+    if _depth(decoded) > MAX_SETTINGS_DEPTH:
+        raise ValueError(f"the settings nest more than {MAX_SETTINGS_DEPTH} levels deep")
+    value = json.loads(decoded)
     if not isinstance(value, dict):
         raise ValueError("the settings are not a mapping")
     return value
@@ -95,20 +130,65 @@ def read_link(params: Mapping[str, str]) -> Link | None:
         return Link(problem="the link's uploaded regions have no valid content hash")
     try:
         changes = _unpack(params["s"]) if params.get("s") else {}
-    except (ValueError, binascii.Error, zlib.error, UnicodeDecodeError) as err:
+    except (ValueError, binascii.Error, zlib.error, RecursionError) as err:
         return Link(region_set, {}, csv_hash, geo_hash,
                     problem=f"the link's settings could not be read ({err})")
     return Link(region_set, changes, csv_hash, geo_hash)
 
 
-def apply_link(reference: Scenario, link: Link) -> tuple[Scenario, str | None]:
-    """``reference`` with the link's settings; on invalid settings ``reference`` and why."""
+def _out_of_range(changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``changes`` without top-level numbers outside their widget's range, and a
+    sentence for each one left out (a link may not ask for what no widget can show)."""
+    kept, dropped = dict(changes), []
+    for row in KNOBS:
+        value = changes.get(row.path)
+        if (row.kind != "number" or row.path not in changes or isinstance(value, bool)
+                or not isinstance(value, int | float) or row.lo is None):
+            continue
+        lo, hi = row.lo * row.scale, (row.hi * row.scale if row.hi is not None else None)
+        if value < lo or (hi is not None and value > hi):
+            shown = (usd(value), usd(lo), usd(hi) if hi is not None else None) if (
+                row.scale == BUSD) else (f"{value:g}", f"{lo:g}", f"{hi:g}" if hi else None)
+            upper = f" to {shown[2]}" if shown[2] is not None else " or more"
+            dropped.append(f"{row.text().split(' (')[0]} ('{row.path}') {shown[0]} is outside "
+                           f"the workbench's range {shown[1]}{upper}, so the default is shown")
+            del kept[row.path]
+    return kept, dropped
+
+
+def apply_link(reference: Scenario, link: Link,
+               regions: Regions | None = None) -> tuple[Scenario, str | None]:
+    """``reference`` with the link's settings, and why any were left out (None: none).
+
+    Settings that do not validate (against ``regions`` too, when given: an indicator
+    weight the regions lack), or lie outside their widget's range, are left out one
+    by one, so the link's valid settings are kept.
+    """
     if not link.changes:
         return reference, None
-    try:
-        return reference.updated(**link.changes), None
-    except (ScenarioError, TypeError, ValueError) as err:
-        return reference, f"the link's settings do not fit these regions ({err})"
+    changes, problems = _out_of_range(link.changes)
+
+    def fits(trial: dict[str, Any]) -> str | None:
+        try:
+            scenario = reference.updated(**trial)
+            if regions is not None:
+                resolve(regions, scenario)
+        except (PlaceFundError, TypeError, ValueError, KeyError) as err:
+            return str(err)
+        return None
+
+    why = fits(changes)
+    if why is not None:
+        kept: dict[str, Any] = {}
+        for key in sorted(changes):
+            alone = fits({**kept, key: changes[key]})
+            if alone is None:
+                kept[key] = changes[key]
+            else:
+                problems.append(f"'{key}' does not fit these regions ({alone})")
+        changes = kept
+    scenario = reference.updated(**changes) if changes else reference
+    return scenario, "; ".join(problems) or None
 
 
 @dataclass
