@@ -86,6 +86,9 @@ class RobustRecord(FileRecord):
     stats: dict[str, dict[str, dict[str, float]]]
     comparison: str
     info: dict[str, Any]
+    # robust minus default on the fresh samples with its paired bootstrap interval
+    # (checked by redoing the bootstrap, ``_check_difference``)
+    out_of_sample_difference: dict[str, Any] | None = None
 
 
 def name_problem(name: str) -> str | None:
