@@ -144,7 +144,7 @@ def test_exports_match_the_plan_on_screen_and_the_yaml_reproduces_it(at: AppTest
     at.slider(key="lam").set_value(0.8).run()
     plan = at.session_state["last_result"]
     book = openpyxl.load_workbook(io.BytesIO(ex.export_bytes(plan, "xlsx")))
-    assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
+    assert book.sheetnames == ["allocation", "regions", "metrics", "outcomes", "scenario"]
     yaml_bytes = ex.export_bytes(plan, "yaml")
     assert scenario_from_text(yaml_bytes.decode()).spread_weight == 0.8
     _unfold(at, "open_uploads")

@@ -461,7 +461,7 @@ def test_no_text_becomes_a_formula_in_any_sheet_of_the_workbook(
     raw = ex.to_excel_bytes(evil_plan)
     with zipfile.ZipFile(io.BytesIO(raw)) as book:
         sheets = [n for n in book.namelist() if n.startswith("xl/worksheets/sheet")]
-        assert len(sheets) == 4
+        assert len(sheets) == 5  # allocation, regions, metrics, outcomes, scenario
         assert all("<f>" not in book.read(n).decode() for n in sheets)  # no formula cells
     workbook = openpyxl.load_workbook(io.BytesIO(raw))
     risky = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row
@@ -473,10 +473,10 @@ def test_no_text_becomes_a_formula_in_any_sheet_of_the_workbook(
 
 def test_the_csv_export_escapes_formula_text_and_keeps_numbers(
         evil_plan: pf.AllocationResult) -> None:
-    table = pd.read_csv(io.BytesIO(ex.to_csv_bytes(evil_plan)), dtype={"region_id": str})
-    assert set(table["name"]) == {"'=HYPERLINK(\"http://evil.example\",\"click\")", "'+cmd",
+    table = pd.read_csv(io.BytesIO(ex.to_csv_bytes(evil_plan)), dtype={"Region code": str})
+    assert set(table["Region"]) == {"'=HYPERLINK(\"http://evil.example\",\"click\")", "'+cmd",
                                   "Gamma"}
-    assert table["amount_usd"].sum() == pytest.approx(1e9)
+    assert table["Amount (USD)"].sum() == pytest.approx(1e9)
     escaped = ex.spreadsheet_safe(pd.DataFrame({"t": ["=1", "\tx", "\rx", "ok", None],
                                                 "n": [-1.0, 2.0, 3.0, 4.0, 5.0]}))
     assert escaped["t"].tolist()[:4] == ["'=1", "'\tx", "'\rx", "ok"]

@@ -199,10 +199,11 @@ def test_a_sobol_design_too_large_is_refused_with_the_largest_that_fits(tmp_path
     spec = write(tmp_path / "sobol.yaml", "analysis: sobol\nbase_samples: 1000000\n")
     start = time.perf_counter()
     code, output = cli("sobol", spec, "--out", tmp_path / "out", "--scheduler", "serial")
-    # the default scenario's 8 weights are the factors: N x (8 + 2) runs
-    assert code == 2 and "base_samples: 1,000,000 x (8 factors + 2) asks for 10,000,000 runs" \
-        in output
-    assert "base_samples up to 10,000 with 8 factors" in output
+    # the default scenario's weights are the factors: N x (k + 2) runs
+    k = len(pf.load_scenario().weights)
+    assert code == 2 and (f"base_samples: 1,000,000 x ({k} factors + 2) asks for "
+                          f"{1_000_000 * (k + 2):,} runs") in output
+    assert f"base_samples up to {100_000 // (k + 2):,} with {k} factors" in output
     assert time.perf_counter() - start < 5
 
 
@@ -258,7 +259,7 @@ def test_a_real_scheduler_answers_the_handshake() -> None:
 
 TWO = "region_id,name,population,north,south\nA,Alpha,1000,1,0\nB,Beta,1000,0,1\n"
 TWO_SCENARIO = ("{budget: $10B, weights: {north: 1, south: 1}, spread_weight: 0, "
-                "complementarity: 1, instruments: {grant: {effectiveness_per_busd: 1, "
+                "complementarity: 1, instruments: {grant: {yields: {north: 1%, south: 1%}, "
                 "saturation_usd: $10B}}}")
 
 
@@ -576,7 +577,8 @@ def test_a_new_plan_replaces_an_analysis_folder_whole(consensus_plan: Path,
                        write(tmp_path / "s.yaml", TINY_SCENARIO), "--out", plan)
     assert code == 0, output
     assert sorted(p.name for p in plan.iterdir()) == sorted(
-        ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv"])
+        ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml", "input_regions.csv",
+         "outcomes.csv"])
     code, output = cli("check", plan)
     assert code == 0 and "plan OK" in output
 

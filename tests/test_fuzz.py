@@ -196,7 +196,7 @@ def test_every_solved_plan_passes_its_check_and_every_fix_solves(problem) -> Non
 
 spec_keys = st.sampled_from(
     ["analysis", "title", "regions", "scenario", "stakeholders", "samples", "seed", "objective",
-     "alpha", "weights", "complementarity", "effectiveness", "out_of_sample", "vary",
+     "alpha", "weights", "complementarity", "yields", "prior", "out_of_sample", "vary",
      "base_samples", "parameters", "runs", "points", "change", "chunk_size", "not_a_key"])
 stakeholder_names = st.sampled_from(["research", "equity", "consensus", "baseline", "NA", "007",
                                      "", " ", "Stakeholder", "plan"])

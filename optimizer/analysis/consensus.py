@@ -72,6 +72,7 @@ from optimizer.engine.scenario import (
     Scenario,
     default_scenario,
     region_set_default,
+    scaled_yield,
     scenario_from_dict,
     usd,
 )
@@ -324,7 +325,7 @@ def view_scenario(base: Scenario, changes: dict[str, Any],
 
 def scaled_yields(instrument: dict[str, Any], scale: float) -> dict[str, Any]:
     """An instrument (as a mapping) with every yield multiplied by ``scale``."""
-    return {**instrument, "yields": {k: float(v) * float(scale)
+    return {**instrument, "yields": {k: scaled_yield(v, float(scale))
                                      for k, v in instrument["yields"].items()}}
 
 

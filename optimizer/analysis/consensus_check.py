@@ -27,7 +27,7 @@ from optimizer.engine.data import (
 )
 from optimizer.engine.errors import DataError, brief
 from optimizer.engine.records import FileRecord, plan_table, read_record, read_whole
-from optimizer.engine.scenario import Scenario, load_scenario, scenario_from_dict
+from optimizer.engine.scenario import Scenario, load_scenario, scaled_yield, scenario_from_dict
 
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
@@ -139,7 +139,7 @@ def _scoring_scenario(base: Scenario, changes: dict[str, Any],
     data.update(changes)
     for name, value in (yield_scale or {}).items():
         ins = data["instruments"][name]
-        data["instruments"][name] = {**ins, "yields": {k: float(v) * float(value)
+        data["instruments"][name] = {**ins, "yields": {k: scaled_yield(v, float(value))
                                                        for k, v in ins["yields"].items()}}
     data.update(exclusions={"regions": [], "top_k_incumbents": 0, "instruments": {}}, hubs=None,
                 top_k_share_cap=None, per_capita_floor=None, region_bounds={},

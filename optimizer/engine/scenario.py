@@ -108,6 +108,15 @@ def yield_value(value: float | str, national_total: float) -> float:
     return float(value)
 
 
+def scaled_yield(value: float | str, factor: float) -> float | str:
+    """A yield times ``factor``, in the form it was given (a share stays a share)."""
+    if isinstance(value, str):
+        match = _SHARE.match(value)
+        assert match is not None  # validated
+        return format(float(match.group(1)) * factor, ".10f").rstrip("0").rstrip(".") + "%"
+    return float(value) * factor
+
+
 class Instrument(_Strict):
     """One way money is spent: what $1B of it raises, in the natural unit of each raised
     indicator, and how fast its returns saturate. Defaults and ranges: docs/evidence.md."""
