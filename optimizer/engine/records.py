@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -21,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.engine.data import read_json_file, read_plan_bytes, read_table_file
-from optimizer.engine.errors import DataError, brief
+from optimizer.engine.errors import DataError, PlaceFundError, brief
 from optimizer.engine.safe_yaml import decode_text
 
 T = TypeVar("T")
@@ -45,14 +46,18 @@ def read_whole(folder: str | Path, read: Callable[[], T]) -> T:
     one before and after it (what it read is then one plan, never a mix).
     """
     folder = Path(folder)
-    for _ in range(READ_ATTEMPTS):
+    for attempt in range(READ_ATTEMPTS):
         before = _identity(folder)
         try:
             value = read()
-        except (DataError, OSError):
-            if _identity(folder) == before:
+        except (PlaceFundError, OSError):
+            after = _identity(folder)
+            if after == before and after is not None:
                 raise
-            continue  # a file went away with the folder it was in: read the new one
+            # the folder went away (moved aside for a moment, where a system cannot swap
+            # two folders at once) or was replaced meanwhile: read the new one
+            time.sleep(0.002 * (attempt + 1))
+            continue
         if before is not None and _identity(folder) == before:
             return value
     return read()
