@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from optimizer.engine.data import read_json_file, read_plan_bytes, read_table_file
+from optimizer.engine.data import read_plan_bytes, read_table_file
 from optimizer.engine.errors import DataError, PlaceFundError, brief
 from optimizer.engine.safe_yaml import decode_text
 
@@ -160,16 +160,17 @@ def read_record(path: str | Path, model: type[BaseModel]) -> dict[str, Any]:
     text = decode_text(raw, str(path), lambda m: DataError(m.removeprefix(f"{path}: "),
                                                             file=str(path)), "plan file")
     try:
-        model.model_validate_json(text)
+        model.model_validate_json(text)  # bounded: a JSON nested too deep is refused here
     except ValidationError as err:
-        if any(e["type"] == "json_invalid" for e in err.errors()):
-            return _not_json(path)
+        if not any(e["type"] == "json_invalid" for e in err.errors()):
+            raise record_error(err, str(path)) from None
+        try:
+            json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as bad:
+            raise DataError(f"not readable JSON ({str(bad)[:200]})", file=str(path)) from None
         raise record_error(err, str(path)) from None
-    return read_json_file(path)
-
-
-def _not_json(path: Path) -> Any:
-    return read_json_file(path)  # raises naming the JSON syntax error
+    record: dict[str, Any] = json.loads(text)
+    return record
 
 
 def checked_record(record: dict[str, Any], model: type[BaseModel], source: str) -> str:
