@@ -707,3 +707,11 @@ def test_input_regions_without_a_weighted_column_is_named(tiny_plan: Path, tmp_p
     code, output = cli("check", plan)
     assert code == 2 and "lacks the numeric column(s) ['talent'] that scenario.yaml weighs" \
         in output
+
+
+def test_a_plan_whose_recorded_hashes_were_removed_fails_its_check(tiny_plan: Path,
+                                                                   tmp_path: Path) -> None:
+    plan = copy_plan(tiny_plan, tmp_path)
+    edit_json(plan / "metrics.json", lambda m: m.update(provenance={}))
+    code, output = cli("check", plan)
+    assert code == 1 and "data_hash" in output and "scenario_hash" in output

@@ -543,7 +543,7 @@ def reach_scheduler(address: str, seconds: float | None = None) -> str:
     except (OSError, TimeoutError, ValueError) as err:
         why = (f"no Dask scheduler answered within {limit:g} s" if isinstance(err, TimeoutError)
                else str(err) or type(err).__name__)
-        raise PlaceFundError(f"cannot reach a Dask scheduler at {address} ({why}){_HOW}") from None
+        raise PlaceFundError(f"cannot reach the Dask scheduler at {address} ({why}){_HOW}") from None
     return address
 
 

@@ -546,7 +546,7 @@ def _check_dir(d: Path) -> CheckReport:
         raise DataError(f"not a plan directory: missing {missing}", file=str(d))
     # every file is read as bounded UTF-8 text: a binary or mis-encoded one is named
     # with the byte offset (optimizer.engine.data / optimizer.engine.safe_yaml), and
-    # metrics.json and the tables are typed as the tool writes them (engine.result)
+    # metrics.json and the tables are typed as the tool writes them (engine.records)
     regions = load_regions(d / "input_regions.csv")
     scenario = load_scenario(d / "scenario.yaml")
     _refuse_unread_columns(regions, scenario, d / "input_regions.csv")
@@ -570,11 +570,12 @@ def _check_dir(d: Path) -> CheckReport:
     report = check(allocation, regions, scenario, claimed_after, claimed_before, hubs)
     provenance = metrics.get("provenance", {})
     recorded_hash = provenance.get("data_sha256")
-    if recorded_hash and recorded_hash != regions.sha256:
+    if recorded_hash != regions.sha256:
         report.violations.append(Violation("data_hash", 1, "file", "input_regions.csv differs "
-                                           "from the data the plan was solved on"))
+                                           "from the data the plan was solved on (metrics.json's "
+                                           "provenance.data_sha256)"))
     recorded_scenario = provenance.get("scenario_sha256")
-    if recorded_scenario and recorded_scenario != scenario.fingerprint():
+    if recorded_scenario != scenario.fingerprint():
         report.violations.append(Violation("scenario_hash", 1, "file", "scenario.yaml differs "
                                            "from the scenario the plan was solved with "
                                            "(metrics.json's provenance.scenario_sha256)"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -20,8 +21,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from optimizer.engine.data import read_json_file, read_plan_bytes, read_table_file
-from optimizer.engine.errors import DataError, brief
+from optimizer.engine.data import read_plan_bytes, read_table_file
+from optimizer.engine.errors import DataError, PlaceFundError, brief
 from optimizer.engine.safe_yaml import decode_text
 
 T = TypeVar("T")
@@ -45,14 +46,18 @@ def read_whole(folder: str | Path, read: Callable[[], T]) -> T:
     one before and after it (what it read is then one plan, never a mix).
     """
     folder = Path(folder)
-    for _ in range(READ_ATTEMPTS):
+    for attempt in range(READ_ATTEMPTS):
         before = _identity(folder)
         try:
             value = read()
-        except (DataError, OSError):
-            if _identity(folder) == before:
+        except (PlaceFundError, OSError):
+            after = _identity(folder)
+            if after == before and after is not None:
                 raise
-            continue  # a file went away with the folder it was in: read the new one
+            # the folder went away (moved aside for a moment, where a system cannot swap
+            # two folders at once) or was replaced meanwhile: read the new one
+            time.sleep(0.002 * (attempt + 1))
+            continue
         if before is not None and _identity(folder) == before:
             return value
     return read()
@@ -166,16 +171,17 @@ def read_record(path: str | Path, model: type[BaseModel]) -> dict[str, Any]:
     text = decode_text(raw, str(path), lambda m: DataError(m.removeprefix(f"{path}: "),
                                                             file=str(path)), "plan file")
     try:
-        model.model_validate_json(text)
+        model.model_validate_json(text)  # bounded: a JSON nested too deep is refused here
     except ValidationError as err:
-        if any(e["type"] == "json_invalid" for e in err.errors()):
-            return _not_json(path)
+        if not any(e["type"] == "json_invalid" for e in err.errors()):
+            raise record_error(err, str(path)) from None
+        try:
+            json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as bad:
+            raise DataError(f"not readable JSON ({str(bad)[:200]})", file=str(path)) from None
         raise record_error(err, str(path)) from None
-    return read_json_file(path)
-
-
-def _not_json(path: Path) -> Any:
-    return read_json_file(path)  # raises naming the JSON syntax error
+    record: dict[str, Any] = json.loads(text)
+    return record
 
 
 def checked_record(record: dict[str, Any], model: type[BaseModel], source: str) -> str:
