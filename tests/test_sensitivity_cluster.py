@@ -119,5 +119,5 @@ def test_unreachable_scheduler_is_one_clear_message(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o"),
                                    "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
     assert res.exit_code == 2
-    assert "cannot reach a Dask scheduler" in res.output
+    assert "cannot reach the Dask scheduler" in res.output
     assert "Traceback" not in res.output
