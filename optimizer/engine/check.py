@@ -284,7 +284,8 @@ def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
                               for k in raised]) if raised else np.zeros((len(pop_share), 0))
     v_total = np.array([totals[column[k]] if k in column else np.nansum(before[:, q])
                         for q, k in enumerate(raised)])
-    gain = np.zeros((len(pop_share), len(raised)))
+    bought = np.zeros((len(pop_share), len(scenario.instruments)))  # $B at the yields' rates
+    yields = np.zeros((len(scenario.instruments), len(raised)))  # (m, K) per $1B
     for j, name in enumerate(scenario.instruments):
         ins = scenario.instruments[name]
         own = c0_share(share, column, weighted) if not ins.absorbs else \
@@ -292,9 +293,9 @@ def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
         mult = np.maximum(own / pop_share, scenario.min_absorption) ** scenario.complementarity
         s = ins.saturation_usd * pop_share
         funded = np.maximum(x[:, j], 0.0)  # negative amounts are reported on their own
-        bought = mult * s * np.log1p(funded / s) / 1e9  # $B-equivalents at the yields' rates
-        for q, k in enumerate(raised):
-            gain[:, q] += yield_value(ins.yields.get(k, 0.0), v_total[q]) * bought
+        bought[:, j] = mult * s * np.log1p(funded / s) / 1e9
+        yields[j] = [yield_value(ins.yields.get(k, 0.0), v_total[q]) for q, k in enumerate(raised)]
+    gain = bought @ yields  # dv_rk = sum_i e_ik m_ri s_ri ln(1 + x_ri / s_ri)
     c0 = 100.0 * c0_share(share, column, weighted)
     final = c0 + 100.0 * sum(w * gain[:, raised.index(k)] / v_total[raised.index(k)]
                              for k, w in weighted.items() if k in raised)
