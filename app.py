@@ -464,6 +464,7 @@ st.sidebar.caption(f"Planning over: "
 
 sb = st.sidebar
 knob(sb, "budget")
+knob(sb, "unspent")
 knob(sb, "lam")
 knob(sb, "theta")
 measures, gini_off = ctl.spread_measure_choice(len(ids))
@@ -576,9 +577,7 @@ try:
     result = outcome
     ss["last_result"] = result
 except InfeasibleError as err:
-    # the diagnosis re-solved each fix: show its one ranked list, not the precheck's advice too
-    fixes = getattr(err.diagnosis, "relaxations", None) or []
-    what = (err.diagnosis.lines() if fixes else []) or err.conflicts
+    what, fixes = ctl.infeasible_report(err)
     st.error("These settings cannot all hold. What conflicts"
              + (", and the fixes below, smallest first, each checked by solving again:"
                 if fixes else ", and what to relax:") + "\n\n"

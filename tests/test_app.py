@@ -252,6 +252,38 @@ def test_the_statute_pack_at_80b_offers_fixes_that_keep_it_and_each_applies(at: 
     assert _metric(at, "Hubs selected").endswith("of 51 regions")
 
 
+def test_the_statute_on_metros_at_80b_shows_the_arithmetic_and_fixes_that_keep_it(
+        at: AppTest) -> None:
+    """Issue 22, item 6: the sentence the command line prints, then two fixes that keep
+    the statute's shape; allowing unspent funds is a sidebar switch that the fix sets."""
+    at.selectbox(key="region_set").set_value("metros").run()
+    _unfold(at, "open_rules")
+    at.multiselect(key="packs").set_value(["tech_hubs_2022_statute"]).run(timeout=120)
+    _ok(at)
+    error = next(e.value for e in at.error if "cannot all hold" in e.value)
+    assert ("all 387 eligible hubs with awards up to $51.0M can absorb only $19.7B of the "
+            "$80.0B budget") in error
+    assert "allow_unspent" not in error  # the fixes below are the advice, in words
+    fixes = [m.value for m in at.markdown if m.value.startswith("**Fix")]
+    assert fixes == [
+        "**Fix 1:** allow unspent funds: the plan then funds 387 hubs and spends $19.74B of "
+        "the $80.00B budget",
+        "**Fix 2:** lower the budget from $80.00B to $1.02B, what the fewest hubs the rules "
+        "allow (20) can absorb at the $51.00M maximum award (−$78.98B)"]
+    assert at.checkbox(key="unspent").label == "Allow unspent funds"
+    assert at.checkbox(key="unspent").value is False
+    at.button(key="relax_0").click().run(timeout=120)
+    _ok(at)
+    assert not at.error
+    assert at.checkbox(key="unspent").value is True  # the switch shows the fix applied
+    plan = _plan(at)
+    assert plan.scenario.allow_unspent and plan.scenario.budget == 80e9
+    assert f"${plan.spent_usd / 1e9:.2f}B" == "$19.74B" and int(plan.regions["hub"].sum()) == 387
+    at.checkbox(key="unspent").uncheck().run(timeout=120)  # the switch undoes it
+    _ok(at)
+    assert any("cannot all hold" in e.value for e in at.error)
+
+
 TINY = b"region_id,name,population,zone,patents\na,Alpha,100,East,5\nb,Beta,300,East,1\n" \
        b"c,Gamma,200,West,2\nd,Delta,150,West,3\n"
 

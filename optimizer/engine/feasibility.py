@@ -143,6 +143,26 @@ def absorbable_busd(inputs: ModelInputs) -> float:
     return float(np.sort(award_cap[eligible])[::-1][: rules.count_max].sum())
 
 
+def fewest_hubs_absorb_busd(inputs: ModelInputs) -> float | None:
+    """The most ($B) the fewest hubs the rules allow (``hubs.count.min``) can take at
+    their largest awards; None without hubs, without a minimum count, or where the
+    scenario caps the count itself (its ceiling is then ``absorbable_busd``).
+
+    With no cap on the count, the ceiling of ``absorbable_busd`` makes every eligible
+    region a hub at the maximum award (all 387 metros at $51M under the statute); a
+    budget the minimum count can absorb keeps a program of the statute's shape.
+    """
+    rules = inputs.hubs
+    if rules is None or rules.count_min <= 0 or _count_cap(inputs) is not None:
+        return None
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
+    award_cap = np.minimum(cap, rules.award_max_busd)
+    eligible = award_cap >= max(rules.award_min_busd, TOL)
+    if eligible.sum() < rules.count_min:
+        return None
+    return float(np.sort(award_cap[eligible])[::-1][: rules.count_min].sum())
+
+
 def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:
     """Hub rules that sums alone show cannot hold."""
     rules = inputs.hubs
@@ -186,6 +206,23 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
         out.append(f"{len(forced)} regions have funding floors (so must be hubs, e.g. "
                    f"{names[forced[0]]}) but at most {rules.count_max} hubs are allowed")
     return out
+
+
+ADVICE_VERBS = ("lower", "raise", "set", "lift", "require")
+
+
+def split_advice(sentence: str) -> tuple[str, str]:
+    """A conflict sentence as (what conflicts, what to relax): every sentence here ends
+    with its advice after a semicolon ("...; lower the budget, ..."). Where the fixes that
+    ``diagnose`` re-solved are shown, the arithmetic stays and the advice gives way to them.
+
+    >>> split_advice("floors add up to $95B but the budget is $80B; lower the floors")
+    ('floors add up to $95B but the budget is $80B', 'lower the floors')
+    """
+    fact, sep, advice = sentence.rpartition("; ")
+    if sep and advice.split(" ", 1)[0] in ADVICE_VERBS:
+        return fact, advice
+    return sentence, ""
 
 
 def explain_infeasible(inputs: ModelInputs) -> list[str]:

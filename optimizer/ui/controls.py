@@ -12,7 +12,7 @@ and the switch that turns its setting on. Three things are driven by the table:
 - the labels, units, ranges and tooltips the app draws the widgets with.
 
 Adding a knob of an existing kind is one row. Plain kinds (``number``, ``count``,
-``choice``, ``switch``, ``regions``) are read and written through the row's path
+``choice``, ``switch``, ``flag``, ``regions``) are read and written through the row's path
 alone; the families (one widget per indicator, instrument, capped region or group)
 and the hub group rules have a small codec each (``_CODECS``); their member widgets
 are rows of kind ``part``.
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from optimizer.engine.data import Regions
-from optimizer.engine.errors import ScenarioError
+from optimizer.engine.errors import InfeasibleError, ScenarioError
+from optimizer.engine.feasibility import split_advice
 from optimizer.engine.inputs import BUSD, MAX_GINI_REGIONS
 from optimizer.engine.scenario import (
     Scenario,
@@ -59,7 +60,7 @@ class Knob:
     path: str
     label: str
     unit: str
-    kind: str  # number | count | choice | switch | regions | part | a codec of _CODECS
+    kind: str  # number | count | choice | switch | flag | regions | part | a codec of _CODECS
     widget: str  # number | slider | checkbox | radio | select | multiselect
     lo: float | None = None
     hi: float | None = None
@@ -86,6 +87,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("budget", "budget", "Budget ($B)", "$B", "number", "number", 0.1, 10_000.0, 5.0,
          scale=BUSD, fmt="%.3f", help="Total money to allocate, in billions of US dollars "
                                       "(three decimals: 0.504 is $504M)."),
+    Knob("unspent", "allow_unspent", "Allow unspent funds", "on/off", "flag", "checkbox",
+         help="Off: the plan spends the whole budget. On: it may leave money unspent, where "
+              "the rules (caps, hub awards) cannot take it all."),
     Knob("lam", "spread_weight", "Spread weight λ", "0..1", "number", "slider", 0.0, 1.0, 0.05,
          help="0 = maximize total capacity (money follows the strongest clusters); "
               "1 = Sen's welfare index (concentration counts fully against the total)."),
@@ -226,6 +230,8 @@ def _read_plain(row: Knob, data: dict[str, Any], regions: Regions) -> Any:
     raw = _get(data, row.path)
     if row.kind == "switch":
         return raw is not None
+    if row.kind == "flag":
+        return bool(raw)
     if row.kind == "regions":
         return sorted(rid for rid in (regions.lookup(ref) for ref in raw or []) if rid is not None)
     if row.kind == "choice":
@@ -246,6 +252,8 @@ def _setting_plain(row: Knob, values: dict[str, Any]) -> Any:
         return tuple(sorted(v or []))
     if row.kind == "choice":
         return str(v)
+    if row.kind == "flag":
+        return bool(v)
     number = int(v or 0) if row.kind == "count" else float(v or 0.0)
     return None if row.zero_is_none and number <= 0 else number
 
@@ -445,7 +453,7 @@ _CODECS: dict[str, _Codec] = {
     "hub_one": _Codec(_read_hub_one, _hub_one_setting, _write_hub_one),
     "missing": _Codec(_read_missing, _missing_setting, _write_missing),
 }
-PLAIN_KINDS = ("number", "count", "choice", "switch", "regions")
+PLAIN_KINDS = ("number", "count", "choice", "switch", "flag", "regions")
 
 
 # --------------------------------------------------------------------------- the table at work
@@ -648,3 +656,13 @@ def pack_caption(name: str, doc: str, modified: list[str]) -> str:
 def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
     """``scenario`` with one suggested relaxation (``Relaxation.changes``) applied."""
     return scenario.updated(**changes)
+
+
+def infeasible_report(err: InfeasibleError) -> tuple[list[str], list[Any]]:
+    """What the page says of settings that cannot all hold: what conflicts, and the
+    fixes the diagnosis re-solved (``Relaxation``). Where there are fixes, each conflict
+    keeps its arithmetic ("all 387 eligible hubs ... can absorb only $19.7B of the $80.0B
+    budget") and drops its advice: the fixes are the advice, one ranked list."""
+    fixes = list(getattr(err.diagnosis, "relaxations", None) or [])
+    lines = [split_advice(c)[0] for c in err.conflicts] if fixes else list(err.conflicts)
+    return lines, fixes
