@@ -29,6 +29,7 @@ from optimizer.report import text as tx
 from optimizer.report import uploads as up
 from optimizer.ui import consensus as cui
 from optimizer.ui import controls as ctl
+from optimizer.ui import plans as pui
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import state as stt
 
@@ -731,13 +732,17 @@ with tab_cmp:
                     ss["undo_delete"] = None
         saved_plans = library.list()
         saved_names = [p.name for p in saved_plans]
-        if saved_plans:
-            with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
+        # keyed: a message drawn above it (Saved as …) does not fold it on the next change
+        if saved_plans and (box := folded(st, f"Saved plans ({len(saved_plans)}): notes, rename, "
+                                          "duplicate, delete", "saved_open")):
+            with box:
                 st.dataframe(pd.DataFrame({"Plan": saved_names,
                                            "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
                                                            for p in saved_plans],
                                            "Notes": [p.notes for p in saved_plans]}),
                              hide_index=True, width="stretch")
+                ss["manage_name"] = pui.managed_choice(saved_names, ss.get("manage_name"),
+                                                       ss.pop("renamed", None))
                 managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
                 entry = library.get(managed)
                 m1, m2 = st.columns(2)
@@ -749,7 +754,7 @@ with tab_cmp:
                 b1, b2, b3, b4 = st.columns(4)
                 try:
                     if b1.button("Rename", key="rename"):
-                        library.rename(managed, new_name)
+                        ss["renamed"] = library.rename(managed, new_name).name  # stays picked
                         st.rerun()
                     if b2.button("Save notes", key="save_notes"):
                         library.set_notes(managed, new_notes)

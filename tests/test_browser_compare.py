@@ -116,6 +116,54 @@ def test_compare_saved_plans_and_undo_a_delete(server: str) -> None:
     traffic.assert_stayed_local()
 
 
+def test_a_renamed_plan_stays_picked_and_delete_targets_it(server: str) -> None:
+    """Issue 22, item 7: after Rename the Plan picker jumped back to the first plan, and
+    the next Delete… asked to delete that one."""
+    from playwright.sync_api import expect
+
+    with open_app(server) as (page, traffic):
+        _idle(page)
+        page.get_by_role("tab", name="Save & compare").click()
+        panel = page.get_by_role("tabpanel", name="Save & compare")
+        for name in ("First", "Second", "Third"):
+            box = panel.get_by_role("textbox", name="Name this plan")
+            box.fill(name)
+            box.press("Enter")
+            _idle(page)
+            panel.get_by_role("button", name="Save plan").click()
+            expect(page.get_by_text(f"Saved as “{name}”")).to_be_visible(timeout=20_000)
+        panel.get_by_text(re.compile(r"^Saved plans \(\d\)")).click()
+        _idle(page)
+        picker = panel.get_by_role("combobox", name="Plan", exact=True)
+        picker.click()
+        page.get_by_role("option", name="Second", exact=True).click()
+        _idle(page)
+        new_name = panel.get_by_role("textbox", name="New name")
+        expect(new_name).to_have_value("Second", timeout=20_000)
+        new_name.fill("Second, renamed")
+        new_name.press("Enter")
+        _idle(page)
+        panel.get_by_role("button", name="Rename").click()
+        _idle(page)
+        # the picker shows the renamed plan, under its new name
+        expect(picker).to_have_value("Second, renamed", timeout=20_000)
+        panel.get_by_role("button", name="Delete…").click()
+        _idle(page)
+        expect(panel.get_by_role("button", name="Yes, delete “Second, renamed”")
+               ).to_be_visible(timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "compare_rename.png"), full_page=False)
+        panel.get_by_role("button", name="Yes, delete “Second, renamed”").click()
+        _idle(page)
+        expect(panel.get_by_text("Deleted “Second, renamed”.")).to_be_visible(timeout=20_000)
+        panel.get_by_text(re.compile(r"^Saved plans \(2\)")).click()  # a new count: folded
+        _idle(page)
+        expect(picker).to_have_value("First", timeout=20_000)  # the deleted one is gone
+        _idle(page)
+        picker.click()  # the other two are still there
+        expect(page.get_by_role("option")).to_have_text(["First", "Third"], timeout=20_000)
+    traffic.assert_stayed_local()
+
+
 def test_robustness_charts_are_labelled_quiet_and_download_as_one_zip(server: str,
                                                                       tmp_path: Path) -> None:
     from playwright.sync_api import expect
