@@ -9,8 +9,10 @@ text, tables, uploads, the plan library, exports and maps from ``optimizer/repor
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from optimizer.ui import controls as ctl
 from optimizer.ui import plans as pui
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import state as stt
+from optimizer.ui import uploads as uui
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -248,8 +251,12 @@ def try_upload() -> None:
     """Read the uploaded files; show them only if they solve, else keep everything as it was."""
     csv, geo, yaml = (ss.get(k) for k in UPLOADERS)
     ss["upload_error"] = None
+    removed: uui.Removed | None = ss.pop("removed_upload", None)
     if csv is None and yaml is None:
+        replaced = {**{k: ss.get(k) for k in (*KEPT, "before_upload")}, **knob_values(),
+                    "history": copy.copy(ss.get("history"))}
         restore_before_upload()
+        ss["removed_upload"] = uui.Removed(replaced, on_screen(), time.monotonic())
         return
     before = ss.get("before_upload") or {"state": {k: ss.get(k) for k in KEPT}, "widgets": knob_values()}
     shipped = before["state"]["loaded_set"]
@@ -273,9 +280,11 @@ def try_upload() -> None:
         notes = [*regions.read_notes, *notes, *filter(None, [regions.geometry_note])]
         trial_solve(regions, base)
     except PlaceFundError as err:
-        hint = (" Choose what empty cells mean under *Empty cells* above; the upload is "
-                "tried again." if "missing value" in str(err) else "")
-        ss["upload_error"] = f"{err}{hint} Nothing was changed: the plan on screen stays."
+        ss["upload_error"] = uui.refusal(err)
+        # a file replaced in its uploader came as a removal first: undo that removal
+        for key, value in (uui.to_restore(removed, on_screen(), time.monotonic()) or {}).items():
+            ss[key] = value
+        ss["widgets_for"] = (ss["regions"].sha256, ss["base"].fingerprint())
         return
     ss["before_upload"] = before
     if csv is not None:
@@ -309,6 +318,12 @@ def shapes_only(regions: Regions, yaml: Any) -> bool:
 
 
 KEPT = ("regions", "base", "origin", "notes", "pack_notes", "loaded_set", "region_set", "upload")
+
+
+def on_screen() -> tuple[str, str]:
+    """What the page shows: its data and starting scenario (not the widgets: the change
+    that follows a removal can still carry the values they had before it)."""
+    return ss["regions"].sha256, ss["base"].fingerprint()
 
 
 def restore_before_upload() -> None:

@@ -453,7 +453,9 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
     _unfold(at, "open_uploads")
     at.file_uploader(key="up_csv").set_value(("gaps.csv", gaps, "text/csv")).run()
     _ok(at)
-    assert any("gaps.csv" in e.value and "missing value" in e.value for e in at.error)
+    assert any(e.value.startswith("gaps.csv: 2 empty cells in Patents, the first for region b. "
+                                  "Choose what empty cells mean under *Empty cells* above")
+               for e in at.error), [e.value for e in at.error]
     assert at.slider(key="lam").value == 0.85
     assert _metric(at, "Spread-adjusted capacity S_λ") == before
     at.selectbox(key="missing").set_value("median").run()  # tried again with the policy
