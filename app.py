@@ -31,6 +31,7 @@ from optimizer.report import text as tx
 from optimizer.report import uploads as up
 from optimizer.ui import consensus as cui
 from optimizer.ui import controls as ctl
+from optimizer.ui import notes as nts
 from optimizer.ui import plans as pui
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import state as stt
@@ -382,6 +383,21 @@ def restore_upload(link: Any) -> bool:
     return True
 
 
+def draw_notes(where: Any, plan: Any) -> None:
+    """The page's notes: one line per topic, the full sentences under *Details*."""
+    uploaded = ss["loaded_set"] == stt.UPLOAD_SET
+    above, details = nts.arrange(nts.page_topics(
+        page=ss["notes"], uploaded=uploaded, region_set=ss["loaded_set"],
+        set_notes=ctl.region_set_notes("" if uploaded else ss["loaded_set"], ss["base"]),
+        rules=[*ss["pack_notes"], *(plan.notes if plan is not None else [])], plan=plan))
+    for line in above:
+        where.info(line)
+    if details and (box := folded(where, f"Details: {len(details)} notes on the data and "
+                                  "assumptions", "notes_open")):
+        for line in details:
+            box.markdown(f"- {line}")
+
+
 def on_packs() -> None:
     """Packs changed: the person's scenario with exactly the chosen packs on."""
     regions, base = ss["regions"], ss["base"]
@@ -552,15 +568,12 @@ if rules is not None:
 st.title("PlaceFund workbench")
 st.caption(f"Regions: {regions.source} ({len(regions)}) · the model and its assumptions: "
            "docs/model.md, shown in full under *How to read this*. Every change re-solves the plan.")
-for note in ss["notes"]:
-    st.info(note)
+notes_slot = st.container()  # filled once the plan is known: its notes join the page's
 if how := folded(st, "How to read this", "open_how"):
     how.markdown(tx.how_to_read(len(regions)))
     if how.toggle("Show the model in full (docs/model.md)", key="show_model", persist_state=PAGE):
         how.markdown(tx.model_doc())
 
-for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
-    st.info(note)
 if facts_box := folded(st, "The article's facts, measured on these regions", "facts_open"):
     facts_box.caption("How concentrated each measured indicator is (top-10 regions' share of "
                       "the total, Gini over regions; empty cells count as 0), beside what the "
@@ -615,12 +628,10 @@ with history_slot:
 if result is None:
     result = ss.get("last_result")
     if result is None or result.provenance.get("data_sha256") != regions.sha256:
+        draw_notes(notes_slot, None)
         st.stop()
     st.warning("Showing the last plan that solved; change the settings above to solve again.")
-for note in result.notes:
-    st.info(note)
-if filled_note := facts.filled_sentence(result.filled_values, result.scenario):
-    st.info(filled_note)
+draw_notes(notes_slot, result)
 
 # --------------------------------------------------------------------------- headline + tabs
 
@@ -990,18 +1001,19 @@ with tab_agree:
         agreed = ss.get("agree")
         if agreed is not None and ss.get("agree_regions") == regions.sha256:
             st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
-            st.dataframe(cui.summary_frame(agreed), width="stretch")
+            st.dataframe(cui.summary_display(agreed), width="stretch")
             for line in agreed.gives_up():
                 st.markdown(f"- {line}")
             if geojson is not None:
                 plans = cui.plan_tables(agreed)
                 other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
-                                     format_func=lambda k: f"{k}'s own plan", key="agree_other",
-                              persist_state=PAGE)
+                                     format_func=lambda k: f"{cui.possessive(k)} own plan",
+                                     key="agree_other", persist_state=PAGE)
+                cons_map, own_map, scale = cui.side_by_side_maps(plans["consensus"], plans[other],
+                                                                 geojson)
                 left, right = st.columns(2)
-                left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
-                                  config=maps.PLOTLY_CONFIG, key="agree_map_cons")
+                left.plotly_chart(cons_map, config=maps.PLOTLY_CONFIG, key="agree_map_cons")
                 left.caption("Consensus plan: funding per person.")
-                right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
-                                   config=maps.PLOTLY_CONFIG, key="agree_map_own")
-                right.caption(f"{other}'s own plan: funding per person.")
+                right.plotly_chart(own_map, config=maps.PLOTLY_CONFIG, key="agree_map_own")
+                right.caption(f"{cui.possessive(other)} own plan: funding per person.")
+                st.caption(scale)

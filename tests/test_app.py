@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -133,7 +134,18 @@ def test_uploads_bad_then_good(at: AppTest) -> None:
     _ok(at)
     assert not at.error
     assert at.session_state["last_result"].regions["region_id"].tolist() == ["a", "b", "c"]
-    assert any("dropped" in i.value for i in at.info)
+    # one line on how the default plan was fitted to the table; the sentences in Details
+    assert [i.value for i in at.main.info] == [
+        "Your table was read and the default plan fitted to its columns (weights, instruments "
+        "or spread measure); what changed is under *Details*.",
+        "No region shapes: upload a GeoJSON keyed by region_id to see a map."]
+    at.session_state["notes_open"] = True
+    at.run()
+    details = [m.value for m in at.main.markdown if m.value.startswith("- ")]
+    assert any("its one indicator (Patents) gets all the weight" in d for d in details), details
+    assert any(d.startswith("- Instruments: 4 absorb by overall capacity") and "Research grants"
+               in d for d in details), details
+    assert not any("['" in d or "research:" in d for d in details)  # no raw lists or keys
     at.file_uploader(key="up_yaml").set_value(("s.yaml", b"spread_weight: 2\n", "text/yaml")).run()
     assert any("s.yaml" in e.value and "spread_weight" in e.value for e in at.error)
 
@@ -339,8 +351,18 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert plan.scenario.spread_measure == "hoover"
     assert at.radio(key="spread_measure").disabled
     assert any("offered up to 250" in c.value for c in at.sidebar.caption)
-    assert any("filled:" in i.value and "as zero" in i.value for i in at.info)
-    assert any("Software developers" in i.value and "filled" in i.value for i in at.info)
+    # two notes above the headline, one per topic; the sentences behind Details
+    notes = [i.value for i in at.main.info]
+    assert len(notes) == 2, notes
+    assert notes[0].startswith("Metros have a default plan of their own")
+    assert re.fullmatch(r"[\d,]+ empty \(suppressed or unplaceable\) cells were filled in \d+ "
+                        r"columns; how, column by column, is under \*Details\*\.", notes[1])
+    at.session_state["notes_open"] = True
+    at.run()
+    details = [m.value for m in at.main.markdown if m.value.startswith("- ")]
+    assert any("filled:" in d and "as zero" in d for d in details)
+    assert any("Software developers" in d and "filled" in d for d in details)
+    assert any(d.startswith("- Spread is measured by the Hoover index") for d in details)
     assert any("article's facts" in e.label for e in at.expander)
     assert len(at.get("plotly_chart")) == 1
     _open_tab(at, "Allocation")

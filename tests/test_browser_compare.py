@@ -164,6 +164,44 @@ def test_a_renamed_plan_stays_picked_and_delete_targets_it(server: str) -> None:
     traffic.assert_stayed_local()
 
 
+def test_consensus_maps_share_one_colour_scale_and_name_plural_owners(server: str) -> None:
+    """Issue 22, item 8: the side-by-side maps had their own scales ($66–364 and
+    $168–310), so one colour meant two amounts; "investors's own plan"."""
+    from playwright.sync_api import expect
+
+    with open_app(server) as (page, traffic):
+        _idle(page)
+        page.get_by_role("tab", name="Consensus").click()
+        panel = page.get_by_role("tabpanel", name="Consensus")
+        panel.get_by_role("button", name="Find the consensus plan").click()
+        beside = panel.get_by_role("combobox", name="Beside the consensus map")
+        expect(beside).to_be_visible(timeout=120_000)
+        _idle(page)
+        beside.click()
+        page.get_by_role("option", name="investors' own plan", exact=True).click()
+        _idle(page)
+        expect(panel.get_by_text("investors' own plan: funding per person.")).to_be_visible(
+            timeout=20_000)
+        assert "investors's" not in panel.inner_text()
+        maps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .map(p => p.data[0]).filter(t => t.type === 'choropleth')
+            .map(t => ({zmin: t.zmin, zmax: t.zmax, z: [...t.z], scale: t.showscale !== false}))""")
+        assert len(maps) == 2, maps
+        left, right = maps
+        assert (left["zmin"], left["zmax"]) == (right["zmin"], right["zmax"])
+        every = left["z"] + right["z"]
+        assert left["zmin"] <= min(every) and max(every) <= left["zmax"]
+        assert [m["scale"] for m in maps] == [False, True]  # one colour bar for both
+        expect(panel.get_by_text(re.compile(r"^Both maps use one colour scale, \$"))).to_be_visible()
+        heat = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .map(p => p.data[0]).find(t => t.type === 'heatmap')""")
+        assert "investors' plan" in heat["x"]
+        assert all(re.fullmatch(r"−?\d+\.\d%", t) for row in heat["text"] for t in row)
+        panel.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "consensus_one_scale.png"), full_page=False)
+    traffic.assert_stayed_local()
+
+
 def test_robustness_charts_are_labelled_quiet_and_download_as_one_zip(server: str,
                                                                       tmp_path: Path) -> None:
     from playwright.sync_api import expect

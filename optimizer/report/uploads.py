@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from optimizer.engine import columns
 from optimizer.engine.data import Regions, load_geometry, regions_from_bytes
 from optimizer.engine.errors import DataError
 from optimizer.engine.inputs import MAX_GINI_REGIONS
@@ -114,6 +115,14 @@ def scenario_from_upload(name: str, raw: bytes) -> Scenario:
 
 
 
+def _labels(names: Any) -> str:
+    """Columns by their human labels, in a list a sentence can hold: 'A, B and C' (with
+    semicolons where a label has a comma of its own: 'Jobs, all occupations; B and C')."""
+    labels = [columns.label(n) for n in names]
+    comma = "; " if any("," in label for label in labels) else ", "
+    return labels[0] if len(labels) == 1 else f"{comma.join(labels[:-1])} and {labels[-1]}"
+
+
 def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[str]]:
     """Adapt a scenario to a regions table with other indicators; say what changed.
 
@@ -126,26 +135,34 @@ def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[s
     changes: dict[str, Any] = {}
     weights = {k: v for k, v in scenario.weights.items() if k in have and v > 0}
     dropped = sorted(set(scenario.weights) - have)
-    if dropped:
-        notes.append(f"weights on {dropped} were dropped: the regions table has no such columns")
     if not weights:
         weights = {k: 1.0 for k in regions.indicators}
-        notes.append(f"equal weights on the table's indicators {list(regions.indicators)}")
+        notes.append("Weights: none of the scenario's weighted indicators is in this table, so "
+                     + (f"its one indicator ({_labels(regions.indicators)}) gets all the weight."
+                        if len(regions.indicators) == 1 else
+                        f"each of its {len(regions.indicators):,} indicators gets an equal weight "
+                        f"({_labels(regions.indicators)})."))
+    elif dropped:
+        notes.append(f"Weights: {_labels(dropped)} are not in this table; their weights were "
+                     "dropped.")
     if weights != scenario.weights:
         changes["weights"] = weights
     instruments = scenario.to_dict()["instruments"]
+    general = []
     for name, ins in instruments.items():
         absent = sorted(set(ins.get("absorbs") or []) - have)
         if absent:
             ins["absorbs"] = None
-            notes.append(f"instrument {name}: absorption indicators {absent} are missing; "
-                         "it absorbs by overall capacity instead")
+            general.append(f"{columns.instrument_label(name)} (without {_labels(absent)})")
+    if general:
+        notes.append(f"Instruments: {len(general)} absorb by overall capacity, as the indicators "
+                     f"they absorb by are not in this table: {'; '.join(general)}.")
     if instruments != scenario.to_dict()["instruments"]:
         changes["instruments"] = instruments
     if len(regions) > MAX_GINI_REGIONS and scenario.spread_measure == "gini":
         changes["spread_measure"] = "hoover"
-        notes.append(f"spread is measured by the Hoover index: the exact pairwise Gini is offered "
+        notes.append(f"Spread is measured by the Hoover index: the exact pairwise Gini is offered "
                      f"up to {MAX_GINI_REGIONS} regions and this table has {len(regions):,} "
-                     "(the plan's true Gini is reported either way)")
+                     "(the plan's true Gini is reported either way).")
     return (scenario.updated(**changes) if changes else scenario), notes
 
