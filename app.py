@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from optimizer import Planner, Regions, load_regions, load_scenario, solve_explained
+from optimizer import Planner, Regions, load_regions, solve_explained
 from optimizer.analysis import facts
 from optimizer.engine import columns
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, SolverError
@@ -260,25 +260,16 @@ def try_upload() -> None:
         ss["removed_upload"] = uui.Removed(replaced, on_screen(), time.monotonic())
         return
     before = ss.get("before_upload") or {"state": {k: ss.get(k) for k in KEPT}, "widgets": knob_values()}
-    shipped = before["state"]["loaded_set"]
-    if shipped == stt.UPLOAD_SET:
-        shipped = "states"
+    shipped = "states" if (was := before["state"]["loaded_set"]) == stt.UPLOAD_SET else was
     try:
-        if csv is not None:
-            regions = up.regions_from_upload(csv.name, csv.getvalue(), geo.name if geo else None,
-                                             geo.getvalue() if geo else None)
-        else:
-            regions = shipped_regions(shipped)
+        regions = (up.regions_from_upload(csv.name, csv.getvalue(), geo.name if geo else None,
+                                          geo.getvalue() if geo else None)
+                   if csv is not None else shipped_regions(shipped))
         if shapes_only(regions, yaml):
             return
-        reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
-        base = (up.scenario_from_upload(yaml.name, yaml.getvalue()) if yaml
-                else load_scenario() if csv else default_base(shipped, regions))
-        fit = csv is not None or (yaml is not None and shipped != "states")
-        base, notes = up.fit_scenario(base, regions) if fit else (base, [])
-        if csv is not None and yaml is None:
-            base = up.with_missing_policy(base, str(ss.get("missing") or "error"))
-        notes = [*regions.read_notes, *notes, *filter(None, [regions.geometry_note])]
+        base, notes, reference = uui.upload_plan(
+            regions, csv is not None, (yaml.name, yaml.getvalue()) if yaml else None, shipped,
+            None if csv else default_base(shipped, regions), str(ss.get("missing") or "error"))
         trial_solve(regions, base)
     except PlaceFundError as err:
         ss["upload_error"] = uui.refusal(err)
@@ -367,20 +358,8 @@ def open_session() -> None:
 
 def restore_upload(link: Any) -> bool:
     """Reload the uploaded files a link names from the PlaceFund folder; False if absent."""
-    raw = up.stored_upload(link.csv_hash, "csv")
-    shapes = up.stored_upload(link.geo_hash, "geojson") if link.geo_hash else None
-    if raw is None:
-        return False
-    name = up.stored_name(link.csv_hash, "csv") or f"upload {link.csv_hash}.csv"
-    try:
-        regions = up.regions_from_upload(name, raw, "shapes.geojson" if shapes else None, shapes)
-    except PlaceFundError:
-        return False
-    reference, notes = up.fit_scenario(load_scenario(), regions)
-    ss["upload"] = {"regions": regions, "base": reference, "reference": reference, "name": name,
-                    "notes": [*regions.read_notes, *notes], "csv_hash": link.csv_hash,
-                    "geo_hash": link.geo_hash if shapes else None}
-    return True
+    ss["upload"] = uui.stored(link.csv_hash, link.geo_hash)
+    return ss["upload"] is not None
 
 
 def draw_notes(where: Any, plan: Any) -> None:
@@ -400,16 +379,9 @@ def draw_notes(where: Any, plan: Any) -> None:
 
 def on_packs() -> None:
     """Packs changed: the person's scenario with exactly the chosen packs on."""
-    regions, base = ss["regions"], ss["base"]
     values = {key: ss[key] for key in ss if isinstance(key, str)}
-    try:
-        current = ctl.scenario_from_widgets(base, regions, values)
-    except PlaceFundError:
-        current = base
-    try:
-        ss["base"], ss["pack_notes"] = ctl.with_packs(current, list(ss["packs"]), ss["origin"])
-    except PlaceFundError as err:
-        ss["pack_notes"] = [str(err)]
+    ss["base"], ss["pack_notes"] = ctl.packs_chosen(ss["base"], ss["regions"], values,
+                                                    list(ss["packs"]), ss["origin"])
 
 
 def on_relax(scenario: Any, changes: dict[str, Any]) -> None:
@@ -509,11 +481,8 @@ if box := folded(sb, "Indicator weights", "open_weights"):
     for k in regions.indicators:
         label, tip = tx.indicator_label(k)
         knob(box, "w_", k, label=label, help=tip)
-raw = {k: ss[f"w_{k}"] for k in regions.indicators}
-total = sum(raw.values())
-if total > 0:
-    sb.caption("Weights, normalized: " + ", ".join(f"{tx.indicator_label(k)[0]} {v / total:.0%}"
-                                                   for k, v in raw.items() if v > 0))
+if weights_read := ctl.weights_caption({k: ss[f"w_{k}"] for k in regions.indicators}):
+    sb.caption(weights_read)
 if box := folded(sb, "Instruments (assumptions)", "open_instruments"):
     for name in base.instruments:
         knob(box, "eff_", name, label=ctl.knob("eff_").text(columns.instrument_label(name)))

@@ -145,6 +145,9 @@ def test_thousands_separators_are_read_and_said_and_stray_text_is_named(server: 
     with open_app(server) as (page, _):
         good = _own_csv(['a,Alpha,"15,800",5,"1,200"', "b,Beta,3000,1,300", "c,Gamma,2000,2,400"])
         _upload(page, "Regions CSV", "own.csv", good)
+        assert "Your table was read and the default plan fitted" in _main(page)
+        page.locator("summary").filter(has_text="Details:").click()  # what reading it did
+        _settle(page)
         text = _main(page)
         assert "thousands separators" in text and "own.csv" in text
         assert "Talent" in _sidebar(page) or "talent" in _sidebar(page).lower()  # still an indicator
@@ -172,7 +175,7 @@ def test_missing_cells_take_the_policy_chosen_in_the_app(server: str) -> None:
                          "d,Delta,500,3,"])
         _upload(page, "Regions CSV", "gaps.csv", data)
         message = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
-        assert "missing" in message and "gaps.csv" in message
+        assert "empty cells" in message and "gaps.csv" in message
         # nothing is lost: the states plan with its λ is still on screen
         assert _lambda(page) == lam and _headline(page, "Spread-adjusted capacity") == before
         page.get_by_role("combobox", name="Empty cells").click()

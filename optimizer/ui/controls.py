@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from optimizer.engine import columns
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError
 from optimizer.engine.feasibility import split_advice
@@ -609,6 +610,31 @@ def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[S
             data.pop(key, None)
     data["packs"] = list(packs)
     return scenario_from_dict(data, source="program rules"), notes
+
+
+def packs_chosen(base: Scenario, regions: Regions, values: dict[str, Any], packs: list[str],
+                 origin: Scenario) -> tuple[Scenario, list[str]]:
+    """The packs picker changed: the person's scenario (``base`` with the widgets' values,
+    or ``base`` itself if they do not validate) with exactly ``packs`` on, and the notes
+    of ``with_packs``; ``base`` and why, if the packs cannot be applied."""
+    try:
+        current = scenario_from_widgets(base, regions, values)
+    except ScenarioError:
+        current = base
+    try:
+        return with_packs(current, packs, origin)
+    except ScenarioError as err:
+        return base, [str(err)]
+
+
+def weights_caption(weights: dict[str, float]) -> str | None:
+    """The sidebar's line under the weights: each weighted indicator's share of the total,
+    by its label ('Weights, normalized: GDP 38%, ...'); None when every weight is 0."""
+    total = sum(weights.values())
+    if total <= 0:
+        return None
+    return "Weights, normalized: " + ", ".join(f"{columns.label(k)} {v / total:.0%}"
+                                               for k, v in weights.items() if v > 0)
 
 
 def _differing_paths(now: Any, packed: Any, path: str) -> list[str]:

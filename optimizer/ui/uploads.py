@@ -6,7 +6,8 @@ the new file is refused, the page must show what it showed before the replacemen
 uploaded plan, its settings, its numbers and its undo history), as its message says, not
 the plan the removal went back to for an instant. ``Removed`` keeps what a removal
 replaced; ``to_restore`` gives it back when the next upload fails straight after it.
-``refusal`` words the message.
+``refusal`` words the message. ``upload_plan`` and ``stored`` start the plan of an upload
+and of a link's stored upload.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.engine import columns
+from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError, PlaceFundError
+from optimizer.engine.scenario import Scenario, load_scenario
+from optimizer.report import uploads as up
 
 REPLACE_WINDOW_S = 10.0  # a removal this recent, with nothing changed since, was a replacement
 
@@ -77,3 +81,43 @@ the plan on screen stays.
     else:
         text = str(err).rstrip(". ") + "."
     return f"{text} Nothing was changed: the plan on screen stays."
+
+
+def upload_plan(regions: Regions, csv: bool, yaml: tuple[str, bytes] | None, shipped: str,
+                shipped_base: Scenario | None, missing: str
+                ) -> tuple[Scenario, list[str], Scenario | None]:
+    """The starting scenario of an upload (a regions CSV if ``csv``, a scenario file
+    ``yaml`` as (name, bytes)), what the page says about it, and the scenario a link to an
+    uploaded table is the difference from (None for a scenario on a shipped set).
+
+    A scenario file on a shipped set other than the states, and every plan of an uploaded
+    table, is fitted to the table's columns; a table without a scenario file takes the
+    empty-cells policy chosen on the page. ``shipped_base`` is the shipped set's default.
+    """
+    reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
+    base = (up.scenario_from_upload(*yaml) if yaml else load_scenario() if csv else shipped_base)
+    assert base is not None, "a scenario file, a regions CSV or the shipped set's default"
+    fit = csv or (yaml is not None and shipped != "states")
+    base, notes = up.fit_scenario(base, regions) if fit else (base, [])
+    if csv and yaml is None:
+        base = up.with_missing_policy(base, missing)
+    return base, [*regions.read_notes, *notes, *filter(None, [regions.geometry_note])], reference
+
+
+def stored(csv_hash: str, geo_hash: str | None) -> dict[str, Any] | None:
+    """The upload a link names, from the files kept in the PlaceFund folder (as the page
+    keeps an upload: regions, scenario, notes, hashes), or None if they are not there or
+    no longer read."""
+    raw = up.stored_upload(csv_hash, "csv")
+    shapes = up.stored_upload(geo_hash, "geojson") if geo_hash else None
+    if raw is None:
+        return None
+    name = up.stored_name(csv_hash, "csv") or f"upload {csv_hash}.csv"
+    try:
+        regions = up.regions_from_upload(name, raw, "shapes.geojson" if shapes else None, shapes)
+    except PlaceFundError:
+        return None
+    reference, notes = up.fit_scenario(load_scenario(), regions)
+    return {"regions": regions, "base": reference, "reference": reference, "name": name,
+            "notes": [*regions.read_notes, *notes], "csv_hash": csv_hash,
+            "geo_hash": geo_hash if shapes else None}
