@@ -171,16 +171,17 @@ def summary_display(result: ConsensusResult) -> pd.DataFrame:
 
 def side_by_side_maps(left: pd.DataFrame, right: pd.DataFrame, geojson: maps.Shapes,
                       height: int = 380) -> tuple[go.Figure, go.Figure, str]:
-    """Two plans' funding per person on one colour scale (one colour, one amount), the
-    scale drawn once (on the right), and a caption naming its range."""
+    """Two plans' funding per person on one colour scale (one colour, one amount), and a
+    caption naming its range. Each map keeps its colour bar, with the same ticks: the maps
+    stay the same size, side by side."""
     column = "funding_per_capita_usd"
     values = np.concatenate([left[column].to_numpy(float), right[column].to_numpy(float)])
     lo, hi = maps.color_range(values)
     ticks = np.linspace(lo, hi, maps.MONEY_TICKS).tolist()
     figures = []
-    for table, scale in ((left, False), (right, True)):
+    for table in (left, right):
         fig = maps.choropleth(table, geojson, column, height=height)
-        fig.update_traces(zmin=lo, zmax=hi, showscale=scale,
+        fig.update_traces(zmin=lo, zmax=hi,
                           colorbar={"tickvals": ticks, "ticktext": [fmt.money(v) for v in ticks]})
         figures.append(fig)
     return figures[0], figures[1], (f"Both maps use one colour scale, {fmt.money(lo)} to "
