@@ -301,7 +301,9 @@ def test_the_statute_on_metros_at_80b_shows_the_arithmetic_and_fixes_that_keep_i
         "**Fix 1:** allow unspent funds: the plan then funds 387 hubs and spends $19.74B of "
         "the $80.00B budget",
         "**Fix 2:** lower the budget from $80.00B to $1.02B, what the fewest hubs the rules "
-        "allow (20) can absorb at the $51.00M maximum award (−$78.98B)"]
+        "allow (20) can absorb at the $51.00M maximum award (−$78.98B)",
+        "**Fix 3:** raise the maximum hub award from $51.00M to $206.72M (this changes a rule "
+        "of the pack tech_hubs_2022_statute)"]
     assert at.checkbox(key="unspent").label == "Allow unspent funds"
     assert at.checkbox(key="unspent").value is False
     at.button(key="relax_0").click().run(timeout=120)

@@ -145,8 +145,12 @@ def test_the_statute_on_metros_at_80b_keeps_its_shape_and_is_diagnosed_in_second
     seconds = time.process_time() - started
     assert seconds < 10.0, f"the diagnosis took {seconds:.1f} s of CPU time"
     fixes = {f.rule: f for f in diagnosis.relaxations}
-    assert set(fixes) == {"allow_unspent", "budget"}  # neither rewrites the statute
-    assert all(f.pack is None for f in fixes.values())
+    # the two that keep the statute first; then the one that changes its maximum award
+    assert [f.rule for f in diagnosis.relaxations] == ["allow_unspent", "budget",
+                                                       "hubs.award_usd.max"]
+    assert [f.pack for f in diagnosis.relaxations] == [None, None, "tech_hubs_2022_statute"]
+    award = fixes["hubs.award_usd.max"]
+    assert award.text.startswith("raise the maximum hub award from $51.00M to $206.72M")
     budget = fixes["budget"]
     assert budget.suggested == 20 * 51e6 and "to $1.02B" in budget.text
     unspent = fixes["allow_unspent"].text
@@ -156,6 +160,8 @@ def test_the_statute_on_metros_at_80b_keeps_its_shape_and_is_diagnosed_in_second
     lowered = planner.solve(scenario.updated(**budget.changes))
     hubs = int(lowered.regions["hub"].sum())
     assert 20 <= hubs <= 1.02e9 // 19e6 and lowered.spent_usd == pytest.approx(1.02e9, rel=1e-6)
+    raised = planner.solve(scenario.updated(**award.changes))  # 387 x $206.72M >= $80B
+    assert raised.spent_usd == pytest.approx(80e9, rel=1e-6)
     allowed = planner.solve(scenario.updated(**fixes["allow_unspent"].changes))
     assert int(allowed.regions["hub"].sum()) == 387
     assert f"${allowed.spent_usd / 1e9:.2f}B" == "$19.74B"

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from optimizer.engine import columns
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError
-from optimizer.engine.feasibility import split_advice
+from optimizer.engine.feasibility import Sums, split_advice
 from optimizer.engine.inputs import BUSD, MAX_GINI_REGIONS
 from optimizer.engine.scenario import (
     Scenario,
@@ -686,9 +686,13 @@ def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
 
 def infeasible_report(err: InfeasibleError) -> tuple[list[str], list[Any]]:
     """What the page says of settings that cannot all hold: what conflicts, and the
-    fixes the diagnosis re-solved (``Relaxation``). Where there are fixes, each conflict
-    keeps its arithmetic ("all 387 eligible hubs ... can absorb only $19.7B of the $80.0B
-    budget") and drops its advice: the fixes are the advice, one ranked list."""
+    fixes the diagnosis re-solved (``Relaxation``). Where there are fixes, they are the
+    advice, one ranked list: the sums of money against the budget keep their arithmetic
+    ("all 387 eligible hubs ... can absorb only $19.7B of the $80.0B budget") without
+    their advice, then the rules that conflict; other arithmetic (what one region could
+    reach alone) would read as a rival fix and is left to the command line."""
     fixes = list(getattr(err.diagnosis, "relaxations", None) or [])
-    lines = [split_advice(c)[0] for c in err.conflicts] if fixes else list(err.conflicts)
-    return lines, fixes
+    if not fixes:
+        return list(err.conflicts), fixes
+    sums = [split_advice(c)[0] for c in err.conflicts if isinstance(c, Sums)]
+    return [*sums, *getattr(err.diagnosis, "lines", list)()], fixes
