@@ -468,7 +468,6 @@ st.sidebar.caption(f"Planning over: "
 
 sb = st.sidebar
 knob(sb, "budget")
-knob(sb, "unspent")
 knob(sb, "lam")
 knob(sb, "theta")
 measures, gini_off = ctl.spread_measure_choice(len(ids))
@@ -531,6 +530,7 @@ if rules is not None:
     knob(rules, "hub_gcol", options=group_options, disabled=not hubs_on)
     knob(rules, "hub_gmin", disabled=not hubs_on)
     knob(rules, "hub_one", options=group_options, disabled=not hubs_on)
+knob(sb, "unspent")  # always in view, under the rules it relaxes
 
 # --------------------------------------------------------------------------- solve
 
