@@ -727,10 +727,9 @@ with tab_cmp:
                     ss["undo_delete"] = None
         saved_plans = library.list()
         saved_names = [p.name for p in saved_plans]
-        # keyed: a message drawn above it (Saved as …) does not fold it on the next change
-        if saved_plans and (box := folded(st, f"Saved plans ({len(saved_plans)}): notes, rename, "
-                                          "duplicate, delete", "saved_open")):
-            with box:
+        if saved_plans:  # keyed: a message drawn above it (Saved as …) does not fold it
+            with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete",
+                             key="saved_open"):
                 st.dataframe(pd.DataFrame({"Plan": saved_names,
                                            "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
                                                            for p in saved_plans],

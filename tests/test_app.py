@@ -177,7 +177,6 @@ def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
     at.button(key="save").click().run()
     _ok(at)
     reloaded = AppTest.from_file(APP, default_timeout=60).run()  # a new session: a page reload
-    reloaded.session_state["saved_open"] = True  # the saved plans' section, unfolded
     _open_tab(reloaded, "Save & compare")
     assert reloaded.multiselect(key="compare").options == ["Current plan", "Default", "Sen"]
     reloaded.multiselect(key="compare").set_value(["Default", "Sen"]).run()
@@ -201,8 +200,6 @@ def test_a_renamed_plan_stays_picked_and_delete_asks_about_it(at: AppTest, tmp_p
     for name in ("First", "Second", "Third"):
         at.text_input(key="plan_name").set_value(name)
         at.button(key="save").click().run()
-    at.session_state["saved_open"] = True
-    at.run()
     at.selectbox(key="manage_name").set_value("Second").run()
     path = lib.PlanLibrary(tmp_path / "home" / "plans").get("Second").path.name
     at.text_input(key=f"rename_{path}").set_value("Second, renamed")
