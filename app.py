@@ -9,15 +9,17 @@ text, tables, uploads, the plan library, exports and maps from ``optimizer/repor
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from optimizer import Planner, Regions, load_regions, load_scenario, solve_explained
+from optimizer import Planner, Regions, load_regions, solve_explained
 from optimizer.analysis import facts
 from optimizer.engine import columns
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, SolverError
@@ -29,8 +31,11 @@ from optimizer.report import text as tx
 from optimizer.report import uploads as up
 from optimizer.ui import consensus as cui
 from optimizer.ui import controls as ctl
+from optimizer.ui import notes as nts
+from optimizer.ui import plans as pui
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import state as stt
+from optimizer.ui import uploads as uui
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -247,34 +252,31 @@ def try_upload() -> None:
     """Read the uploaded files; show them only if they solve, else keep everything as it was."""
     csv, geo, yaml = (ss.get(k) for k in UPLOADERS)
     ss["upload_error"] = None
+    removed: uui.Removed | None = ss.pop("removed_upload", None)
     if csv is None and yaml is None:
+        replaced = {**{k: ss.get(k) for k in (*KEPT, "before_upload")}, **knob_values(),
+                    "history": copy.copy(ss.get("history"))}
         restore_before_upload()
+        ss["removed_upload"] = uui.Removed(replaced, on_screen(), time.monotonic())
         return
     before = ss.get("before_upload") or {"state": {k: ss.get(k) for k in KEPT}, "widgets": knob_values()}
-    shipped = before["state"]["loaded_set"]
-    if shipped == stt.UPLOAD_SET:
-        shipped = "states"
+    shipped = "states" if (was := before["state"]["loaded_set"]) == stt.UPLOAD_SET else was
     try:
-        if csv is not None:
-            regions = up.regions_from_upload(csv.name, csv.getvalue(), geo.name if geo else None,
-                                             geo.getvalue() if geo else None)
-        else:
-            regions = shipped_regions(shipped)
+        regions = (up.regions_from_upload(csv.name, csv.getvalue(), geo.name if geo else None,
+                                          geo.getvalue() if geo else None)
+                   if csv is not None else shipped_regions(shipped))
         if shapes_only(regions, yaml):
             return
-        reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
-        base = (up.scenario_from_upload(yaml.name, yaml.getvalue()) if yaml
-                else load_scenario() if csv else default_base(shipped, regions))
-        fit = csv is not None or (yaml is not None and shipped != "states")
-        base, notes = up.fit_scenario(base, regions) if fit else (base, [])
-        if csv is not None and yaml is None:
-            base = up.with_missing_policy(base, str(ss.get("missing") or "error"))
-        notes = [*regions.read_notes, *notes, *filter(None, [regions.geometry_note])]
+        base, notes, reference = uui.upload_plan(
+            regions, csv is not None, (yaml.name, yaml.getvalue()) if yaml else None, shipped,
+            None if csv else default_base(shipped, regions), str(ss.get("missing") or "error"))
         trial_solve(regions, base)
     except PlaceFundError as err:
-        hint = (" Choose what empty cells mean under *Empty cells* above; the upload is "
-                "tried again." if "missing value" in str(err) else "")
-        ss["upload_error"] = f"{err}{hint} Nothing was changed: the plan on screen stays."
+        ss["upload_error"] = uui.refusal(err)
+        # a file replaced in its uploader came as a removal first: undo that removal
+        for key, value in (uui.to_restore(removed, on_screen(), time.monotonic()) or {}).items():
+            ss[key] = value
+        ss["widgets_for"] = (ss["regions"].sha256, ss["base"].fingerprint())
         return
     ss["before_upload"] = before
     if csv is not None:
@@ -308,6 +310,12 @@ def shapes_only(regions: Regions, yaml: Any) -> bool:
 
 
 KEPT = ("regions", "base", "origin", "notes", "pack_notes", "loaded_set", "region_set", "upload")
+
+
+def on_screen() -> tuple[str, str]:
+    """What the page shows: its data and starting scenario (not the widgets: the change
+    that follows a removal can still carry the values they had before it)."""
+    return ss["regions"].sha256, ss["base"].fingerprint()
 
 
 def restore_before_upload() -> None:
@@ -350,34 +358,30 @@ def open_session() -> None:
 
 def restore_upload(link: Any) -> bool:
     """Reload the uploaded files a link names from the PlaceFund folder; False if absent."""
-    raw = up.stored_upload(link.csv_hash, "csv")
-    shapes = up.stored_upload(link.geo_hash, "geojson") if link.geo_hash else None
-    if raw is None:
-        return False
-    name = up.stored_name(link.csv_hash, "csv") or f"upload {link.csv_hash}.csv"
-    try:
-        regions = up.regions_from_upload(name, raw, "shapes.geojson" if shapes else None, shapes)
-    except PlaceFundError:
-        return False
-    reference, notes = up.fit_scenario(load_scenario(), regions)
-    ss["upload"] = {"regions": regions, "base": reference, "reference": reference, "name": name,
-                    "notes": [*regions.read_notes, *notes], "csv_hash": link.csv_hash,
-                    "geo_hash": link.geo_hash if shapes else None}
-    return True
+    ss["upload"] = uui.stored(link.csv_hash, link.geo_hash)
+    return ss["upload"] is not None
+
+
+def draw_notes(where: Any, plan: Any) -> None:
+    """The page's notes: one line per topic, the full sentences under *Details*."""
+    uploaded = ss["loaded_set"] == stt.UPLOAD_SET
+    above, details = nts.arrange(nts.page_topics(
+        page=ss["notes"], uploaded=uploaded, region_set=ss["loaded_set"],
+        set_notes=ctl.region_set_notes("" if uploaded else ss["loaded_set"], ss["base"]),
+        rules=[*ss["pack_notes"], *(plan.notes if plan is not None else [])], plan=plan))
+    for line in above:
+        where.info(line)
+    if details and (box := folded(where, f"Details: {len(details)} notes on the data and "
+                                  "assumptions", "notes_open")):
+        for line in details:
+            box.markdown(f"- {line}")
 
 
 def on_packs() -> None:
     """Packs changed: the person's scenario with exactly the chosen packs on."""
-    regions, base = ss["regions"], ss["base"]
     values = {key: ss[key] for key in ss if isinstance(key, str)}
-    try:
-        current = ctl.scenario_from_widgets(base, regions, values)
-    except PlaceFundError:
-        current = base
-    try:
-        ss["base"], ss["pack_notes"] = ctl.with_packs(current, list(ss["packs"]), ss["origin"])
-    except PlaceFundError as err:
-        ss["pack_notes"] = [str(err)]
+    ss["base"], ss["pack_notes"] = ctl.packs_chosen(ss["base"], ss["regions"], values,
+                                                    list(ss["packs"]), ss["origin"])
 
 
 def on_relax(scenario: Any, changes: dict[str, Any]) -> None:
@@ -476,11 +480,8 @@ if box := folded(sb, "Indicator weights", "open_weights"):
     for k in regions.indicators:
         label, tip = tx.indicator_label(k)
         knob(box, "w_", k, label=label, help=tip)
-raw = {k: ss[f"w_{k}"] for k in regions.indicators}
-total = sum(raw.values())
-if total > 0:
-    sb.caption("Weights, normalized: " + ", ".join(f"{tx.indicator_label(k)[0]} {v / total:.0%}"
-                                                   for k, v in raw.items() if v > 0))
+if weights_read := ctl.weights_caption({k: ss[f"w_{k}"] for k in regions.indicators}):
+    sb.caption(weights_read)
 if box := folded(sb, "Instruments (assumptions)", "open_instruments"):
     for name in base.instruments:
         for k, e in base.instruments[name].yields.items():
@@ -532,21 +533,19 @@ if rules is not None:
     knob(rules, "hub_gcol", options=group_options, disabled=not hubs_on)
     knob(rules, "hub_gmin", disabled=not hubs_on)
     knob(rules, "hub_one", options=group_options, disabled=not hubs_on)
+knob(sb, "unspent")  # always in view, under the rules it relaxes
 
 # --------------------------------------------------------------------------- solve
 
 st.title("PlaceFund workbench")
 st.caption(f"Regions: {regions.source} ({len(regions)}) · the model and its assumptions: "
            "docs/model.md, shown in full under *How to read this*. Every change re-solves the plan.")
-for note in ss["notes"]:
-    st.info(note)
+notes_slot = st.container()  # filled once the plan is known: its notes join the page's
 if how := folded(st, "How to read this", "open_how"):
     how.markdown(tx.how_to_read(len(regions)))
     if how.toggle("Show the model in full (docs/model.md)", key="show_model", persist_state=PAGE):
         how.markdown(tx.model_doc())
 
-for note in [*ss["pack_notes"], *ctl.region_set_notes(ss["loaded_set"] if not uploaded else "", base)]:
-    st.info(note)
 if facts_box := folded(st, "The article's facts, measured on these regions", "facts_open"):
     facts_box.caption("How concentrated each measured indicator is (top-10 regions' share of "
                       "the total, Gini over regions; empty cells count as 0), beside what the "
@@ -579,9 +578,7 @@ try:
     result = outcome
     ss["last_result"] = result
 except InfeasibleError as err:
-    # the diagnosis re-solved each fix: show its one ranked list, not the precheck's advice too
-    fixes = getattr(err.diagnosis, "relaxations", None) or []
-    what = (err.diagnosis.lines() if fixes else []) or err.conflicts
+    what, fixes = ctl.infeasible_report(err)
     st.error("These settings cannot all hold. What conflicts"
              + (", and the fixes below, smallest first, each checked by solving again:"
                 if fixes else ", and what to relax:") + "\n\n"
@@ -604,12 +601,10 @@ with history_slot:
 if result is None:
     result = ss.get("last_result")
     if result is None or result.provenance.get("data_sha256") != regions.sha256:
+        draw_notes(notes_slot, None)
         st.stop()
     st.warning("Showing the last plan that solved; change the settings above to solve again.")
-for note in result.notes:
-    st.info(note)
-if filled_note := facts.filled_sentence(result.filled_values, result.scenario):
-    st.info(filled_note)
+draw_notes(notes_slot, result)
 
 # --------------------------------------------------------------------------- headline + tabs
 
@@ -730,13 +725,16 @@ with tab_cmp:
                     ss["undo_delete"] = None
         saved_plans = library.list()
         saved_names = [p.name for p in saved_plans]
-        if saved_plans:
-            with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete"):
+        if saved_plans:  # keyed: a message drawn above it (Saved as …) does not fold it
+            with st.expander(f"Saved plans ({len(saved_plans)}): notes, rename, duplicate, delete",
+                             key="saved_open"):
                 st.dataframe(pd.DataFrame({"Plan": saved_names,
                                            "Saved (UTC)": [p.saved_utc[:16].replace("T", " ")
                                                            for p in saved_plans],
                                            "Notes": [p.notes for p in saved_plans]}),
                              hide_index=True, width="stretch")
+                ss["manage_name"] = pui.managed_choice(saved_names, ss.get("manage_name"),
+                                                       ss.pop("renamed", None))
                 managed = st.selectbox("Plan", saved_names, key="manage_name", persist_state=PAGE)
                 entry = library.get(managed)
                 m1, m2 = st.columns(2)
@@ -748,7 +746,7 @@ with tab_cmp:
                 b1, b2, b3, b4 = st.columns(4)
                 try:
                     if b1.button("Rename", key="rename"):
-                        library.rename(managed, new_name)
+                        ss["renamed"] = library.rename(managed, new_name).name  # stays picked
                         st.rerun()
                     if b2.button("Save notes", key="save_notes"):
                         library.set_notes(managed, new_notes)
@@ -969,18 +967,19 @@ with tab_agree:
         agreed = ss.get("agree")
         if agreed is not None and ss.get("agree_regions") == regions.sha256:
             st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
-            st.dataframe(cui.summary_frame(agreed), width="stretch")
+            st.dataframe(cui.summary_display(agreed), width="stretch")
             for line in agreed.gives_up():
                 st.markdown(f"- {line}")
             if geojson is not None:
                 plans = cui.plan_tables(agreed)
                 other = st.selectbox("Beside the consensus map", list(agreed.own_plans),
-                                     format_func=lambda k: f"{k}'s own plan", key="agree_other",
-                              persist_state=PAGE)
+                                     format_func=lambda k: f"{cui.possessive(k)} own plan",
+                                     key="agree_other", persist_state=PAGE)
+                cons_map, own_map, scale = cui.side_by_side_maps(plans["consensus"], plans[other],
+                                                                 geojson)
                 left, right = st.columns(2)
-                left.plotly_chart(maps.choropleth(plans["consensus"], geojson, height=380),
-                                  config=maps.PLOTLY_CONFIG, key="agree_map_cons")
+                left.plotly_chart(cons_map, config=maps.PLOTLY_CONFIG, key="agree_map_cons")
                 left.caption("Consensus plan: funding per person.")
-                right.plotly_chart(maps.choropleth(plans[other], geojson, height=380),
-                                   config=maps.PLOTLY_CONFIG, key="agree_map_own")
-                right.caption(f"{other}'s own plan: funding per person.")
+                right.plotly_chart(own_map, config=maps.PLOTLY_CONFIG, key="agree_map_own")
+                right.caption(f"{cui.possessive(other)} own plan: funding per person.")
+                st.caption(scale)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -135,7 +136,18 @@ def test_uploads_bad_then_good(at: AppTest) -> None:
     _ok(at)
     assert not at.error
     assert at.session_state["last_result"].regions["region_id"].tolist() == ["a", "b", "c"]
-    assert any("dropped" in i.value for i in at.info)
+    # one line on how the default plan was fitted to the table; the sentences in Details
+    assert [i.value for i in at.main.info] == [
+        "Your table was read and the default plan fitted to its columns (weights, instruments "
+        "or spread measure); what changed is under *Details*.",
+        "No region shapes: upload a GeoJSON keyed by region_id to see a map."]
+    at.session_state["notes_open"] = True
+    at.run()
+    details = [m.value for m in at.main.markdown if m.value.startswith("- ")]
+    assert any("its one indicator (Patents) gets all the weight" in d for d in details), details
+    assert any(d.startswith("- Instruments: 4 absorb by overall capacity") and "Research grants"
+               in d for d in details), details
+    assert not any("['" in d or "research:" in d for d in details)  # no raw lists or keys
     at.file_uploader(key="up_yaml").set_value(("s.yaml", b"spread_weight: 2\n", "text/yaml")).run()
     assert any("s.yaml" in e.value and "spread_weight" in e.value for e in at.error)
 
@@ -183,6 +195,23 @@ def test_save_reload_compare_and_delete(at: AppTest, tmp_path: Path) -> None:
     reloaded.button(key="undo_delete_button").click().run()
     _ok(reloaded)
     assert lib.PlanLibrary(tmp_path / "home" / "plans").names() == ["Default", "Sen"]
+
+
+def test_a_renamed_plan_stays_picked_and_delete_asks_about_it(at: AppTest, tmp_path: Path) -> None:
+    _open_tab(at, "Save & compare")
+    for name in ("First", "Second", "Third"):
+        at.text_input(key="plan_name").set_value(name)
+        at.button(key="save").click().run()
+    at.selectbox(key="manage_name").set_value("Second").run()
+    path = lib.PlanLibrary(tmp_path / "home" / "plans").get("Second").path.name
+    at.text_input(key=f"rename_{path}").set_value("Second, renamed")
+    at.button(key="rename").click().run()
+    _ok(at)
+    assert lib.PlanLibrary(tmp_path / "home" / "plans").names() == [
+        "First", "Second, renamed", "Third"]
+    assert at.selectbox(key="manage_name").value == "Second, renamed"  # was "First"
+    at.button(key="delete").click().run()
+    assert at.button(key="delete_confirm").label == "Yes, delete “Second, renamed”"
 
 
 def _plan(at: AppTest):  # type: ignore[no-untyped-def]
@@ -254,6 +283,40 @@ def test_the_statute_pack_at_80b_offers_fixes_that_keep_it_and_each_applies(at: 
     assert _metric(at, "Hubs selected").endswith("of 51 regions")
 
 
+def test_the_statute_on_metros_at_80b_shows_the_arithmetic_and_fixes_that_keep_it(
+        at: AppTest) -> None:
+    """Issue 22, item 6: the sentence the command line prints, then two fixes that keep
+    the statute's shape; allowing unspent funds is a sidebar switch that the fix sets."""
+    at.selectbox(key="region_set").set_value("metros").run()
+    _unfold(at, "open_rules")
+    at.multiselect(key="packs").set_value(["tech_hubs_2022_statute"]).run(timeout=120)
+    _ok(at)
+    error = next(e.value for e in at.error if "cannot all hold" in e.value)
+    assert ("all 387 eligible hubs with awards up to $51.0M can absorb only $19.7B of the "
+            "$80.0B budget") in error
+    assert "allow_unspent" not in error  # the fixes below are the advice, in words
+    fixes = [m.value for m in at.markdown if m.value.startswith("**Fix")]
+    assert fixes == [
+        "**Fix 1:** allow unspent funds: the plan then funds 387 hubs and spends $19.74B of "
+        "the $80.00B budget",
+        "**Fix 2:** lower the budget from $80.00B to $1.02B, what the fewest hubs the rules "
+        "allow (20) can absorb at the $51.00M maximum award (−$78.98B)",
+        "**Fix 3:** raise the maximum hub award from $51.00M to $206.72M (this changes a rule "
+        "of the pack tech_hubs_2022_statute)"]
+    assert at.checkbox(key="unspent").label == "Allow unspent funds"
+    assert at.checkbox(key="unspent").value is False
+    at.button(key="relax_0").click().run(timeout=120)
+    _ok(at)
+    assert not at.error
+    assert at.checkbox(key="unspent").value is True  # the switch shows the fix applied
+    plan = _plan(at)
+    assert plan.scenario.allow_unspent and plan.scenario.budget == 80e9
+    assert f"${plan.spent_usd / 1e9:.2f}B" == "$19.74B" and int(plan.regions["hub"].sum()) == 387
+    at.checkbox(key="unspent").uncheck().run(timeout=120)  # the switch undoes it
+    _ok(at)
+    assert any("cannot all hold" in e.value for e in at.error)
+
+
 TINY = b"region_id,name,population,zone,patents\na,Alpha,100,East,5\nb,Beta,300,East,1\n" \
        b"c,Gamma,200,West,2\nd,Delta,150,West,3\n"
 
@@ -289,8 +352,18 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert plan.scenario.spread_measure == "hoover"
     assert at.radio(key="spread_measure").disabled
     assert any("offered up to 250" in c.value for c in at.sidebar.caption)
-    assert any("filled:" in i.value and "as zero" in i.value for i in at.info)
-    assert any("Software developers" in i.value and "filled" in i.value for i in at.info)
+    # two notes above the headline, one per topic; the sentences behind Details
+    notes = [i.value for i in at.main.info]
+    assert len(notes) == 2, notes
+    assert notes[0].startswith("Metros have a default plan of their own")
+    assert re.fullmatch(r"[\d,]+ empty \(suppressed or unplaceable\) cells were filled in \d+ "
+                        r"columns; how, column by column, is under \*Details\*\.", notes[1])
+    at.session_state["notes_open"] = True
+    at.run()
+    details = [m.value for m in at.main.markdown if m.value.startswith("- ")]
+    assert any("filled:" in d and "as zero" in d for d in details)
+    assert any("Software developers" in d and "filled" in d for d in details)
+    assert any(d.startswith("- Spread is measured by the Hoover index") for d in details)
     assert any("article's facts" in e.label for e in at.expander)
     assert len(at.get("plotly_chart")) == 1
     _open_tab(at, "Allocation")
@@ -403,7 +476,9 @@ def test_a_failing_upload_changes_nothing_and_removing_an_upload_restores_the_pl
     _unfold(at, "open_uploads")
     at.file_uploader(key="up_csv").set_value(("gaps.csv", gaps, "text/csv")).run()
     _ok(at)
-    assert any("gaps.csv" in e.value and "missing value" in e.value for e in at.error)
+    assert any(e.value.startswith("gaps.csv: 2 empty cells in Patents, the first for region b. "
+                                  "Choose what empty cells mean under *Empty cells* above")
+               for e in at.error), [e.value for e in at.error]
     assert at.slider(key="lam").value == 0.85
     assert _metric(at, "Spread-adjusted capacity S_λ") == before
     at.selectbox(key="missing").set_value("median").run()  # tried again with the policy

@@ -145,6 +145,9 @@ def test_thousands_separators_are_read_and_said_and_stray_text_is_named(server: 
     with open_app(server) as (page, _):
         good = _own_csv(['a,Alpha,"15,800",5,"1,200"', "b,Beta,3000,1,300", "c,Gamma,2000,2,400"])
         _upload(page, "Regions CSV", "own.csv", good)
+        assert "Your table was read and the default plan fitted" in _main(page)
+        page.locator("summary").filter(has_text="Details:").click()  # what reading it did
+        _settle(page)
         text = _main(page)
         assert "thousands separators" in text and "own.csv" in text
         assert "Talent" in _sidebar(page) or "talent" in _sidebar(page).lower()  # still an indicator
@@ -172,7 +175,7 @@ def test_missing_cells_take_the_policy_chosen_in_the_app(server: str) -> None:
                          "d,Delta,500,3,"])
         _upload(page, "Regions CSV", "gaps.csv", data)
         message = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
-        assert "missing" in message and "gaps.csv" in message
+        assert "empty cells" in message and "gaps.csv" in message
         # nothing is lost: the states plan with its λ is still on screen
         assert _lambda(page) == lam and _headline(page, "Spread-adjusted capacity") == before
         page.get_by_role("combobox", name="Empty cells").click()
@@ -205,6 +208,45 @@ def test_a_failing_upload_keeps_the_plan_and_removing_a_file_returns_to_it(serve
                                timeout=30_000)
         assert _lambda(page) == lam  # the plan before the upload, not the default plan
         assert _headline(page, "Spread-adjusted capacity") == before
+
+
+def test_a_bad_csv_after_an_upload_keeps_the_uploaded_plan_its_settings_and_undo(
+        server: str) -> None:
+    """Issue 22, item 5: after an upload with its shapes and a change of λ, a CSV with a
+    missing field switched the page to the states at λ 0.50 (showing their plan at 0.6),
+    said that nothing was changed, and Undo was off. Nothing may change."""
+    from playwright.sync_api import expect
+
+    csv, geo = _states_rows(NEW_ENGLAND)
+    with open_app(server) as (page, traffic):
+        _upload(page, "Regions CSV", "new_england.csv", csv)
+        _upload(page, "Region shapes", "new_england.geojson", geo, "application/geo+json")
+        page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 6",
+                               timeout=30_000)
+        start = _lambda(page)
+        _set_lambda(page, 2)
+        lam, score = _lambda(page), _headline(page, "Spread-adjusted capacity")
+        assert (start, lam) == ("0.5", "0.6")
+        header, *rows = csv.decode().splitlines()
+        gap = ",".join(["" if i == 6 else cell for i, cell in enumerate(rows[2].split(","))])
+        bad = "\n".join([header, *rows[:2], gap, *rows[3:]]).encode() + b"\n"
+        _upload(page, "Regions CSV", "gap.csv", bad)
+        error = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+        assert "gap.csv" in error and "Nothing was changed: the plan on screen stays" in error
+        # ... and so it does: the uploaded regions, their map, λ and the plan's numbers
+        assert "your uploaded regions (6 regions)" in _sidebar(page)
+        assert "new_england.csv" in page.get_by_role("combobox", name="Region set").input_value()
+        assert page.locator("path.choroplethlocation").count() == 6
+        assert _lambda(page) == lam
+        assert _headline(page, "Spread-adjusted capacity") == score
+        page.screenshot(path=str(ARTIFACTS / "upload_bad_after_good.png"))
+        undo = page.get_by_role("button", name="Undo")
+        expect(undo).to_be_enabled()
+        undo.click()
+        _settle(page)
+        assert _lambda(page) == start and "your uploaded regions (6 regions)" in _sidebar(page)
+        assert _headline(page, "Spread-adjusted capacity") != score
+    traffic.assert_stayed_local()
 
 
 def test_the_budget_keeps_a_tenth_of_a_million(server: str) -> None:

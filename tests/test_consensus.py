@@ -261,6 +261,44 @@ def test_tab_heat_map_and_maps_show_the_achievement_table() -> None:
         result.t, abs=1e-6)
 
 
+def _square(rid: str, x: float) -> dict:
+    ring = [[x, 0.0], [x, 1.0], [x + 1.0, 1.0], [x + 1.0, 0.0], [x, 0.0]]
+    return {"type": "Feature", "properties": {"region_id": rid},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def test_tab_one_colour_scale_one_number_format_and_a_plurals_possessive() -> None:
+    """Issue 22, item 8: two maps with their own scales showed one colour for two amounts;
+    the table printed 0.9847 where the heat map printed 98.5%; "investors's"."""
+    from optimizer.ui import consensus as cui
+
+    regions, base = _two_region_case()
+    rows = [cui.StakeholderRow("investors", {"north": 1.0, "south": 0.0}),
+            cui.StakeholderRow("south", {"north": 0.0, "south": 1.0})]
+    result = cui.solve_consensus(regions, base, rows)
+    heat = cui.achievement_heatmap(result).data[0]
+    assert list(heat.x) == ["investors' plan", "south's plan", "consensus"]
+    shown = cui.summary_display(result)
+    for i, name in enumerate(heat.y):  # the consensus column: the table's share
+        assert shown.loc[name, "Share of attainable gain"] == heat.text[i][2]
+        assert heat.text[i][2] == f"{result.achievement.loc[name, 'consensus']:.1%}"
+    assert shown.loc["investors", "S before"] == f"{result.baseline['investors']:.3f}"
+    plans = cui.plan_tables(result)
+    shapes = {"type": "FeatureCollection", "features": [_square("A", 0.0), _square("B", 1.0)]}
+    left, right, caption = cui.side_by_side_maps(plans["consensus"], plans["investors"], shapes)
+    a, b = left.data[0], right.data[0]
+    assert (a.zmin, a.zmax) == (b.zmin, b.zmax)  # one colour, one amount
+    both = [*plans["consensus"]["funding_per_capita_usd"], *plans["investors"]["funding_per_capita_usd"]]
+    assert a.zmin <= min(both) and max(both) <= a.zmax
+    # the consensus splits evenly, the investors' plan does not: on its own scale the
+    # consensus map would colour its one amount as the middle of its own narrow range
+    own = (min(plans["consensus"]["funding_per_capita_usd"]),
+           max(plans["consensus"]["funding_per_capita_usd"]))
+    assert own[1] - own[0] < 0.01 * (max(both) - min(both))
+    assert list(a.colorbar.ticktext) == list(b.colorbar.ticktext)  # one scale, read alike
+    assert list(b.colorbar.ticktext)[0] in caption and list(b.colorbar.ticktext)[-1] in caption
+
+
 def test_app_consensus_tab_solves_and_shows_the_heat_map(tmp_path, monkeypatch) -> None:
     from pathlib import Path
 
@@ -278,6 +316,15 @@ def test_app_consensus_tab_solves_and_shows_the_heat_map(tmp_path, monkeypatch) 
     assert not at.error, [e.value for e in at.error]
     shown = [m.value for m in at.markdown if "of its attainable gain" in m.value]
     assert len(shown) == 2 and shown[0].startswith("- research: reaches")
+    # the table prints each share as the heat map does
+    import json
+
+    heat = next(json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap")
+    table = at.dataframe[0].value
+    for i, name in enumerate(heat["y"]):
+        assert table.loc[name, "Share of attainable gain"] == heat["text"][i][-1]
+        assert heat["text"][i][-1] in shown[i]  # ... and the sentence below it
 
 
 def test_hubs_make_the_consensus_a_mip_whose_one_hub_leaves_the_other_its_q_min_share() -> None:

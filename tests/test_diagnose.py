@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 import optimizer as pf
 from optimizer.analysis.diagnose import diagnose, iis_rules, printable
+from optimizer.ui.controls import default_scenario_for, with_packs
 from tests.factories import FOUR, make_regions, tiny_scenario
 from tests.test_optimum import MILD, UNEQUAL
 
@@ -115,13 +117,54 @@ def test_the_statute_pack_at_the_default_budget_gets_fixes_that_keep_the_statute
     # keep every rule of the statute and come first; a change to the statute comes last
     assert {f.rule for f in kept[:2]} == {"budget", "allow_unspent"}
     budget = next(f for f in kept if f.rule == "budget")
-    assert budget.suggested <= 51 * 51e6 and "the most the rules can absorb" in budget.text
+    # the budget the statute's 20 hubs take at its $51M maximum award, not the $2.6B that
+    # would make every state a hub
+    assert budget.suggested == 20 * 51e6
+    assert "to $1.02B, what the fewest hubs the rules allow (20) can absorb" in budget.text
     assert "spends $" in next(f for f in kept if f.rule == "allow_unspent").text
     assert [f.pack is not None for f in fixes] == sorted(f.pack is not None for f in fixes)
     for fix in fixes:
         assert fix.pack is None or f"changes a rule of the pack {fix.pack}" in fix.text
         plan = pf.Planner(states).solve(scenario.updated(**fix.changes))
         assert plan.solver.status == "optimal", fix.text
+
+
+def test_the_statute_on_metros_at_80b_keeps_its_shape_and_is_diagnosed_in_seconds() -> None:
+    """Issue 22, item 6: the arithmetic, two fixes that keep the statute (each re-solved
+    with exactly its printed numbers), in under 10 s of CPU time (it took 31 s)."""
+    metros = pf.load_regions("metros")
+    default = default_scenario_for("metros", metros)
+    scenario = with_packs(default, ["tech_hubs_2022_statute"], default)[0]  # as the sidebar does
+    with pytest.raises(pf.InfeasibleError) as err:
+        pf.Planner(metros).solve(scenario)
+    # 387 metros at the $51M maximum award take $19.74B: 80 is out of reach
+    assert any("all 387 eligible hubs with awards up to $51.0M can absorb only $19.7B of "
+               "the $80.0B budget" in c for c in err.value.conflicts)
+    started = time.process_time()
+    diagnosis = diagnose(metros, scenario)
+    seconds = time.process_time() - started
+    assert seconds < 10.0, f"the diagnosis took {seconds:.1f} s of CPU time"
+    fixes = {f.rule: f for f in diagnosis.relaxations}
+    # the two that keep the statute first; then the one that changes its maximum award
+    assert [f.rule for f in diagnosis.relaxations] == ["allow_unspent", "budget",
+                                                       "hubs.award_usd.max"]
+    assert [f.pack for f in diagnosis.relaxations] == [None, None, "tech_hubs_2022_statute"]
+    award = fixes["hubs.award_usd.max"]
+    assert award.text.startswith("raise the maximum hub award from $51.00M to $206.72M")
+    budget = fixes["budget"]
+    assert budget.suggested == 20 * 51e6 and "to $1.02B" in budget.text
+    unspent = fixes["allow_unspent"].text
+    assert unspent == ("allow unspent funds: the plan then funds 387 hubs and spends $19.74B "
+                       "of the $80.00B budget")
+    planner = pf.Planner(metros)
+    lowered = planner.solve(scenario.updated(**budget.changes))
+    hubs = int(lowered.regions["hub"].sum())
+    assert 20 <= hubs <= 1.02e9 // 19e6 and lowered.spent_usd == pytest.approx(1.02e9, rel=1e-6)
+    raised = planner.solve(scenario.updated(**award.changes))  # 387 x $206.72M >= $80B
+    assert raised.spent_usd == pytest.approx(80e9, rel=1e-6)
+    allowed = planner.solve(scenario.updated(**fixes["allow_unspent"].changes))
+    assert int(allowed.regions["hub"].sum()) == 387
+    assert f"${allowed.spent_usd / 1e9:.2f}B" == "$19.74B"
 
 
 def test_the_iis_of_the_lp_names_the_rules_that_set_its_rows() -> None:

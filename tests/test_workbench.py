@@ -17,6 +17,7 @@ from optimizer.report import uploads as up
 from optimizer.ui import controls as ctl
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import state as stt
+from optimizer.ui import uploads as uui
 
 CSV = (DATA_DIR / "states.csv").read_bytes()
 
@@ -211,7 +212,7 @@ def test_fit_scenario_adapts_to_a_table_with_other_indicators(planner: pf.Planne
     regions = up.regions_from_upload("own.csv", csv)
     scenario, notes = up.fit_scenario(pf.load_scenario(), regions)
     assert scenario.weights == {"patents": 1.0}
-    assert any("dropped" in n for n in notes)
+    assert any(n.startswith("Weights: none of the scenario's weighted indicators") for n in notes)
     result = pf.Planner(regions).solve(scenario)
     assert result.spent_usd == pytest.approx(80e9)
 
@@ -545,3 +546,31 @@ def test_a_pack_says_which_of_its_rules_a_fix_modified(states: pf.Regions) -> No
 def test_the_region_set_picker_names_an_upload_by_its_file() -> None:
     assert ctl.region_set_label("states") == "States (50 + DC)"
     assert ctl.region_set_label(stt.UPLOAD_SET, "new_england.csv") == "Your upload: new_england.csv"
+
+
+def test_a_refused_upload_straight_after_a_removal_gives_back_what_the_removal_replaced() -> None:
+    """A file chosen in a full uploader arrives as a removal, then the file: if the file is
+    refused, the page goes back to what it showed before the removal."""
+    replaced = {"loaded_set": "upload", "lam": 0.6}
+    removed = uui.Removed(replaced, ("states-hash", "states-default"), at=50.0)
+    assert uui.to_restore(removed, ("states-hash", "states-default"), now=50.4) == replaced
+    # a person who removed the file, changed the plan or waited, keeps what is on screen
+    assert uui.to_restore(removed, ("states-hash", "lambda moved"), now=50.4) is None
+    assert uui.to_restore(removed, ("states-hash", "states-default"), now=80.0) is None
+    assert uui.to_restore(None, ("states-hash", "states-default"), now=50.4) is None
+
+
+def test_a_refused_upload_is_worded_for_the_page() -> None:
+    try:
+        up.regions_from_upload("bad.csv", CSV.replace(b",5074296,", b",-5,"), None, None)
+    except pf.PlaceFundError as err:
+        text = uui.refusal(err)
+    assert text.startswith("file bad.csv") and "population" in text
+    assert text.endswith(". Nothing was changed: the plan on screen stays.") and ".." not in text
+    gap = pf.DataError("3 missing value(s), first for region 06; set missing_values.gdp_musd to "
+                       "'zero', 'median' or 'half_min' in the scenario, or drop the indicator "
+                       "from weights and absorbs", file="gaps.csv", column="gdp_musd")
+    assert uui.refusal(gap) == (
+        "gaps.csv: 3 empty cells in GDP, the first for region 06. Choose what empty cells mean "
+        "under *Empty cells* above and the upload is tried again. Nothing was changed: the "
+        "plan on screen stays.")

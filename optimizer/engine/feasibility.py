@@ -18,6 +18,13 @@ from optimizer.engine.scenario import usd
 TOL = 1e-9
 
 
+class Sums(str):
+    """A conflict between money and the budget that sums show ("all 387 eligible hubs with
+    awards up to $51.0M can absorb only $19.7B of the $80.0B budget; ..."): where the
+    re-solved fixes are shown, this arithmetic stays beside them (a bound such as what
+    one region can reach alone would read as a rival fix, and gives way to them)."""
+
+
 def _usd(busd: float) -> str:
     return usd(busd * BUSD)
 
@@ -53,13 +60,13 @@ def _region_bounds_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: b
         out.append(f"region {names[r]} ({ids[r]}) has a floor of {_usd(floor[r])} but {why}; "
                    "lower its floor or lift the cap/exclusion")
     if floor.sum() > budget + TOL:
-        out.append(f"region floors add up to {_usd(floor.sum())} but the budget is "
+        out.append(Sums(f"region floors add up to {_usd(floor.sum())} but the budget is "
                    f"{_usd(budget)}, {_usd(floor.sum() - budget)} less; lower the floors or "
-                   "raise the budget")
+                   "raise the budget"))
     if must_spend and cap.sum() < budget - TOL:
-        out.append(f"region caps (after exclusions) add up to {_usd(cap.sum())} but the whole "
+        out.append(Sums(f"region caps (after exclusions) add up to {_usd(cap.sum())} but the whole "
                    f"budget of {_usd(budget)} must be spent; raise the caps by "
-                   f"{_usd(budget - cap.sum())}, lower the budget, or set allow_unspent: true")
+                   f"{_usd(budget - cap.sum())}, lower the budget, or set allow_unspent: true"))
     return out
 
 
@@ -77,9 +84,9 @@ def _instrument_share_conflicts(inputs: ModelInputs, must_spend: bool) -> list[s
     for i, name in enumerate(inputs.instruments):
         reach = np.where(inputs.allowed[:, i], inputs.cap_busd, 0.0).sum()
         if lo[i] * budget > reach + TOL:
-            out.append(f"instrument {name} must get at least {_usd(lo[i] * budget)} but the "
+            out.append(Sums(f"instrument {name} must get at least {_usd(lo[i] * budget)} but the "
                        f"regions allowed it can take only {_usd(reach)}; lower its minimum "
-                       "share or lift caps/exclusions")
+                       "share or lift caps/exclusions"))
     return out
 
 
@@ -92,9 +99,9 @@ def _group_min_conflicts(inputs: ModelInputs, cap: np.ndarray) -> list[str]:
         by_column[rule.column] = by_column.get(rule.column, 0.0) + rule.min_share
         reach = cap[rule.members].sum()
         if rule.min_share * budget > reach + TOL:
-            out.append(f"group {rule.column} = {rule.value} must get at least "
+            out.append(Sums(f"group {rule.column} = {rule.value} must get at least "
                        f"{_usd(rule.min_share * budget)} but its regions can take only "
-                       f"{_usd(reach)}; lower its minimum share or lift its caps/exclusions")
+                       f"{_usd(reach)}; lower its minimum share or lift its caps/exclusions"))
     for column, total in by_column.items():
         if total > 1 + TOL:
             out.append(f"group minimum shares over {column} add up to {total:.0%}; lower them "
@@ -143,6 +150,26 @@ def absorbable_busd(inputs: ModelInputs) -> float:
     return float(np.sort(award_cap[eligible])[::-1][: rules.count_max].sum())
 
 
+def fewest_hubs_absorb_busd(inputs: ModelInputs) -> float | None:
+    """The most ($B) the fewest hubs the rules allow (``hubs.count.min``) can take at
+    their largest awards; None without hubs, without a minimum count, or where the
+    scenario caps the count itself (its ceiling is then ``absorbable_busd``).
+
+    With no cap on the count, the ceiling of ``absorbable_busd`` makes every eligible
+    region a hub at the maximum award (all 387 metros at $51M under the statute); a
+    budget the minimum count can absorb keeps a program of the statute's shape.
+    """
+    rules = inputs.hubs
+    if rules is None or rules.count_min <= 0 or _count_cap(inputs) is not None:
+        return None
+    cap = np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0)
+    award_cap = np.minimum(cap, rules.award_max_busd)
+    eligible = award_cap >= max(rules.award_min_busd, TOL)
+    if eligible.sum() < rules.count_min:
+        return None
+    return float(np.sort(award_cap[eligible])[::-1][: rules.count_min].sum())
+
+
 def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:
     """Hub rules that sums alone show cannot hold."""
     rules = inputs.hubs
@@ -157,19 +184,19 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
                    f"regions can take an award of {_usd(rules.award_min_busd)} or more; lower "
                    "hubs.count.min or lift caps/exclusions")
     if rules.count_min * rules.award_min_busd > budget + TOL:
-        out.append(f"{rules.count_min} hubs at the minimum award of {_usd(rules.award_min_busd)} "
+        out.append(Sums(f"{rules.count_min} hubs at the minimum award of {_usd(rules.award_min_busd)} "
                    f"need {_usd(rules.count_min * rules.award_min_busd)} but the budget is "
                    f"{_usd(budget)}; raise the budget, lower the minimum award or require "
-                   "fewer hubs")
+                   "fewer hubs"))
     most = np.sort(award_cap[eligible])[::-1][: rules.count_max].sum()
     if must_spend and most < budget - TOL:
         count = (f"at most {rules.count_max} hubs" if _count_cap(inputs) is not None
                  else f"all {rules.count_max} eligible hubs")
         more = "the maximum award or hub count" if _count_cap(inputs) is not None else (
             "the maximum award")
-        out.append(f"{count} with awards up to {_usd(rules.award_max_busd)} can absorb only "
+        out.append(Sums(f"{count} with awards up to {_usd(rules.award_max_busd)} can absorb only "
                    f"{_usd(most)} of the {_usd(budget)} budget; lower the budget, raise {more}, "
-                   "or set allow_unspent: true")
+                   "or set allow_unspent: true"))
     per_column: dict[str, int] = {}
     for column, value, members, minimum in rules.group_min:
         per_column[column] = per_column.get(column, 0) + minimum
@@ -186,6 +213,23 @@ def _hub_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> li
         out.append(f"{len(forced)} regions have funding floors (so must be hubs, e.g. "
                    f"{names[forced[0]]}) but at most {rules.count_max} hubs are allowed")
     return out
+
+
+ADVICE_VERBS = ("lower", "raise", "set", "lift", "require")
+
+
+def split_advice(sentence: str) -> tuple[str, str]:
+    """A conflict sentence as (what conflicts, what to relax): every sentence here ends
+    with its advice after a semicolon ("...; lower the budget, ..."). Where the fixes that
+    ``diagnose`` re-solved are shown, the arithmetic stays and the advice gives way to them.
+
+    >>> split_advice("floors add up to $95B but the budget is $80B; lower the floors")
+    ('floors add up to $95B but the budget is $80B', 'lower the floors')
+    """
+    fact, sep, advice = sentence.rpartition("; ")
+    if sep and advice.split(" ", 1)[0] in ADVICE_VERBS:
+        return fact, advice
+    return sentence, ""
 
 
 def explain_infeasible(inputs: ModelInputs) -> list[str]:

@@ -115,8 +115,12 @@ def scenario_from_upload(name: str, raw: bytes) -> Scenario:
 
 
 
-def _labels(names: list[str]) -> str:
-    return ", ".join(columns.label(k) for k in names)
+def _labels(names: Any) -> str:
+    """Columns by their human labels, in a list a sentence can hold: 'A, B and C' (with
+    semicolons where a label has a comma of its own: 'Jobs, all occupations; B and C')."""
+    labels = [columns.label(n) for n in names]
+    comma = "; " if any("," in label for label in labels) else ", "
+    return labels[0] if len(labels) == 1 else f"{comma.join(labels[:-1])} and {labels[-1]}"
 
 
 def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[str]]:
@@ -131,35 +135,44 @@ def fit_scenario(scenario: Scenario, regions: Regions) -> tuple[Scenario, list[s
     changes: dict[str, Any] = {}
     weights = {k: v for k, v in scenario.weights.items() if k in have and v > 0}
     dropped = sorted(set(scenario.weights) - have)
-    if dropped:
-        notes.append(f"weights on {dropped} were dropped: the regions table has no such columns")
     if not weights:
         weights = {k: 1.0 for k in regions.indicators}
-        notes.append(f"equal weights on the table's indicators {list(regions.indicators)}")
+        notes.append("Weights: none of the scenario's weighted indicators is in this table, so "
+                     + (f"its one indicator ({_labels(regions.indicators)}) gets all the weight."
+                        if len(regions.indicators) == 1 else
+                        f"each of its {len(regions.indicators):,} indicators gets an equal weight "
+                        f"({_labels(regions.indicators)})."))
+    elif dropped:
+        notes.append(f"Weights: {_labels(dropped)} are not in this table; their weights were "
+                     "dropped.")
     if weights != scenario.weights:
         changes["weights"] = weights
     instruments = scenario.to_dict()["instruments"]
+    general, shares = [], []
     for name, ins in instruments.items():
         absent = sorted(set(ins.get("absorbs") or []) - have)
         if absent:
             ins["absorbs"] = None
-            notes.append(f"{columns.instrument_label(name)}: absorbed through "
-                         f"{_labels(absent)}, which the table lacks; it absorbs by overall "
-                         "capacity instead.")
+            general.append(f"{columns.instrument_label(name)} (without {_labels(absent)})")
         no_yield = sorted(set(ins["yields"]) - have)
         if no_yield and name in default_points_per_busd():
             ins["yields"] = fallback_yields(name, weights)
-            share = next(iter(ins["yields"].values()), "0%")
-            notes.append(f"{columns.instrument_label(name)}: it raises {_labels(no_yield)}, which "
-                         f"the table lacks; here it raises each weighted column by {share} of "
-                         "its national total per $1B (what it buys at states), until you name "
-                         "its yields in your columns.")
+            shares.append(f"{columns.instrument_label(name)} "
+                          f"{next(iter(ins['yields'].values()), '0%')}")
+    if shares:
+        notes.append("Yields: the instruments raise indicators this table lacks, so here each "
+                     "raises every weighted column by the share of its national total per $1B "
+                     f"that it buys at states ({'; '.join(shares)}); name their yields in your "
+                     "columns to say what they buy.")
+    if general:
+        notes.append(f"Instruments: {len(general)} absorb by overall capacity, as the indicators "
+                     f"they absorb by are not in this table: {'; '.join(general)}.")
     if instruments != scenario.to_dict()["instruments"]:
         changes["instruments"] = instruments
     if len(regions) > MAX_GINI_REGIONS and scenario.spread_measure == "gini":
         changes["spread_measure"] = "hoover"
-        notes.append(f"spread is measured by the Hoover index: the exact pairwise Gini is offered "
+        notes.append(f"Spread is measured by the Hoover index: the exact pairwise Gini is offered "
                      f"up to {MAX_GINI_REGIONS} regions and this table has {len(regions):,} "
-                     "(the plan's true Gini is reported either way)")
+                     "(the plan's true Gini is reported either way).")
     return (scenario.updated(**changes) if changes else scenario), notes
 

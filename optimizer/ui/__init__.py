@@ -1,5 +1,5 @@
 """The workbench logic behind app.py.
 
 ``controls``: the knob table (widgets <-> scenario) and program rules; ``sensitivity``:
-the Sensitivity page; ``consensus``: the Consensus tab.
+the Sensitivity page; ``consensus``: the Consensus tab; ``plans``: the Save & compare tab's picks.
 """

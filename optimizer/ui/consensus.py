@@ -11,14 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from optimizer.analysis.consensus import ConsensusResult, Stakeholder, consensus
 from optimizer.engine import columns
+from optimizer.engine import formatting as fmt
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import ScenarioError
 from optimizer.engine.scenario import Scenario
+from optimizer.report import maps
 
 MIN_STAKEHOLDERS, MAX_STAKEHOLDERS = 2, 6
 PRESET_NAMES = ("research", "workforce", "investors", "industry", "regions", "equity")
@@ -110,11 +113,31 @@ def solve_consensus(regions: Regions, base: Scenario, rows: list[StakeholderRow]
     return consensus(regions, base, stakeholders_from_rows(rows), title="workbench consensus")
 
 
+def possessive(name: str) -> str:
+    """A stakeholder's name as an owner: "research's", "investors'" (a plural's s takes
+    only the apostrophe).
+
+    >>> possessive("research"), possessive("investors"), possessive("Ministry of Labor")
+    ("research's", "investors'", "Ministry of Labor's")
+    """
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def share_text(value: float) -> str:
+    """A share of attainable gain as the heat map and the table both print it: '98.5%'."""
+    return fmt.share(value, 1)
+
+
+def points_text(value: float) -> str:
+    """S and points as the table and the sentences under it print them: three decimals."""
+    return fmt.number(value, 3)
+
+
 def achievement_heatmap(result: ConsensusResult) -> go.Figure:
     """The achievement table as a heat map: rows stakeholders, columns whose plan."""
     table = result.achievement
-    columns = [f"{c}'s plan" if c != "consensus" else "consensus" for c in table.columns]
-    text = [[f"{v:.1%}" for v in row] for row in table.to_numpy()]
+    columns = [f"{possessive(c)} plan" if c != "consensus" else "consensus" for c in table.columns]
+    text = [[share_text(v) for v in row] for row in table.to_numpy()]
     fig = go.Figure(go.Heatmap(
         z=table.to_numpy(), x=columns, y=list(table.index), text=text, texttemplate="%{text}",
         colorscale="RdYlGn", zmin=min(0.0, float(table.to_numpy().min())), zmax=1.0,
@@ -127,12 +150,42 @@ def achievement_heatmap(result: ConsensusResult) -> go.Figure:
     return fig
 
 
+SUMMARY_COLUMNS = {"baseline_S": "S before", "own_optimum_S": "S, own plan",
+                   "consensus_S": "S, consensus", "share_of_attainable_gain":
+                   "Share of attainable gain", "gives_up_points": "Gives up (points)"}
+
+
 def summary_frame(result: ConsensusResult) -> pd.DataFrame:
     """Per stakeholder: baseline, own optimum, consensus S, share and points given up."""
-    return result.summary_table().rename(columns={
-        "baseline_S": "S before", "own_optimum_S": "S, own plan", "consensus_S": "S, consensus",
-        "share_of_attainable_gain": "Share of attainable gain",
-        "gives_up_points": "Gives up (points)"}).rename_axis("Stakeholder")
+    return result.summary_table().rename(columns=SUMMARY_COLUMNS).rename_axis("Stakeholder")
+
+
+def summary_display(result: ConsensusResult) -> pd.DataFrame:
+    """``summary_frame`` as people read it: the share as the heat map prints it (98.5%,
+    not 0.9847), S and points to three decimals as the sentences below the table."""
+    frame = summary_frame(result)
+    shown = frame.apply(lambda col: col.map(points_text))
+    shown["Share of attainable gain"] = frame["Share of attainable gain"].map(share_text)
+    return shown
+
+
+def side_by_side_maps(left: pd.DataFrame, right: pd.DataFrame, geojson: maps.Shapes,
+                      height: int = 380) -> tuple[go.Figure, go.Figure, str]:
+    """Two plans' funding per person on one colour scale (one colour, one amount), and a
+    caption naming its range. Each map keeps its colour bar, with the same ticks: the maps
+    stay the same size, side by side."""
+    column = "funding_per_capita_usd"
+    values = np.concatenate([left[column].to_numpy(float), right[column].to_numpy(float)])
+    lo, hi = maps.color_range(values)
+    ticks = np.linspace(lo, hi, maps.MONEY_TICKS).tolist()
+    figures = []
+    for table in (left, right):
+        fig = maps.choropleth(table, geojson, column, height=height)
+        fig.update_traces(zmin=lo, zmax=hi,
+                          colorbar={"tickvals": ticks, "ticktext": [fmt.money(v) for v in ticks]})
+        figures.append(fig)
+    return figures[0], figures[1], (f"Both maps use one colour scale, {fmt.money(lo)} to "
+                                    f"{fmt.money(hi)} per person.")
 
 
 def plan_tables(result: ConsensusResult) -> dict[str, pd.DataFrame]:

@@ -12,7 +12,7 @@ and the switch that turns its setting on. Three things are driven by the table:
 - the labels, units, ranges and tooltips the app draws the widgets with.
 
 Adding a knob of an existing kind is one row. Plain kinds (``number``, ``count``,
-``choice``, ``switch``, ``regions``) are read and written through the row's path
+``choice``, ``switch``, ``flag``, ``regions``) are read and written through the row's path
 alone; the families (one widget per indicator, instrument, capped region or group)
 and the hub group rules have a small codec each (``_CODECS``); their member widgets
 are rows of kind ``part``.
@@ -27,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from optimizer.engine import columns
 from optimizer.engine.data import Regions
-from optimizer.engine.errors import ScenarioError
+from optimizer.engine.errors import InfeasibleError, ScenarioError
+from optimizer.engine.feasibility import Sums, split_advice
 from optimizer.engine.inputs import BUSD, MAX_GINI_REGIONS
 from optimizer.engine.scenario import (
     Scenario,
@@ -59,7 +61,7 @@ class Knob:
     path: str
     label: str
     unit: str
-    kind: str  # number | count | choice | switch | regions | part | a codec of _CODECS
+    kind: str  # number | count | choice | switch | flag | regions | part | a codec of _CODECS
     widget: str  # number | slider | checkbox | radio | select | multiselect
     lo: float | None = None
     hi: float | None = None
@@ -86,6 +88,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("budget", "budget", "Budget ($B)", "$B", "number", "number", 0.1, 10_000.0, 5.0,
          scale=BUSD, fmt="%.3f", help="Total money to allocate, in billions of US dollars "
                                       "(three decimals: 0.504 is $504M)."),
+    Knob("unspent", "allow_unspent", "Allow unspent funds", "on/off", "flag", "checkbox",
+         help="Off: the plan spends the whole budget. On: it may leave money unspent, where "
+              "the rules (caps, hub awards) cannot take it all."),
     Knob("lam", "spread_weight", "Spread weight λ", "0..1", "number", "slider", 0.0, 1.0, 0.05,
          help="0 = maximize total capacity (money follows the strongest clusters); "
               "1 = Sen's welfare index (concentration counts fully against the total)."),
@@ -227,6 +232,8 @@ def _read_plain(row: Knob, data: dict[str, Any], regions: Regions) -> Any:
     raw = _get(data, row.path)
     if row.kind == "switch":
         return raw is not None
+    if row.kind == "flag":
+        return bool(raw)
     if row.kind == "regions":
         return sorted(rid for rid in (regions.lookup(ref) for ref in raw or []) if rid is not None)
     if row.kind == "choice":
@@ -247,6 +254,8 @@ def _setting_plain(row: Knob, values: dict[str, Any]) -> Any:
         return tuple(sorted(v or []))
     if row.kind == "choice":
         return str(v)
+    if row.kind == "flag":
+        return bool(v)
     number = int(v or 0) if row.kind == "count" else float(v or 0.0)
     return None if row.zero_is_none and number <= 0 else number
 
@@ -460,7 +469,7 @@ _CODECS: dict[str, _Codec] = {
     "hub_one": _Codec(_read_hub_one, _hub_one_setting, _write_hub_one),
     "missing": _Codec(_read_missing, _missing_setting, _write_missing),
 }
-PLAIN_KINDS = ("number", "count", "choice", "switch", "regions")
+PLAIN_KINDS = ("number", "count", "choice", "switch", "flag", "regions")
 
 
 # --------------------------------------------------------------------------- the table at work
@@ -618,6 +627,31 @@ def with_packs(current: Scenario, packs: list[str], origin: Scenario) -> tuple[S
     return scenario_from_dict(data, source="program rules"), notes
 
 
+def packs_chosen(base: Scenario, regions: Regions, values: dict[str, Any], packs: list[str],
+                 origin: Scenario) -> tuple[Scenario, list[str]]:
+    """The packs picker changed: the person's scenario (``base`` with the widgets' values,
+    or ``base`` itself if they do not validate) with exactly ``packs`` on, and the notes
+    of ``with_packs``; ``base`` and why, if the packs cannot be applied."""
+    try:
+        current = scenario_from_widgets(base, regions, values)
+    except ScenarioError:
+        current = base
+    try:
+        return with_packs(current, packs, origin)
+    except ScenarioError as err:
+        return base, [str(err)]
+
+
+def weights_caption(weights: dict[str, float]) -> str | None:
+    """The sidebar's line under the weights: each weighted indicator's share of the total,
+    by its label ('Weights, normalized: GDP 38%, ...'); None when every weight is 0."""
+    total = sum(weights.values())
+    if total <= 0:
+        return None
+    return "Weights, normalized: " + ", ".join(f"{columns.label(k)} {v / total:.0%}"
+                                               for k, v in weights.items() if v > 0)
+
+
 def _differing_paths(now: Any, packed: Any, path: str) -> list[str]:
     """The dotted paths below ``path`` where two settings' values differ."""
     if isinstance(now, dict) and isinstance(packed, dict):
@@ -663,3 +697,17 @@ def pack_caption(name: str, doc: str, modified: list[str]) -> str:
 def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
     """``scenario`` with one suggested relaxation (``Relaxation.changes``) applied."""
     return scenario.updated(**changes)
+
+
+def infeasible_report(err: InfeasibleError) -> tuple[list[str], list[Any]]:
+    """What the page says of settings that cannot all hold: what conflicts, and the
+    fixes the diagnosis re-solved (``Relaxation``). Where there are fixes, they are the
+    advice, one ranked list: the sums of money against the budget keep their arithmetic
+    ("all 387 eligible hubs ... can absorb only $19.7B of the $80.0B budget") without
+    their advice, then the rules that conflict; other arithmetic (what one region could
+    reach alone) would read as a rival fix and is left to the command line."""
+    fixes = list(getattr(err.diagnosis, "relaxations", None) or [])
+    if not fixes:
+        return list(err.conflicts), fixes
+    sums = [split_advice(c)[0] for c in err.conflicts if isinstance(c, Sums)]
+    return [*sums, *getattr(err.diagnosis, "lines", list)()], fixes
