@@ -24,11 +24,13 @@ from optimizer.analysis import facts
 from optimizer.engine import columns
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, SolverError
 from optimizer.engine.scenario import usd
+from optimizer.report import explain as rx
 from optimizer.report import export as ex
 from optimizer.report import library as lib
 from optimizer.report import maps
 from optimizer.report import text as tx
 from optimizer.report import uploads as up
+from optimizer.report.outcomes import outcome_sentence
 from optimizer.ui import consensus as cui
 from optimizer.ui import controls as ctl
 from optimizer.ui import notes as nts
@@ -612,6 +614,8 @@ items = tx.headline(result)
 for row in (items[i:i + 3] for i in range(0, len(items), 3)):
     for col, h in zip(st.columns(3), row):
         col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off", delta_arrow=h.arrow)
+if bought := outcome_sentence(result):
+    st.markdown(f"**{bought}** Capacity points are a weighted share of these outcomes.")
 if not result.approximation.get("within_tolerance", True):
     st.warning("The LP's response approximation is off by more than the scenario allows; "
                "raise approximation.tangents in the scenario file.")
@@ -684,6 +688,17 @@ with tab_region:
         left.subheader(detail.name)
         left.table(pd.Series(detail.summary, name="").to_frame())
         left.dataframe(detail.table(), hide_index=True)
+        why = rx.region_explanation(result, regions, rid)
+        st.markdown("**Why it gets what it gets**")
+        st.caption("1. The data: the region against the nation (sources: data/SOURCES.md).")
+        st.dataframe(rx.data_table(why), hide_index=True)
+        st.caption(f"2. Each instrument at the plan. {rx.budget_sentence(why)} Yields and "
+                   "saturation: docs/evidence.md.")
+        st.dataframe(rx.instrument_table(why), hide_index=True)
+        st.markdown("\n".join(f"- {line}" for line in
+                               [rx.spread_sentence(why), *rx.rule_sentences(why)]))
+        st.caption("3. What its dollars buy, in the indicators' own units.")
+        st.dataframe(rx.outcome_table(why), hide_index=True)
 
 with tab_cons:
     if tab_cons.open:
@@ -812,6 +827,19 @@ with tab_cmp:
                                     config=maps.PLOTLY_CONFIG, key="diff_map")
                 st.caption(lib.difference_summary(diff, name_a, name_b))
                 st.dataframe(lib.difference_display(diff), width="stretch")
+                if st.button("Split each region's change by setting", key="attribute",
+                             help="Re-solves the first plan with each setting that differs, "
+                                  "alone; what is left is their interaction."):
+                    try:
+                        ss["attribution"] = (name_a, name_b, rx.attribution_table(
+                            rx.attribute(a, b)))
+                    except PlaceFundError as err:
+                        st.error(str(err))
+                split = ss.get("attribution")
+                if split is not None and split[:2] == (name_a, name_b):
+                    st.caption(f"From “{name_a}” to “{name_b}”: each setting alone, re-solved; "
+                               "the parts and the interaction add up to the change.")
+                    st.dataframe(split[2], hide_index=True, width="stretch")
 
 with tab_exp:
     if tab_exp.open:

@@ -103,3 +103,41 @@ def test_the_tables_people_read_have_labels_and_units(plans) -> None:
     assert list(split.columns)[-1] == "Together"
     assert split["Together"].str.contains(r"\$").all()
     assert "λ" in rx.spread_sentence(why) or "spread term" in rx.spread_sentence(why)
+
+
+def test_the_workbench_says_what_a_plan_buys_and_why_a_region_gets_it(
+        tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PLACEFUND_HOME", str(tmp_path))
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    # the headline leads with the outcomes in words
+    assert any(m.value.startswith("**Buys +$") and "weighted share of these outcomes" in m.value
+               for m in at.markdown)
+    at.session_state["tab"] = "Region detail"
+    at.session_state["detail_region"] = "48"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value == "**Why it gets what it gets**" for m in at.markdown)
+    frames = [d.value for d in at.dataframe]
+    assert any("× its population share" in f.columns for f in frames)
+    assert any("Why" in f.columns and f["Why"].str.contains("shadow price").any() for f in frames)
+    assert any(list(f.columns) == ["Indicator", "Before", "Gain", "Unit"] for f in frames)
+    # two saved plans: each region's change split by the setting that moved it
+    at.session_state["tab"] = "Save & compare"
+    at.run()
+    at.text_input(key="plan_name").set_value("Base").run()
+    at.button(key="save").click().run()
+    at.slider(key="lam").set_value(0.8).run()
+    at.text_input(key="plan_name").set_value("Spread more").run()
+    at.button(key="save").click().run()
+    at.multiselect(key="compare").set_value(["Base", "Spread more"]).run()
+    at.selectbox(key="diff_a").set_value("Base").run()
+    at.selectbox(key="diff_b").set_value("Spread more").run()
+    at.button(key="attribute").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    split = next(d.value for d in at.dataframe if "Together" in d.value.columns)
+    assert "Spread weight λ alone" in split.columns and "Interaction" in split.columns

@@ -8,8 +8,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from optimizer.analysis.explain import Attribution, RegionExplanation
+from optimizer.analysis.explain import Attribution, RegionExplanation, attribute, explain_region
+from optimizer.engine.data import Regions
 from optimizer.engine.formatting import in_unit, money, share
+from optimizer.engine.inputs import resolve
+from optimizer.engine.result import AllocationResult
+
+__all__ = ["attribute", "attribution_table", "budget_sentence", "data_table", "instrument_table",
+           "outcome_table", "region_explanation", "rule_sentences", "spread_sentence"]
+
+
+def region_explanation(result: AllocationResult, regions: Regions,
+                       region_id: str) -> RegionExplanation:
+    """The chain behind one region's dollars in a plan solved on ``regions``."""
+    return explain_region(result, region_id, inputs=resolve(regions, result.scenario))
+
+
+def rule_sentences(why: RegionExplanation) -> list[str]:
+    """The rules that bind the region, or a sentence saying none does."""
+    if not why.rules:
+        return ["No rule binds it: its dollars are where their returns meet the shadow price."]
+    return [f"Binding: {rule}" for rule in why.rules]
 
 
 def data_table(why: RegionExplanation) -> pd.DataFrame:
