@@ -169,8 +169,12 @@ def test_the_workbench_opens_a_hostile_link_on_the_default_plan_with_one_sentenc
         page = AppTest.from_file(APP, default_timeout=60)
         page.query_params.update(params)
         page.run()
+        page.session_state["notes_open"] = True  # a click on Details: a folded one is not drawn
+        page.run()
         assert not page.exception, [e.value for e in page.exception]
-        notes = [i.value for i in page.info if "could not be used in full" in i.value]
+        # one sentence: in a note above the headline, or under Details with a pointer there
+        shown = [e.value for e in (*page.info, *page.markdown, *page.caption)]
+        notes = [t for t in shown if "could not be used in full" in t]
         assert len(notes) == 1 and said in notes[0] and "Traceback" not in notes[0]
         assert page.slider(key="lam").value == lam
         assert page.number_input(key="budget").value == 80.0  # the default budget, $80B

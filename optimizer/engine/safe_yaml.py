@@ -72,23 +72,33 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISSOCK, "a socket"))
 
 
-def regular_file(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
-                 limit: int | None = None) -> Path:
-    """``path`` once it is a regular file of at most ``limit`` bytes, for a reader that
-    takes a path (a named pipe, a device or a folder is refused by name, as in
-    ``read_bytes``, without waiting for a writer)."""
-    path = Path(path)
+def _open_regular(path: Path, error: ErrorFactory, what: str) -> tuple[int, os.stat_result]:
+    """An open handle on ``path`` and its status, once it is a regular file: it is opened
+    without blocking and its type checked on the handle, so a named pipe, a device
+    (``/dev/zero``), a socket or a folder is refused by name instead of hanging."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
     try:
         info = os.fstat(fd)
-    finally:
+    except OSError as err:
         os.close(fd)
+        raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
         kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
         raise error(f"{path}: is {kind}, not a regular file; a {what} must be an ordinary file")
+    return fd, info
+
+
+def regular_file(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
+                 limit: int | None = None) -> Path:
+    """``path`` once it is a regular file of at most ``limit`` bytes, for a reader that
+    takes a path (see ``_open_regular``)."""
+    path = Path(path)
+    fd, info = _open_regular(path, error, what)
+    os.close(fd)
     if limit is not None and info.st_size > limit:
         raise error(f"{path}: is {info.st_size:,} bytes; a {what} may be at most {limit:,} bytes")
     return path
@@ -96,24 +106,12 @@ def regular_file(path: str | Path, error: ErrorFactory = ScenarioError, what: st
 
 def read_bytes(path: str | Path, error: ErrorFactory = ScenarioError, what: str = "file",
                limit: int = MAX_YAML_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes, or ``error`` saying why.
-
-    The file is opened without blocking and its type checked on the open handle, so a
-    named pipe, a device (``/dev/zero``), a socket or a folder is refused by name
-    instead of hanging or reading forever; at most ``limit + 1`` bytes are ever read,
-    so a file that grows after the check is refused too.
-    """
+    """The bytes of a regular file of at most ``limit`` bytes, or ``error`` saying why
+    (a pipe, device or folder refused by name, ``_open_regular``); at most ``limit + 1``
+    bytes are ever read, so a file that grows after the check is refused too."""
     path = Path(path)
+    fd, _ = _open_regular(path, error, what)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as err:
-        raise error(f"{path}: cannot read the {what} ({err.strerror})") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-            raise error(f"{path}: is {kind}, not a regular file; a {what} must be an "
-                        "ordinary file")
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
