@@ -85,7 +85,7 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
     allocation = pd.read_csv(io.BytesIO(files["Allocation (CSV)"]), dtype={"Region code": str})
     assert allocation["Amount (USD)"].sum() == pytest.approx(80e9, rel=1e-9)  # the workbook's labels
     book = openpyxl.load_workbook(io.BytesIO(files["Workbook (Excel)"]))
-    assert book.sheetnames == ["allocation", "regions", "metrics", "scenario"]
+    assert book.sheetnames == ["allocation", "regions", "metrics", "outcomes", "scenario"]
     assert len(json.loads(files["Regions with shapes (GeoJSON)"])["features"]) == 51
     assert b"spread_weight: 0.7" in files["Scenario (YAML)"]
     assert b"Plotly.newPlot" in files["One-page brief (HTML, print to PDF)"]
