@@ -136,6 +136,7 @@ def test_a_renamed_plan_stays_picked_and_delete_targets_it(server: str) -> None:
         _idle(page)
         picker = panel.get_by_role("combobox", name="Plan", exact=True)
         picker.click()
+        page.keyboard.type("Second")  # typed, as a person does in a long list of saved plans
         page.get_by_role("option", name="Second", exact=True).click()
         _idle(page)
         new_name = panel.get_by_role("textbox", name="New name")
