@@ -352,12 +352,15 @@ def test_metros_switch_solves_with_hoover_and_says_what_it_assumes(at: AppTest) 
     assert plan.scenario.spread_measure == "hoover"
     assert at.radio(key="spread_measure").disabled
     assert any("offered up to 250" in c.value for c in at.sidebar.caption)
-    # two notes above the headline, one per topic; the sentences behind Details
+    # one note per topic above the headline; the sentences behind Details
     notes = [i.value for i in at.main.info]
-    assert len(notes) == 2, notes
+    assert len(notes) == 3, notes
     assert notes[0].startswith("Metros have a default plan of their own")
     assert re.fullmatch(r"[\d,]+ empty \(suppressed or unplaceable\) cells were filled in \d+ "
                         r"columns; how, column by column, is under \*Details\*\.", notes[1])
+    # venture yields only apportioned state figures, which carry no metro weight
+    assert notes[2].startswith("Venture co-investment raises only") and \
+        "buys nothing the plan values" in notes[2]
     at.session_state["notes_open"] = True
     at.run()
     details = [m.value for m in at.main.markdown if m.value.startswith("- ")]
