@@ -242,8 +242,12 @@ def test_a_bad_csv_after_an_upload_keeps_the_uploaded_plan_its_settings_and_undo
         page.screenshot(path=str(ARTIFACTS / "upload_bad_after_good.png"))
         undo = page.get_by_role("button", name="Undo")
         expect(undo).to_be_enabled()
-        undo.click()
-        _settle(page)
+        # the two arrow steps of λ are one change or two, as the reruns fall: undo each
+        for _ in range(2):
+            undo.click()
+            _settle(page)
+            if _lambda(page) == start:
+                break
         assert _lambda(page) == start and "your uploaded regions (6 regions)" in _sidebar(page)
         assert _headline(page, "Spread-adjusted capacity") != score
     traffic.assert_stayed_local()
