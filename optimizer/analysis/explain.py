@@ -21,7 +21,7 @@ import pandas as pd
 
 from optimizer.engine import columns
 from optimizer.engine.errors import ScenarioError
-from optimizer.engine.formatting import in_unit, money, share
+from optimizer.engine.formatting import in_unit, money, share, with_unit
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.response import marginal_points_per_busd
@@ -69,7 +69,7 @@ class RegionExplanation:
                  "1. The data (the region against the nation):"]
         for _, r in self.data.iterrows():
             lines.append(f"   {r['label']}: {in_unit(r['value'], r['unit'])} of "
-                         f"{in_unit(r['national'], r['unit'])} {_unit_word(r['unit'])}"
+                         f"{with_unit(r['national'], r['unit'])} "
                          f"({share(r['share'], 2)} of the nation, "
                          f"{r['intensity']:.2f}x its population share {share(r['pop_share'], 2)}); "
                          f"weight {share(r['weight'], 0)}")
@@ -96,8 +96,7 @@ class RegionExplanation:
         lines += ["", "6. What its dollars buy:"]
         bought = self.outcomes[self.outcomes["gain"] > 0]
         for _, r in bought.iterrows():
-            lines.append(f"   {r['label']}: {in_unit(r['gain'], r['unit'], plus=True)} "
-                         f"{_unit_word(r['unit'])}"
+            lines.append(f"   {r['label']}: {with_unit(r['gain'], r['unit'], plus=True)}"
                          + (f" ({share(r['gain'] / r['before'], 1, plus=True)})"
                             if np.isfinite(r["before"]) and r["before"] > 0 else ""))
         if bought.empty:
@@ -105,11 +104,6 @@ class RegionExplanation:
         lines += ["", "Sources: the data columns are described in data/SOURCES.md; the yields "
                       "and saturation scales in docs/evidence.md."]
         return "\n".join(lines)
-
-
-def _unit_word(unit: str) -> str:
-    """The unit after a formatted amount: nothing for money (its $ says it)."""
-    return "" if unit.startswith("$") or unit == "USD" else f"{unit} "
 
 
 def plan_inputs(plan: AllocationResult) -> ModelInputs:

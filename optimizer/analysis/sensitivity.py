@@ -58,7 +58,14 @@ from optimizer.engine.data import REGION_SETS, Regions, load_regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.engine.metrics import top_k_count
 from optimizer.engine.safe_yaml import load_yaml_file
-from optimizer.engine.scenario import USD, Scenario, load_scenario, parse_usd, scenario_from_dict
+from optimizer.engine.scenario import (
+    USD,
+    Scenario,
+    load_scenario,
+    parse_usd,
+    scenario_from_dict,
+    share_yield,
+)
 from optimizer.engine.solve import Planner
 
 MAX_RUNS = 100_000  # runs one analysis may ask for (a sweep's grid, Sobol's design)
@@ -380,7 +387,7 @@ def _tornado_runs(spec: TornadoSpec, base: Scenario) -> list[Run]:
         for new in ends:
             if path in ("spread_weight", "complementarity"):
                 new = min(max(new, 0.0), 1.0)
-            runs.append(Run(len(runs), {path: f"{new:.10f}%" if percent else float(new)}))
+            runs.append(Run(len(runs), {path: share_yield(new) if percent else float(new)}))
     return runs
 
 

@@ -143,6 +143,11 @@ def value(amount: float, kind: str, digits: int | None = None, plus: bool = Fals
 _MONEY_UNITS = {"$ millions": 1e6, "$ thousands": 1e3, "USD": 1.0}
 
 
+def is_money(unit: str) -> bool:
+    """Is a data column's unit an amount of money ('$ millions', 'USD')?"""
+    return unit in _MONEY_UNITS
+
+
 def in_unit(value: float, unit: str, plus: bool = False) -> str:
     """An amount in a data column's unit: money units as money ('+$9.8B' for 9,800 of
     '$ millions'), counts with separators ('+41,200'), small amounts with one decimal."""
@@ -152,6 +157,12 @@ def in_unit(value: float, unit: str, plus: bool = False) -> str:
         return NOT_AVAILABLE
     digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
     return number(value, digits, plus)
+
+
+def with_unit(value: float, unit: str, plus: bool = False) -> str:
+    """``in_unit`` followed by the unit, except money, whose $ says it: '41,200 jobs', '$9.8B'."""
+    text = in_unit(value, unit, plus)
+    return text if is_money(unit) else f"{text} {unit}"
 
 
 # --------------------------------------------------------------------------- chart axes

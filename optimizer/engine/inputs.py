@@ -19,7 +19,7 @@ import pandas as pd
 
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError, ScenarioError
-from optimizer.engine.scenario import Scenario, default_scenario, usd, yield_value
+from optimizer.engine.scenario import Scenario, default_scenario, share_yield, usd, yield_value
 
 BUSD = 1e9
 MAX_GINI_REGIONS = 250  # the exact pairwise Gini has n(n-1)/2 pair variables
@@ -266,8 +266,8 @@ def fallback_yields(instrument: str, weights: dict[str, float]) -> dict[str, str
     """Yields of a default instrument on a table without its columns: it raises every
     weighted indicator by the share of its national total per $1B that it raises the
     default states capacity index by, so it buys the same points per $1B there."""
-    percent = format(default_points_per_busd()[instrument], ".10f").rstrip("0").rstrip(".")
-    return {k: f"{percent}%" for k, w in weights.items() if w > 0}
+    share = share_yield(default_points_per_busd()[instrument])
+    return {k: share for k, w in weights.items() if w > 0}
 
 
 def _check_spread_measure(scenario: Scenario, n: int) -> None:

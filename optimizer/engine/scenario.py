@@ -108,12 +108,17 @@ def yield_value(value: float | str, national_total: float) -> float:
     return float(value)
 
 
+def share_yield(percent: float) -> str:
+    """A yield as a share of the national total, in the form a scenario takes: '0.19%'."""
+    return format(percent, ".10f").rstrip("0").rstrip(".") + "%"
+
+
 def scaled_yield(value: float | str, factor: float) -> float | str:
     """A yield times ``factor``, in the form it was given (a share stays a share)."""
     if isinstance(value, str):
         match = _SHARE.match(value)
         assert match is not None  # validated
-        return format(float(match.group(1)) * factor, ".10f").rstrip("0").rstrip(".") + "%"
+        return share_yield(float(match.group(1)) * factor)
     return float(value) * factor
 
 

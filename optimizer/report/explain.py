@@ -10,9 +10,9 @@ import pandas as pd
 
 from optimizer.analysis.explain import Attribution, RegionExplanation, attribute, explain_region
 from optimizer.engine.data import Regions
-from optimizer.engine.formatting import in_unit, money, share
-from optimizer.engine.inputs import resolve
+from optimizer.engine.formatting import in_unit, money, share, with_unit
 from optimizer.engine.result import AllocationResult
+from optimizer.report.text import resolved_inputs
 
 __all__ = ["attribute", "attribution_table", "budget_sentence", "data_table", "instrument_table",
            "outcome_table", "region_explanation", "rule_sentences", "spread_sentence"]
@@ -21,7 +21,7 @@ __all__ = ["attribute", "attribution_table", "budget_sentence", "data_table", "i
 def region_explanation(result: AllocationResult, regions: Regions,
                        region_id: str) -> RegionExplanation:
     """The chain behind one region's dollars in a plan solved on ``regions``."""
-    return explain_region(result, region_id, inputs=resolve(regions, result.scenario))
+    return explain_region(result, region_id, inputs=resolved_inputs(regions, result.scenario))
 
 
 def rule_sentences(why: RegionExplanation) -> list[str]:
@@ -36,10 +36,8 @@ def data_table(why: RegionExplanation) -> pd.DataFrame:
     d = why.data
     return pd.DataFrame({
         "Indicator": d["label"],
-        "Region": [f"{in_unit(v, u)} {'' if u.startswith('$') else u}".strip()
-                   for v, u in zip(d["value"], d["unit"], strict=True)],
-        "Nation": [f"{in_unit(v, u)} {'' if u.startswith('$') else u}".strip()
-                   for v, u in zip(d["national"], d["unit"], strict=True)],
+        "Region": [with_unit(v, u) for v, u in zip(d["value"], d["unit"], strict=True)],
+        "Nation": [with_unit(v, u) for v, u in zip(d["national"], d["unit"], strict=True)],
         "Share of the nation": [share(v, 2) for v in d["share"]],
         "× its population share": [f"{v:.2f}×" for v in d["intensity"]],
         "Weight": [share(v, 0) for v in d["weight"]],

@@ -242,7 +242,7 @@ class RegionDetail:
 _RESOLVED: dict[tuple[str, str], ModelInputs] = {}
 
 
-def _resolved(regions: Regions, scenario: Scenario) -> ModelInputs:
+def resolved_inputs(regions: Regions, scenario: Scenario) -> ModelInputs:
     """``resolve`` with a small cache: the drill-down is redrawn on every rerun."""
     key = (regions.sha256, scenario.fingerprint())
     if key not in _RESOLVED:
@@ -258,7 +258,7 @@ def region_detail(result: AllocationResult, regions: Regions, region_id: str) ->
     if region_id not in table.index:
         raise DataError(f"region '{region_id}' is not in this plan")
     row = table.loc[region_id]
-    inputs = _resolved(regions, result.scenario)
+    inputs = resolved_inputs(regions, result.scenario)
     r = inputs.region_ids.index(region_id)
     x = (result.allocation.pivot_table(index="region_id", columns="instrument", values="amount_usd",
                                        aggfunc="sum", fill_value=0.0)

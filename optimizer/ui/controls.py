@@ -38,6 +38,7 @@ from optimizer.engine.scenario import (
     region_set_assumptions,
     region_set_default,
     scenario_from_dict,
+    share_yield,
 )
 
 NONE = "(none)"  # the choice that means "no group column"
@@ -328,8 +329,7 @@ def _yields_setting(values: dict[str, Any], ctx: _Context) -> dict[str, dict[str
         out[name] = {}
         for k, e in ins.yields.items():
             value = float(values.get(yield_key(name, k)) or 0.0)
-            out[name][k] = (format(value, ".10f").rstrip("0").rstrip(".") + "%"
-                            if isinstance(e, str) else value)
+            out[name][k] = share_yield(value) if isinstance(e, str) else value
     return out
 
 
