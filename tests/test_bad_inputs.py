@@ -53,17 +53,6 @@ def write(path: Path, content: str | bytes) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A plan solved on three inline regions, for the plan-directory cases."""
-    folder = tmp_path_factory.mktemp("tiny")
-    csv = write(folder / "tiny.csv", TINY_CSV)
-    scenario = write(folder / "tiny.yaml", TINY_SCENARIO)
-    code, output = cli("solve", "--regions", csv, "--scenario", scenario, "--out", folder / "plan")
-    assert code == 0, output
-    return folder / "plan"
-
-
 def copy_plan(plan: Path, tmp_path: Path) -> Path:
     target = tmp_path / "plan"
     shutil.copytree(plan, target)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import time
 import zlib
 from pathlib import Path
@@ -17,24 +16,7 @@ import pytest
 import optimizer as pf
 from optimizer.engine.check import check_dir
 from optimizer.ui import state as stt
-from tests.test_bad_inputs import TINY_CSV, TINY_SCENARIO, cli, write
-
-
-@pytest.fixture(scope="module")
-def tiny_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A plan solved on three inline regions, for the plan-folder cases."""
-    folder = tmp_path_factory.mktemp("tiny")
-    csv = write(folder / "tiny.csv", TINY_CSV)
-    scenario = write(folder / "tiny.yaml", TINY_SCENARIO)
-    code, output = cli("solve", "--regions", csv, "--scenario", scenario, "--out", folder / "plan")
-    assert code == 0, output
-    return folder / "plan"
-
-
-def copy_plan(plan: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "plan"
-    shutil.copytree(plan, target)
-    return target
+from tests.test_bad_inputs import TINY_CSV, TINY_SCENARIO, cli, copy_plan, write
 
 
 def packed(text: str) -> str:
