@@ -191,10 +191,10 @@ VERDICT_TOL = 0.05  # relative: the LP's piecewise-linear slopes vs the exact re
 def _verdict(funded: bool, allowed: bool, ret_add: float, ret_remove: float, price: float,
              valued: bool, ruled: bool) -> str:
     """Why an instrument is or is not funded here, against the shadow price."""
-    if not allowed:
-        return "not allowed here (an exclusion, a cap of zero, or not a hub)"
     if not valued:
         return "buys nothing the plan values (its yields carry no weight)"
+    if not allowed:
+        return "not allowed here (an exclusion, a cap of zero, or not a hub)"
     if not np.isfinite(price):
         return "funded" if funded else "not funded"
     above, below = price * (1 + VERDICT_TOL), price * (1 - VERDICT_TOL)

@@ -182,6 +182,12 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
         raise ScenarioError(f"top_k_share_cap.k: {scenario.top_k_share_cap.k} is more than "
                             f"the {n} regions")
     lo, hi = _instrument_share(scenario, names)
+    # an instrument that buys nothing the plan values gets no money unless a share rule
+    # asks for it (its all-zero columns otherwise leave HiGHS unable to classify an
+    # infeasible LP); funding it never raised the objective
+    unvalued = (effectiveness <= 0) & (lo <= 0)
+    if unvalued.any() and (effectiveness > 0).any():
+        allowed = allowed & ~unvalued
     hubs = _resolve_hubs(regions, scenario, budget) if scenario.hubs is not None else None
 
     changes = {"instruments": instruments, "region_bounds": bounds, "exclusions": exclusions}
