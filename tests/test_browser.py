@@ -46,6 +46,9 @@ def test_workbench_in_chromium(server: str, tmp_path: Path) -> None:
         after = value.inner_text()
         assert after != before
 
+        # a redraw may hold the old figure and the new one for a moment: read one map
+        page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 51",
+                               timeout=20_000)
         paths = map_paths(page)
         assert len(paths) == 51
         # a counter-clockwise ring floods: its path covers the whole geo frame
