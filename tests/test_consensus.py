@@ -65,14 +65,13 @@ def test_identical_stakeholders_get_their_common_optimum_and_t_is_one(
         states: pf.Regions, default_plan: pf.AllocationResult) -> None:
     base = pf.load_scenario()
     result = cs.consensus(states, base, {"first": {}, "second": {"weights": dict(base.weights)}})
-    assert result.t == pytest.approx(1.0, abs=1e-6)
-    assert np.allclose(result.achievement.to_numpy(), 1.0, atol=1e-6)
-    # the consensus LP has the fixed tangent layout, the planner's its own tangents: the
-    # two optima agree up to the approximation error the planner's plan reports
-    bound = default_plan.approximation["error_share"]
+    # each own optimum is refined until its S is exact to 1e-5 of the gain; the consensus
+    # plan is the default plan (same declaration, same loop), a sliver short of that
+    assert 1.0 - 1e-3 <= result.t <= 1.0 + 1e-5
+    assert np.allclose(result.achievement.to_numpy(), 1.0, atol=1e-3)
     assert result.scores.loc["first", "consensus"] == pytest.approx(default_plan.objective,
-                                                                    rel=bound)
-    assert result.plan.objective == pytest.approx(default_plan.objective, rel=bound)
+                                                                    rel=1e-6)
+    assert result.plan.objective == pytest.approx(default_plan.objective, rel=1e-6)
 
 
 def _scaled_samples(base: pf.Scenario, factors: list[float]) -> pd.DataFrame:
@@ -94,9 +93,12 @@ def test_samples_sharing_one_optimum_give_that_optimum(states: pf.Regions, objec
     alone = cs.robust_plan(states, base, _scaled_samples(base, [1.0]), objective, alpha=0.5)
     samples = _scaled_samples(base, [0.5, 1.0, 2.0])
     result = cs.robust_plan(states, base, samples, objective, alpha=0.5)
-    assert result.plan.objective == pytest.approx(alone.plan.objective, rel=1e-6)
+    # both are refined until every sample's LP S is within the tolerance of its exact S:
+    # equal to that accuracy (the tangents each loop adds differ)
+    tolerance = base.approximation.max_error_share
+    assert result.plan.objective == pytest.approx(alone.plan.objective, rel=tolerance)
     gap = (result.plan.regions["funding_usd"] - alone.plan.regions["funding_usd"]).abs().max()
-    assert gap <= 1e-4 * base.budget
+    assert gap <= 1e-2 * base.budget
     # and it is the planner's own plan, up to the approximation error that one reports
     planned = pf.Planner(states).solve(base)
     assert result.plan.objective == pytest.approx(

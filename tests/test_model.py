@@ -7,7 +7,7 @@ import pytest
 
 import optimizer as pf
 from optimizer.engine.inputs import resolve
-from optimizer.engine.model import lp_gain_points, tangent_layout, tangent_segments
+from optimizer.engine.tangents import envelope_value, tangent_layout, tangent_segments
 from optimizer.engine.response import gain_points
 
 
@@ -39,7 +39,11 @@ def test_layout_starts_at_zero_and_grows(states) -> None:
     assert np.all(u[..., 0] == 0.0)
     assert np.all(np.diff(u, axis=-1) >= 0)
     x = np.full((51, 4), 0.4)  # $0.4B everywhere
-    assert np.all(lp_gain_points(inputs, x) >= gain_points(x, inputs) - 1e-12)
+    s = inputs.saturation_busd.ravel()
+    term = np.repeat(np.arange(s.size), u.shape[-1])
+    envelope = envelope_value(term, u.ravel(), s, x.ravel()).reshape(x.shape)
+    lp_gain = inputs.effectiveness * inputs.multiplier * envelope
+    assert np.all(lp_gain >= gain_points(x, inputs) - 1e-12)
 
 
 @pytest.mark.parametrize("changes", [

@@ -122,9 +122,9 @@ def test_the_planners_lp_names_its_blocks_of_highs_rows_and_columns() -> None:
     assert loaded.highs.getNumCol() == lp.n_cols + loaded.tangent_term.size
     # the budget row is budget_lo <= sum x <= budget, in the model's money unit
     row = lp.rows["budget_use"].start
-    assert loaded.highs.getLp().row_upper_[row] == pytest.approx(2.0 / lp.unit)
+    assert loaded.highs.getLp().row_upper_[row] == pytest.approx(2.0 / loaded.unit)
     # the funding column of region A holds what the plan gives it
     col = lp.cols["x"].start  # (region 0, instrument 0)
     amount = solved.allocation.set_index("region_id").loc["A", "amount_usd"]
-    assert loaded.highs.getSolution().col_value[col] * lp.unit * 1e9 == pytest.approx(
+    assert loaded.highs.getSolution().col_value[col] * loaded.unit * 1e9 == pytest.approx(
         amount, rel=1e-9, abs=1.0)

@@ -35,7 +35,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -44,8 +43,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pyomo.contrib.solver.common.results import TerminationCondition
-from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.analysis.bootstrap import interval_text, paired_difference
 from optimizer.analysis.consensus_check import ConsensusRecord, RobustRecord, name_problem
@@ -54,16 +51,8 @@ from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights, spec_error
 from optimizer.engine.data import REGION_SETS, Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
-from optimizer.engine.highs import SOLVE_LOCK, hubs_fixed, load_model, new_persistent_highs
 from optimizer.engine.inputs import ModelInputs, resolve
 from optimizer.engine.metrics import concentration
-from optimizer.engine.model import (
-    _gini_sum,
-    _hoover_sum,
-    build_model,
-    lp_gain_points,
-    set_top_k_linearization,
-)
 from optimizer.engine.response import gain_points
 from optimizer.engine.result import AllocationResult, SolverInfo, build_result, checked_record
 from optimizer.engine.safe_yaml import load_yaml_file
@@ -76,13 +65,14 @@ from optimizer.engine.scenario import (
     scenario_from_dict,
     usd,
 )
-from optimizer.engine.solve import Planner, verified
+from optimizer.engine.solve import Planner, Solver, exact_objective, tighten_top_k, verified
 
 CONSENSUS_FILE = "consensus.json"
 ROBUST_FILE = "robust.json"
 MAX_VIEW_ROWS = 300_000  # rows the views add; past this one machine takes too long
 TOP_K_LINEARIZATIONS = 3
 T_HOLD = 1e-7  # phase 2 keeps t within this (relative) of its maximum
+T_ACCURACY = 1e-5  # each stakeholder's optimum S* is exact to this share of their gain
 
 
 # --- specs ----------------------------------------------------------------------
@@ -341,12 +331,7 @@ def make_view(regions: Regions, base: Scenario, name: str, changes: dict[str, An
     return View(name, dict(changes), dict(yield_scale or {}), scenario, inputs)
 
 
-def rules_inputs(regions: Regions, base: Scenario) -> ModelInputs:
-    """The base scenario's rules and response, resolved (who may be funded, bounds...)."""
-    return resolve(regions, base)
-
-
-# --- the model: the base model plus one block per view -------------------------------
+# --- the model: the plan's declaration plus one score block per view ----------------
 
 def _view_rows(n: int, spread_measure: str) -> int:
     """Rows one view adds: capacity, the spread term's rows, and its objective rows."""
@@ -370,226 +355,70 @@ def _check_size(inputs: ModelInputs, views: int) -> None:
             f"use at most {fits} samples{hint}")
 
 
-def _add_view_block(mdl: pyo.ConcreteModel, k: int, view: View, share: np.ndarray) -> Any:
-    """View k's rows: its per-capita capacity on the shared ``tau`` and its spread term.
-
-    Returns the block, whose ``score`` expression is the LP's S for the view.
-    """
-    inputs = view.inputs
-    n, m = inputs.n, len(inputs.instruments)
-    unit = mdl.unit_busd
-    blk = pyo.Block()
-    mdl.add_component(f"view_{k}", blk)
-    blk.R = pyo.RangeSet(0, n - 1)
-    blk.y = pyo.Var(blk.R, domain=pyo.NonNegativeReals)
-    coef = (-(inputs.effectiveness * inputs.multiplier) * unit).tolist()
-    taus = [[mdl.tau[r, i] for i in range(m)] for r in range(n)]
-    ys = list(blk.y.values())
-    c0 = inputs.c0.tolist()
-
-    def capacity(b: Any, r: int) -> Any:
-        """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri (this view's a and m)."""
-        expr = LinearExpression(constant=0.0, linear_coefs=[100.0 * float(share[r]), *coef[r]],
-                                linear_vars=[ys[r], *taus[r]])
-        return (c0[r], expr, c0[r])
-
-    blk.capacity = pyo.Constraint(blk.R, rule=capacity)
-    spread = (_gini_sum(blk, share) if inputs.scenario.spread_measure == "gini"
-              else _hoover_sum(blk, share))
-    blk.score = pyo.Expression(expr=pyo.quicksum(float(100.0 * share[r]) * blk.y[r]
-                                                 for r in range(n))
-                               - float(view.spread_weight) * spread)
-    return blk
-
-
-def _base_model(inputs: ModelInputs) -> pyo.ConcreteModel:
-    """The base scenario's model without its own objective and spread rows."""
-    mdl = build_model(inputs)
-    mdl.objective.deactivate()
-    for name in ("gap_up", "gap_down", "gini_sum_def", "mu_def", "dev_up", "hoover_sum_def"):
-        if hasattr(mdl, name):
-            getattr(mdl, name).deactivate()
-    return mdl
-
-
 class ViewModel:
-    """The base model with one block per view, solved by one persistent HiGHS.
+    """The plan's model with one score block per view (``model.add_score_block``) and
+    a goal over them (``model.set_goal``), solved by the engine's ``Solver``: the same
+    tangent loop, top-k re-linearization, hub polishing and status handling as a plan.
 
-    ``objective`` is ``consensus`` (one mutable weight per view's S and one for t, so
-    individual optima and the max-min plan are re-solves) or ``mean``/``cvar``/
-    ``worst`` over the views (the robust plan).
+    ``objective`` is ``consensus`` (weights on each view's S and on t are Params, so the
+    max-min and its tie-break are re-solves) or ``mean``/``cvar``/``worst`` over the
+    views (the robust plan).
     """
 
     def __init__(self, base: ModelInputs, views: list[View], objective: str = "consensus",
                  alpha: float = 0.1) -> None:
         _check_size(base, len(views))
-        clock = time.perf_counter()
         self.base, self.views, self.kind = base, views, objective
-        share = base.pop_share
-        mdl = _base_model(base)
-        blocks = [_add_view_block(mdl, k, v, share) for k, v in enumerate(views)]
-        self.blocks = blocks
-        count = len(views)
-        mdl.V = pyo.RangeSet(0, count - 1)
-        if objective == "consensus":
-            mdl.w_score = pyo.Param(mdl.V, mutable=True, initialize=0.0)
-            mdl.w_t = pyo.Param(mutable=True, initialize=1.0)
-            mdl.s0 = pyo.Param(mdl.V, mutable=True, initialize=0.0)
-            mdl.span = pyo.Param(mdl.V, mutable=True, initialize=0.0)
-            mdl.t_lo = pyo.Param(mutable=True, initialize=0.0)
-            mdl.t = pyo.Var()
-            mdl.achieve = pyo.Constraint(mdl.V, rule=lambda b, k: blocks[k].score - b.s0[k]
-                                         - b.span[k] * b.t >= 0)
-            mdl.t_floor = pyo.Constraint(expr=mdl.t >= mdl.t_lo)
-            mdl.goal = pyo.Objective(expr=sum(mdl.w_score[k] * blocks[k].score for k in mdl.V)
-                                     + mdl.w_t * mdl.t, sense=pyo.maximize)
-        elif objective == "mean":
-            mdl.goal = pyo.Objective(expr=pyo.quicksum(b.score for b in blocks) / count,
-                                     sense=pyo.maximize)
-        elif objective == "cvar":
-            # CVaR_alpha(S) = max_eta eta - E[(eta - S)^+] / alpha over the empirical samples
-            mdl.eta = pyo.Var()
-            mdl.short = pyo.Var(mdl.V, domain=pyo.NonNegativeReals)
-            mdl.shortfall = pyo.Constraint(mdl.V, rule=lambda b, k: b.short[k]
-                                           >= b.eta - blocks[k].score)
-            mdl.goal = pyo.Objective(expr=mdl.eta - pyo.quicksum(mdl.short.values())
-                                     / (alpha * count), sense=pyo.maximize)
-        elif objective == "worst":
-            mdl.eta = pyo.Var()
-            mdl.below = pyo.Constraint(mdl.V, rule=lambda b, k: b.eta <= blocks[k].score)
-            mdl.goal = pyo.Objective(expr=mdl.eta, sense=pyo.maximize)
-        else:  # pragma: no cover - the specs allow only the above
-            raise ValueError(objective)
-        self.mdl = mdl
-        self.build_time_s = time.perf_counter() - clock
-        clock = time.perf_counter()
-        solver = new_persistent_highs()
-        solver.config.time_limit = base.scenario.solver.time_limit_s
-        with SOLVE_LOCK:
-            load_model(solver, mdl)
-        self.solver = solver
-        self.translate_time_s = time.perf_counter() - clock
+        self.solver = Solver(base, [v.inputs for v in views], objective, alpha, mip_duals=False)
+        self.build_time_s = self.solver.build_time_s
+        self.translate_time_s = self.solver.translate_time_s + self.solver.start_time_s
         self.solve_time_s = 0.0
-        self.solves = 0
 
-    # -- solving --
+    @property
+    def solves(self) -> int:
+        return self.solver.solves
 
-    def _solve_once(self) -> tuple[np.ndarray, float, np.ndarray | None]:
-        """Solve as it stands: (funding n x m in $B, LP objective, hubs or None)."""
-        mdl, solver = self.mdl, self.solver
-        hubs_rule = self.base.hubs
-        if hubs_rule is not None:
-            solver.config.rel_gap = self.base.scenario.hubs.mip_rel_gap  # type: ignore[union-attr]
-        clock = time.perf_counter()
-        with SOLVE_LOCK:
-            results = solver.solve(mdl)
-            self.solves += 1
-            self._raise_unless_optimal(results.termination_condition)
-            hubs = None
-            if hubs_rule is not None:
-                values = results.solution_loader.get_vars(list(mdl.hub.values()))
-                hubs = np.array([values[mdl.hub[r]] > 0.5 for r in mdl.R])
-                values, objective = self._given_hubs(hubs)
-            else:
-                values = results.solution_loader.get_vars(list(mdl.x.values()))
-                objective = float(results.incumbent_objective)
-        self.solve_time_s += time.perf_counter() - clock
-        x = np.zeros((len(mdl.R), len(mdl.I)))
-        for (r, i), var in mdl.x.items():
-            x[r, i] = values[var]
-        return np.maximum(x, 0.0) * mdl.unit_busd, objective, hubs
-
-    def _given_hubs(self, hubs: np.ndarray) -> tuple[dict, float]:
-        """The LP with the hub choice fixed (its rows hold to LP precision): the funding
-        variables' values and the objective."""
-        mdl, solver = self.mdl, self.solver
-        solver.config.rel_gap = None
-        with hubs_fixed(solver, list(mdl.hub.values()), hubs):
-            results = solver.solve(mdl)
-            self.solves += 1
-            self._raise_unless_optimal(results.termination_condition)
-            return (results.solution_loader.get_vars(list(mdl.x.values())),
-                    float(results.incumbent_objective))
-
-    def _raise_unless_optimal(self, term: TerminationCondition) -> None:
-        if term in (TerminationCondition.provenInfeasible,
-                    TerminationCondition.infeasibleOrUnbounded):
-            raise InfeasibleError(["the base scenario's rules cannot all hold (solve it with "
-                                   "`placefund solve` for what conflicts)"])
-        if term == TerminationCondition.maxTimeLimit:
-            raise SolverError(f"HiGHS reached the time limit of "
-                              f"{self.base.scenario.solver.time_limit_s:g} s; raise "
-                              "solver.time_limit_s in the base scenario")
-        if term != TerminationCondition.convergenceCriteriaSatisfied:
-            raise SolverError(f"HiGHS stopped without an optimal plan ({term.name})")
-
-    def _top_k_ok(self, x: np.ndarray) -> bool:
-        cap = self.base.scenario.top_k_share_cap
-        if cap is None:
-            return True
-        final = self.base.c0 + gain_points(x, self.base).sum(axis=1)
-        return bool(np.sort(final)[-cap.k:].sum() / final.sum() <= cap.max_share + 1e-7)
+    def set(self, **params: Any) -> None:
+        """Set the goal's Params (``model.set_goal``)."""
+        self.solver.set(params)
 
     def solve(self, score: Any = None) -> Solved:
-        """Solve; where the top-k share cap binds, re-solve with it linearized at the last
-        plan (``model.set_top_k_linearization``), whose plans all meet it exactly.
-
-        ``score`` (a plan -> float, larger is better) picks the best linearization; the
-        linearization used stays in force (``self.linearized_at``) for a follow-up solve.
-        """
-        self._set_linearization(None)
-        x, objective, hubs = self._solve_once()
-        if self._top_k_ok(x):
-            return Solved(x, objective, hubs, None)
-        rank = score or (lambda s: s.objective)
-        best: Solved | None = None
-        at = x
-        for _ in range(TOP_K_LINEARIZATIONS):
-            self._set_linearization(at)
-            try:
-                x, objective, hubs = self._solve_once()
-            except InfeasibleError:
-                break
-            found = Solved(x, objective, hubs, at)
-            if best is None or rank(found) > rank(best) + 1e-12:
-                best, at = found, x
-            else:
-                break
-        if best is None:
-            raise InfeasibleError(["the top-k share cap cannot be met exactly under the "
-                                   "stakeholders' plans; loosen top_k_share_cap slightly"])
-        self._set_linearization(best.linearized_at)
-        return best
-
-    def _set_linearization(self, at: np.ndarray | None) -> None:
-        if hasattr(self.mdl, "topk_lin"):
-            set_top_k_linearization(self.mdl, self.base, at)
+        """Solve; where the top-k share cap binds, re-solve with it linearized at the
+        plan (``solve.tighten_top_k``). ``score`` (a plan -> float, larger is better)
+        picks the best linearization; ``Solved.linearized_at`` says which was used."""
+        clock = time.perf_counter()
+        first = self.solver.solve()
+        rank = (lambda o: float(score(o.x))) if score is not None else (lambda o: o.objective)
+        outcome = tighten_top_k(self.solver, first, rank)
+        self.solve_time_s += time.perf_counter() - clock
+        return Solved(outcome.x, outcome.objective, outcome.hubs, outcome.top_k_at,
+                      outcome.approximation)
 
     def resolve_at(self, linearized_at: np.ndarray | None) -> Solved:
         """Solve with the top-k rule linearized at a given plan (or not at all)."""
-        self._set_linearization(linearized_at)
-        x, objective, hubs = self._solve_once()
-        return Solved(x, objective, hubs, linearized_at)
+        clock = time.perf_counter()
+        outcome = self.solver.solve(top_k_at=linearized_at)
+        self.solve_time_s += time.perf_counter() - clock
+        return Solved(outcome.x, outcome.objective, outcome.hubs, linearized_at,
+                      outcome.approximation)
 
     def lp_scores(self, x: np.ndarray) -> np.ndarray:
-        """The LP's S of every view at funding x (tangent envelope, segments in order)."""
-        out = np.empty(len(self.views))
-        for k, view in enumerate(self.views):
-            inputs = view.inputs
-            final = inputs.c0 + lp_gain_points(inputs, x).sum(axis=1)
-            out[k] = concentration(final, inputs.population, view.spread_weight)[
-                inputs.scenario.objective_key]
-        return out
+        """The LP's S of every view at funding x (the loaded tangents' envelope)."""
+        envelope = self.solver.loaded.envelope_busd(x)
+        return np.array([exact_objective(v.inputs, x, v.inputs.effectiveness
+                                         * v.inputs.multiplier * envelope) for v in self.views])
 
 
 @dataclass(frozen=True)
 class Solved:
-    """One solve's plan: funding n x m ($B), the LP objective, hubs, top-k linearization."""
+    """One solve's plan: funding n x m ($B), the LP objective, hubs, the top-k
+    linearization, and the approximation record of the tangent loop."""
 
     x: np.ndarray
     objective: float
     hubs: np.ndarray | None
     linearized_at: np.ndarray | None
+    approximation: dict[str, Any] = field(default_factory=dict)
 
 
 # --- exact statistics ------------------------------------------------------------------
@@ -731,42 +560,47 @@ def _write_with_extras(plan: AllocationResult, out: str | Path, extras: dict[str
 
 
 def _plan(inputs: ModelInputs, solved: Solved, regions: Regions, info: dict[str, Any],
-          model: ViewModel, exact_objective: float) -> AllocationResult:
+          exact_objective: float) -> AllocationResult:
     """A checked plan on the base scenario's rules (the checker's verdict is final).
 
-    ``approximation`` compares the LP's objective with its exact value
-    (``exact_objective``: the exact t, CVaR, ... of this plan) and each view's LP S with
-    its exact S.
+    ``approximation`` is the tangent loop's record (each view's LP S against its exact
+    S at the plan), with the goal's LP value and its exact value (``exact_objective``:
+    the exact t, CVaR, ... of this plan).
     """
-    lp = model.lp_scores(solved.x)
-    exact = np.array([v.score(solved.x) for v in model.views])
-    error = np.abs(lp - exact) / np.maximum(np.abs(exact), 1e-12)
-    approx = inputs.scenario.approximation
-    approximation = {
-        "objective_lp": float(solved.objective),
-        "objective_exact": float(exact_objective),
-        "error_share": float(error.max()),
-        "max_term_error_points": float(np.max(np.abs(lp - exact))),
-        "tangents": approx.tangents,
-        "within_tolerance": bool(error.max() <= approx.max_error_share),
-    }
+    approximation = {**solved.approximation, "objective_lp": float(solved.objective),
+                     "objective_exact": float(exact_objective)}
     plan = build_result(inputs, solved.x, None, SolverInfo.from_dict({"status": "optimal", **info}),
                         approximation, solved.hubs)
     return verified(plan, regions)
+
+
+def _own_optimum(planner: Planner, view: View) -> AllocationResult:
+    """A stakeholder's own optimum: the plan ``placefund solve`` gives for the view's
+    scenario, refined (re-solved with a finer tolerance) until the error of its S is at
+    most ``T_ACCURACY`` of the stakeholder's attainable gain, so t's normalization is
+    exact to that."""
+    plan = planner.solve(view.scenario)
+    gain = plan.objective - view.baseline
+    tolerance = view.scenario.approximation.max_error_share
+    needed = T_ACCURACY * max(gain, 0.0) / max(abs(plan.objective), 1e-12)
+    if gain <= 0 or tolerance <= needed:
+        return plan
+    finer = view.scenario.updated(approximation={"max_error_share": max(needed, 1e-9)})
+    return planner.solve(finer)
 
 
 def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakeholder | dict],
               title: str = "consensus", backend: Backend | None = None) -> ConsensusResult:
     """The plan that maximizes the smallest share of attainable gain among stakeholders.
 
-    Steps: each stakeholder's own optimum S_k* (one solve each of one model, the
-    objective switched by mutable Params) and baseline S_k0; then max t subject to
-    S_k(x) - S_k0 >= t (S_k* - S_k0) for every k, under every rule of ``base``; then,
-    with t held, the largest mean share (a Pareto-efficient tie-break). With
-    ``backend``, each individual optimum is also solved as an ordinary plan through
-    ``runs.execute`` (serial, local Dask or a scheduler), and the two are compared in
-    ``info["individual_optima_runs"]``: the one-model optima normalize t, since they
-    share the consensus LP exactly.
+    Steps: each stakeholder's own optimum S_k* is the plan ``placefund solve`` gives for
+    the base scenario with their changes (one ``Planner``, re-solved), and S_k0 their
+    baseline; then max t subject to S_k(x) - S_k0 >= t (S_k* - S_k0) for every k, under
+    every rule of ``base``, on the plan's declaration with a score block per stakeholder;
+    then, with t held, the largest mean share (a Pareto-efficient tie-break). With
+    ``backend``, each individual optimum is also solved through ``runs.execute``
+    (serial, local Dask or a scheduler), and the two are compared in
+    ``info["individual_optima_runs"]``.
     """
     clock = time.perf_counter()
     for name in stakeholders:
@@ -776,49 +610,36 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
         Stakeholder, v, f"stakeholders.{k}", "stakeholder")) for k, v in stakeholders.items()}
     if not parsed:
         raise ScenarioError("stakeholders: name at least one stakeholder")
-    Planner(regions).solve(base)  # infeasible rules are explained by the ordinary solve
-    inputs = rules_inputs(regions, base)
+    planner = Planner(regions)
+    planner.solve(base)  # infeasible rules are explained by the ordinary solve
+    inputs = resolve(regions, base)
     views = [make_view(regions, base, k, s.changes(), source=f"stakeholders.{k}")
              for k, s in parsed.items()]
-    model = ViewModel(inputs, views, "consensus")
-    mdl = model.mdl
     names = list(parsed)
     count = len(views)
+    own_plans = {names[k]: _own_optimum(planner, views[k]) for k in range(count)}
+    own = {k: Solved(p.funding_busd(), p.solver.objective_lp,
+                     None if p.scenario.hubs is None else p.regions["hub"].to_numpy(), None,
+                     dict(p.approximation)) for k, p in own_plans.items()}
     baseline = np.array([v.baseline for v in views])
-    own: dict[str, Solved] = {}
-    lp_best = np.empty(count)
-    for k in range(count):
-        for j in range(count):
-            mdl.w_score[j] = 1.0 if j == k else 0.0
-        mdl.w_t = 0.0
-        solved = model.solve(score=lambda s, k=k: views[k].score(s.x))
-        own[names[k]] = solved
-        lp_best[k] = solved.objective  # the LP's own S_k*: t <= 1 in the LP
-    span_lp = lp_best - baseline
-    flat = [names[k] for k in range(count) if span_lp[k] <= 1e-9 * max(abs(baseline[k]), 1.0)]
+    own_exact = np.array([views[k].score(own[names[k]].x) for k in range(count)])
+    span = own_exact - baseline
+    flat = [names[k] for k in range(count) if span[k] <= 1e-9 * max(abs(baseline[k]), 1.0)]
     if flat:
         raise ScenarioError(f"stakeholders: {flat} cannot gain under the base scenario's rules "
                             "(their own optimum equals their baseline); a share of attainable "
                             "gain is undefined for them")
-    own_exact = np.array([views[k].score(own[names[k]].x) for k in range(count)])
 
     def worst_share(s: Solved) -> float:
-        return float(min((views[k].score(s.x) - baseline[k]) / (own_exact[k] - baseline[k])
-                         for k in range(count)))
+        return float(min((views[k].score(s.x) - baseline[k]) / span[k] for k in range(count)))
 
-    for k in range(count):
-        mdl.w_score[k] = 0.0
-        mdl.s0[k] = float(baseline[k])
-        mdl.span[k] = float(span_lp[k])
-    mdl.w_t = 1.0
-    mdl.t_lo = 0.0
+    model = ViewModel(inputs, views, "consensus")
+    model.set(w_score=np.zeros(count), s0=baseline, neg_span=-span, w_t=1.0, t_lo=0.0)
     first = model.solve(score=worst_share)
     t_lp = float(first.objective)
     # phase 2: t held (to T_HOLD), the mean share as large as it gets
-    mdl.t_lo = max(t_lp - T_HOLD * max(abs(t_lp), 1.0), 0.0)
-    mdl.w_t = 0.0
-    for k in range(count):
-        mdl.w_score[k] = 1.0 / (count * float(span_lp[k]))
+    model.set(t_lo=max(t_lp - T_HOLD * max(abs(t_lp), 1.0), 0.0), w_t=0.0,
+              w_score=1.0 / (count * span))
     try:
         second = model.resolve_at(first.linearized_at)
         chosen = second if worst_share(second) >= worst_share(first) - 1e-9 else first
@@ -826,10 +647,9 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
         chosen = first
     solve_info = {"build_time_s": model.build_time_s, "translate_time_s": model.translate_time_s,
                   "solve_time_s": model.solve_time_s, "solves": model.solves,
-                  "solver": "HiGHS via pyomo.contrib.solver", "mip": inputs.hubs is not None}
-    plans = {k: _plan(inputs, own[k], regions, {**solve_info, "plan": f"own optimum of {k}"},
-                      model, own_exact[j]) for j, k in enumerate(names)}
-    plan = _plan(inputs, chosen, regions, {**solve_info, "plan": "consensus"}, model,
+                  "solver": "HiGHS (highspy)", "mip": inputs.hubs is not None}
+    plans = own_plans
+    plan = _plan(inputs, chosen, regions, {**solve_info, "plan": "consensus"},
                  worst_share(chosen))
     columns = {**{k: own[k].x for k in names}, "consensus": chosen.x}
     scores = pd.DataFrame({c: [v.score(x) for v in views] for c, x in columns.items()},
@@ -840,7 +660,7 @@ def consensus(regions: Regions, base: Scenario, stakeholders: dict[str, Stakehol
     info = {**solve_info, "total_time_s": time.perf_counter() - clock,
             "views": count, "regions": inputs.n,
             "spread_measure": base.spread_measure,
-            "individual_optima": "re-solves of the one consensus model (same rules, same LP)"}
+            "individual_optima": "each stakeholder's plan as placefund solve gives it"}
     if backend is not None:
         info["individual_optima_runs"] = _individual_optima_runs(
             regions, base, {k: parsed[k].changes() for k in names},
@@ -1080,7 +900,7 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
     """
     clock = time.perf_counter()
     default = Planner(regions).solve(base)  # explains infeasible rules, and is the comparison
-    inputs = rules_inputs(regions, base)
+    inputs = resolve(regions, base)
     views = sample_views(regions, base, samples)
     model = ViewModel(inputs, views, objective, alpha)
 
@@ -1091,9 +911,9 @@ def robust_plan(regions: Regions, base: Scenario, samples: pd.DataFrame,
     solved = model.solve(score=goal)
     solve_info = {"build_time_s": model.build_time_s, "translate_time_s": model.translate_time_s,
                   "solve_time_s": model.solve_time_s, "solves": model.solves,
-                  "solver": "HiGHS via pyomo.contrib.solver", "mip": inputs.hubs is not None,
+                  "solver": "HiGHS (highspy)", "mip": inputs.hubs is not None,
                   "plan": f"robust ({objective})"}
-    plan = _plan(inputs, solved, regions, solve_info, model, goal(solved))
+    plan = _plan(inputs, solved, regions, solve_info, goal(solved))
     fresh = samples.iloc[:0] if fresh is None else fresh
     fresh_views = sample_views(regions, base, fresh)
     x_default = default.funding_busd()

@@ -229,7 +229,10 @@ def check_consensus_dir(directory: str | Path) -> CheckReport:
     for k, allocation in plans.items():
         if allocation.empty:
             raise DataError(f"no own plan for stakeholder '{k}'", file=str(d / "own_plans.csv"))
-        _rules(report, f"own plan of {k}", allocation, regions, base)
+        # the plan `placefund solve` gives for the base scenario with k's changes: its rules
+        # on capacity (floor, top-k) read k's capacity
+        _rules(report, f"own plan of {k}", allocation, regions,
+               scenario_from_dict({**base.to_dict(), **changes[k]}, source=f"stakeholders.{k}"))
     plans["consensus"] = plan
     views = {k: _scoring_scenario(base, changes[k]) for k in names}
     baseline: dict[str, float] = {}

@@ -29,17 +29,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import highspy
+import numpy as np
 
 from optimizer.engine import formatting as fmt
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError
 from optimizer.engine.feasibility import absorbable_busd, fewest_hubs_absorb_busd, precheck
-from optimizer.engine.highs import SOLVE_LOCK, load_model, loaded_lp, new_persistent_highs
 from optimizer.engine.inputs import BUSD, resolve
-from optimizer.engine.model import build_model
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import Scenario, constraint_packs, scenario_from_dict
-from optimizer.engine.solve import Planner
+from optimizer.engine.solve import Planner, Solver
 
 BISECTION_STEPS = 18
 ORACLE_MIP_GAP = 0.99  # any feasible hub choice answers "feasible?"
@@ -493,37 +492,35 @@ def iis_rules(regions: Regions, scenario: Scenario) -> set[str] | None:
     inputs = resolve(regions, scenario)
     if inputs.hubs is not None:
         return None
-    model = build_model(inputs)
-    solver = new_persistent_highs()
-    with SOLVE_LOCK:
-        load_model(solver, model)
-        lp = loaded_lp(solver, model)
-        lp.highs.setOptionValue("iis_strategy", IIS_STRATEGY)
-        # solve first: HiGHS 1.16's getIis on a model never run crashes the process
-        # when a row's bounds contradict each other (a floor above a cap)
-        lp.highs.run()
-        status, iis = lp.highs.getIis()
+    solver = Solver(inputs, refine=False)
+    lp, highs = solver.loaded.lp, solver.loaded.highs
+    highs.setOptionValue("iis_strategy", IIS_STRATEGY)
+    # solve first: HiGHS 1.16's getIis on a model never run crashes the process when a
+    # row's bounds contradict each other (a floor above a cap)
+    solver.loaded.run()
+    status, iis = highs.getIis()
     if status != highspy.HighsStatus.kOk or not iis.valid_ or not (
             len(iis.row_index_) or len(iis.col_index_)):
         return None
     lower, upper = int(highspy.IisBoundStatus.kIisBoundStatusLower), int(
         highspy.IisBoundStatus.kIisBoundStatusUpper)
     boxed = int(highspy.IisBoundStatus.kIisBoundStatusBoxed)
-    rows = lp.constraint_of_row()
     names: set[str] = set()
     for row, bound in zip(iis.row_index_, iis.row_bound_, strict=True):
-        component = rows[int(row)].parent_component().local_name
+        component, _ = lp.block_of_row(int(row))
         if component == "region_bounds":
             names.update(_FLOOR_RULES if int(bound) in (lower, boxed) else ())
             names.update(_CAP_RULES if int(bound) in (upper, boxed) else ())
         else:
             names.update(_ROW_RULES.get(component, ()))
     bounded = list(zip(map(int, iis.col_index_), map(int, iis.col_bound_), strict=True))
-    if hasattr(model, "y_in"):
-        floor_columns = {lp.column(var) for var in model.y_in.values()}
-        if any(col in floor_columns and bound in (lower, boxed) for col, bound in bounded):
+    if "y_in" in lp.cols and inputs.scenario.per_capita_floor is not None:
+        floor = lp.cols["y_in"]
+        if any(floor.start <= col < floor.stop and bound in (lower, boxed)
+               for col, bound in bounded):
             names.add("per_capita_floor")
-    barred = {lp.column(var) for var in model.x.values() if var.ub == 0.0}
+    x = lp.cols["x"]
+    barred = {x.start + j for j in np.flatnonzero(solver.loaded.written.col_upper[x] == 0.0)}
     if any(col in barred and bound in (upper, boxed) for col, bound in bounded):
         names.add("exclusions")
     return names

@@ -1,41 +1,43 @@
-"""The allocation LP in Pyomo, for the analyses that extend it, and the tangent geometry.
+"""The allocation model, declared once in Pyomo: sets, variables, one constraint block per rule.
 
-The Planner solves the LP as arrays (``optimizer.engine.lp``), with tangents added
-where plans go; ``build_model`` writes the same LP as a Pyomo model with the fixed
-``tangent_layout``, for consensus and robust plans (``optimizer.analysis.consensus``,
-which add rows to it) and the infeasible-subsystem diagnosis. ``tests/test_lp.py``
-proves the two are the same LP given the same tangents.
+Every path solves this declaration: a plan (``solve.Planner``), a consensus or robust
+plan (score blocks added by ``add_score_block``, objectives by ``set_goal``), the
+infeasibility diagnosis (which names HiGHS's infeasible rows by these blocks) and plans
+that extend it. ``compile.Compiled`` turns it into HiGHS's arrays once per structure;
+``numbers`` gives every tunable Param its value for a scenario, so a re-solve writes
+only numbers.
 
-Units: money in $B, capacity in points (national baseline total 100), per-capita
-capacity ``y`` with national baseline average 1.
+Units: money in ``unit_busd`` ($B, or a smaller power of ten for budgets under $1B, so
+the budget is at least one unit and HiGHS's absolute tolerances stay far below a cent),
+capacity in points (national baseline total 100), per-capita capacity ``y`` with
+national baseline average 1.
 
-The concave response a_i m_ri s_ri ln(1 + x/s_ri) is written as ``-neg_coef[r,i] * tau[r,i]``
-with ``neg_coef = -a_i m_ri`` (points per $B at zero funding, negated so that the
-capacity row's coefficient is the Param itself) and ``tau`` (in $B) approximating
-s ln(1 + u), u = x/s, by the lower envelope of tangents at points u_k (an outer
-approximation, exact at every u_k). The envelope enters as bounded segment variables
-in $B, one per tangent, which cost the simplex method no rows; because the segments
-fill in order of falling slope, no binaries are needed. Keeping segments and ``tau``
-in dollars, not in units of u, keeps the bounds within [0, B] even for counties of a
-few hundred people, where u reaches millions. Everything a user tunes (weights,
-theta, lambda, budget, bounds, shares) is a mutable Param here, and a column bound,
-row bound, cost or listed matrix entry in ``lp``.
+The concave response a_i m_ri s ln(1 + x/s) is ``coef * tau``: ``tau`` (money) is the
+lower envelope of tangents of s ln(1 + x/s) at points u_k = x/s (an outer
+approximation, exact at every u_k), entered as bounded segment columns, one per
+tangent (``seg``, indexed by the tangent set ``T``): x = sum seg, tau = sum slope_k
+seg_k. Segments fill in order of falling slope, so no binaries are needed, and they
+cost the simplex method no rows (tangents as rows made re-solves several times
+slower). Tangents depend only on s, so the loop that adds them where plans go
+(``solve``) appends columns to the compiled model: ``T`` starts empty here, and
+``highs.LoadedModel.add_tangents`` adds each tangent's column to ``funding`` and
+``response`` with coefficients -1 and -slope.
 
-Money inside the model is counted in ``unit_busd`` ($B, or a smaller power of ten for
-budgets under $1B), so that the budget is at least one unit and HiGHS's absolute
-feasibility tolerances stay far below a cent of the budget.
+The per-capita floor, a lower bound on capacity, acts on an *inner* response: the chords
+between the scenario's fixed tangent layout (``tau_in`` <= s ln(1 + x/s) however the LP
+fills them), so a plan that meets it in the LP meets it under the exact response. The
+top-k share cap bounds capacity from above, which no LP over a concave response can
+state exactly: mode 0 bounds the outer capacities, mode 1 the tangents of the exact
+response at a given plan for the top k and the inner capacity for the total (``numbers``
+switches by the coefficients; ``solve`` re-linearizes).
 
-The per-capita floor, a lower bound on capacity, acts on an *inner* response: the
-chords between the tangent points, which never overstate a gain (``tau_in`` <=
-s ln(1 + x/s) however the LP fills them), so a plan that meets it in the LP meets it
-under the exact response. The objective keeps the outer envelope. The top-k share cap
-bounds capacity from above, which no LP over a concave response can state exactly:
-``solve.Planner`` bounds the top k by tangents of the exact response at a first plan
-and the total by the inner response, a linear rule every plan of which meets the cap.
+Spread: the exact Gini (a pair variable per pair of regions) or the Hoover index (the
+deviations above the mean, one row per region).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +46,11 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.engine.inputs import ModelInputs
+from optimizer.engine.tangents import chord_segments_busd
 
 BIG_CAP_BUSD = 1e6  # stands in for "no cap" inside the LP
 MIN_COEF_UNITS = 1e-6  # the smallest award coefficient of a hub binary, in money units
+INF = float("inf")
 
 
 def money_unit_busd(budget_busd: float) -> float:
@@ -82,88 +86,8 @@ class Structure:
         return self.chords is not None
 
 
-TUNABLE_PARAMS = ("c0", "neg_coef", "floor", "cap", "budget", "budget_lo", "lam", "inst_lo",
-                  "inst_hi", "group_lo", "y_floor", "topk_share")
-TAIL_TANGENTS = 8  # at least this many (a quarter of all) past the dense zone
-DENSE_ZONE = 2.0  # the dense zone ends at twice the national per-capita rate
-
-
-def tangent_layout(inputs: ModelInputs, count: int | None = None,
-                   tail: int | None = None) -> np.ndarray:
-    """(n, m, K) tangent points u_k of ln(1+u), u = x/s, for every region and instrument.
-
-    u = x/s is funding per capita relative to the instrument's national scale per
-    capita, so plans sit at similar u everywhere. Three quarters of the K tangents
-    (all but 8 when K < 32) are spaced evenly in ln(1+u) over the dense zone
-    0 <= u <= 2 B/sigma_i (twice the whole budget spread at the national per-capita
-    rate); the rest reach out to u = B/s_ri (the whole budget in one region).
-    u_0 = 0, so the response is exact at zero funding. ``count`` (default: the
-    scenario's ``approximation.tangents``) and ``tail`` (default: as above) change that.
-    """
-    count = inputs.scenario.approximation.tangents if count is None else count
-    if tail is None:
-        tail = min(max(TAIL_TANGENTS, count // 4), count - 2)
-    s = inputs.saturation_busd
-    sigma = s / inputs.pop_share[:, None]
-    u_all = inputs.budget_busd / s
-    u_dense = np.minimum(DENSE_ZONE * inputs.budget_busd / sigma, u_all)
-    dense = np.log1p(u_dense)[..., None]
-    points = [np.expm1(dense * np.linspace(0.0, 1.0, count - tail))]
-    if tail:
-        far = np.log1p(np.maximum(u_all, u_dense * (1 + 1e-6)))[..., None]
-        points.append(np.expm1(dense + (far - dense) * np.linspace(0.0, 1.0, tail + 1)[1:]))
-    return np.concatenate(points, axis=-1)
-
-
-def tangent_segments(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The lower envelope of tangents at ``u`` (..., K) as segments: (length, slope).
-
-    The minimum of concave tangents is itself piecewise linear: segment k runs from
-    the intersection of tangents k-1, k to that of k, k+1, with tangent k's slope.
-    The last segment is unbounded (length inf).
-    """
-    slope = 1.0 / (1.0 + u)
-    a, b = u[..., :-1], u[..., 1:]
-    apart = (b - a) > 1e-9 * (1.0 + a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        meet = ((np.log1p(b) - np.log1p(a) + a * slope[..., :-1] - b * slope[..., 1:])
-                / (slope[..., :-1] - slope[..., 1:]))
-    # (nearly) repeated tangent points meet where they touch: a zero-length segment
-    meet = np.maximum.accumulate(np.where(apart, meet, a), axis=-1)
-    ends = np.concatenate([meet, np.full(meet.shape[:-1] + (1,), np.inf)], axis=-1)
-    return np.diff(ends, axis=-1, prepend=0.0), slope
-
-
-def segments_busd(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
-    """The model's segments for every (r, i): (length in $B, slope); the last is unbounded."""
-    length, slope = tangent_segments(tangent_layout(inputs))
-    return length * inputs.saturation_busd[..., None], slope
-
-
-def chord_segments_busd(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
-    """The inner response for every (r, i): chords of s ln(1 + x/s) between consecutive
-    tangent points, as segments (length in $B, slope), all bounded.
-
-    Filled in order they trace the piecewise-linear interpolant, which lies below the
-    concave response; any other fill lies lower still. The last tangent point is at
-    least the whole budget, so the chords cover every feasible x.
-    """
-    u = tangent_layout(inputs)
-    du = np.diff(u, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(du > 0, np.diff(np.log1p(u), axis=-1) / du, 1.0 / (1.0 + u[..., 1:]))
-    return du * inputs.saturation_busd[..., None], slope
-
-
-def lp_gain_points(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
-    """The LP's gain at x: the envelope of tangents (never below the exact gain)."""
-    u = tangent_layout(inputs)
-    cuts = np.log1p(u) + (x_busd[..., None] / inputs.saturation_busd[..., None] - u) / (1.0 + u)
-    return inputs.effectiveness * inputs.multiplier * inputs.saturation_busd * cuts.min(axis=-1)
-
-
 def structure_of(inputs: ModelInputs) -> Structure:
-    """The structural fingerprint of a model built from ``inputs``."""
+    """The structural fingerprint of a model declared from ``inputs``."""
     sc = inputs.scenario
     inner = sc.per_capita_floor is not None or sc.top_k_share_cap is not None
     return Structure(
@@ -184,398 +108,460 @@ def structure_of(inputs: ModelInputs) -> Structure:
     )
 
 
-def blocked_pairs(inputs: ModelInputs) -> list[tuple[int, int]]:
-    """(r, i) barred while r still gets other instruments (a row each in the Pyomo model)."""
-    barred = ~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]
-    return [(int(r), int(i)) for r, i in zip(*np.nonzero(barred), strict=True)]
+# -- the declaration ---------------------------------------------------------------------
 
+def declare(inputs: ModelInputs, *, spread: bool = True) -> pyo.ConcreteModel:
+    """The model of ``inputs``: the plan's rules and response, and (``spread``) the
+    plan's own objective, S = 100 mean(y) - lambda * spread. Pure: it never solves.
 
-def build_model(inputs: ModelInputs) -> pyo.ConcreteModel:
-    """Build the LP for ``inputs`` in Pyomo with the fixed ``tangent_layout``: the LP of
-    ``optimizer.engine.lp`` with those tangents, for the analyses that extend it
-    (consensus, diagnosis). Pure: it never solves."""
-    share = inputs.pop_share
+    Without ``spread`` the model has no objective yet: ``add_score_block`` and
+    ``set_goal`` give it one (consensus, robust plans).
+    """
     structure = structure_of(inputs)
-    unit = money_unit_busd(inputs.budget_busd)
-    seg_len, seg_slope = segments_busd(inputs)
-    seg_len = seg_len / unit
-
+    n, m = inputs.n, len(inputs.instruments)
+    share = inputs.pop_share
     mdl = pyo.ConcreteModel(name="placefund")
     mdl.structure = structure
-    mdl.unit_busd = unit
-    _add_sets_and_params(mdl, inputs, seg_len.shape[-1])
+    mdl.unit_busd = money_unit_busd(inputs.budget_busd)
+    mdl.share = share
+    mdl.R = pyo.RangeSet(0, n - 1)
+    mdl.I = pyo.RangeSet(0, m - 1)
+    mdl.T = pyo.Set(initialize=[])  # the tangents, added as columns after compiling
 
-    # excluded regions are capped at 0 by their region row; single barred instruments
-    # by their column's bound
-    mdl.x = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
-    for r, i in blocked_pairs(inputs):
-        mdl.x[r, i].setub(0.0)
+    mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # points
+    mdl.neg_coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)  # -a m, per unit
+    mdl.x_ub = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=INF)  # 0 where barred
+
+    # columns in this order: funding, response, capacity, then each rule's
+    mdl.x = pyo.Var(mdl.R, mdl.I, bounds=lambda b, r, i: (0.0, b.x_ub[r, i]))
     mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
     mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
-
-    # funding ($B) spent on segment k of the tangent envelope of (r, i)
-    mdl.seg = pyo.Var(mdl.R, mdl.I, mdl.K, domain=pyo.NonNegativeReals, dense=True)
-    segs = list(mdl.seg.values())  # (r, i, k) order, as seg_len.ravel()
-    for var, length in zip(segs, seg_len.ravel().tolist(), strict=True):
-        if length != float("inf"):
-            var.setub(length)
-    _add_response_rows(mdl, inputs, segs, seg_slope)
-
-    @mdl.Constraint(mdl.R)
-    def capacity(b: Any, r: int) -> Any:
-        """y_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_ri."""
-        return (100.0 * share[r] * b.y[r] + sum(b.neg_coef[r, i] * b.tau[r, i] for i in b.I)
-                == b.c0[r])
-
-    if structure.inner:
-        _add_inner_response(mdl, inputs, share, unit)
-    _add_money_rows(mdl, inputs)
-    if inputs.hubs is not None:
-        _add_hubs(mdl, inputs)
-    if structure.top_k is not None:
-        _add_top_k_cap(mdl, share, structure.top_k)
-
-    mean_term = pyo.quicksum(100.0 * share[r] * mdl.y[r] for r in mdl.R)
-    spread = _gini_sum(mdl, share) if structure.spread_measure == "gini" else _hoover_sum(mdl, share)
-    mdl.objective = pyo.Objective(expr=mean_term - mdl.lam * spread, sense=pyo.maximize)
-    # set_params writes through these (index order) and skips values it wrote last time
-    mdl.param_slots = {name: list(getattr(mdl, name).values()) for name in TUNABLE_PARAMS}
-    mdl.written_params = {}
-    set_params(mdl, inputs)
-    return mdl
-
-
-def _add_sets_and_params(mdl: pyo.ConcreteModel, inputs: ModelInputs, segments: int) -> None:
-    """Regions R, instruments I, segments K, groups G, and the mutable Params: everything
-    a user tunes."""
-    mdl.R = pyo.RangeSet(0, inputs.n - 1)
-    mdl.I = pyo.RangeSet(0, len(inputs.instruments) - 1)
-    mdl.K = pyo.RangeSet(0, segments - 1)
-    mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
-    mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)
-    mdl.neg_coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
-    mdl.floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)
-    mdl.cap = pyo.Param(mdl.R, mutable=True, initialize=0.0)
-    mdl.budget = pyo.Param(mutable=True, initialize=0.0)
-    mdl.budget_lo = pyo.Param(mutable=True, initialize=0.0)
-    mdl.lam = pyo.Param(mutable=True, initialize=0.0)
-    mdl.inst_lo = pyo.Param(mdl.I, mutable=True, initialize=0.0)
-    mdl.inst_hi = pyo.Param(mdl.I, mutable=True, initialize=0.0)
-    mdl.group_lo = pyo.Param(mdl.G, mutable=True, initialize=0.0)
-    mdl.y_floor = pyo.Param(mutable=True, initialize=0.0)
-    mdl.topk_share = pyo.Param(mutable=True, initialize=1.0)
-
-
-def _add_money_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
-    """The money rules: budget use, region bounds, instrument shares, group minimums."""
-
-    @mdl.Constraint()
-    def budget_use(b: Any) -> Any:
-        return pyo.inequality(b.budget_lo, pyo.quicksum(b.x.values()), b.budget)
-
-    @mdl.Constraint(mdl.R)
-    def region_bounds(b: Any, r: int) -> Any:
-        return pyo.inequality(b.floor[r], sum(b.x[r, i] for i in b.I), b.cap[r])
-
-    @mdl.Constraint(mdl.I)
-    def instrument_share(b: Any, i: int) -> Any:
-        return pyo.inequality(b.inst_lo[i], sum(b.x[r, i] for r in b.R), b.inst_hi[i])
-
-    @mdl.Constraint(mdl.G)
-    def group_min(b: Any, g: int) -> Any:
-        members = inputs.groups[g].members
-        return sum(b.x[int(r), i] for r in members for i in b.I) >= b.group_lo[g]
-
-
-def _add_response_rows(mdl: pyo.ConcreteModel, inputs: ModelInputs, segs: list,
-                       seg_slope: np.ndarray) -> None:
-    """x = sum_k seg_k and tau = sum_k slope_k * seg_k, one pair per (r, i), all in $B.
-
-    Written as LinearExpressions from flat lists: with K segments per term these are
-    most of the model's nonzeros, and the generic expression system is much slower.
-    """
-    m, count = len(inputs.instruments), seg_slope.shape[-1]
-    xs, taus = list(mdl.x.values()), list(mdl.tau.values())
-    slopes = seg_slope.reshape(-1, count).tolist()
-
-    def block(r: int, i: int) -> list:
-        j = r * m + i
-        return segs[j * count:(j + 1) * count]
+    xs, taus, ys = list(mdl.x.values()), list(mdl.tau.values()), list(mdl.y.values())
 
     @mdl.Constraint(mdl.R, mdl.I)
     def funding(b: Any, r: int, i: int) -> Any:
-        """x = the sum of segment use."""
-        j = r * m + i
-        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-1.0] * count,
-                                      linear_vars=[xs[j], *block(r, i)]), 0.0)
+        """x = the sum of the term's segments (the tangent columns)."""
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0],
+                                      linear_vars=[xs[r * m + i]]), 0.0)
 
     @mdl.Constraint(mdl.R, mdl.I)
     def response(b: Any, r: int, i: int) -> Any:
-        """tau = sum_k slope_k * segment_k: s ln(1 + x/s) approximated from above."""
-        j = r * m + i
-        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
-                                      linear_vars=[taus[j], *block(r, i)]), 0.0)
+        """tau = sum_k slope_k seg_k: s ln(1 + x/s), approximated from above."""
+        return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0],
+                                      linear_vars=[taus[r * m + i]]), 0.0)
+
+    neg_coef = list(mdl.neg_coef.values())
+
+    @mdl.Constraint(mdl.R)
+    def capacity(b: Any, r: int) -> Any:
+        """100 share_r y_r = c0_r + sum_i a_i m_ri tau_ri."""
+        return (b.c0[r], LinearExpression(
+            constant=0.0, linear_coefs=[100.0 * float(share[r]), *neg_coef[r * m:(r + 1) * m]],
+            linear_vars=[ys[r], *taus[r * m:(r + 1) * m]]), b.c0[r])
+
+    if structure.inner:
+        _inner_response(mdl, inputs)
+    _money_rules(mdl, inputs)
+    if inputs.hubs is not None:
+        _hubs(mdl, inputs)
+    if spread:
+        total = spread_block(mdl, share, structure.spread_measure)
+        if structure.spread_measure == "gini":
+            _gini_cap(mdl, share)
+        mdl.lam = pyo.Param(mutable=True, initialize=0.0)
+        terms = [(100.0 * float(share[r]), ys[r]) for r in range(n)]
+        mdl.objective = pyo.Objective(expr=LinearExpression(
+            constant=0.0, linear_coefs=[c for c, _ in terms] + [-1.0 * mdl.lam],
+            linear_vars=[v for _, v in terms] + [total]), sense=pyo.maximize)
+    if structure.top_k is not None:
+        _top_k(mdl, share, structure.top_k)
+    mdl.seg = pyo.Var(mdl.T, domain=pyo.NonNegativeReals)  # the tangents' columns come last
+    return mdl
 
 
-def _add_inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs, share: np.ndarray,
-                        unit: float) -> None:
+def _inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """``y_in``: per-capita capacity under the inner (chord) response, never above the
     exact one; capacity lower bounds (per-capita floor, top-k total) act on it."""
-    chord_len, chord_slope = chord_segments_busd(inputs)
-    chord_len = chord_len / unit
-    count = chord_slope.shape[-1]
-    m = len(inputs.instruments)
-    mdl.KC = pyo.RangeSet(0, count - 1)
-    mdl.seg_in = pyo.Var(mdl.R, mdl.I, mdl.KC, domain=pyo.NonNegativeReals, dense=True)
-    segs = list(mdl.seg_in.values())
-    for var, length in zip(segs, chord_len.ravel().tolist(), strict=True):
-        var.setub(length)
+    n, m = inputs.n, len(inputs.instruments)
+    share = inputs.pop_share
+    length, slope = chord_segments_busd(inputs)
+    count = slope.shape[-1]
+    mdl.K_in = pyo.RangeSet(0, n * m * count - 1)
+    lengths = (length / mdl.unit_busd).ravel().tolist()
+    mdl.seg_in = pyo.Var(mdl.K_in, bounds=lambda b, k: (0.0, lengths[k]))
     mdl.tau_in = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
-    if mdl.structure.per_capita_floor:
-        mdl.y_in = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
-    else:
-        mdl.y_in = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
-    xs, taus = list(mdl.x.values()), list(mdl.tau_in.values())
-    slopes = chord_slope.reshape(-1, count).tolist()
+    mdl.y_floor = pyo.Param(mutable=True, initialize=0.0)
+    mdl.y_in = pyo.Var(mdl.R, bounds=lambda b, r: (b.y_floor, None))
+    segs, xs = list(mdl.seg_in.values()), list(mdl.x.values())
+    taus, ys = list(mdl.tau_in.values()), list(mdl.y_in.values())
+    slopes = slope.reshape(n * m, count).tolist()
 
     @mdl.Constraint(mdl.R, mdl.I)
     def funding_in(b: Any, r: int, i: int) -> Any:
-        """x = the sum of chord-segment use."""
+        """x = the sum of the term's chord segments."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-1.0] * count,
                                       linear_vars=[xs[j], *segs[j * count:(j + 1) * count]]), 0.0)
 
     @mdl.Constraint(mdl.R, mdl.I)
     def response_in(b: Any, r: int, i: int) -> Any:
-        """tau_in = sum_k chord slope_k * segment_k: s ln(1 + x/s) from below."""
+        """tau_in = sum_k chord slope_k seg_in_k: s ln(1 + x/s) from below."""
         j = r * m + i
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] + [-c for c in slopes[j]],
                                       linear_vars=[taus[j], *segs[j * count:(j + 1) * count]]),
                 0.0)
 
+    neg_coef = list(mdl.neg_coef.values())
+
     @mdl.Constraint(mdl.R)
     def capacity_in(b: Any, r: int) -> Any:
-        """y_in_r * 100 * share_r = c0_r + sum_i a_i m_ri tau_in_ri."""
-        return (100.0 * share[r] * b.y_in[r]
-                + sum(b.neg_coef[r, i] * b.tau_in[r, i] for i in b.I) == b.c0[r])
+        """100 share_r y_in_r = c0_r + sum_i a_i m_ri tau_in_ri."""
+        return (b.c0[r], LinearExpression(
+            constant=0.0, linear_coefs=[100.0 * float(share[r]), *neg_coef[r * m:(r + 1) * m]],
+            linear_vars=[ys[r], *taus[r * m:(r + 1) * m]]), b.c0[r])
 
 
-def _add_top_k_cap(mdl: pyo.ConcreteModel, share: np.ndarray, k: int) -> None:
-    """Sum of the k largest capacities <= share * total (the k-largest-sum LP form).
+def _money_rules(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Budget use, region bounds (floors, caps, exclusions), instrument shares, group
+    minimums."""
+    m = len(inputs.instruments)
+    mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
+    mdl.budget = pyo.Param(mutable=True, initialize=0.0)
+    mdl.budget_lo = pyo.Param(mutable=True, initialize=0.0)
+    mdl.floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.cap = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.inst_lo = pyo.Param(mdl.I, mutable=True, initialize=0.0)
+    mdl.inst_hi = pyo.Param(mdl.I, mutable=True, initialize=0.0)
+    mdl.group_lo = pyo.Param(mdl.G, mutable=True, initialize=0.0)
+    xs = list(mdl.x.values())
 
-    Two modes, switched by the mutable ``topk_lin``: 0 bounds the outer capacities,
-    which the LP can understate where the cap binds (it may fill segments out of order);
-    1 bounds, for the top k, the tangent of each exact response at a given plan (an
-    affine function never below it, ``up_const + up_slope * x``) and, for the total,
-    the inner capacity ``y_in``: every plan feasible there meets the cap exactly.
-    """
-    mdl.topk_lin = pyo.Param(mutable=True, initialize=0.0)
-    mdl.up_const = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # points
-    mdl.up_slope = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)  # points per unit
-    mdl.topk_threshold = pyo.Var()
-    mdl.topk_excess = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+    def total(vars_: list) -> LinearExpression:
+        return LinearExpression(constant=0.0, linear_coefs=[1.0] * len(vars_), linear_vars=vars_)
 
-    @mdl.Constraint(mdl.R)
-    def topk_excess_def(b: Any, r: int) -> Any:
-        outer = 100.0 * share[r] * b.y[r]
-        upper = b.up_const[r] + sum(b.up_slope[r, i] * b.x[r, i] for i in b.I)
-        return b.topk_excess[r] >= ((1 - b.topk_lin) * outer + b.topk_lin * upper
-                                    - b.topk_threshold)
-
-    @mdl.Constraint()
-    def topk_cap(b: Any) -> Any:
-        total = sum(100.0 * share[r] * ((1 - b.topk_lin) * b.y[r] + b.topk_lin * b.y_in[r])
-                    for r in b.R)
-        return k * b.topk_threshold + sum(b.topk_excess.values()) - b.topk_share * total <= 0
+    mdl.budget_use = pyo.Constraint(expr=(mdl.budget_lo, total(xs), mdl.budget))
+    mdl.region_bounds = pyo.Constraint(mdl.R, rule=lambda b, r: (
+        b.floor[r], total(xs[r * m:(r + 1) * m]), b.cap[r]))
+    mdl.instrument_share = pyo.Constraint(mdl.I, rule=lambda b, i: (
+        b.inst_lo[i], total(xs[i::m]), b.inst_hi[i]))
+    mdl.group_min = pyo.Constraint(mdl.G, rule=lambda b, g: (b.group_lo[g], total(
+        [xs[int(r) * m + i] for r in inputs.groups[g].members for i in range(m)]), None))
 
 
-def _add_hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+def _hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """Binary hubs: only hubs are funded, each with an award in [award_min, award_max]."""
     rules = inputs.hubs
     assert rules is not None
-    mdl.hub = pyo.Var(mdl.R, domain=pyo.Binary)
-    mdl.hub_count_min = pyo.Param(mutable=True, initialize=0)
-    mdl.hub_count_max = pyo.Param(mutable=True, initialize=0)
-    mdl.award_min = pyo.Param(mutable=True, initialize=0.0)
-    mdl.award_max = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # min(cap_r, award max)
-    mdl.HUB_GROUPS = pyo.RangeSet(0, len(rules.group_min) - 1) if rules.group_min else pyo.Set(
+    m = len(inputs.instruments)
+    mdl.hub_lo = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.hub_hi = pyo.Param(mdl.R, mutable=True, initialize=1.0)
+    mdl.hub = pyo.Var(mdl.R, domain=pyo.Integers, bounds=lambda b, r: (b.hub_lo[r], b.hub_hi[r]))
+    mdl.award_top = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # -min(cap, award max)
+    mdl.award_floor = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # -award min
+    mdl.award_max_hi = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # see fixed_hub_awards
+    mdl.award_min_lo = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.hub_count_min = pyo.Param(mutable=True, initialize=0.0)
+    mdl.hub_count_max = pyo.Param(mutable=True, initialize=0.0)
+    mdl.HG = pyo.RangeSet(0, len(rules.group_min) - 1) if rules.group_min else pyo.Set(
         initialize=[])
-    mdl.hub_group_min = pyo.Param(mdl.HUB_GROUPS, mutable=True, initialize=0)
     mdl.MAX_ONE = pyo.RangeSet(0, len(rules.group_max_one) - 1) if rules.group_max_one else (
         pyo.Set(initialize=[]))
-    mdl.designated_share = pyo.Param(mutable=True, initialize=0.0)
+    mdl.hub_group_lo = pyo.Param(mdl.HG, mutable=True, initialize=0.0)
+    xs, hubs = list(mdl.x.values()), list(mdl.hub.values())
 
-    @mdl.Constraint(mdl.R)
-    def hub_award_max(b: Any, r: int) -> Any:
-        return sum(b.x[r, i] for i in b.I) <= b.award_max[r] * b.hub[r]
+    def award(b: Any, r: int, coef: Any) -> LinearExpression:
+        return LinearExpression(constant=0.0, linear_coefs=[1.0] * m + [coef],
+                                linear_vars=[*xs[r * m:(r + 1) * m], hubs[r]])
 
-    @mdl.Constraint(mdl.R)
-    def hub_award_min(b: Any, r: int) -> Any:
-        return sum(b.x[r, i] for i in b.I) >= b.award_min * b.hub[r]
+    mdl.hub_award_max = pyo.Constraint(mdl.R, rule=lambda b, r: (
+        None, award(b, r, b.award_top[r]), b.award_max_hi[r]))
+    mdl.hub_award_min = pyo.Constraint(mdl.R, rule=lambda b, r: (
+        b.award_min_lo[r], award(b, r, b.award_floor[r]), None))
 
-    @mdl.Constraint()
-    def hub_count(b: Any) -> Any:
-        return pyo.inequality(b.hub_count_min, pyo.quicksum(b.hub.values()), b.hub_count_max)
+    def count(members: Any) -> LinearExpression:
+        chosen = [hubs[int(r)] for r in members]
+        return LinearExpression(constant=0.0, linear_coefs=[1.0] * len(chosen),
+                                linear_vars=chosen)
 
-    @mdl.Constraint(mdl.HUB_GROUPS)
-    def hub_group(b: Any, g: int) -> Any:
-        return sum(b.hub[int(r)] for r in rules.group_min[g][2]) >= b.hub_group_min[g]
-
-    @mdl.Constraint(mdl.MAX_ONE)
-    def hub_max_one(b: Any, g: int) -> Any:
-        return sum(b.hub[int(r)] for r in rules.group_max_one[g][2]) <= 1
-
+    mdl.hub_count = pyo.Constraint(expr=(mdl.hub_count_min, count(range(inputs.n)),
+                                         mdl.hub_count_max))
+    mdl.hub_group = pyo.Constraint(mdl.HG, rule=lambda b, g: (
+        b.hub_group_lo[g], count(rules.group_min[g][2]), None))
+    mdl.hub_max_one = pyo.Constraint(mdl.MAX_ONE, rule=lambda b, g: (
+        None, count(rules.group_max_one[g][2]), 1.0))
     if rules.designated is not None:
-        members = rules.designated[0]
-        mdl.hub_designated = pyo.Constraint(expr=sum(mdl.hub[int(r)] for r in members)
-                                            >= mdl.designated_share * pyo.quicksum(mdl.hub.values()))
+        mdl.designated_coef = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # 1[r in set] - share
+        mdl.hub_designated = pyo.Constraint(expr=(0.0, LinearExpression(
+            constant=0.0, linear_coefs=list(mdl.designated_coef.values()), linear_vars=hubs),
+            None))
 
 
-def _set_hub_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
-    rules = inputs.hubs
-    assert rules is not None
-    mdl.hub_count_min = rules.count_min
-    mdl.hub_count_max = rules.count_max
-    # coefficients of the hub binaries stay >= 1e-6 units: HiGHS drops (near-)zero coefficients
-    # it is asked to set, so a later non-zero value could not come back
-    unit = mdl.unit_busd
-    mdl.award_min = max(rules.award_min_busd / unit, MIN_COEF_UNITS)
-    top = np.minimum(np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0),
-                     rules.award_max_busd) / unit
-    top = np.maximum(top, MIN_COEF_UNITS)
-    for r in range(inputs.n):
-        mdl.award_max[r] = float(top[r])
-    for g, rule in enumerate(rules.group_min):
-        mdl.hub_group_min[g] = rule[3]
-    if rules.designated is not None:
-        mdl.designated_share = rules.designated[1]
+def spread_block(blk: Any, share: np.ndarray, measure: str) -> Any:
+    """The spread term on ``blk.y`` (a model or a score block): one variable holding
+    100 sum_{r<s} w_r w_s |y_r - y_s| (Gini; S = 100 mu (1 - lambda G)) or
+    100 sum_r w_r (y_r - mu)+ (Hoover; S = 100 mu (1 - lambda H)). Returns that variable.
 
-
-def _gini_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
-    """Exact Gini term: 100 * sum_{r<s} w_r w_s |y_r - y_s|, one variable per pair.
-
-    S = 100 (mu - lambda * that) = 100 mu (1 - lambda G). Grows as n^2.
+    Hoover: since sum w (y - mu) = 0, the deviations above the mean equal those below,
+    so one row per region (dev_r >= y_r - mu) states it.
     """
     n = len(share)
-    mdl.PAIRS = pyo.Set(initialize=[(r, s) for r in range(n) for s in range(r + 1, n)],
-                        dimen=2, ordered=True)
-    mdl.d = pyo.Var(mdl.PAIRS, domain=pyo.NonNegativeReals)
+    ys = list(blk.y.values())
+    if measure == "gini":
+        r, s = np.triu_indices(n, k=1)
+        blk.PAIRS = pyo.RangeSet(0, r.size - 1)
+        blk.d = pyo.Var(blk.PAIRS, domain=pyo.NonNegativeReals)
+        ds = list(blk.d.values())
+        pairs = list(zip(r.tolist(), s.tolist(), strict=True))
+        blk.gap_up = pyo.Constraint(blk.PAIRS, rule=lambda b, p: (0.0, LinearExpression(
+            constant=0.0, linear_coefs=[1.0, -1.0, 1.0],
+            linear_vars=[ds[p], ys[pairs[p][0]], ys[pairs[p][1]]]), None))
+        blk.gap_down = pyo.Constraint(blk.PAIRS, rule=lambda b, p: (0.0, LinearExpression(
+            constant=0.0, linear_coefs=[1.0, 1.0, -1.0],
+            linear_vars=[ds[p], ys[pairs[p][0]], ys[pairs[p][1]]]), None))
+        blk.gini_sum = pyo.Var(domain=pyo.NonNegativeReals)
+        weights = (-100.0 * share[r] * share[s]).tolist()
+        blk.gini_sum_def = pyo.Constraint(expr=(0.0, LinearExpression(
+            constant=0.0, linear_coefs=[1.0, *weights], linear_vars=[blk.gini_sum, *ds]), 0.0))
+        return blk.gini_sum
+    blk.mu = pyo.Var(bounds=(None, None))
+    blk.dev = pyo.Var(blk.R, domain=pyo.NonNegativeReals)
+    blk.hoover_sum = pyo.Var(domain=pyo.NonNegativeReals)
+    devs = list(blk.dev.values())
+    blk.mu_def = pyo.Constraint(expr=(0.0, LinearExpression(
+        constant=0.0, linear_coefs=[1.0, *(-share).tolist()], linear_vars=[blk.mu, *ys]), 0.0))
+    blk.dev_up = pyo.Constraint(blk.R, rule=lambda b, r: (0.0, LinearExpression(
+        constant=0.0, linear_coefs=[1.0, -1.0, 1.0], linear_vars=[devs[r], ys[r], b.mu]), None))
+    blk.hoover_sum_def = pyo.Constraint(expr=(0.0, LinearExpression(
+        constant=0.0, linear_coefs=[1.0, *(-100.0 * share).tolist()],
+        linear_vars=[blk.hoover_sum, *devs]), 0.0))
+    return blk.hoover_sum
 
-    @mdl.Constraint(mdl.PAIRS)
-    def gap_up(b: Any, r: int, s: int) -> Any:
-        return b.d[r, s] >= b.y[r] - b.y[s]
 
-    @mdl.Constraint(mdl.PAIRS)
-    def gap_down(b: Any, r: int, s: int) -> Any:
-        return b.d[r, s] >= b.y[s] - b.y[r]
-
-    # one variable holds the sum, so lambda is a single mutable coefficient
-    mdl.gini_sum = pyo.Var(domain=pyo.NonNegativeReals)
-    mdl.gini_sum_def = pyo.Constraint(expr=mdl.gini_sum == pyo.quicksum(
-        float(100.0 * share[r] * share[s]) * mdl.d[r, s] for r, s in mdl.PAIRS))
-    return mdl.gini_sum
+def _gini_cap(mdl: pyo.ConcreteModel, share: np.ndarray) -> None:
+    """gini_sum - eps 100 sum w y <= cap_hi: the LP's Gini at most eps (the
+    epsilon-constraint method of the frontier); free (cap_hi infinite) until asked for."""
+    mdl.gini_cap_coef = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # -eps 100 w_r
+    mdl.gini_cap_hi = pyo.Param(mutable=True, initialize=INF)
+    mdl.gini_cap = pyo.Constraint(expr=(None, LinearExpression(
+        constant=0.0, linear_coefs=[1.0, *mdl.gini_cap_coef.values()],
+        linear_vars=[mdl.gini_sum, *mdl.y.values()]), mdl.gini_cap_hi))
 
 
-def _hoover_sum(mdl: pyo.ConcreteModel, share: np.ndarray) -> pyo.Var:
-    """Hoover term: 100 * sum_r w_r |y_r - mu| / 2, linear in n.
+def _top_k(mdl: pyo.ConcreteModel, share: np.ndarray, k: int) -> None:
+    """Sum of the k largest capacities <= share * total (the k-largest-sum LP form):
+    excess_r >= capacity_r - threshold, k threshold + sum excess <= share * total.
+    Which capacities (outer, or tangents at a plan and the inner total) is set by the
+    coefficients ``numbers`` writes."""
+    m = len(mdl.I)
+    mdl.topk_y = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.topk_x = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)
+    mdl.topk_lo = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.topk_total_y = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.topk_total_y_in = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.topk_threshold = pyo.Var(bounds=(None, None))
+    mdl.topk_excess = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
+    xs, ys, excess = list(mdl.x.values()), list(mdl.y.values()), list(mdl.topk_excess.values())
+    tx = list(mdl.topk_x.values())
+    mdl.topk_excess_def = pyo.Constraint(mdl.R, rule=lambda b, r: (b.topk_lo[r], LinearExpression(
+        constant=0.0, linear_coefs=[1.0, 1.0, b.topk_y[r], *tx[r * m:(r + 1) * m]],
+        linear_vars=[excess[r], b.topk_threshold, ys[r], *xs[r * m:(r + 1) * m]]), None))
+    y_in = list(mdl.y_in.values())
+    mdl.topk_cap = pyo.Constraint(expr=(None, LinearExpression(
+        constant=0.0,
+        linear_coefs=[float(k), *[1.0] * len(excess), *mdl.topk_total_y.values(),
+                      *mdl.topk_total_y_in.values()],
+        linear_vars=[mdl.topk_threshold, *excess, *ys, *y_in]), 0.0))
 
-    S = 100 mu (1 - lambda H) with H the Hoover (Pietra) index sum w|y - mu| / (2 mu).
-    Since sum w (y - mu) = 0, the weighted deviations above the mean equal those below,
-    so the term is 100 * sum w (y - mu)+: one row per region, dev_r >= y_r - mu with
-    dev_r >= 0 (half the rows of |.|, and a sparser mu column).
+
+# -- score blocks and goals (consensus, robust plans) ---------------------------------
+
+def same_capacity(base: ModelInputs, view: ModelInputs) -> bool:
+    """Whether a view's capacity is the plan's own: same baseline, coefficients and
+    spread measure (its score then reads the plan's ``y``)."""
+    return bool(np.array_equal(base.c0, view.c0)
+                and np.array_equal(base.effectiveness * base.multiplier,
+                                   view.effectiveness * view.multiplier)
+                and base.scenario.spread_measure == view.scenario.spread_measure)
+
+
+def add_score_block(mdl: pyo.ConcreteModel, name: str, view: ModelInputs,
+                    on_plan: bool = False) -> list[tuple[Any, Any]]:
+    """One view's score on the model's funding: its own capacity rows on the shared
+    ``tau`` and its spread term, as a block; returns S's terms (coefficient, variable).
+
+    ``on_plan`` (``same_capacity``): the view scores the plan's own capacity ``y`` (one
+    spread term on it, no block), so a consensus of one is the plan's LP.
     """
-    mdl.mu = pyo.Var()
-    mdl.mu_def = pyo.Constraint(expr=mdl.mu == pyo.quicksum(
-        float(share[r]) * mdl.y[r] for r in mdl.R))
-    mdl.dev = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
-
-    @mdl.Constraint(mdl.R)
-    def dev_up(b: Any, r: int) -> Any:
-        return b.dev[r] >= b.y[r] - b.mu
-
-    mdl.hoover_sum = pyo.Var(domain=pyo.NonNegativeReals)
-    mdl.hoover_sum_def = pyo.Constraint(expr=mdl.hoover_sum == pyo.quicksum(
-        float(100.0 * share[r]) * mdl.dev[r] for r in mdl.R))
-    return mdl.hoover_sum
-
-
-def add_gini_cap(mdl: pyo.ConcreteModel, share: np.ndarray) -> None:
-    """Add Gini <= ``gini_eps`` (a mutable Param; 1, its start, never binds).
-
-    ``gini_sum`` is 100 sum_{r<s} w_r w_s |y_r - y_s| and the mean term 100 mu, so the
-    row gini_sum - eps * 100 mu <= 0 caps the LP's Gini; the epsilon-constraint method
-    of the Pareto frontier moves eps.
-    """
-    if not hasattr(mdl, "gini_sum"):
-        raise ValueError("a Gini cap needs the pairwise Gini model (spread_measure: gini)")
-    mdl.gini_eps = pyo.Param(mutable=True, initialize=1.0)
-    mean_term = pyo.quicksum(float(100.0 * share[r]) * mdl.y[r] for r in mdl.R)
-    mdl.gini_cap = pyo.Constraint(expr=mdl.gini_sum - mdl.gini_eps * mean_term <= 0)
-
-
-def set_params(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
-    """Write every tunable number of ``inputs`` into the model's mutable Params.
-
-    Only values that differ from the last ones written are touched: a weight change
-    rewrites the baseline and the multipliers, not the bounds.
-    """
-    if structure_of(inputs) != mdl.structure:
-        raise ValueError("inputs change the model's structure; build a new model")
-    sc = inputs.scenario
+    share = mdl.share
+    n, m = view.n, len(view.instruments)
     unit = mdl.unit_busd
+    coef = -(view.effectiveness * view.multiplier) * unit
+    lam = float(view.scenario.spread_weight)
+    if on_plan:
+        measure = view.scenario.spread_measure
+        total = getattr(mdl, "gini_sum" if measure == "gini" else "hoover_sum", None)
+        if total is None:  # the plan's own spread rows, once
+            total = spread_block(mdl, share, measure)
+        return _score_terms(list(mdl.y.values()), share, lam, total)
+    blk = pyo.Block()
+    mdl.add_component(name, blk)
+    blk.R = pyo.RangeSet(0, n - 1)
+    blk.y = pyo.Var(blk.R, domain=pyo.NonNegativeReals)
+    ys, taus = list(blk.y.values()), list(mdl.tau.values())
+    rows, c0 = coef.tolist(), view.c0.tolist()
+    blk.capacity = pyo.Constraint(blk.R, rule=lambda b, r: (c0[r], LinearExpression(
+        constant=0.0, linear_coefs=[100.0 * float(share[r]), *rows[r]],
+        linear_vars=[ys[r], *taus[r * m:(r + 1) * m]]), c0[r]))
+    total = spread_block(blk, share, view.scenario.spread_measure)
+    return _score_terms(ys, share, lam, total)
+
+
+def _score_terms(ys: list, share: np.ndarray, lam: float, total: Any) -> list[tuple[Any, Any]]:
+    return [(100.0 * float(share[r]), y) for r, y in enumerate(ys)] + [(-lam, total)]
+
+
+def linear(terms: Sequence[tuple[Any, Any]]) -> LinearExpression:
+    """sum coef * var of (coefficient, variable) pairs, as one LinearExpression."""
+    return LinearExpression(constant=0.0, linear_coefs=[c for c, _ in terms],
+                            linear_vars=[v for _, v in terms])
+
+
+def set_goal(mdl: pyo.ConcreteModel, scores: list[list[tuple[Any, Any]]], goal: str,
+             alpha: float = 0.1) -> None:
+    """The objective over the views' scores S_k: ``consensus`` (maximize
+    sum_k w_score_k S_k + w_t t with S_k - s0_k >= span_k t and t >= t_lo, all Params, so
+    the max-min and its tie-break are re-solves), ``mean``, ``cvar`` (CVaR_alpha =
+    max_eta eta - E[(eta - S)^+] / alpha over equally likely views) or ``worst``."""
+    count = len(scores)
+    mdl.V = pyo.RangeSet(0, count - 1)
+    if goal == "consensus":
+        mdl.w_score = pyo.Param(mdl.V, mutable=True, initialize=0.0)
+        mdl.w_t = pyo.Param(mutable=True, initialize=1.0)
+        mdl.s0 = pyo.Param(mdl.V, mutable=True, initialize=0.0)
+        mdl.neg_span = pyo.Param(mdl.V, mutable=True, initialize=0.0)
+        mdl.t_lo = pyo.Param(mutable=True, initialize=0.0)
+        mdl.t = pyo.Var(bounds=(mdl.t_lo, None))
+        mdl.achieve = pyo.Constraint(mdl.V, rule=lambda b, k: (
+            b.s0[k], linear([*scores[k], (b.neg_span[k], b.t)]), None))
+        mdl.goal = pyo.Objective(expr=linear(
+            [(float(c) * mdl.w_score[k], v) for k in range(count) for c, v in scores[k]]
+            + [(mdl.w_t, mdl.t)]), sense=pyo.maximize)
+    elif goal in ("cvar", "worst"):
+        mdl.eta = pyo.Var(bounds=(None, None))
+        if goal == "cvar":
+            mdl.short = pyo.Var(mdl.V, domain=pyo.NonNegativeReals)
+            mdl.shortfall = pyo.Constraint(mdl.V, rule=lambda b, k: (0.0, linear(
+                [(1.0, b.short[k]), (-1.0, b.eta), *scores[k]]), None))
+            mdl.goal = pyo.Objective(expr=linear(
+                [(1.0, mdl.eta), *[(-1.0 / (alpha * count), s) for s in mdl.short.values()]]),
+                sense=pyo.maximize)
+        else:
+            mdl.below = pyo.Constraint(mdl.V, rule=lambda b, k: (0.0, linear(
+                [*scores[k], (-1.0, b.eta)]), None))
+            mdl.goal = pyo.Objective(expr=linear([(1.0, mdl.eta)]), sense=pyo.maximize)
+    elif goal == "mean":
+        mdl.goal = pyo.Objective(expr=linear(
+            [(c / count, v) for terms in scores for c, v in terms]), sense=pyo.maximize)
+    else:  # pragma: no cover - the specs allow only the above
+        raise ValueError(goal)
+
+
+# -- the numbers -------------------------------------------------------------------------
+
+def numbers(inputs: ModelInputs, top_k_at: np.ndarray | None = None, top_k_margin: float = 0.0,
+            gini_cap: float | None = None) -> dict[str, Any]:
+    """Every tunable Param of ``declare(inputs)`` for ``inputs``: the one place numbers
+    come from (a re-solve writes only those that changed).
+
+    ``top_k_at``/``top_k_margin`` set the top-k cap's linearization (mode 1 at a plan,
+    mode 0 with the LP's share lowered by the margin); ``gini_cap`` bounds the Gini.
+    """
+    sc, unit = inputs.scenario, money_unit_busd(inputs.budget_busd)
+    share = inputs.pop_share
     budget = inputs.budget_busd / unit
+    n = inputs.n
+    coef = -(inputs.effectiveness * inputs.multiplier) * unit
+    barred = ~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
     if inputs.hubs is not None and inputs.hubs.award_max_busd / unit < MIN_COEF_UNITS:
-        # an award maximum below the hub rows' smallest coefficient (MIN_COEF_UNITS):
-        # the region rows, whose bounds may be 0, hold every region to it exactly
+        # an award maximum below the hub rows' smallest coefficient: the region rows,
+        # whose bounds may be 0, hold every region to it exactly
         cap = np.minimum(cap, inputs.hubs.award_max_busd)
-    values = {
-        "c0": inputs.c0,
-        "neg_coef": -(inputs.effectiveness * inputs.multiplier) * unit,
-        "floor": inputs.floor_busd / unit,
-        "cap": cap / unit,
-        "budget": budget,
-        "budget_lo": 0.0 if sc.allow_unspent else budget,
-        "lam": sc.spread_weight,
+    out: dict[str, Any] = {
+        "c0": inputs.c0, "neg_coef": coef, "x_ub": np.where(barred, 0.0, INF),
+        "budget": budget, "budget_lo": budget if not sc.allow_unspent else 0.0,
+        "floor": inputs.floor_busd / unit, "cap": cap / unit,
         "inst_lo": inputs.instrument_min_share * budget,
         "inst_hi": inputs.instrument_max_share * budget,
         "group_lo": [rule.min_share * budget for rule in inputs.groups],
-        "y_floor": sc.per_capita_floor or 0.0,
-        "topk_share": sc.top_k_share_cap.max_share if sc.top_k_share_cap else 1.0,
+        "lam": sc.spread_weight,
     }
-    written = mdl.written_params
-    for name, new in values.items():
-        new = np.asarray(new, dtype=float).ravel()
-        last = written.get(name)
-        slots = mdl.param_slots[name]
-        changed = range(len(new)) if last is None else np.flatnonzero(new != last).tolist()
-        for j in changed:
-            slots[j].set_value(float(new[j]))
-        written[name] = new
+    structure = structure_of(inputs)
+    if structure.inner:
+        out["y_floor"] = sc.per_capita_floor or 0.0
     if inputs.hubs is not None:
-        _set_hub_params(mdl, inputs)
+        out.update(_hub_numbers(inputs, unit))
+    if structure.spread_measure == "gini":
+        out["gini_cap_coef"] = -(1.0 if gini_cap is None else float(gini_cap)) * 100.0 * share
+        out["gini_cap_hi"] = INF if gini_cap is None else 0.0
+    if structure.top_k is not None:
+        top = sc.top_k_share_cap
+        share_cap = 1.0 if top is None else top.max_share
+        m = len(inputs.instruments)
+        if top_k_at is None:
+            share_cap = max(share_cap - top_k_margin, 0.0)
+            out.update(topk_y=-100.0 * share, topk_x=np.zeros((n, m)), topk_lo=np.zeros(n),
+                       topk_total_y=-share_cap * 100.0 * share, topk_total_y_in=np.zeros(n))
+        else:
+            s = inputs.saturation_busd
+            gain = inputs.effectiveness * inputs.multiplier
+            slope = gain / (1.0 + top_k_at / s)  # points per $B
+            const = inputs.c0 + (gain * s * np.log1p(top_k_at / s) - slope * top_k_at).sum(axis=1)
+            out.update(topk_y=np.zeros(n), topk_x=-slope * unit, topk_lo=const,
+                       topk_total_y=np.zeros(n), topk_total_y_in=-share_cap * 100.0 * share)
+    return out
 
 
-def set_top_k_linearization(mdl: pyo.ConcreteModel, inputs: ModelInputs,
-                            at_busd: np.ndarray | None, margin: float = 0.0) -> None:
-    """Bound the top-k capacities by the tangents of the exact response at ``at_busd``
-    (mode 1 of ``_add_top_k_cap``), or by the outer capacities (None, mode 0) with the
-    LP's share lowered by ``margin``."""
-    cap = inputs.scenario.top_k_share_cap
-    share = 1.0 if cap is None else cap.max_share
-    share = max(share - margin, 0.0) if at_busd is None else share
-    mdl.topk_share.set_value(share)
-    mdl.written_params["topk_share"] = np.array([share])
-    if at_busd is None:
-        mdl.topk_lin.set_value(0.0)
-        return
-    s = inputs.saturation_busd
-    coef = inputs.effectiveness * inputs.multiplier
-    slope = coef / (1.0 + at_busd / s)  # points per $B
-    const = inputs.c0 + (coef * s * np.log1p(at_busd / s) - slope * at_busd).sum(axis=1)
-    slope_units = slope * mdl.unit_busd
-    for (r, i), param in mdl.up_slope.items():
-        param.set_value(float(slope_units[r, i]))
-    for r, param in mdl.up_const.items():
-        param.set_value(float(const[r]))
-    mdl.topk_lin.set_value(1.0)
+def _hub_numbers(inputs: ModelInputs, unit: float) -> dict[str, Any]:
+    """The hub rules' numbers. Coefficients of the hub binaries stay >= MIN_COEF_UNITS:
+    HiGHS drops (near-)zero coefficients it is asked to set, so a later non-zero value
+    could not come back (``fixed_hub_awards`` takes the difference back once hubs are
+    chosen)."""
+    rules = inputs.hubs
+    assert rules is not None
+    top = np.minimum(np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0),
+                     rules.award_max_busd) / unit
+    out: dict[str, Any] = {
+        "hub_lo": np.zeros(inputs.n), "hub_hi": np.ones(inputs.n),
+        "award_top": -np.maximum(top, MIN_COEF_UNITS),
+        "award_floor": np.full(inputs.n, -max(rules.award_min_busd / unit, MIN_COEF_UNITS)),
+        "award_max_hi": np.zeros(inputs.n), "award_min_lo": np.zeros(inputs.n),
+        "hub_count_min": rules.count_min, "hub_count_max": rules.count_max,
+        "hub_group_lo": [rule[3] for rule in rules.group_min],
+    }
+    if rules.designated is not None:
+        members, share = rules.designated
+        inside = np.zeros(inputs.n)
+        inside[np.asarray(members, dtype=int)] = 1.0
+        out["designated_coef"] = inside - share
+    return out
+
+
+def fixed_hub_awards(inputs: ModelInputs, hubs: np.ndarray) -> dict[str, Any]:
+    """The Params that make the model the LP of the hub choice ``hubs``: hub columns
+    fixed, and each hub held to its exact award range.
+
+    The award rows' hub coefficients are kept at least ``MIN_COEF_UNITS``, which would
+    ask a hub for at least that much (an award minimum of $0 read as $1,000 in $B units)
+    and allow it as much under a smaller award maximum; with a hub's column at 1, its
+    rows' bounds take the difference back. Rows of regions that are not hubs keep 0.
+    """
+    rules = inputs.hubs
+    assert rules is not None
+    unit = money_unit_busd(inputs.budget_busd)
+    award_min = rules.award_min_busd / unit
+    top = np.minimum(np.where(inputs.allowed.any(axis=1), inputs.cap_busd, 0.0),
+                     rules.award_max_busd) / unit
+    chosen = hubs.astype(float)
+    return {"hub_lo": chosen, "hub_hi": chosen,
+            "award_min_lo": np.where(hubs, min(award_min - MIN_COEF_UNITS, 0.0), 0.0),
+            "award_max_hi": np.where(hubs & (top < MIN_COEF_UNITS), top - MIN_COEF_UNITS, 0.0)}

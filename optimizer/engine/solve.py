@@ -1,13 +1,17 @@
-"""Solve: the allocation LP (``optimizer.engine.lp``) in one ``highspy.Highs`` per Planner.
+"""Solve: the declared model (``optimizer.engine.model``) in one HiGHS instance, refined.
 
-A ``Planner`` keeps one loaded LP. Solving a scenario whose structure matches it only
-writes the changed bounds, costs and coefficients (in bulk) and re-solves from the
-previous basis; anything else rebuilds. The response approximation is adaptive: the LP
-starts with a few tangents per region and instrument and adds tangents where the plan
-sits until the exact approximation error is within the scenario's tolerance (an
-outer-approximation loop of warm simplex re-solves); the tangents are kept for later
-re-solves. Solves are serialized with ``SOLVE_LOCK`` (the Pyomo interface used
-by the analyses redirects process-wide stdout/stderr while it solves).
+A ``Solver`` holds one declared, compiled and loaded model and the loop every path
+shares: it solves, reads the plan (a MIP: then the LP of its hubs, for exact money rows
+and duals), measures the response approximation at the plan against the exact response
+for every score the model carries, and adds tangents where the plan sits until each is
+within the scenario's tolerance (warm simplex re-solves); the top-k share cap, which no
+LP over a concave response states exactly, is re-linearized at the plan
+(``tighten_top_k``). A ``Planner`` keeps one Solver per regions table: a scenario of the
+same structure only writes changed numbers and re-solves from the last basis. Consensus
+and robust plans build a Solver with score blocks and a goal on the same declaration.
+
+Each Solver owns its ``highspy.Highs``; nothing is shared between instances, so
+planners in different threads solve at the same time.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import highspy
@@ -23,14 +27,24 @@ import numpy as np
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from optimizer.engine.check import check_funding, money_tolerance_usd
+from optimizer.engine.compile import Compiled
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
-from optimizer.engine.highs import SOLVE_LOCK
+from optimizer.engine.highs import LoadedModel, Solution
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
-from optimizer.engine.lp import AllocationLP, HighsLP, Solution, Values
 from optimizer.engine.metrics import spread_adjusted
-from optimizer.engine.model import structure_of, tangent_layout
+from optimizer.engine.model import (
+    Structure,
+    add_score_block,
+    declare,
+    fixed_hub_awards,
+    money_unit_busd,
+    numbers,
+    same_capacity,
+    set_goal,
+    structure_of,
+)
 from optimizer.engine.response import gain_points
 from optimizer.engine.result import (
     AllocationResult,
@@ -49,6 +63,7 @@ from optimizer.engine.start.basis import (
     start_from_point,
 )
 from optimizer.engine.start.estimate import estimate_plan
+from optimizer.engine.tangents import tangent_layout
 
 MAX_ROUNDS = 12  # outer-approximation rounds per solve (each a warm re-solve)
 LOOP_TARGET = 0.5  # the loop stops at this share of approximation.max_error_share
@@ -80,8 +95,271 @@ _TERMINATION = {
 }
 
 
+class Solver:
+    """One declared model in HiGHS, with the loop that refines its plans.
+
+    ``views`` None: the plan's own model (its objective, S of ``inputs``). Otherwise a
+    score block per view (``model.add_score_block``) and ``goal`` over them
+    (``model.set_goal``): consensus, mean, cvar or worst. ``inputs`` always gives the
+    rules (who may be funded, bounds, hubs, the top-k cap) and the response geometry.
+    """
+
+    def __init__(self, inputs: ModelInputs, views: Sequence[ModelInputs] | None = None,
+                 goal: str = "plan", alpha: float = 0.1, *, mip_duals: bool = True,
+                 refine: bool = True, gini_cap: float | None = None) -> None:
+        clock = time.perf_counter()
+        self.inputs, self.mip_duals, self.refine = inputs, mip_duals, refine
+        self.views: list[ModelInputs] = [inputs] if views is None else list(views)
+        self.own_objective = views is None  # the LP objective is the plan's own S
+        mdl = declare(inputs, spread=views is None)
+        if views is not None:
+            scores = [add_score_block(mdl, f"view_{k}", v, same_capacity(inputs, v))
+                      for k, v in enumerate(self.views)]
+            set_goal(mdl, scores, goal, alpha)
+        self.structure: Structure = mdl.structure
+        compiled = Compiled(mdl)
+        self.build_time_s = time.perf_counter() - clock
+        clock = time.perf_counter()
+        unit = money_unit_busd(inputs.budget_busd)
+        p = compiled.p_with(compiled.p0, _declared(compiled, numbers(inputs, gini_cap=gini_cap)))
+        self.loaded = LoadedModel(compiled, p, (inputs.saturation_busd / unit).ravel(), unit,
+                                  (inputs.n, len(inputs.instruments)))
+        self.translate_time_s = time.perf_counter() - clock
+        clock = time.perf_counter()
+        estimate = (None if inputs.hubs is not None
+                    else estimate_plan(inputs, ESTIMATE_EFFORT[_size(inputs)]))
+        self.first_tangents = self.loaded.add_tangents(*first_tangents(inputs, estimate))
+        self.start = "HiGHS's own start"
+        if (views is None and estimate is not None
+                and self.loaded.highs.getNumCol() >= LARGE_MODEL_COLUMNS):
+            # large LP: crossover from the estimated plan, then the primal simplex method
+            if start_from_point(self.loaded.highs, self.loaded.point_at(inputs, estimate)):
+                self.start = "estimated plan + crossover"
+                set_options(self.loaded.highs, CROSSOVER_START_OPTIONS)
+        self.start_time_s = time.perf_counter() - clock
+        self.solves = 0
+
+    @classmethod
+    def restored(cls, checkpoint: Checkpoint) -> Solver:
+        """A Solver loaded from ``checkpoint`` in a fresh HiGHS: its numbers, tangents
+        and basis, nothing else of what solved before."""
+        self = cls.__new__(cls)
+        self.inputs, self.views, self.own_objective = checkpoint.inputs, [checkpoint.inputs], True
+        self.mip_duals, self.refine = checkpoint.mip_duals, checkpoint.refine
+        self.structure = structure_of(checkpoint.inputs)
+        loaded = LoadedModel(checkpoint.lp, checkpoint.p, checkpoint.sat_units,
+                             money_unit_busd(checkpoint.inputs.budget_busd),
+                             (checkpoint.inputs.n, len(checkpoint.inputs.instruments)))
+        loaded.add_tangents(checkpoint.tangent_term, checkpoint.tangent_u, as_given=True)
+        if loaded.highs.setBasis(checkpoint.basis) != highspy.HighsStatus.kOk:
+            raise SolverError("HiGHS refused a checkpoint's basis")
+        self.loaded, self.first_tangents = loaded, checkpoint.first_tangents
+        self.start, self.solves = "the previous solve's basis", 0
+        self.build_time_s = self.translate_time_s = self.start_time_s = 0.0
+        return self
+
+    def checkpoint(self) -> Checkpoint:
+        """This model as the last solve left it, to restore later (``restored``)."""
+        loaded = self.loaded
+        return Checkpoint(loaded.lp, loaded.p.copy(), loaded.sat_units, self.inputs,
+                          loaded.tangent_term.copy(), loaded.tangent_u.copy(),
+                          self.first_tangents, self.mip_duals, self.refine,
+                          loaded.highs.getBasis())
+
+    def update(self, inputs: ModelInputs, **values: Any) -> None:
+        """Write the numbers of ``inputs`` (same structure; ``values`` as ``model.numbers``
+        takes them) into the loaded model: a re-solve starts from the last basis."""
+        if structure_of(inputs) != self.structure:
+            raise ValueError("inputs change the model's structure; build a new Solver")
+        self.inputs = inputs
+        if self.own_objective:
+            self.views = [inputs]
+        self.loaded.update(_declared(self.loaded.lp, numbers(inputs, **values)))
+        self.start = "the previous solve's basis"
+
+    def set(self, params: Mapping[str, Any]) -> None:
+        """Set Params of the goal (``model.set_goal``): consensus weights, t's floor."""
+        self.loaded.update(params)
+
+    @property
+    def crowded(self) -> bool:
+        """Whether re-solves have added over ``MAX_GROWTH`` times the first tangents (a
+        long session wandering over many plans would otherwise slow every iteration)."""
+        return self.loaded.tangent_term.size > MAX_GROWTH * self.first_tangents
+
+    # -- the loop --
+
+    def solve(self, top_k_at: np.ndarray | None = None, top_k_margin: float = 0.0) -> Outcome:
+        """Solve as the model stands (the top-k cap linearized at ``top_k_at``, or on the
+        outer capacities with the LP's share lowered by ``top_k_margin``), then add
+        tangents where the plan's response error is large and re-solve, until every
+        score's error is within tolerance (or the rounds run out)."""
+        inputs, loaded = self.inputs, self.loaded
+        if self.structure.top_k is not None:
+            loaded.update({k: v for k, v in numbers(inputs, top_k_at, top_k_margin).items()
+                           if k.startswith("topk_")})
+        _set_options(loaded, inputs)
+        highs_time, iterations = 0.0, 0
+        limit = LOOP_TARGET * inputs.scenario.approximation.max_error_share
+        for rounds in range(1, MAX_ROUNDS + 1):
+            outcome = self._solve_once()
+            if self.start == "estimated plan + crossover":
+                set_options(loaded.highs, WARM_OPTIONS)  # later runs: dual simplex, warm
+            highs_time += outcome.highs_time
+            iterations += outcome.iterations
+            approx = outcome.approximation
+            if approx["error_share"] <= limit or not self.refine or rounds == MAX_ROUNDS:
+                break
+            added = 0
+            for view, exact in zip(self.views, approx["view_exact"], strict=True):
+                added += loaded.add_tangents(*tangents_for(view, loaded, outcome.x, exact))
+            if not added:
+                break
+        approx = {k: v for k, v in outcome.approximation.items() if k != "view_exact"}
+        approx.update(iterations=rounds, tangents=int(loaded.tangent_term.size),
+                      max_tangents_per_term=int(np.bincount(loaded.tangent_term).max(initial=0)))
+        return dataclasses.replace(outcome, highs_time=highs_time, iterations=iterations,
+                                   approximation=approx, top_k_at=top_k_at)
+
+    def _solve_once(self) -> Outcome:
+        """One HiGHS run (a MIP: then the LP of its hubs), read as a plan."""
+        inputs, loaded = self.inputs, self.loaded
+        is_mip = inputs.hubs is not None
+        highs = loaded.highs
+        spent = loaded.run()
+        self.solves += 1
+        term = _termination(highs)
+        info = highs.getInfo()
+        timed_out_with_plan = (is_mip and term == TerminationCondition.maxTimeLimit
+                               and info.primal_solution_status == 2)
+        if not timed_out_with_plan:
+            _raise_unless_optimal(term, inputs)
+        objective = float(info.objective_function_value)
+        iterations = int(info.simplex_iteration_count)
+        if not is_mip:
+            x = _funding(loaded)
+            return Outcome(x, _duals_of(loaded, self.structure.per_capita_floor), None, term,
+                           objective, spent, iterations, 0.0,
+                           self.approximation_at(x, objective))
+        hubs = loaded.column_values("hub") > 0.5
+        bound = info.mip_dual_bound
+        mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
+                   if np.isfinite(bound) else float("inf"))
+        polished, more, objective_given = self._given_hubs(hubs)
+        x, duals = (polished if polished is not None else (_funding(loaded), None))
+        objective = objective if objective_given is None else objective_given
+        return Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
+                       spent + more, iterations, mip_gap, self.approximation_at(x, objective))
+
+    def _given_hubs(self, hubs: np.ndarray
+                    ) -> tuple[tuple[np.ndarray, DualsSource] | None, float, float | None]:
+        """The LP with the hub choice fixed, which gives a hub plan its funding ($B),
+        duals (a MIP has none of its own) and objective, None if it did not solve to
+        optimality; and HiGHS's time.
+
+        Its award rows hold each hub to its exact award range (``model.fixed_hub_awards``),
+        and it runs at the primal feasibility tolerance of ``hub_lp_tolerance``, so every
+        money row holds as the checker reads it: a HiGHS MIP run leaves the instance at
+        its MIP feasibility tolerance (1e-6, $1,000 in $B units), at which this LP gave
+        hubs $1,000 past an award maximum of $0. Should it not solve so (a hub choice
+        feasible only within the MIP's tolerance), it runs once more at the MIP's
+        tolerance. The hub Params, integrality and the MIP's tolerance are put back
+        afterwards.
+        """
+        inputs, loaded = self.inputs, self.loaded
+        highs = loaded.highs
+        fixed = fixed_hub_awards(inputs, hubs)
+        before = {name: loaded.p[loaded.lp.slots(name)].copy() for name in fixed}
+        mip_tolerance = highs.getOptions().primal_feasibility_tolerance
+        loaded.update(fixed)
+        loaded.set_integer(False)
+        spent = 0.0
+        try:
+            for tolerance in (hub_lp_tolerance(inputs, loaded.unit), mip_tolerance):
+                highs.setOptionValue("primal_feasibility_tolerance", tolerance)
+                spent += loaded.run()
+                self.solves += 1
+                if _termination(highs) == TerminationCondition.convergenceCriteriaSatisfied:
+                    objective = float(highs.getInfo().objective_function_value)
+                    duals = _duals_of(loaded, self.structure.per_capita_floor)
+                    return (_funding(loaded), duals), spent, objective
+            return None, spent, None
+        finally:
+            highs.setOptionValue("primal_feasibility_tolerance", mip_tolerance)
+            loaded.set_integer(True)
+            loaded.update(before)
+
+    def approximation_at(self, x: np.ndarray, objective_lp: float) -> dict[str, Any]:
+        """How far the LP's tangent approximation is from the exact response at plan
+        ``x``, for every score: the plan's own (its LP objective against its exact S),
+        or each view's (its S on the loaded envelope against its exact S); the largest
+        relative error counts."""
+        tolerance = self.inputs.scenario.approximation.max_error_share
+        envelope = self.loaded.envelope_busd(x)
+        errors, exact, term_error = [], [], 0.0
+        for view in self.views:
+            gain = gain_points(x, view)
+            s = exact_objective(view, x, gain)
+            lp_gain = view.effectiveness * view.multiplier * envelope
+            lp = objective_lp if self.own_objective else exact_objective(view, x, lp_gain)
+            errors.append((lp - s) / max(abs(s), 1e-12))
+            exact.append(s)
+            term_error = max(term_error, float((lp_gain - gain).max()))
+        worst = float(max(errors))
+        return {"objective_lp": objective_lp, "objective_exact": exact[0] if self.own_objective
+                else float("nan"), "error_share": worst, "max_term_error_points": term_error,
+                "within_tolerance": bool(worst <= tolerance), "view_exact": exact}
+
+
+def _declared(lp: Compiled, values: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of Params the model declares (a model of views has no plan objective,
+    so no lambda or Gini cap)."""
+    return {k: v for k, v in values.items() if k in lp.params}
+
+
+def tighten_top_k(solver: Solver, first: Outcome, rank: Callable[[Outcome], float]) -> Outcome:
+    """A plan whose exact top-k share is within the cap.
+
+    Where the cap binds, the LP's capacities can understate the exact ones, so the plan
+    is re-solved with the top-k capacities bounded by tangents of the exact response at
+    the last plan: every such plan meets the cap exactly. A few re-linearizations
+    improve it (by ``rank``, larger is better); the best is kept. Without a plan that
+    meets it, the first comes back (and the checker says why).
+    """
+    inputs = solver.inputs
+    cap = inputs.scenario.top_k_share_cap
+    if cap is None or top_k_share(inputs, first.x, cap.k) <= cap.max_share:
+        return first
+    best: Outcome | None = None
+    at, margin = first.x, 0.0
+    for _ in range(TOP_K_ATTEMPTS):
+        try:
+            linear = solver.solve(top_k_at=at)
+        except InfeasibleError:
+            if best is not None:
+                break
+            # too conservative around this plan: move it, with a lower LP share
+            margin += top_k_share(inputs, at, cap.k) - cap.max_share + TOP_K_MARGIN
+            moved = solver.solve(top_k_margin=margin)
+            if top_k_share(inputs, moved.x, cap.k) <= cap.max_share:
+                return moved
+            at = moved.x
+            continue
+        if best is not None and rank(linear) <= rank(best) + 1e-12:
+            break
+        best = linear
+        at = linear.x
+    return best if best is not None else first
+
+
+def top_k_share(inputs: ModelInputs, x_busd: np.ndarray, k: int) -> float:
+    """The share of exact final capacity held by the k largest regions under plan ``x``."""
+    final = inputs.c0 + gain_points(x_busd, inputs).sum(axis=1)
+    return float(np.sort(final)[-k:].sum() / final.sum())
+
+
 class Planner:
-    """Solves scenarios on one regions table, reusing the LP between solves.
+    """Solves scenarios on one regions table, reusing the loaded model between solves.
 
     Changing weights, lambda, theta, the budget or bounds only writes the changed
     numbers into HiGHS and re-solves from the last basis; other changes rebuild it.
@@ -102,46 +380,21 @@ class Planner:
         self.regions = regions
         self.mip_duals = mip_duals
         self.refine = refine
-        self._lp: AllocationLP | None = None
-        self._highs: HighsLP | None = None
-        self._start = ""
-        self._times: dict[str, float] = {}
-        self._first_tangents = 0
+        self._solver: Solver | None = None
 
-    def _ensure_model(self, inputs: ModelInputs, values: dict[str, Any]) -> bool:
-        """Write the scenario's numbers into the loaded LP, or build it, load it into
-        HiGHS and give it its first tangents: when the structure changes, or when
-        re-solves have added more than ``MAX_GROWTH`` times the first tangents (a long
-        session wandering over many plans would otherwise slow every iteration down).
-        Records the time of each step in ``self._times`` (seconds); True if rebuilt."""
-        clock = time.perf_counter()
-        self._times = {"build_time_s": 0.0, "translate_time_s": 0.0, "start_time_s": 0.0}
-        if self._lp is not None and self._highs is not None and (
-                self._lp.structure == structure_of(inputs)) and (
-                self._highs.tangent_term.size <= MAX_GROWTH * self._first_tangents):
-            self._highs.write(self._lp.values(inputs, **values))
-            self._start = "the previous solve's basis"
-            self._times["build_time_s"] = time.perf_counter() - clock
-            return False
-        lp = AllocationLP(inputs)
-        first = lp.values(inputs, **values)
-        self._times["build_time_s"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        self._highs = HighsLP(lp, first)
-        self._lp = lp
-        self._times["translate_time_s"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        estimate = (None if inputs.hubs is not None
-                    else estimate_plan(inputs, ESTIMATE_EFFORT[_size(inputs)]))
-        self._first_tangents = self._highs.add_tangents(*first_tangents(inputs, estimate))
-        self._start = "HiGHS's own start"
-        if estimate is not None and self._highs.highs.getNumCol() >= LARGE_MODEL_COLUMNS:
-            # large LP: crossover from the estimated plan, then the primal simplex method
-            if start_from_point(self._highs.highs, self._highs.point_at(inputs, estimate)):
-                self._start = "estimated plan + crossover"
-                set_options(self._highs.highs, CROSSOVER_START_OPTIONS)
-        self._times["start_time_s"] = time.perf_counter() - clock
-        return True
+    def _ensure_model(self, inputs: ModelInputs, gini_cap: float | None) -> tuple[Solver, bool]:
+        """The loaded model with the scenario's numbers written, or a new one: when the
+        structure changes, or re-solves have crowded it with tangents. True if new."""
+        solver = self._solver
+        if solver is not None and solver.structure == structure_of(inputs) and not solver.crowded:
+            clock = time.perf_counter()
+            solver.update(inputs, gini_cap=gini_cap)
+            solver.build_time_s = time.perf_counter() - clock
+            solver.translate_time_s = solver.start_time_s = 0.0
+            return solver, False
+        self._solver = Solver(inputs, mip_duals=self.mip_duals, refine=self.refine,
+                              gini_cap=gini_cap)
+        return self._solver, True
 
     def solve(self, scenario: Scenario, *, gini_cap: float | None = None) -> AllocationResult:
         """Resolve ``scenario`` against the regions, solve, check, and return the plan.
@@ -157,96 +410,88 @@ class Planner:
         ``gini_cap`` adds the constraint Gini (the LP's) <= gini_cap, for the
         epsilon-constraint method; it needs ``spread_measure: gini``.
         """
+        inputs = resolve(self.regions, scenario)
+        conflicts = precheck(inputs)
+        if conflicts:
+            raise InfeasibleError(conflicts)
+        if gini_cap is not None and inputs.scenario.spread_measure != "gini":
+            raise ScenarioError("a Gini cap needs spread_measure: gini")
+        start = time.perf_counter()
         try:
-            plan = self._solve(scenario, gini_cap)
-            plan = self._tighten_top_k(plan, gini_cap)
-            return verified(plan, self.regions)
+            solver, rebuilt = self._ensure_model(inputs, gini_cap)
+            first = solver.solve()
+            outcome = tighten_top_k(solver, first,
+                                    lambda o: float(o.approximation["objective_exact"]))
         except InfeasibleError as err:
             if gini_cap is not None:
                 raise InfeasibleError([f"no plan within the scenario's rules has a Gini of at "
                                        f"most {gini_cap:.4f}"]) from None
             raise err
-
-    def _tighten_top_k(self, plan: AllocationResult, gini_cap: float | None) -> AllocationResult:
-        """A plan whose exact top-k share is within the cap.
-
-        Where the cap binds, the LP's capacities can understate the exact ones, so the
-        plan is re-solved with the top-k capacities bounded by tangents of the exact
-        response at the last plan (``model.set_top_k_linearization``): every such plan
-        meets the cap exactly. A few re-linearizations improve it; the best is kept.
-        """
-        cap = plan.scenario.top_k_share_cap
-        if cap is None or _top_k_share(plan, cap.k) <= cap.max_share:
-            return plan
-        best: AllocationResult | None = None
-        at, margin = plan, 0.0
-        for _ in range(TOP_K_ATTEMPTS):
-            try:
-                linear = self._solve(plan.scenario, gini_cap, top_k_at=at.funding_busd())
-            except InfeasibleError:
-                if best is not None:
-                    break
-                # too conservative around this plan: move it, with a lower LP share
-                margin += _top_k_share(at, cap.k) - cap.max_share + TOP_K_MARGIN
-                at = self._solve(plan.scenario, gini_cap, top_k_margin=margin)
-                if _top_k_share(at, cap.k) <= cap.max_share:
-                    return at
-                continue
-            if best is not None and linear.objective <= best.objective + 1e-12:
-                break
-            best = at = linear
-        return best if best is not None else plan
+        setup = solver.build_time_s + solver.translate_time_s + solver.start_time_s
+        info = SolverInfo(
+            status=status_of(outcome.term, has_plan=True),
+            termination=outcome.term.name,
+            solver="HiGHS (highspy)",
+            solver_version=solver.loaded.highs.version(),
+            rebuilt=rebuilt,
+            build_time_s=solver.build_time_s,
+            translate_time_s=solver.translate_time_s,
+            start_time_s=solver.start_time_s,
+            solve_time_s=time.perf_counter() - start - setup,
+            highs_time_s=outcome.highs_time,
+            objective_lp=outcome.objective,
+            simplex_iterations=outcome.iterations,
+            mip=outcome.hubs is not None,
+            mip_gap=outcome.mip_gap,
+            proven_optimal=outcome.term == TerminationCondition.convergenceCriteriaSatisfied,
+            duals=("lp" if outcome.hubs is None else "conditional on the chosen hubs"
+                   if outcome.duals is not None else "not available"),
+            start=solver.start,
+        )
+        plan = build_result(inputs, outcome.x, outcome.duals, info, outcome.approximation,
+                            outcome.hubs)
+        return verified(plan, self.regions)
 
     def forget_basis(self) -> None:
-        """Drop the loaded LP, its basis and the tangents earlier solves added: the next
-        solve starts afresh, so a batch of runs gives the same numbers whatever this
+        """Drop the loaded model, its basis and the tangents earlier solves added: the
+        next solve starts afresh, so a batch of runs gives the same numbers whatever this
         planner solved before."""
-        self._lp = self._highs = None
+        self._solver = None
 
     def checkpoint(self) -> Checkpoint:
-        """The loaded LP as the last solve left it (its numbers, tangents and basis), to
-        ``restore`` later, here or in another process."""
-        loaded = self._highs
-        if self._lp is None or loaded is None:
+        """The loaded model as the last solve left it (its numbers, tangents and basis),
+        to ``restore`` later, here or in another process."""
+        if self._solver is None:
             raise SolverError("solve a scenario before taking a checkpoint")
-        return Checkpoint(self._lp, loaded.written, loaded.tangent_term.copy(),
-                          loaded.tangent_u.copy(), self._first_tangents,
-                          loaded.highs.getBasis())
+        return self._solver.checkpoint()
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Load ``checkpoint`` into a fresh HiGHS: the next solve re-solves from its
         basis, with its tangents. A fresh instance carries nothing of what this planner
         solved before, so runs after a restore give the same numbers in any process."""
-        loaded = HighsLP(checkpoint.lp, checkpoint.values)
-        loaded.add_tangents(checkpoint.tangent_term, checkpoint.tangent_u, as_given=True)
-        if loaded.highs.setBasis(checkpoint.basis) != highspy.HighsStatus.kOk:
-            raise SolverError("HiGHS refused a checkpoint's basis")
-        self._lp, self._highs = checkpoint.lp, loaded
-        self._first_tangents = checkpoint.first_tangents
+        self._solver = Solver.restored(checkpoint)
 
-    def lp(self) -> HighsLP:
-        """The last solved LP as HiGHS holds it (``.highs``, a ``highspy.Highs``; ``.lp``
-        its blocks of columns and rows), for analyses working on HiGHS directly.
-
-        Read-only: changing it changes this planner's next solve. Hold
-        ``optimizer.engine.highs.SOLVE_LOCK`` while running HiGHS on it.
-        """
-        if self._highs is None:
+    def lp(self) -> LoadedModel:
+        """The last solved model as HiGHS holds it (``.highs``, a ``highspy.Highs``;
+        ``.lp`` its compiled blocks of columns and rows), for analyses on HiGHS directly.
+        Read-only: changing it changes this planner's next solve."""
+        if self._solver is None:
             raise SolverError("solve a scenario before asking for its LP")
-        return self._highs
+        return self._solver.loaded
 
     def ranging(self) -> dict[str, tuple[float, float]]:
         """HiGHS ranging of the last LP solve: the intervals of the budget ($B) and of
         lambda over which its optimal basis stays optimal (``Highs.getRanging``)."""
-        lp, loaded = self._lp, self._highs
-        if lp is None or loaded is None:
+        if self._solver is None:
             raise SolverError("solve a scenario before ranging")
+        loaded = self._solver.loaded
+        lp = loaded.lp
         status, rng = loaded.highs.getRanging()
         if status != highspy.HighsStatus.kOk:
             raise SolverError(f"HiGHS could not range this plan ({status})")
         row = lp.rows["budget_use"].start
-        col = lp.spread_col
-        unit = lp.unit
+        col = lp.cols["gini_sum" if "gini_sum" in lp.cols else "hoover_sum"].start
+        unit = loaded.unit
         # the objective is mean - lambda * spread: the spread column's cost is -lambda
         return {
             "budget_busd": (max(0.0, rng.row_bound_dn.value_[row]) * unit,
@@ -255,151 +500,6 @@ class Planner:
                               float(np.clip(-rng.col_cost_dn.value_[col], 0.0, 1.0))),
         }
 
-    def _solve(self, scenario: Scenario, gini_cap: float | None = None,
-               top_k_at: np.ndarray | None = None, top_k_margin: float = 0.0) -> AllocationResult:
-        """Resolve ``scenario`` against the regions, solve, and return the plan.
-
-        The result reports how far the LP's tangent approximation is from the exact
-        response at the plan (``approximation``), and whether that is within
-        ``scenario.approximation.max_error_share`` of the objective.
-        Raises ``ScenarioError``/``DataError`` for invalid input and
-        ``InfeasibleError`` (with what to relax) when the constraints conflict.
-        """
-        inputs = resolve(self.regions, scenario)
-        conflicts = precheck(inputs)
-        if conflicts:
-            raise InfeasibleError(conflicts)
-        if gini_cap is not None and inputs.scenario.spread_measure != "gini":
-            raise ScenarioError("a Gini cap needs spread_measure: gini")
-        with SOLVE_LOCK:
-            start = time.perf_counter()
-            rebuilt = self._ensure_model(inputs, {"top_k_at": top_k_at,
-                                                  "top_k_margin": top_k_margin,
-                                                  "gini_cap": gini_cap})
-            loaded = self._highs
-            assert loaded is not None
-            _set_options(loaded, inputs)
-            outcome = self._refined(inputs, loaded)
-            solve_time = time.perf_counter() - start - sum(self._times.values())
-        x, duals, hubs = outcome.x, outcome.duals, outcome.hubs
-        info = SolverInfo(
-            status=status_of(outcome.term, has_plan=True),
-            termination=outcome.term.name,
-            solver="HiGHS (highspy)",
-            solver_version=loaded.highs.version(),
-            rebuilt=rebuilt,
-            build_time_s=self._times["build_time_s"],
-            translate_time_s=self._times["translate_time_s"],
-            start_time_s=self._times["start_time_s"],
-            solve_time_s=solve_time,
-            highs_time_s=outcome.highs_time,
-            objective_lp=outcome.objective,
-            simplex_iterations=outcome.iterations,
-            mip=hubs is not None,
-            mip_gap=outcome.mip_gap,
-            proven_optimal=outcome.term == TerminationCondition.convergenceCriteriaSatisfied,
-            duals=("lp" if hubs is None else "conditional on the chosen hubs"
-                   if duals is not None else "not available"),
-            start=self._start,
-        )
-        return build_result(inputs, x, duals, info, outcome.approximation, hubs)
-
-    def _refined(self, inputs: ModelInputs, loaded: HighsLP) -> _Outcome:
-        """Solve, then add tangents where the plan's response error is large and re-solve,
-        until the error is within tolerance (or the rounds run out)."""
-        highs_time, iterations = 0.0, 0
-        for rounds in range(1, MAX_ROUNDS + 1):
-            outcome = self._solve_once(inputs, loaded)
-            if self._start == "estimated plan + crossover":
-                set_options(loaded.highs, WARM_OPTIONS)  # later runs: dual simplex, warm
-            highs_time += outcome.highs_time
-            iterations += outcome.iterations
-            approx = outcome.approximation
-            limit = LOOP_TARGET * inputs.scenario.approximation.max_error_share
-            if approx["error_share"] <= limit or not self.refine or rounds == MAX_ROUNDS:
-                break
-            if not loaded.add_tangents(*tangents_for(inputs, loaded, outcome.x, approx)):
-                break
-        approx = {**outcome.approximation, "iterations": rounds,
-                  "tangents": int(loaded.tangent_term.size),
-                  "max_tangents_per_term": int(np.bincount(loaded.tangent_term).max(initial=0))}
-        return dataclasses.replace(outcome, highs_time=highs_time, iterations=iterations,
-                                   approximation=approx)
-
-    def _solve_once(self, inputs: ModelInputs, loaded: HighsLP) -> _Outcome:
-        """One HiGHS run (a MIP: then the LP of its hubs), read as a plan."""
-        is_mip = inputs.hubs is not None
-        highs = loaded.highs
-        spent = loaded.run()
-        term = _termination(highs)
-        info = highs.getInfo()
-        timed_out_with_plan = (is_mip and term == TerminationCondition.maxTimeLimit
-                               and info.primal_solution_status == 2)
-        if not timed_out_with_plan:
-            _raise_unless_optimal(term, inputs)
-        objective = float(info.objective_function_value)
-        iterations = int(info.simplex_iteration_count)
-        if not is_mip:
-            x = _funding(loaded)
-            return _Outcome(x, _duals_of(loaded), None, term, objective, spent, iterations, 0.0,
-                            approximation_at(inputs, loaded, x, objective))
-        hubs = loaded.column_values("hub") > 0.5
-        bound = info.mip_dual_bound
-        mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
-                   if np.isfinite(bound) else float("inf"))
-        polished, more = self._given_hubs(inputs, loaded, hubs)
-        x, duals = (polished if polished is not None else (_funding(loaded), None))
-        return _Outcome(x, duals if self.mip_duals else None, hubs, term, objective,
-                        spent + more, iterations, mip_gap,
-                        approximation_at(inputs, loaded, x, objective))
-
-    @staticmethod
-    def _given_hubs(inputs: ModelInputs, loaded: HighsLP, hubs: np.ndarray
-                    ) -> tuple[tuple[np.ndarray, DualsSource] | None, float]:
-        """The LP with the hub choice fixed, which gives a hub plan its funding ($B) and
-        duals (a MIP has none of its own), None if it did not solve to optimality; and
-        HiGHS's time.
-
-        Its award rows hold each hub to its exact award range
-        (``AllocationLP.fixed_hub_award_bounds``), and it runs at the primal feasibility
-        tolerance of ``hub_lp_tolerance``, so every money row holds as the checker reads
-        it: a HiGHS MIP run leaves the instance at its MIP feasibility tolerance (1e-6,
-        $1,000 in $B units), at which this LP gave hubs $1,000 past an award maximum of
-        $0. Should it not solve so (a hub choice feasible only within the MIP's
-        tolerance), it runs once more at the MIP's tolerance, as before. Bounds,
-        integrality and the MIP's tolerance are put back afterwards.
-        """
-        highs, lp = loaded.highs, loaded.lp
-        cols = lp.cols["hub"]
-        idx = np.arange(cols.start, cols.stop, dtype=np.int32)
-        value = hubs.astype(float)
-        rows = np.concatenate([np.arange(lp.rows[name].start, lp.rows[name].stop)
-                               for name in ("hub_award_min", "hub_award_max")]).astype(np.int32)
-        written = loaded.written
-        lower, upper = written.row_lower[rows].copy(), written.row_upper[rows].copy()
-        award_lower, award_upper = lp.fixed_hub_award_bounds(inputs, hubs)
-        exact_lower, exact_upper = lower.copy(), upper.copy()
-        exact_lower[: lp.n], exact_upper[lp.n:] = award_lower, award_upper
-        mip_tolerance = highs.getOptions().primal_feasibility_tolerance
-        highs.changeColsBounds(idx.size, idx, value, value)
-        highs.changeRowsBounds(  # type: ignore[attr-defined]  # in highspy, not in its stubs
-            rows.size, rows, exact_lower, exact_upper)
-        loaded.set_integer(False)
-        spent = 0.0
-        try:
-            for tolerance in (hub_lp_tolerance(inputs, lp.unit), mip_tolerance):
-                highs.setOptionValue("primal_feasibility_tolerance", tolerance)
-                spent += loaded.run()
-                if _termination(highs) == TerminationCondition.convergenceCriteriaSatisfied:
-                    return (_funding(loaded), _duals_of(loaded)), spent
-            return None, spent
-        finally:
-            highs.setOptionValue("primal_feasibility_tolerance", mip_tolerance)
-            loaded.set_integer(True)
-            highs.changeRowsBounds(  # type: ignore[attr-defined]
-                rows.size, rows, lower, upper)
-            highs.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.ones(idx.size))
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Checkpoint:
@@ -407,18 +507,23 @@ class Checkpoint:
     the numbers last written, its tangents (term r*m + i, point u) and its basis (a
     copy HiGHS made; a checkpoint stays in the process that took it)."""
 
-    lp: AllocationLP
-    values: Values
+    lp: Compiled
+    p: np.ndarray
+    sat_units: np.ndarray
+    inputs: ModelInputs
     tangent_term: np.ndarray
     tangent_u: np.ndarray
     first_tangents: int
+    mip_duals: bool
+    refine: bool
     basis: highspy.HighsBasis
 
 
 @dataclasses.dataclass(frozen=True)
-class _Outcome:
+class Outcome:
     """One solve read back: funding ($B), duals, hubs, termination, LP objective,
-    HiGHS's time and iterations, the MIP gap, and the approximation record."""
+    HiGHS's time and iterations, the MIP gap, the approximation record, and where the
+    top-k cap was linearized (None: on the outer capacities)."""
 
     x: np.ndarray
     duals: DualsSource | None
@@ -429,6 +534,7 @@ class _Outcome:
     iterations: int
     mip_gap: float
     approximation: dict[str, Any]
+    top_k_at: np.ndarray | None = None
 
 
 def first_tangents(inputs: ModelInputs, estimate: np.ndarray | None
@@ -478,18 +584,18 @@ def neighbours(term: np.ndarray, u: np.ndarray, allowance: np.ndarray, count: in
     return np.repeat(term, steps.size), points.ravel().clip(0.0)
 
 
-def tangents_for(inputs: ModelInputs, loaded: HighsLP, x_busd: np.ndarray,
-             approx: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Cuts at and around the plan for the terms whose response error matters: each
-    term whose error (points) exceeds ``TANGENT_TARGET`` of an even split of the loop's
-    allowance (``LOOP_TARGET`` of the tolerance)."""
+def tangents_for(inputs: ModelInputs, loaded: LoadedModel, x_busd: np.ndarray,
+                 exact: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts at and around the plan for the terms whose response error matters under
+    ``inputs``'s coefficients: each term whose error (points) exceeds ``TANGENT_TARGET``
+    of an even split of the loop's allowance (``LOOP_TARGET`` of the tolerance of
+    ``exact``, the score's exact value at the plan)."""
     coef = (inputs.effectiveness * inputs.multiplier).ravel()
     s = inputs.saturation_busd.ravel()
     x = x_busd.ravel()
-    env = loaded.lp.envelope_busd(loaded.tangent_term, loaded.tangent_u, x_busd).ravel()
+    env = loaded.envelope_busd(x_busd).ravel()
     error = coef * (env - s * np.log1p(x / s))
-    allowance = (LOOP_TARGET * inputs.scenario.approximation.max_error_share
-                 * abs(approx["objective_exact"]))
+    allowance = LOOP_TARGET * inputs.scenario.approximation.max_error_share * abs(exact)
     share = allowance / max(int((x > 0).sum()), 1)
     term = np.flatnonzero(error > TANGENT_TARGET * share)
     return neighbours(term, x[term] / s[term], share / (coef * s)[term],
@@ -515,7 +621,7 @@ def hub_lp_tolerance(inputs: ModelInputs, unit_busd: float) -> float:
     return float(np.clip(HUB_LP_TOLERANCE_SHARE * money_units, low, high))
 
 
-def _set_options(loaded: HighsLP, inputs: ModelInputs) -> None:
+def _set_options(loaded: LoadedModel, inputs: ModelInputs) -> None:
     loaded.time_limit_s = float(inputs.scenario.solver.time_limit_s)
     if inputs.hubs is not None:
         loaded.highs.setOptionValue("mip_rel_gap", float(inputs.scenario.hubs.mip_rel_gap))  # type: ignore[union-attr]
@@ -539,11 +645,10 @@ def _raise_unless_optimal(term: TerminationCondition, inputs: ModelInputs) -> No
                           "solver.time_limit_s, or rescale very large or very small inputs")
 
 
-def _funding(loaded: HighsLP) -> np.ndarray:
+def _funding(loaded: LoadedModel) -> np.ndarray:
     """The funding columns as an (n, m) array in $B."""
-    lp = loaded.lp
-    x = loaded.column_values("x").reshape(lp.n, lp.m)
-    return np.maximum(x, 0.0) * lp.unit
+    x = loaded.column_values("x").reshape(loaded.n, loaded.m)
+    return np.maximum(x, 0.0) * loaded.unit
 
 
 def status_of(term: TerminationCondition, has_plan: bool) -> Status:
@@ -558,24 +663,6 @@ def status_of(term: TerminationCondition, has_plan: bool) -> Status:
     return Status.ERROR
 
 
-def approximation_at(inputs: ModelInputs, loaded: HighsLP, x: np.ndarray,
-                     objective_lp: float) -> dict[str, Any]:
-    """How far the LP's tangent approximation is from the exact response at plan ``x``."""
-    approx = inputs.scenario.approximation
-    gain = gain_points(x, inputs)
-    exact = exact_objective(inputs, x, gain)
-    error_share = (objective_lp - exact) / max(abs(exact), 1e-12)
-    envelope = loaded.lp.envelope_busd(loaded.tangent_term, loaded.tangent_u, x)
-    lp_gain = inputs.effectiveness * inputs.multiplier * envelope
-    return {
-        "objective_lp": objective_lp,
-        "objective_exact": exact,
-        "error_share": error_share,
-        "max_term_error_points": float((lp_gain - gain).max()),
-        "within_tolerance": bool(error_share <= approx.max_error_share),
-    }
-
-
 def exact_objective(inputs: ModelInputs, x_busd: np.ndarray,
                     gain: np.ndarray | None = None) -> float:
     """S_lambda of an allocation with the exact response (``gain``: its
@@ -584,12 +671,6 @@ def exact_objective(inputs: ModelInputs, x_busd: np.ndarray,
     sc = inputs.scenario
     return spread_adjusted(inputs.c0 + gain.sum(axis=1), inputs.population, sc.spread_weight,
                            sc.spread_measure)
-
-
-def _top_k_share(plan: AllocationResult, k: int) -> float:
-    """The share of exact final capacity held by the plan's k largest regions."""
-    final = plan.regions["final_capacity"].to_numpy()
-    return float(np.sort(final)[-k:].sum() / final.sum())
 
 
 def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
@@ -608,13 +689,14 @@ def verified(plan: AllocationResult, regions: Regions) -> AllocationResult:
     return dataclasses.replace(plan, solver=plan.solver.checked(time.perf_counter() - clock))
 
 
-def _duals_of(loaded: HighsLP) -> Callable[[], Duals]:
+def _duals_of(loaded: LoadedModel, floor: bool) -> Callable[[], Duals]:
     """The last run's duals, read when first asked for (only a plan's marginal-value
     table needs them)."""
-    return functools.cache(functools.partial(_duals, loaded.lp, loaded.solution()))
+    return functools.cache(functools.partial(_duals, loaded.lp, loaded.unit, loaded.solution(),
+                                             floor))
 
 
-def _duals(lp: AllocationLP, solution: Solution) -> Duals:
+def _duals(lp: Compiled, unit: float, solution: Solution, floor_rule: bool) -> Duals:
     """Marginal values of the constraints a user set, in objective points per $B.
 
     The per-capita floor is a lower bound on every y_in, so its marginal value is the
@@ -622,9 +704,9 @@ def _duals(lp: AllocationLP, solution: Solution) -> Duals:
     """
     row_dual = solution.row_dual
     rows = lp.rows
-    per_busd = 1.0 / lp.unit  # the money rows are in the model's unit
+    per_busd = 1.0 / unit  # the money rows are in the model's unit
     floor = 0.0
-    if lp.structure.per_capita_floor:
+    if floor_rule:
         floor = float(solution.col_dual[lp.cols["y_in"]].sum())
     return Duals(
         budget=float(row_dual[rows["budget_use"]][0]) * per_busd,
