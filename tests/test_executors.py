@@ -215,3 +215,28 @@ def test_cli_robust_plan_says_where_its_core_index_ran(tmp_path: Path) -> None:
     info = json.loads((out / "robust.json").read_text())["info"]
     assert info["core_index"].startswith("own optima of the 3 fresh samples via serial, "
                                          "in-process, chosen because all 3 runs fitted")
+
+
+def test_cli_consensus_own_optima_can_pick_their_executor(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("regions: states\nstakeholders:\n"
+                    "  research: {weights: {university_se_rd_musd: 1, cs_doctorates: 1}}\n"
+                    "  regions: {spread_weight: 0.9}\n")
+    res = CliRunner().invoke(app, ["consensus", str(spec), "--out", str(tmp_path / "out"),
+                                   "--scheduler", "auto"])
+    assert res.exit_code == 0, res.output
+    # one own optimum per chunk: the first is the probe, the other one chunk left
+    assert ("Own optima: Ran serially in this process: the first 1 run took " in res.output
+            and "with only 1 chunk left a cluster cannot run them faster." in res.output)
+    info = json.loads((tmp_path / "out" / "consensus.json").read_text())["info"]
+    assert info["individual_optima_runs"]["backend"].startswith("serial, in-process, chosen "
+                                                                "because the first 1 run took")
+
+
+def test_on_two_idle_cores_a_cluster_pays_from_about_11_seconds_of_serial_work() -> None:
+    """docs/performance.md: (2.2 + 0.2) / (0.8 - 1/1.7) = 11.3 s of runs left."""
+    threshold = 2.4 / (0.8 - 1 / 1.7)
+    for seconds, kind in ((threshold * 0.98, "serial"), (threshold * 1.02, "local")):
+        c = choose_executor(0.01, 250, round(seconds / 0.01), 20, workers=2, cores=2,
+                            load=0.0, setup_s=0.2)
+        assert c.kind == kind, (seconds, c)
