@@ -417,6 +417,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def load_average() -> float:
+    """The 1-minute load average (0 where the system does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
 def free_cores(cores: int, load: float) -> float:
     """Cores not busy with other work: ``cores`` less the 1-minute load average beyond the
     one core this process keeps busy, never below one nor above ``cores``."""
@@ -638,7 +646,7 @@ def _probe(todo: list[int], chunks: list[list[Run]], payload: Payload, backend: 
     workers = backend.workers or usable_cores()
     if not todo:
         backend.choice = choose_executor(0.0, 0, 0, 0, workers=workers, cores=usable_cores(),
-                                         load=os.getloadavg()[0])
+                                         load=load_average())
         return todo
     first, rest = todo[0], todo[1:]
     start = time.perf_counter()
@@ -649,7 +657,7 @@ def _probe(todo: list[int], chunks: list[list[Run]], payload: Payload, backend: 
     k = len(result.run_ids)
     backend.choice = choose_executor(
         runs_s / k, k, sum(len(chunks[cid]) for cid in rest), len(rest), workers=workers,
-        cores=usable_cores(), load=os.getloadavg()[0], setup_s=max(0.0, wall - runs_s))
+        cores=usable_cores(), load=load_average(), setup_s=max(0.0, wall - runs_s))
     return rest
 
 
