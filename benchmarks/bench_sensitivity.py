@@ -2,13 +2,18 @@
 samples cost.
 
     .venv/bin/python benchmarks/bench_sensitivity.py [--runs 1000] [--repeats 5] [--json]
+        [--backends serial,default,local,remote]
     .venv/bin/python benchmarks/bench_sensitivity.py --infeasible [--runs 300] [--floor 0.73]
 
 Rows (medians of ``--repeats`` whole analyses, ``run_analysis`` on a robust spec of
-``--runs`` weight samples, seed 1, the default chunking): serial in-process; a local
-Dask cluster on all cores, its start-up and shut-down included (a new cluster per
-repeat); a ``dask scheduler`` plus one ``dask worker`` per core started as processes on
-127.0.0.1 (their start-up excluded; the workers keep their planners between repeats).
+``--runs`` weight samples, seed 1, the default chunking): serial in-process; the
+default executor (no ``--scheduler``: the first chunk in-process, then serial or a
+local cluster, whichever ``runs.choose_executor`` estimates faster; each repeat says
+which it chose); a local Dask cluster on all cores, its start-up and shut-down included
+(a new cluster per repeat); a ``dask scheduler`` plus one ``dask worker`` per core
+started as processes on 127.0.0.1 (their start-up excluded; the workers keep their
+planners between repeats). Serial and default repeats alternate, so a change in the
+machine's load falls on both alike; "default no slower than serial" is their ratio.
 The serial rows also say where a run's time goes: HiGHS's own time
 (``result.solver.highs_time_s``), the rest of ``Planner.solve`` (model update, result
 tables, the independent check) and ours (scenario, chunks, tables), and so how many
@@ -40,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import optimizer as pf
-from optimizer.analysis.runs import Backend, execute, payload_for
+from optimizer.analysis.runs import Backend, ExecutorChoice, execute, payload_for
 from optimizer.analysis.sensitivity import build_runs, run_analysis, spec_from_dict
 from optimizer.engine.solve import Planner
 
@@ -128,37 +133,59 @@ def _solver_clock() -> Iterator[dict[str, float]]:
         Planner.solve = original  # type: ignore[method-assign]
 
 
+def _wall(func: Callable[[], Any]) -> float:
+    """Wall time of one analysis, which must have solved every run."""
+    start = time.perf_counter()
+    result = func()
+    seconds = time.perf_counter() - start
+    status = result.tables["runs"]["status"]
+    if not status.eq("ok").all():
+        raise SystemExit(f"{(status != 'ok').sum()} runs failed: "
+                         f"{result.tables['runs'].loc[status != 'ok', 'reason'].iloc[0]}")
+    return seconds
+
+
 def _median_wall(func: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
     """Median wall time of ``repeats`` analyses; each must have solved every run."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-        status = result.tables["runs"]["status"]
-        if not status.eq("ok").all():
-            raise SystemExit(f"{(status != 'ok').sum()} runs failed: "
-                             f"{result.tables['runs'].loc[status != 'ok', 'reason'].iloc[0]}")
+    times = [_wall(func) for _ in range(repeats)]
     return statistics.median(times), times
 
 
+BACKENDS = ("serial", "default", "local", "remote")
+
+
 def measure(runs: int = 1000, repeats: int = 5, workers: int | None = None,
-            backends: tuple[str, ...] = ("serial", "local", "remote")) -> dict[str, Any]:
+            backends: tuple[str, ...] = BACKENDS) -> dict[str, Any]:
     """Runs per second by backend (medians of ``repeats``) and, serially, where a run's
     time goes; a JSON-able dict."""
     workers = workers or os.cpu_count() or 1
     regions, base = pf.load_regions("states"), pf.load_scenario()
     spec = spec_from_dict({"analysis": "robust", "runs": runs, "seed": 1})
-    Planner(regions).solve(base)  # imports and HiGHS loaded before the first row
+    # imports, HiGHS and this process's solved base (every in-process chunk starts from
+    # it) ready before the first row, so no row pays them alone
+    run_analysis(spec_from_dict({"analysis": "robust", "runs": 2, "seed": 1}),
+                 backend=Backend("serial"), regions=regions, base=base)
     out: dict[str, Any] = {"runs": runs, "regions": len(regions), "repeats": repeats,
                            "workers": workers, "rows": {}}
 
     def analysis(backend: Backend) -> Callable[[], Any]:
         return lambda: run_analysis(spec, backend=backend, regions=regions, base=base)
 
+    times: list[float] = []
+    default_times: list[float] = []
+    choices: list[ExecutorChoice | None] = []
+    totals = {"solves": 0.0, "solve_s": 0.0, "highs_s": 0.0, "iterations": 0.0}
+    for _ in range(repeats):  # serial and default alternate: the same load on both
+        if "serial" in backends:
+            with _solver_clock() as clock:
+                times.append(_wall(analysis(Backend("serial"))))
+            totals = {k: totals[k] + clock[k] for k in totals}
+        if "default" in backends:
+            backend = Backend.from_option(None, workers)
+            default_times.append(_wall(analysis(backend)))
+            choices.append(backend.choice)
     if "serial" in backends:
-        with _solver_clock() as clock:
-            wall, times = _median_wall(analysis(Backend("serial")), repeats)
+        wall, clock = statistics.median(times), totals
         solves = clock["solves"]
         per_run = {"highs_ms": 1e3 * clock["highs_s"] / solves,
                    "engine_rest_ms": 1e3 * (clock["solve_s"] - clock["highs_s"]) / solves,
@@ -169,6 +196,15 @@ def measure(runs: int = 1000, repeats: int = 5, workers: int | None = None,
                                  "highs_alone_runs_per_s": 1e3 / per_run["highs_ms"],
                                  "engine_alone_runs_per_s": 1e3 / (per_run["highs_ms"]
                                                                    + per_run["engine_rest_ms"])}
+    if "default" in backends:
+        wall = statistics.median(default_times)
+        kinds = [c.kind if c else "none" for c in choices]
+        out["rows"]["default"] = {"seconds": wall, "runs_per_s": runs / wall,
+                                  "times": default_times, "chosen": kinds,
+                                  "reasons": [c.sentence if c else "" for c in choices]}
+        if "serial" in out["rows"]:
+            out["default_over_serial"] = wall / out["rows"]["serial"]["seconds"]
+        out["default_summary"] = default_sentence(out)
     if "local" in backends:
         backend = Backend("local", workers=workers)
         wall, times = _median_wall(analysis(backend), repeats)
@@ -215,6 +251,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 LABELS = {"serial": "serial in-process",
+          "default": "default (serial or a local cluster, chosen)",
           "local": "local Dask cluster, {w} workers (incl. start-up)",
           "remote": "dask scheduler + {w} dask workers"}
 
@@ -230,6 +267,8 @@ def print_table(result: dict[str, Any]) -> None:
     if "local_startup_s" in result:
         print(f"(a local cluster's start-up, the optimizer's import in its workers and its "
               f"shut-down alone: {result['local_startup_s']:.2f} s)")
+    if "default_summary" in result:
+        print(f"\n{result['default_summary']}")
     serial = result["rows"].get("serial")
     if serial:
         print(f"\nper serial run: HiGHS {serial['highs_ms']:.2f} ms "
@@ -239,9 +278,25 @@ def print_table(result: dict[str, Any]) -> None:
               f"core, the engine alone {serial['engine_alone_runs_per_s']:.0f}")
 
 
+def default_sentence(result: dict[str, Any]) -> str:
+    """What the default executor chose in each repeat, its time against serial's and the
+    reason it gave the last time."""
+    row = result["rows"]["default"]
+    kinds = row["chosen"]
+    counts = ", ".join(f"{kind} in {kinds.count(kind)} of {len(kinds)}"
+                       for kind in sorted(set(kinds)))
+    ratio = result.get("default_over_serial")
+    versus = (f" and took {ratio:.2f} x the serial time (median against median)"
+              if ratio is not None else "")
+    return (f"The default executor chose {counts} repeat(s){versus}; its last reason: "
+            f"{row['reasons'][-1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help=f"comma-separated, of {', '.join(BACKENDS)} (default: all)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None, help="default: all cores")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -253,7 +308,11 @@ def main() -> None:
     if args.infeasible:
         infeasible_share(args.runs, args.floor, args.loose_floor)
         return
-    result = measure(args.runs, args.repeats, args.workers)
+    backends = tuple(args.backends.split(","))
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        parser.error(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}")
+    result = measure(args.runs, args.repeats, args.workers, backends)
     if args.json:
         print(json.dumps(result))
     else:

@@ -34,6 +34,12 @@ def test_quick_benchmark_run_rewrites_the_generated_table(tmp_path: Path) -> Non
     assert generated.count("re-solve, weights changed") == 2
     assert generated.count("re-solve, lambda changed") == 2
     assert "60 weight samples at 51 regions" in generated
-    for backend in ("serial, in-process", "local Dask cluster, ", "Dask scheduler + "):
+    for backend in ("serial, in-process", "default: serial or a local cluster, chosen per job",
+                    "local Dask cluster, ", "Dask scheduler + "):
         assert re.search(rf"\| {re.escape(backend)}[^|]* \| {number} \| \d+ \|", generated), backend
+    # what the default executor chose, against serial, and why (60 samples: one chunk of
+    # 25 measured, two left; a cluster never pays for so few)
+    assert re.search(rf"The default executor chose serial in 1 of 1 repeat\(s\) and took "
+                     rf"{number} x the serial time \(median against median\); its last reason: "
+                     r"Ran serially in this process: the first 25 runs took ", generated), generated
     assert re.search(rf"Per serial run: HiGHS {number} ms", generated)

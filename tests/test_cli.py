@@ -188,7 +188,8 @@ def test_no_command_prints_the_solvers_banner_or_a_solver_line(tmp_path: Path) -
         _placefund("solve", "--regions", "metros", "--out", str(tmp_path / "plan")),
         _placefund("check", str(tmp_path / "plan")),
         _placefund("export", str(tmp_path / "plan"), "--format", "html"),
-        _placefund("sweep", str(spec), "--out", str(tmp_path / "sweep"), "--workers", "1"),
+        _placefund("sweep", str(spec), "--out", str(tmp_path / "sweep"), "--scheduler", "local",
+                   "--workers", "1"),
         _placefund("robust-plan", str(robust), "--out", str(tmp_path / "robust")),
         _placefund("check", str(tmp_path / "robust")),
     ]

@@ -18,6 +18,13 @@ funding and a capacity vector per run, in numpy arrays), never as plan objects;
 chunks itself while its workers start up (they are new processes that still import
 the optimizer), and hands the rest to them once the first of them has finished one.
 
+Unless told where to run (``Backend("serial")``, ``"local"`` or a scheduler address),
+a job picks its executor itself (``Backend("auto")``): it solves its first chunk in
+this process (those results count like any other) and, from the time a run took
+there, the runs left, the cores free and a local cluster's start-up, keeps going
+serially or starts a local cluster (``choose_executor``); ``Backend.choice`` says which
+and why in one sentence. The chunks are the same either way, so are the numbers.
+
 Finished chunks are written to ``OUT/partial/`` as they complete; a re-run of the
 same spec skips them (resume). A run that fails (infeasible, time limit, invalid
 changes) is recorded with its reason and does not stop the analysis. An infeasible
@@ -385,33 +392,200 @@ class PartialStore:
 
 # --- backends -----------------------------------------------------------------
 
+# --- choosing serial or a local cluster ------------------------------------------
+
+# A local cluster's start-up, the optimizer's import in its worker processes and its
+# shut-down: 2.2 s for 2 workers on 2 idle cores (docs/performance.md, ``local_startup_s``
+# of benchmarks/bench_sensitivity.py). The workers import at the same time, one per free
+# core: with fewer free cores than workers, start-up takes proportionally longer.
+LOCAL_STARTUP_S = 2.2
+# What a worker achieves per core, against this process alone: 1,000 states samples took
+# 8.72 s serially and 4.94 s on a scheduler with 2 workers started beforehand
+# (docs/performance.md): 8.72 / 4.94 / 2 = 0.88, rounded down.
+PARALLEL_EFFICIENCY = 0.85
+# A cluster is chosen only when its estimate is at most this share of the serial one: its
+# start-up is the least certain number (on a loaded machine 1,000 states samples took
+# 11.9 s on a local cluster and 7.2 s serially).
+CLUSTER_MARGIN = 0.8
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def load_average() -> float:
+    """The 1-minute load average (0 where the system does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def free_cores(cores: int, load: float) -> float:
+    """Cores not busy with other work: ``cores`` less the 1-minute load average beyond the
+    one core this process keeps busy, never below one nor above ``cores``."""
+    return float(min(cores, max(1.0, cores - max(0.0, load - 1.0))))
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """Serial or a local cluster for the runs left after an in-process probe, and why.
+
+    ``per_run_s`` is measured on the probe's ``probe_runs`` runs; ``setup_s`` is what the
+    probe spent besides its runs (solving the base scenario once), which every new worker
+    spends too; ``serial_s`` and ``cluster_s`` are the estimated seconds for the
+    ``remaining_runs`` in this process and on a local cluster, start-up included.
+    """
+
+    kind: str  # serial | local
+    probe_runs: int
+    per_run_s: float
+    setup_s: float
+    remaining_runs: int
+    remaining_chunks: int
+    workers: int
+    cores: int
+    free: float
+    startup_s: float
+    serial_s: float
+    cluster_s: float
+
+    @property
+    def reason(self) -> str:
+        """Why this executor: the measured time, the estimates and what decided."""
+        ms = f"{1e3 * self.per_run_s:.1f} ms"
+        if self.probe_runs == 0:
+            return "every chunk of this job was already saved, so nothing was left to run"
+        if self.remaining_runs == 0:
+            return (f"all {_runs(self.probe_runs)} fitted in the first chunk ({ms} each), "
+                    "so nothing was left to share out")
+        first = f"the first {_runs(self.probe_runs)} took {ms} each"
+        rest = (f"the other {self.remaining_runs:,} would take about {self.serial_s:.1f} s "
+                "in this process")
+        cluster = (f"about {self.cluster_s:.1f} s on a local cluster of {self.workers} "
+                   f"worker{'s' * (self.workers != 1)} ({self.startup_s:.1f} s to start it "
+                   "included)")
+        if self.kind == "local":
+            return f"{first}, so {rest} against {cluster}"
+        if PARALLEL_EFFICIENCY * min(self.workers, self.free, self.remaining_chunks) <= 1.0:
+            why = (f"only {self.remaining_chunks} chunk{'s' * (self.remaining_chunks != 1)} "
+                   "left" if self.remaining_chunks < min(self.workers, self.free) else
+                   f"{self.free:.1f} of {self.cores} cores free")
+            return f"{first}, so {rest}, and with {why} a cluster cannot run them faster"
+        return f"{first}, so {rest} against {cluster}, too little saved to pay for starting one"
+
+    @property
+    def sentence(self) -> str:
+        """Which executor ran the job and why, in one sentence."""
+        if self.probe_runs == 0:
+            verdict = "Nothing ran"
+        elif self.kind == "local":
+            verdict = (f"Ran on a local Dask cluster of {self.workers} "
+                       f"worker{'s' * (self.workers != 1)}")
+        else:
+            verdict = "Ran serially in this process"
+        return f"{verdict}: {self.reason}."
+
+    def record(self) -> dict[str, Any]:
+        """The choice and the numbers behind it, for a run's summary."""
+        return {"chosen": self.kind, "reason": self.sentence, "probe_runs": self.probe_runs,
+                "measured_s_per_run": self.per_run_s, "measured_setup_s": self.setup_s,
+                "remaining_runs": self.remaining_runs, "workers": self.workers,
+                "cores": self.cores, "free_cores": self.free,
+                "estimated_startup_s": self.startup_s, "estimated_serial_s": self.serial_s,
+                "estimated_cluster_s": self.cluster_s if math.isfinite(self.cluster_s) else None}
+
+
+def _runs(n: int) -> str:
+    return f"{n:,} run{'s' * (n != 1)}"
+
+
+def choose_executor(per_run_s: float, probe_runs: int, remaining_runs: int,
+                    remaining_chunks: int, *, workers: int, cores: int, load: float,
+                    setup_s: float = 0.0, startup_s: float = LOCAL_STARTUP_S) -> ExecutorChoice:
+    """Serial or a local cluster for the runs left, from their estimated cost.
+
+    Serially they take ``per_run_s * remaining_runs``. A cluster of ``workers`` runs
+    them ``PARALLEL_EFFICIENCY`` times as fast as one process per lane, with as many
+    lanes as there are workers, free cores and chunks (whichever is fewest), after its
+    start-up (``startup_s``, longer when fewer cores than workers are free) and one base
+    solve (``setup_s``). The cluster is chosen when that is at most ``CLUSTER_MARGIN``
+    of the serial time.
+
+    >>> choose_executor(0.01, 60, 1000, 16, workers=2, cores=2, load=0.0,
+    ...                 startup_s=2.0).kind  # 10 s serially; 2 + 10 / 1.7 = 7.9 s
+    'local'
+    """
+    free = free_cores(cores, load)
+    serial_s = per_run_s * remaining_runs
+    lanes = min(workers, free, remaining_chunks)
+    start = startup_s * max(1.0, workers / free)
+    speedup = PARALLEL_EFFICIENCY * lanes
+    cluster_s = start + setup_s + (serial_s / speedup if speedup > 0 else math.inf)
+    local = remaining_runs > 0 and speedup > 1.0 and cluster_s <= CLUSTER_MARGIN * serial_s
+    return ExecutorChoice("local" if local else "serial", probe_runs, per_run_s, setup_s,
+                          remaining_runs, remaining_chunks, workers, cores, free, start,
+                          serial_s, cluster_s)
+
+
+# --- backends -----------------------------------------------------------------
+
 @dataclass
 class Backend:
-    """Where runs execute: ``serial`` (in-process), ``local`` (a LocalCluster with
-    ``workers`` processes, default all cores) or a scheduler ``address``."""
+    """Where runs execute: ``auto`` (serial or a local cluster, chosen per job from its
+    measured cost: ``choose_executor``), ``serial`` (in-process), ``local`` (a
+    LocalCluster with ``workers`` processes, default all cores) or a scheduler
+    ``address``. After an ``auto`` run, ``choice`` says what ran and why."""
 
-    kind: str = "local"
+    kind: str = "auto"
     address: str | None = None
     workers: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    choice: ExecutorChoice | None = None
 
     @classmethod
     def from_option(cls, scheduler: str | None, workers: int | None = None) -> Backend:
-        """``--scheduler`` value: None = local cluster, ``serial``, or an address (checked
-        to be one; ``execute`` checks that a scheduler answers there before any run)."""
-        if scheduler is None or scheduler == "local":
+        """``--scheduler`` value: None or ``auto`` = chosen per job, ``local``, ``serial``,
+        or an address (checked to be one; ``execute`` checks that a scheduler answers
+        there before any run). ``workers``: the local cluster's size, whenever one runs."""
+        if scheduler is None or scheduler == "auto":
+            return cls("auto", workers=workers)
+        if scheduler == "local":
             return cls("local", workers=workers)
         if scheduler == "serial":
             return cls("serial")
         return cls("remote", address=scheduler_address(scheduler))
 
-    def describe(self) -> str:
-        """Plain words for the summary."""
-        if self.kind == "serial":
-            return "serial, in-process"
-        if self.kind == "local":
-            return f"local Dask cluster, {self.workers or os.cpu_count()} worker process(es)"
-        return f"Dask scheduler at {self.address}"
+    @property
+    def ran(self) -> str:
+        """The executor that ran (or runs): ``auto`` until a choice is made."""
+        return self.choice.kind if self.kind == "auto" and self.choice else self.kind
+
+    def describe(self, reason: bool = True) -> str:
+        """Plain words for the summary: where the runs went and, when chosen, why
+        (``reason=False``: where only)."""
+        if self.ran == "auto":
+            return "serial or a local Dask cluster, chosen per job"
+        if self.ran == "serial":
+            where = "serial, in-process"
+        elif self.ran == "local":
+            where = f"local Dask cluster, {self.workers or usable_cores()} worker process(es)"
+        else:
+            where = f"Dask scheduler at {self.address}"
+        if self.choice is not None and self.kind == "auto" and reason:
+            return f"{where}, chosen because {self.choice.reason}"
+        return where
+
+    def record(self) -> dict[str, Any]:
+        """What was asked, what ran and, when chosen, why (a run's summary)."""
+        out: dict[str, Any] = {"asked": self.kind, "ran": self.describe(reason=False)}
+        if self.choice is not None:
+            out.update(self.choice.record())
+        return out
 
 
 def execute(
@@ -424,7 +598,8 @@ def execute(
     progress: Progress | None = None,
 ) -> list[ChunkResult]:
     """Run everything (skipping chunks ``store`` already holds); results in chunk order
-    (``collect`` puts them in run order). ``chunk_size`` None: ``auto_chunk_size``."""
+    (``collect`` puts them in run order). ``chunk_size`` None: ``auto_chunk_size``.
+    An ``auto`` backend runs the first chunk left in-process, then chooses (``_probe``)."""
     size = chunk_size or auto_chunk_size(len(runs))
     chunks = chunked([runs[i] for i in solve_order(runs, payload.base)], size)
     total = len(runs)
@@ -450,12 +625,40 @@ def execute(
         if progress:
             progress(finished, total)
 
-    if todo and backend.kind == "serial":
+    if backend.kind == "auto":
+        todo = _probe(todo, chunks, payload, backend, record)
+    if todo and backend.ran == "serial":
         for cid in todo:
             record(run_chunk(payload, cid, chunks[cid]))
+    elif todo and backend.ran == "local" and backend.kind == "auto":
+        _execute_dask(todo, chunks, payload, Backend("local", workers=backend.workers,
+                                                     info=backend.info), record)
     elif todo:
         _execute_dask(todo, chunks, payload, backend, record)
     return [results[cid] for cid in range(len(chunks))]
+
+
+def _probe(todo: list[int], chunks: list[list[Run]], payload: Payload, backend: Backend,
+           record: Callable[..., None]) -> list[int]:
+    """Solve the first chunk left in this process (its results count like any other),
+    choose serial or a local cluster for the rest from its timing (``backend.choice``)
+    and return the chunks still to run."""
+    workers = backend.workers or usable_cores()
+    if not todo:
+        backend.choice = choose_executor(0.0, 0, 0, 0, workers=workers, cores=usable_cores(),
+                                         load=load_average())
+        return todo
+    first, rest = todo[0], todo[1:]
+    start = time.perf_counter()
+    result = run_chunk(payload, first, chunks[first])
+    wall = time.perf_counter() - start
+    record(result)
+    runs_s = float(np.nansum(result.values[:, VALUE_COLUMNS.index("solve_s")]))
+    k = len(result.run_ids)
+    backend.choice = choose_executor(
+        runs_s / k, k, sum(len(chunks[cid]) for cid in rest), len(rest), workers=workers,
+        cores=usable_cores(), load=load_average(), setup_s=max(0.0, wall - runs_s))
+    return rest
 
 
 def _execute_dask(todo: list[int], chunks: list[list[Run]], payload: Payload,

@@ -726,14 +726,16 @@ def run_analysis(
 ) -> AnalysisResult:
     """Run a spec and return its tables, figures and summary.
 
-    ``backend`` defaults to a local Dask cluster on all cores (``Backend("serial")``
-    runs in-process). With ``out``, finished chunks are kept in ``out/partial`` and a
-    re-run resumes; the caller writes the final files with ``result.write(out)``.
+    ``backend`` defaults to ``Backend("auto")``: serial or a local Dask cluster, chosen
+    from the job's measured cost (``runs.choose_executor``; ``Backend("serial")`` runs
+    in-process, ``Backend("local")`` on a local cluster). With ``out``, finished chunks
+    are kept in ``out/partial`` and a re-run resumes; the caller writes the final files
+    with ``result.write(out)``.
     ``progress(done, total)`` is called as runs finish (e.g. a progress bar).
     """
     if regions is None or base is None:
         regions, base = prepare(spec, base_dir)
-    backend = backend or Backend("local")
+    backend = backend or Backend("auto")
     info: dict[str, Any] = {}
     if isinstance(spec, ParetoSpec):
         runs, info = pareto_runs(spec, regions, base)
@@ -768,7 +770,7 @@ def run_analysis(
         "ok": len(runs) - failed, "failed": failed,
         "failures": table.loc[table["status"] != "ok", ["run_id", "status", "reason"]]
         .to_dict("records"),
-        "backend": backend.describe(), "seed": spec.seed,
+        "backend": backend.describe(), "executor": backend.record(), "seed": spec.seed,
         "regions": regions.source, "regions_sha256": regions.sha256,
         "base_scenario_sha256": base.fingerprint(), "spec": spec_record(spec),
         "spec_fingerprint": fp,

@@ -20,9 +20,10 @@ OutOpt = Annotated[Path, typer.Option("--out", metavar="DIR",
                                       help="Directory for the plan files and tables.")]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option("--scheduler", metavar="WHERE", help="Where the fresh samples' own optima (core index) run: "
-                                     "'serial' (default) in-process, 'local' a Dask cluster on "
-                                     "all cores, or a scheduler address tcp://HOST:PORT."),
+    typer.Option("--scheduler", metavar="WHERE", help="Where the fresh samples' own optima (core "
+                 "index) run: 'serial' in this process, 'local' a Dask cluster on all cores, or "
+                 "a scheduler address tcp://HOST:PORT; default: serial or a local cluster, "
+                 "whichever the first samples' measured time favours (said in robust.json)."),
 ]
 
 
@@ -38,8 +39,9 @@ def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus"),
               scheduler: Annotated[str | None, typer.Option(
                   "--scheduler", metavar="WHERE",
                   help="Also solve each stakeholder's own optimum as an ordinary "
-                  "plan through the sensitivity execution: serial, local (Dask on all cores) or "
-                  "tcp://HOST:PORT; compared in consensus.json.")] = None) -> None:
+                  "plan through the sensitivity execution: serial, local (Dask on all cores), "
+                  "auto (whichever the first runs' measured time favours) or tcp://HOST:PORT; "
+                  "compared in consensus.json.")] = None) -> None:
     """One plan for several stakeholders: the largest smallest share of attainable gain."""
     from optimizer.analysis.consensus import load_consensus_spec, run_consensus_spec
     from optimizer.analysis.runs import Backend
@@ -50,6 +52,8 @@ def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus"),
     result = run_consensus_spec(parsed, base_dir=spec.parent, backend=backend)
     result.to_dir(out)
     typer.echo(result.text())
+    if backend is not None and backend.choice is not None:
+        typer.echo(f"\nOwn optima: {backend.choice.sentence}")
     _warn_approximation(result.plan)
     typer.echo(f"\nWrote {out}/ (plan files, consensus.json, achievement.csv, scores.csv, "
                "own_plans.csv); `placefund check` re-verifies them")
@@ -63,10 +67,12 @@ def robust_plan(spec: SpecArg, out: OutOpt = Path("plans/robust"),
 
     parsed = load_robust_spec(spec)
     check_out_dir(out)
-    backend = Backend.from_option(scheduler or "serial")
+    backend = Backend.from_option(scheduler)
     result = run_robust_spec(parsed, base_dir=spec.parent, backend=backend)
     result.to_dir(out)
     typer.echo(result.text())
+    if backend.choice is not None:
+        typer.echo(f"\nCore index: {backend.choice.sentence}")
     _warn_approximation(result.plan)
     typer.echo(f"\nWrote {out}/ (plan files, robust.json, samples.csv, fresh_samples.csv, "
                "sample_scores.csv, default_allocation.csv, core_index.csv); `placefund check` "

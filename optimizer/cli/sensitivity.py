@@ -1,8 +1,10 @@
 """``placefund sweep|robust|pareto|tornado SPEC --out DIR`` and ``placefund ranging``.
 
-Runs go to a local Dask cluster on all cores by default; ``--scheduler ADDRESS``
-sends them to a running cluster (``dask scheduler`` + ``dask worker ADDRESS``),
-``--scheduler serial`` runs them in this process. Finished runs are saved as they
+Without ``--scheduler`` a run picks serial or a local Dask cluster itself: it solves its
+first chunk in this process, estimates what the rest costs either way and says which it
+chose and why (``runs.choose_executor``). ``--scheduler serial`` runs in this process,
+``--scheduler local`` on a local cluster, ``--scheduler ADDRESS`` on a running cluster
+(``dask scheduler`` + ``dask worker ADDRESS``). Finished runs are saved as they
 complete; re-running the same command resumes.
 """
 
@@ -31,11 +33,14 @@ OutOpt = Annotated[Path, typer.Option("--out", metavar="DIR",
 SchedulerOpt = Annotated[
     str | None,
     typer.Option("--scheduler", metavar="WHERE",
-                 help="Dask scheduler address (tcp://HOST:PORT); 'serial' runs "
-                                     "in-process; default: a local cluster on all cores."),
+                 help="Where the runs execute: 'serial' in this process, 'local' on a Dask "
+                 "cluster on this machine, or a scheduler address tcp://HOST:PORT; default: "
+                 "serial or a local cluster, whichever the first runs' measured time favours "
+                 "(the choice and its reason are printed and kept in summary.json)."),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", metavar="N", min=1, help="Local cluster size (default: all cores).")
+    int | None, typer.Option("--workers", metavar="N", min=1,
+                             help="Local cluster size, whenever one runs (default: all cores).")
 ]
 
 
@@ -75,8 +80,10 @@ def _run(kind: str, spec_path: Path, out: Path, scheduler: str | None,
             raise typer.Exit(130) from None
     result.write(out)
     typer.echo(result.text)
+    if backend.choice is not None:
+        typer.echo(f"\n{backend.choice.sentence}")
     typer.echo(f"\nWrote {out}/ ({', '.join(f'{t}.csv' for t in result.tables)}, "
-               "run_regions.parquet, charts.html, summary.json) via " + backend.describe())
+               "run_regions.parquet, charts.html, summary.json) via " + backend.describe(reason=False))
     if result.failed:
         typer.echo(f"warning: {result.failed} run(s) failed; their reasons are in {out}/runs.csv",
                    err=True)
