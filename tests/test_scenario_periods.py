@@ -3,11 +3,22 @@ and invisible at their defaults, so the shipped default plans stay as they were.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import yaml
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 import optimizer as pf
-from optimizer.engine.scenario import TIME_KEYS, region_set_default, scenario_from_text
+from optimizer.engine import growth as gr
+from optimizer.engine.scenario import (
+    TIME_KEYS,
+    Y_MIN,
+    region_set_default,
+    scenario_from_dict,
+    scenario_from_text,
+)
 
 # SHA-256 of each shipped default scenario as resolved before plans over time existed
 # (commit 9febcaf): adding the keys must not change a single byte of their dump
@@ -103,3 +114,53 @@ def test_bad_keys_name_the_key_and_why(yaml_text: str, key: str, problem: str) -
     assert f"{key}:" in message
     assert problem in message
     assert "Traceback" not in message and len(message) < 600
+
+
+amounts = st.one_of(st.floats(0, 1e11), st.sampled_from(["$1B", "$26666666666.67", "-1", "x"]))
+period_keys = st.fixed_dictionaries({}, optional={
+    "years": st.one_of(st.integers(-2, 60), st.sampled_from(["3", "ten", None])),
+    "budget_by_year": st.one_of(st.none(), st.lists(amounts, max_size=6)),
+    "carryover": st.one_of(st.booleans(), st.sampled_from(["yes", 2])),
+})
+growth_keys = st.fixed_dictionaries({}, optional={
+    "base_rate": st.floats(-0.7, 0.7, allow_nan=False),
+    "agglomeration_elasticity": st.floats(-0.05, 0.15, allow_nan=False),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(budget=st.one_of(st.floats(0.01, 1e13), st.sampled_from(["$80B", "$10", "1e30"])),
+       periods=period_keys, growth=growth_keys,
+       objective=st.sampled_from(["final", "discounted", "later"]),
+       rate=st.floats(-0.1, 0.7, allow_nan=False), cuts=st.lists(st.floats(0, 1), max_size=9))
+def test_any_plan_over_time_loads_with_a_consistent_budget_or_says_why(
+        budget: object, periods: dict, growth: dict, objective: str, rate: float,
+        cuts: list[float]) -> None:
+    """Accepted scenarios split their budget exactly and can never shrink a region to
+    nothing; refused ones say which key. ``cuts`` (when given) split a numeric budget into
+    whole cents that add up, one amount a year."""
+    if cuts and isinstance(budget, float):
+        total = round(budget * 100)
+        marks = sorted(round(c * total) for c in cuts)
+        parts = [b - a for a, b in zip([0, *marks], [*marks, total], strict=True)]
+        periods = {**periods, "years": len(parts), "budget_by_year": [c / 100 for c in parts]}
+    data = {"budget": budget, "periods": periods, "growth": growth,
+            "objective_year": objective, "discount_rate": rate}
+    try:
+        scenario = scenario_from_dict(data, source="fuzz.yaml")
+    except pf.ScenarioError as err:
+        message = str(err)
+        assert message.startswith("fuzz.yaml: invalid scenario") and len(message) < 2000
+        assert any(key in message for key in (*TIME_KEYS, "budget"))
+        event("refused")
+        return
+    event(f"accepted, {'an even split' if scenario.periods.budget_by_year is None else 'a list'}")
+    cents = gr.budget_by_year_cents(scenario)
+    assert len(cents) == scenario.horizon_years
+    assert abs(sum(cents) - round(scenario.budget * 100)) <= len(cents)  # each to the cent
+    if scenario.periods.budget_by_year is None:
+        assert sum(cents) == round(scenario.budget * 100)
+        assert max(cents) - min(cents) <= 1
+    floor = scenario.growth.base_rate + scenario.growth.agglomeration_elasticity * math.log(Y_MIN)
+    assert floor > -1.0
+    assert scenario_from_dict(scenario.to_dict(), source="again") == scenario

@@ -215,24 +215,24 @@ def gini_path(capacity_path: np.ndarray, population: np.ndarray) -> np.ndarray:
     return np.array([weighted_gini(row / (100.0 * share), share) for row in path])
 
 
-def budget_by_year_cents(scenario: Scenario) -> np.ndarray:
-    """(T,) each year's appropriation in whole cents: the scenario's list, or the budget
-    split evenly, the cents left over going one each to the first years (largest
-    remainder: every year's remainder is the same), so the years sum to the budget."""
+def budget_by_year_cents(scenario: Scenario) -> list[int]:
+    """Each year's appropriation in whole cents (exact integers, any size): the scenario's
+    list, or the budget split evenly, the cents left over going one each to the first
+    years (largest remainder: every year's remainder is the same), so the years sum to the
+    budget's cents exactly."""
     if scenario.periods.budget_by_year is not None:
-        return np.array([round(a * 100) for a in scenario.periods.budget_by_year], dtype=np.int64)
+        return [round(a * 100) for a in scenario.periods.budget_by_year]
     years = scenario.periods.years
-    cents = round(scenario.budget * 100)
-    share, left = divmod(cents, years)
-    return np.array([share + (1 if t < left else 0) for t in range(years)], dtype=np.int64)
+    share, left = divmod(round(scenario.budget * 100), years)
+    return [share + (1 if t < left else 0) for t in range(years)]
 
 
 def budget_by_year(scenario: Scenario) -> np.ndarray:
-    """(T,) each year's appropriation in USD (``budget_by_year_cents`` / 100; a given list
-    as written)."""
+    """(T,) each year's appropriation in USD: ``budget_by_year_cents`` / 100, or a given
+    list as written."""
     if scenario.periods.budget_by_year is not None:
         return np.array(scenario.periods.budget_by_year, float)
-    return budget_by_year_cents(scenario) / 100.0
+    return np.array([c / 100 for c in budget_by_year_cents(scenario)], float)
 
 
 TRAJECTORY_COLUMNS = ("region_id", "year", "measure", "unit", "without_plan", "gain",
