@@ -18,6 +18,7 @@ from optimizer.engine import growth as gr
 from optimizer.engine.columns import plan_column_label
 from optimizer.engine.inputs import resolve
 from optimizer.engine.metrics import concentration, spread_adjusted
+from optimizer.engine.response import gain_points
 from optimizer.engine.scenario import Y_MIN, region_set_default, scenario_from_dict
 from tests.factories import make_regions, tiny_scenario
 
@@ -328,3 +329,43 @@ def test_default_plans_resolve_unchanged_with_the_new_keys_present() -> None:
     assert np.array_equal(today.c0, later.c0)
     assert np.array_equal(today.multiplier, later.multiplier)
     assert later.scenario.horizon_years == 10 and later.scenario.over_time
+
+
+def test_without_growth_t_even_years_are_one_year_at_b_over_t_with_t_times_the_yields() -> None:
+    """The arithmetic behind the bar for the LP: with eta = 0, base 0, the same funding x
+    every year and the saturation per year, C(T) = c0 + T * g(x), which is the capacity of
+    the single-period plan at budget B/T whose yields are all T times larger."""
+    regions = pf.load_regions("states")
+    T = 4
+    scenario = pf.load_scenario().updated(periods={"years": T})
+    inputs = resolve(regions, scenario)
+    path, g = gr.no_policy(inputs)
+    assert np.array_equal(g, np.zeros((T, inputs.n)))
+    rng = np.random.default_rng(7)
+    x = rng.dirichlet(np.ones(inputs.n * 4)).reshape(inputs.n, 4) * 80.0 / T  # $20B a year
+    final = gr.plan_path(inputs, np.stack([x] * T), 0.0, 0.0)[-1]
+    data = pf.load_scenario().to_dict()
+    for spec in data["instruments"].values():
+        spec["yields"] = {k: v * T for k, v in spec["yields"].items()}
+    single = resolve(regions, scenario_from_dict({**data, "budget": 80e9 / T}))
+    once = single.c0 + gain_points(x, single).sum(axis=1)
+    assert final == pytest.approx(once, rel=1e-13)
+    assert gr.scenario_objective(np.stack([path[0], final]), inputs.population, scenario) \
+        == pytest.approx(spread_adjusted(once, single.population, 0.5, "gini"), rel=1e-13)
+
+
+def test_capacity_is_the_weighted_indicators_every_year_on_the_states() -> None:
+    """Ten weighted indicators, four instruments, growth on: each year, with and without
+    the plan, capacity = 100 sum_k w_k v_k(t) / V_k with today's national totals V_k."""
+    regions = pf.load_regions("states")
+    scenario = pf.load_scenario().updated(
+        periods={"years": 3}, growth={"base_rate": 0.0375, "agglomeration_elasticity": 0.0068})
+    inputs = resolve(regions, scenario)
+    x = np.random.default_rng(3).dirichlet(np.ones(3 * inputs.n * 4)).reshape(3, inputs.n, 4) * 80
+    table = gr.trajectory_table(inputs, x).set_index(["measure", "year", "region_id"])
+    totals = inputs.indicator_values.sum(axis=0)
+    for field in ("without_plan", "with_plan"):
+        capacity = table.loc["capacity"][field]
+        rebuilt = sum(100 * w * table.loc[k][field] / totals[k]
+                      for k, w in scenario.normalized_weights.items())
+        assert rebuilt.to_numpy() == pytest.approx(capacity.to_numpy(), rel=1e-12)

@@ -99,6 +99,14 @@ def no_policy_path(c0: np.ndarray, share: np.ndarray, base_rate: float, eta: flo
     return _path_and_rates(c0, share, base_rate, eta, years)[0]
 
 
+def no_policy(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The no-policy path (T+1, n) and its rates (T, n) over a resolved scenario's years,
+    at its growth keys: the linearization point of its plan over time."""
+    growth = inputs.scenario.growth
+    return _path_and_rates(inputs.c0, inputs.pop_share, growth.base_rate,
+                           growth.agglomeration_elasticity, inputs.scenario.periods.years)
+
+
 def path_at_rates(c0: np.ndarray, g: np.ndarray) -> np.ndarray:
     """(T+1, n) c0 grown at given rates g (T, n): row t is c0 * prod_{tau<=t} (1 + g(tau))."""
     growth = np.cumprod(1.0 + np.asarray(g, float), axis=0)
