@@ -164,3 +164,26 @@ def test_any_plan_over_time_loads_with_a_consistent_budget_or_says_why(
     floor = scenario.growth.base_rate + scenario.growth.agglomeration_elasticity * math.log(Y_MIN)
     assert floor > -1.0
     assert scenario_from_dict(scenario.to_dict(), source="again") == scenario
+
+
+def test_every_setting_is_in_the_full_mapping_so_comparisons_see_a_change_either_way() -> None:
+    """``to_dict`` keeps every key (what comparisons and the workbench read); only the saved
+    form leaves the keys of a plan over time out at their defaults."""
+    from optimizer.analysis.explain import differing_settings
+
+    today = pf.load_scenario()
+    later = today.updated(periods={"years": 5})
+    assert set(TIME_KEYS) <= set(today.to_dict())
+    assert not set(TIME_KEYS) & set(today.saved_dict())
+    assert set(later.saved_dict()) - set(today.saved_dict()) == {"periods"}
+    assert differing_settings(today, later) == ["periods"]
+    assert differing_settings(later, today) == ["periods"]
+
+
+def test_a_single_period_plans_scenario_sheet_lists_no_keys_of_plans_over_time(
+        default_plan: pf.AllocationResult) -> None:
+    from optimizer.report.export import scenario_sheet
+
+    keys = scenario_sheet(default_plan)["Key"].tolist()
+    assert "budget" in keys and "approximation.tangents" in keys
+    assert not [k for k in keys if k.split(".")[0] in TIME_KEYS]

@@ -458,10 +458,14 @@ class Scenario(_Strict):
         return self.missing_values.get(indicator, self.missing_values.get("default", "error"))
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, defaults filled in (the resolved scenario); the keys of a plan over
-        time only when they differ from their defaults, so that a single-period plan's
-        scenario.yaml and fingerprint do not change with them."""
-        data = self.model_dump(mode="json")
+        """Every field, defaults filled in (the resolved scenario)."""
+        return self.model_dump(mode="json")
+
+    def saved_dict(self) -> dict[str, Any]:
+        """``to_dict`` as a plan saves it: the keys of a plan over time only when they
+        differ from their defaults, so that a single-period plan's scenario.yaml and
+        fingerprint are what they were before plans over time existed."""
+        data = self.to_dict()
         defaults = _time_defaults()
         for key in TIME_KEYS:
             if data[key] == defaults[key]:
@@ -469,15 +473,16 @@ class Scenario(_Strict):
         return data
 
     def to_yaml(self) -> str:
-        """The resolved scenario as YAML; loading it back gives an equal scenario."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        """The resolved scenario as YAML (``saved_dict``); loading it back gives an equal
+        scenario."""
+        return yaml.safe_dump(self.saved_dict(), sort_keys=False, allow_unicode=True)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON of the resolved scenario (computed once: a
-        scenario never changes)."""
+        """SHA-256 of the canonical JSON of the saved scenario (``saved_dict``; computed
+        once: a scenario never changes)."""
         if self._fingerprint is None:
             self._fingerprint = hashlib.sha256(
-                json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+                json.dumps(self.saved_dict(), sort_keys=True).encode()).hexdigest()
         return self._fingerprint
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None,
