@@ -369,3 +369,25 @@ def test_capacity_is_the_weighted_indicators_every_year_on_the_states() -> None:
         rebuilt = sum(100 * w * table.loc[k][field] / totals[k]
                       for k, w in scenario.normalized_weights.items())
         assert rebuilt.to_numpy() == pytest.approx(capacity.to_numpy(), rel=1e-12)
+
+
+def test_yearly_metrics_put_the_divergence_beside_the_plan() -> None:
+    """Two regions, equal populations, c0 = (60, 40), base 0, eta 0.1: without the plan the
+    leader's share rises (top-1 share 0.6 -> more); a plan that funds the laggard narrows it."""
+    arrays = two_regions()
+    x = np.zeros((2, 2, 1))
+    x[:, 1, 0] = math.e - 1  # one point a year to the laggard
+    without = gr.no_policy_path(arrays.c0, arrays.pop_share, 0.0, 0.1, 2)
+    with_plan = gr.plan_path(arrays, x, 0.0, 0.1)
+    table = gr.yearly_metrics(without, with_plan, np.array([1.0, 1.0]), 0.5)
+    assert tuple(table.columns) == gr.YEARLY_METRIC_COLUMNS
+    top = table[table["metric"] == "top10_share"].set_index("year")
+    assert top["without_plan"].tolist() == pytest.approx(gr.top_share(without).tolist())
+    assert top.loc[0, "without_plan"] == pytest.approx(0.6)
+    assert top.loc[2, "without_plan"] > top.loc[1, "without_plan"] > 0.6
+    assert top.loc[2, "with_plan"] < top.loc[2, "without_plan"]
+    gini = table[table["metric"] == "gini"].set_index("year")["without_plan"]
+    assert gini.tolist() == pytest.approx(gr.gini_path(without, np.array([1.0, 1.0])).tolist())
+    objective = table[table["metric"] == "spread_adjusted_capacity"].set_index("year")
+    assert objective.loc[2, "with_plan"] == pytest.approx(
+        gr.horizon_objective(with_plan, np.array([1.0, 1.0]), 0.5, "gini"))

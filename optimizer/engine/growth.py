@@ -31,7 +31,7 @@ import pandas as pd
 
 from optimizer.engine import columns
 from optimizer.engine.inputs import ModelInputs
-from optimizer.engine.metrics import spread_adjusted, top_k_count, weighted_gini
+from optimizer.engine.metrics import concentration, spread_adjusted, top_k_count, weighted_gini
 from optimizer.engine.response import gain_points, indicator_gains
 from optimizer.engine.scenario import Y_MIN, Scenario
 
@@ -221,6 +221,24 @@ def gini_path(capacity_path: np.ndarray, population: np.ndarray) -> np.ndarray:
     share = np.asarray(population, float) / np.sum(population)
     path = np.asarray(capacity_path, float)
     return np.array([weighted_gini(row / (100.0 * share), share) for row in path])
+
+
+YEARLY_METRIC_COLUMNS = ("year", "metric", "without_plan", "with_plan")
+
+
+def yearly_metrics(without: np.ndarray, with_plan: np.ndarray, population: np.ndarray,
+                   spread_weight: float) -> pd.DataFrame:
+    """Every concentration metric (``metrics.concentration``) of each year (0..T) of two
+    paths (T+1, n), tidy: year, metric, without the plan, with it. The divergence the
+    no-policy path shows (top-k share, Gini by year) sits beside the plan's. The share
+    the baseline's top regions keep follows today's top regions."""
+    top = np.argsort(-np.asarray(without[0], float), kind="stable")
+    rows = []
+    for year, (a, b) in enumerate(zip(without, with_plan, strict=True)):
+        before = concentration(a, population, spread_weight, top)
+        after = concentration(b, population, spread_weight, top)
+        rows += [(year, key, before[key], after[key]) for key in before]
+    return pd.DataFrame(rows, columns=list(YEARLY_METRIC_COLUMNS))
 
 
 def budget_by_year_cents(scenario: Scenario) -> list[int]:
