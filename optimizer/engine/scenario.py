@@ -296,8 +296,9 @@ class Growth(_Strict):
         description="eta: how much faster an intensive region's indicators grow per year")
 
 
-# the keys of a plan over time; at their defaults they are left out of the resolved
-# scenario, so a single-period plan's scenario.yaml and fingerprint stay as they were
+# the keys of a plan over time; at their defaults they are left out of the saved scenario
+# (``Scenario.saved_dict``), so a single-period plan's scenario.yaml and fingerprint stay
+# as they were
 TIME_KEYS = ("periods", "growth", "objective_year", "discount_rate")
 
 
