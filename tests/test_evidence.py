@@ -35,6 +35,7 @@ def entries(ev: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
     """(dotted name, entry, is a yield) for every parameter in the file."""
     out = [("complementarity", ev["complementarity"], False),
            ("min_absorption", ev["min_absorption"], False)]
+    out += [(f"growth.{name}", entry, False) for name, entry in ev["growth"].items()]
     for name, ins in ev["instruments"].items():
         out.append((f"instruments.{name}.saturation_usd", ins["saturation_usd"], False))
         out += [(f"instruments.{name}.yields.{col}", entry, True)
@@ -131,7 +132,8 @@ def test_anchors_and_numbers_are_read_as_a_renderer_and_a_reader_would() -> None
 
 def test_every_entry_has_an_ordered_range_a_basis_and_a_source() -> None:
     ev = evidence()
-    assert set(ev) == {"complementarity", "min_absorption", "instruments"}
+    assert set(ev) == {"complementarity", "min_absorption", "growth", "instruments"}
+    assert set(ev["growth"]) == {"base_rate", "agglomeration_elasticity"}
     problems = [f"{name}: {p}" for name, entry, is_yield in entries(ev)
                 for p in entry_problems(entry, is_yield)]
     assert problems == []
@@ -204,6 +206,10 @@ def test_shipped_defaults_lie_inside_the_evidence_ranges(region_set: str) -> Non
         why = outside(ev[key], getattr(scenario, key))
         if why:
             problems.append(f"{key}: {why}")
+    for key, entry in ev["growth"].items():
+        why = outside(entry, getattr(scenario.growth, key))
+        if why:
+            problems.append(f"growth.{key}: {why}")
     for name, ins in scenario.instruments.items():
         documented = ev["instruments"].get(name)
         if documented is None:

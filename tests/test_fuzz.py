@@ -40,7 +40,8 @@ scenario_keys = st.sampled_from(
     ["budget", "weights", "spread_weight", "complementarity", "instruments", "region_floor_usd",
      "region_cap_usd", "max_region_share", "instrument_shares", "group_min_shares",
      "exclusions", "top_k_share_cap", "hubs", "packs", "per_capita_floor", "missing_values",
-     "solver", "approximation", "allow_unspent", "spread_measure", "not_a_key"])
+     "solver", "approximation", "allow_unspent", "spread_measure", "periods", "growth",
+     "objective_year", "discount_rate", "not_a_key"])
 yaml_values = st.recursive(yaml_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
     max_leaves=8)

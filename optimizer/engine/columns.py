@@ -337,6 +337,13 @@ _SETTING_LABELS: dict[str, str] = {
     "instrument_shares": "Instrument shares",
     "group_min_shares": "Group minimum shares",
     "missing_values": "Missing values",
+    "periods.years": "Years of the plan",
+    "periods.budget_by_year": "Appropriation by year",
+    "periods.carryover": "Unspent money carried to later years",
+    "growth.base_rate": "National growth rate per year",
+    "growth.agglomeration_elasticity": "Agglomeration elasticity η of growth",
+    "objective_year": "Objective year",
+    "discount_rate": "Discount rate per year",
 }
 _INSTRUMENT_FIELDS = {"yields": "what $1B raises", "saturation_usd": "saturation scale",
                       "absorbs": "absorbed through"}
@@ -393,6 +400,16 @@ PLAN_COLUMNS: dict[str, tuple[str, str]] = {  # column of a plan's tables -> (la
     "marginal_points_per_busd": ("Marginal return", "points per extra $1B"),
     "excluded": ("Excluded", "true/false"),
     "hub": ("Hub", "true/false"),
+    # trajectory.csv (engine/growth): one row per region, year and measure, the measure's
+    # unit in its own column
+    "year": ("Year", "text"),
+    "measure": ("Measure", "text"),
+    "unit": ("Unit", "text"),
+    "without_plan": ("Without the plan", "text"),
+    "gain": ("Gain from the plan", "text"),
+    "with_plan": ("With the plan", "text"),
+    "capacity": ("Capacity", "points"),
+    "capacity_per_capita": ("Per-capita capacity", "× today's national average"),
 }
 
 

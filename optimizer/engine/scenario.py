@@ -43,6 +43,8 @@ MISSING_POLICY_WORDS = {"error": "not at all (the plan stops)", "zero": "as zero
                         "median": "with the column's median",
                         "half_min": "with half the smallest published value"}
 CAPACITY_INDEX = "capacity_index"
+# the floor of relative per-capita capacity in the growth rate's logarithm (engine/growth)
+Y_MIN = 1e-3
 
 _SUFFIX = {"": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6,
            "b": 1e9, "bn": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12}
@@ -268,6 +270,38 @@ class Approximation(_Strict):
     max_error_share: float = Field(default=1e-3, gt=0, lt=1)
 
 
+MAX_YEARS = 50  # periods.years: a plan over time spans at most this many years
+CENT = 0.005  # USD: amounts that agree to the cent differ by less than half a cent
+
+
+class Periods(_Strict):
+    """A plan over time: ``years`` yearly appropriations (1 = today's single-period plan)."""
+
+    years: int = Field(default=1, ge=1, le=MAX_YEARS, description="T, the years of the plan")
+    budget_by_year: list[USD] | None = Field(
+        default=None, description="each year's appropriation (USD), summing to the budget; "
+                                  "null = an even split to the cent")
+    carryover: bool = Field(default=False,
+                            description="money not spent in a year may be spent later")
+
+
+class Growth(_Strict):
+    """How capacity grows each year: g_r = base_rate + eta * ln(relative per-capita capacity)
+    (``optimizer.engine.growth``; ranges in docs/evidence.md)."""
+
+    base_rate: float = Field(default=0.0, ge=-0.5, le=0.5,
+                             description="national trend growth of every indicator per year")
+    agglomeration_elasticity: float = Field(
+        default=0.0, ge=0.0, le=0.1,
+        description="eta: how much faster an intensive region's indicators grow per year")
+
+
+# the keys of a plan over time; at their defaults they are left out of the saved scenario
+# (``Scenario.saved_dict``), so a single-period plan's scenario.yaml and fingerprint stay
+# as they were
+TIME_KEYS = ("periods", "growth", "objective_year", "discount_rate")
+
+
 class Scenario(_Strict):
     """All inputs of one run. Money in USD; shares in 0..1; lambda, theta in 0..1."""
 
@@ -301,6 +335,18 @@ class Scenario(_Strict):
     missing_values: MissingPolicy | dict[str, MissingPolicy] = "error"
     solver: SolverSettings = Field(default_factory=SolverSettings)
     approximation: Approximation = Field(default_factory=Approximation)
+    periods: Periods = Field(default_factory=Periods)
+    growth: Growth = Field(default_factory=Growth)
+    objective_year: Literal["final", "discounted"] = Field(
+        default="final", description="final: S_lambda at year T; discounted: the sum over "
+                                     "years of S_lambda / (1 + discount_rate)^t")
+    discount_rate: float = Field(default=0.0, ge=0.0, le=0.5,
+                                 description="per year, with objective_year: discounted")
+
+    @field_validator("periods", "growth", mode="before")
+    @classmethod
+    def _null_is_default(cls, v: Any) -> Any:
+        return {} if v is None else v
 
     @field_validator("weights")
     @classmethod
@@ -338,9 +384,61 @@ class Scenario(_Strict):
                 f"region_floor_usd ({usd(self.region_floor_usd)}) is above "
                 f"region_cap_usd ({usd(self.region_cap_usd)})"
             )
+        problems += self._time_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _time_problems(self) -> list[str]:
+        """What is inconsistent among the keys of a plan over time."""
+        problems = []
+        years = self.periods.years
+        amounts = self.periods.budget_by_year
+        if amounts is not None:
+            total = math.fsum(amounts)
+            if len(amounts) != years:
+                problems.append(f"periods.budget_by_year: {len(amounts)} amount(s) for "
+                                f"periods.years = {years}; give one amount per year")
+            elif abs(total - self.budget) >= CENT:
+                problems.append(f"periods.budget_by_year: the years sum to {total:,.2f} USD, "
+                                f"not the budget {self.budget:,.2f} USD; they must agree to "
+                                "the cent")
+        if years > 1 and self.hubs is not None:
+            problems.append("periods: hub selection over years is not supported yet (a hub's "
+                            "award is one amount, not a yearly series); remove `hubs` or set "
+                            "periods.years: 1")
+        if years == 1:
+            single = [key for key, on in (
+                ("periods.carryover", self.periods.carryover),
+                ("growth.base_rate", self.growth.base_rate != 0.0),
+                ("growth.agglomeration_elasticity", self.growth.agglomeration_elasticity != 0.0),
+                ("objective_year", self.objective_year != "final"),
+                ("discount_rate", self.discount_rate != 0.0)) if on]
+            if single:
+                problems.append(f"{', '.join(single)}: only a plan over time uses "
+                                f"{'it' if len(single) == 1 else 'them'}; set periods.years "
+                                "above 1 (a one-year plan is today's single-period plan)")
+        elif self.discount_rate != 0.0 and self.objective_year != "discounted":
+            problems.append("discount_rate: is used only with objective_year: discounted "
+                            "(the final-year objective discounts nothing)")
+        slowest = self.growth.base_rate + self.growth.agglomeration_elasticity * math.log(Y_MIN)
+        if slowest <= -1.0:
+            problems.append(
+                f"growth: a region at the floor of relative per-capita capacity ({Y_MIN:g}) "
+                f"would grow at base_rate + agglomeration_elasticity * ln({Y_MIN:g}) = "
+                f"{slowest:.3f} a year, losing all its capacity; raise base_rate or lower "
+                "agglomeration_elasticity")
+        return problems
+
+    @property
+    def horizon_years(self) -> int:
+        """T, the years of the plan (1 = today's single-period plan)."""
+        return self.periods.years
+
+    @property
+    def over_time(self) -> bool:
+        """Is this a plan over several years?"""
+        return self.periods.years > 1
 
     @property
     def objective_key(self) -> str:
@@ -364,16 +462,28 @@ class Scenario(_Strict):
         """Every field, defaults filled in (the resolved scenario)."""
         return self.model_dump(mode="json")
 
+    def saved_dict(self) -> dict[str, Any]:
+        """``to_dict`` as a plan saves it: the keys of a plan over time only when they
+        differ from their defaults, so that a single-period plan's scenario.yaml and
+        fingerprint are what they were before plans over time existed."""
+        data = self.to_dict()
+        defaults = _time_defaults()
+        for key in TIME_KEYS:
+            if data[key] == defaults[key]:
+                del data[key]
+        return data
+
     def to_yaml(self) -> str:
-        """The resolved scenario as YAML; loading it back gives an equal scenario."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        """The resolved scenario as YAML (``saved_dict``); loading it back gives an equal
+        scenario."""
+        return yaml.safe_dump(self.saved_dict(), sort_keys=False, allow_unicode=True)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON of the resolved scenario (computed once: a
-        scenario never changes)."""
+        """SHA-256 of the canonical JSON of the saved scenario (``saved_dict``; computed
+        once: a scenario never changes)."""
         if self._fingerprint is None:
             self._fingerprint = hashlib.sha256(
-                json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+                json.dumps(self.saved_dict(), sort_keys=True).encode()).hexdigest()
         return self._fingerprint
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None,
@@ -396,6 +506,16 @@ class Scenario(_Strict):
     def updated(self, **changes: Any) -> Scenario:
         """A validated copy with some top-level fields replaced."""
         return scenario_from_dict({**self.to_dict(), **changes}, source="updated scenario")
+
+
+@functools.cache
+def _time_defaults() -> dict[str, Any]:
+    """The keys of a plan over time at their defaults, as ``model_dump`` writes them."""
+    fields = Scenario.model_fields
+    return {"periods": Periods().model_dump(mode="json"),
+            "growth": Growth().model_dump(mode="json"),
+            "objective_year": fields["objective_year"].default,
+            "discount_rate": fields["discount_rate"].default}
 
 
 def usd(amount: float) -> str:

@@ -166,7 +166,7 @@ def scenario_sheet(result: AllocationResult) -> pd.DataFrame:
     (a number, a yes/no), the value in words as people read it, and its key."""
     rows = [{"Setting": setting_label(key), "Value": _typed(value, key),
              "In words": setting_text(key, value), "Key": key}
-            for key, value in _leaves(result.scenario.to_dict())]
+            for key, value in _leaves(result.scenario.saved_dict())]
     return pd.DataFrame(rows, columns=["Setting", "Value", "In words", "Key"])
 
 
