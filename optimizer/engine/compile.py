@@ -127,11 +127,14 @@ class Compiled:
                 self.columns.append(data)
             self.cols[var.name] = slice(start, len(self.columns))
         n_cols = len(self.columns)
-        lower, upper = _Collector(n_cols, 0.0), _Collector(n_cols, INF)
+        lower, upper = _Collector(n_cols, -INF), _Collector(n_cols, INF)
         integer = np.zeros(n_cols, dtype=bool)
         for j, data in enumerate(self.columns):
-            lower.set(j, self._number(data.lower), -INF)
-            upper.set(j, self._number(data.upper), INF)
+            # a variable's own bounds (a number, a Param or None; Pyomo keeps them in _lb
+            # and _ub) within its domain's: reading .lower would build an expression each
+            low, high = data.domain.bounds()
+            lower.set(j, _within(self._number(data._lb), low, max), -INF)
+            upper.set(j, _within(self._number(data._ub), high, min), INF)
             integer[j] = not data.is_continuous()
         self.integer = integer
 
@@ -285,6 +288,19 @@ class Compiled:
     def block_of_row(self, row: int) -> tuple[str, Any]:
         """The constraint component and index of a row (to name an IIS's rows)."""
         return self.row_names[row]
+
+
+def _within(own: float | tuple[int, float] | None, domain: float | None,
+            pick: Any) -> float | tuple[int, float] | None:
+    """A variable's bound from its own (number, (slot, factor) or None) and its domain's."""
+    if domain is None:
+        return own
+    if own is None:
+        return float(domain)
+    if isinstance(own, tuple):
+        raise TypeError("a Param bound on a variable whose domain is bounded; declare it "
+                        "over the reals or integers")
+    return float(pick(own, domain))
 
 
 def _mutable(expr: Any) -> bool:

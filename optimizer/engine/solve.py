@@ -24,6 +24,7 @@ from typing import Any
 
 import highspy
 import numpy as np
+from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from optimizer.engine.check import check_funding, money_tolerance_usd
@@ -111,13 +112,14 @@ class Solver:
         self.inputs, self.mip_duals, self.refine = inputs, mip_duals, refine
         self.views: list[ModelInputs] = [inputs] if views is None else list(views)
         self.own_objective = views is None  # the LP objective is the plan's own S
-        mdl = declare(inputs, spread=views is None)
-        if views is not None:
-            scores = [add_score_block(mdl, f"view_{k}", v, same_capacity(inputs, v))
-                      for k, v in enumerate(self.views)]
-            set_goal(mdl, scores, goal, alpha)
+        with PauseGC():  # the declaration makes many small objects, none of them garbage
+            mdl = declare(inputs, spread=views is None)
+            if views is not None:
+                scores = [add_score_block(mdl, f"view_{k}", v, same_capacity(inputs, v))
+                          for k, v in enumerate(self.views)]
+                set_goal(mdl, scores, goal, alpha)
+            compiled = Compiled(mdl)
         self.structure: Structure = mdl.structure
-        compiled = Compiled(mdl)
         self.build_time_s = time.perf_counter() - clock
         clock = time.perf_counter()
         unit = money_unit_busd(inputs.budget_busd)
