@@ -25,6 +25,15 @@ from optimizer.engine.data import (
     plan_file,
 )
 from optimizer.engine.errors import DataError, brief
+from optimizer.engine.growth import (
+    CAPACITY,
+    TRAJECTORY_FILE,
+    budget_by_year,
+    carry,
+    carry_to_final,
+    no_policy_path,
+    rates,
+)
 from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
 from optimizer.engine.records import (
     ALLOCATION_NUMBERS,
@@ -73,6 +82,8 @@ class CheckReport:
     outcomes: Outcomes | None = None  # what the plan raises, recomputed
     baseline_points: np.ndarray | None = None  # (n,) baseline capacity, region order
     funding: np.ndarray | None = None  # (n, m) USD the plan gives, region x instrument
+    # a plan over time: capacity (T+1, n) by year without and with the plan, recomputed
+    paths: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def ok(self) -> bool:
@@ -179,9 +190,21 @@ def check(
     instruments = list(scenario.instruments)
     named = (allocation["region_id"].astype(str).tolist(), allocation["instrument"].tolist())
     unknown = _unknown_keys(*named, ids, instruments)
+    years = scenario.periods.years
+    year = np.ones(len(allocation), dtype=int)
+    if years > 1:
+        raw = pd.to_numeric(allocation["year"], errors="coerce") if "year" in allocation \
+            else pd.Series(np.nan, index=allocation.index)
+        outside = ~raw.isin(range(1, years + 1))
+        if outside.any():
+            unknown.append(Violation("unknown_keys", int(outside.sum()), "rows",
+                                     f"a plan over {years} years needs a year of 1 to {years} "
+                                     "on every allocation row"))
+        else:
+            year = raw.to_numpy(int)
     if unknown:
         return CheckReport(violations=unknown, objective_key=scenario.objective_key)
-    x = _amounts(allocation, *named, ids, instruments)
+    x = _amounts(allocation, *named, ids, instruments, year, years)
     return check_funding(x, regions, scenario, reported, reported_before, hubs)
 
 
@@ -199,16 +222,24 @@ def check_funding(
     report = CheckReport(objective_key=scenario.objective_key)
     ids = regions.ids
     x = np.asarray(funding_usd, dtype=float)
-    if x.shape != (len(ids), len(scenario.instruments)):
+    years, m = scenario.periods.years, len(scenario.instruments)
+    if x.shape != (len(ids), years * m):
         raise ValueError(f"funding of shape {x.shape} for {len(ids)} regions and "
-                         f"{len(scenario.instruments)} instruments")
+                         f"{len(scenario.instruments)} instruments over {years} year(s)")
     if np.isnan(x).any():
         report.violations.append(
             Violation("missing_amount", int(np.isnan(x).sum()), "cells", "empty amounts"))
         x = np.nan_to_num(x)
     population = regions.population
     pop_share = population / population.sum()
-    c0, final, report.outcomes = _capacity(regions, scenario, x, pop_share)
+    yearly = x.reshape(len(ids), years, m).transpose(1, 0, 2)  # (T, n, m)
+    x = yearly.sum(axis=0)  # the money rules read each instrument's total over the years
+    if years == 1:
+        c0, final, report.outcomes = _capacity(regions, scenario, x, pop_share)
+    else:
+        c0, final, report.outcomes, report.paths = _capacity_over_time(
+            regions, scenario, yearly, pop_share)
+        report.violations.extend(_year_budgets(yearly, scenario))
     report.final_points, report.region_ids = final, ids
     report.baseline_points, report.funding = c0, x
     plan = _Plan(regions, ids, population, pop_share, list(scenario.instruments), x,
@@ -243,14 +274,18 @@ def _unknown_keys(region_ids: list[str], instrument_names: list[str], ids: list[
 
 
 def _amounts(allocation: pd.DataFrame, region_ids: list[str], instrument_names: list[str],
-             ids: list[str], instruments: list[str]) -> np.ndarray:
-    """(n, m) USD per region and instrument, summed over repeated rows; an empty or
-    non-numeric amount stays NaN (reported as missing, never read as zero)."""
+             ids: list[str], instruments: list[str], year: np.ndarray | None = None,
+             years: int = 1) -> np.ndarray:
+    """(n, m) USD per region and instrument, or over time (n, T*m) per region and
+    (year, instrument), summed over repeated rows; an empty or non-numeric amount stays
+    NaN (reported as missing, never read as zero)."""
     row_of = {rid: r for r, rid in enumerate(ids)}
     col_of = {name: i for i, name in enumerate(instruments)}
     rows = np.array([row_of[rid] for rid in region_ids], dtype=int)
     cols = np.array([col_of[name] for name in instrument_names], dtype=int)
-    x = np.zeros((len(ids), len(instruments)))
+    if year is not None and years > 1:
+        cols = (np.asarray(year, dtype=int) - 1) * len(instruments) + cols
+    x = np.zeros((len(ids), len(instruments) * years))
     np.add.at(x, (rows, cols), pd.to_numeric(allocation["amount_usd"], errors="coerce")
               .to_numpy(float))
     return x
@@ -300,6 +335,55 @@ def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
     final = c0 + 100.0 * sum(w * gain[:, raised.index(k)] / v_total[raised.index(k)]
                              for k, w in weighted.items() if k in raised)
     return c0, final, Outcomes(raised, before, gain, v_total)
+
+
+def _capacity_over_time(regions: Regions, scenario: Scenario, yearly: np.ndarray,
+                        pop_share: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, Outcomes, tuple[np.ndarray, np.ndarray]]:
+    """A plan over time: capacity without the plan in the final year (the no-policy
+    path), with it, the outcomes in year T, and both paths year by year. Each year's gain is recomputed as a
+    single year's (``_capacity``) and carried to year T at the no-policy path's growth
+    rates (``growth``); every indicator of a region grows at its rate."""
+    growth = scenario.growth
+    gains, natural = [], []
+    for x in yearly:
+        c0, final, outcomes = _capacity(regions, scenario, x, pop_share)
+        gains.append(final - c0)
+        natural.append(outcomes.gain)
+    path, g = no_policy_path(c0, pop_share, growth.base_rate, growth.agglomeration_elasticity,
+                             len(yearly)), rates(c0, pop_share, growth.base_rate,
+                                                 growth.agglomeration_elasticity, len(yearly))
+    worth = carry_to_final(g)  # (T, n)
+    grown = np.cumprod(1.0 + g, axis=0)[-1]
+    final = path[-1] + (worth * np.asarray(gains)).sum(axis=0)
+    with_plan = path.copy()
+    with_plan[1:] += np.einsum("tun,tn->un", carry(g), np.asarray(gains))
+    gain = np.einsum("tn,tnk->nk", worth, np.asarray(natural))
+    before = outcomes.before * grown[:, None]
+    totals = outcomes.totals * np.array([np.nansum(before[:, q]) / max(
+        np.nansum(outcomes.before[:, q]), 1e-300) for q in range(before.shape[1])])
+    return path[-1], final, Outcomes(outcomes.indicators, before, gain, totals), (path, with_plan)
+
+
+def _year_budgets(yearly: np.ndarray, scenario: Scenario) -> list[Violation]:
+    """Each year spends its appropriation (within the money tolerance); with carryover,
+    the years up to t spend at most the appropriations up to t."""
+    spent = yearly.sum(axis=(1, 2))
+    due = budget_by_year(scenario)
+    tolerance = money_tolerance_usd(scenario.budget)
+    out = []
+    if scenario.periods.carryover:
+        over = np.cumsum(spent) - np.cumsum(due)
+        for t in np.flatnonzero(over > tolerance):
+            out.append(Violation("year_budget", float(over[t]), "USD",
+                                 f"years 1-{t + 1} spend more than their appropriations"))
+        return out
+    for t in range(len(spent)):
+        gap = spent[t] - due[t]
+        if gap > tolerance or (gap < -tolerance and not scenario.allow_unspent):
+            out.append(Violation("year_budget", abs(float(gap)), "USD",
+                                 f"year {t + 1} spends {spent[t]:,.2f} of its {due[t]:,.2f}"))
+    return out
 
 
 def c0_share(share: np.ndarray, column: dict[str, int], weighted: dict[str, float]) -> np.ndarray:
@@ -543,6 +627,9 @@ def _check_dir(d: Path) -> CheckReport:
     needed = ["allocation.csv", "regions.csv", "metrics.json", "scenario.yaml",
               "input_regions.csv"]
     missing = [name for name in needed if not plan_file(d, name).exists()]
+    if not missing and load_scenario(d / "scenario.yaml").periods.years > 1 and not plan_file(
+            d, TRAJECTORY_FILE).exists():
+        missing.append(TRAJECTORY_FILE)
     if missing:
         raise DataError(f"not a plan directory: missing {missing}", file=str(d))
     # every file is read as bounded UTF-8 text: a binary or mis-encoded one is named
@@ -553,8 +640,12 @@ def _check_dir(d: Path) -> CheckReport:
     _refuse_unread_columns(regions, scenario, d / "input_regions.csv")
     metrics = read_record(d / "metrics.json", MetricsFile)
     claimed_after, claimed_before = metrics["metrics"]["after"], metrics["metrics"]["before"]
-    allocation = plan_table(d / "allocation.csv", ("region_id", "instrument", "amount_usd"),
-                            ALLOCATION_NUMBERS, ("region_id", "name", "instrument"))
+    over_time = scenario.periods.years > 1
+    allocation = plan_table(
+        d / "allocation.csv",
+        ("region_id", "year", "instrument", "amount_usd") if over_time
+        else ("region_id", "instrument", "amount_usd"),
+        ALLOCATION_NUMBERS + (("year",) if over_time else ()), ("region_id", "name", "instrument"))
     unknown = _unknown_keys(allocation["region_id"].tolist(), allocation["instrument"].tolist(),
                             regions.ids, list(scenario.instruments))
     if unknown:
@@ -588,7 +679,43 @@ def _check_dir(d: Path) -> CheckReport:
     report.violations.extend(_metrics_totals(metrics, report, scenario))
     report.violations.extend(_regions_table(table, report, regions, scenario))
     report.violations.extend(_outcome_mismatches(d, report, metrics))
+    if over_time:
+        report.violations.extend(_trajectory_mismatches(d, report, regions))
     return report
+
+
+def _trajectory_mismatches(d: Path, report: CheckReport, regions: Regions) -> list[Violation]:
+    """A plan over time's trajectory.csv: every year's capacity, without and with the
+    plan, against the recomputed paths."""
+    table = plan_table(d / TRAJECTORY_FILE, ("region_id", "year", "measure", "without_plan",
+                                             "with_plan"),
+                       ("year", "without_plan", "gain", "with_plan"), ("region_id", "measure"))
+    assert report.paths is not None
+    without, with_plan = report.paths
+    rows = table[table["measure"] == CAPACITY]
+    expected = len(regions.ids) * without.shape[0]
+    if len(rows) != expected:
+        return [Violation("trajectory_rows", abs(len(rows) - expected), "rows",
+                          f"{TRAJECTORY_FILE} has {len(rows)} capacity rows, not one per region "
+                          f"and year ({expected})")]
+    position = {rid: r for r, rid in enumerate(regions.ids)}
+    r = rows["region_id"].map(position)
+    t = pd.to_numeric(rows["year"], errors="coerce")
+    if r.isna().any() or t.isna().any() or not t.between(0, without.shape[0] - 1).all():
+        return [Violation("trajectory_rows", int(r.isna().sum() + t.isna().sum()), "rows",
+                          f"{TRAJECTORY_FILE} names regions or years the plan does not have")]
+    out = []
+    for column, path in (("without_plan", without), ("with_plan", with_plan)):
+        want = path[t.to_numpy(int), r.to_numpy(int)]
+        got = rows[column].to_numpy(float)
+        bad = ~np.isclose(got, want, rtol=METRIC_REL_TOL, atol=1e-9)
+        if bad.any():
+            worst = int(np.argmax(np.abs(got - want)))
+            out.append(Violation("trajectory_mismatch", float(np.abs(got - want).max()), "points",
+                                 f"{TRAJECTORY_FILE} {column} capacity of {rows['region_id'].iloc[worst]} "
+                                 f"in year {int(t.iloc[worst])} is {got[worst]:.6f}, recomputed "
+                                 f"{want[worst]:.6f} ({int(bad.sum())} row(s) disagree)"))
+    return out
 
 
 def _refuse_unread_columns(regions: Regions, scenario: Scenario, path: Path) -> None:

@@ -24,6 +24,7 @@ dollar does not change as a region grows (only what its gains are worth later do
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 import numpy as np
@@ -105,6 +106,38 @@ def no_policy(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
     growth = inputs.scenario.growth
     return _path_and_rates(inputs.c0, inputs.pop_share, growth.base_rate,
                            growth.agglomeration_elasticity, inputs.scenario.periods.years)
+
+
+def over_time(inputs: ModelInputs) -> ModelInputs:
+    """A plan over T years as one period with T*m (year, instrument) columns, year-major:
+    the LP's view of it. Column (t, i) of region r has instrument i's yields and
+    saturation (the saturation applies to each year's funding) and the multiplier
+    m_ri G_r(t -> T), so its response is the gain bought in year t as worth in year T;
+    the baseline is the no-policy path's year T (``no_policy``), and indicator values and
+    national totals grow with it. The exact final-year capacity of a plan x (n, T*m) is
+    then c0 + sum of the columns' gains, as ``plan_path`` gives it.
+    """
+    years = inputs.scenario.periods.years
+    path, g = no_policy(inputs)
+    worth = carry_to_final(g)  # (T, n)
+    grown = np.cumprod(1.0 + g, axis=0)[-1]  # (n,) how every indicator of r grows by year T
+    values = inputs.indicator_values.mul(grown, axis=0)
+    before = inputs.indicator_values.to_numpy(float)
+    totals = inputs.national_totals * np.array([
+        np.nansum(before[:, inputs.indicator_values.columns.get_loc(k)] * grown)
+        / max(np.nansum(before[:, inputs.indicator_values.columns.get_loc(k)]), 1e-300)
+        if k in inputs.indicator_values.columns else 1.0 for k in inputs.raised])
+    return dataclasses.replace(
+        inputs,
+        instruments=inputs.instruments * years,
+        effectiveness=np.tile(inputs.effectiveness, years),
+        multiplier=np.hstack([inputs.multiplier * worth[t][:, None] for t in range(years)]),
+        yields_per_busd=np.tile(inputs.yields_per_busd, (years, 1)),
+        saturation_busd=np.tile(inputs.saturation_busd, (1, years)),
+        allowed=np.tile(inputs.allowed, (1, years)),
+        instrument_min_share=np.zeros(years * len(inputs.instruments)),
+        instrument_max_share=np.ones(years * len(inputs.instruments)),
+        c0=path[-1], indicator_values=values, national_totals=totals, years=years)
 
 
 def path_at_rates(c0: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -264,6 +297,7 @@ def budget_by_year(scenario: Scenario) -> np.ndarray:
 TRAJECTORY_COLUMNS = ("region_id", "year", "measure", "unit", "without_plan", "gain",
                       "with_plan")
 CAPACITY, PER_CAPITA = "capacity", "capacity_per_capita"
+TRAJECTORY_FILE = "trajectory.csv"  # a plan over time's folder: its paths, with and without it
 
 
 def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None,

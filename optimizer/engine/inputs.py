@@ -80,6 +80,9 @@ class ModelInputs:
     groups: tuple[GroupRule, ...] = field(default=())
     excluded_ids: tuple[str, ...] = field(default=())
     hubs: HubRules | None = None
+    # a plan over time seen as one period (``growth.over_time``): T years, its m columns
+    # are (year, instrument) pairs, year-major, and its response is carried to year T
+    years: int = 1
 
     @property
     def n(self) -> int:

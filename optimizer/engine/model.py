@@ -45,6 +45,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from optimizer.engine.growth import budget_by_year, over_time
 from optimizer.engine.inputs import ModelInputs
 from optimizer.engine.tangents import chord_segments_busd
 
@@ -79,6 +80,8 @@ class Structure:
     spread_measure: str
     hubs: tuple | None
     per_capita_floor: bool
+    years: int = 1  # a plan over time: its years, and whether money carries over
+    carryover: bool = False
 
     @property
     def inner(self) -> bool:
@@ -100,6 +103,7 @@ def structure_of(inputs: ModelInputs) -> Structure:
         top_k=sc.top_k_share_cap.k if sc.top_k_share_cap else None,
         spread_measure=sc.spread_measure,
         per_capita_floor=sc.per_capita_floor is not None,
+        years=sc.periods.years, carryover=sc.periods.carryover,
         hubs=None if inputs.hubs is None else (
             tuple((c, v, tuple(m.tolist())) for c, v, m, _ in inputs.hubs.group_min),
             tuple((c, v, tuple(m.tolist())) for c, v, m in inputs.hubs.group_max_one),
@@ -118,33 +122,35 @@ def declare(inputs: ModelInputs, *, spread: bool = True) -> pyo.ConcreteModel:
     ``set_goal`` give it one (consensus, robust plans).
     """
     structure = structure_of(inputs)
-    n, m = inputs.n, len(inputs.instruments)
+    terms = over_time(inputs) if structure.years > 1 else inputs
+    n, m = terms.n, len(terms.instruments)  # over time, m counts (year, instrument) pairs
     share = inputs.pop_share
     mdl = pyo.ConcreteModel(name="placefund")
     mdl.structure = structure
     mdl.unit_busd = money_unit_busd(inputs.budget_busd)
     mdl.share = share
     mdl.R = pyo.RangeSet(0, n - 1)
-    mdl.I = pyo.RangeSet(0, m - 1)
+    mdl.I = pyo.RangeSet(0, len(inputs.instruments) - 1)
+    mdl.J = pyo.RangeSet(0, m - 1)  # the response's columns: I, or (year, instrument) pairs
     mdl.T = pyo.Set(initialize=[])  # the tangents, added as columns after compiling
 
     mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # points
-    mdl.neg_coef = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=0.0)  # -a m, per unit
-    mdl.x_ub = pyo.Param(mdl.R, mdl.I, mutable=True, initialize=INF)  # 0 where barred
+    mdl.neg_coef = pyo.Param(mdl.R, mdl.J, mutable=True, initialize=0.0)  # -a m, per unit
+    mdl.x_ub = pyo.Param(mdl.R, mdl.J, mutable=True, initialize=INF)  # 0 where barred
 
     # columns in this order: funding, response, capacity, then each rule's
-    mdl.x = pyo.Var(mdl.R, mdl.I, bounds=lambda b, r, i: (0.0, b.x_ub[r, i]))
-    mdl.tau = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    mdl.x = pyo.Var(mdl.R, mdl.J, bounds=lambda b, r, i: (0.0, b.x_ub[r, i]))
+    mdl.tau = pyo.Var(mdl.R, mdl.J, domain=pyo.NonNegativeReals)
     mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
     xs, taus, ys = list(mdl.x.values()), list(mdl.tau.values()), list(mdl.y.values())
 
-    @mdl.Constraint(mdl.R, mdl.I)
+    @mdl.Constraint(mdl.R, mdl.J)
     def funding(b: Any, r: int, i: int) -> Any:
         """x = the sum of the term's segments (the tangent columns)."""
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0],
                                       linear_vars=[xs[r * m + i]]), 0.0)
 
-    @mdl.Constraint(mdl.R, mdl.I)
+    @mdl.Constraint(mdl.R, mdl.J)
     def response(b: Any, r: int, i: int) -> Any:
         """tau = sum_k slope_k seg_k: s ln(1 + x/s), approximated from above."""
         return (0.0, LinearExpression(constant=0.0, linear_coefs=[1.0],
@@ -161,7 +167,8 @@ def declare(inputs: ModelInputs, *, spread: bool = True) -> pyo.ConcreteModel:
 
     if structure.inner:
         _inner_response(mdl, inputs)
-    _money_rules(mdl, inputs)
+    money = xs if structure.years == 1 else _years(mdl, inputs, xs)
+    _money_rules(mdl, inputs, money)
     if inputs.hubs is not None:
         _hubs(mdl, inputs)
     if spread:
@@ -221,9 +228,38 @@ def _inner_response(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
             linear_vars=[ys[r], *taus[r * m:(r + 1) * m]]), b.c0[r])
 
 
-def _money_rules(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+def _years(mdl: pyo.ConcreteModel, inputs: ModelInputs, xs: list) -> list:
+    """A plan over time: each instrument's total over the years (the money rules read
+    totals), and a budget row per year: year t spends its appropriation, or (with
+    carryover) the years up to t spend at most the appropriations up to t. Returns the
+    totals' variables."""
+    m, years = len(inputs.instruments), inputs.scenario.periods.years
+    mdl.Y = pyo.RangeSet(0, years - 1)
+    mdl.x_total = pyo.Var(mdl.R, mdl.I, domain=pyo.NonNegativeReals)
+    totals = list(mdl.x_total.values())
+    width = m * years
+    mdl.year_total = pyo.Constraint(mdl.R, mdl.I, rule=lambda b, r, i: (0.0, LinearExpression(
+        constant=0.0, linear_coefs=[1.0] + [-1.0] * years,
+        linear_vars=[totals[r * m + i], *xs[r * width + i:(r + 1) * width:m]]), 0.0))
+    mdl.year_lo = pyo.Param(mdl.Y, mutable=True, initialize=0.0)
+    mdl.year_hi = pyo.Param(mdl.Y, mutable=True, initialize=0.0)
+    carry = inputs.scenario.periods.carryover
+
+    def spent(t: int) -> LinearExpression:
+        first = 0 if carry else t  # with carryover: every year up to t
+        chosen = [xs[r * width + u * m + i] for r in range(inputs.n)
+                  for u in range(first, t + 1) for i in range(m)]
+        return LinearExpression(constant=0.0, linear_coefs=[1.0] * len(chosen),
+                                linear_vars=chosen)
+
+    mdl.year_budget = pyo.Constraint(mdl.Y, rule=lambda b, t: (b.year_lo[t], spent(t),
+                                                                b.year_hi[t]))
+    return totals
+
+
+def _money_rules(mdl: pyo.ConcreteModel, inputs: ModelInputs, xs: list) -> None:
     """Budget use, region bounds (floors, caps, exclusions), instrument shares, group
-    minimums."""
+    minimums, on the funding ``xs`` (region-major; over time, the totals)."""
     m = len(inputs.instruments)
     mdl.G = pyo.RangeSet(0, len(inputs.groups) - 1) if inputs.groups else pyo.Set(initialize=[])
     mdl.budget = pyo.Param(mutable=True, initialize=0.0)
@@ -233,7 +269,6 @@ def _money_rules(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     mdl.inst_lo = pyo.Param(mdl.I, mutable=True, initialize=0.0)
     mdl.inst_hi = pyo.Param(mdl.I, mutable=True, initialize=0.0)
     mdl.group_lo = pyo.Param(mdl.G, mutable=True, initialize=0.0)
-    xs = list(mdl.x.values())
 
     def total(vars_: list) -> LinearExpression:
         return LinearExpression(constant=0.0, linear_coefs=[1.0] * len(vars_), linear_vars=vars_)
@@ -479,15 +514,16 @@ def numbers(inputs: ModelInputs, top_k_at: np.ndarray | None = None, top_k_margi
     share = inputs.pop_share
     budget = inputs.budget_busd / unit
     n = inputs.n
-    coef = -(inputs.effectiveness * inputs.multiplier) * unit
-    barred = ~inputs.allowed & np.asarray(inputs.allowed.any(axis=1))[:, None]
+    terms = over_time(inputs) if sc.periods.years > 1 else inputs
+    coef = -(terms.effectiveness * terms.multiplier) * unit
+    barred = ~terms.allowed & np.asarray(terms.allowed.any(axis=1))[:, None]
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
     if inputs.hubs is not None and inputs.hubs.award_max_busd / unit < MIN_COEF_UNITS:
         # an award maximum below the hub rows' smallest coefficient: the region rows,
         # whose bounds may be 0, hold every region to it exactly
         cap = np.minimum(cap, inputs.hubs.award_max_busd)
     out: dict[str, Any] = {
-        "c0": inputs.c0, "neg_coef": coef, "x_ub": np.where(barred, 0.0, INF),
+        "c0": terms.c0, "neg_coef": coef, "x_ub": np.where(barred, 0.0, INF),
         "budget": budget, "budget_lo": budget if not sc.allow_unspent else 0.0,
         "floor": inputs.floor_busd / unit, "cap": cap / unit,
         "inst_lo": inputs.instrument_min_share * budget,
@@ -496,6 +532,13 @@ def numbers(inputs: ModelInputs, top_k_at: np.ndarray | None = None, top_k_margi
         "lam": sc.spread_weight,
     }
     structure = structure_of(inputs)
+    if structure.years > 1:
+        yearly = budget_by_year(sc) / 1e9 / unit
+        if structure.carryover:
+            out["year_lo"], out["year_hi"] = np.full(yearly.size, -INF), np.cumsum(yearly)
+        else:
+            out["year_lo"] = np.zeros(yearly.size) if sc.allow_unspent else yearly
+            out["year_hi"] = yearly
     if structure.inner:
         out["y_floor"] = sc.per_capita_floor or 0.0
     if inputs.hubs is not None:

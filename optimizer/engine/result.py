@@ -31,6 +31,7 @@ from optimizer.engine.data import (
     read_plan_bytes,
 )
 from optimizer.engine.errors import DataError, brief
+from optimizer.engine.growth import TRAJECTORY_FILE
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import (
     OUTCOME_COLUMNS,
@@ -194,6 +195,15 @@ class AllocationResult:
     outcomes_table: pd.DataFrame | Callable[[], pd.DataFrame] | None = field(default=None,
                                                                             repr=False)
     outcome_totals: dict[str, dict[str, float]] = field(default_factory=dict)
+    # a plan over time: region, year (0..T), measure, unit, without_plan, gain, with_plan
+    trajectory_table: pd.DataFrame | Callable[[], pd.DataFrame] | None = field(default=None,
+                                                                              repr=False)
+
+    @property
+    def trajectory(self) -> pd.DataFrame | None:
+        """A plan over time: every region's path year by year, with and without the plan
+        (``growth.trajectory_table``, built on first read); None for a single period."""
+        return None if self.trajectory_table is None else self._built("trajectory_table")
 
     @property
     def outcomes(self) -> pd.DataFrame:
@@ -231,6 +241,8 @@ class AllocationResult:
         state["regions_table"], state["marginal_table"] = self.regions, self.marginal_values
         if self.outcomes_table is not None:
             state["outcomes_table"] = self.outcomes
+        if self.trajectory_table is not None:
+            state["trajectory_table"] = self.trajectory
         return state
 
     def _built(self, name: str) -> Any:
@@ -255,7 +267,7 @@ class AllocationResult:
         rows come in that order)."""
         if self.funding_matrix_usd is not None:
             return self.funding_matrix_usd
-        m = len(self.scenario.instruments)
+        m = len(self.scenario.instruments) * self.scenario.periods.years
         return self.allocation["amount_usd"].to_numpy(float).reshape(-1, m)
 
     def funding_busd(self) -> np.ndarray:
@@ -314,6 +326,8 @@ class AllocationResult:
                 shutil.copyfile(self.geometry_path, staging / PLAN_GEOMETRY)
             if self.outcome_totals:
                 self.outcomes.to_csv(staging / OUTCOMES_FILE, index=False)
+            if self.trajectory is not None:
+                self.trajectory.to_csv(staging / TRAJECTORY_FILE, index=False)
             for name, text in (extras or {}).items():
                 (staging / name).write_text(text)
 
@@ -717,14 +731,29 @@ def _provenance(inputs: ModelInputs, created_utc: str) -> Callable[[], dict[str,
 
 
 def _allocation_table(inputs: ModelInputs, funding_usd: np.ndarray) -> pd.DataFrame:
-    """One row per (region, instrument): region_id, name, instrument, amount_usd."""
+    """One row per (region, instrument): region_id, name, instrument, amount_usd; over
+    time one per (region, year, instrument), with the year (1..T) after the name."""
     m = len(inputs.instruments)
+    if inputs.years > 1:
+        per_year = m // inputs.years
+        return pd.DataFrame({
+            "region_id": np.repeat(inputs.region_ids, m),
+            "name": np.repeat(inputs.regions.names, m),
+            "year": np.tile(np.repeat(np.arange(1, inputs.years + 1), per_year), inputs.n),
+            "instrument": np.tile(inputs.instruments, inputs.n),
+            "amount_usd": funding_usd.ravel().copy(),
+        })
     return pd.DataFrame({
         "region_id": np.repeat(inputs.region_ids, m),
         "name": np.repeat(inputs.regions.names, m),
         "instrument": np.tile(inputs.instruments, inputs.n),
         "amount_usd": funding_usd.ravel().copy(),
     })
+
+
+def _instrument_totals(x_busd: np.ndarray, years: int) -> np.ndarray:
+    """(n, m) each instrument's funding over the years (a plan's columns, year-major)."""
+    return x_busd.reshape(x_busd.shape[0], years, -1).sum(axis=1)
 
 
 def _regions_table(inputs: ModelInputs, x_busd: np.ndarray, gain: np.ndarray,
@@ -749,7 +778,8 @@ def _regions_table(inputs: ModelInputs, x_busd: np.ndarray, gain: np.ndarray,
         "capacity_share_after": final / final.sum(),
         "funding_usd": funding,
         "funding_per_capita_usd": funding / pop,
-        **{f"funding_{name}_usd": x_busd[:, i] * BUSD for i, name in enumerate(inputs.instruments)},
+        **{f"funding_{name}_usd": total * BUSD for name, total in zip(
+            inputs.instruments, _instrument_totals(x_busd, inputs.years).T, strict=False)},
         "marginal_points_per_busd": np.where(best_marginal == -np.inf, 0.0, best_marginal),
         "excluded": ~inputs.allowed.any(axis=1),
         "hub": hubs if hubs is not None else np.zeros(inputs.n, dtype=bool),

@@ -403,6 +403,13 @@ class Scenario(_Strict):
                 problems.append(f"periods.budget_by_year: the years sum to {total:,.2f} USD, "
                                 f"not the budget {self.budget:,.2f} USD; they must agree to "
                                 "the cent")
+        if years > 1 and (self.per_capita_floor is not None or self.top_k_share_cap is not None):
+            rules = [key for key, on in (("per_capita_floor", self.per_capita_floor is not None),
+                                         ("top_k_share_cap", self.top_k_share_cap is not None))
+                     if on]
+            problems.append(f"{', '.join(rules)}: capacity rules over years are not supported "
+                            "yet (they would bound the final year's capacity from an inner "
+                            "response per year); remove them or set periods.years: 1")
         if years > 1 and self.hubs is not None:
             problems.append("periods: hub selection over years is not supported yet (a hub's "
                             "award is one amount, not a yearly series); remove `hubs` or set "

@@ -32,6 +32,7 @@ from optimizer.engine.compile import Compiled
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
+from optimizer.engine.growth import over_time, trajectory_table
 from optimizer.engine.highs import LoadedModel, Solution
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import spread_adjusted
@@ -110,7 +111,7 @@ class Solver:
                  refine: bool = True, gini_cap: float | None = None) -> None:
         clock = time.perf_counter()
         self.inputs, self.mip_duals, self.refine = inputs, mip_duals, refine
-        self.views: list[ModelInputs] = [inputs] if views is None else list(views)
+        self.views: list[ModelInputs] = [response_of(inputs)] if views is None else list(views)
         self.own_objective = views is None  # the LP objective is the plan's own S
         with PauseGC():  # the declaration makes many small objects, none of them garbage
             mdl = declare(inputs, spread=views is None)
@@ -123,16 +124,17 @@ class Solver:
         self.build_time_s = time.perf_counter() - clock
         clock = time.perf_counter()
         unit = money_unit_busd(inputs.budget_busd)
+        terms = response_of(inputs)  # over time: one column per (year, instrument)
         p = compiled.p_with(compiled.p0, _declared(compiled, numbers(inputs, gini_cap=gini_cap)))
-        self.loaded = LoadedModel(compiled, p, (inputs.saturation_busd / unit).ravel(), unit,
-                                  (inputs.n, len(inputs.instruments)))
+        self.loaded = LoadedModel(compiled, p, (terms.saturation_busd / unit).ravel(), unit,
+                                  (terms.n, len(terms.instruments)))
         self.translate_time_s = time.perf_counter() - clock
         clock = time.perf_counter()
         estimate = (None if inputs.hubs is not None
-                    else estimate_plan(inputs, ESTIMATE_EFFORT[_size(inputs)]))
-        self.first_tangents = self.loaded.add_tangents(*first_tangents(inputs, estimate))
+                    else estimate_plan(terms, ESTIMATE_EFFORT[_size(terms)]))
+        self.first_tangents = self.loaded.add_tangents(*first_tangents(terms, estimate))
         self.start = "HiGHS's own start"
-        if (views is None and estimate is not None
+        if (views is None and estimate is not None and terms.years == 1
                 and self.loaded.highs.getNumCol() >= LARGE_MODEL_COLUMNS):
             # large LP: crossover from the estimated plan, then the primal simplex method
             if start_from_point(self.loaded.highs, self.loaded.point_at(inputs, estimate)):
@@ -146,12 +148,13 @@ class Solver:
         """A Solver loaded from ``checkpoint`` in a fresh HiGHS: its numbers, tangents
         and basis, nothing else of what solved before."""
         self = cls.__new__(cls)
-        self.inputs, self.views, self.own_objective = checkpoint.inputs, [checkpoint.inputs], True
+        self.inputs, self.own_objective = checkpoint.inputs, True
+        self.views = [response_of(checkpoint.inputs)]
         self.mip_duals, self.refine = checkpoint.mip_duals, checkpoint.refine
         self.structure = structure_of(checkpoint.inputs)
         loaded = LoadedModel(checkpoint.lp, checkpoint.p, checkpoint.sat_units,
                              money_unit_busd(checkpoint.inputs.budget_busd),
-                             (checkpoint.inputs.n, len(checkpoint.inputs.instruments)))
+                             (self.views[0].n, len(self.views[0].instruments)))
         loaded.add_tangents(checkpoint.tangent_term, checkpoint.tangent_u, as_given=True)
         if loaded.highs.setBasis(checkpoint.basis) != highspy.HighsStatus.kOk:
             raise SolverError("HiGHS refused a checkpoint's basis")
@@ -175,7 +178,7 @@ class Solver:
             raise ValueError("inputs change the model's structure; build a new Solver")
         self.inputs = inputs
         if self.own_objective:
-            self.views = [inputs]
+            self.views = [response_of(inputs)]
         self.loaded.update(_declared(self.loaded.lp, numbers(inputs, **values)))
         self.start = "the previous solve's basis"
 
@@ -311,6 +314,18 @@ class Solver:
         return {"objective_lp": objective_lp, "objective_exact": exact[0] if self.own_objective
                 else float("nan"), "error_share": worst, "max_term_error_points": term_error,
                 "within_tolerance": bool(worst <= tolerance), "view_exact": exact}
+
+
+def by_year(x: np.ndarray, years: int) -> np.ndarray:
+    """(T, n, m) a plan over time's funding from its (n, T*m) columns (year-major)."""
+    n = x.shape[0]
+    return x.reshape(n, years, -1).transpose(1, 0, 2)
+
+
+def response_of(inputs: ModelInputs) -> ModelInputs:
+    """The plan's response as the LP sees it: ``inputs``, or over time one column per
+    (year, instrument) carried to the final year (``growth.over_time``)."""
+    return over_time(inputs) if inputs.scenario.periods.years > 1 else inputs
 
 
 def _declared(lp: Compiled, values: dict[str, Any]) -> dict[str, Any]:
@@ -450,8 +465,12 @@ class Planner:
                    if outcome.duals is not None else "not available"),
             start=solver.start,
         )
-        plan = build_result(inputs, outcome.x, outcome.duals, info, outcome.approximation,
-                            outcome.hubs)
+        plan = build_result(solver.views[0], outcome.x, outcome.duals, info,
+                            outcome.approximation, outcome.hubs)
+        if inputs.years == 1 and inputs.scenario.periods.years > 1:
+            yearly = by_year(outcome.x, inputs.scenario.periods.years)
+            plan = dataclasses.replace(plan, trajectory_table=functools.partial(
+                trajectory_table, inputs, yearly))
         return verified(plan, self.regions)
 
     def forget_basis(self) -> None:
