@@ -249,6 +249,9 @@ def check_funding(
         report.violations.extend(rule(plan, scenario))
     if scenario.hubs is not None:
         report.violations.extend(_hubs(plan, scenario, hubs))
+    if scenario.growth_centers is not None:
+        today = c0 if report.paths is None else report.paths[0][0]
+        report.violations.extend(_growth_centers(yearly, today, plan, scenario))
     report.violations.extend(_per_capita_floor(plan, scenario))
     report.violations.extend(_top_k_cap(plan, scenario))
 
@@ -542,6 +545,34 @@ def _hubs(plan: _Plan, scenario: Scenario, hubs: set[str] | None) -> list[Violat
     chosen = funded.copy() if hubs is None else np.array([rid in hubs for rid in plan.ids])
     return (_hub_awards(plan, scenario, funded, chosen) + _hub_count(scenario, chosen)
             + _hub_groups(plan, scenario, chosen))
+
+
+def _growth_centers(yearly: np.ndarray, today: np.ndarray, plan: _Plan,
+                    scenario: Scenario) -> list[Violation]:
+    """Growth centers: at most K funded regions, none among the leading ones (by today's
+    baseline capacity), each funded in each of the first min_years years with at least
+    its minimum award."""
+    rule = scenario.growth_centers
+    assert rule is not None
+    tol = plan.money_tol
+    funded = np.flatnonzero(plan.per_region > tol)
+    out = []
+    if funded.size > rule.count:
+        out.append(Violation("growth_center_count", funded.size - rule.count, "regions",
+                             f"{funded.size} regions funded, more than the {rule.count} centers"))
+    leading = set(np.argsort(-today, kind="stable")[:rule.exclude_leading].tolist())
+    barred = [plan.ids[r] for r in funded if r in leading]
+    if barred:
+        out.append(Violation("growth_center_leading", len(barred), "regions",
+                             f"leading regions funded as centers: {barred[:5]}"))
+    due = budget_by_year(scenario)[:rule.min_years] * rule.min_award_share / rule.count
+    support = yearly[:rule.min_years].sum(axis=2)  # (L, n)
+    short = support[:, funded] < due[:, None] - tol
+    for t, r in zip(*np.nonzero(short), strict=True):
+        out.append(Violation("growth_center_support", float(due[t] - support[t, funded[r]]),
+                             "USD", f"center {plan.ids[funded[r]]} gets less than its minimum "
+                             f"award in year {t + 1}"))
+    return out
 
 
 def _hub_awards(plan: _Plan, scenario: Scenario, funded: np.ndarray,

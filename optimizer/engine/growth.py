@@ -108,7 +108,7 @@ def no_policy(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
                            growth.agglomeration_elasticity, inputs.scenario.periods.years)
 
 
-def over_time(inputs: ModelInputs) -> ModelInputs:
+def over_time(inputs: ModelInputs, year: int | None = None) -> ModelInputs:
     """A plan over T years as one period with T*m (year, instrument) columns, year-major:
     the LP's view of it. Column (t, i) of region r has instrument i's yields and
     saturation (the saturation applies to each year's funding) and the multiplier
@@ -116,11 +116,15 @@ def over_time(inputs: ModelInputs) -> ModelInputs:
     the baseline is the no-policy path's year T (``no_policy``), and indicator values and
     national totals grow with it. The exact final-year capacity of a plan x (n, T*m) is
     then c0 + sum of the columns' gains, as ``plan_path`` gives it.
+
+    ``year`` (1..T, default T) carries everything to that year instead: columns of later
+    years are worth nothing there (a plan made year by year looks no further).
     """
     years = inputs.scenario.periods.years
+    year = years if year is None else year
     path, g = no_policy(inputs)
-    worth = carry_to_final(g)  # (T, n)
-    grown = np.cumprod(1.0 + g, axis=0)[-1]  # (n,) how every indicator of r grows by year T
+    worth = carry(g)[:, year - 1]  # (T, n): G(t -> year), 0 for t > year
+    grown = np.cumprod(1.0 + g[:year], axis=0)[-1]  # (n,) how r's indicators grow by then
     values = inputs.indicator_values.mul(grown, axis=0)
     before = inputs.indicator_values.to_numpy(float)
     totals = inputs.national_totals * np.array([
@@ -137,7 +141,7 @@ def over_time(inputs: ModelInputs) -> ModelInputs:
         allowed=np.tile(inputs.allowed, (1, years)),
         instrument_min_share=np.zeros(years * len(inputs.instruments)),
         instrument_max_share=np.ones(years * len(inputs.instruments)),
-        c0=path[-1], indicator_values=values, national_totals=totals, years=years)
+        c0=path[year], indicator_values=values, national_totals=totals, years=years)
 
 
 def path_at_rates(c0: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -82,6 +82,7 @@ class Structure:
     per_capita_floor: bool
     years: int = 1  # a plan over time: its years, and whether money carries over
     carryover: bool = False
+    centers: int | None = None  # growth centers: the years each center is supported
 
     @property
     def inner(self) -> bool:
@@ -104,6 +105,7 @@ def structure_of(inputs: ModelInputs) -> Structure:
         spread_measure=sc.spread_measure,
         per_capita_floor=sc.per_capita_floor is not None,
         years=sc.periods.years, carryover=sc.periods.carryover,
+        centers=None if sc.growth_centers is None else sc.growth_centers.min_years,
         hubs=None if inputs.hubs is None else (
             tuple((c, v, tuple(m.tolist())) for c, v, m, _ in inputs.hubs.group_min),
             tuple((c, v, tuple(m.tolist())) for c, v, m in inputs.hubs.group_max_one),
@@ -136,10 +138,11 @@ def declare(inputs: ModelInputs, *, spread: bool = True) -> pyo.ConcreteModel:
 
     mdl.c0 = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # points
     mdl.neg_coef = pyo.Param(mdl.R, mdl.J, mutable=True, initialize=0.0)  # -a m, per unit
+    mdl.x_lb = pyo.Param(mdl.R, mdl.J, mutable=True, initialize=0.0)  # a year already decided
     mdl.x_ub = pyo.Param(mdl.R, mdl.J, mutable=True, initialize=INF)  # 0 where barred
 
     # columns in this order: funding, response, capacity, then each rule's
-    mdl.x = pyo.Var(mdl.R, mdl.J, bounds=lambda b, r, i: (0.0, b.x_ub[r, i]))
+    mdl.x = pyo.Var(mdl.R, mdl.J, bounds=lambda b, r, i: (b.x_lb[r, i], b.x_ub[r, i]))
     mdl.tau = pyo.Var(mdl.R, mdl.J, domain=pyo.NonNegativeReals)
     mdl.y = pyo.Var(mdl.R, domain=pyo.NonNegativeReals)
     xs, taus, ys = list(mdl.x.values()), list(mdl.tau.values()), list(mdl.y.values())
@@ -171,6 +174,8 @@ def declare(inputs: ModelInputs, *, spread: bool = True) -> pyo.ConcreteModel:
     _money_rules(mdl, inputs, money)
     if inputs.hubs is not None:
         _hubs(mdl, inputs)
+    if structure.centers is not None:
+        _growth_centers(mdl, inputs, xs, money, structure.centers)
     if spread:
         total = spread_block(mdl, share, structure.spread_measure)
         if structure.spread_measure == "gini":
@@ -328,6 +333,52 @@ def _hubs(mdl: pyo.ConcreteModel, inputs: ModelInputs) -> None:
         mdl.hub_designated = pyo.Constraint(expr=(0.0, LinearExpression(
             constant=0.0, linear_coefs=list(mdl.designated_coef.values()), linear_vars=hubs),
             None))
+
+
+def _growth_centers(mdl: pyo.ConcreteModel, inputs: ModelInputs, xs: list, money: list,
+                    years: int) -> None:
+    """K growth centers (binary ``center``): only centers are funded (a region's total is
+    at most its cap times its binary), exactly K of them, none among the leading regions
+    (their binary's upper bound is 0), and each center gets at least its minimum award
+    in each of the first ``years`` years."""
+    m = len(inputs.instruments)
+    width = m * inputs.scenario.periods.years
+    mdl.center_lo = pyo.Param(mdl.R, mutable=True, initialize=0.0)
+    mdl.center_hi = pyo.Param(mdl.R, mutable=True, initialize=1.0)
+    mdl.center = pyo.Var(mdl.R, domain=pyo.Integers, bounds=lambda b, r: (b.center_lo[r],
+                                                                           b.center_hi[r]))
+    centers = list(mdl.center.values())
+    mdl.center_top = pyo.Param(mdl.R, mutable=True, initialize=0.0)  # -(the most r may get)
+    mdl.center_count_lo = pyo.Param(mutable=True, initialize=0.0)
+    mdl.center_count_hi = pyo.Param(mutable=True, initialize=0.0)
+    mdl.SUPPORT = pyo.RangeSet(0, years - 1)
+    mdl.center_floor = pyo.Param(mdl.SUPPORT, mdl.R, mutable=True, initialize=0.0)  # -award
+    mdl.center_funding = pyo.Constraint(mdl.R, rule=lambda b, r: (None, LinearExpression(
+        constant=0.0, linear_coefs=[1.0] * m + [b.center_top[r]],
+        linear_vars=[*money[r * m:(r + 1) * m], centers[r]]), 0.0))
+    mdl.center_count = pyo.Constraint(expr=(mdl.center_count_lo, LinearExpression(
+        constant=0.0, linear_coefs=[1.0] * len(centers), linear_vars=centers),
+        mdl.center_count_hi))
+    mdl.center_support = pyo.Constraint(mdl.SUPPORT, mdl.R, rule=lambda b, t, r: (
+        0.0, LinearExpression(constant=0.0, linear_coefs=[1.0] * m + [b.center_floor[t, r]],
+                              linear_vars=[*xs[r * width + t * m:r * width + (t + 1) * m],
+                                           centers[r]]), None))
+
+
+def leading_regions(inputs: ModelInputs, count: int) -> np.ndarray:
+    """(n,) bool: the ``count`` regions with the most baseline capacity (ties by order)."""
+    top = np.argsort(-inputs.c0, kind="stable")[:count]
+    out = np.zeros(inputs.n, dtype=bool)
+    out[top] = True
+    return out
+
+
+def fixed_choice(inputs: ModelInputs, chosen: np.ndarray) -> dict[str, Any]:
+    """The Params that make a MIP the LP of its binary choice (hubs or growth centers)."""
+    if inputs.hubs is not None:
+        return fixed_hub_awards(inputs, chosen)
+    value = chosen.astype(float)
+    return {"center_lo": value, "center_hi": value}
 
 
 def spread_block(blk: Any, share: np.ndarray, measure: str) -> Any:
@@ -503,27 +554,34 @@ def set_goal(mdl: pyo.ConcreteModel, scores: list[list[tuple[Any, Any]]], goal: 
 # -- the numbers -------------------------------------------------------------------------
 
 def numbers(inputs: ModelInputs, top_k_at: np.ndarray | None = None, top_k_margin: float = 0.0,
-            gini_cap: float | None = None) -> dict[str, Any]:
+            gini_cap: float | None = None, year: int | None = None,
+            decided_busd: np.ndarray | None = None) -> dict[str, Any]:
     """Every tunable Param of ``declare(inputs)`` for ``inputs``: the one place numbers
     come from (a re-solve writes only those that changed).
 
     ``top_k_at``/``top_k_margin`` set the top-k cap's linearization (mode 1 at a plan,
     mode 0 with the LP's share lowered by the margin); ``gini_cap`` bounds the Gini.
+    Over time, ``year`` (default the last) is the year whose capacity the objective
+    reads, and ``decided_busd`` (n, T*m, NaN where open) fixes funding already decided.
     """
     sc, unit = inputs.scenario, money_unit_busd(inputs.budget_busd)
     share = inputs.pop_share
     budget = inputs.budget_busd / unit
     n = inputs.n
-    terms = over_time(inputs) if sc.periods.years > 1 else inputs
+    terms = over_time(inputs, year) if sc.periods.years > 1 else inputs
     coef = -(terms.effectiveness * terms.multiplier) * unit
     barred = ~terms.allowed & np.asarray(terms.allowed.any(axis=1))[:, None]
+    x_lb, x_ub = np.zeros(coef.shape), np.where(barred, 0.0, INF)
+    if decided_busd is not None:
+        fixed = ~np.isnan(decided_busd)
+        x_lb[fixed] = x_ub[fixed] = decided_busd[fixed] / unit
     cap = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd, BIG_CAP_BUSD), 0.0)
     if inputs.hubs is not None and inputs.hubs.award_max_busd / unit < MIN_COEF_UNITS:
         # an award maximum below the hub rows' smallest coefficient: the region rows,
         # whose bounds may be 0, hold every region to it exactly
         cap = np.minimum(cap, inputs.hubs.award_max_busd)
     out: dict[str, Any] = {
-        "c0": terms.c0, "neg_coef": coef, "x_ub": np.where(barred, 0.0, INF),
+        "c0": terms.c0, "neg_coef": coef, "x_lb": x_lb, "x_ub": x_ub,
         "budget": budget, "budget_lo": budget if not sc.allow_unspent else 0.0,
         "floor": inputs.floor_busd / unit, "cap": cap / unit,
         "inst_lo": inputs.instrument_min_share * budget,
@@ -543,6 +601,8 @@ def numbers(inputs: ModelInputs, top_k_at: np.ndarray | None = None, top_k_margi
         out["y_floor"] = sc.per_capita_floor or 0.0
     if inputs.hubs is not None:
         out.update(_hub_numbers(inputs, unit))
+    if sc.growth_centers is not None:
+        out.update(_center_numbers(inputs, unit))
     if structure.spread_measure == "gini":
         out["gini_cap_coef"] = -(1.0 if gini_cap is None else float(gini_cap)) * 100.0 * share
         out["gini_cap_hi"] = INF if gini_cap is None else 0.0
@@ -587,6 +647,22 @@ def _hub_numbers(inputs: ModelInputs, unit: float) -> dict[str, Any]:
         inside[np.asarray(members, dtype=int)] = 1.0
         out["designated_coef"] = inside - share
     return out
+
+
+def _center_numbers(inputs: ModelInputs, unit: float) -> dict[str, Any]:
+    """Growth centers' numbers: K, the leading regions barred, each center's cap and its
+    minimum award in each supported year (a share of an even split of the year's money)."""
+    rule = inputs.scenario.growth_centers
+    assert rule is not None
+    budget = inputs.budget_busd / unit
+    top = np.where(inputs.allowed.any(axis=1), np.minimum(inputs.cap_busd / unit, budget), 0.0)
+    yearly = budget_by_year(inputs.scenario)[:rule.min_years] / 1e9 / unit
+    award = rule.min_award_share * yearly / rule.count
+    return {"center_lo": np.zeros(inputs.n),
+            "center_hi": np.where(leading_regions(inputs, rule.exclude_leading), 0.0, 1.0),
+            "center_top": -np.maximum(top, MIN_COEF_UNITS),
+            "center_count_lo": rule.count, "center_count_hi": rule.count,
+            "center_floor": -np.repeat(award[:, None], inputs.n, axis=1)}
 
 
 def fixed_hub_awards(inputs: ModelInputs, hubs: np.ndarray) -> dict[str, Any]:

@@ -296,10 +296,26 @@ class Growth(_Strict):
         description="eta: how much faster an intensive region's indicators grow per year")
 
 
+class GrowthCenters(_Strict):
+    """Fund K growth centers chosen by the optimizer (a MIP), the alternative to
+    spreading: only centers are funded, none among the regions already leading, each
+    supported from the first year for at least ``min_years``."""
+
+    count: int = Field(ge=1, le=1000, description="K, how many centers")
+    exclude_leading: int = Field(default=10, ge=0, le=10_000, description=(
+        "the regions leading in baseline capacity that may not be centers"))
+    min_years: int = Field(default=1, ge=1, le=MAX_YEARS, description=(
+        "a center is funded in each of the first min_years years"))
+    min_award_share: float = Field(default=0.25, ge=0.0, le=1.0, description=(
+        "in each of those years a center gets at least this share of an even split of the "
+        "year's appropriation among the K centers"))
+    mip_rel_gap: float = Field(default=1e-4, ge=0, lt=1)
+
+
 # the keys of a plan over time; at their defaults they are left out of the saved scenario
 # (``Scenario.saved_dict``), so a single-period plan's scenario.yaml and fingerprint stay
 # as they were
-TIME_KEYS = ("periods", "growth", "objective_year", "discount_rate")
+TIME_KEYS = ("periods", "growth", "objective_year", "discount_rate", "growth_centers")
 
 
 class Scenario(_Strict):
@@ -330,6 +346,7 @@ class Scenario(_Strict):
     exclusions: Exclusions = Field(default_factory=Exclusions)
     top_k_share_cap: TopKShareCap | None = None
     hubs: Hubs | None = None
+    growth_centers: GrowthCenters | None = None
     packs: list[str] = Field(default_factory=list, description="named constraint packs applied")
     per_capita_floor: float | None = Field(default=None, ge=0.0)
     missing_values: MissingPolicy | dict[str, MissingPolicy] = "error"
@@ -410,6 +427,14 @@ class Scenario(_Strict):
             problems.append(f"{', '.join(rules)}: capacity rules over years are not supported "
                             "yet (they would bound the final year's capacity from an inner "
                             "response per year); remove them or set periods.years: 1")
+        centers = self.growth_centers
+        if centers is not None:
+            if self.hubs is not None:
+                problems.append("growth_centers: hubs and growth centers are two ways of "
+                                "choosing funded regions; use one")
+            if centers.min_years > years:
+                problems.append(f"growth_centers.min_years: {centers.min_years} years of "
+                                f"support in a plan of {years} year(s); at most periods.years")
         if years > 1 and self.hubs is not None:
             problems.append("periods: hub selection over years is not supported yet (a hub's "
                             "award is one amount, not a yearly series); remove `hubs` or set "
@@ -522,7 +547,7 @@ def _time_defaults() -> dict[str, Any]:
     return {"periods": Periods().model_dump(mode="json"),
             "growth": Growth().model_dump(mode="json"),
             "objective_year": fields["objective_year"].default,
-            "discount_rate": fields["discount_rate"].default}
+            "discount_rate": fields["discount_rate"].default, "growth_centers": None}
 
 
 def usd(amount: float) -> str:

@@ -40,7 +40,7 @@ from optimizer.engine.model import (
     Structure,
     add_score_block,
     declare,
-    fixed_hub_awards,
+    fixed_choice,
     money_unit_busd,
     numbers,
     same_capacity,
@@ -130,7 +130,7 @@ class Solver:
                                   (terms.n, len(terms.instruments)))
         self.translate_time_s = time.perf_counter() - clock
         clock = time.perf_counter()
-        estimate = (None if inputs.hubs is not None
+        estimate = (None if inputs.hubs is not None  # a hub MIP: the whole fixed layout
                     else estimate_plan(terms, ESTIMATE_EFFORT[_size(terms)]))
         self.first_tangents = self.loaded.add_tangents(*first_tangents(terms, estimate))
         self.start = "HiGHS's own start"
@@ -178,7 +178,7 @@ class Solver:
             raise ValueError("inputs change the model's structure; build a new Solver")
         self.inputs = inputs
         if self.own_objective:
-            self.views = [response_of(inputs)]
+            self.views = [response_of(inputs, values.get("year"))]
         self.loaded.update(_declared(self.loaded.lp, numbers(inputs, **values)))
         self.start = "the previous solve's basis"
 
@@ -229,7 +229,7 @@ class Solver:
     def _solve_once(self) -> Outcome:
         """One HiGHS run (a MIP: then the LP of its hubs), read as a plan."""
         inputs, loaded = self.inputs, self.loaded
-        is_mip = inputs.hubs is not None
+        is_mip = bool(loaded.lp.integer.any())
         highs = loaded.highs
         spent = loaded.run()
         self.solves += 1
@@ -246,7 +246,7 @@ class Solver:
             return Outcome(x, _duals_of(loaded, self.structure.per_capita_floor), None, term,
                            objective, spent, iterations, 0.0,
                            self.approximation_at(x, objective))
-        hubs = loaded.column_values("hub") > 0.5
+        hubs = loaded.column_values("hub" if inputs.hubs is not None else "center") > 0.5
         bound = info.mip_dual_bound
         mip_gap = (abs(bound - objective) / max(abs(objective), 1e-9)
                    if np.isfinite(bound) else float("inf"))
@@ -273,7 +273,7 @@ class Solver:
         """
         inputs, loaded = self.inputs, self.loaded
         highs = loaded.highs
-        fixed = fixed_hub_awards(inputs, hubs)
+        fixed = fixed_choice(inputs, hubs)
         before = {name: loaded.p[loaded.lp.slots(name)].copy() for name in fixed}
         mip_tolerance = highs.getOptions().primal_feasibility_tolerance
         loaded.update(fixed)
@@ -322,10 +322,10 @@ def by_year(x: np.ndarray, years: int) -> np.ndarray:
     return x.reshape(n, years, -1).transpose(1, 0, 2)
 
 
-def response_of(inputs: ModelInputs) -> ModelInputs:
+def response_of(inputs: ModelInputs, year: int | None = None) -> ModelInputs:
     """The plan's response as the LP sees it: ``inputs``, or over time one column per
-    (year, instrument) carried to the final year (``growth.over_time``)."""
-    return over_time(inputs) if inputs.scenario.periods.years > 1 else inputs
+    (year, instrument) carried to the final year, or to ``year`` (``growth.over_time``)."""
+    return over_time(inputs, year) if inputs.scenario.periods.years > 1 else inputs
 
 
 def _declared(lp: Compiled, values: dict[str, Any]) -> dict[str, Any]:
@@ -644,8 +644,9 @@ def hub_lp_tolerance(inputs: ModelInputs, unit_busd: float) -> float:
 
 def _set_options(loaded: LoadedModel, inputs: ModelInputs) -> None:
     loaded.time_limit_s = float(inputs.scenario.solver.time_limit_s)
-    if inputs.hubs is not None:
-        loaded.highs.setOptionValue("mip_rel_gap", float(inputs.scenario.hubs.mip_rel_gap))  # type: ignore[union-attr]
+    rule = inputs.scenario.hubs or inputs.scenario.growth_centers
+    if rule is not None:
+        loaded.highs.setOptionValue("mip_rel_gap", float(rule.mip_rel_gap))
 
 
 def _termination(highs: highspy.Highs) -> TerminationCondition:

@@ -1,0 +1,96 @@
+"""Plans over time compared: what foresight buys over planning year by year.
+
+The foresighted plan is ``placefund solve``'s plan over time: every year's funding chosen
+together for the final year's S_lambda. The myopic plan decides one year at a time:
+year t's funding maximizes S_lambda of year t's capacity, the years before it fixed as
+decided and the years after it left open (so the rules on the horizon's totals stay
+within reach) but worth nothing to year t. Both are the one declared model
+(``engine.model``), re-solved with other numbers (``model.numbers``'s ``year`` and
+``decided_busd``), and both are judged by the same final-year objective, exactly
+(``engine.check``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from optimizer.engine.data import Regions
+from optimizer.engine.errors import InfeasibleError, ScenarioError
+from optimizer.engine.feasibility import precheck
+from optimizer.engine.inputs import resolve
+from optimizer.engine.result import AllocationResult, SolverInfo, build_result
+from optimizer.engine.scenario import Scenario
+from optimizer.engine.solve import Planner, Solver, by_year, response_of, status_of, verified
+
+
+@dataclass(frozen=True)
+class Foresight:
+    """The foresighted and the myopic plan of one scenario over time, each checked."""
+
+    foresighted: AllocationResult
+    myopic: AllocationResult
+
+    @property
+    def value_points(self) -> float:
+        """What foresight buys: the final-year S_lambda of the foresighted plan less the
+        myopic plan's (points, exact)."""
+        return self.foresighted.objective - self.myopic.objective
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"foresighted_objective": self.foresighted.objective,
+                "myopic_objective": self.myopic.objective,
+                "foresight_value_points": self.value_points,
+                "objective": self.foresighted.scenario.objective_key,
+                "years": self.foresighted.scenario.periods.years}
+
+
+def myopic_plan(regions: Regions, scenario: Scenario) -> AllocationResult:
+    """The plan made one year at a time (see the module docstring), checked."""
+    if scenario.periods.years <= 1:
+        raise ScenarioError("periods.years: a plan made year by year needs at least 2 years")
+    inputs = resolve(regions, scenario)
+    conflicts = precheck(inputs)
+    if conflicts:
+        raise InfeasibleError(conflicts)
+    clock = time.perf_counter()
+    years = scenario.periods.years
+    solver = Solver(inputs)
+    n, width = inputs.n, years * len(inputs.instruments)
+    m = len(inputs.instruments)
+    decided = np.full((n, width), np.nan)
+    highs_time, iterations = 0.0, 0
+    for year in range(1, years + 1):
+        solver.update(inputs, year=year, decided_busd=decided)
+        outcome = solver.solve()
+        highs_time += outcome.highs_time
+        iterations += outcome.iterations
+        columns = slice((year - 1) * m, year * m)
+        decided[:, columns] = outcome.x[:, columns]
+    solver.update(inputs, decided_busd=decided)  # every year fixed: read at the final year
+    outcome = solver.solve()
+    info = SolverInfo.from_dict({
+        "status": status_of(outcome.term, has_plan=True).value, "termination": outcome.term.name,
+        "solver": "HiGHS (highspy)", "solver_version": solver.loaded.highs.version(),
+        "rebuilt": True, "build_time_s": solver.build_time_s,
+        "translate_time_s": solver.translate_time_s, "start_time_s": solver.start_time_s,
+        "solve_time_s": time.perf_counter() - clock, "highs_time_s": highs_time + outcome.highs_time,
+        "objective_lp": outcome.objective, "simplex_iterations": iterations, "mip": False,
+        "start": "year by year, each from the last"})
+    plan = build_result(response_of(inputs), outcome.x, None, info, outcome.approximation)
+    plan = dataclasses.replace(plan, trajectory_table=lambda: _trajectory(inputs, outcome.x))
+    return verified(plan, regions)
+
+
+def _trajectory(inputs: Any, x_busd: np.ndarray) -> Any:
+    from optimizer.engine.growth import trajectory_table
+    return trajectory_table(inputs, by_year(x_busd, inputs.scenario.periods.years))
+
+
+def foresight(regions: Regions, scenario: Scenario) -> Foresight:
+    """The foresighted plan (``Planner``) and the myopic one, on the same horizon."""
+    return Foresight(Planner(regions).solve(scenario), myopic_plan(regions, scenario))
