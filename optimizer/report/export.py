@@ -47,6 +47,14 @@ from optimizer.report.text import (
 )
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
+# the workbench's download buttons: (label, format, file name), in the order shown
+DOWNLOADS = (
+    ("Allocation (CSV)", "csv", "placefund-allocation.csv"),
+    ("Workbook (Excel)", "xlsx", "placefund-plan.xlsx"),
+    ("Regions with shapes (GeoJSON)", "geojson", "placefund-plan.geojson"),
+    ("Scenario (YAML)", "yaml", "placefund-scenario.yaml"),
+    ("One-page brief (HTML, print to PDF)", "html", "placefund-brief.html"),
+)
 MEDIA_TYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -203,6 +203,28 @@ def allocation_table(result: AllocationResult) -> pd.DataFrame:
     return table.sort_values(["Funding", "Capacity before"], ascending=False)
 
 
+MUSD = 1e6  # the table's money is shown in $M
+NOT_MONEY = ("Region", "Per person", "Capacity before", "Capacity after", "Share before",
+             "Share after", "Excluded", "Hub")
+
+
+def allocation_shown(result: AllocationResult
+                     ) -> tuple[pd.DataFrame, dict[str, tuple[str, str | None]]]:
+    """The allocation table as the page shows it, numbers kept so it sorts: money in $M,
+    shares in percent, indexed by 'Region ID'; and each numeric column's printf format
+    and tooltip (the unit, where the number does not show it)."""
+    table = allocation_table(result)
+    money = [c for c in table.columns if c not in NOT_MONEY]
+    shares = ("Share before", "Share after")
+    shown = table.assign(**{c: table[c] / MUSD for c in money},
+                         **{c: table[c] * 100 for c in shares}).rename_axis("Region ID")
+    formats: dict[str, tuple[str, str | None]] = {
+        **{c: (TABLE_MILLIONS, None) for c in money}, "Per person": (TABLE_PER_PERSON, None),
+        "Capacity before": ("%.2f", "capacity points"), "Capacity after": ("%.2f", "capacity points"),
+        **{c: ("%.2f%%", None) for c in shares}}
+    return shown, formats
+
+
 def marginal_sentences(result: AllocationResult) -> list[str]:
     """What relaxing each binding constraint is worth, in plain words."""
     mv = result.marginal_values
