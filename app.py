@@ -34,6 +34,7 @@ from optimizer.ui import plans as pui
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import session as ses
 from optimizer.ui import state as stt
+from optimizer.ui import uploads as uui
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
 ss = st.session_state
@@ -96,10 +97,8 @@ def knob(where: Any, key: str, member: str = "", label: str | None = None, **ext
     bounds = row.bounds(len(ss["regions"]))
     if row.widget == "slider":
         return where.slider(text, bounds[0], bounds[1], step=bounds[2], **options)
-    if row.fmt:
-        options["format"] = row.fmt
     return where.number_input(text, min_value=bounds[0], max_value=bounds[1], step=bounds[2],
-                              **options)
+                              **({"format": row.fmt} if row.fmt else {}), **options)
 
 
 def folded(where: Any, label: str, key: str, expanded: bool = False) -> Any | None:
@@ -127,9 +126,7 @@ history_slot = st.sidebar.container()
 set_choice = st.sidebar.selectbox(
     "Region set", session.set_options(), key="region_set",
     format_func=functools.partial(ctl.region_set_label, upload=(ss["upload"] or {}).get("name")),
-    help="Plan for states, metro areas (CBSAs), counties or your own uploaded regions. Metros "
-         "and counties use locally measured figures (see the notes above the map and "
-         "data/SOURCES.md).")
+    help=ctl.REGION_SET_HELP)
 if set_choice != ss["loaded_set"]:
     if set_choice in ctl.SLOW_REGION_SETS:
         st.sidebar.warning(ctl.SLOW_REGION_SETS[set_choice])
@@ -148,16 +145,11 @@ uploads = st.sidebar.expander("Bring your own data", key="open_uploads", on_chan
 # uploader not drawn would drop its file
 if uploads.open or any(ss.get(k) is not None for k in ses.UPLOADERS):
     with uploads:
-        st.caption(f"Regions CSV: region_id, name, population and numeric indicator columns "
-                   f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
-                   f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
-                   "folder under their content hash, so the page's link can name them.")
+        st.caption(uui.UPLOAD_CAPTION)
         knob(st, "missing", options=list(ctl.MISSING_POLICIES), format_func=up.MISSING_LABELS.get,
              on_change=session.on_missing)
-        for key, label, kinds in (("up_csv", "Regions CSV", ["csv"]),
-                                  ("up_geo", "Region shapes (GeoJSON, optional)", ["geojson", "json"]),
-                                  ("up_yaml", "Scenario YAML", ["yaml", "yml"])):
-            st.file_uploader(label, type=kinds, key=key, on_change=session.try_upload,
+        for key, label, kinds in uui.UPLOADERS:
+            st.file_uploader(label, type=list(kinds), key=key, on_change=session.try_upload,
                              max_upload_size=up.MAX_UPLOAD_MB)
         if ss.get("upload_error"):
             st.error(ss["upload_error"])
@@ -166,16 +158,13 @@ if uploads.open or any(ss.get(k) is not None for k in ses.UPLOADERS):
 names = dict(zip(regions.table["region_id"], regions.table["name"]))
 ids = regions.ids
 uploaded = ss["loaded_set"] == stt.UPLOAD_SET
-st.sidebar.caption(f"Planning over: "
-                   f"{'your uploaded regions' if uploaded else ss['loaded_set']} "
-                   f"({len(ids):,} regions)")
+st.sidebar.caption(session.planning_over())
 
 # --------------------------------------------------------------------------- sidebar controls
 
 sb = st.sidebar
-knob(sb, "budget")
-knob(sb, "lam")
-knob(sb, "theta")
+for key in ("budget", "lam", "theta"):
+    knob(sb, key)
 measures, gini_off = ctl.spread_measure_choice(len(ids))
 knob(sb, "spread_measure", options=list(ctl.SPREAD_LABELS), format_func=ctl.SPREAD_LABELS.get,
      disabled=gini_off is not None, horizontal=True)
@@ -223,8 +212,7 @@ rules = folded(sb, "Program rules", "open_rules")
 if rules is not None:
     rules.multiselect("Constraint packs", list(docs), key="packs", on_change=session.on_packs,
                       persist_state=PAGE,
-                      help="Named sets of rules from statute or practice. "
-                           + " ".join(f"**{n}**: {d}" for n, d in docs.items()))
+                      help=ctl.packs_help(docs))
 for pack in ss.get("packs") or []:  # under the picker; beneath the section while it is folded
     (sb if rules is None else rules).caption(
         ctl.pack_caption(pack, docs.get(pack, ""), modified.get(pack, [])))
@@ -250,19 +238,17 @@ if how := folded(st, "How to read this", "open_how"):
         how.markdown(tx.model_doc())
 
 if facts_box := folded(st, "The article's facts, measured on these regions", "facts_open"):
-    facts_box.caption("How concentrated each measured indicator is (top-10 regions' share of "
-                      "the total, Gini over regions; empty cells count as 0), beside what the "
-                      "article states.")
+    facts_box.caption(tx.FACTS_CAPTION)
     for table in facts_tables(regions.sha256, regions):
         facts_box.table(table.set_index(table.columns[0]))
 
 result = None
+shape_key = (regions.sha256, str(regions.geometry_path), not uploaded, regions)  # the map's shapes
 try:
     scenario = ctl.scenario_from_widgets(base, regions, session.values())
     message = session.solve_message()
     if not session.plans.is_planned(regions):  # the first solve builds the model: shape the map meanwhile
-        threading.Thread(target=geojson_of, daemon=True,
-                         args=(regions.sha256, str(regions.geometry_path), not uploaded, regions)).start()
+        threading.Thread(target=geojson_of, daemon=True, args=shape_key).start()
     if st.query_params.to_dict() != (link := session.link(scenario)):
         st.query_params.from_dict(link)
     with st.spinner(message):
@@ -280,11 +266,11 @@ except PlaceFundError as err:
     st.button("Back to the default plan", key="reset_error", on_click=session.on_reset)
 with history_slot:
     done = ss.get("history") or stt.History()
-    u1, u2 = st.columns(2)
-    u1.button("Undo", key="undo", on_click=session.on_history, args=("undo",), disabled=not done.can_undo,
-              help="Back to the settings before the last change.", width="stretch")
-    u2.button("Redo", key="redo", on_click=session.on_history, args=("redo",), disabled=not done.can_redo,
-              help="Forward again to the settings undone last.", width="stretch")
+    for col, (step, can, tip) in zip(st.columns(2), (
+            ("undo", done.can_undo, "Back to the settings before the last change."),
+            ("redo", done.can_redo, "Forward again to the settings undone last."))):
+        col.button(step.capitalize(), key=step, on_click=session.on_history, args=(step,), disabled=not can,
+                   help=tip, width="stretch")
 if result is None:
     if (result := session.last_result()) is None:
         draw_notes(notes_slot, None)
@@ -300,11 +286,10 @@ for row in (items[i:i + 3] for i in range(0, len(items), 3)):
         col.metric(h.label, h.value, h.delta, help=h.help, delta_color="off", delta_arrow=h.arrow)
 if bought := outcome_sentence(result):
     st.markdown(f"**{bought}** Capacity points are a weighted share of these outcomes.")
-if not result.approximation.get("within_tolerance", True):
-    st.warning("The LP's response approximation is off by more than the scenario allows; "
-               "raise approximation.tangents in the scenario file.")
+if off := tx.approximation_warning(result):
+    st.warning(off)
 
-geojson = geojson_of(regions.sha256, str(regions.geometry_path), not uploaded, regions)
+geojson = geojson_of(*shape_key)
 tab_map, tab_table, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
     ["Map", "Allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus"], key="tab", on_change="rerun")
@@ -377,9 +362,7 @@ with tab_cons:
         st.markdown("**What the budget and each binding constraint are worth**")
         for sentence in tx.marginal_sentences(result):
             st.markdown(f"- {sentence}")
-        st.caption(f"Solved by {result.solver.solver or 'HiGHS'} in "
-                   f"{result.solver.solve_time_s * 1000:,.0f} ms "
-                   f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
+        st.caption(tx.solver_line(result))
 
 with tab_cmp:
     if tab_cmp.open:
@@ -458,9 +441,8 @@ with tab_cmp:
                 st.dataframe(settings_diff.drop(columns="Key"), width="stretch")
             p1, p2 = st.columns(2)
             pair = list(plans)
-            for key, default in (("diff_a", pair[0]), ("diff_b", pair[1])):
-                if ss.get(key) not in pair:
-                    ss[key] = default
+            session.restore("diff_a", pair, pair[0])
+            session.restore("diff_b", pair, pair[1])
             name_a = p1.selectbox("Difference from", pair, key="diff_a", persist_state=PAGE)
             name_b = p2.selectbox("to", pair, key="diff_b", persist_state=PAGE)
             a, b = plans[name_a], plans[name_b]
@@ -491,9 +473,7 @@ with tab_cmp:
 
 with tab_exp:
     if tab_exp.open:
-        st.markdown("Take the plan away. The scenario file reproduces it exactly when uploaded again. "
-                    "The brief opens in any browser, offline; its *Print or save as PDF* button "
-                    "prints it on one page.")
+        st.markdown(ex.EXPORT_INTRO)
         shapes = full_shapes(regions.sha256, str(regions.geometry_path), regions)
         title = f"PlaceFund plan: {usd(result.scenario.budget)} across {len(result.regions)} regions"
         for label, fmt, file_name in ex.DOWNLOADS:
@@ -506,8 +486,7 @@ with tab_exp:
 
 with tab_sens:
     if tab_sens.open:
-        st.markdown("Which conclusions survive when the judgments move? Each analysis re-solves the "
-                    "plan shown above (its current settings are the base) many times.")
+        st.markdown(sens.INTRO)
         kind = st.selectbox("Analysis", list(sens.SENSITIVITY_KINDS), key="sens_kind", persist_state=PAGE,
                             format_func=sens.SENSITIVITY_KINDS.get)
         st.caption(sens.SENSITIVITY_HELP[kind])
@@ -524,11 +503,8 @@ with tab_sens:
             else:
                 settings[row.name] = where.selectbox(row.label, list(row.options), format_func=row.shown,
                                                      index=row.options.index(row.default), **common)
-        scheduler = st.text_input(
-            "Dask scheduler (optional)", key="sens_scheduler", persist_state=PAGE,
-            placeholder="tcp://127.0.0.1:8786",
-            help="Leave empty to run here, in this process. Give the address of a running Dask "
-                 "scheduler to send the runs to its workers.")
+        scheduler = st.text_input("Dask scheduler (optional)", key="sens_scheduler", persist_state=PAGE,
+                                  placeholder="tcp://127.0.0.1:8786", help=sens.SCHEDULER_HELP)
         spec = None
         try:
             spec = sens.sensitivity_spec(kind, settings)
@@ -537,14 +513,10 @@ with tab_sens:
             st.error(str(err))
         if st.button("Run analysis", key="sens_run", type="primary", disabled=spec is None):
             bar = st.progress(0.0, text="Starting…")
-
-            def show_progress(done: int, total: int) -> None:
-                """Progress bar as runs finish."""
-                bar.progress(min(done / max(total, 1), 1.0), text=f"{done:,} of {total:,} runs")
-
             try:
                 ss["sens"] = sens.run_sensitivity(kind, settings, regions, result.scenario, scheduler,
-                                                show_progress)
+                                                  lambda done, total: bar.progress(*sens.progress_bar(
+                                                      done, total)))
                 ss["sens_regions"] = regions.sha256
             except PlaceFundError as err:
                 st.error(str(err))
@@ -579,9 +551,7 @@ with tab_sens:
 
 with tab_agree:
     if tab_agree.open:
-        st.markdown("One plan for people who weight the indicators differently: each stakeholder's "
-                    "own best plan first, then the plan whose worst-off stakeholder gets the largest "
-                    "share of the gain it could attain. The rules are this plan's.")
+        st.markdown(cui.INTRO)
         count = st.slider("Stakeholders", cui.MIN_STAKEHOLDERS, cui.MAX_STAKEHOLDERS, 3,
                           key="agree_count", persist_state=PAGE)
         presets = cui.default_rows(result.scenario, count)
@@ -595,12 +565,11 @@ with tab_agree:
                 for n, k in enumerate(preset.weights):
                     cols[n % 2].slider(cui.weight_label(k), 0.0, 1.0, start[f"agree_w_{j}_{k}"], step=0.05,
                                        key=f"agree_w_{j}_{k}", persist_state=PAGE)
-                if box.checkbox("Own λ", start[f"agree_ol_{j}"], key=f"agree_ol_{j}", persist_state=PAGE):
-                    box.slider("λ (spread weight)", 0.0, 1.0, start[f"agree_l_{j}"], step=0.05,
-                               key=f"agree_l_{j}", persist_state=PAGE)
-                if box.checkbox("Own θ", start[f"agree_ot_{j}"], key=f"agree_ot_{j}", persist_state=PAGE):
-                    box.slider("θ (complementarity)", 0.0, 1.0, start[f"agree_t_{j}"], step=0.05,
-                               key=f"agree_t_{j}", persist_state=PAGE)
+                for own, key, label in (("ol", "l", "λ (spread weight)"), ("ot", "t", "θ (complementarity)")):
+                    if box.checkbox(f"Own {label[0]}", start[f"agree_{own}_{j}"], key=f"agree_{own}_{j}",
+                                    persist_state=PAGE):
+                        box.slider(label, 0.0, 1.0, start[f"agree_{key}_{j}"], step=0.05,
+                                   key=f"agree_{key}_{j}", persist_state=PAGE)
             rows.append(cui.row_from_values(j, preset, {k: ss.get(k, v) for k, v in start.items()}))
         if st.button("Find the consensus plan", key="agree_run", type="primary"):
             try:

@@ -356,6 +356,10 @@ def model_doc() -> str:
                 "this installation does not include it.")
 
 
+FACTS_CAPTION = ("How concentrated each measured indicator is (top-10 regions' share of the total, "
+                 "Gini over regions; empty cells count as 0), beside what the article states.")
+
+
 def how_to_read(n_regions: int) -> str:
     """The workbench's "How to read this" notes, for a set of ``n_regions`` regions."""
     k = top_k(n_regions)
@@ -432,3 +436,18 @@ def check_summary(report: CheckReport) -> str:
     return (f"plan OK: every rule of its scenario holds and every reported metric matches; "
             f"{label}, the plan's objective, recomputed exactly: "
             f"{fmt.number(report.objective, 4)} points")
+
+
+def solver_line(result: AllocationResult) -> str:
+    """Which solver found the plan, how long it took and whether it built the model."""
+    return (f"Solved by {result.solver.solver or 'HiGHS'} in {result.solver.solve_time_s * 1000:,.0f} ms "
+            f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
+
+
+def approximation_warning(result: AllocationResult) -> str | None:
+    """What the page says when the plan's response approximation is off by more than the
+    scenario allows (None: it is within)."""
+    if result.approximation.get("within_tolerance", True):
+        return None
+    return ("The LP's response approximation is off by more than the scenario allows; "
+            "raise approximation.tangents in the scenario file.")

@@ -566,6 +566,17 @@ SLOW_REGION_SETS = {
 SPREAD_LABELS = {"gini": "Gini (exact, pairwise)", "hoover": "Hoover index (linear)"}
 
 
+REGION_SET_HELP = ("Plan for states, metro areas (CBSAs), counties or your own uploaded regions. "
+                   "Metros and counties use locally measured figures (see the notes above the map "
+                   "and data/SOURCES.md).")
+
+
+def packs_help(docs: dict[str, str]) -> str:
+    """The packs picker's tooltip: what the packs are, then each one's documentation."""
+    return "Named sets of rules from statute or practice. " + " ".join(
+        f"**{n}**: {d}" for n, d in docs.items())
+
+
 def region_set_label(name: str, upload: str | None = None) -> str:
     """How the region-set picker names a set: a shipped one, or the uploaded file."""
     return REGION_SET_LABELS.get(name) or f"Your upload: {upload or 'regions CSV'}"

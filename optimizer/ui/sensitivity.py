@@ -39,6 +39,8 @@ from optimizer.engine.errors import DataError, PlaceFundError, ScenarioError
 from optimizer.engine.inputs import BUSD
 from optimizer.engine.scenario import Scenario
 
+INTRO = ("Which conclusions survive when the judgments move? Each analysis re-solves the "
+         "plan shown above (its current settings are the base) many times.")
 SENSITIVITY_KINDS: dict[str, str] = {
     "sweep_budget": "Sweep over the budget",
     "sweep_lambda": "Sweep over the spread weight λ",
@@ -240,6 +242,19 @@ def run_summary(run: SensitivityRun) -> tuple[str, str | None]:
     failed = (f"{outcome.failed} run(s) failed; their reasons are in the runs table."
               if outcome.failed else None)
     return done, failed
+
+
+SCHEDULER_HELP = ("Leave empty to run here, in this process. Give the address of a running Dask "
+                  "scheduler to send the runs to its workers.")
+
+
+def progress_bar(done: int, total: int) -> tuple[float, str]:
+    """A progress bar's fill and text as runs finish.
+
+    >>> progress_bar(3, 12)
+    (0.25, '3 of 12 runs')
+    """
+    return min(done / max(total, 1), 1.0), f"{done:,} of {total:,} runs"
 
 
 TABLE_LABELS = {"runs": "Runs (one row per run)", "run_regions": "Runs × regions",

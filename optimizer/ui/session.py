@@ -98,7 +98,7 @@ class PlanCache:
         return outcome
 
 
-UPLOADERS = ("up_csv", "up_geo", "up_yaml")  # the regions CSV, its shapes, a scenario YAML
+UPLOADERS = tuple(key for key, _label, _types in uui.UPLOADERS)  # the CSV, its shapes, a YAML
 KEPT = ("regions", "base", "origin", "notes", "pack_notes", "loaded_set", "region_set", "upload")
 
 
@@ -204,6 +204,12 @@ class Session:
         if ss.get("region_set") not in options:
             ss["region_set"] = ss["loaded_set"] if ss["loaded_set"] in options else "states"
         return options
+
+    def planning_over(self) -> str:
+        """The sidebar's line on what the plan covers."""
+        ss = self.state
+        what = "your uploaded regions" if ss["loaded_set"] == stt.UPLOAD_SET else ss["loaded_set"]
+        return f"Planning over: {what} ({len(ss['regions']):,} regions)"
 
     def notes(self, plan: AllocationResult | None) -> tuple[list[str], list[str]]:
         """The page's notes (``notes.arrange``): one line per topic above the plan, and the

@@ -56,6 +56,16 @@ def to_restore(removed: Removed | None, on_screen: Any, now: float,
     return removed.snapshot
 
 
+# the sidebar's uploaders: (widget key, label, file types), in the order drawn
+UPLOADERS = (("up_csv", "Regions CSV", ("csv",)),
+             ("up_geo", "Region shapes (GeoJSON, optional)", ("geojson", "json")),
+             ("up_yaml", "Scenario YAML", ("yaml", "yml")))
+UPLOAD_CAPTION = (f"Regions CSV: region_id, name, population and numeric indicator columns "
+                  f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
+                  f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
+                  "folder under their content hash, so the page's link can name them.")
+
+
 _EMPTY_CELLS = re.compile(r"(\d+) missing value\(s\), first for region (.+?);")
 
 
