@@ -364,3 +364,30 @@ def test_sweeps_and_ranging_on_metros_start_from_the_plan_solve_gives(tmp_path: 
     budget = table[table["parameter"] == "budget"]
     assert budget["current"].tolist() == [80e9, 80e9]
     assert f"the same {funded} regions are funded" in budget["meaning"].iloc[-1]
+
+
+def test_the_allocation_table_shows_millions_and_percent_of_the_plans_numbers() -> None:
+    from optimizer.report import text as tx
+
+    plan = pf.Planner(FOUR).solve(tiny_scenario())
+    shown, formats = tx.allocation_shown(plan)
+    raw = tx.allocation_table(plan)
+    first = raw.index[0]
+    assert shown.index.name == "Region ID" and list(shown.index) == list(raw.index)
+    assert shown.loc[first, "Funding"] == pytest.approx(raw.loc[first, "Funding"] / 1e6)
+    assert shown.loc[first, "Share after"] == pytest.approx(raw.loc[first, "Share after"] * 100)
+    assert shown.loc[first, "Per person"] == raw.loc[first, "Per person"]  # dollars, as printed
+    assert shown["Funding"].sum() == pytest.approx(10_000.0)  # $10B in $M
+    assert formats["Funding"] == (tx.TABLE_MILLIONS, None)
+    assert formats["Capacity after"] == ("%.2f", "capacity points")
+    assert set(formats) <= set(shown.columns)
+    assert tx.approximation_warning(plan) is None  # 200 tangents: within the tolerance
+    assert tx.solver_line(plan) == (f"Solved by {plan.solver.solver} in "
+                                    f"{plan.solver.solve_time_s * 1000:,.0f} ms (rebuilt the model).")
+
+
+def test_a_finished_analysis_says_how_it_went() -> None:
+    run = sens.run_sensitivity("sweep_lambda", {"points": 2}, FOUR, tiny_scenario())
+    done, failed = sens.run_summary(run)
+    assert done.startswith("Sweep over the spread weight λ: 2 of 2 runs solved in ")
+    assert done.endswith("(serial, in-process).") and failed is None
