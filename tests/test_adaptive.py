@@ -81,7 +81,8 @@ def test_a_re_solve_writes_the_changed_numbers_into_highs() -> None:
     lp = loaded.lp
     model = loaded.highs.getLp()
     assert model.row_upper_[lp.rows["budget_use"].start] == pytest.approx(6.0 / loaded.unit)
-    assert model.col_cost_[lp.cols["gini_sum" if "gini_sum" in lp.cols else "hoover_sum"].start] == pytest.approx(-0.25)
+    spread = lp.cols["gini_sum" if "gini_sum" in lp.cols else "hoover_sum"].start
+    assert model.col_cost_[spread] == pytest.approx(-0.25)
 
 
 def test_region_and_marginal_tables_are_built_when_read_and_travel_built() -> None:

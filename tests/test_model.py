@@ -7,8 +7,8 @@ import pytest
 
 import optimizer as pf
 from optimizer.engine.inputs import resolve
-from optimizer.engine.tangents import envelope_value, tangent_layout, tangent_segments
 from optimizer.engine.response import gain_points
+from optimizer.engine.tangents import envelope_value, tangent_layout, tangent_segments
 
 
 def test_segments_reproduce_the_envelope_of_tangents() -> None:

@@ -49,7 +49,7 @@ from optimizer.analysis.consensus_check import ConsensusRecord, RobustRecord, na
 from optimizer.analysis.evidence import evidence_ranges, yield_scale_range
 from optimizer.analysis.runs import Backend, Run, execute, payload_for
 from optimizer.analysis.sensitivity import WeightSampler, prepare, sample_weights, spec_error
-from optimizer.engine.data import REGION_SETS, Regions
+from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlaceFundError, ScenarioError, SolverError
 from optimizer.engine.inputs import ModelInputs, resolve
 from optimizer.engine.metrics import concentration
@@ -59,8 +59,6 @@ from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (
     USD,
     Scenario,
-    default_scenario,
-    region_set_default,
     scaled_yield,
     scenario_from_dict,
     usd,
@@ -691,21 +689,9 @@ def _individual_optima_runs(regions: Regions, base: Scenario, changes: dict[str,
 
 
 def prepare_spec(spec: SpecCommon, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
-    """The spec's regions and base scenario (paths relative to ``base_dir``).
-
-    On metros or counties, no scenario or an inline mapping starts from the set's
-    documented default (``scenario.region_set_default``): the keys that default sets and
-    the mapping does not give; a scenario file is read as ``solve --scenario`` reads it.
-    """
-    regions, base = prepare(spec, base_dir)  # type: ignore[arg-type]
-    if spec.regions in REGION_SETS and spec.regions != "states" and not isinstance(
-            spec.scenario, str):
-        given = dict(spec.scenario or {})
-        plain = default_scenario().to_dict()
-        documented = region_set_default(spec.regions, regions.indicators).to_dict()
-        changed = {k: v for k, v in documented.items() if plain[k] != v and k not in given}
-        base = scenario_from_dict({**changed, **given}, source="spec scenario")
-    return regions, base
+    """The spec's regions and base scenario (paths relative to ``base_dir``): the spec's
+    scenario over the region set's base, as ``solve`` reads it (``scenario.base_scenario``)."""
+    return prepare(spec, base_dir)  # type: ignore[arg-type]
 
 
 def run_consensus_spec(spec: ConsensusSpec, base_dir: str | Path = ".",

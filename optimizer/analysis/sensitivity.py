@@ -61,7 +61,7 @@ from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (
     USD,
     Scenario,
-    load_scenario,
+    base_scenario,
     parse_usd,
     scenario_from_dict,
     share_yield,
@@ -242,20 +242,20 @@ def load_spec(path: str | Path, analysis: str | None = None) -> Spec:
 
 
 def prepare(spec: Spec, base_dir: str | Path = ".") -> tuple[Regions, Scenario]:
-    """The spec's regions and base scenario (paths relative to ``base_dir``)."""
+    """The spec's regions and base scenario (paths relative to ``base_dir``): the spec's
+    scenario (a file or inline keys) over the region set's base, as ``solve`` reads it
+    (``scenario.base_scenario``)."""
     base_dir = Path(base_dir)
     regions = spec.regions
     if regions not in REGION_SETS and not Path(regions).is_absolute():
         regions = str(base_dir / regions)
     region_table = load_regions(regions)
-    if isinstance(spec.scenario, dict):
-        scenario = scenario_from_dict(spec.scenario, source="spec scenario")
-    elif isinstance(spec.scenario, str):
+    given: dict[str, Any] | Path | None = spec.scenario if isinstance(spec.scenario, dict) else None
+    if isinstance(spec.scenario, str):
         path = Path(spec.scenario)
-        scenario = load_scenario(path if path.is_absolute() else base_dir / path)
-    else:
-        scenario = load_scenario()
-    return region_table, scenario
+        given = path if path.is_absolute() else base_dir / path
+    return region_table, base_scenario(regions, region_table.indicators, given,
+                                       source="spec scenario")
 
 
 # --- runs ---------------------------------------------------------------------

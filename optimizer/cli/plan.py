@@ -19,22 +19,18 @@ def solve(
     ),
 ) -> None:
     """Solve a scenario and write allocation.csv, regions.csv, metrics.json, scenario.yaml."""
-    from optimizer import load_regions, load_scenario
+    from optimizer import load_regions
     from optimizer import solve as solve_plan
     from optimizer.analysis.facts import filled_sentence
-    from optimizer.engine.data import REGION_SETS
-    from optimizer.engine.scenario import region_set_default
+    from optimizer.engine.scenario import base_scenario
     from optimizer.report.text import plan_summary
 
     check_out_dir(out)
     region_table = load_regions(regions, geometry=geometry)
     if region_table.geometry_note:
         typer.echo(f"note: {region_table.geometry_note}", err=True)
-    if regions in REGION_SETS:
-        # a file gives what it changes from the set's documented default
-        sc = load_scenario(scenario, base=region_set_default(regions, region_table.indicators))
-    else:
-        sc = load_scenario(scenario)
+    # a file gives what it changes from the region set's base (a shipped set's default)
+    sc = base_scenario(regions, region_table.indicators, scenario)
     plan = solve_plan(region_table, sc)
     plan.to_dir(out)
     typer.echo(plan_summary(plan))

@@ -128,10 +128,13 @@ def ranging(
     weights: Annotated[bool, typer.Option(help="Also range each weight (re-solves).")] = True,
 ) -> None:
     """Intervals of budget, lambda and each weight over which the funded regions stay."""
-    from optimizer import load_regions, load_scenario
+    from optimizer import load_regions
     from optimizer.analysis.sensitivity import ranging as compute
+    from optimizer.engine.scenario import base_scenario
 
-    table = compute(load_regions(regions), load_scenario(scenario), weights=weights)
+    region_table = load_regions(regions)
+    table = compute(region_table, base_scenario(regions, region_table.indicators, scenario),
+                    weights=weights)
     for _, row in table.iterrows():
         typer.echo(f"{row['parameter']}: {row['meaning']}")
     if out is not None:

@@ -377,9 +377,9 @@ def _year_budgets(yearly: np.ndarray, scenario: Scenario) -> list[Violation]:
     out = []
     if scenario.periods.carryover:
         over = np.cumsum(spent) - np.cumsum(due)
-        for t in np.flatnonzero(over > tolerance):
-            out.append(Violation("year_budget", float(over[t]), "USD",
-                                 f"years 1-{t + 1} spend more than their appropriations"))
+        for late in np.flatnonzero(over > tolerance).tolist():
+            out.append(Violation("year_budget", float(over[late]), "USD",
+                                 f"years 1-{late + 1} spend more than their appropriations"))
         return out
     for t in range(len(spent)):
         gap = spent[t] - due[t]

@@ -181,10 +181,9 @@ def declare(inputs: ModelInputs, *, spread: bool = True) -> pyo.ConcreteModel:
         if structure.spread_measure == "gini":
             _gini_cap(mdl, share)
         mdl.lam = pyo.Param(mutable=True, initialize=0.0)
-        terms = [(100.0 * float(share[r]), ys[r]) for r in range(n)]
         mdl.objective = pyo.Objective(expr=LinearExpression(
-            constant=0.0, linear_coefs=[c for c, _ in terms] + [-1.0 * mdl.lam],
-            linear_vars=[v for _, v in terms] + [total]), sense=pyo.maximize)
+            constant=0.0, linear_coefs=[100.0 * float(w) for w in share] + [-1.0 * mdl.lam],
+            linear_vars=[*ys, total]), sense=pyo.maximize)
     if structure.top_k is not None:
         _top_k(mdl, share, structure.top_k)
     mdl.seg = pyo.Var(mdl.T, domain=pyo.NonNegativeReals)  # the tangents' columns come last

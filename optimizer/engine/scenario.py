@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from optimizer.engine.data import REGION_SETS
 from optimizer.engine.errors import ScenarioError, brief
 from optimizer.engine.formatting import money
 from optimizer.engine.safe_yaml import load_yaml, load_yaml_bytes, load_yaml_file
@@ -318,6 +319,16 @@ class GrowthCenters(_Strict):
 TIME_KEYS = ("periods", "growth", "objective_year", "discount_rate", "growth_centers")
 
 
+def normalized(weights: Mapping[str, float]) -> dict[str, float]:
+    """``weights`` scaled to sum to 1, each key kept; empty when they sum to nothing.
+
+    >>> normalized({"a": 3.0, "b": 1.0})
+    {'a': 0.75, 'b': 0.25}
+    """
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()} if total > 0 else {}
+
+
 class Scenario(_Strict):
     """All inputs of one run. Money in USD; shares in 0..1; lambda, theta in 0..1."""
 
@@ -481,8 +492,7 @@ class Scenario(_Strict):
     @property
     def normalized_weights(self) -> dict[str, float]:
         """Weights scaled to sum to 1 (what the UI's sliders show)."""
-        total = sum(self.weights.values())
-        return {k: w / total for k, w in self.weights.items()}
+        return normalized(self.weights)
 
     def missing_policy(self, indicator: str) -> MissingPolicy:
         """How missing values of ``indicator`` are treated."""
@@ -768,6 +778,30 @@ def region_set_default(region_set: str, indicators: Sequence[str]) -> Scenario:
     return scenario_from_dict(data, source=f"default plan for {region_set}")
 
 
+def base_scenario(region_set: str, indicators: Sequence[str],
+                  given: dict[str, Any] | str | Path | bytes | None = None,
+                  source: str = "scenario") -> Scenario:
+    """The base scenario of a run on ``region_set``: the one place that decides it.
+
+    On a shipped region set (``REGION_SETS``) it is the set's documented default
+    (``region_set_default``); on any other regions table (a CSV), the engine default.
+    ``given`` (a scenario file's path, its bytes (an upload, named by ``source``), or a
+    mapping of scenario keys) changes it: its named packs first, then its own top-level
+    keys, each replacing the key whole. Every
+    command (``solve``, the analyses, ``ranging``, ``consensus``) and the workbench start
+    from it, so a run on metros starts where ``placefund solve --regions metros`` does.
+    """
+    default = (region_set_default(region_set, indicators) if region_set in REGION_SETS
+               else default_scenario())
+    if given is None:
+        return default
+    if isinstance(given, str | Path):
+        return load_scenario(given, base=default)
+    keys: Any = load_yaml_bytes(given, source, what="scenario file") if isinstance(
+        given, bytes) else given  # scenario_from_dict refuses anything but a mapping
+    return scenario_from_dict(keys, source=source, base=default.to_dict())
+
+
 def region_set_assumptions(region_set: str, scenario: Scenario) -> list[str]:
     """What a page says about a shipped region set's data and default assumptions."""
     if region_set not in ("metros", "counties"):
@@ -819,9 +853,3 @@ def load_scenario(path: str | Path | None = None, base: Scenario | None = None) 
 def scenario_from_text(text: str, source: str = "scenario") -> Scenario:
     """Parse YAML text into a validated scenario, under the same bounds as a file."""
     return scenario_from_dict(load_yaml(text, source), source=source)
-
-
-def scenario_from_bytes(raw: bytes, source: str = "scenario") -> Scenario:
-    """Decode and parse a scenario given as bytes (an upload), as ``load_scenario`` does."""
-    return scenario_from_dict(load_yaml_bytes(raw, source, what="scenario file"),
-                              source=source)

@@ -47,6 +47,17 @@ from optimizer.report.text import (
 )
 
 FORMATS = ("csv", "xlsx", "geojson", "html", "yaml")
+EXPORT_INTRO = ("Take the plan away. The scenario file reproduces it exactly when uploaded again. "
+                "The brief opens in any browser, offline; its *Print or save as PDF* button "
+                "prints it on one page.")  # the workbench's Export tab
+# the workbench's download buttons: (label, format, file name), in the order shown
+DOWNLOADS = (
+    ("Allocation (CSV)", "csv", "placefund-allocation.csv"),
+    ("Workbook (Excel)", "xlsx", "placefund-plan.xlsx"),
+    ("Regions with shapes (GeoJSON)", "geojson", "placefund-plan.geojson"),
+    ("Scenario (YAML)", "yaml", "placefund-scenario.yaml"),
+    ("One-page brief (HTML, print to PDF)", "html", "placefund-brief.html"),
+)
 MEDIA_TYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -169,6 +169,17 @@ class ServedShapes:
 Shapes = dict[str, Any] | ServedShapes  # a GeoJSON dict (carried in the figure) or its URL
 
 
+def page_shapes(regions: Any, static_dir: Path, served: bool) -> Shapes | None:
+    """A regions table's map shapes for the page (None: it has none): simplified
+    (``geojson_for``), and served as a file under ``static_dir`` when ``served`` (a shipped
+    set, fetched once) rather than carried in every figure (an upload's)."""
+    gdf = regions.geometry()
+    if gdf is None:
+        return None
+    geojson = geojson_for(gdf)
+    return serve_geojson(geojson, static_dir) if served else geojson
+
+
 def serve_geojson(geojson: dict[str, Any], static_dir: Path) -> Shapes:
     """``geojson`` written under ``static_dir/maps/`` (named by its content, so a file once
     written never changes) and named by URL; the dict itself where that folder cannot be

@@ -203,6 +203,28 @@ def allocation_table(result: AllocationResult) -> pd.DataFrame:
     return table.sort_values(["Funding", "Capacity before"], ascending=False)
 
 
+MUSD = 1e6  # the table's money is shown in $M
+NOT_MONEY = ("Region", "Per person", "Capacity before", "Capacity after", "Share before",
+             "Share after", "Excluded", "Hub")
+
+
+def allocation_shown(result: AllocationResult
+                     ) -> tuple[pd.DataFrame, dict[str, tuple[str, str | None]]]:
+    """The allocation table as the page shows it, numbers kept so it sorts: money in $M,
+    shares in percent, indexed by 'Region ID'; and each numeric column's printf format
+    and tooltip (the unit, where the number does not show it)."""
+    table = allocation_table(result)
+    money = [c for c in table.columns if c not in NOT_MONEY]
+    shares = ("Share before", "Share after")
+    shown = table.assign(**{c: table[c] / MUSD for c in money},
+                         **{c: table[c] * 100 for c in shares}).rename_axis("Region ID")
+    formats: dict[str, tuple[str, str | None]] = {
+        **{c: (TABLE_MILLIONS, None) for c in money}, "Per person": (TABLE_PER_PERSON, None),
+        "Capacity before": ("%.2f", "capacity points"), "Capacity after": ("%.2f", "capacity points"),
+        **{c: ("%.2f%%", None) for c in shares}}
+    return shown, formats
+
+
 def marginal_sentences(result: AllocationResult) -> list[str]:
     """What relaxing each binding constraint is worth, in plain words."""
     mv = result.marginal_values
@@ -334,6 +356,10 @@ def model_doc() -> str:
                 "this installation does not include it.")
 
 
+FACTS_CAPTION = ("How concentrated each measured indicator is (top-10 regions' share of the total, "
+                 "Gini over regions; empty cells count as 0), beside what the article states.")
+
+
 def how_to_read(n_regions: int) -> str:
     """The workbench's "How to read this" notes, for a set of ``n_regions`` regions."""
     k = top_k(n_regions)
@@ -410,3 +436,18 @@ def check_summary(report: CheckReport) -> str:
     return (f"plan OK: every rule of its scenario holds and every reported metric matches; "
             f"{label}, the plan's objective, recomputed exactly: "
             f"{fmt.number(report.objective, 4)} points")
+
+
+def solver_line(result: AllocationResult) -> str:
+    """Which solver found the plan, how long it took and whether it built the model."""
+    return (f"Solved by {result.solver.solver or 'HiGHS'} in {result.solver.solve_time_s * 1000:,.0f} ms "
+            f"({'rebuilt the model' if result.solver.rebuilt else 're-used the model'}).")
+
+
+def approximation_warning(result: AllocationResult) -> str | None:
+    """What the page says when the plan's response approximation is off by more than the
+    scenario allows (None: it is within)."""
+    if result.approximation.get("within_tolerance", True):
+        return None
+    return ("The LP's response approximation is off by more than the scenario allows; "
+            "raise approximation.tangents in the scenario file.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from optimizer.engine import columns
 from optimizer.engine.data import Regions, load_geometry, regions_from_bytes
 from optimizer.engine.errors import DataError
 from optimizer.engine.inputs import MAX_GINI_REGIONS, default_points_per_busd, fallback_yields
-from optimizer.engine.scenario import Scenario, scenario_from_bytes
+from optimizer.engine.scenario import Scenario, base_scenario
 from optimizer.engine.settings import home_dir
 
 MAX_UPLOAD_MB = 5  # the upload widgets' limit (Streamlit counts MB of 2**20 bytes)
@@ -107,10 +108,12 @@ def with_missing_policy(scenario: Scenario, policy: str) -> Scenario:
     return scenario.updated(missing_values={**current, "default": policy})
 
 
-def scenario_from_upload(name: str, raw: bytes) -> Scenario:
-    """Validate an uploaded scenario YAML."""
+def scenario_from_upload(name: str, raw: bytes, region_set: str = "upload",
+                         indicators: Sequence[str] = ()) -> Scenario:
+    """Validate an uploaded scenario YAML, read over ``region_set``'s base as ``solve
+    --scenario`` reads a file (a shipped set's default; else the engine default)."""
     check_upload_size(name, len(raw))
-    return scenario_from_bytes(raw, source=name)  # the CLI's bounded YAML reader
+    return base_scenario(region_set, indicators, raw, source=name)  # the CLI's bounded reader
 
 
 

@@ -23,6 +23,9 @@ from optimizer.engine.errors import ScenarioError
 from optimizer.engine.scenario import Scenario
 from optimizer.report import maps
 
+INTRO = ("One plan for people who weight the indicators differently: each stakeholder's "
+         "own best plan first, then the plan whose worst-off stakeholder gets the largest "
+         "share of the gain it could attain. The rules are this plan's.")
 MIN_STAKEHOLDERS, MAX_STAKEHOLDERS = 2, 6
 PRESET_NAMES = ("research", "workforce", "investors", "industry", "regions", "equity")
 

@@ -34,9 +34,10 @@ from optimizer.engine.feasibility import Sums, split_advice
 from optimizer.engine.inputs import BUSD, MAX_GINI_REGIONS
 from optimizer.engine.scenario import (
     Scenario,
+    base_scenario,
     constraint_packs,
+    normalized,
     region_set_assumptions,
-    region_set_default,
     scenario_from_dict,
     share_yield,
 )
@@ -79,6 +80,13 @@ class Knob:
     def upper(self, n_regions: int) -> float | None:
         """The upper end of the widget's range for ``n_regions`` regions."""
         return self.hi if self.hi_regions is None else n_regions + self.hi_regions
+
+    def bounds(self, n_regions: int) -> list[float | int | None]:
+        """The widget's (lowest, highest, step) for ``n_regions`` regions, whole numbers
+        for a count (None: no bound)."""
+        whole = self.kind == "count"
+        return [None if b is None else int(b) if whole else float(b)
+                for b in (self.lo, self.upper(n_regions), self.step)]
 
     def text(self, member: str = "") -> str:
         """The widget's label (a family's label names its member)."""
@@ -558,14 +566,25 @@ SLOW_REGION_SETS = {
 SPREAD_LABELS = {"gini": "Gini (exact, pairwise)", "hoover": "Hoover index (linear)"}
 
 
+REGION_SET_HELP = ("Plan for states, metro areas (CBSAs), counties or your own uploaded regions. "
+                   "Metros and counties use locally measured figures (see the notes above the map "
+                   "and data/SOURCES.md).")
+
+
+def packs_help(docs: dict[str, str]) -> str:
+    """The packs picker's tooltip: what the packs are, then each one's documentation."""
+    return "Named sets of rules from statute or practice. " + " ".join(
+        f"**{n}**: {d}" for n, d in docs.items())
+
+
 def region_set_label(name: str, upload: str | None = None) -> str:
     """How the region-set picker names a set: a shipped one, or the uploaded file."""
     return REGION_SET_LABELS.get(name) or f"Your upload: {upload or 'regions CSV'}"
 
 
 def default_scenario_for(region_set: str, regions: Regions) -> Scenario:
-    """The default plan for a shipped region set (see ``scenario.region_set_default``)."""
-    return region_set_default(region_set, regions.indicators)
+    """The default plan for a region set (``scenario.base_scenario``, as every command)."""
+    return base_scenario(region_set, regions.indicators)
 
 
 def region_set_notes(region_set: str, scenario: Scenario) -> list[str]:
@@ -645,11 +664,11 @@ def packs_chosen(base: Scenario, regions: Regions, values: dict[str, Any], packs
 def weights_caption(weights: dict[str, float]) -> str | None:
     """The sidebar's line under the weights: each weighted indicator's share of the total,
     by its label ('Weights, normalized: GDP 38%, ...'); None when every weight is 0."""
-    total = sum(weights.values())
-    if total <= 0:
+    shares = normalized(weights)
+    if not shares:
         return None
-    return "Weights, normalized: " + ", ".join(f"{columns.label(k)} {v / total:.0%}"
-                                               for k, v in weights.items() if v > 0)
+    return "Weights, normalized: " + ", ".join(f"{columns.label(k)} {v:.0%}"
+                                               for k, v in shares.items() if v > 0)
 
 
 def _differing_paths(now: Any, packed: Any, path: str) -> list[str]:
@@ -697,6 +716,16 @@ def pack_caption(name: str, doc: str, modified: list[str]) -> str:
 def apply_relaxation(scenario: Scenario, changes: dict[str, Any]) -> Scenario:
     """``scenario`` with one suggested relaxation (``Relaxation.changes``) applied."""
     return scenario.updated(**changes)
+
+
+def infeasible_message(err: InfeasibleError) -> tuple[str, list[Any]]:
+    """The page's message for settings that cannot all hold (``infeasible_report``'s
+    conflicts as a list) and the fixes, each with a button on the page."""
+    what, fixes = infeasible_report(err)
+    return ("These settings cannot all hold. What conflicts"
+            + (", and the fixes below, smallest first, each checked by solving again:"
+               if fixes else ", and what to relax:") + "\n\n"
+            + "\n".join(f"- {c}" for c in what)), fixes
 
 
 def infeasible_report(err: InfeasibleError) -> tuple[list[str], list[Any]]:

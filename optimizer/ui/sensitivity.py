@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ from optimizer.engine.errors import DataError, PlaceFundError, ScenarioError
 from optimizer.engine.inputs import BUSD
 from optimizer.engine.scenario import Scenario
 
+INTRO = ("Which conclusions survive when the judgments move? Each analysis re-solves the "
+         "plan shown above (its current settings are the base) many times.")
 SENSITIVITY_KINDS: dict[str, str] = {
     "sweep_budget": "Sweep over the budget",
     "sweep_lambda": "Sweep over the spread weight λ",
@@ -65,6 +67,63 @@ DEFAULT_SENSITIVITY: dict[str, Any] = {
     "runs": 50, "seed": 42, "threshold_musd": 100.0, "measure": "gini", "change_pct": 20,
     "base_samples": 8, "weights": True, "evidence": False,
 }
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One control of the Sensitivity page: the setting it gives (a key of
+    ``DEFAULT_SENSITIVITY``, whose value it starts at), its widget and the analyses
+    (``kinds``) that show it, in column ``column`` of three."""
+
+    name: str
+    key: str
+    label: str
+    widget: Literal["slider", "number", "select"]
+    kinds: tuple[str, ...]
+    column: int
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    options: tuple[Any, ...] = ()
+    labels: tuple[tuple[Any, str], ...] = ()
+    help: str | None = None
+
+    @property
+    def default(self) -> Any:
+        """The value the control starts at."""
+        return DEFAULT_SENSITIVITY[self.name]
+
+    def shown(self, option: Any) -> str:
+        """How a choice of a select control reads."""
+        return dict(self.labels).get(option, str(option))
+
+
+# The page's controls, in the order drawn; numbers keep their type (an int is a whole count).
+SENSITIVITY_SETTINGS: tuple[Setting, ...] = (
+    Setting("budget_range_busd", "sens_budget", "Budget range ($B)", "slider",
+            ("sweep_budget", "sobol"), 0, 1.0, 400.0, 1.0),
+    Setting("lambda_range", "sens_lambda", "λ range", "slider", ("sweep_lambda",), 0, 0.0, 1.0, 0.05),
+    Setting("points", "sens_points", "Points", "number", ("sweep_budget", "sweep_lambda", "pareto"),
+            1, 2, 60, 1),
+    Setting("runs", "sens_runs", "Weight samples", "number", ("robust",), 0, 2, 5000, 10,
+            help="Each sample is one re-solve."),
+    Setting("threshold_musd", "sens_threshold", "Funded from ($M)", "number", ("robust",), 1,
+            0.0, None, 10.0,
+            help="A region counts as funded in a sample when it gets at least this much."),
+    Setting("measure", "sens_measure", "Spread measure", "select", ("pareto",), 0,
+            options=("gini", "top10_share"), labels=(("gini", "Gini"), ("top10_share", "Top-10 share"))),
+    Setting("change_pct", "sens_change", "Change each parameter by ± (%)", "slider", ("tornado",), 0,
+            5, 50, 5),
+    Setting("base_samples", "sens_samples", "Base samples N", "select", ("sobol",), 1,
+            options=(4, 8, 16, 32, 64), help="Runs = N × (factors + 2)."),
+    Setting("seed", "sens_seed", "Random seed", "number", ("robust", "sobol"), 2, 0, None, 1,
+            help="Same seed, same numbers."),
+)
+
+
+def settings_for(kind: str) -> list[Setting]:
+    """The controls the analysis ``kind`` shows, in the order drawn."""
+    return [row for row in SENSITIVITY_SETTINGS if kind in row.kinds]
 
 
 def sensitivity_spec(kind: str, settings: dict[str, Any] | None = None) -> Spec:
@@ -167,6 +226,35 @@ def run_sensitivity(kind: str, settings: dict[str, Any], regions: Regions, base:
     except (OSError, TimeoutError) as err:
         raise DataError(f"could not run on the Dask scheduler {backend.describe()}: {err}") from None
     return SensitivityRun(kind, result, time.perf_counter() - start, backend.describe())
+
+
+def run_caption(spec: Spec, base: Scenario, regions: int, solve_time_s: float) -> str:
+    """What running ``spec`` on the plan on screen costs, before it runs."""
+    return (f"{expected_runs(spec, base):,} solves on {regions:,} regions "
+            f"(one re-solve of this plan took {solve_time_s:.2f} s).")
+
+
+def run_summary(run: SensitivityRun) -> tuple[str, str | None]:
+    """How a finished analysis went, and a warning if some runs failed (None: none did)."""
+    outcome = run.result
+    done = (f"{SENSITIVITY_KINDS[run.kind]}: {outcome.summary['ok']:,} of "
+            f"{outcome.summary['runs']:,} runs solved in {run.seconds:.1f} s ({run.backend}).")
+    failed = (f"{outcome.failed} run(s) failed; their reasons are in the runs table."
+              if outcome.failed else None)
+    return done, failed
+
+
+SCHEDULER_HELP = ("Leave empty to run here, in this process. Give the address of a running Dask "
+                  "scheduler to send the runs to its workers.")
+
+
+def progress_bar(done: int, total: int) -> tuple[float, str]:
+    """A progress bar's fill and text as runs finish.
+
+    >>> progress_bar(3, 12)
+    (0.25, '3 of 12 runs')
+    """
+    return min(done / max(total, 1), 1.0), f"{done:,} of {total:,} runs"
 
 
 TABLE_LABELS = {"runs": "Runs (one row per run)", "run_regions": "Runs × regions",

@@ -19,8 +19,9 @@ from typing import Any
 from optimizer.engine import columns
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError, PlaceFundError
-from optimizer.engine.scenario import Scenario, load_scenario
+from optimizer.engine.scenario import Scenario, base_scenario
 from optimizer.report import uploads as up
+from optimizer.ui.state import UPLOAD_SET
 
 REPLACE_WINDOW_S = 10.0  # a removal this recent, with nothing changed since, was a replacement
 
@@ -55,6 +56,16 @@ def to_restore(removed: Removed | None, on_screen: Any, now: float,
     return removed.snapshot
 
 
+# the sidebar's uploaders: (widget key, label, file types), in the order drawn
+UPLOADERS = (("up_csv", "Regions CSV", ("csv",)),
+             ("up_geo", "Region shapes (GeoJSON, optional)", ("geojson", "json")),
+             ("up_yaml", "Scenario YAML", ("yaml", "yml")))
+UPLOAD_CAPTION = (f"Regions CSV: region_id, name, population and numeric indicator columns "
+                  f"(up to {up.MAX_APP_REGIONS:,} regions); GeoJSON keyed by region_id for maps. "
+                  f"Files up to {up.MAX_UPLOAD_MB} MB each. Uploads are kept in your PlaceFund "
+                  "folder under their content hash, so the page's link can name them.")
+
+
 _EMPTY_CELLS = re.compile(r"(\d+) missing value\(s\), first for region (.+?);")
 
 
@@ -84,19 +95,21 @@ the plan on screen stays.
 
 
 def upload_plan(regions: Regions, csv: bool, yaml: tuple[str, bytes] | None, shipped: str,
-                shipped_base: Scenario | None, missing: str
-                ) -> tuple[Scenario, list[str], Scenario | None]:
+                missing: str) -> tuple[Scenario, list[str], Scenario | None]:
     """The starting scenario of an upload (a regions CSV if ``csv``, a scenario file
     ``yaml`` as (name, bytes)), what the page says about it, and the scenario a link to an
     uploaded table is the difference from (None for a scenario on a shipped set).
 
-    A scenario file on a shipped set other than the states, and every plan of an uploaded
-    table, is fitted to the table's columns; a table without a scenario file takes the
-    empty-cells policy chosen on the page. ``shipped_base`` is the shipped set's default.
+    The scenario starts from the region set's base (``scenario.base_scenario``: the
+    shipped set ``shipped``'s default, or the engine default for an uploaded table), as
+    ``placefund solve --scenario`` reads a file. A scenario file on a shipped set other
+    than the states, and every plan of an uploaded table, is fitted to the table's
+    columns; a table without a scenario file takes the empty-cells policy chosen on the page.
     """
-    reference = up.fit_scenario(load_scenario(), regions)[0] if csv else None
-    base = (up.scenario_from_upload(*yaml) if yaml else load_scenario() if csv else shipped_base)
-    assert base is not None, "a scenario file, a regions CSV or the shipped set's default"
+    region_set = UPLOAD_SET if csv else shipped
+    reference = up.fit_scenario(base_scenario(region_set, regions.indicators), regions)[0] if csv else None
+    base = (up.scenario_from_upload(*yaml, region_set, regions.indicators) if yaml
+            else base_scenario(region_set, regions.indicators))
     fit = csv or (yaml is not None and shipped != "states")
     base, notes = up.fit_scenario(base, regions) if fit else (base, [])
     if csv and yaml is None:
@@ -117,7 +130,7 @@ def stored(csv_hash: str, geo_hash: str | None) -> dict[str, Any] | None:
         regions = up.regions_from_upload(name, raw, "shapes.geojson" if shapes else None, shapes)
     except PlaceFundError:
         return None
-    reference, notes = up.fit_scenario(load_scenario(), regions)
+    reference, notes = up.fit_scenario(base_scenario(UPLOAD_SET, regions.indicators), regions)
     return {"regions": regions, "base": reference, "reference": reference, "name": name,
             "notes": [*regions.read_notes, *notes], "csv_hash": csv_hash,
             "geo_hash": geo_hash if shapes else None}
