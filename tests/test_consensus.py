@@ -18,8 +18,10 @@ from typer.testing import CliRunner
 import optimizer as pf
 from optimizer.analysis import consensus as cs
 from optimizer.analysis import consensus_check as cc
+from optimizer.analysis.runs import Backend
 from optimizer.cli import app
 from optimizer.engine.errors import ScenarioError
+from optimizer.report import consensus as rcs
 from tests.factories import make_regions, tiny_scenario
 
 TWO_REGIONS = """
@@ -58,7 +60,7 @@ def test_two_stakeholders_each_valuing_one_region_split_evenly_in_closed_form() 
         2 * 5 * math.log(3.0), rel=1e-9)
     # under the other's own plan a stakeholder keeps only the q_min share: 0.1 / 2
     assert result.achievement.loc["north", "south"] == pytest.approx(0.05, rel=1e-9)
-    assert "north: reaches" in result.gives_up()[0]
+    assert "north: reaches" in rcs.gives_up(result)[0]
 
 
 def test_identical_stakeholders_get_their_common_optimum_and_t_is_one(
@@ -139,7 +141,7 @@ def test_check_verifies_a_consensus_folder_and_rejects_a_tampered_t(tmp_path) ->
     regions, base = _two_region_case()
     result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
                                           "south": {"weights": {"south": 1}}})
-    out = result.to_dir(tmp_path / "plan")
+    out = rcs.write_consensus(result, tmp_path / "plan")
     runner = CliRunner()
     ok = runner.invoke(app, ["check", str(out)])
     assert ok.exit_code == 0, ok.output
@@ -160,9 +162,9 @@ def test_check_verifies_a_robust_folder_and_rejects_a_tampered_sample(
     samples = cs.draw_samples(spec, base, 6, 0)
     fresh = cs.draw_samples(spec, base, 4, 1)
     result = cs.robust_plan(states, base, samples, "worst", fresh=fresh,
-                            core_backend=cs.Backend("serial"), threshold_usd=5e8)
+                            core_backend=Backend("serial"), threshold_usd=5e8)
     assert result.core is not None and result.core["core_index"].between(0, 1).all()
-    out = result.to_dir(tmp_path / "robust")
+    out = rcs.write_robust(result, tmp_path / "robust")
     assert cc.check_plan_dir(out).ok
     scores = pd.read_csv(out / "sample_scores.csv")
     scores.loc[2, "robust"] += 0.5

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import optimizer as pf
-from optimizer.analysis import consensus as cs
+from optimizer.analysis.consensus import run as cs
 from optimizer.engine.check import check_funding
 
 
@@ -44,7 +44,7 @@ def test_consensus_t_is_the_exact_share_of_each_stakeholders_exact_optimum(
     result = cs.consensus(states, base, stakeholders)
     fine = pf.Planner(states)
     shares = []
-    for name, changes in stakeholders.items():
+    for changes in stakeholders.values():
         view = base.updated(**changes, approximation={"max_error_share": 1e-6})
         best = fine.solve(view)
         before = check_funding(np.zeros_like(best.funding_usd()), states, view).objective
