@@ -21,6 +21,7 @@ from optimizer.analysis import facts
 from optimizer.engine import columns
 from optimizer.engine.errors import InfeasibleError, PlaceFundError
 from optimizer.engine.scenario import usd
+from optimizer.report import consensus as rcs
 from optimizer.report import explain as rx
 from optimizer.report import export as ex
 from optimizer.report import library as lib
@@ -582,7 +583,7 @@ with tab_agree:
         if agreed is not None and ss.get("agree_regions") == regions.sha256:
             st.plotly_chart(cui.achievement_heatmap(agreed), key="agree_heat")
             st.dataframe(cui.summary_display(agreed), width="stretch")
-            for line in agreed.gives_up():
+            for line in rcs.gives_up(agreed):
                 st.markdown(f"- {line}")
             if geojson is not None:
                 plans = cui.plan_tables(agreed)

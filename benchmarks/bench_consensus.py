@@ -25,6 +25,7 @@ from pathlib import Path
 
 from optimizer.analysis import consensus as cs
 from optimizer.analysis.runs import Backend
+from optimizer.report.consensus import comparison
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -72,7 +73,7 @@ def _robust(repeats: int) -> None:
                                              fresh, core_backend=Backend("serial"),
                                              threshold_usd=spec.funded_threshold_usd))
     print(f"  with the core index ({len(fresh)} fresh own optima, serial): {core_s:.2f} s")
-    print("  " + result.comparison())
+    print("  " + comparison(result))
 
 
 def main() -> None:

@@ -36,7 +36,8 @@ def _fmt(value: float, digits: int = 3, plus: bool = False) -> str:
 def robust_plan_block() -> str:
     """The robust-plan comparison of docs/consensus.md, from two runs of the example."""
     from optimizer.analysis.bootstrap import interval_text
-    from optimizer.analysis.consensus import OutOfSample, load_robust_spec, run_robust_spec
+    from optimizer.analysis.consensus.run import run_robust_spec
+    from optimizer.analysis.consensus.spec import OutOfSample, load_robust_spec
     from optimizer.analysis.runs import Backend
 
     path = ROOT / "examples" / "robust_plan.yaml"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optimizer.analysis.bootstrap import cvar_rows, paired_difference
-from optimizer.analysis.consensus import cvar
+from optimizer.analysis.consensus.result import cvar
 from optimizer.cli import app
 
 

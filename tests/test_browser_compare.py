@@ -194,6 +194,13 @@ def test_consensus_maps_share_one_colour_scale_and_name_plural_owners(server: st
         expect(panel.get_by_text("investors' own plan: funding per person.")).to_be_visible(
             timeout=20_000)
         assert "investors's" not in panel.inner_text()
+        # what each stakeholder gives up, in report.consensus's words, one line each
+        # (Streamlit's markdown shows the sentence's "->" as an arrow)
+        for name in ("research", "workforce", "investors"):
+            expect(panel.get_by_role("listitem").filter(has_text=re.compile(
+                rf"^{name}: reaches \d+\.\d% of its attainable gain \(S \d+\.\d{{3}} → "
+                r"\d+\.\d{3}; its own plan reaches \d+\.\d{3}\), giving up \d+\.\d{3} points"
+            ))).to_have_count(1)
         maps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
             .map(p => p._fullData[0]).filter(t => t.type === 'choropleth')
             .map(t => ({zmin: t.zmin, zmax: t.zmax, z: Array.from(t.z),

@@ -18,8 +18,10 @@ from typer.testing import CliRunner
 import optimizer as pf
 from optimizer.analysis import consensus as cs
 from optimizer.analysis import consensus_check as cc
+from optimizer.analysis.runs import Backend
 from optimizer.cli import app
 from optimizer.engine.errors import ScenarioError
+from optimizer.report import consensus as rcs
 from tests.factories import make_regions, tiny_scenario
 
 TWO_REGIONS = """
@@ -58,7 +60,30 @@ def test_two_stakeholders_each_valuing_one_region_split_evenly_in_closed_form() 
         2 * 5 * math.log(3.0), rel=1e-9)
     # under the other's own plan a stakeholder keeps only the q_min share: 0.1 / 2
     assert result.achievement.loc["north", "south"] == pytest.approx(0.05, rel=1e-9)
-    assert "north: reaches" in result.gives_up()[0]
+    assert "north: reaches" in rcs.gives_up(result)[0]
+
+
+def test_the_report_says_what_each_stakeholder_gives_up_and_the_files_carry_it(
+        tmp_path) -> None:
+    """report.consensus phrases the result's exact table: in the two-region case the
+    baseline S is 100 (lambda = 0), the own optimum 100 + 2 s ln 3 and the even split
+    100 + 2.1 s ln 2 (s = $5B); the own plan puts the other $5B into the own region.
+    consensus.json holds the same sentences the terminal prints."""
+    regions, base = _two_region_case()
+    result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
+                                          "south": {"weights": {"south": 1}}})
+    t = 2.1 * math.log(2.0) / (2.0 * math.log(3.0))
+    own, even = 100 + 10 * math.log(3.0), 100 + 10.5 * math.log(2.0)
+    assert rcs.gives_up(result) == [
+        f"{name}: reaches {t:.1%} of its attainable gain (S 100.000 -> {even:.3f}; its own "
+        f"plan reaches {own:.3f}), giving up {own - even:.3f} points; its own plan would put "
+        f"more into {region} ($5.0B)." for name, region in (("north", "Alpha"), ("south", "Beta"))]
+    text = rcs.consensus_text(result)
+    assert text.startswith(f"Consensus of 2 stakeholders (gini spread): every stakeholder "
+                           f"reaches at least t = {t:.1%} of its attainable gain")
+    assert text.endswith("\n".join(rcs.gives_up(result)))
+    out = rcs.write_consensus(result, tmp_path / "plan")
+    assert json.loads((out / "consensus.json").read_text())["gives_up"] == rcs.gives_up(result)
 
 
 def test_identical_stakeholders_get_their_common_optimum_and_t_is_one(
@@ -139,7 +164,7 @@ def test_check_verifies_a_consensus_folder_and_rejects_a_tampered_t(tmp_path) ->
     regions, base = _two_region_case()
     result = cs.consensus(regions, base, {"north": {"weights": {"north": 1}},
                                           "south": {"weights": {"south": 1}}})
-    out = result.to_dir(tmp_path / "plan")
+    out = rcs.write_consensus(result, tmp_path / "plan")
     runner = CliRunner()
     ok = runner.invoke(app, ["check", str(out)])
     assert ok.exit_code == 0, ok.output
@@ -160,10 +185,15 @@ def test_check_verifies_a_robust_folder_and_rejects_a_tampered_sample(
     samples = cs.draw_samples(spec, base, 6, 0)
     fresh = cs.draw_samples(spec, base, 4, 1)
     result = cs.robust_plan(states, base, samples, "worst", fresh=fresh,
-                            core_backend=cs.Backend("serial"), threshold_usd=5e8)
+                            core_backend=Backend("serial"), threshold_usd=5e8)
     assert result.core is not None and result.core["core_index"].between(0, 1).all()
-    out = result.to_dir(tmp_path / "robust")
+    out = rcs.write_robust(result, tmp_path / "robust")
     assert cc.check_plan_dir(out).ok
+    verdict = rcs.comparison(result)
+    assert json.loads((out / "robust.json").read_text())["comparison"] == verdict
+    assert verdict.startswith("On 4 fresh samples the robust plan's CVaR at 10% of S is ")
+    assert verdict in rcs.robust_text(result) and rcs.core_summary(result)[0].startswith(
+        "robust plan: funds ")
     scores = pd.read_csv(out / "sample_scores.csv")
     scores.loc[2, "robust"] += 0.5
     scores.to_csv(out / "sample_scores.csv", index=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import optimizer as pf
-from optimizer.analysis import consensus as cs
+from optimizer.analysis.consensus import spec as cs
 from optimizer.analysis.evidence import evidence_ranges
 from optimizer.analysis.sensitivity import build_runs, prepare, spec_from_dict
 

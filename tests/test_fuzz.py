@@ -226,8 +226,8 @@ def analysis_specs(draw: st.DrawFn) -> dict:
 @given(analysis_specs(), st.sampled_from(["consensus", "robust-plan", "sweep", "sobol",
                                           "robust", "tornado", "pareto"]))
 def test_any_analysis_spec_validates_or_says_why(spec: dict, kind: str) -> None:
-    from optimizer.analysis import consensus as cs
     from optimizer.analysis import sensitivity as sens
+    from optimizer.analysis.consensus import spec as cs
     from optimizer.analysis.consensus_check import name_problem
 
     try:
@@ -399,6 +399,7 @@ def _analysis_dirs() -> dict[str, object]:
     from pathlib import Path
 
     from optimizer.analysis import consensus as cs
+    from optimizer.report import consensus as rcs
 
     if "analyses" not in _CACHE:
         root = Path(tempfile.mkdtemp(prefix="placefund-fuzz-"))
@@ -413,8 +414,8 @@ def _analysis_dirs() -> dict[str, object]:
                                          "out_of_sample": {"samples": 2, "core_index": False}})
         robust = cs.robust_plan(regions, base, cs.draw_samples(spec, base, 3, 0), "mean",
                                 fresh=cs.draw_samples(spec, base, 2, 1))
-        _CACHE["analyses"] = {"consensus.json": result.to_dir(root / "consensus"),
-                              "robust.json": robust.to_dir(root / "robust")}
+        _CACHE["analyses"] = {"consensus.json": rcs.write_consensus(result, root / "consensus"),
+                              "robust.json": rcs.write_robust(robust, root / "robust")}
     return _CACHE["analyses"]  # type: ignore[return-value]
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import optimizer as pf
-from optimizer.analysis import consensus as cs
+from optimizer.analysis.consensus import run as cs
 from optimizer.engine.check import check_funding
 
 

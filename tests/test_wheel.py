@@ -44,3 +44,11 @@ def test_a_wheel_installed_outside_the_repository_solves_the_default_plan(tmp_pa
     assert "plan OK" in checked.stdout
     metros = run([str(venv / "bin" / "placefund"), "facts", "--regions", "metros"], cwd=tmp_path)
     assert "Software developers" in metros.stdout
+    spec = tmp_path / "consensus.yaml"  # the analyses' subpackages are in the wheel too
+    spec.write_text("stakeholders:\n  research: {weights: {university_se_rd_musd: 1}}\n"
+                    "  venture: {weights: {ai_vc_musd: 1, vc_funded_firms: 1}}\n")
+    agreed = run([str(venv / "bin" / "placefund"), "consensus", str(spec), "--out",
+                  str(tmp_path / "agreed")], cwd=tmp_path, PLACEFUND_HOME=str(tmp_path / "home"))
+    assert "Consensus of 2 stakeholders" in agreed.stdout
+    assert "consensus OK" in run([str(venv / "bin" / "placefund"), "check",
+                                  str(tmp_path / "agreed")], cwd=tmp_path).stdout

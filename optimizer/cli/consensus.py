@@ -43,15 +43,17 @@ def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus"),
                   "auto (whichever the first runs' measured time favours) or tcp://HOST:PORT; "
                   "compared in consensus.json.")] = None) -> None:
     """One plan for several stakeholders: the largest smallest share of attainable gain."""
-    from optimizer.analysis.consensus import load_consensus_spec, run_consensus_spec
+    from optimizer.analysis.consensus.run import run_consensus_spec
+    from optimizer.analysis.consensus.spec import load_consensus_spec
     from optimizer.analysis.runs import Backend
+    from optimizer.report.consensus import consensus_text, write_consensus
 
     parsed = load_consensus_spec(spec)
     check_out_dir(out)
     backend = Backend.from_option(scheduler) if scheduler else None
     result = run_consensus_spec(parsed, base_dir=spec.parent, backend=backend)
-    result.to_dir(out)
-    typer.echo(result.text())
+    write_consensus(result, out)
+    typer.echo(consensus_text(result))
     if backend is not None and backend.choice is not None:
         typer.echo(f"\nOwn optima: {backend.choice.sentence}")
     _warn_approximation(result.plan)
@@ -62,15 +64,17 @@ def consensus(spec: SpecArg, out: OutOpt = Path("plans/consensus"),
 def robust_plan(spec: SpecArg, out: OutOpt = Path("plans/robust"),
                 scheduler: SchedulerOpt = None) -> None:
     """The plan with the best mean, CVaR or worst case of S over sampled judgments."""
-    from optimizer.analysis.consensus import load_robust_spec, run_robust_spec
+    from optimizer.analysis.consensus.run import run_robust_spec
+    from optimizer.analysis.consensus.spec import load_robust_spec
     from optimizer.analysis.runs import Backend
+    from optimizer.report.consensus import robust_text, write_robust
 
     parsed = load_robust_spec(spec)
     check_out_dir(out)
     backend = Backend.from_option(scheduler)
     result = run_robust_spec(parsed, base_dir=spec.parent, backend=backend)
-    result.to_dir(out)
-    typer.echo(result.text())
+    write_robust(result, out)
+    typer.echo(robust_text(result))
     if backend.choice is not None:
         typer.echo(f"\nCore index: {backend.choice.sentence}")
     _warn_approximation(result.plan)
