@@ -677,6 +677,14 @@ def _check_dir(d: Path) -> CheckReport:
         ("region_id", "year", "instrument", "amount_usd") if over_time
         else ("region_id", "instrument", "amount_usd"),
         ALLOCATION_NUMBERS + (("year",) if over_time else ()), ("region_id", "name", "instrument"))
+    if over_time:
+        year = pd.to_numeric(allocation["year"], errors="coerce")
+        outside = np.flatnonzero(~year.isin(range(1, scenario.periods.years + 1)).to_numpy())
+        if outside.size:
+            raise DataError(f"year '{allocation['year'].iloc[outside[0]]}' is not a year of this "
+                            f"{scenario.periods.years}-year plan (1 to {scenario.periods.years})",
+                            file=str(d / "allocation.csv"), row=int(outside[0]) + 2,
+                            column="year")
     unknown = _unknown_keys(allocation["region_id"].tolist(), allocation["instrument"].tolist(),
                             regions.ids, list(scenario.instruments))
     if unknown:
@@ -691,6 +699,8 @@ def _check_dir(d: Path) -> CheckReport:
     if scenario.hubs is not None and "hub" in table.columns:
         hubs = set(table.index[table["hub"].astype(str).str.lower() == "true"])
     report = check(allocation, regions, scenario, claimed_after, claimed_before, hubs)
+    if not report.metrics_after:  # rows the plan cannot hold: nothing to recompute
+        return report
     provenance = metrics.get("provenance", {})
     recorded_hash = provenance.get("data_sha256")
     if recorded_hash != regions.sha256:

@@ -45,4 +45,6 @@ def outcome_sentence(result: AllocationResult) -> str:
     phrases = outcome_phrases(result.outcome_totals)
     if not phrases:
         return ""
-    return "Buys " + ", ".join(phrases) + "."
+    years = result.scenario.periods.years
+    lead = f"By year {years} it buys " if years > 1 else "Buys "
+    return lead + ", ".join(phrases) + "."

@@ -18,6 +18,7 @@ from optimizer.engine import formatting as fmt
 from optimizer.engine.check import CheckReport
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import DataError
+from optimizer.engine.growth import top_share
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import top_k_count
 from optimizer.engine.response import gain_points, marginal_points_per_busd
@@ -397,9 +398,11 @@ def plan_summary(result: AllocationResult, top: int = 10) -> str:
     funded = int((result.regions["funding_usd"] > 1.0).sum())
     k = top_k(n)
     bought = outcome_sentence(result)
+    years = sc.periods.years
     lines = [
         f"Plan: {usd(result.spent_usd)} of {usd(sc.budget)} across {fmt.count(funded)} of "
-        f"{fmt.count(n)} regions",
+        f"{fmt.count(n)} regions" + (f", over {years} years" if years > 1 else ""),
+        *horizon_lines(result),
         *([f"{bought} Capacity points are a weighted share of these outcomes."] if bought else []),
         f"{objective_label(sc)}, the plan's objective (λ = {sc.spread_weight:g}): "
         f"{fmt.number(b[sc.objective_key])} → {fmt.number(result.objective)} points "
@@ -420,6 +423,24 @@ def plan_summary(result: AllocationResult, top: int = 10) -> str:
                          f"{fmt.per_person(row['funding_per_capita_usd']):>18}  capacity "
                          f"{fmt.number(row['baseline_capacity'])} → {fmt.number(row['final_capacity'])}")
     return "\n".join(lines)
+
+
+def horizon_lines(result: AllocationResult) -> list[str]:
+    """A plan over time in words: what 'before' means, and how the leading regions pull
+    away without the plan (the no-policy path of trajectory.csv)."""
+    sc, trajectory = result.scenario, result.trajectory
+    if sc.periods.years <= 1 or trajectory is None:
+        return []
+    years = sc.periods.years
+    capacity = trajectory[trajectory["measure"] == "capacity"].pivot(
+        index="year", columns="region_id", values="without_plan").to_numpy()
+    shares = top_share(capacity)
+    growth = sc.growth
+    return [f"Each number compares year {years} with the plan against year {years} without "
+            f"it; capacity grows {pct(growth.base_rate)} a year nationally, faster in intensive "
+            f"regions (agglomeration elasticity {growth.agglomeration_elasticity:g}).",
+            f"Without the plan the top-{top_k(capacity.shape[1])} share of capacity goes "
+            f"{pct(shares[0])} → {pct(shares[-1])} over the {years} years."]
 
 
 def check_summary(report: CheckReport) -> str:

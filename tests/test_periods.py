@@ -1,0 +1,127 @@
+"""Plans over time: known answers on the one declaration, and the checks that hold them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import optimizer as pf
+from optimizer.analysis.periods import foresight
+from optimizer.cli import app
+from optimizer.engine.check import check_dir, check_funding
+from optimizer.engine.growth import no_policy_path, top_share
+from optimizer.engine.inputs import resolve
+from optimizer.engine.scenario import scaled_yield, scenario_from_dict
+
+GROWTH = {"base_rate": 0.0375, "agglomeration_elasticity": 0.0068}
+
+
+def test_one_year_is_the_single_period_plan_exactly(states: pf.Regions) -> None:
+    base = pf.load_scenario()
+    one = pf.Planner(states).solve(base.updated(periods={"years": 1}))
+    plain = pf.Planner(states).solve(base)
+    assert (one.funding_usd() == plain.funding_usd()).all()
+    assert one.objective == plain.objective
+    assert one.trajectory is None and "year" not in one.allocation.columns
+
+
+def test_without_growth_t_years_are_one_year_at_b_over_t_with_t_fold_yields(
+        states: pf.Regions) -> None:
+    """Symmetry and concavity: each year spends B/T the same way, and the final year
+    holds T times one year's gain."""
+    years = 5
+    base = pf.load_scenario().updated(approximation={"max_error_share": 1e-6})
+    plan = pf.Planner(states).solve(base.updated(periods={"years": years}))
+    data = base.to_dict()
+    data["budget"] = base.budget / years
+    for ins in data["instruments"].values():
+        ins["yields"] = {k: scaled_yield(v, years) for k, v in ins["yields"].items()}
+    single = pf.Planner(states).solve(scenario_from_dict(data))
+    assert plan.objective == pytest.approx(single.objective, rel=1e-6)
+    spent = plan.allocation.groupby("year")["amount_usd"].sum()
+    assert list(spent.index) == list(range(1, years + 1))
+    assert np.abs(spent.to_numpy() - base.budget / years).max() < 0.01  # to the cent
+
+
+def test_with_agglomeration_the_no_policy_path_diverges_and_foresight_pays(
+        states: pf.Regions) -> None:
+    scenario = pf.load_scenario().updated(periods={"years": 6}, growth=GROWTH)
+    inputs = resolve(states, scenario)
+    path = no_policy_path(inputs.c0, inputs.pop_share, GROWTH["base_rate"],
+                          GROWTH["agglomeration_elasticity"], 6)
+    assert np.all(np.diff(top_share(path)) > 0)  # the leading regions pull away every year
+    result = foresight(states, scenario)
+    assert result.foresighted.objective >= result.myopic.objective - 1e-9
+    assert result.value_points > 0
+    for plan in (result.foresighted, result.myopic):  # both checked, as written
+        report = check_funding(plan.funding_usd(), states, plan.scenario)
+        assert report.ok, str(report)
+        assert report.objective == pytest.approx(plan.objective, rel=1e-9)
+
+
+def test_carryover_lets_money_wait_but_never_run_ahead(states: pf.Regions) -> None:
+    scenario = pf.load_scenario().updated(
+        periods={"years": 3, "carryover": True, "budget_by_year": ["$10B", "$30B", "$40B"]},
+        growth=GROWTH)
+    plan = pf.Planner(states).solve(scenario)
+    spent = plan.allocation.groupby("year")["amount_usd"].sum().to_numpy()
+    assert np.all(np.cumsum(spent) <= np.cumsum([10e9, 30e9, 40e9]) + 1.0)
+    assert spent.sum() == pytest.approx(80e9, abs=1.0)
+    # the same money spent all in year 1 runs ahead of the appropriations
+    n = len(states.ids)
+    x = plan.funding_usd().reshape(n, 3, -1)
+    ahead = np.zeros_like(x)
+    ahead[:, 0] = x.sum(axis=1)
+    report = check_funding(ahead.reshape(n, -1), states, scenario)
+    assert [v.detail for v in report.violations if v.name == "year_budget"] == [
+        "years 1-1 spend more than their appropriations",
+        "years 1-2 spend more than their appropriations"]
+
+
+def test_growth_centers_fund_only_centers_outside_the_leaders(states: pf.Regions) -> None:
+    scenario = pf.load_scenario().updated(
+        periods={"years": 3}, growth=GROWTH, spread_measure="hoover",
+        growth_centers={"count": 3, "exclude_leading": 10, "min_years": 2,
+                        "mip_rel_gap": 1e-3})
+    plan = pf.Planner(states).solve(scenario)
+    funded = plan.regions.loc[plan.regions["funding_usd"] > 1.0]
+    assert len(funded) == 3
+    leaders = set(np.asarray(states.ids)[np.argsort(-resolve(states, scenario).c0,
+                                                    kind="stable")[:10]])
+    assert not leaders & set(funded["region_id"])
+    yearly = plan.allocation.groupby(["region_id", "year"])["amount_usd"].sum()
+    for rid in funded["region_id"]:
+        for year in (1, 2):  # a quarter of an even split of each year's money at least
+            assert yearly[(rid, year)] >= 0.25 * (80e9 / 3) / 3 - 1.0
+    free = pf.Planner(states).solve(scenario.updated(growth_centers=None))
+    assert free.objective >= plan.objective - 1e-9  # choosing centers costs S_lambda
+
+
+def test_a_plan_over_time_from_the_cli_checks_and_its_files_say_what_happened(
+        tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "years.yaml").write_text(
+        "periods: {years: 4}\ngrowth: {base_rate: 0.03, agglomeration_elasticity: 0.007}\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["solve", "--scenario", "years.yaml", "--out", "plan"])
+    assert result.exit_code == 0, result.output
+    assert "over 4 years" in result.output and "By year 4 it buys" in result.output
+    allocation = pd.read_csv(tmp_path / "plan" / "allocation.csv")
+    assert sorted(allocation["year"].unique()) == [1, 2, 3, 4]
+    trajectory = pd.read_csv(tmp_path / "plan" / "trajectory.csv", dtype={"region_id": str})
+    capacity = trajectory[trajectory["measure"] == "capacity"]
+    assert capacity["year"].max() == 4
+    assert check_dir(tmp_path / "plan").ok
+    checked = runner.invoke(app, ["check", "plan"])
+    assert checked.exit_code == 0, checked.output
+    # a changed year in allocation.csv is found
+    allocation.loc[0, "year"] = 9
+    allocation.to_csv(tmp_path / "plan" / "allocation.csv", index=False)
+    refused = runner.invoke(app, ["check", "plan"])
+    assert refused.exit_code == 2 and "column 'year'" in refused.output
+    metrics = json.loads((tmp_path / "plan" / "metrics.json").read_text())
+    assert metrics["objective"] > 0
