@@ -125,3 +125,26 @@ def test_a_plan_over_time_from_the_cli_checks_and_its_files_say_what_happened(
     assert refused.exit_code == 2 and "column 'year'" in refused.output
     metrics = json.loads((tmp_path / "plan" / "metrics.json").read_text())
     assert metrics["objective"] > 0
+
+
+def test_a_discounted_plan_maximizes_every_years_discounted_s(states: pf.Regions, tmp_path
+                                                              ) -> None:
+    scenario = pf.load_scenario().updated(periods={"years": 4}, growth=GROWTH,
+                                          objective_year="discounted", discount_rate=0.03)
+    plan = pf.Planner(states).solve(scenario)
+    assert scenario.objective_key == "discounted_spread_adjusted"
+    final_only = pf.Planner(states).solve(scenario.updated(objective_year="final",
+                                                           discount_rate=0.0))
+    # the final-year plan, judged by the discounted objective, does no better
+    judged = check_funding(final_only.funding_usd(), states, scenario).objective
+    assert plan.objective >= judged - 1e-9
+    # and the number is the discounted sum of the trajectory's yearly S_lambda
+    trajectory = plan.trajectory
+    assert trajectory is not None
+    path = trajectory[trajectory["measure"] == "capacity"].pivot(
+        index="year", columns="region_id", values="with_plan")[states.ids].to_numpy()
+    from optimizer.engine.growth import scenario_objective
+    assert plan.objective == pytest.approx(scenario_objective(path, states.population, scenario),
+                                           rel=1e-9)
+    plan.to_dir(tmp_path / "plan")
+    assert check_dir(tmp_path / "plan").ok

@@ -33,6 +33,7 @@ from optimizer.engine.growth import (
     carry_to_final,
     no_policy_path,
     rates,
+    scenario_objective,
 )
 from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
 from optimizer.engine.records import (
@@ -258,6 +259,10 @@ def check_funding(
     base_top = np.argsort(-c0, kind="stable")[: top_k_count(len(ids))]
     report.metrics_before = _metrics(c0, population, scenario.spread_weight, base_top)
     report.metrics_after = _metrics(final, population, scenario.spread_weight, base_top)
+    if report.paths is not None and scenario.objective_year == "discounted":
+        key = scenario.objective_key
+        report.metrics_before[key] = scenario_objective(report.paths[0], population, scenario)
+        report.metrics_after[key] = scenario_objective(report.paths[1], population, scenario)
     report.violations.extend(_metric_mismatches(
         (("after", reported, report.metrics_after),
          ("before", reported_before, report.metrics_before))))

@@ -258,6 +258,10 @@ METRICS: dict[str, Measure] = {
     "spread_adjusted_capacity_hoover": Measure(
         "Spread-adjusted capacity S_λ (Hoover)", "points", "points",
         "100·μ·(1 − λ·Hoover), the objective when the spread measure is Hoover."),
+    "discounted_spread_adjusted": Measure(
+        "Discounted S_λ over the years", "points", "points",
+        "What a plan over time maximizes with objective_year: discounted: the sum over the "
+        "years of each year's S_λ divided by (1 + discount rate) to the year."),
     "total_capacity": Measure("Total capacity", "points", "points",
                               "Capacity points summed over regions; the baseline total is 100."),
     "mean_capacity": Measure("Mean per-capita capacity μ", "× national baseline", "index",

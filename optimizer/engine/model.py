@@ -515,7 +515,8 @@ def set_goal(mdl: pyo.ConcreteModel, scores: list[list[tuple[Any, Any]]], goal: 
     """The objective over the views' scores S_k: ``consensus`` (maximize
     sum_k w_score_k S_k + w_t t with S_k - s0_k >= span_k t and t >= t_lo, all Params, so
     the max-min and its tie-break are re-solves), ``mean``, ``cvar`` (CVaR_alpha =
-    max_eta eta - E[(eta - S)^+] / alpha over equally likely views) or ``worst``."""
+    max_eta eta - E[(eta - S)^+] / alpha over equally likely views), ``worst``, or
+    ``weighted`` (a plan over time's discounted years: sum_k S_k / (1 + alpha)^(k+1))."""
     count = len(scores)
     mdl.V = pyo.RangeSet(0, count - 1)
     if goal == "consensus":
@@ -546,6 +547,10 @@ def set_goal(mdl: pyo.ConcreteModel, scores: list[list[tuple[Any, Any]]], goal: 
     elif goal == "mean":
         mdl.goal = pyo.Objective(expr=linear(
             [(c / count, v) for terms in scores for c, v in terms]), sense=pyo.maximize)
+    elif goal == "weighted":  # a plan over time, discounted: sum_t S_t / (1 + alpha)^t
+        mdl.goal = pyo.Objective(expr=linear(
+            [(c / (1.0 + alpha) ** (k + 1), v) for k, terms in enumerate(scores)
+             for c, v in terms]), sense=pyo.maximize)
     else:  # pragma: no cover - the specs allow only the above
         raise ValueError(goal)
 

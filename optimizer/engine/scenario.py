@@ -485,7 +485,10 @@ class Scenario(_Strict):
 
     @property
     def objective_key(self) -> str:
-        """The metric that is this scenario's objective S_lambda."""
+        """The metric that is this scenario's objective: S_lambda, or over time with
+        ``objective_year: discounted`` the discounted sum of every year's S_lambda."""
+        if self.periods.years > 1 and self.objective_year == "discounted":
+            return "discounted_spread_adjusted"
         return ("spread_adjusted_capacity" if self.spread_measure == "gini"
                 else "spread_adjusted_capacity_hoover")
 

@@ -32,7 +32,13 @@ from optimizer.engine.compile import Compiled
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
-from optimizer.engine.growth import over_time, trajectory_table
+from optimizer.engine.growth import (
+    no_policy,
+    over_time,
+    plan_path,
+    scenario_objective,
+    trajectory_table,
+)
 from optimizer.engine.highs import LoadedModel, Solution
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import spread_adjusted
@@ -111,8 +117,15 @@ class Solver:
                  refine: bool = True, gini_cap: float | None = None) -> None:
         clock = time.perf_counter()
         self.inputs, self.mip_duals, self.refine = inputs, mip_duals, refine
+        sc = inputs.scenario
+        if views is None and sc.periods.years > 1 and sc.objective_year == "discounted":
+            # every year's S, weighted by the discount: a score block per year
+            views = [over_time(inputs, year) for year in range(1, sc.periods.years + 1)]
+            goal = "weighted"
+            alpha = sc.discount_rate
         self.views: list[ModelInputs] = [response_of(inputs)] if views is None else list(views)
         self.own_objective = views is None  # the LP objective is the plan's own S
+        self.goal, self.alpha = goal, alpha
         with PauseGC():  # the declaration makes many small objects, none of them garbage
             mdl = declare(inputs, spread=views is None)
             if views is not None:
@@ -149,6 +162,7 @@ class Solver:
         and basis, nothing else of what solved before."""
         self = cls.__new__(cls)
         self.inputs, self.own_objective = checkpoint.inputs, True
+        self.goal, self.alpha = "plan", 0.0
         self.views = [response_of(checkpoint.inputs)]
         self.mip_duals, self.refine = checkpoint.mip_duals, checkpoint.refine
         self.structure = structure_of(checkpoint.inputs)
@@ -179,6 +193,8 @@ class Solver:
         self.inputs = inputs
         if self.own_objective:
             self.views = [response_of(inputs, values.get("year"))]
+        elif self.structure.years > 1 and inputs.scenario.objective_year == "discounted":
+            self.views = [over_time(inputs, year) for year in range(1, self.structure.years + 1)]
         self.loaded.update(_declared(self.loaded.lp, numbers(inputs, **values)))
         self.start = "the previous solve's basis"
 
@@ -329,9 +345,34 @@ class Solver:
             exact.append(s)
             term_error = max(term_error, float((lp_gain - gain).max()))
         worst = float(max(errors))
-        return {"objective_lp": objective_lp, "objective_exact": exact[0] if self.own_objective
-                else float("nan"), "error_share": worst, "max_term_error_points": term_error,
+        goal = (exact[0] if self.own_objective
+                else sum(s / (1.0 + self.alpha) ** (k + 1) for k, s in enumerate(exact))
+                if self.goal == "weighted" else float("nan"))  # other goals: their callers'
+        return {"objective_lp": objective_lp, "objective_exact": float(goal),
+                "error_share": worst, "max_term_error_points": term_error,
                 "within_tolerance": bool(worst <= tolerance), "view_exact": exact}
+
+
+def over_time_result(plan: AllocationResult, inputs: ModelInputs,
+                     x_busd: np.ndarray) -> AllocationResult:
+    """A plan over time's result: its trajectory, and with a discounted objective that
+    objective (every year's S_lambda, discounted) beside the final year's metrics, for
+    the plan and for no plan."""
+    sc = inputs.scenario
+    yearly = by_year(x_busd, sc.periods.years)
+    plan = dataclasses.replace(plan, trajectory_table=functools.partial(
+        trajectory_table, inputs, yearly))
+    if sc.objective_year != "discounted":
+        return plan
+    growth = sc.growth
+    with_plan = plan_path(inputs, yearly, growth.base_rate, growth.agglomeration_elasticity)
+    without, _ = no_policy(inputs)
+    key = sc.objective_key
+    return dataclasses.replace(
+        plan, metrics_after={**plan.metrics_after,
+                             key: scenario_objective(with_plan, inputs.population, sc)},
+        metrics_before={**plan.metrics_before,
+                        key: scenario_objective(without, inputs.population, sc)})
 
 
 def by_year(x: np.ndarray, years: int) -> np.ndarray:
@@ -493,12 +534,10 @@ class Planner:
                    if outcome.duals is not None else "not available"),
             start=solver.start,
         )
-        plan = build_result(solver.views[0], outcome.x, outcome.duals, info,
+        plan = build_result(response_of(inputs), outcome.x, outcome.duals, info,
                             outcome.approximation, outcome.hubs)
         if inputs.years == 1 and inputs.scenario.periods.years > 1:
-            yearly = by_year(outcome.x, inputs.scenario.periods.years)
-            plan = dataclasses.replace(plan, trajectory_table=functools.partial(
-                trajectory_table, inputs, yearly))
+            plan = over_time_result(plan, inputs, outcome.x)
         return verified(plan, self.regions)
 
     def forget_basis(self) -> None:
