@@ -27,7 +27,7 @@ from optimizer.engine.metrics import concentration
 from optimizer.engine.response import marginal_points_per_busd
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import Scenario, scenario_from_dict
-from optimizer.engine.solve import Planner
+from optimizer.engine.solve import Planner, response_of
 
 STEP_POINTS = 1e-4  # capacity points: the step of the spread term's one-sided derivatives
 
@@ -132,7 +132,7 @@ def spread_value(inputs: ModelInputs, final: np.ndarray, r: int) -> tuple[float,
 def explain_region(plan: AllocationResult, region: str,
                    inputs: ModelInputs | None = None) -> RegionExplanation:
     """The chain behind one region's dollars in ``plan`` (region id, postal code or name)."""
-    inputs = inputs or plan_inputs(plan)
+    inputs = response_of(inputs or plan_inputs(plan))  # over time: (year, instrument) columns
     rid = inputs.regions.lookup(region)
     if rid is None:
         raise ScenarioError(f"'{region}' is not a region of this plan (use a region id, postal "
@@ -153,13 +153,18 @@ def explain_region(plan: AllocationResult, region: str,
     marginal = marginal_points_per_busd(x, inputs)[r]
     add, remove = spread_value(inputs, final, r)
     price = _shadow_price(plan)
+    prices = _year_prices(plan, price, inputs.years)
     rules = _binding_rules(plan, inputs, r)
     rows = []
+    per_year = len(inputs.instruments) // inputs.years
     for i, name in enumerate(inputs.instruments):
         ret_add, ret_remove = add * marginal[i], remove * marginal[i]
         funded = x[r, i] > 1e-9
+        label = columns.instrument_label(name)
+        price = prices[i // per_year]
         rows.append({
-            "instrument": name, "instrument_label": columns.instrument_label(name),
+            "instrument": name, "instrument_label": label if inputs.years == 1
+            else f"{label}, year {i // per_year + 1}",
             "funding_usd": float(x[r, i] * BUSD), "multiplier": float(inputs.multiplier[r, i]),
             "marginal_points_per_busd": float(marginal[i]), "return_add": float(ret_add),
             "return_remove": float(ret_remove),
@@ -177,6 +182,17 @@ def explain_region(plan: AllocationResult, region: str,
         outcomes=mine.reset_index(drop=True),
         objective_label=f"S_λ ({'Gini' if sc.spread_measure == 'gini' else 'Hoover'})",
     )
+
+
+def _year_prices(plan: AllocationResult, budget: float, years: int) -> list[float]:
+    """The price a funded $1B must earn in each year: the budget's, and over time its
+    year's appropriation's on top."""
+    if years == 1:
+        return [budget]
+    table = plan.marginal_values
+    rows = table[table["constraint"] == "year_budget"]
+    return [budget + float(v) for v in rows["marginal_value"]] if len(rows) == years else (
+        [budget] * years)
 
 
 def _shadow_price(plan: AllocationResult) -> float:

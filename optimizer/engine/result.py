@@ -152,6 +152,7 @@ class Duals:
     group: np.ndarray
     top_k_share: float
     per_capita_floor: float = 0.0
+    year: np.ndarray = field(default_factory=lambda: np.zeros(0))  # a plan over time's years
 
 
 DualsSource = Duals | Callable[[], Duals]  # the duals, or how to read them when needed
@@ -558,6 +559,13 @@ def _marginal_values(inputs: ModelInputs, x_busd: np.ndarray, duals: Duals,
         "explanation": f"one more $1B of budget would add {duals.budget:.3f} points of "
                        "spread-adjusted capacity",
     }]
+    if inputs.years > 1:  # each year's appropriation has a price of its own
+        rows += [{"constraint": "year_budget", "target": f"year {t + 1}", "marginal_value": dual,
+                  "unit": "points per $1B", "binding": True,
+                  "explanation": f"one more $1B in year {t + 1} (the same less in no other year) "
+                                 f"would add {duals.budget + dual:.3f} points"}
+                 for t, dual in enumerate(duals.year.tolist())]
+        x_busd = _instrument_totals(x_busd, inputs.years)
     rows += _region_bound_rows(inputs, x_busd, duals)
     rows += _instrument_share_rows(inputs, x_busd, duals)
     rows += _group_min_rows(inputs, duals)

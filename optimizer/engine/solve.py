@@ -804,4 +804,6 @@ def _duals(lp: Compiled, unit: float, solution: Solution, floor_rule: bool) -> D
         group=row_dual[rows["group_min"]] * per_busd,
         top_k_share=float(row_dual[rows["topk_cap"]][0]) if "topk_cap" in rows else 0.0,
         per_capita_floor=floor,
+        year=(row_dual[rows["year_budget"]] * per_busd if "year_budget" in rows
+              else np.zeros(0)),
     )
