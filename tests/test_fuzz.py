@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optimizer as pf
-from optimizer.engine.check import check
+from optimizer.engine.check import check, check_dir
 from optimizer.engine.data import Regions, regions_from_bytes
 from optimizer.engine.errors import DataError, InfeasibleError, PlaceFundError, ScenarioError
 from optimizer.engine.scenario import scenario_from_text
@@ -160,6 +160,27 @@ def problems(draw: st.DrawFn) -> tuple[Regions, dict]:
                                        "min_share": draw(st.floats(0.0, 0.6))}}
         if data["hubs"]["count"]["min"] > data["hubs"]["count"]["max"]:
             data["hubs"]["count"]["min"] = data["hubs"]["count"]["max"]
+    if draw(st.integers(0, 2)) == 0:  # a plan over time (refused with hubs or capacity rules)
+        years = draw(st.integers(2, 4))
+        data["periods"] = {"years": years, "carryover": draw(st.booleans())}
+        if draw(st.booleans()):
+            cuts = sorted(draw(st.lists(st.floats(0.0, 1.0), min_size=years - 1,
+                                        max_size=years - 1)))
+            edges = [0.0, *cuts, 1.0]
+            cents = [round((b - a) * budget * 100) for a, b in zip(edges, edges[1:])]
+            cents[-1] = round(budget * 100) - sum(cents[:-1])
+            data["periods"]["budget_by_year"] = [c / 100 for c in cents]
+        data["growth"] = {"base_rate": draw(st.floats(-0.05, 0.1)),
+                          "agglomeration_elasticity": draw(st.floats(0.0, 0.05))}
+        if draw(st.booleans()):
+            data["objective_year"] = "discounted"
+            data["discount_rate"] = draw(st.floats(0.0, 0.1))
+        if draw(st.integers(0, 2)) == 0:
+            data["growth_centers"] = {"count": draw(st.integers(1, n)),
+                                      "exclude_leading": draw(st.integers(0, n - 1)),
+                                      "min_years": draw(st.integers(1, years)),
+                                      "min_award_share": draw(st.floats(0.0, 1.0)),
+                                      "mip_rel_gap": 1e-3}
     return regions, data
 
 
@@ -191,6 +212,39 @@ def test_every_solved_plan_passes_its_check_and_every_fix_solves(problem) -> Non
         return  # e.g. a group value no region has: an input error, said in words
     assert plan.solver.status == "optimal"
     assert_checked(plan, regions)
+
+
+@st.composite
+def over_time_problems(draw: st.DrawFn) -> tuple[Regions, dict]:
+    """``problems`` over 2 to 4 years: their money rules, none of the rules a plan over
+    time refuses (hubs, the per-capita floor, the top-k cap)."""
+    regions, data = draw(problems())
+    for key in ("hubs", "per_capita_floor", "top_k_share_cap"):
+        data.pop(key, None)
+    data.setdefault("periods", {"years": draw(st.integers(2, 4)),
+                                "carryover": draw(st.booleans())})
+    return regions, data
+
+
+@fuzz_settings(30)
+@given(problem=over_time_problems())
+def test_every_plan_over_time_passes_its_check_file_by_file(
+        problem: tuple[Regions, dict], tmp_path_factory: pytest.TempPathFactory) -> None:
+    regions, data = problem
+    try:
+        scenario = pf.scenario_from_dict(data, source="fuzz scenario")
+    except PlaceFundError:
+        return  # an invalid combination, said in words
+    try:
+        plan = pf.Planner(regions).solve(scenario)
+    except (InfeasibleError, ScenarioError, DataError):
+        return  # rules that cannot all hold over these years, said in words
+    assert_checked(plan, regions)
+    folder = plan.to_dir(tmp_path_factory.mktemp("over_time") / "plan")
+    report = check_dir(folder)
+    assert report.ok, str(report)
+    spent = plan.allocation.groupby("year")["amount_usd"].sum()
+    assert len(spent) == scenario.periods.years
 
 
 # ------------------------------------- the second round's surfaces: specs, links, plan folders
