@@ -148,3 +148,22 @@ def test_a_discounted_plan_maximizes_every_years_discounted_s(states: pf.Regions
                                            rel=1e-9)
     plan.to_dir(tmp_path / "plan")
     assert check_dir(tmp_path / "plan").ok
+
+
+def test_placefund_horizon_sets_the_plans_side_by_side(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "years.yaml").write_text(
+        "periods: {years: 3}\nspread_measure: hoover\n"
+        "growth: {base_rate: 0.0375, agglomeration_elasticity: 0.0068}\n")
+    result = CliRunner().invoke(app, ["horizon", "--scenario", "years.yaml", "--centers", "4",
+                                      "--out", "h"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "h" / "comparison.csv")
+    assert list(table["Plan"]) == ["foresighted", "myopic", "growth centers"]
+    objective = table.set_index("Plan")["Spread-adjusted capacity S_λ (Hoover) (points)"]
+    assert objective["foresighted"] >= objective["myopic"] - 1e-9
+    assert table.set_index("Plan").loc["growth centers", "Regions funded"] == 4
+    assert f"Foresight buys +{objective['foresighted'] - objective['myopic']:.2f} points" \
+        in result.output
+    for name in ("foresighted", "myopic", "growth_centers"):
+        assert check_dir(tmp_path / "h" / name).ok

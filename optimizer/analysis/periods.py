@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError
@@ -94,3 +95,36 @@ def _trajectory(inputs: Any, x_busd: np.ndarray) -> Any:
 def foresight(regions: Regions, scenario: Scenario) -> Foresight:
     """The foresighted plan (``Planner``) and the myopic one, on the same horizon."""
     return Foresight(Planner(regions).solve(scenario), myopic_plan(regions, scenario))
+
+
+COMPARED = ("objective", "gini", "top10_share", "total_capacity")
+
+
+def comparison_table(plans: dict[str, AllocationResult]) -> pd.DataFrame:
+    """One row per plan: its horizon objective and final-year spread, its funded regions,
+    and what it buys by the final year in each raised indicator's unit (exact)."""
+    rows = []
+    for name, plan in plans.items():
+        after = plan.metrics_after
+        row: dict[str, Any] = {"plan": name, "objective": plan.objective,
+                               "gini": after["gini"], "top10_share": after["top10_share"],
+                               "total_capacity": after["total_capacity"],
+                               "funded_regions": int((plan.regions["funding_usd"] > 1.0).sum())}
+        for indicator, total in plan.outcome_totals.items():
+            row[f"gain_{indicator}"] = total["gain"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def horizon_plans(regions: Regions, scenario: Scenario,
+                  centers: dict[str, Any] | None = None) -> dict[str, AllocationResult]:
+    """The foresighted plan, the myopic plan and (``centers``: the ``growth_centers``
+    keys) the growth-centers plan of one scenario over time, each checked."""
+    if scenario.periods.years <= 1:
+        raise ScenarioError("periods.years: comparing plans over time needs at least 2 years")
+    result = foresight(regions, scenario)
+    plans = {"foresighted": result.foresighted, "myopic": result.myopic}
+    if centers is not None:
+        plans["growth centers"] = Planner(regions).solve(
+            scenario.updated(growth_centers=centers))
+    return plans

@@ -48,6 +48,43 @@ def solve(
     typer.echo(f"\nWrote {out}/ (allocation.csv, regions.csv, metrics.json, scenario.yaml)")
 
 
+def horizon(
+    scenario: ScenarioOpt = None,
+    regions: RegionsOpt = "states",
+    geometry: GeometryOpt = None,
+    centers: Annotated[int | None, typer.Option(
+        "--centers", metavar="K", help="Also the plan that funds only K growth centers "
+        "(the scenario's growth_centers keys, or 10 leading regions excluded and one year "
+        "of support).")] = None,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR",
+                                      help="Directory for the plans and comparison.csv.")
+                   ] = Path("plans/horizon"),
+) -> None:
+    """A plan over time beside the plan made year by year (and growth centers): what
+    foresight buys. Writes each plan's folder and comparison.csv under DIR."""
+    from optimizer import load_regions
+    from optimizer.analysis.periods import comparison_table, horizon_plans
+    from optimizer.engine.scenario import base_scenario
+    from optimizer.report.text import horizon_summary, horizon_table
+
+    check_out_dir(out)
+    region_table = load_regions(regions, geometry=geometry)
+    sc = base_scenario(regions, region_table.indicators, scenario)
+    rule = None
+    if centers is not None:
+        given = sc.growth_centers.model_dump() if sc.growth_centers is not None else {}
+        rule = {**given, "count": centers}
+    plans = horizon_plans(region_table, sc.updated(growth_centers=None), rule)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, plan in plans.items():
+        plan.to_dir(out / name.replace(" ", "_"))
+    table = comparison_table(plans)
+    horizon_table(table, sc.objective_key).to_csv(out / "comparison.csv", index=False)
+    typer.echo(horizon_summary(table, sc.periods.years, sc.objective_key))
+    typer.echo(f"\nWrote {out}/ ({', '.join(n.replace(' ', '_') for n in plans)}, "
+               "comparison.csv)")
+
+
 def check(
     plan_dir: Annotated[Path, typer.Argument(metavar="PLAN_DIR",
                                              help="A directory written by `placefund solve`.")],
@@ -70,4 +107,4 @@ def facts(regions: RegionsOpt = "metros") -> None:
     typer.echo(facts_text(load_regions(regions)))
 
 
-COMMANDS = ((solve, "solve"), (check, "check"), (facts, "facts"))
+COMMANDS = ((solve, "solve"), (horizon, "horizon"), (check, "check"), (facts, "facts"))

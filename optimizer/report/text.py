@@ -443,6 +443,39 @@ def horizon_lines(result: AllocationResult) -> list[str]:
             f"{pct(shares[0])} → {pct(shares[-1])} over the {years} years."]
 
 
+def horizon_table(table: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """``periods.comparison_table`` with the labels and units people read."""
+    names = {"plan": "Plan", "objective": f"{columns.metric_label(objective)} (points)",
+             "gini": columns.metric_label("gini"),
+             "top10_share": "Top-10 share of capacity (share)",
+             "total_capacity": "Total capacity (points)", "funded_regions": "Regions funded"}
+    for column in table.columns:
+        if column.startswith("gain_"):
+            k = column[len("gain_"):]
+            names[column] = f"Gain by the final year: {columns.label(k)} ({columns.unit(k)})"
+    return table.rename(columns=names)
+
+
+def horizon_summary(table: pd.DataFrame, years: int, objective: str) -> str:
+    """What ``placefund horizon`` prints: each plan's final-year numbers side by side,
+    and what foresight (and choosing centers) changes."""
+    label = columns.metric_label(objective)
+    lines = [f"Plans over {years} years, judged by {label} (exact):"]
+    width = max(len(str(p)) for p in table["plan"])
+    for _, row in table.iterrows():
+        lines.append(f"  {row['plan']:<{width}}  {fmt.number(row['objective'])} points; Gini "
+                     f"{fmt.number(row['gini'], 3)}; top-10 share {pct(row['top10_share'])}; "
+                     f"{fmt.count(row['funded_regions'])} regions funded")
+    by = table.set_index("plan")["objective"]
+    lines.append(f"Foresight buys {fmt.points(by['foresighted'] - by['myopic'], plus=True)} over "
+                 "planning each year for that year alone.")
+    if "growth centers" in by:
+        lines.append(f"Funding only growth centers changes the objective by "
+                     f"{fmt.points(by['growth centers'] - by['foresighted'], plus=True)} against "
+                     "the unconstrained plan.")
+    return "\n".join(lines)
+
+
 def check_summary(report: CheckReport) -> str:
     """What ``placefund check`` prints: the verdict, the objective recomputed under the
     plan's own name, and, for a folder of several plans, what else was verified."""
