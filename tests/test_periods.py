@@ -167,3 +167,26 @@ def test_placefund_horizon_sets_the_plans_side_by_side(tmp_path, monkeypatch) ->
         in result.output
     for name in ("foresighted", "myopic", "growth_centers"):
         assert check_dir(tmp_path / "h" / name).ok
+
+
+def test_the_workbook_of_a_plan_over_time_has_its_years_and_its_paths(tmp_path) -> None:
+    import io
+
+    import openpyxl
+
+    from optimizer.report.export import to_excel_bytes
+
+    states = pf.load_regions("states")
+    plan = pf.Planner(states).solve(pf.load_scenario().updated(periods={"years": 2},
+                                                               growth=GROWTH))
+    plan.to_dir(tmp_path / "plan")
+    book = openpyxl.load_workbook(io.BytesIO(to_excel_bytes(
+        pf.AllocationResult.from_dir(tmp_path / "plan"))))
+    assert [c.value for c in book["allocation"][1]][:4] == ["Region code", "Region", "Year",
+                                                            "Instrument"]
+    rows = list(book["trajectory"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(plan.trajectory)
+    capacity = [r for r in rows if r[2] == "Capacity" and r[1] == 2]
+    assert len(capacity) == len(states.ids)
+    final = dict(zip(plan.regions["region_id"], plan.regions["final_capacity"], strict=True))
+    assert all(abs(r[6] - final[r[0]]) < 1e-9 for r in capacity)  # year 2 is the plan's final

@@ -31,7 +31,7 @@ from optimizer.engine.data import (
     read_plan_bytes,
 )
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.growth import TRAJECTORY_FILE
+from optimizer.engine.growth import TRAJECTORY_COLUMNS, TRAJECTORY_FILE
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import (
     OUTCOME_COLUMNS,
@@ -378,6 +378,10 @@ class AllocationResult:
                             if plan_file(d, OUTCOMES_FILE).is_file() else None),
             outcome_totals={k: {f: v[f] for f in ("before", "gain", "after")}
                             for k, v in (metrics.get("outcomes") or {}).items()},
+            trajectory_table=(plan_table(plan_file(d, TRAJECTORY_FILE), TRAJECTORY_COLUMNS,
+                                         ("year", "without_plan", "gain", "with_plan"),
+                                         ("region_id", "measure", "unit"))
+                              if plan_file(d, TRAJECTORY_FILE).is_file() else None),
         )
 
     def __repr__(self) -> str:

@@ -40,6 +40,7 @@ from optimizer.report.maps import choropleth, geo_assets_script, geojson_for
 from optimizer.report.outcomes import outcome_sentence
 from optimizer.report.text import (
     headline,
+    horizon_lines,
     marginal_sentences,
     plan_metric_label,
     setting_label,
@@ -245,7 +246,8 @@ def _setting_format(path: str, value: Any) -> str | None:
 
 
 def to_excel_bytes(result: AllocationResult) -> bytes:
-    """A workbook with sheets allocation, regions, metrics and scenario.
+    """A workbook with sheets allocation, regions, metrics and scenario (and, for a plan
+    over time, trajectory).
 
     Headers carry human labels and units (the CSV export's, for the allocation), are
     bold and frozen with a filter; money cells have a money format ($654,080,907),
@@ -258,6 +260,11 @@ def to_excel_bytes(result: AllocationResult) -> bytes:
                                for k, v in _leaves(result.provenance)], columns=["Key", "Value"])
     metrics = metrics_sheet(result)
     tables = {"allocation": result.allocation, "regions": result.regions}
+    if result.trajectory is not None:  # a plan over time: every region's path by year
+        trajectory = result.trajectory.copy()
+        trajectory["measure"] = [columns.PLAN_COLUMNS[m][0] if m in columns.PLAN_COLUMNS
+                                 else columns.label(m) for m in trajectory["measure"]]
+        tables["trajectory"] = trajectory
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, raw in tables.items():
@@ -398,6 +405,7 @@ def brief_sections(result: AllocationResult, top: int = 10) -> dict[str, Any]:
         for name, ins in sc.instruments.items())
     assumptions = [
         f"Budget {usd(sc.budget)}{' (may be left unspent)' if sc.allow_unspent else ', all spent'}.",
+        *horizon_lines(result),
         f"Spread weight λ = {sc.spread_weight:g} (0 = total capacity only, 1 = Sen welfare index); "
         f"complementarity θ = {sc.complementarity:g} (how much existing clusters multiply a dollar).",
         f"Indicator weights: {weights}.",
