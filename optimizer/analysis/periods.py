@@ -24,9 +24,16 @@ from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError
 from optimizer.engine.feasibility import precheck
 from optimizer.engine.inputs import resolve
-from optimizer.engine.result import AllocationResult, SolverInfo, build_result
+from optimizer.engine.result import AllocationResult, build_result
 from optimizer.engine.scenario import Scenario
-from optimizer.engine.solve import Planner, Solver, by_year, response_of, status_of, verified
+from optimizer.engine.solve import (
+    Planner,
+    Solver,
+    by_year,
+    response_of,
+    solver_info,
+    verified,
+)
 
 
 @dataclass(frozen=True)
@@ -74,14 +81,10 @@ def myopic_plan(regions: Regions, scenario: Scenario) -> AllocationResult:
         decided[:, columns] = outcome.x[:, columns]
     solver.update(inputs, decided_busd=decided)  # every year fixed: read at the final year
     outcome = solver.solve()
-    info = SolverInfo.from_dict({
-        "status": status_of(outcome.term, has_plan=True).value, "termination": outcome.term.name,
-        "solver": "HiGHS (highspy)", "solver_version": solver.loaded.highs.version(),
-        "rebuilt": True, "build_time_s": solver.build_time_s,
-        "translate_time_s": solver.translate_time_s, "start_time_s": solver.start_time_s,
-        "solve_time_s": time.perf_counter() - clock, "highs_time_s": highs_time + outcome.highs_time,
-        "objective_lp": outcome.objective, "simplex_iterations": iterations, "mip": False,
-        "start": "year by year, each from the last"})
+    outcome = dataclasses.replace(outcome, highs_time=highs_time + outcome.highs_time,
+                                  iterations=iterations + outcome.iterations, duals=None)
+    info = solver_info(solver, outcome, True, time.perf_counter() - clock,
+                       start="year by year, each from the last")
     plan = build_result(response_of(inputs), outcome.x, None, info, outcome.approximation)
     plan = dataclasses.replace(plan, trajectory_table=lambda: _trajectory(inputs, outcome.x))
     return verified(plan, regions)

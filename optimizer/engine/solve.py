@@ -353,6 +353,31 @@ class Solver:
                 "within_tolerance": bool(worst <= tolerance), "view_exact": exact}
 
 
+def solver_info(solver: Solver, outcome: Outcome, rebuilt: bool, solve_time_s: float,
+                start: str | None = None) -> SolverInfo:
+    """What a plan records of its solve: status, times, HiGHS's objective and effort."""
+    return SolverInfo(
+        status=status_of(outcome.term, has_plan=True),
+        termination=outcome.term.name,
+        solver="HiGHS (highspy)",
+        solver_version=solver.loaded.highs.version(),
+        rebuilt=rebuilt,
+        build_time_s=solver.build_time_s,
+        translate_time_s=solver.translate_time_s,
+        start_time_s=solver.start_time_s,
+        solve_time_s=solve_time_s,
+        highs_time_s=outcome.highs_time,
+        objective_lp=outcome.objective,
+        simplex_iterations=outcome.iterations,
+        mip=outcome.hubs is not None,
+        mip_gap=outcome.mip_gap,
+        proven_optimal=outcome.term == TerminationCondition.convergenceCriteriaSatisfied,
+        duals=("lp" if outcome.hubs is None else "conditional on the chosen hubs"
+               if outcome.duals is not None else "not available"),
+        start=start or solver.start,
+    )
+
+
 def over_time_result(plan: AllocationResult, inputs: ModelInputs,
                      x_busd: np.ndarray) -> AllocationResult:
     """A plan over time's result: its trajectory, and with a discounted objective that
@@ -514,26 +539,7 @@ class Planner:
                                        f"most {gini_cap:.4f}"]) from None
             raise err
         setup = solver.build_time_s + solver.translate_time_s + solver.start_time_s
-        info = SolverInfo(
-            status=status_of(outcome.term, has_plan=True),
-            termination=outcome.term.name,
-            solver="HiGHS (highspy)",
-            solver_version=solver.loaded.highs.version(),
-            rebuilt=rebuilt,
-            build_time_s=solver.build_time_s,
-            translate_time_s=solver.translate_time_s,
-            start_time_s=solver.start_time_s,
-            solve_time_s=time.perf_counter() - start - setup,
-            highs_time_s=outcome.highs_time,
-            objective_lp=outcome.objective,
-            simplex_iterations=outcome.iterations,
-            mip=outcome.hubs is not None,
-            mip_gap=outcome.mip_gap,
-            proven_optimal=outcome.term == TerminationCondition.convergenceCriteriaSatisfied,
-            duals=("lp" if outcome.hubs is None else "conditional on the chosen hubs"
-                   if outcome.duals is not None else "not available"),
-            start=solver.start,
-        )
+        info = solver_info(solver, outcome, rebuilt, time.perf_counter() - start - setup)
         plan = build_result(response_of(inputs), outcome.x, outcome.duals, info,
                             outcome.approximation, outcome.hubs)
         if inputs.years == 1 and inputs.scenario.periods.years > 1:
