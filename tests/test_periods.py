@@ -127,6 +127,24 @@ def test_a_plan_over_time_from_the_cli_checks_and_its_files_say_what_happened(
     assert metrics["objective"] > 0
 
 
+def test_the_yearly_concentration_file_is_checked_row_by_row(tmp_path) -> None:
+    states = pf.load_regions("states")
+    plan = pf.Planner(states).solve(pf.load_scenario().updated(periods={"years": 3},
+                                                               growth=GROWTH))
+    folder = plan.to_dir(tmp_path / "plan")
+    yearly = pd.read_csv(folder / "yearly.csv")
+    top = yearly[yearly["metric"] == "top10_share"].set_index("year")
+    assert top["without_plan"].is_monotonic_increasing  # the leaders pull away without it
+    assert top.loc[3, "with_plan"] == pytest.approx(plan.metrics_after["top10_share"], rel=1e-12)
+    assert check_dir(folder).ok
+    row = yearly.index[(yearly["metric"] == "gini") & (yearly["year"] == 2)][0]
+    yearly.loc[row, "with_plan"] += 0.01
+    yearly.to_csv(folder / "yearly.csv", index=False)
+    report = check_dir(folder)
+    assert [v.name for v in report.violations] == ["yearly_mismatch"]
+    assert "gini in year 2" in report.violations[0].detail
+
+
 def test_a_discounted_plan_maximizes_every_years_discounted_s(states: pf.Regions, tmp_path
                                                               ) -> None:
     scenario = pf.load_scenario().updated(periods={"years": 4}, growth=GROWTH,

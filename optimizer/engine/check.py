@@ -28,12 +28,15 @@ from optimizer.engine.errors import DataError, brief
 from optimizer.engine.growth import (
     CAPACITY,
     TRAJECTORY_FILE,
+    YEARLY_FILE,
+    YEARLY_METRIC_COLUMNS,
     budget_by_year,
     carry,
     carry_to_final,
     no_policy_path,
     rates,
     scenario_objective,
+    yearly_metrics,
 )
 from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
 from optimizer.engine.records import (
@@ -727,7 +730,38 @@ def _check_dir(d: Path) -> CheckReport:
     report.violations.extend(_outcome_mismatches(d, report, metrics))
     if over_time:
         report.violations.extend(_trajectory_mismatches(d, report, regions))
+        report.violations.extend(_yearly_mismatches(d, report, regions, scenario))
     return report
+
+
+def _yearly_mismatches(d: Path, report: CheckReport, regions: Regions,
+                       scenario: Scenario) -> list[Violation]:
+    """A plan over time's yearly.csv: every metric of every year, without and with the
+    plan, against the metrics of the recomputed paths."""
+    if not plan_file(d, YEARLY_FILE).exists():
+        return [Violation("yearly_missing", 1, "file", f"{YEARLY_FILE} is missing")]
+    table = plan_table(d / YEARLY_FILE, YEARLY_METRIC_COLUMNS, ("year", "without_plan",
+                                                                "with_plan"), ("metric",))
+    assert report.paths is not None
+    want = yearly_metrics(*report.paths, regions.population, scenario.spread_weight)
+    key = ["year", "metric"]
+    if len(table) != len(want) or set(map(tuple, table[key].astype(str).to_numpy())) != set(
+            map(tuple, want[key].astype(str).to_numpy())):
+        return [Violation("yearly_rows", abs(len(table) - len(want)), "rows",
+                          f"{YEARLY_FILE} does not hold one row per year and metric")]
+    merged = want.merge(table.assign(year=table["year"].astype(int)), on=key,
+                        suffixes=("", "_file"))
+    out = []
+    for column in ("without_plan", "with_plan"):
+        got, expected = merged[f"{column}_file"].to_numpy(float), merged[column].to_numpy(float)
+        bad = ~np.isclose(got, expected, rtol=METRIC_REL_TOL, atol=1e-9)
+        if bad.any():
+            worst = int(np.argmax(np.where(bad, np.abs(got - expected), -1.0)))
+            out.append(Violation("yearly_mismatch", float(np.abs(got - expected)[worst]), "units",
+                                 f"{YEARLY_FILE} {column} {merged['metric'].iloc[worst]} in year "
+                                 f"{int(merged['year'].iloc[worst])} is {got[worst]:.6g}, "
+                                 f"recomputed {expected[worst]:.6g} ({int(bad.sum())} row(s))"))
+    return out
 
 
 def _trajectory_mismatches(d: Path, report: CheckReport, regions: Regions) -> list[Violation]:

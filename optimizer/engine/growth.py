@@ -302,6 +302,7 @@ TRAJECTORY_COLUMNS = ("region_id", "year", "measure", "unit", "without_plan", "g
                       "with_plan")
 CAPACITY, PER_CAPITA = "capacity", "capacity_per_capita"
 TRAJECTORY_FILE = "trajectory.csv"  # a plan over time's folder: its paths, with and without it
+YEARLY_FILE = "yearly.csv"  # and its concentration by year (top-k share, Gini, ...)
 
 
 def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None,

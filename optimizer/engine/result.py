@@ -31,7 +31,12 @@ from optimizer.engine.data import (
     read_plan_bytes,
 )
 from optimizer.engine.errors import DataError, brief
-from optimizer.engine.growth import TRAJECTORY_COLUMNS, TRAJECTORY_FILE
+from optimizer.engine.growth import (
+    TRAJECTORY_COLUMNS,
+    TRAJECTORY_FILE,
+    YEARLY_FILE,
+    YEARLY_METRIC_COLUMNS,
+)
 from optimizer.engine.inputs import BUSD, ModelInputs
 from optimizer.engine.metrics import (
     OUTCOME_COLUMNS,
@@ -199,12 +204,21 @@ class AllocationResult:
     # a plan over time: region, year (0..T), measure, unit, without_plan, gain, with_plan
     trajectory_table: pd.DataFrame | Callable[[], pd.DataFrame] | None = field(default=None,
                                                                               repr=False)
+    # and its concentration by year: year, metric, without_plan, with_plan
+    yearly_table: pd.DataFrame | Callable[[], pd.DataFrame] | None = field(default=None,
+                                                                          repr=False)
 
     @property
     def trajectory(self) -> pd.DataFrame | None:
         """A plan over time: every region's path year by year, with and without the plan
         (``growth.trajectory_table``, built on first read); None for a single period."""
         return None if self.trajectory_table is None else self._built("trajectory_table")
+
+    @property
+    def yearly(self) -> pd.DataFrame | None:
+        """A plan over time: every concentration metric by year (0..T), without and with
+        the plan (``growth.yearly_metrics``); None for a single period."""
+        return None if self.yearly_table is None else self._built("yearly_table")
 
     @property
     def outcomes(self) -> pd.DataFrame:
@@ -244,6 +258,8 @@ class AllocationResult:
             state["outcomes_table"] = self.outcomes
         if self.trajectory_table is not None:
             state["trajectory_table"] = self.trajectory
+        if self.yearly_table is not None:
+            state["yearly_table"] = self.yearly
         return state
 
     def _built(self, name: str) -> Any:
@@ -329,6 +345,8 @@ class AllocationResult:
                 self.outcomes.to_csv(staging / OUTCOMES_FILE, index=False)
             if self.trajectory is not None:
                 self.trajectory.to_csv(staging / TRAJECTORY_FILE, index=False)
+            if self.yearly is not None:
+                self.yearly.to_csv(staging / YEARLY_FILE, index=False)
             for name, text in (extras or {}).items():
                 (staging / name).write_text(text)
 
@@ -382,6 +400,9 @@ class AllocationResult:
                                          ("year", "without_plan", "gain", "with_plan"),
                                          ("region_id", "measure", "unit"))
                               if plan_file(d, TRAJECTORY_FILE).is_file() else None),
+            yearly_table=(plan_table(plan_file(d, YEARLY_FILE), YEARLY_METRIC_COLUMNS,
+                                     ("year", "without_plan", "with_plan"), ("metric",))
+                          if plan_file(d, YEARLY_FILE).is_file() else None),
         )
 
     def __repr__(self) -> str:

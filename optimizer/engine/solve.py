@@ -38,6 +38,7 @@ from optimizer.engine.growth import (
     plan_path,
     scenario_objective,
     trajectory_table,
+    yearly_metrics,
 )
 from optimizer.engine.highs import LoadedModel, Solution
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
@@ -385,13 +386,15 @@ def over_time_result(plan: AllocationResult, inputs: ModelInputs,
     the plan and for no plan."""
     sc = inputs.scenario
     yearly = by_year(x_busd, sc.periods.years)
-    plan = dataclasses.replace(plan, trajectory_table=functools.partial(
-        trajectory_table, inputs, yearly))
-    if sc.objective_year != "discounted":
-        return plan
     growth = sc.growth
     with_plan = plan_path(inputs, yearly, growth.base_rate, growth.agglomeration_elasticity)
     without, _ = no_policy(inputs)
+    plan = dataclasses.replace(
+        plan, trajectory_table=functools.partial(trajectory_table, inputs, yearly),
+        yearly_table=functools.partial(yearly_metrics, without, with_plan, inputs.population,
+                                       sc.spread_weight))
+    if sc.objective_year != "discounted":
+        return plan
     key = sc.objective_key
     return dataclasses.replace(
         plan, metrics_after={**plan.metrics_after,
