@@ -186,7 +186,7 @@ def compare_centers(solve: Callable[[Scenario], AllocationResult | PlaceFundErro
 def _final_metrics(plan: AllocationResult, k: int) -> list[tuple[str, float, str]]:
     """(label, value, kind) of the final-year numbers a comparison shows."""
     sc, after = plan.scenario, plan.metrics_after
-    return [(f"{columns.metric_label(sc.objective_key)}, year {sc.periods.years} (points)",
+    return [(f"{columns.metric_label(sc.objective_key)}, year {sc.periods.years}",
              plan.objective, "points"),
             (f"{columns.metric_label('gini')}, year {sc.periods.years}", after["gini"], "index"),
             (f"{columns.metric_label('top10_share', k)}, year {sc.periods.years}",
@@ -224,13 +224,16 @@ def centers_sentence(c: CentersComparison) -> str:
     rule = c.centers.scenario.growth_centers
     names = ", ".join(f"{n} ({fmt.money(f)})" for n, f in
                       zip(chosen["name"], chosen["funding_usd"]))
-    barred = (f"the {rule.exclude_leading} regions leading in baseline capacity were barred"
-              if rule and rule.exclude_leading else "no region was barred")
+    leading = rule.exclude_leading if rule else 0
+    barred = ("No region was barred" if not leading else
+              "The region leading in baseline capacity was barred" if leading == 1 else
+              f"The {leading} regions leading in baseline capacity were barred")
     years = rule.min_years if rule else 1
-    return (f"The {len(chosen)} growth centers and their funding over all years: {names}. "
-            f"{barred.capitalize()}; each center is funded in each of its first {years} "
-            f"year(s). Both plans solved on the same settings, judged in year "
-            f"{c.spreading.scenario.periods.years}.")
+    centers = "The growth center" if len(chosen) == 1 else f"The {len(chosen)} growth centers"
+    return (f"{centers} and {'its' if len(chosen) == 1 else 'their'} funding over all years: "
+            f"{names}. {barred}; a center is funded in each of its first {years} "
+            f"year{'s' if years != 1 else ''}. Both plans solved on the same settings, "
+            f"judged in year {c.spreading.scenario.periods.years}.")
 
 
 # --------------------------------------------------------------------------- foresight
@@ -239,7 +242,7 @@ def centers_sentence(c: CentersComparison) -> str:
 def foresight_table(f: periods.Foresight) -> pd.DataFrame:
     """The foresighted and the myopic plan's final-year objective and the difference."""
     sc = f.foresighted.scenario
-    label = f"{columns.metric_label(sc.objective_key)}, year {sc.periods.years} (points)"
+    label = f"{columns.metric_label(sc.objective_key)}, year {sc.periods.years}"
     return pd.DataFrame([
         ("Planned with foresight (every year chosen together)", fmt.points(f.foresighted.objective)),
         ("Planned year by year (each year's best)", fmt.points(f.myopic.objective)),
@@ -251,7 +254,7 @@ def foresight_sentence(f: periods.Foresight) -> str:
     """What foresight buys, in words."""
     years = f.foresighted.scenario.periods.years
     return (f"Choosing all {years} years together instead of one year at a time buys "
-            f"{fmt.points(f.value_points, plus=True)} points of the final year's objective "
+            f"{fmt.points(f.value_points, plus=True)} of the final year's objective "
             "(both plans re-solved on the same model and judged exactly; docs/model.md).")
 
 
