@@ -92,6 +92,11 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
             path=str(ARTIFACTS / "timeline_year_2_map.png"))
         page.locator('[data-testid="stMain"] .js-plotly-plot').nth(2).screenshot(
             path=str(ARTIFACTS / "timeline_concentration.png"))
+        page.get_by_role("button", name="Compare with planning year by year").click()
+        page.get_by_text("Choosing all 3 years together").wait_for(timeout=60_000)
+        _settle(page)
+        page.locator('[data-testid="stCaptionContainer"]').filter(
+            has_text="Choosing all 3 years together").screenshot(path=str(ARTIFACTS / "timeline_foresight.png"))
         traffic.assert_stayed_local()
 
     with open_app(server) as (page, traffic):  # a new session opened on the link
@@ -102,4 +107,16 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
         assert _headline(page, "Spread-adjusted capacity") == objective
         assert "Year 3 of 3" in _open_timeline(page)
         page.screenshot(path=str(ARTIFACTS / "timeline_reloaded.png"), full_page=True)
+
+        growth = page.get_by_role("spinbutton", name="Base growth rate (% a year)")
+        growth.fill("2")
+        growth.press("Enter")
+        _settle(page)
+        years = page.get_by_role("spinbutton", name=YEARS)
+        years.fill("1")  # back to today's plan: growth goes back to 0 with it
+        years.press("Enter")
+        _settle(page)
+        assert growth.input_value() == "0.00" and growth.is_disabled()
+        assert page.get_by_role("tab", name="Timeline").count() == 0
+        page.wait_for_function("!location.search.includes('s=')", timeout=10_000)
         traffic.assert_stayed_local()

@@ -275,8 +275,9 @@ def sidebar(where: Any, state: MutableMapping[str, Any], base: Scenario,
         knob(box, "years", on_change=on_years, args=(state,))
         for key in ctl.TIME_ONLY:
             knob(box, key, disabled=int(state.get("years") or 1) <= 1)
-        box.caption("Growth centers: the MIP that funds only K regions, none of the leading "
-                    "ones; compared with spreading on the Timeline tab.")
+        box.caption("Growth centers: only K regions chosen by the optimizer are funded, none "
+                    "of the leading ones (a mixed-integer plan); the Timeline tab compares "
+                    "them with spreading.")
         for key in CENTER_KNOBS:
             knob(box, key)
 
