@@ -96,7 +96,8 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
         page.get_by_text("Choosing all 3 years together").wait_for(timeout=60_000)
         _settle(page)
         page.locator('[data-testid="stCaptionContainer"]').filter(
-            has_text="Choosing all 3 years together").screenshot(path=str(ARTIFACTS / "timeline_foresight.png"))
+            has_text="Choosing all 3 years together").screenshot(
+                path=str(ARTIFACTS / "timeline_foresight.png"))
         traffic.assert_stayed_local()
 
     with open_app(server) as (page, traffic):  # a new session opened on the link
