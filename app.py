@@ -292,9 +292,9 @@ geojson = geojson_of(*shape_key)
 tab_map, tab_table, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree, *tab_time = st.tabs(
     ["Map", "Allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
      "Consensus", *tl.tabs(result)], key="tab", on_change="rerun")
-tl.draw(st, tab_time, result, regions, geojson, functools.partial(session.plans.solve, regions), ss)
 # a tab runs only while open: a change redraws what is on screen (a hidden tab's widgets
 # keep their values: persist_state)
+tl.draw(st, tab_time, result, regions, geojson, functools.partial(session.plans.solve, regions), ss)
 
 with tab_map:
     if tab_map.open:

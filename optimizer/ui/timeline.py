@@ -66,10 +66,15 @@ def funding_by_year(result: AllocationResult, ids: list[str]) -> pd.DataFrame:
     alloc = alloc[alloc["region_id"].astype(str).isin(ids)]
     out = (alloc.groupby(["region_id", "name", "year"], sort=False)["amount_usd"].sum()
            .reset_index())
-    out["region_id"] = out["region_id"].astype(str)
-    order = {rid: i for i, rid in enumerate(ids)}
-    return out.sort_values(["region_id", "year"], key=lambda s: s.map(order) if s.name == "region_id"
-                           else s, kind="stable", ignore_index=True)
+    return _in_order(out, ids)
+
+
+def _in_order(table: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """``table``'s rows by region in the order of ``ids``, then by year."""
+    table = table.assign(region_id=table["region_id"].astype(str))
+    rank = table["region_id"].map({rid: i for i, rid in enumerate(ids)})
+    return (table.assign(_rank=rank).sort_values(["_rank", "year"], kind="stable")
+            .drop(columns="_rank").reset_index(drop=True))
 
 
 def _trajectory(result: AllocationResult) -> pd.DataFrame:
@@ -84,13 +89,10 @@ def capacity_paths(result: AllocationResult, ids: list[str],
     """region_id, name, year (0..T), without_plan, with_plan of one trajectory measure
     (capacity points by default) for the picked regions, in the order of ``ids``."""
     table = _trajectory(result)
-    part = table[(table["measure"] == measure) & table["region_id"].astype(str).isin(ids)].copy()
-    part["region_id"] = part["region_id"].astype(str)
+    part = _in_order(table[(table["measure"] == measure)
+                           & table["region_id"].astype(str).isin(ids)], ids)
     names = dict(zip(result.regions["region_id"].astype(str), result.regions["name"]))
     part["name"] = part["region_id"].map(names)
-    order = {rid: i for i, rid in enumerate(ids)}
-    part = part.sort_values(["region_id", "year"], key=lambda s: s.map(order) if s.name == "region_id"
-                            else s, kind="stable", ignore_index=True)
     return part[["region_id", "name", "year", "without_plan", "with_plan"]]
 
 
