@@ -1,10 +1,6 @@
-"""PlaceFund workbench: explore, compare and export allocations.
-
-Run with ``streamlit run app.py``. This file only lays out widgets and caches;
-every number comes from ``optimizer/``: the sidebar's knobs from the table in
-``optimizer/ui/controls.py``, the sensitivity page from ``optimizer/ui/sensitivity.py``,
-text, tables, uploads, the plan library, exports and maps from ``optimizer/report/``.
-"""
+"""PlaceFund workbench (``streamlit run app.py``): widgets, layout and caches only. Every
+number comes from ``optimizer/``: the knobs from ``optimizer/ui/controls.py``, page logic from
+``optimizer/ui/``, text, tables, uploads, the plan library, exports and maps from ``optimizer/report/``."""
 
 from __future__ import annotations
 
@@ -35,6 +31,7 @@ from optimizer.ui import plans as pui
 from optimizer.ui import sensitivity as sens
 from optimizer.ui import session as ses
 from optimizer.ui import state as stt
+from optimizer.ui import timeline as tl
 from optimizer.ui import uploads as uui
 
 st.set_page_config(page_title="PlaceFund workbench", page_icon="🗺️", layout="wide")
@@ -226,6 +223,7 @@ if rules is not None:
     knob(rules, "hub_gmin", disabled=not hubs_on)
     knob(rules, "hub_one", options=group_options, disabled=not hubs_on)
 knob(sb, "unspent")  # always in view, under the rules it relaxes
+tl.sidebar(sb, ss, base, folded, knob)  # years, growth and growth centers, folded
 
 # --------------------------------------------------------------------------- solve
 
@@ -291,11 +289,12 @@ if off := tx.approximation_warning(result):
     st.warning(off)
 
 geojson = geojson_of(*shape_key)
-tab_map, tab_table, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree = st.tabs(
+tab_map, tab_table, tab_region, tab_cons, tab_cmp, tab_exp, tab_sens, tab_agree, *tab_time = st.tabs(
     ["Map", "Allocation", "Region detail", "Constraints", "Save & compare", "Export", "Sensitivity",
-     "Consensus"], key="tab", on_change="rerun")
+     "Consensus", *tl.tabs(result)], key="tab", on_change="rerun")
 # a tab runs only while open: a change redraws what is on screen (a hidden tab's widgets
 # keep their values: persist_state)
+tl.draw(st, tab_time, result, regions, geojson, functools.partial(session.plans.solve, regions), ss)
 
 with tab_map:
     if tab_map.open:

@@ -48,7 +48,7 @@ def _open_tab(at: AppTest, label: str) -> AppTest:
 
 
 SECTIONS = ("open_uploads", "open_weights", "open_instruments", "open_spread", "open_bounds",
-            "open_groups", "open_rules")  # the sidebar's folding sections
+            "open_groups", "open_rules", "open_time")  # the sidebar's folding sections
 
 
 def _unfold(at: AppTest, *sections: str) -> AppTest:
@@ -93,6 +93,20 @@ def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -
         "Research grants: University S&E R&D per $1B ($ millions)")
     assert not any(drawn[key].label.startswith(f"{n}:") for key, n in yields.items())
     assert drawn["topk_k"].max == len(regions) and drawn["topk_inc"].max == len(regions) - 1
+
+
+def test_three_years_solve_a_plan_over_time_with_its_timeline(at: AppTest) -> None:
+    assert at.tabs[-1].label != "Timeline"  # today's plan has no timeline
+    _unfold(at, "open_time")
+    at.number_input(key="years").set_value(3).run()
+    _ok(at)
+    plan = at.session_state["last_result"]
+    assert plan.scenario.periods.years == 3 and set(plan.allocation["year"]) == {1, 2, 3}
+    assert at.tabs[-1].label == "Timeline"
+    _open_tab(at, "Timeline")
+    assert len(at.get("plotly_chart")) >= 4  # capacity, funding, concentration, the year map
+    assert any("Year 3 of 3" in c.value for c in at.caption)
+    assert not at.error
 
 
 def test_weights_and_lambda_resolve_the_plan(at: AppTest) -> None:

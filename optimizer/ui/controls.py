@@ -27,12 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from optimizer.analysis.evidence import evidence_table
 from optimizer.engine import columns
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError
 from optimizer.engine.feasibility import Sums, split_advice
 from optimizer.engine.inputs import BUSD, MAX_GINI_REGIONS
 from optimizer.engine.scenario import (
+    MAX_YEARS,
+    Growth,
+    Periods,
     Scenario,
     base_scenario,
     constraint_packs,
@@ -43,6 +47,14 @@ from optimizer.engine.scenario import (
 )
 
 NONE = "(none)"  # the choice that means "no group column"
+
+
+def _evidence_help(key: str, scale: float, unit: str) -> str:
+    """A growth parameter's documented range, for its tooltip (docs/evidence.md)."""
+    entry = evidence_table()["growth"][key]
+    low, central, high = (float(entry[k]) * scale for k in ("low", "central", "high"))
+    return (f"Evidence range {low:g} to {high:g}{unit}, central {central:g}{unit} "
+            f"({entry['basis']}: {entry['source']}; docs/evidence.md#{entry['section']}).")
 
 
 @dataclass(frozen=True)
@@ -172,6 +184,38 @@ KNOBS: tuple[Knob, ...] = (
     Knob("hub_one", "hubs.max_one_per_group", "At most one hub per group of", "group column",
          "hub_one", "select", switch="hubs_on",
          help="e.g. postal: at most one hub per state (for metros or counties)."),
+    # plans over time (the time-only settings return to their defaults at 1 year)
+    Knob("years", "periods.years", "Years (1 = today's single plan)", "years", "count", "number",
+         1, MAX_YEARS, 1, help="T: the budget is appropriated over this many years (an even "
+         "split to the cent) and the plan maximizes S_λ in the final year. 1 = today's "
+         "single-period plan."),
+    Knob("carryover", "periods.carryover", "Carry unspent money to later years", "on/off",
+         "flag", "checkbox", help="On: money a year does not spend may be spent in a later "
+                                  "year. Off: each year spends its own appropriation."),
+    Knob("growth_base", "growth.base_rate", "Base growth rate (% a year)", "% a year", "number",
+         "number", -50.0, 50.0, 0.25, scale=0.01, fmt="%.2f",
+         help="National trend growth of every indicator per year. "
+              + _evidence_help("base_rate", 100.0, "% a year")),
+    Knob("growth_eta", "growth.agglomeration_elasticity", "Agglomeration elasticity η",
+         "per year, per unit of ln relative intensity", "number", "number", 0.0, 0.1, 0.0005,
+         fmt="%.4f", help="How much faster a region with more capacity per person grows: its "
+         "rate is the base rate + η ln(its per-capita capacity relative to the nation's). "
+         + _evidence_help("agglomeration_elasticity", 1.0, "")),
+    Knob("gc_on", "growth_centers", "Fund growth centers only", "on/off", "switch", "checkbox",
+         help="Only K centers chosen by the optimizer are funded, none among the leading "
+              "regions, each from the first year (a mixed-integer plan; slower). Off: the "
+              "money spreads as the objective says. The comparison on the Timeline tab "
+              "uses the settings below either way."),
+    Knob("gc_count", "growth_centers.count", "Growth centers K", "centers", "count", "number",
+         1, None, 1, default=8, switch="gc_on", hi_regions=0, default_at_most_regions=True),
+    Knob("gc_exclude", "growth_centers.exclude_leading", "Barred: the leading regions",
+         "regions", "count", "number", 0, None, 1, default=10, switch="gc_on",
+         default_at_most_regions=True,
+         help="The regions leading in baseline capacity that may not be centers."),
+    Knob("gc_years", "growth_centers.min_years", "Years of support, at least", "years",
+         "count", "number", 1, MAX_YEARS, 1, default=1, switch="gc_on",
+         help="A center is funded in each of its first this many years (at most the plan's "
+              "years)."),
     # data
     Knob("missing", "missing_values", "Empty cells", "policy for empty cells", "missing", "select",
          help="What an empty cell (empty, -, NA, n/a) of an indicator the plan uses means: "
@@ -550,8 +594,39 @@ def scenario_from_widgets(base: Scenario, regions: Regions, values: dict[str, An
                 else:
                     _write_plain(row, data, setting)
             touched.add(unit.split(".")[0])
+    if int(_get(data, "periods.years") or 1) <= 1:  # one year: the time-only keys go back
+        for key, value in _single_period().items():
+            if data.get(key) != value:
+                data[key] = value
+                touched.add(key)
     changes = {key: data[key] for key in sorted(touched)}
     return base.updated(**changes) if changes else base
+
+
+TIME_ONLY = ("carryover", "growth_base", "growth_eta")  # the widgets a one-year plan refuses
+
+
+def _single_period() -> dict[str, Any]:
+    """The settings a plan over time adds, at the values a one-year plan has (growth
+    centers are kept: a one-year plan can have them)."""
+    fields = Scenario.model_fields
+    return {"periods": Periods().model_dump(mode="json"),
+            "growth": Growth().model_dump(mode="json"),
+            "objective_year": fields["objective_year"].default,
+            "discount_rate": fields["discount_rate"].default}
+
+
+def single_period_widgets(values: dict[str, Any]) -> dict[str, Any]:
+    """With years at 1, the time-only widgets' positions a one-year plan has (their
+    settings are reset, so the widgets show it); nothing while years is above 1."""
+    if int(values.get("years") or 1) > 1:
+        return {}
+    data = _single_period()
+    out: dict[str, Any] = {}
+    for key in TIME_ONLY:
+        row, value = _BY_KEY[key], _get(data, _BY_KEY[key].path)
+        out[key] = bool(value) if row.kind == "flag" else float(value) / row.scale
+    return out
 
 
 # --------------------------------------------------------------------------- region sets
