@@ -208,3 +208,13 @@ def test_the_workbook_of_a_plan_over_time_has_its_years_and_its_paths(tmp_path) 
     assert len(capacity) == len(states.ids)
     final = dict(zip(plan.regions["region_id"], plan.regions["final_capacity"], strict=True))
     assert all(abs(r[6] - final[r[0]]) < 1e-9 for r in capacity)  # year 2 is the plan's final
+
+
+def test_foresight_pays_under_a_discounted_objective_too(states: pf.Regions) -> None:
+    scenario = pf.load_scenario().updated(periods={"years": 3}, growth=GROWTH,
+                                          objective_year="discounted", discount_rate=0.05)
+    result = foresight(states, scenario)
+    assert result.myopic.scenario.objective_key == "discounted_spread_adjusted"
+    assert result.foresighted.objective >= result.myopic.objective - 1e-9
+    judged = check_funding(result.myopic.funding_usd(), states, scenario).objective
+    assert judged == pytest.approx(result.myopic.objective, rel=1e-12)

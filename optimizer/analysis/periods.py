@@ -29,7 +29,7 @@ from optimizer.engine.scenario import Scenario
 from optimizer.engine.solve import (
     Planner,
     Solver,
-    by_year,
+    over_time_result,
     response_of,
     solver_info,
     verified,
@@ -67,32 +67,28 @@ def myopic_plan(regions: Regions, scenario: Scenario) -> AllocationResult:
         raise InfeasibleError(conflicts)
     clock = time.perf_counter()
     years = scenario.periods.years
-    solver = Solver(inputs)
+    # each year looks at its own S_lambda alone, whatever the horizon objective
+    deciding = resolve(regions, scenario.updated(objective_year="final", discount_rate=0.0))
+    solver = Solver(deciding)
     n, width = inputs.n, years * len(inputs.instruments)
     m = len(inputs.instruments)
     decided = np.full((n, width), np.nan)
     highs_time, iterations = 0.0, 0
     for year in range(1, years + 1):
-        solver.update(inputs, year=year, decided_busd=decided)
+        solver.update(deciding, year=year, decided_busd=decided)
         outcome = solver.solve()
         highs_time += outcome.highs_time
         iterations += outcome.iterations
         columns = slice((year - 1) * m, year * m)
         decided[:, columns] = outcome.x[:, columns]
-    solver.update(inputs, decided_busd=decided)  # every year fixed: read at the final year
+    solver.update(deciding, decided_busd=decided)  # every year fixed: read at the final year
     outcome = solver.solve()
     outcome = dataclasses.replace(outcome, highs_time=highs_time + outcome.highs_time,
                                   iterations=iterations + outcome.iterations, duals=None)
     info = solver_info(solver, outcome, True, time.perf_counter() - clock,
                        start="year by year, each from the last")
     plan = build_result(response_of(inputs), outcome.x, None, info, outcome.approximation)
-    plan = dataclasses.replace(plan, trajectory_table=lambda: _trajectory(inputs, outcome.x))
-    return verified(plan, regions)
-
-
-def _trajectory(inputs: Any, x_busd: np.ndarray) -> Any:
-    from optimizer.engine.growth import trajectory_table
-    return trajectory_table(inputs, by_year(x_busd, inputs.scenario.periods.years))
+    return verified(over_time_result(plan, inputs, outcome.x), regions)
 
 
 def foresight(regions: Regions, scenario: Scenario) -> Foresight:

@@ -47,7 +47,31 @@ def precheck(inputs: ModelInputs) -> list[str]:
            + _group_min_conflicts(inputs, cap))
     if inputs.hubs is not None:
         out += _hub_conflicts(inputs, cap, must_spend)
+    out += _growth_center_conflicts(inputs, cap)
     return out + _top_k_cap_conflicts(inputs) + _per_capita_floor_conflicts(inputs, cap)
+
+
+def _growth_center_conflicts(inputs: ModelInputs, cap: np.ndarray) -> list[str]:
+    """More growth centers than regions that may be one (outside the leading regions and
+    not excluded), or funded regions that the centers cannot all be."""
+    rule = inputs.scenario.growth_centers
+    if rule is None:
+        return []
+    leading = np.argsort(-inputs.c0, kind="stable")[:rule.exclude_leading]
+    eligible = cap > TOL
+    eligible[leading] = False
+    out = []
+    if int(eligible.sum()) < rule.count:
+        out.append(f"growth_centers: {rule.count} centers, but only {int(eligible.sum())} "
+                   f"region(s) may be one (the {rule.exclude_leading} leading regions are "
+                   "barred, and excluded or capped-at-zero regions cannot be funded); lower "
+                   "growth_centers.count or growth_centers.exclude_leading")
+    floored = int((inputs.floor_busd > TOL).sum())
+    if floored > rule.count:
+        out.append(f"growth_centers: {floored} regions have funding floors but only "
+                   f"{rule.count} centers are funded; raise growth_centers.count or remove "
+                   "the floors")
+    return out
 
 
 def _region_bounds_conflicts(inputs: ModelInputs, cap: np.ndarray, must_spend: bool) -> list[str]:

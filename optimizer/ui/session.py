@@ -81,12 +81,21 @@ class PlanCache:
             if key in self._plans:
                 self._plans.move_to_end(key)
                 return self._plans[key]
-        planner, lock = self.planner(regions)
-        with lock:
+        outcome: Outcome
+        if scenario.growth_centers is not None:
+            # a growth-centers MIP takes up to a minute: on a planner of its own, so other
+            # sessions on this table do not wait for it
             try:
-                outcome: Outcome = solve_explained(planner, scenario)
+                outcome = solve_explained(Planner(regions), scenario)
             except PlaceFundError as err:
                 outcome = err
+        else:
+            planner, lock = self.planner(regions)
+            with lock:
+                try:
+                    outcome = solve_explained(planner, scenario)
+                except PlaceFundError as err:
+                    outcome = err
         with self._guard:
             if regions.sha256 in self._planners:
                 self._built.add(regions.sha256)
