@@ -118,18 +118,18 @@ class Compiled:
         self._slots = slots
 
         self.cols: dict[str, slice] = {}
-        self.columns: list[Any] = []
+        columns: list[Any] = []  # not kept: a compiled model holds no Pyomo objects
         index: dict[int, int] = {}
         for var in model.component_objects(pyo.Var, active=True, descend_into=True):
-            start = len(self.columns)
+            start = len(columns)
             for data in var.values():
-                index[id(data)] = len(self.columns)
-                self.columns.append(data)
-            self.cols[var.name] = slice(start, len(self.columns))
-        n_cols = len(self.columns)
+                index[id(data)] = len(columns)
+                columns.append(data)
+            self.cols[var.name] = slice(start, len(columns))
+        n_cols = len(columns)
         lower, upper = _Collector(n_cols, -INF), _Collector(n_cols, INF)
         integer = np.zeros(n_cols, dtype=bool)
-        for j, data in enumerate(self.columns):
+        for j, data in enumerate(columns):
             # a variable's own bounds (a number, a Param or None; Pyomo keeps them in _lb
             # and _ub) within its domain's: reading .lower would build an expression each
             low, high = data.domain.bounds()
