@@ -123,3 +123,26 @@ def open_app(server: str, **page_options: Any) -> Iterator[tuple[Any, Traffic]]:
             yield page, traffic
         finally:
             browser.close()
+
+
+IDLE = ("document.querySelector('[data-testid=\"stApp\"]')"
+        ".getAttribute('data-test-script-state') === 'notRunning'")
+NEW_ENGLAND = ("09", "23", "25", "33", "44", "50")  # CT, ME, MA, NH, RI, VT
+
+
+def settle(page: Any, timeout: int = 60_000) -> None:
+    """Wait for the rerun a change started to begin (up to 3 s: a quick one may be over
+    before it is seen), then until it has finished."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"!({IDLE})", timeout=3_000, polling="raf")
+    except PlaywrightTimeout:
+        pass
+    page.wait_for_function(IDLE, timeout=timeout)
+
+
+def headline(page: Any, label: str) -> str:
+    """The value of the headline metric labelled ``label``."""
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return str(metric.locator('[data-testid="stMetricValue"]').inner_text())

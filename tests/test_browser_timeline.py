@@ -11,29 +11,15 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from optimizer.ui.state import read_link
-from tests.browser_support import ARTIFACTS, open_app
+from tests.browser_support import ARTIFACTS, headline, open_app, settle
 
 pytestmark = pytest.mark.browser
 
-IDLE = ("document.querySelector('[data-testid=\"stApp\"]')"
-        ".getAttribute('data-test-script-state') === 'notRunning'")
 YEARS = "Years (1 = today's single plan)"
 
 
 def _settle(page: Any, timeout: int = 90_000) -> None:
-    """Wait for the rerun a change started to begin (up to 3 s), then for it to finish."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function(f"!({IDLE})", timeout=3_000, polling="raf")
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_function(IDLE, timeout=timeout)
-
-
-def _headline(page: Any, label: str) -> str:
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return str(metric.locator('[data-testid="stMetricValue"]').inner_text())
+    settle(page, timeout)
 
 
 def _open_time_section(page: Any) -> Any:
@@ -66,7 +52,7 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
         link = page.url
         assert read_link({k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
                          ).changes["periods"]["years"] == 3
-        objective = _headline(page, "Spread-adjusted capacity")
+        objective = headline(page, "Spread-adjusted capacity")
         main = _open_timeline(page)
         for seen in ("Capacity by year", "Funding by year", "Concentration by year",
                      "Year 3 of 3", "Growth centers against spreading", "What foresight buys"):
@@ -105,7 +91,7 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
         page.wait_for_selector("path.choroplethlocation", timeout=60_000)
         _settle(page)
         assert page.get_by_role("spinbutton", name=YEARS).input_value() == "3"  # section open
-        assert _headline(page, "Spread-adjusted capacity") == objective
+        assert headline(page, "Spread-adjusted capacity") == objective
         assert "Year 3 of 3" in _open_timeline(page)
         page.screenshot(path=str(ARTIFACTS / "timeline_reloaded.png"), full_page=True)
 

@@ -17,30 +17,10 @@ import pytest
 
 from optimizer.engine.data import DATA_DIR
 from optimizer.report import uploads as up
-from tests.browser_support import ARTIFACTS, map_paths, open_app
+from tests.browser_support import ARTIFACTS, headline, map_paths, open_app, settle
 
 pytestmark = pytest.mark.browser
-
-IDLE = ("document.querySelector('[data-testid=\"stApp\"]')"
-        ".getAttribute('data-test-script-state') === 'notRunning'")
 NEW_ENGLAND = ("09", "23", "25", "33", "44", "50")  # CT, ME, MA, NH, RI, VT
-
-
-def _settle(page: Any, timeout: int = 60_000) -> None:
-    """Wait for the rerun a change started to begin (up to 3 s: a quick one may be over
-    before it is seen), then until it has finished."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function(f"!({IDLE})", timeout=3_000, polling="raf")
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_function(IDLE, timeout=timeout)
-
-
-def _headline(page: Any, label: str) -> str:
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return str(metric.locator('[data-testid="stMetricValue"]').inner_text())
 
 
 def _sidebar(page: Any) -> str:
@@ -57,7 +37,7 @@ def _open_uploads(page: Any) -> None:
     if not uploader.is_visible():
         expander.locator("summary").click()  # a folded section is drawn when it opens
         uploader.wait_for(state="visible")
-        _settle(page)
+        settle(page)
 
 
 def _upload(page: Any, label: str, name: str, data: bytes, mime: str = "text/csv") -> None:
@@ -65,13 +45,13 @@ def _upload(page: Any, label: str, name: str, data: bytes, mime: str = "text/csv
     box = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
     box.locator('input[type="file"]').set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}])
-    _settle(page)
+    settle(page)
 
 
 def _remove_upload(page: Any, label: str) -> None:
     box = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
     box.locator('[data-testid="stFileChipDeleteBtn"] button').click()
-    _settle(page)
+    settle(page)
 
 
 def _set_lambda(page: Any, presses: int) -> None:
@@ -79,7 +59,7 @@ def _set_lambda(page: Any, presses: int) -> None:
     slider.focus()
     for _ in range(presses):
         page.keyboard.press("ArrowRight")
-    _settle(page)
+    settle(page)
 
 
 def _lambda(page: Any) -> str:
@@ -157,7 +137,7 @@ def test_thousands_separators_are_read_and_said_and_stray_text_is_named(server: 
         _upload(page, "Regions CSV", "own.csv", good)
         assert "Your table was read and the default plan fitted" in _main(page)
         page.locator("summary").filter(has_text="Details:").click()  # what reading it did
-        _settle(page)
+        settle(page)
         text = _main(page)
         assert "thousands separators" in text and "own.csv" in text
         assert "Talent" in _sidebar(page) or "talent" in _sidebar(page).lower()  # still an indicator
@@ -180,17 +160,17 @@ def test_a_semicolon_separated_file_is_recognised(server: str) -> None:
 def test_missing_cells_take_the_policy_chosen_in_the_app(server: str) -> None:
     with open_app(server) as (page, _):
         _set_lambda(page, 2)
-        lam, before = _lambda(page), _headline(page, "Spread-adjusted capacity")
+        lam, before = _lambda(page), headline(page, "Spread-adjusted capacity")
         data = _own_csv(["a,Alpha,1000,5,n/a", "b,Beta,3000,NA,7", "c,Gamma,2000,-,4",
                          "d,Delta,500,3,"])
         _upload(page, "Regions CSV", "gaps.csv", data)
         message = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
         assert "empty cells" in message and "gaps.csv" in message
         # nothing is lost: the states plan with its λ is still on screen
-        assert _lambda(page) == lam and _headline(page, "Spread-adjusted capacity") == before
+        assert _lambda(page) == lam and headline(page, "Spread-adjusted capacity") == before
         page.get_by_role("combobox", name="Empty cells").click()
         page.get_by_role("option", name="median").click()
-        _settle(page)
+        settle(page)
         page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 0"
                                " || true")
         assert "4 regions" in _sidebar(page)
@@ -201,12 +181,12 @@ def test_missing_cells_take_the_policy_chosen_in_the_app(server: str) -> None:
 def test_a_failing_upload_keeps_the_plan_and_removing_a_file_returns_to_it(server: str) -> None:
     with open_app(server) as (page, _):
         _set_lambda(page, 3)
-        lam, before = _lambda(page), _headline(page, "Spread-adjusted capacity")
+        lam, before = _lambda(page), headline(page, "Spread-adjusted capacity")
         bad = (DATA_DIR / "states.csv").read_bytes().replace(b",5074296,", b",-5,")
         _upload(page, "Regions CSV", "bad.csv", bad)
         assert "bad.csv" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
         assert _lambda(page) == lam
-        assert _headline(page, "Spread-adjusted capacity") == before
+        assert headline(page, "Spread-adjusted capacity") == before
         assert page.locator("path.choroplethlocation").count() == 51
         assert "51 regions" in _sidebar(page)
         _remove_upload(page, "Regions CSV")
@@ -217,7 +197,7 @@ def test_a_failing_upload_keeps_the_plan_and_removing_a_file_returns_to_it(serve
         page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 51",
                                timeout=30_000)
         assert _lambda(page) == lam  # the plan before the upload, not the default plan
-        assert _headline(page, "Spread-adjusted capacity") == before
+        assert headline(page, "Spread-adjusted capacity") == before
 
 
 def test_a_bad_csv_after_an_upload_keeps_the_uploaded_plan_its_settings_and_undo(
@@ -235,7 +215,7 @@ def test_a_bad_csv_after_an_upload_keeps_the_uploaded_plan_its_settings_and_undo
                                timeout=30_000)
         start = _lambda(page)
         _set_lambda(page, 2)
-        lam, score = _lambda(page), _headline(page, "Spread-adjusted capacity")
+        lam, score = _lambda(page), headline(page, "Spread-adjusted capacity")
         assert (start, lam) == ("0.5", "0.6")
         header, *rows = csv.decode().splitlines()
         gap = ",".join(["" if i == 6 else cell for i, cell in enumerate(rows[2].split(","))])
@@ -251,18 +231,18 @@ def test_a_bad_csv_after_an_upload_keeps_the_uploaded_plan_its_settings_and_undo
         page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 6",
                                timeout=30_000)
         assert _lambda(page) == lam
-        assert _headline(page, "Spread-adjusted capacity") == score
+        assert headline(page, "Spread-adjusted capacity") == score
         page.screenshot(path=str(ARTIFACTS / "upload_bad_after_good.png"))
         undo = page.get_by_role("button", name="Undo")
         expect(undo).to_be_enabled()
         # the two arrow steps of λ are one change or two, as the reruns fall: undo each
         for _ in range(2):
             undo.click()
-            _settle(page)
+            settle(page)
             if _lambda(page) == start:
                 break
         assert _lambda(page) == start and "your uploaded regions (6 regions)" in _sidebar(page)
-        assert _headline(page, "Spread-adjusted capacity") != score
+        assert headline(page, "Spread-adjusted capacity") != score
     traffic.assert_stayed_local()
 
 
@@ -271,9 +251,9 @@ def test_the_budget_keeps_a_tenth_of_a_million(server: str) -> None:
         budget = page.get_by_role("spinbutton", name="Budget ($B)")
         budget.fill("0.504")
         budget.press("Enter")
-        _settle(page)
+        settle(page)
         assert budget.input_value() == "0.504"
-        assert _headline(page, "Budget spent") == "$504M of $504M"
+        assert headline(page, "Budget spent") == "$504M of $504M"
 
 
 def test_a_negligible_spread_is_not_stretched_over_the_colour_scale(server: str) -> None:
@@ -298,7 +278,7 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         box = page.locator('[data-testid="stCheckbox"]').filter(has_text="Per-capita floor")
         for _ in range(3):  # a click that lands while the page redraws can be lost: again
             box.locator("label").click()
-            _settle(page)
+            settle(page)
             if box.get_by_role("checkbox").is_checked():
                 break
         from playwright.sync_api import expect
@@ -306,7 +286,7 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         floor = page.get_by_role("spinbutton", name="Floor (× national per-capita average)")
         floor.fill("1.5")
         floor.press("Enter")
-        _settle(page)
+        settle(page)
         # the diagnosis re-solves each fix before it is shown: wait for it, not for one rerun
         expect(page.get_by_text("cannot all hold").first).to_be_visible(timeout=60_000)
         text = _main(page)
@@ -315,7 +295,7 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         assert "Fix 1" in text
         page.screenshot(path=str(ARTIFACTS / "ranked_fixes.png"))
         page.get_by_role("button", name="Apply").first.click()
-        _settle(page)
+        settle(page)
         assert "cannot all hold" not in _main(page)
 
     with open_app(server) as (page, _):
@@ -325,7 +305,7 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         page.keyboard.type("tech_hubs")
         page.get_by_role("option", name="tech_hubs_2022_statute", exact=True).click()
         page.keyboard.press("Escape")
-        _settle(page, 120_000)
+        settle(page, 120_000)
         text = _main(page)
         assert "cannot all hold" in text
         fixes = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Fix ")
@@ -335,7 +315,7 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
         assert "cannot all hold" not in _main(page)
         assert "modified" not in _sidebar(page)  # unspent funds keep every rule of the pack
         page.get_by_role("button", name="Undo").click()
-        _settle(page, 120_000)
+        settle(page, 120_000)
         assert "cannot all hold" in _main(page)
         _apply_fix(page, "maximum hub award")
         assert "cannot all hold" not in _main(page)
@@ -346,7 +326,7 @@ def test_one_ranked_list_of_fixes_each_applies_and_the_pack_says_modified(server
 def _apply_fix(page: Any, words: str) -> None:
     row = page.locator('[data-testid="stHorizontalBlock"]').filter(has_text=words).last
     row.get_by_role("button", name="Apply").click()
-    _settle(page, 120_000)
+    settle(page, 120_000)
 
 
 def test_the_url_holds_the_plan_and_a_reload_keeps_it_and_the_upload(server: str) -> None:
@@ -354,8 +334,8 @@ def test_the_url_holds_the_plan_and_a_reload_keeps_it_and_the_upload(server: str
     with open_app(server) as (page, _):
         _set_lambda(page, 4)
         page.wait_for_function("location.search.includes('s=')", timeout=30_000)
-        _settle(page)
-        lam, before = _lambda(page), _headline(page, "Spread-adjusted capacity")
+        settle(page)
+        lam, before = _lambda(page), headline(page, "Spread-adjusted capacity")
         link = page.url
         query = parse_qs(urlparse(link).query)
         assert query["v"] == ["1"]
@@ -363,9 +343,9 @@ def test_the_url_holds_the_plan_and_a_reload_keeps_it_and_the_upload(server: str
     with open_app(server) as (page, _):  # a new session opened on the link
         page.goto(link, wait_until="domcontentloaded")
         page.wait_for_selector("path.choroplethlocation", timeout=60_000)
-        _settle(page)
+        settle(page)
         assert _lambda(page) == lam
-        assert _headline(page, "Spread-adjusted capacity") == before
+        assert headline(page, "Spread-adjusted capacity") == before
         _upload(page, "Regions CSV", "new_england.csv", csv)
         _upload(page, "Region shapes", "new_england.geojson", geo, "application/geo+json")
         _set_lambda(page, 1)
@@ -374,7 +354,7 @@ def test_the_url_holds_the_plan_and_a_reload_keeps_it_and_the_upload(server: str
         page.reload(wait_until="domcontentloaded")
         page.wait_for_function("document.querySelectorAll('path.choroplethlocation').length === 6",
                                timeout=60_000)
-        _settle(page)
+        settle(page)
         assert "6 regions" in _sidebar(page)
         assert _lambda(page) == lam
 
@@ -389,7 +369,7 @@ def test_undo_and_redo_the_last_settings_changes(server: str) -> None:
         assert start != middle != end
         for button, expected in (("Undo", middle), ("Undo", start), ("Redo", middle)):
             page.get_by_role("button", name=button).click()
-            _settle(page)
+            settle(page)
             _lambda_becomes(page, expected)
 
 
