@@ -218,8 +218,6 @@ class Compiled:
                 return (inner[0], -inner[1])
             if inner is not None:
                 return -inner
-        if not expr.is_potentially_variable() and not _mutable(expr):
-            return float(pyo.value(expr))
         raise TypeError(f"{expr}: declare each tunable number as a number times one "
                         "mutable Param")
 
@@ -302,8 +300,3 @@ def _within(own: float | tuple[int, float] | None, domain: float | None,
                         "over the reals or integers")
     return float(pick(own, domain))
 
-
-def _mutable(expr: Any) -> bool:
-    """Whether an expression involves a mutable Param."""
-    from pyomo.core.expr.visitor import identify_mutable_parameters
-    return any(True for _ in identify_mutable_parameters(expr))

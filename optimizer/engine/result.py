@@ -89,10 +89,10 @@ class SolverInfo:
 
     status: Status = Status.OPTIMAL
     termination: str = ""
-    solver: str = "HiGHS via pyomo.contrib.solver"
+    solver: str = "HiGHS (highspy)"
     solver_version: str = ""
     rebuilt: bool = True
-    build_time_s: float = 0.0  # the Pyomo model (or rewriting its Params, on a re-solve)
+    build_time_s: float = 0.0  # declaring and compiling the model (its numbers, on a re-solve)
     solve_time_s: float = 0.0
     highs_time_s: float = 0.0
     objective_lp: float = 0.0

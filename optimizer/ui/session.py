@@ -41,8 +41,8 @@ Outcome = AllocationResult | PlaceFundError  # a plan, or why there is none
 
 
 class PlanCache:
-    """Solved plans by (regions, scenario fingerprint), newest last, and one Planner (built
-    model + persistent HiGHS) per regions table, for every session of a server.
+    """Solved plans by (regions, scenario fingerprint), newest last, and one Planner (its
+    compiled model loaded in one HiGHS instance) per regions table, for every session of a server.
 
     A Planner is not thread safe, so each has its own lock; the cache's own lock guards
     only its tables and is never held during a solve.

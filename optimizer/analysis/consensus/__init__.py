@@ -4,14 +4,14 @@ Two analyses share one construction. The response ``tau`` (in $B) of every regio
 instrument depends only on the funding and the saturation scale, so people who weight
 the indicators differently (their own baseline ``c0_k`` and multipliers ``m_k``), who
 assume another complementarity theta, or samples of the instruments' yields
-``a_i``, differ only in coefficients. The base scenario's model (``model.build_model``:
-segments, ``tau`` and every rule) is built once; each *view* (a stakeholder, or a
-sample) adds its own per-capita capacity rows ``y_k * 100 * share = c0_k + sum_i a_i
-m_k tau`` and its own spread term (the exact pairwise Gini, or the Hoover index), so
+``a_i``, differ only in coefficients. The base scenario's declaration
+(``engine.model.declare``: the response ``tau`` and every rule) is built once; each
+*view* (a stakeholder, or a sample) adds its own per-capita capacity rows
+``y_k * 100 * share = c0_k + sum_i a_i m_k tau`` and its own spread term (the exact pairwise Gini, or the Hoover index), so
 its objective S_k is the model's objective for that view.
 
-- ``consensus``: each stakeholder's own optimum S_k* and baseline S_k0 (re-solves of
-  the one model, so every optimum lives in the same feasible set), then the plan that
+- ``consensus``: each stakeholder's own optimum S_k* (the plan ``placefund solve``
+  gives for the base rules with their changes) and baseline S_k0, then the plan that
   maximizes the smallest share of attainable gain t = min_k (S_k - S_k0)/(S_k* - S_k0)
   and, with t held, the mean share (so no stakeholder loses for nothing).
 - ``robust_plan``: N samples of weights (the sensitivity samplers), theta and the

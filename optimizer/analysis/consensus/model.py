@@ -18,7 +18,7 @@ from optimizer.engine.inputs import ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.response import gain_points
 from optimizer.engine.scenario import Scenario, scaled_yield, scenario_from_dict
-from optimizer.engine.solve import Solver, exact_objective, tighten_top_k
+from optimizer.engine.solve import Solver, tighten_top_k
 
 MAX_VIEW_ROWS = 300_000  # rows the views add; past this one machine takes too long
 
@@ -177,12 +177,6 @@ class ViewModel:
         self.solve_time_s += time.perf_counter() - clock
         return Solved(outcome.x, outcome.objective, outcome.hubs, linearized_at,
                       outcome.approximation)
-
-    def lp_scores(self, x: np.ndarray) -> np.ndarray:
-        """The LP's S of every view at funding x (the loaded tangents' envelope)."""
-        envelope = self.solver.loaded.envelope_busd(x)
-        return np.array([exact_objective(v.inputs, x, v.inputs.effectiveness
-                                         * v.inputs.multiplier * envelope) for v in self.views])
 
 
 @dataclass(frozen=True)

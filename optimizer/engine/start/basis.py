@@ -2,7 +2,7 @@
 
 A simplex solve of a county-scale LP from nothing takes tens of thousands of
 iterations. The estimated plan (``optimizer.engine.start.estimate``), written as a
-point of the LP (``lp.HighsLP.point_at``), is within a few millionths of the LP's
+point of the LP (``highs.LoadedModel.point_at``), is within a few millionths of the LP's
 optimum; HiGHS's crossover turns it into a basis, from which the primal simplex
 method finishes in a few hundred iterations. Later re-solves start from the last
 basis (dual simplex).
