@@ -7,7 +7,8 @@ assume another complementarity theta, or samples of the instruments' yields
 ``a_i``, differ only in coefficients. The base scenario's declaration
 (``engine.model.declare``: the response ``tau`` and every rule) is built once; each
 *view* (a stakeholder, or a sample) adds its own per-capita capacity rows
-``y_k * 100 * share = c0_k + sum_i a_i m_k tau`` and its own spread term (the exact pairwise Gini, or the Hoover index), so
+``y_k * 100 * share = c0_k + sum_i a_i m_k tau`` and its own spread term (the exact
+pairwise Gini, or the Hoover index), so
 its objective S_k is the model's objective for that view.
 
 - ``consensus``: each stakeholder's own optimum S_k* (the plan ``placefund solve``
