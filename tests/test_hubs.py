@@ -12,7 +12,7 @@ from optimizer.analysis.reference import compare_with_designations, designated_s
 from optimizer.engine.check import money_tolerance_usd
 from optimizer.engine.inputs import resolve
 from optimizer.engine.model import money_unit_busd
-from optimizer.engine.solve import hub_lp_tolerance
+from optimizer.engine.solve import lp_tolerance
 from tests.factories import FOUR, make_regions, tiny_scenario
 
 
@@ -191,6 +191,6 @@ def test_the_lp_that_funds_a_hub_plan_is_held_within_the_checkers_money_toleranc
     # what the checker allows a money rule, and never below what HiGHS accepts (1e-10)
     inputs = resolve(FOUR, tiny_scenario(budget=budget, hubs={"count": {"max": 2}}))
     unit = money_unit_busd(inputs.budget_busd)
-    tolerance = hub_lp_tolerance(inputs, unit)
+    tolerance = lp_tolerance(inputs, unit)
     assert 1e-10 <= tolerance <= 1e-7
     assert tolerance * unit * 1e9 <= 0.1 * money_tolerance_usd(budget) * (1 + 1e-12)

@@ -13,6 +13,7 @@ import optimizer as pf
 from optimizer.analysis.periods import foresight
 from optimizer.cli import app
 from optimizer.engine.check import check_dir, check_funding
+from optimizer.engine.data import regions_from_bytes
 from optimizer.engine.growth import no_policy_path, top_share
 from optimizer.engine.inputs import resolve
 from optimizer.engine.scenario import scaled_yield, scenario_from_dict
@@ -218,3 +219,24 @@ def test_foresight_pays_under_a_discounted_objective_too(states: pf.Regions) -> 
     assert result.foresighted.objective >= result.myopic.objective - 1e-9
     judged = check_funding(result.myopic.funding_usd(), states, scenario).objective
     assert judged == pytest.approx(result.myopic.objective, rel=1e-12)
+
+
+def test_each_years_appropriation_holds_to_the_checkers_cent_not_highs_default() -> None:
+    """Found by the fuzz: at HiGHS's default feasibility tolerance (1e-7 of a $100M
+    unit) this plan spent $5.59 past year 2's $252M; the checker allows $0.50."""
+    csv = (b"region_id,name,population,labs,jobs\n"
+           b"R0,Region 0,9345,239,350\nR1,Region 1,30448291,3,3331\n"
+           b"R2,Region 2,323982,5989,1\nR3,Region 3,2037844,147,1\n")
+    regions = regions_from_bytes(csv, "four.csv")
+    scenario = scenario_from_dict({
+        "budget": 504e6, "weights": {"labs": 0.25, "jobs": 1.0},
+        "spread_weight": float(np.finfo(float).eps), "spread_measure": "gini",
+        "complementarity": 0.75,
+        "instruments": {"research": {"yields": {"labs": 127.56},
+                                     "saturation_usd": 14526970183.0, "absorbs": ["labs"]},
+                        "talent": {"yields": {"jobs": 11.509375},
+                                   "saturation_usd": 17418347199.0}},
+        "exclusions": {"top_k_incumbents": 2}, "periods": {"years": 2}})
+    plan = pf.Planner(regions).solve(scenario)  # raises PlanCheckError if a year overspends
+    spent = plan.allocation.groupby("year")["amount_usd"].sum()
+    assert np.abs(spent.to_numpy() - 252e6).max() <= 0.5

@@ -89,10 +89,11 @@ ESTIMATE_EFFORT = {"small": (6, 30, 16), "large": (12, 40, 25)}
 MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
-# the LP of the chosen hubs holds every row to this share of the checker's money
-# tolerance, within what HiGHS accepts (its LP default at most): see ``hub_lp_tolerance``
-HUB_LP_TOLERANCE_SHARE = 0.1
-HUB_LP_TOLERANCE_RANGE = (1e-10, 1e-7)
+# every LP (a plan's, and a MIP's with its choice fixed) holds each row to this share of
+# the checker's money tolerance, within what HiGHS accepts (its LP default at most):
+# see ``lp_tolerance``
+LP_TOLERANCE_SHARE = 0.1
+LP_TOLERANCE_RANGE = (1e-10, 1e-7)
 
 _TERMINATION = {
     highspy.HighsModelStatus.kOptimal: TerminationCondition.convergenceCriteriaSatisfied,
@@ -298,7 +299,7 @@ class Solver:
         optimality; and HiGHS's time.
 
         Its award rows hold each hub to its exact award range (``model.fixed_hub_awards``),
-        and it runs at the primal feasibility tolerance of ``hub_lp_tolerance``, so every
+        and it runs at the primal feasibility tolerance of ``lp_tolerance``, so every
         money row holds as the checker reads it: a HiGHS MIP run leaves the instance at
         its MIP feasibility tolerance (1e-6, $1,000 in $B units), at which this LP gave
         hubs $1,000 past an award maximum of $0. Should it not solve so (a hub choice
@@ -315,7 +316,7 @@ class Solver:
         loaded.set_integer(False)
         spent = 0.0
         try:
-            for tolerance in (hub_lp_tolerance(inputs, loaded.unit), mip_tolerance):
+            for tolerance in (lp_tolerance(inputs, loaded.unit), mip_tolerance):
                 highs.setOptionValue("primal_feasibility_tolerance", tolerance)
                 spent += loaded.run()
                 self.solves += 1
@@ -699,23 +700,24 @@ def tangents_for(inputs: ModelInputs, loaded: LoadedModel, x_busd: np.ndarray,
                       NEIGHBOURS[_size(inputs)])
 
 
-def hub_lp_tolerance(inputs: ModelInputs, unit_busd: float) -> float:
-    """The primal feasibility tolerance (money units of ``unit_busd``) of the LP with
-    the hubs fixed, which gives a hub plan its funding: ``HUB_LP_TOLERANCE_SHARE`` of
-    the checker's money tolerance (``check.money_tolerance_usd``), so that every money
-    row it solves (awards, region caps and floors, exclusions, instrument shares,
-    group minimums, the budget) holds to within what the checker allows, kept within
-    ``HUB_LP_TOLERANCE_RANGE`` (HiGHS accepts no less than 1e-10; 1e-7 is its LP default).
+def lp_tolerance(inputs: ModelInputs, unit_busd: float) -> float:
+    """The primal feasibility tolerance (money units of ``unit_busd``) of every LP:
+    ``LP_TOLERANCE_SHARE`` of the checker's money tolerance
+    (``check.money_tolerance_usd``), so that every money row (the budget and each
+    year's, awards, region caps and floors, exclusions, instrument shares, group
+    minimums) holds as the checker reads it, kept within ``LP_TOLERANCE_RANGE``
+    (HiGHS accepts no less than 1e-10; 1e-7 is its LP default). At HiGHS's default a
+    $504M plan over two years spent $5.59 past a year's appropriation.
 
     >>> from optimizer import load_regions, load_scenario
     >>> from optimizer.engine.inputs import resolve
     >>> inputs = resolve(load_regions("states"), load_scenario())  # $80B: $80 allowed
-    >>> f"{hub_lp_tolerance(inputs, 1.0):.0e}"  # $8 in $B
+    >>> f"{lp_tolerance(inputs, 1.0):.0e}"  # $8 in $B
     '8e-09'
     """
     money_units = money_tolerance_usd(inputs.scenario.budget) / (unit_busd * BUSD)
-    low, high = HUB_LP_TOLERANCE_RANGE
-    return float(np.clip(HUB_LP_TOLERANCE_SHARE * money_units, low, high))
+    low, high = LP_TOLERANCE_RANGE
+    return float(np.clip(LP_TOLERANCE_SHARE * money_units, low, high))
 
 
 def _set_options(loaded: LoadedModel, inputs: ModelInputs) -> None:
@@ -723,6 +725,9 @@ def _set_options(loaded: LoadedModel, inputs: ModelInputs) -> None:
     rule = inputs.scenario.hubs or inputs.scenario.growth_centers
     if rule is not None:
         loaded.highs.setOptionValue("mip_rel_gap", float(rule.mip_rel_gap))
+    else:
+        loaded.highs.setOptionValue("primal_feasibility_tolerance",
+                                    lp_tolerance(inputs, loaded.unit))
 
 
 def _termination(highs: highspy.Highs) -> TerminationCondition:
