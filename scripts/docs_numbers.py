@@ -10,6 +10,9 @@ Blocks:
   samples, 100 fresh ones), robust against default plan out of sample, with the paired
   bootstrap interval of the difference; and the same plan judged on 5,000 fresh draws
   (another seed, no core index) as a larger out-of-sample check.
+- ``linearization`` in docs/model.md: the default states plan over 10 years at the
+  central growth, its objective linearized and under the exact dynamics, beside what
+  foresight buys; and the gap at a high elasticity.
 
 Usage: .venv/bin/python scripts/docs_numbers.py --check | --write
 """
@@ -83,8 +86,35 @@ def robust_plan_block() -> str:
     return "\n".join(lines)
 
 
+def linearization_block() -> str:
+    """How far the growth rates' linearization is from the exact dynamics (docs/model.md)."""
+    import optimizer as pf
+    from optimizer.analysis.evidence import evidence_table
+    from optimizer.analysis.periods import foresight
+
+    states = pf.load_regions("states")
+    growth = evidence_table()["growth"]
+    base_rate, eta = (float(growth[k]["central"]) for k in ("base_rate",
+                                                              "agglomeration_elasticity"))
+    scenario = pf.load_scenario().updated(
+        periods={"years": 10}, growth={"base_rate": base_rate, "agglomeration_elasticity": eta})
+    seen = foresight(states, scenario)
+    plan = seen.foresighted
+    exact = float(plan.approximation["unlinearized_objective"])
+    high = pf.Planner(states).solve(scenario.updated(
+        growth={"base_rate": base_rate, "agglomeration_elasticity": 0.05}))
+    high_gap = float(high.approximation["unlinearized_objective"]) - high.objective
+    return (f"The default states plan over 10 years at the central growth (base {base_rate:g}, "
+            f"η {eta:g}) scores {_fmt(plan.objective, 2)} points linearized and "
+            f"{_fmt(exact, 2)} under the exact dynamics "
+            f"({_fmt(exact - plan.objective, 2, plus=True)}; foresight buys "
+            f"{_fmt(seen.value_points, 2, plus=True)} there); at η = 0.05 the gap is "
+            f"{_fmt(high_gap, 2, plus=True)}.")
+
+
 BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "robust-plan": (ROOT / "docs" / "consensus.md", robust_plan_block),
+    "linearization": (ROOT / "docs" / "model.md", linearization_block),
 }
 
 

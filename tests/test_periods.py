@@ -240,3 +240,49 @@ def test_each_years_appropriation_holds_to_the_checkers_cent_not_highs_default()
     plan = pf.Planner(regions).solve(scenario)  # raises PlanCheckError if a year overspends
     spent = plan.allocation.groupby("year")["amount_usd"].sum()
     assert np.abs(spent.to_numpy() - 252e6).max() <= 0.5
+
+
+def _unlinearized_by_hand(plan: pf.AllocationResult, base_rate: float, eta: float) -> float:
+    """The plan's final S_lambda with each year's rate set by its own path, from
+    trajectory.csv alone: the yearly gains are what the linearized path adds each year
+    beyond carrying last year's addition at the no-policy rate."""
+    capacity = plan.trajectory[plan.trajectory["measure"] == "capacity"]
+    without = capacity.pivot(index="year", columns="region_id", values="without_plan")
+    added = capacity.pivot(index="year", columns="region_id", values="gain").to_numpy()
+    population = plan.regions.set_index("region_id").loc[without.columns, "population"]
+    p = population.to_numpy(float) / population.sum()
+    c = without.to_numpy()
+    g_none = c[1:] / c[:-1] - 1.0
+    gains = added[1:] - added[:-1] * (1.0 + g_none)
+    path = c[0].copy()
+    for delta in gains:
+        y = path / path.sum() / p
+        path = path * (1.0 + base_rate + eta * np.log(np.maximum(y, 1e-3))) + delta
+    y = path / p
+    gini = (p[:, None] * p[None, :] * np.abs(y[:, None] - y[None, :])).sum() / (2 * (p @ y))
+    return float(path.sum() * (1.0 - plan.scenario.spread_weight * gini))
+
+
+def test_every_plan_over_time_says_what_it_would_score_were_the_rates_to_follow_it(
+        states: pf.Regions, tmp_path) -> None:
+    eta = 0.05
+    scenario = pf.load_scenario().updated(
+        periods={"years": 4}, growth={"base_rate": 0.0375, "agglomeration_elasticity": eta})
+    plan = pf.Planner(states).solve(scenario)
+    unlinearized = plan.approximation["unlinearized_objective"]
+    assert unlinearized == pytest.approx(_unlinearized_by_hand(plan, 0.0375, eta), rel=1e-9)
+    assert abs(unlinearized - plan.objective) > 1e-3  # with eta > 0 the rates do move
+    assert "follow the plan's own path" in pf.report.text.horizon_lines(plan)[-1]
+    # without agglomeration the rates cannot move: the two agree and nothing is said
+    flat = pf.Planner(states).solve(scenario.updated(
+        growth={"base_rate": 0.0375, "agglomeration_elasticity": 0.0}))
+    assert flat.approximation["unlinearized_objective"] == pytest.approx(flat.objective,
+                                                                         rel=1e-12)
+    assert len(pf.report.text.horizon_lines(flat)) == 2
+    # the checker recomputes it from the plan's files
+    folder = plan.to_dir(tmp_path / "plan")
+    assert check_dir(folder).ok
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["approximation"]["unlinearized_objective"] += 0.5
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    assert [v.name for v in check_dir(folder).violations] == ["unlinearized_mismatch"]

@@ -36,6 +36,7 @@ from optimizer.engine.growth import (
     no_policy_path,
     rates,
     scenario_objective,
+    unlinearized_objective,
     yearly_metrics,
 )
 from optimizer.engine.metrics import OUTCOME_COLUMNS, outcome_rows, top_k_count
@@ -88,6 +89,8 @@ class CheckReport:
     funding: np.ndarray | None = None  # (n, m) USD the plan gives, region x instrument
     # a plan over time: capacity (T+1, n) by year without and with the plan, recomputed
     paths: tuple[np.ndarray, np.ndarray] | None = None
+    # and its horizon objective were the growth rates to follow its own path
+    unlinearized_objective: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -241,8 +244,10 @@ def check_funding(
     if years == 1:
         c0, final, report.outcomes = _capacity(regions, scenario, x, pop_share)
     else:
-        c0, final, report.outcomes, report.paths = _capacity_over_time(
+        c0, final, report.outcomes, report.paths, gains = _capacity_over_time(
             regions, scenario, yearly, pop_share)
+        report.unlinearized_objective = unlinearized_objective(
+            report.paths[0][0], population, gains, scenario)
         report.violations.extend(_year_budgets(yearly, scenario))
     report.final_points, report.region_ids = final, ids
     report.baseline_points, report.funding = c0, x
@@ -350,11 +355,13 @@ def _capacity(regions: Regions, scenario: Scenario, x: np.ndarray,
 
 def _capacity_over_time(regions: Regions, scenario: Scenario, yearly: np.ndarray,
                         pop_share: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, Outcomes, tuple[np.ndarray, np.ndarray]]:
+                        ) -> tuple[np.ndarray, np.ndarray, Outcomes,
+                                   tuple[np.ndarray, np.ndarray], np.ndarray]:
     """A plan over time: capacity without the plan in the final year (the no-policy
-    path), with it, the outcomes in year T, and both paths year by year. Each year's gain is recomputed as a
-    single year's (``_capacity``) and carried to year T at the no-policy path's growth
-    rates (``growth``); every indicator of a region grows at its rate."""
+    path), with it, the outcomes in year T, both paths year by year, and each year's
+    gain (T, n points). Each year's gain is recomputed as a single year's (``_capacity``)
+    and carried to year T at the no-policy path's growth rates (``growth``); every
+    indicator of a region grows at its rate."""
     growth = scenario.growth
     gains, natural = [], []
     for x in yearly:
@@ -373,7 +380,8 @@ def _capacity_over_time(regions: Regions, scenario: Scenario, yearly: np.ndarray
     before = outcomes.before * grown[:, None]
     totals = outcomes.totals * np.array([np.nansum(before[:, q]) / max(
         np.nansum(outcomes.before[:, q]), 1e-300) for q in range(before.shape[1])])
-    return path[-1], final, Outcomes(outcomes.indicators, before, gain, totals), (path, with_plan)
+    return (path[-1], final, Outcomes(outcomes.indicators, before, gain, totals),
+            (path, with_plan), np.asarray(gains))
 
 
 def _year_budgets(yearly: np.ndarray, scenario: Scenario) -> list[Violation]:
@@ -724,6 +732,13 @@ def _check_dir(d: Path) -> CheckReport:
         report.violations.append(Violation(
             "objective_mismatch", abs(metrics["objective"] - report.objective),
             "points", f"reported {metrics['objective']}, recomputed {report.objective}"))
+    claimed = metrics.get("approximation", {}).get("unlinearized_objective")
+    if claimed is not None and not np.isclose(claimed, report.unlinearized_objective or np.nan,
+                                              rtol=METRIC_REL_TOL):
+        report.violations.append(Violation(
+            "unlinearized_mismatch", abs(claimed - (report.unlinearized_objective or np.nan)),
+            "points", f"metrics.json's approximation.unlinearized_objective is {claimed}, "
+                      f"recomputed {report.unlinearized_objective}"))
     report.violations.extend(_allocation_names(allocation, regions))
     report.violations.extend(_metrics_totals(metrics, report, scenario))
     report.violations.extend(_regions_table(table, report, regions, scenario))

@@ -16,7 +16,9 @@ total 100) and population shares p (``ModelInputs.c0``, ``ModelInputs.pop_share`
   at year u >= t, and C_r(u) = C0_r(u) + sum_{t<=u} G_r(t -> u) Delta_r(t). Capacity is
   then linear in the yearly gains, which keeps the plan an LP (the factors G are its
   coefficients). ``relinearized`` recomputes the rates on a plan's own path, and
-  ``exact_path`` is the unlinearized dynamics that repeating it converges to.
+  ``exact_path`` is the unlinearized dynamics that repeating it converges to; every plan
+  over time reports its objective under them too (``unlinearized_objective``), so the
+  size of the linearization is measured, plan by plan.
 
 Absorptive multipliers m and saturation scales s stay today's: the response of a
 dollar does not change as a region grows (only what its gains are worth later does).
@@ -208,13 +210,21 @@ def relinearized(c0: np.ndarray, share: np.ndarray, base_rate: float, eta: float
 
 def exact_path(arrays: ResponseArrays, x_busd: np.ndarray, base_rate: float,
                eta: float) -> np.ndarray:
-    """(T+1, n) the unlinearized dynamics: C(t) = C(t-1) * (1 + g(t)) + Delta(t), the rate
-    g(t) set by the plan's own path at t-1 (funding also speeds growth). The fixed point
-    of ``plan_path`` with ``relinearized`` rates."""
-    gains = yearly_gains(arrays, x_busd)
-    share = arrays.pop_share
-    path = np.empty((gains.shape[0] + 1, len(arrays.c0)))
-    path[0] = arrays.c0
+    """(T+1, n) the unlinearized dynamics of a plan x (T, n, m) in $B
+    (``dynamics_of_gains``): the fixed point of ``plan_path`` with ``relinearized`` rates."""
+    return dynamics_of_gains(arrays.c0, arrays.pop_share, yearly_gains(arrays, x_busd),
+                             base_rate, eta)
+
+
+def dynamics_of_gains(c0: np.ndarray, share: np.ndarray, gains: np.ndarray, base_rate: float,
+                      eta: float) -> np.ndarray:
+    """(T+1, n) C(t) = C(t-1) * (1 + g(t)) + Delta(t) for yearly gains Delta (T, n), the
+    rate g(t) set by this path itself at t-1 (so funding also speeds growth where eta > 0),
+    C(0) = c0. With eta = 0 the rates do not depend on capacity and this is ``plan_path``."""
+    gains = np.asarray(gains, float)
+    share = np.asarray(share, float)
+    path = np.empty((gains.shape[0] + 1, len(c0)))
+    path[0] = c0
     for t in range(1, gains.shape[0] + 1):
         path[t] = path[t - 1] * (1.0 + _rate(path[t - 1], share, base_rate, eta)) + gains[t - 1]
     return path
@@ -232,6 +242,18 @@ def horizon_objective(capacity_path: np.ndarray, population: np.ndarray, spread_
         raise ValueError(f"objective_year must be 'final' or 'discounted', got {objective_year!r}")
     return float(sum(spread_adjusted(path[t], population, spread_weight, spread_measure)
                      / (1.0 + discount_rate) ** t for t in range(1, len(path))))
+
+
+def unlinearized_objective(c0: np.ndarray, population: np.ndarray, gains: np.ndarray,
+                           scenario: Scenario) -> float:
+    """The scenario's horizon objective on the unlinearized dynamics of yearly gains
+    Delta (T, n) (``dynamics_of_gains``): what the plan would score were the growth rates
+    to follow its own path rather than the path without it."""
+    population = np.asarray(population, float)
+    growth = scenario.growth
+    path = dynamics_of_gains(c0, population / population.sum(), gains, growth.base_rate,
+                             growth.agglomeration_elasticity)
+    return scenario_objective(path, population, scenario)
 
 
 def scenario_objective(capacity_path: np.ndarray, population: np.ndarray,

@@ -38,6 +38,8 @@ from optimizer.engine.growth import (
     plan_path,
     scenario_objective,
     trajectory_table,
+    unlinearized_objective,
+    yearly_gains,
     yearly_metrics,
 )
 from optimizer.engine.highs import LoadedModel, Solution
@@ -384,16 +386,20 @@ def over_time_result(plan: AllocationResult, inputs: ModelInputs,
                      x_busd: np.ndarray) -> AllocationResult:
     """A plan over time's result: its trajectory, and with a discounted objective that
     objective (every year's S_lambda, discounted) beside the final year's metrics, for
-    the plan and for no plan."""
+    the plan and for no plan; and, in ``approximation``, its objective on the
+    unlinearized dynamics (``growth.unlinearized_objective``)."""
     sc = inputs.scenario
     yearly = by_year(x_busd, sc.periods.years)
     growth = sc.growth
     with_plan = plan_path(inputs, yearly, growth.base_rate, growth.agglomeration_elasticity)
     without, _ = no_policy(inputs)
+    unlinearized = unlinearized_objective(inputs.c0, inputs.population,
+                                          yearly_gains(inputs, yearly), sc)
     plan = dataclasses.replace(
         plan, trajectory_table=functools.partial(trajectory_table, inputs, yearly),
         yearly_table=functools.partial(yearly_metrics, without, with_plan, inputs.population,
-                                       sc.spread_weight))
+                                       sc.spread_weight),
+        approximation={**plan.approximation, "unlinearized_objective": unlinearized})
     if sc.objective_year != "discounted":
         return plan
     key = sc.objective_key

@@ -436,11 +436,20 @@ def horizon_lines(result: AllocationResult) -> list[str]:
         index="year", columns="region_id", values="without_plan").to_numpy()
     shares = top_share(capacity)
     growth = sc.growth
-    return [f"Each number compares year {years} with the plan against year {years} without "
-            f"it; capacity grows {pct(growth.base_rate)} a year nationally, faster in intensive "
-            f"regions (agglomeration elasticity {growth.agglomeration_elasticity:g}).",
-            f"Without the plan the top-{top_k(capacity.shape[1])} share of capacity goes "
-            f"{pct(shares[0])} → {pct(shares[-1])} over the {years} years."]
+    lines = [f"Each number compares year {years} with the plan against year {years} without "
+             f"it; capacity grows {pct(growth.base_rate)} a year nationally, faster in "
+             f"intensive regions (agglomeration elasticity {growth.agglomeration_elasticity:g}).",
+             f"Without the plan the top-{top_k(capacity.shape[1])} share of capacity goes "
+             f"{pct(shares[0])} → {pct(shares[-1])} over the {years} years."]
+    unlinearized = result.approximation.get("unlinearized_objective")
+    if unlinearized is not None and growth.agglomeration_elasticity > 0:
+        label = columns.metric_label(sc.objective_key)
+        lines.append(
+            f"Growth rates are fixed on the path without the plan (the plan's linearization). "
+            f"Were they to follow the plan's own path, its {label} would be "
+            f"{fmt.number(float(unlinearized))} points "
+            f"({fmt.points(float(unlinearized) - result.objective, plus=True)}).")
+    return lines
 
 
 def horizon_table(table: pd.DataFrame, objective: str) -> pd.DataFrame:
