@@ -225,9 +225,10 @@ def test_cli_consensus_own_optima_can_pick_their_executor(tmp_path: Path) -> Non
     res = CliRunner().invoke(app, ["consensus", str(spec), "--out", str(tmp_path / "out"),
                                    "--scheduler", "auto"])
     assert res.exit_code == 0, res.output
-    # one own optimum per chunk: the first is the probe, the other one chunk left
+    # one own optimum per chunk: the first is the probe, the other one chunk left (or, on
+    # a busy machine, too few free cores: either way a cluster cannot be faster)
     assert ("Own optima: Ran serially in this process: the first 1 run took " in res.output
-            and "with only 1 chunk left a cluster cannot run them faster." in res.output)
+            and "a cluster cannot run them faster." in res.output)
     info = json.loads((tmp_path / "out" / "consensus.json").read_text())["info"]
     assert info["individual_optima_runs"]["backend"].startswith("serial, in-process, chosen "
                                                                 "because the first 1 run took")

@@ -405,3 +405,35 @@ def test_long_analyses_outlast_the_solver_time_limit(dominant: Regions) -> None:
     spec = spec_from_dict({"analysis": "robust", "runs": 800, "seed": 2, "chunk_size": 3})
     runs = run_analysis(spec, backend=SERIAL, regions=dominant, base=base).tables["runs"]
     assert runs["status"].eq("ok").all(), runs.loc[runs["status"] != "ok", "reason"].iloc[0]
+
+
+def test_an_analysis_folder_is_replaced_whole_and_a_failed_write_keeps_the_earlier_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "regions.csv").write_text(TWIN + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "analysis: sweep\nregions: regions.csv\n"
+        "scenario: {budget: 10e9, weights: {talent: 1}, spread_weight: 1.0,\n"
+        "  instruments: {grant: {yields: {talent: 1%}, saturation_usd: 10e9}}}\n"
+        "vary:\n  spread_weight: [0, 0.5, 1]\n")
+    out = tmp_path / "out"
+    args = ["sweep", str(spec), "--out", str(out), "--scheduler", "serial"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert (out / "partial" / "manifest.json").is_file()
+    earlier = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("optimizer.analysis.sensitivity.write_html", broken)
+    spec.write_text(spec.read_text().replace("[0, 0.5, 1]", "[0, 1]"))
+    failed = CliRunner().invoke(app, args)
+    assert failed.exit_code != 0
+    now = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert now == earlier  # every result of the earlier sweep, byte for byte (partial/
+    # holds the failed run's finished chunks, to resume)
+    assert [p.name for p in tmp_path.iterdir() if "staging" in p.name] == []
+    monkeypatch.undo()
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert len(pd.read_csv(out / "runs.csv")) == 2
+    assert (out / "partial" / "manifest.json").is_file()  # a re-run of this spec is free

@@ -67,6 +67,7 @@ TARGET_CHUNKS = 16
 MIN_CHUNK = 25
 MAX_CHUNK = 250
 ORDER_BLOCK = 2_000  # solve_order links runs within blocks of this many (cost ~ block^2)
+PARTIAL = "partial"  # the folder, inside an analysis's --out, of its finished chunks
 STORE_FORMAT = 2  # partial chunks as .npz, in solve order (1: parquet, in run order)
 
 
@@ -354,7 +355,7 @@ class PartialStore:
     """Finished chunks under ``OUT/partial``, tied to one spec fingerprint."""
 
     def __init__(self, out: Path, fingerprint: str, region_ids: list[str]) -> None:
-        self.dir = Path(out) / "partial"
+        self.dir = Path(out) / PARTIAL
         self.region_ids = region_ids
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest = self.dir / "manifest.json"

@@ -28,7 +28,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ from optimizer.analysis.charts import figures_for, write_html
 from optimizer.analysis.evidence import evidence_ranges
 from optimizer.analysis.ranging import funded_set_ranging, lp_ranging
 from optimizer.analysis.runs import (
+    PARTIAL,
     Backend,
     ChunkResult,
     PartialStore,
@@ -57,6 +60,7 @@ from optimizer.engine import columns
 from optimizer.engine.data import REGION_SETS, Regions, load_regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.engine.metrics import top_k_count
+from optimizer.engine.result import replace_folder
 from optimizer.engine.safe_yaml import load_yaml_file
 from optimizer.engine.scenario import (
     USD,
@@ -550,6 +554,14 @@ def pareto_runs(spec: ParetoSpec, regions: Regions, base: Scenario
 
 # --- results ------------------------------------------------------------------
 
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link of ``source`` at ``target``, or a copy where links are refused."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @dataclass
 class AnalysisResult:
     """Tables (tidy DataFrames), plotly figures and a summary of one analysis."""
@@ -564,17 +576,26 @@ class AnalysisResult:
 
     def write(self, out: str | Path) -> Path:
         """Write tables (CSV, plus Parquet for the run x region table), charts.html,
-        summary.json and summary.txt into ``out``."""
+        summary.json and summary.txt as the folder ``out``, whole: a reader sees the
+        earlier analysis there or this one, never a mix (``result.replace_folder``).
+        Finished runs kept in ``out/partial`` stay, so the same spec re-runs at no cost."""
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, table in self.tables.items():
-            table.to_csv(out / f"{name}.csv", index=False)
-        if "run_regions" in self.tables:
-            self.tables["run_regions"].to_parquet(out / "run_regions.parquet", index=False)
-        write_html(self.figures, out / "charts.html", title=f"PlaceFund {self.analysis}")
-        (out / "summary.json").write_text(json.dumps(self.summary, indent=2, default=float) + "\n")
-        (out / "summary.txt").write_text(self.text + "\n")
-        return out
+
+        def write(staging: Path) -> None:
+            for name, table in self.tables.items():
+                table.to_csv(staging / f"{name}.csv", index=False)
+            if "run_regions" in self.tables:
+                self.tables["run_regions"].to_parquet(staging / "run_regions.parquet",
+                                                      index=False)
+            write_html(self.figures, staging / "charts.html", title=f"PlaceFund {self.analysis}")
+            (staging / "summary.json").write_text(
+                json.dumps(self.summary, indent=2, default=float) + "\n")
+            (staging / "summary.txt").write_text(self.text + "\n")
+            if (out / PARTIAL).is_dir():  # linked, not moved: it stays if the write fails
+                shutil.copytree(out / PARTIAL, staging / PARTIAL, copy_function=_link_or_copy)
+
+        return replace_folder(out, write, marks=("summary.json", f"{PARTIAL}/manifest.json"),
+                              kind="analysis")
 
 
 def _collect(chunks: list[ChunkResult], regions: Regions,

@@ -138,8 +138,9 @@ def ranging(
     for _, row in table.iterrows():
         typer.echo(f"{row['parameter']}: {row['meaning']}")
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "ranging.csv", index=False)
+        from optimizer.cli._common import write_atomically
+
+        write_atomically(out / "ranging.csv", table.to_csv(index=False).encode())
         typer.echo(f"\nWrote {out}/ranging.csv")
 
 

@@ -450,8 +450,13 @@ _RENAME_EXCHANGE = 2  # renameat2's flag (Linux 3.15+): swap two paths in one st
 _AT_FDCWD = -100
 
 
-def replace_folder(out: str | Path, write: Callable[[Path], None]) -> Path:
+def replace_folder(out: str | Path, write: Callable[[Path], None], *,
+                   marks: tuple[str, ...] = ("metrics.json",), kind: str = "plan") -> Path:
     """Make the folder ``out`` hold exactly what ``write(staging)`` writes, in one step.
+
+    An existing ``out`` is replaced only when it is empty or an earlier ``kind``'s
+    folder (it holds one of the files ``marks``); anything else is refused before
+    anything is written.
 
     ``write`` fills a new staging folder beside ``out``; the staging folder then takes
     ``out``'s place with one rename (where the system swaps two paths at once, as Linux
@@ -465,10 +470,10 @@ def replace_folder(out: str | Path, write: Callable[[Path], None]) -> Path:
         out = out.resolve()  # the folder the link leads to is the one replaced
     if out.exists() and not out.is_dir():
         raise DataError(f"{out} is an existing file, not a folder; name a folder for the "
-                        "plan files (nothing was written)")
-    if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").exists():
-        raise DataError(f"{out} is a folder of other files, not a plan; name a new or empty "
-                        "folder, or an earlier plan's folder to replace it (nothing was "
+                        f"{kind} files (nothing was written)")
+    if out.is_dir() and any(out.iterdir()) and not any((out / m).exists() for m in marks):
+        raise DataError(f"{out} is a folder of other files, not a {kind}; name a new or empty "
+                        f"folder, or an earlier {kind}'s folder to replace it (nothing was "
                         "written)")
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)
