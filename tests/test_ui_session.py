@@ -106,10 +106,12 @@ def test_the_oldest_plan_and_the_oldest_model_leave_first(counting: Counting) ->
     assert counting.calls == 3  # the two newest are kept
     cache.solve(FOUR, budgets[0])
     assert counting.calls == 4  # the oldest had gone
-    planner, _ = cache.planner(FOUR)
+    with cache.borrow(FOUR) as planner:
+        pass
     cache.solve(TWO, tiny_scenario())  # one model kept: the other table's replaces it
     assert cache.is_planned(TWO) and not cache.is_planned(FOUR)
-    assert cache.planner(FOUR)[0] is not planner
+    with cache.borrow(FOUR) as again:
+        assert again is not planner
 
 
 def test_sessions_on_two_tables_and_on_one_table_solve_side_by_side() -> None:
@@ -135,6 +137,47 @@ def test_sessions_on_two_tables_and_on_one_table_solve_side_by_side() -> None:
         assert plan.scenario.budget == scenario.budget and plan.spent_usd == pytest.approx(scenario.budget)
         assert plan.regions["region_id"].tolist() == regions.ids
         assert plan.objective == pytest.approx(expected[i], rel=1e-6)
+
+
+def test_a_second_session_on_a_busy_table_solves_at_once_on_a_planner_of_its_own() -> None:
+    """While one session's solve holds the table's planner (here: held open by a thread
+    until told), another session's solve runs on a second planner and does not wait; a
+    third, with both planners busy, waits for the first."""
+    cache = ses.PlanCache(per_table=2)
+    holding, release = threading.Event(), threading.Event()
+    held: list[pf.Planner] = []
+
+    def hold() -> None:
+        with cache.borrow(FOUR) as planner:
+            held.append(planner)
+            holding.set()
+            release.wait(timeout=60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(timeout=60)
+        plan = cache.solve(FOUR, tiny_scenario(budget="$6B"))  # returns while the first is held
+        assert isinstance(plan, pf.AllocationResult)
+        assert plan.objective == pytest.approx(
+            pf.Planner(FOUR).solve(tiny_scenario(budget="$6B")).objective, rel=1e-6)
+        with cache.borrow(FOUR) as second:
+            assert second is not held[0]
+            waited: list[pf.Planner] = []
+
+            def wait_for_one() -> None:
+                with cache.borrow(FOUR) as planner:
+                    waited.append(planner)
+
+            third = threading.Thread(target=wait_for_one)
+            third.start()
+            third.join(timeout=0.5)
+            assert third.is_alive() and not waited  # both busy: the third waits
+    finally:
+        release.set()
+        thread.join(timeout=60)
+    third.join(timeout=60)
+    assert waited == held  # and gets the first, once it is free
 
 
 # --------------------------------------------------------------------------- one session

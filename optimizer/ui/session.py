@@ -1,10 +1,11 @@
 """The workbench's state between page runs, without Streamlit.
 
-``PlanCache`` holds what every session of one server shares: one ``Planner`` per regions
-table (its lock makes the sessions planning that table take turns: a solve rewrites the
-model's numbers first) and the plans solved so far, so a plan once solved (a default, a
-shared link) opens without solving again. Sessions on different tables never wait for
-each other here.
+``PlanCache`` holds what every session of one server shares: up to two Planners per
+regions table (a solve rewrites a planner's numbers first, so each is used by one
+session at a time; a second session on the same table solves on the second one rather
+than wait, and only a third waits) and the plans solved so far, so a plan once solved (a
+default, a shared link) opens without solving again. Sessions on different tables never
+wait for each other here.
 
 ``Session`` is one person's page: its data and starting scenario, the upload flow (an
 upload is shown only if it solves, a removal goes back to the plan from before it, a
@@ -15,10 +16,11 @@ and writes a plain mutable mapping, which ``app.py`` gives as ``st.session_state
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,36 +38,53 @@ from optimizer.ui import uploads as uui
 
 PLAN_CACHE_SIZE = 64  # solved plans (and refusals) kept for every session
 PLANNERS = 16  # regions tables whose built model is kept (the least recently used goes)
+PLANNERS_PER_TABLE = 2  # sessions of one table that solve at once (the machine's 2 cores)
 
 Outcome = AllocationResult | PlaceFundError  # a plan, or why there is none
 
 
 class PlanCache:
-    """Solved plans by (regions, scenario fingerprint), newest last, and one Planner (its
-    compiled model loaded in one HiGHS instance) per regions table, for every session of a server.
+    """Solved plans by (regions, scenario fingerprint), newest last, and up to
+    ``per_table`` Planners (each its compiled model loaded in one HiGHS instance) per
+    regions table, for every session of a server.
 
-    A Planner is not thread safe, so each has its own lock; the cache's own lock guards
-    only its tables and is never held during a solve.
+    A Planner is not thread safe, so each has its own lock, held while it solves; the
+    cache's own lock guards only its tables and is never held during a solve.
     """
 
-    def __init__(self, size: int = PLAN_CACHE_SIZE, planners: int = PLANNERS) -> None:
-        self.size, self.planners = size, planners
+    def __init__(self, size: int = PLAN_CACHE_SIZE, planners: int = PLANNERS,
+                 per_table: int = PLANNERS_PER_TABLE) -> None:
+        self.size, self.planners, self.per_table = size, planners, per_table
         self._plans: collections.OrderedDict[tuple[str, str], Outcome] = collections.OrderedDict()
-        self._planners: collections.OrderedDict[str, tuple[Planner, threading.Lock]] = (
+        self._planners: collections.OrderedDict[str, list[tuple[Planner, threading.Lock]]] = (
             collections.OrderedDict())
         self._built: set[str] = set()
         self._guard = threading.Lock()
 
-    def planner(self, regions: Regions) -> tuple[Planner, threading.Lock]:
-        """The shared Planner of ``regions`` and the lock to hold while using it."""
+    @contextlib.contextmanager
+    def borrow(self, regions: Regions) -> Iterator[Planner]:
+        """A Planner of ``regions`` for this caller alone while the block runs: a free
+        one, else a new one while the table has fewer than ``per_table``, else the first,
+        once it is free."""
         with self._guard:
-            entry = self._planners.get(regions.sha256)
-            if entry is None:
-                entry = self._planners[regions.sha256] = (Planner(regions), threading.Lock())
+            pool = self._planners.get(regions.sha256)
+            if pool is None:
+                pool = self._planners[regions.sha256] = []
             self._planners.move_to_end(regions.sha256)
             while len(self._planners) > self.planners:
                 self._built.discard(self._planners.popitem(last=False)[0])
-            return entry
+            entry = next((e for e in pool if e[1].acquire(blocking=False)), None)
+            if entry is None and len(pool) < self.per_table:
+                entry = (Planner(regions), threading.Lock())
+                entry[1].acquire()
+                pool.append(entry)
+        if entry is None:
+            entry = pool[0]
+            entry[1].acquire()
+        try:
+            yield entry[0]
+        finally:
+            entry[1].release()
 
     def is_planned(self, regions: Regions) -> bool:
         """Whether a model of these regions is already built (else the first solve builds it)."""
@@ -74,8 +93,8 @@ class PlanCache:
 
     def solve(self, regions: Regions, scenario: Scenario) -> Outcome:
         """The plan of ``scenario`` (or the ``PlaceFundError`` saying why there is none):
-        from the cache, else solved on the shared Planner and kept, unless the solver gave
-        up (a time limit under load may pass next time)."""
+        from the cache, else solved on a Planner of the table (``borrow``) and kept,
+        unless the solver gave up (a time limit under load may pass next time)."""
         key = (regions.sha256, scenario.fingerprint())
         with self._guard:
             if key in self._plans:
@@ -90,8 +109,7 @@ class PlanCache:
             except PlaceFundError as err:
                 outcome = err
         else:
-            planner, lock = self.planner(regions)
-            with lock:
+            with self.borrow(regions) as planner:
                 try:
                     outcome = solve_explained(planner, scenario)
                 except PlaceFundError as err:
