@@ -43,6 +43,31 @@ def test_a_region_is_explained_in_dollars_and_natural_units(plans) -> None:
         rows[rows > 0].to_dict())
 
 
+@pytest.mark.parametrize(("rule", "region", "instrument", "reason"), [
+    ({"instrument_shares": {"compute": {"min": 0.4}}}, "48", "compute",
+     "for the minimum share of Compute and infrastructure"),
+    ({"group_min_shares": {"census_region": {"South": 0.6}}}, "28", "research",
+     "for the minimum share of Census region South"),
+])
+def test_a_dollar_a_share_rule_forces_in_is_judged_at_the_price_that_rule_sets(
+        states, rule, region, instrument, reason) -> None:
+    """Where an instrument's or a group's minimum share binds, the LP prices its dollars
+    at the shadow price plus that rule's marginal value (negative: it forces money in),
+    and a funded dollar earns that price, not the budget's."""
+    plan = pf.Planner(states).solve(pf.load_scenario().updated(**rule))
+    why = explain_region(plan, region)
+    row = why.instruments.set_index("instrument").loc[instrument]
+    values = plan.marginal_values.set_index("constraint")["marginal_value"]
+    forced = values.drop("budget")
+    assert len(forced) == 1 and forced.iloc[0] < 0  # the rule binds and costs points
+    assert row["funding_usd"] > 0
+    assert row["price"] == pytest.approx(why.shadow_price + forced.iloc[0], rel=1e-12)
+    assert row["price"] < 0.7 * why.shadow_price
+    assert abs(row["return_add"] - row["price"]) < 0.05 * why.shadow_price  # earns its price
+    assert row["verdict"].startswith("funded up to where its return meets its price here")
+    assert reason in row["verdict"]
+
+
 def test_the_spread_term_values_a_point_in_a_lagging_region_more(plans) -> None:
     plan, _ = plans
     per_capita = plan.regions.set_index("name")["capacity_per_capita_after"]

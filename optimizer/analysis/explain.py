@@ -40,7 +40,8 @@ class RegionExplanation:
       of the nation, its population share, intensity (share / population share), weight
     - ``instruments``: per instrument the funding, the multiplier m_ri, the marginal
       capacity points per $1B at the plan, the marginal objective return per $1B of
-      adding money and of taking it away, and a verdict against ``shadow_price``
+      adding money and of taking it away, the ``price`` its $1B must earn here (the
+      shadow price, moved by binding instrument-share and group rules), and a verdict
     - ``shadow_price``: the budget's dual, points of S per $1B
     - ``spread_value``: points of S one more capacity point here is worth (adding,
       removing): 1 with λ = 0; above 1 where the spread term pulls money in
@@ -154,6 +155,7 @@ def explain_region(plan: AllocationResult, region: str,
     add, remove = spread_value(inputs, final, r)
     price = _shadow_price(plan)
     prices = _year_prices(plan, price, inputs.years)
+    shifts = _price_shifts(plan, inputs, r)
     rules = _binding_rules(plan, inputs, r)
     rows = []
     per_year = len(inputs.instruments) // inputs.years
@@ -161,15 +163,19 @@ def explain_region(plan: AllocationResult, region: str,
         ret_add, ret_remove = add * marginal[i], remove * marginal[i]
         funded = x[r, i] > 1e-9
         label = columns.instrument_label(name)
-        price = prices[i // per_year]
+        year_price = prices[i // per_year]
+        moves = shifts.get(name, [])
+        here = year_price + sum(v for v, _ in moves)
         rows.append({
             "instrument": name, "instrument_label": label if inputs.years == 1
             else f"{label}, year {i // per_year + 1}",
             "funding_usd": float(x[r, i] * BUSD), "multiplier": float(inputs.multiplier[r, i]),
             "marginal_points_per_busd": float(marginal[i]), "return_add": float(ret_add),
             "return_remove": float(ret_remove),
-            "verdict": _verdict(funded, bool(inputs.allowed[r, i]), ret_add, ret_remove, price,
-                                inputs.effectiveness[i] > 0, bool(rules)),
+            "price": float(here),
+            "verdict": _verdict(funded, bool(inputs.allowed[r, i]), ret_add, ret_remove, here,
+                                inputs.effectiveness[i] > 0, bool(rules),
+                                _price_reason(year_price, moves)),
         })
     outcomes = plan.outcomes
     mine = outcomes[outcomes["region_id"].astype(str) == rid].copy()
@@ -195,6 +201,38 @@ def _year_prices(plan: AllocationResult, budget: float, years: int) -> list[floa
         [budget] * years)
 
 
+def _price_shifts(plan: AllocationResult, inputs: ModelInputs, r: int
+                  ) -> dict[str, list[tuple[float, str]]]:
+    """By instrument, what the rules that bind a whole instrument or a group of regions
+    add to the price its $1B must earn in region r (their marginal values, negative where
+    a minimum forces money in, positive where a maximum holds it back), each with its
+    reason. Without them a funded dollar earns the budget's price; with them, the LP's
+    optimality conditions price it at the sum."""
+    table = plan.marginal_values
+    out: dict[str, list[tuple[float, str]]] = {}
+    for _, row in table[table["constraint"].str.startswith("instrument_")].iterrows():
+        kind = "minimum" if row["constraint"] == "instrument_min_share" else "maximum"
+        name = str(row["target"])
+        out.setdefault(name, []).append((float(row["marginal_value"]), (
+            f"the {kind} share of {columns.instrument_label(name)}")))
+    groups = {f"{g.column}={g.value}": g for g in inputs.groups}
+    for _, row in table[table["constraint"] == "group_min_share"].iterrows():
+        group = groups.get(str(row["target"]))
+        if group is not None and r in set(np.asarray(group.members).tolist()):
+            for name in dict.fromkeys(inputs.instruments):
+                out.setdefault(name, []).append((float(row["marginal_value"]), (
+                    f"the minimum share of {columns.label(group.column)} {group.value}")))
+    return out
+
+
+def _price_reason(year_price: float, moves: list[tuple[float, str]]) -> str:
+    """How a price came about, when rules move it off the budget's (or its year's)."""
+    if not moves:
+        return ""
+    parts = [f"{'plus' if v > 0 else 'less'} {abs(v):.4f} for {why}" for v, why in moves]
+    return f": the shadow price {year_price:.4f} " + ", ".join(parts)
+
+
 def _shadow_price(plan: AllocationResult) -> float:
     table = plan.marginal_values
     row = table[table["constraint"] == "budget"]
@@ -205,24 +243,27 @@ VERDICT_TOL = 0.05  # relative: the LP's piecewise-linear slopes vs the exact re
 
 
 def _verdict(funded: bool, allowed: bool, ret_add: float, ret_remove: float, price: float,
-             valued: bool, ruled: bool) -> str:
-    """Why an instrument is or is not funded here, against the shadow price."""
+             valued: bool, ruled: bool, reason: str = "") -> str:
+    """Why an instrument is or is not funded here, against the price its $1B must earn
+    here (the shadow price, moved by ``reason``'s rules where they bind)."""
     if not valued:
         return "buys nothing the plan values (its yields carry no weight)"
     if not allowed:
         return "not allowed here (an exclusion, a cap of zero, or not a hub)"
     if not np.isfinite(price):
         return "funded" if funded else "not funded"
-    above, below = price * (1 + VERDICT_TOL), price * (1 - VERDICT_TOL)
+    name = "its price here" if reason else "the shadow price"
+    quoted = f"{price:.4f}{reason}"
+    above, below = price + VERDICT_TOL * abs(price), price - VERDICT_TOL * abs(price)
     if funded and ruled and ret_add > above:
-        return "funded; more would still earn above the shadow price, but a rule stops it"
+        return f"funded; more would still earn above {name} ({quoted}), but a rule stops it"
     if funded and ruled and ret_remove < below:
-        return "funded below the shadow price, because a rule requires it"
+        return f"funded below {name} ({quoted}), because a rule requires it"
     if funded:
-        return f"funded up to where its return meets the shadow price ({price:.4f})"
+        return f"funded up to where its return meets {name} ({quoted})"
     if ret_add <= above or not ruled:
-        return f"not funded: its first dollar earns less than the shadow price ({price:.4f})"
-    return "not funded though its first dollar earns above the shadow price: a rule stops it"
+        return f"not funded: its first dollar earns less than {name} ({quoted})"
+    return f"not funded though its first dollar earns above {name} ({quoted}): a rule stops it"
 
 
 def _binding_rules(plan: AllocationResult, inputs: ModelInputs, r: int) -> list[str]:

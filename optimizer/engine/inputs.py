@@ -184,7 +184,7 @@ def resolve(regions: Regions, scenario: Scenario) -> ModelInputs:
     if scenario.top_k_share_cap is not None and scenario.top_k_share_cap.k > n:
         raise ScenarioError(f"top_k_share_cap.k: {scenario.top_k_share_cap.k} is more than "
                             f"the {n} regions")
-    lo, hi = _instrument_share(scenario, names)
+    lo, hi = instrument_share(scenario, names)
     # an instrument that buys nothing the plan values gets no money unless a share rule
     # asks for it (its all-zero columns otherwise leave HiGHS unable to classify an
     # infeasible LP); funding it never raised the objective
@@ -444,7 +444,7 @@ def _group_min(regions: Regions, scenario: Scenario) -> tuple[GroupRule, ...]:
     return tuple(group_rules)
 
 
-def _instrument_share(scenario: Scenario, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def instrument_share(scenario: Scenario, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Each instrument's minimum and maximum share of the budget (0 and 1 if unset)."""
     lo = np.zeros(len(names))
     hi = np.ones(len(names))

@@ -37,7 +37,7 @@ from optimizer.engine.growth import (
     YEARLY_FILE,
     YEARLY_METRIC_COLUMNS,
 )
-from optimizer.engine.inputs import BUSD, ModelInputs
+from optimizer.engine.inputs import BUSD, ModelInputs, instrument_share
 from optimizer.engine.metrics import (
     OUTCOME_COLUMNS,
     concentration,
@@ -631,14 +631,23 @@ def _region_bound_rows(inputs: ModelInputs, x_busd: np.ndarray,
 
 def _instrument_share_rows(inputs: ModelInputs, x_busd: np.ndarray,
                            duals: Duals) -> list[dict[str, Any]]:
-    """Instruments at their minimum or maximum share."""
+    """Instruments at a minimum or maximum share the scenario sets. A row at a bound no
+    rule set (a share of 0 when the instrument gets nothing, or of 1 when it gets the
+    whole budget) may carry a dual in a degenerate basis, but it only repeats what
+    non-negativity or the budget row already price: it is not reported as a rule."""
     rows = []
-    spent_by_instrument = x_busd.sum(axis=0)
+    spent_by_instrument = x_busd.sum(axis=0)  # over time: each instrument's total
+    names = tuple(inputs.instruments[:len(duals.instrument)])
+    low, high = instrument_share(inputs.scenario, names)
     for i, dual in enumerate(duals.instrument):
         if abs(dual) <= 1e-9:
             continue
-        lo = inputs.instrument_min_share[i] * inputs.budget_busd
-        kind = "min" if abs(spent_by_instrument[i] - lo) <= 1e-6 and lo > 0 else "max"
+        if low[i] > 0 and abs(spent_by_instrument[i] - low[i] * inputs.budget_busd) <= 1e-6:
+            kind = "min"
+        elif high[i] < 1 and abs(spent_by_instrument[i] - high[i] * inputs.budget_busd) <= 1e-6:
+            kind = "max"
+        else:
+            continue
         rows.append({"constraint": f"instrument_{kind}_share", "target": inputs.instruments[i],
                      "marginal_value": dual, "unit": "points per $1B", "binding": True,
                      "explanation": f"moving the {kind} spend on {inputs.instruments[i]} by $1B "

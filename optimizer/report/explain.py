@@ -53,6 +53,7 @@ def instrument_table(why: RegionExplanation) -> pd.DataFrame:
         "Absorptive multiplier": [f"{v:.3f}" for v in d["multiplier"]],
         "Capacity points per extra $1B": [f"{v:.4f}" for v in d["marginal_points_per_busd"]],
         f"{why.objective_label} per extra $1B": [f"{v:.4f}" for v in d["return_add"]],
+        "A funded $1B must earn": [f"{v:.4f}" for v in d["price"]],
         "Why": d["verdict"],
     })
 
