@@ -286,3 +286,17 @@ def test_every_plan_over_time_says_what_it_would_score_were_the_rates_to_follow_
     metrics["approximation"]["unlinearized_objective"] += 0.5
     (folder / "metrics.json").write_text(json.dumps(metrics))
     assert [v.name for v in check_dir(folder).violations] == ["unlinearized_mismatch"]
+
+
+def test_the_marginal_table_of_a_plan_over_time_lists_only_rules_its_scenario_sets(
+        states: pf.Regions) -> None:
+    scenario = pf.load_scenario().updated(periods={"years": 3}, growth=GROWTH)
+    plain = pf.Planner(states).solve(scenario)  # research gets nothing: no rule says so
+    assert set(plain.marginal_values["constraint"]) == {"budget", "year_budget"}
+    ruled = pf.Planner(states).solve(scenario.updated(
+        instrument_shares={"research": {"min": 0.2}}))
+    rows = ruled.marginal_values.set_index("constraint")
+    assert rows.at["instrument_min_share", "target"] == "research"
+    assert rows.at["instrument_min_share", "marginal_value"] < 0
+    spent = ruled.allocation.groupby("instrument")["amount_usd"].sum()
+    assert spent["research"] == pytest.approx(0.2 * scenario.budget, abs=1.0)
