@@ -300,3 +300,26 @@ def test_the_marginal_table_of_a_plan_over_time_lists_only_rules_its_scenario_se
     assert rows.at["instrument_min_share", "marginal_value"] < 0
     spent = ruled.allocation.groupby("instrument")["amount_usd"].sum()
     assert spent["research"] == pytest.approx(0.2 * scenario.budget, abs=1.0)
+
+
+def test_the_top_k_incumbents_are_todays_leaders_even_when_growth_reorders_them() -> None:
+    """Found by the fuzz: R1 leads today (50.7 points against 49.3) but R0, more intensive
+    per person, grows faster and leads by year 2 without the plan. The incumbent barred
+    is today's leader, R1, for the solver and the checker alike."""
+    csv = (b"region_id,name,population,labs,jobs\n"
+           b"R0,Region 0,500,1.0,662\nR1,Region 1,1459,0.75,2970\n")
+    regions = regions_from_bytes(csv, "two.csv")
+    scenario = scenario_from_dict({
+        "budget": 80_000, "weights": {"labs": 0.5, "jobs": 0.125}, "spread_weight": 0.0,
+        "complementarity": 0.0,
+        "instruments": {"research": {"yields": {"labs": 0.0175}, "saturation_usd": 1e8,
+                                     "absorbs": ["labs"]},
+                        "talent": {"yields": {"jobs": 36.32}, "saturation_usd": 1e8}},
+        "exclusions": {"top_k_incumbents": 1}, "periods": {"years": 2},
+        "growth": {"base_rate": 0.0, "agglomeration_elasticity": 0.03125}})
+    inputs = resolve(regions, scenario)
+    path = no_policy_path(inputs.c0, inputs.pop_share, 0.0, 0.03125, 2)
+    assert path[0, 1] > path[0, 0] and path[2, 0] > path[2, 1]  # the lead changes hands
+    plan = pf.Planner(regions).solve(scenario)  # checked, or PlanCheckError
+    funded = plan.regions.set_index("region_id")["funding_usd"]
+    assert funded["R1"] == 0 and funded["R0"] == pytest.approx(80_000, abs=0.01)

@@ -164,7 +164,7 @@ class _Plan:
     instruments: list[str]
     x: np.ndarray  # (n, m) USD
     per_region: np.ndarray  # (n,) USD
-    c0: np.ndarray  # (n,) baseline capacity points
+    today: np.ndarray  # (n,) capacity points today (the data): who the incumbents are
     final: np.ndarray  # (n,) final capacity points (exact response)
     budget: float
     money_tol: float
@@ -251,15 +251,16 @@ def check_funding(
         report.violations.extend(_year_budgets(yearly, scenario))
     report.final_points, report.region_ids = final, ids
     report.baseline_points, report.funding = c0, x
+    today = c0 if report.paths is None else report.paths[0][0]
     plan = _Plan(regions, ids, population, pop_share, list(scenario.instruments), x,
-                 x.sum(axis=1), c0, final, scenario.budget, money_tolerance_usd(scenario.budget))
+                 x.sum(axis=1), today, final, scenario.budget,
+                 money_tolerance_usd(scenario.budget))
     for rule in (_non_negative, _budget_use, _region_bounds, _exclusions, _instrument_share,
                  _group_min):
         report.violations.extend(rule(plan, scenario))
     if scenario.hubs is not None:
         report.violations.extend(_hubs(plan, scenario, hubs))
     if scenario.growth_centers is not None:
-        today = c0 if report.paths is None else report.paths[0][0]
         report.violations.extend(_growth_centers(yearly, today, plan, scenario))
     report.violations.extend(_per_capita_floor(plan, scenario))
     report.violations.extend(_top_k_cap(plan, scenario))
@@ -471,11 +472,12 @@ def _region_bounds(plan: _Plan, scenario: Scenario) -> list[Violation]:
 
 
 def _exclusions(plan: _Plan, scenario: Scenario) -> list[Violation]:
-    """Excluded regions (named or the top-k incumbents) and barred instruments get 0."""
+    """Excluded regions (named, or the top-k incumbents: today's leaders, also in a plan
+    over time) and barred instruments get 0."""
     out = []
     excl = scenario.exclusions
     excluded = {plan.where(ref) for ref in excl.regions}
-    excluded |= set(np.argsort(-plan.c0, kind="stable")[: excl.top_k_incumbents].tolist())
+    excluded |= set(np.argsort(-plan.today, kind="stable")[: excl.top_k_incumbents].tolist())
     for r in sorted(excluded):
         if plan.per_region[r] > plan.money_tol:
             out.append(Violation("exclusion", plan.per_region[r], "USD",
