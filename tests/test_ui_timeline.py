@@ -282,7 +282,8 @@ def test_a_discounted_plan_with_its_own_years_spends_them_and_is_named_as_the_cl
     assert spending["appropriation_usd"].tolist() == [2e9, 3e9, 5e9]
     assert spending["spent_usd"].to_numpy() == pytest.approx([2e9, 3e9, 5e9], abs=0.01)
     shown = tl.spending_display(spending)
-    assert shown.columns.tolist() == ["Appropriation", "Spent by the plan"]  # nothing carried
+    assert shown.columns.tolist() == ["Year", "Appropriation", "Spent by the plan"]  # none carried
+    assert shown["Year"].tolist() == [1, 2, 3]
     assert shown["Spent by the plan"].tolist() == ["$2.0B", "$3.0B", "$5.0B"]
     # the headline names the discounted objective, with the number the command line prints
     first = tx.headline(plan)[0]

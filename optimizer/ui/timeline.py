@@ -126,7 +126,7 @@ def spending_display(table: pd.DataFrame) -> pd.DataFrame:
     behind = (table["appropriation_usd"] - table["spent_usd"]).cumsum()
     if (behind.abs() >= 0.01).any():
         shown["Not yet spent at the year's end"] = [fmt.money(v) for v in behind]
-    return shown.set_index("Year")
+    return shown
 
 
 def objective_heading(scenario: Scenario) -> str:
@@ -400,7 +400,7 @@ def _draw(st: Any, result: AllocationResult, regions: Regions, geojson: Any,
     else:
         st.info("Pick regions to see their capacity and funding by year.")
     st.markdown("**Appropriation and spending by year** (every region)")
-    st.table(spending_display(spending_by_year(result)))
+    st.table(spending_display(spending_by_year(result)), hide_index=True)
     st.caption("The appropriation by year set in the sidebar (empty there: the budget split "
                "evenly to the cent) beside what the plan spends each year, summed from its "
                "allocation over every region and instrument.")
