@@ -176,6 +176,7 @@ def test_a_discounted_plan_with_its_own_appropriations_shows_them_and_survives_a
                                              "periods.years = 3; give one amount per year")
         assert "Traceback" not in page.locator('[data-testid="stApp"]').inner_text()
         said.screenshot(path=str(ARTIFACTS / "timeline_amounts_error.png"))
+        page.screenshot(path=str(ARTIFACTS / "timeline_amounts_error_page.png"))
         _enter(amounts, "$10B, $30B, $40B")
         _settle(page)
         assert said.count() == 0

@@ -1,6 +1,7 @@
-"""The workbench's plans over time: the sidebar's years and growth settings, and the
-Timeline tab (capacity and funding by year, concentration by year, the map in a chosen
-year, growth centers against spreading, what foresight buys).
+"""The workbench's plans over time: the sidebar's years, appropriation by year, objective
+and growth settings, and the Timeline tab (capacity and funding by year, each year's
+appropriation beside its spending, concentration by year, the map in a chosen year,
+growth centers against spreading, what foresight buys).
 
 Every table here is read from a solved plan alone: funding by year from its allocation
 (``year`` column, 1..T), paths from its trajectory (years 0..T, with and without the
@@ -353,7 +354,7 @@ def sidebar(where: Any, state: MutableMapping[str, Any], base: Scenario,
                        on_change=on_amounts, args=(state,), persist_state=PAGE)
         if problem := ctl.budget_by_year_problem(dict(state)):
             box.error(problem)
-        elif not state.get("budget_years") and (note := state.get(AMOUNTS_NOTE)):
+        elif not (one_year or state.get("budget_years")) and (note := state.get(AMOUNTS_NOTE)):
             box.info(note)
         knob(box, "carryover", disabled=one_year)
         knob(box, "objective_year", options=list(ctl.OBJECTIVE_LABELS),
