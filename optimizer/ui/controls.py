@@ -189,8 +189,8 @@ KNOBS: tuple[Knob, ...] = (
     # plans over time (the time-only settings return to their defaults at 1 year)
     Knob("years", "periods.years", "Years (1 = today's single plan)", "years", "count", "number",
          1, MAX_YEARS, 1, help="T: the budget is appropriated over this many years (an even "
-         "split to the cent) and the plan maximizes S_λ in the final year. 1 = today's "
-         "single-period plan."),
+         "split to the cent, or the appropriation by year below) and the plan maximizes the "
+         "objective year's S_λ below. 1 = today's single-period plan."),
     Knob("carryover", "periods.carryover", "Carry unspent money to later years", "on/off",
          "flag", "checkbox", help="On: money a year does not spend may be spent in a later "
                                   "year. Off: each year spends its own appropriation."),
