@@ -79,7 +79,8 @@ def test_opens_on_the_default_plan_solved(at: AppTest) -> None:
 def test_the_sidebar_draws_every_knob_of_the_table_with_its_label(at: AppTest) -> None:
     _unfold(at)
     drawn = {w.key: w for kind in ("slider", "number_input", "checkbox", "radio", "selectbox",
-                                   "multiselect") for w in at.sidebar.get(kind) if w.key}
+                                   "multiselect", "text_input") for w in at.sidebar.get(kind)
+             if w.key}
     plain = [k for k in ctl.KNOBS if not k.key.endswith("_")]
     assert {k.key for k in plain} <= set(drawn)
     assert all(drawn[k.key].label == k.label for k in plain)

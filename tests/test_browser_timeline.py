@@ -1,21 +1,31 @@
 """A plan over time in the workbench, in Debian chromium on a local server: years set in
 the sidebar make the plan a plan over time, the Timeline tab shows it, the map's year
-slider moves through it, and the page's link holds it. Screenshots go to
+slider moves through it, and the page's link holds it; a discounted objective with the
+years' own appropriations is named as the command line names it, spent as set, kept by
+the link and undo, and dropped with a note when the years change. Screenshots go to
 ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from optimizer.ui.state import read_link
+from optimizer import load_regions
+from optimizer.engine.scenario import base_scenario
+from optimizer.ui.state import apply_link, read_link
 from tests.browser_support import ARTIFACTS, headline, open_app, settle
 
 pytestmark = pytest.mark.browser
 
 YEARS = "Years (1 = today's single plan)"
+AMOUNTS = "Appropriation by year"
+DISCOUNTED = "Discounted S_λ over the years"
 
 
 def _settle(page: Any, timeout: int = 90_000) -> None:
@@ -106,4 +116,119 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
         assert growth.input_value() == "0.00" and growth.is_disabled()
         assert page.get_by_role("tab", name="Timeline").count() == 0
         page.wait_for_function("!location.search.includes('s=')", timeout=10_000)
+        traffic.assert_stayed_local()
+
+
+def _link_of(page: Any) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def _enter(field: Any, text: str) -> None:
+    field.fill(text)
+    field.press("Enter")
+
+
+def _spending(page: Any) -> list[list[str]]:
+    """The Timeline's appropriation-and-spending table, row by row (year, appropriation,
+    spent)."""
+    table = page.locator('[data-testid="stTable"]').filter(has_text="Spent by the plan")
+    table.locator("tbody tr").first.wait_for(timeout=30_000)
+    return [[cell.strip() for cell in row.locator("th, td").all_inner_texts()]
+            for row in table.locator("tbody tr").all()]
+
+
+def _cli_objective_line(link: dict[str, str], folder: Path) -> str:
+    """What ``placefund solve`` prints as the objective for the plan a link holds."""
+    parsed = read_link(link)
+    assert parsed is not None and parsed.problem is None
+    regions = load_regions("states")
+    scenario, problem = apply_link(base_scenario("states", regions.indicators), parsed, regions)
+    assert problem is None
+    (folder / "plan.yaml").write_text(scenario.to_yaml())
+    done = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "--scenario",
+                           str(folder / "plan.yaml"), "--out", str(folder / "plan")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return next(x for x in done.stdout.splitlines() if "the plan's objective" in x)
+
+
+def test_a_discounted_plan_with_its_own_appropriations_shows_them_and_survives_a_reload(
+        server: str, tmp_path: Path) -> None:
+    with open_app(server) as (page, traffic):
+        years = _open_time_section(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        amounts = sidebar.get_by_role("textbox", name=AMOUNTS)
+        discount = page.get_by_role("spinbutton", name="Discount rate (% a year)")
+        assert amounts.is_disabled() and discount.is_disabled()  # one year: time-only
+        _enter(years, "3")
+        _settle(page)
+        assert amounts.is_enabled() and discount.is_disabled()  # the final year: no rate
+        page.get_by_text("Discounted sum of every year's S_λ").click()
+        _settle(page)
+        assert discount.is_enabled()
+        _enter(discount, "5")
+        _settle(page)
+        # a list that does not fit: the scenario's own words under the field, no traceback
+        _enter(amounts, "$10B, $30B")
+        _settle(page)
+        said = sidebar.locator('[data-testid="stAlert"]').filter(has_text="periods.budget_by_year")
+        assert said.inner_text().strip() == ("periods.budget_by_year: 2 amount(s) for "
+                                             "periods.years = 3; give one amount per year")
+        assert "Traceback" not in page.locator('[data-testid="stApp"]').inner_text()
+        said.screenshot(path=str(ARTIFACTS / "timeline_amounts_error.png"))
+        page.screenshot(path=str(ARTIFACTS / "timeline_amounts_error_page.png"))
+        _enter(amounts, "$10B, $30B, $40B")
+        _settle(page)
+        assert said.count() == 0
+        page.wait_for_function("location.search.includes('s=')", timeout=30_000)
+        link = _link_of(page)
+        changes = read_link(link).changes  # type: ignore[union-attr]
+        assert changes["periods"]["budget_by_year"] == [10e9, 30e9, 40e9]
+        assert (changes["objective_year"], changes["discount_rate"]) == ("discounted", 0.05)
+        # the headline names the discounted objective as the command line does, same number
+        value = headline(page, DISCOUNTED)
+        printed = _cli_objective_line(link, tmp_path)
+        assert printed.startswith(f"{DISCOUNTED}, the plan's objective (λ = 0.5): ")
+        assert re.search(rf"→ {re.escape(value.removesuffix(' points'))} points", printed), (
+            printed, value)
+        _open_timeline(page)
+        assert _spending(page) == [["1", "$10.0B", "$10.0B"], ["2", "$30.0B", "$30.0B"],
+                                   ["3", "$40.0B", "$40.0B"]]
+        page.screenshot(path=str(ARTIFACTS / "timeline_discounted_amounts.png"), full_page=True)
+        page.locator('[data-testid="stTable"]').filter(has_text="Spent by the plan").screenshot(
+            path=str(ARTIFACTS / "timeline_spending_by_year.png"))
+        url = page.url
+        traffic.assert_stayed_local()
+
+    with open_app(server) as (page, traffic):  # a new session on the link: the same plan
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector("path.choroplethlocation", timeout=60_000)
+        _settle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert sidebar.get_by_role("textbox", name=AMOUNTS).input_value() == "$10B, $30B, $40B"
+        assert page.get_by_role("spinbutton", name="Discount rate (% a year)").input_value() == "5.00"
+        assert page.get_by_role("radio", name="Discounted sum of every year's S_λ").is_checked()
+        assert headline(page, DISCOUNTED) == value
+        _open_timeline(page)
+        assert [row[1] for row in _spending(page)] == ["$10.0B", "$30.0B", "$40.0B"]
+        page.screenshot(path=str(ARTIFACTS / "timeline_discounted_reloaded.png"), full_page=True)
+
+        # a fourth year: the three amounts no longer fit, so they go, with a note, and the
+        # plan still solves (an even split)
+        _enter(page.get_by_role("spinbutton", name=YEARS), "4")
+        _settle(page)
+        amounts = sidebar.get_by_role("textbox", name=AMOUNTS)
+        assert amounts.input_value() == ""
+        note = sidebar.locator('[data-testid="stAlert"]').filter(has_text="it does not fit")
+        assert "was set for 3 years and $80B; it does not fit 4 years and $80B" in note.inner_text()
+        assert page.locator('[data-testid="stMain"] [data-testid="stAlert"]').filter(
+            has_text="invalid scenario").count() == 0
+        _open_timeline(page)
+        assert [row[1] for row in _spending(page)] == ["$20.0B"] * 4
+        note.screenshot(path=str(ARTIFACTS / "timeline_amounts_dropped.png"))
+        page.get_by_role("button", name="Undo").click()  # back to the three years and amounts
+        _settle(page)
+        assert page.get_by_role("spinbutton", name=YEARS).input_value() == "3"
+        assert amounts.input_value() == "$10B, $30B, $40B"
+        assert headline(page, DISCOUNTED) == value
         traffic.assert_stayed_local()

@@ -79,7 +79,8 @@ def test_every_knob_has_a_label_a_unit_and_a_known_kind() -> None:
     for row in ctl.KNOBS:
         assert row.label.strip() and row.unit.strip(), row.key
         assert row.kind in (*ctl.PLAIN_KINDS, "part", *ctl._CODECS), row.key
-        assert row.widget in ("number", "slider", "checkbox", "radio", "select", "multiselect")
+        assert row.widget in ("number", "slider", "checkbox", "radio", "select", "multiselect",
+                              "text")
         assert row.switch is None or ctl.knob(row.switch).kind == "switch", row.key
         if row.widget in ("number", "slider") and row.hi is not None and row.lo is not None:
             assert row.lo < row.hi, row.key

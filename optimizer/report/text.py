@@ -130,13 +130,17 @@ def headline(result: AllocationResult) -> list[Headline]:
     regions_text = f"{fmt.count(funded)} of {fmt.count(len(result.regions))}"
     k = top_k(len(result.regions))
     objective = sc.objective_key
+    each_year = ("" if objective != "discounted_spread_adjusted" else
+                 f" The sum over the {sc.periods.years} years of each year's S_λ divided by "
+                 f"(1 + {sc.discount_rate:.2%}) to the year; the baseline is the same sum "
+                 "without the plan.")
     return [
         Headline(objective_label(sc), fmt.points(result.objective),
                  fmt.points(result.objective - b[objective], plus=True),
                  f"What the plan maximizes: total capacity discounted for concentration, "
                  f"{objective_formula(sc)} with λ = {lam:g} and the "
                  f"{MEASURE_NAMES[sc.spread_measure]} as the spread measure. "
-                 "Baseline total capacity is 100 points."),
+                 "Baseline total capacity is 100 points." + each_year),
         Headline(f"Top-{k} share of capacity", f"{pct(b['top10_share'])} → {pct(a['top10_share'])}",
                  fmt.pct_points(a["top10_share"] - b["top10_share"]),
                  f"Share of national capacity held by the {k} regions with the most capacity"

@@ -23,8 +23,10 @@ and the program rules: constraint packs (``with_packs``) and relaxations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from optimizer.analysis.evidence import evidence_table
@@ -76,7 +78,7 @@ class Knob:
     label: str
     unit: str
     kind: str  # number | count | choice | switch | flag | regions | part | a codec of _CODECS
-    widget: str  # number | slider | checkbox | radio | select | multiselect
+    widget: str  # number | slider | checkbox | radio | select | multiselect | text
     lo: float | None = None
     hi: float | None = None
     step: float | None = None
@@ -187,11 +189,25 @@ KNOBS: tuple[Knob, ...] = (
     # plans over time (the time-only settings return to their defaults at 1 year)
     Knob("years", "periods.years", "Years (1 = today's single plan)", "years", "count", "number",
          1, MAX_YEARS, 1, help="T: the budget is appropriated over this many years (an even "
-         "split to the cent) and the plan maximizes S_λ in the final year. 1 = today's "
-         "single-period plan."),
+         "split to the cent, or the appropriation by year below) and the plan maximizes the "
+         "objective year's S_λ below. 1 = today's single-period plan."),
     Knob("carryover", "periods.carryover", "Carry unspent money to later years", "on/off",
          "flag", "checkbox", help="On: money a year does not spend may be spent in a later "
                                   "year. Off: each year spends its own appropriation."),
+    Knob("budget_years", "periods.budget_by_year", "Appropriation by year", "USD a year, one "
+         "amount per year", "budget_by_year", "text",
+         help="Each year's appropriation, in order, separated by commas: e.g. $10B, $30B, $40B "
+              "($500M for millions; a plain number is $B). They must be one amount per year "
+              "and sum to the budget to the cent. Empty: the budget is split evenly."),
+    Knob("objective_year", "objective_year", "Objective year", "final or discounted", "choice",
+         "radio", help="What the plan over time maximizes. Final year: S_λ in the last year "
+         "alone (what the money has built by the end). Discounted: the sum of every year's "
+         "S_λ, year t divided by (1 + the discount rate)^t, so capacity built early counts "
+         "for every year it stands."),
+    Knob("discount", "discount_rate", "Discount rate (% a year)", "% a year", "number", "number",
+         0.0, 50.0, 0.5, scale=0.01, fmt="%.2f",
+         help="With the discounted objective: how much less each later year's S_λ counts "
+              "(5% a year: year 2 counts 1/1.05 of year 1). 0 = every year counts alike."),
     Knob("growth_base", "growth.base_rate", "Base growth rate (% a year)", "% a year", "number",
          "number", -50.0, 50.0, 0.25, scale=0.01, fmt="%.2f",
          help="National trend growth of every indicator per year. "
@@ -512,6 +528,57 @@ def _write_missing(data: dict[str, Any], policy: str, ctx: _Context) -> None:
     data["missing_values"] = policy if isinstance(current, str) else {**current, "default": policy}
 
 
+OBJECTIVE_LABELS = {"final": "Final year's S_λ", "discounted": "Discounted sum of every year's S_λ"}
+MAX_AMOUNTS_CHARS = 1_200  # the appropriation-by-year field: 50 years of "$12.345678901B, "
+# years are separated by commas or semicolons; a comma before exactly three digits groups
+# thousands ($1,500M)
+_AMOUNT_SEPARATOR = re.compile(r"[;\n]|,(?![0-9]{3}(?![0-9]))")
+_PLAIN_NUMBER = re.compile(r"^[0-9][0-9,]*(?:\.[0-9]*)?$")  # no $, no unit: $B, as the budget
+
+
+def exact_money(amount: float) -> str:
+    """USD to the cent, in $B or $M where the amount reaches them, with no digit lost
+    ($10B, $3.33333333333B, $504M, $0.5): the scenario reads it back as the same cents."""
+    cents = round(amount * 100)
+    scale, suffix = next(((s, x) for s, x in ((10**9, "B"), (10**6, "M")) if cents >= s * 100),
+                         (1, ""))
+    digits = f"{Decimal(cents) / (scale * 100):f}"
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    return f"${digits}{suffix}"
+
+
+def amounts_text(amounts: list[float] | None) -> str:
+    """The appropriation-by-year field's text for the scenario's list ('' = an even split)."""
+    return "" if amounts is None else ", ".join(exact_money(a) for a in amounts)
+
+
+def amount_items(text: str | None) -> tuple[str, ...] | None:
+    """The amounts the appropriation-by-year field holds, as the scenario reads them (a
+    plain number gets its $B); None for an empty field (an even split). Bounded: a text
+    longer than ``MAX_AMOUNTS_CHARS`` is refused with ``ScenarioError``."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_AMOUNTS_CHARS:
+        raise ScenarioError(f"periods.budget_by_year: the appropriation by year is longer than "
+                            f"{MAX_AMOUNTS_CHARS:,} characters; give one amount per year")
+    items = [part.strip() for part in _AMOUNT_SEPARATOR.split(text)]
+    return tuple(f"{item}B" if _PLAIN_NUMBER.match(item) else item for item in items if item)
+
+
+def _read_amounts(scenario: Scenario, regions: Regions) -> dict[str, Any]:
+    return {"budget_years": amounts_text(scenario.periods.budget_by_year)}
+
+
+def _amounts_setting(values: dict[str, Any], ctx: _Context) -> tuple[str, ...] | None:
+    return amount_items(values.get("budget_years"))
+
+
+def _write_amounts(data: dict[str, Any], items: tuple[str, ...] | None, ctx: _Context) -> None:
+    _section(data, "periods")["budget_by_year"] = None if items is None else list(items)
+
+
 _CODECS: dict[str, _Codec] = {
     "weights": _Codec(_read_weights, _weights_setting, _write_weights),
     "yields": _Codec(_read_yields, _yields_setting, _write_yields),
@@ -520,6 +587,7 @@ _CODECS: dict[str, _Codec] = {
     "hub_group_min": _Codec(_read_hub_group_min, _hub_group_min_setting, _write_hub_group_min),
     "hub_one": _Codec(_read_hub_one, _hub_one_setting, _write_hub_one),
     "missing": _Codec(_read_missing, _missing_setting, _write_missing),
+    "budget_by_year": _Codec(_read_amounts, _amounts_setting, _write_amounts),
 }
 PLAIN_KINDS = ("number", "count", "choice", "switch", "flag", "regions")
 
@@ -599,11 +667,16 @@ def scenario_from_widgets(base: Scenario, regions: Regions, values: dict[str, An
             if data.get(key) != value:
                 data[key] = value
                 touched.add(key)
+    if data.get("objective_year") != "discounted" and data.get("discount_rate"):
+        data["discount_rate"] = 0.0  # the final year discounts nothing (the widget is off)
+        touched.add("discount_rate")
     changes = {key: data[key] for key in sorted(touched)}
     return base.updated(**changes) if changes else base
 
 
-TIME_ONLY = ("carryover", "growth_base", "growth_eta")  # the widgets a one-year plan refuses
+# the widgets a one-year plan refuses (reset when years returns to 1)
+TIME_ONLY = ("budget_years", "carryover", "objective_year", "discount", "growth_base",
+             "growth_eta")
 
 
 def _single_period() -> dict[str, Any]:
@@ -616,17 +689,48 @@ def _single_period() -> dict[str, Any]:
             "discount_rate": fields["discount_rate"].default}
 
 
+def _time_widget(row: Knob, value: Any) -> Any:
+    """A time-only widget's position for its setting's value."""
+    if row.kind == "flag":
+        return bool(value)
+    if row.kind == "choice":
+        return str(value)
+    if row.kind == "budget_by_year":
+        return amounts_text(value)
+    return float(value) / row.scale
+
+
 def single_period_widgets(values: dict[str, Any]) -> dict[str, Any]:
     """With years at 1, the time-only widgets' positions a one-year plan has (their
     settings are reset, so the widgets show it); nothing while years is above 1."""
     if int(values.get("years") or 1) > 1:
         return {}
     data = _single_period()
-    out: dict[str, Any] = {}
-    for key in TIME_ONLY:
-        row, value = _BY_KEY[key], _get(data, _BY_KEY[key].path)
-        out[key] = bool(value) if row.kind == "flag" else float(value) / row.scale
-    return out
+    return {key: _time_widget(_BY_KEY[key], _get(data, _BY_KEY[key].path)) for key in TIME_ONLY}
+
+
+def final_year_widgets(values: dict[str, Any]) -> dict[str, Any]:
+    """With the final-year objective, the discount rate's position (0: the final year
+    discounts nothing, and the scenario refuses a rate without ``discounted``)."""
+    return {} if values.get("objective_year") == "discounted" else {"discount": 0.0}
+
+
+def budget_by_year_problem(values: dict[str, Any]) -> str | None:
+    """Why the appropriation-by-year field does not fit the budget and the years the
+    widgets show, in the scenario's own words (None: it fits, or it is empty)."""
+    try:
+        items = amount_items(values.get("budget_years"))
+        if items is None:
+            return None
+        scenario_from_dict({"budget": float(values.get("budget") or 0.0) * BUSD,
+                            "periods": {"years": int(values.get("years") or 1),
+                                        "budget_by_year": list(items)}},
+                           source="Appropriation by year")
+    except ScenarioError as err:
+        lines = [line.strip().removeprefix("(top level): ") for line in str(err).splitlines()]
+        said = [line for line in lines if line.startswith("periods.budget_by_year")]
+        return "\n".join(said or lines)
+    return None
 
 
 # --------------------------------------------------------------------------- region sets

@@ -1,6 +1,7 @@
-"""The workbench's plans over time: the sidebar's years and growth settings, and the
-Timeline tab (capacity and funding by year, concentration by year, the map in a chosen
-year, growth centers against spreading, what foresight buys).
+"""The workbench's plans over time: the sidebar's years, appropriation by year, objective
+and growth settings, and the Timeline tab (capacity and funding by year, each year's
+appropriation beside its spending, concentration by year, the map in a chosen year,
+growth centers against spreading, what foresight buys).
 
 Every table here is read from a solved plan alone: funding by year from its allocation
 (``year`` column, 1..T), paths from its trajectory (years 0..T, with and without the
@@ -23,6 +24,7 @@ from optimizer.engine import columns, growth
 from optimizer.engine import formatting as fmt
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import PlaceFundError
+from optimizer.engine.inputs import BUSD
 from optimizer.engine.metrics import top_k_count
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import Scenario
@@ -48,6 +50,43 @@ def on_years(state: MutableMapping[str, Any]) -> None:
         state[key] = value
 
 
+def on_objective(state: MutableMapping[str, Any]) -> None:
+    """The objective changed: with the final year, the discount rate goes back to 0."""
+    for key, value in ctl.final_year_widgets(dict(state)).items():
+        state[key] = value
+
+
+AMOUNTS_FOR = "tl_amounts_for"  # the years and budget the appropriation by year last saw
+AMOUNTS_NOTE = "tl_amounts_note"  # why a list was dropped, until the field is edited
+
+
+def drop_stale_amounts(state: MutableMapping[str, Any]) -> str | None:
+    """Years or the budget changed since the last page run and the appropriation by year
+    no longer fits them: the list is dropped (the budget is split evenly), so it does not
+    make every later plan fail, and the note saying so is returned (and kept under
+    ``AMOUNTS_NOTE``, the time section opened to show it). None: nothing dropped."""
+    now = (int(state.get("years") or 1), float(state.get("budget") or 0.0))
+    before, state[AMOUNTS_FOR] = state.get(AMOUNTS_FOR), now
+    text = str(state.get("budget_years") or "").strip()
+    if before is None or tuple(before) == now or not text:
+        return None
+    if ctl.budget_by_year_problem(dict(state)) is None:
+        return None
+    years, budget = now
+    note = (f"The appropriation by year ({text}) was set for {before[0]} years and "
+            f"{ctl.exact_money(before[1] * BUSD)}; it does not fit {years} years and "
+            f"{ctl.exact_money(budget * BUSD)}, so it was dropped and the budget is split "
+            f"evenly. Enter {years} amounts that sum to {ctl.exact_money(budget * BUSD)} to "
+            "set the years again.")
+    state["budget_years"], state[AMOUNTS_NOTE], state["open_time"] = "", note, True
+    return note
+
+
+def on_amounts(state: MutableMapping[str, Any]) -> None:
+    """The appropriation by year was edited: a note on a dropped list is no longer news."""
+    state.pop(AMOUNTS_NOTE, None)
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -67,6 +106,38 @@ def funding_by_year(result: AllocationResult, ids: list[str]) -> pd.DataFrame:
     out = (alloc.groupby(["region_id", "name", "year"], sort=False)["amount_usd"].sum()
            .reset_index())
     return _in_order(out, ids)
+
+
+def spending_by_year(result: AllocationResult) -> pd.DataFrame:
+    """year (1..T), appropriation_usd, spent_usd: each year's appropriation (the scenario's
+    list, or the budget split evenly to the cent: ``growth.budget_by_year``) and what the
+    plan spends that year over every region and instrument (its allocation)."""
+    years = list(range(1, result.scenario.periods.years + 1))
+    spent = result.allocation.groupby("year")["amount_usd"].sum()
+    return pd.DataFrame({"year": years, "appropriation_usd": growth.budget_by_year(result.scenario),
+                         "spent_usd": [float(spent.get(t, 0.0)) for t in years]})
+
+
+def spending_display(table: pd.DataFrame) -> pd.DataFrame:
+    """``spending_by_year`` as people read it: money formatted, a column of what is not
+    yet spent by each year's end (carried over, or left unspent) where there is any."""
+    shown = pd.DataFrame({"Year": table["year"].astype(int),
+                          "Appropriation": [fmt.money(v) for v in table["appropriation_usd"]],
+                          "Spent by the plan": [fmt.money(v) for v in table["spent_usd"]]})
+    behind = (table["appropriation_usd"] - table["spent_usd"]).cumsum()
+    if (behind.abs() >= 0.01).any():
+        shown["Not yet spent at the year's end"] = [fmt.money(v) for v in behind]
+    return shown
+
+
+def objective_heading(scenario: Scenario) -> str:
+    """The name of a plan over time's objective where it is compared: the final year's
+    S_λ with its year, or the discounted sum with its years and rate."""
+    label = columns.metric_label(scenario.objective_key)
+    years = scenario.periods.years
+    if scenario.objective_key == "discounted_spread_adjusted":
+        return f"{label} (years 1–{years}, {scenario.discount_rate:.2%} a year)"
+    return f"{label}, year {years}"
 
 
 def _in_order(table: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
@@ -188,8 +259,7 @@ def compare_centers(solve: Callable[[Scenario], AllocationResult | PlaceFundErro
 def _final_metrics(plan: AllocationResult, k: int) -> list[tuple[str, float, str]]:
     """(label, value, kind) of the final-year numbers a comparison shows."""
     sc, after = plan.scenario, plan.metrics_after
-    return [(f"{columns.metric_label(sc.objective_key)}, year {sc.periods.years}",
-             plan.objective, "points"),
+    return [(objective_heading(sc), plan.objective, "points"),
             (f"{columns.metric_label('gini')}, year {sc.periods.years}", after["gini"], "index"),
             (f"{columns.metric_label('top10_share', k)}, year {sc.periods.years}",
              after["top10_share"], "share")]
@@ -235,7 +305,7 @@ def centers_sentence(c: CentersComparison) -> str:
     return (f"{centers} and {'its' if len(chosen) == 1 else 'their'} funding over all years: "
             f"{names}. {barred}; a center is funded in each of its first {years} "
             f"year{'s' if years != 1 else ''}. Both plans solved on the same settings, "
-            f"judged in year {c.spreading.scenario.periods.years}.")
+            f"judged by {objective_heading(c.spreading.scenario)}.")
 
 
 # --------------------------------------------------------------------------- foresight
@@ -243,8 +313,7 @@ def centers_sentence(c: CentersComparison) -> str:
 
 def foresight_table(f: periods.Foresight) -> pd.DataFrame:
     """The foresighted and the myopic plan's final-year objective and the difference."""
-    sc = f.foresighted.scenario
-    label = f"{columns.metric_label(sc.objective_key)}, year {sc.periods.years}"
+    label = objective_heading(f.foresighted.scenario)
     return pd.DataFrame([
         ("Planned with foresight (every year chosen together)", fmt.points(f.foresighted.objective)),
         ("Planned year by year (each year's best)", fmt.points(f.myopic.objective)),
@@ -254,9 +323,11 @@ def foresight_table(f: periods.Foresight) -> pd.DataFrame:
 
 def foresight_sentence(f: periods.Foresight) -> str:
     """What foresight buys, in words."""
-    years = f.foresighted.scenario.periods.years
-    return (f"Choosing all {years} years together instead of one year at a time buys "
-            f"{fmt.points(f.value_points, plus=True)} of the final year's objective "
+    sc = f.foresighted.scenario
+    judged = ("the discounted sum of every year's S_λ"
+              if sc.objective_key == "discounted_spread_adjusted" else "the final year's objective")
+    return (f"Choosing all {sc.periods.years} years together instead of one year at a time buys "
+            f"{fmt.points(f.value_points, plus=True)} of {judged} "
             "(both plans re-solved on the same model and judged exactly; docs/model.md).")
 
 
@@ -273,10 +344,25 @@ def sidebar(where: Any, state: MutableMapping[str, Any], base: Scenario,
             folded: Callable[..., Any], knob: Callable[..., Any]) -> None:
     """The folded sidebar section "Plans over time" (open for a plan that has years)."""
     state.setdefault("open_time", base.over_time)
+    drop_stale_amounts(state)
     if box := folded(where, "Plans over time", "open_time"):
         knob(box, "years", on_change=on_years, args=(state,))
-        for key in ctl.TIME_ONLY:
-            knob(box, key, disabled=int(state.get("years") or 1) <= 1)
+        one_year = int(state.get("years") or 1) <= 1
+        row = ctl.knob("budget_years")
+        box.text_input(row.label, key=row.key, help=row.help, disabled=one_year,
+                       max_chars=ctl.MAX_AMOUNTS_CHARS, placeholder="e.g. $10B, $30B, $40B",
+                       on_change=on_amounts, args=(state,), persist_state=PAGE)
+        if problem := ctl.budget_by_year_problem(dict(state)):
+            box.error(problem)
+        elif not (one_year or state.get("budget_years")) and (note := state.get(AMOUNTS_NOTE)):
+            box.info(note)
+        knob(box, "carryover", disabled=one_year)
+        knob(box, "objective_year", options=list(ctl.OBJECTIVE_LABELS),
+             format_func=ctl.OBJECTIVE_LABELS.get, disabled=one_year, on_change=on_objective,
+             args=(state,))
+        knob(box, "discount", disabled=one_year or state.get("objective_year") != "discounted")
+        for key in ("growth_base", "growth_eta"):
+            knob(box, key, disabled=one_year)
         box.caption("Growth centers: only K regions chosen by the optimizer are funded, none "
                     "of the leading ones (a mixed-integer plan); the Timeline tab compares "
                     "them with spreading.")
@@ -314,6 +400,11 @@ def _draw(st: Any, result: AllocationResult, regions: Regions, geojson: Any,
         right.plotly_chart(charts.funding_figure(funding_by_year(result, chosen)), key="tl_funding")
     else:
         st.info("Pick regions to see their capacity and funding by year.")
+    st.markdown("**Appropriation and spending by year** (every region)")
+    st.table(spending_display(spending_by_year(result)), hide_index=True)
+    st.caption("The appropriation by year set in the sidebar (empty there: the budget split "
+               "evenly to the cent) beside what the plan spends each year, summed from its "
+               "allocation over every region and instrument.")
     st.plotly_chart(charts.spread_figure(yearly_spread(result), top_k_count(len(ids))), key="tl_spread")
     if geojson is not None:
         state["tl_year"] = min(int(state.get("tl_year", years)), years)
