@@ -323,3 +323,63 @@ def test_the_top_k_incumbents_are_todays_leaders_even_when_growth_reorders_them(
     plan = pf.Planner(regions).solve(scenario)  # checked, or PlanCheckError
     funded = plan.regions.set_index("region_id")["funding_usd"]
     assert funded["R1"] == 0 and funded["R0"] == pytest.approx(80_000, abs=0.01)
+
+
+OWN_RATES = {"base_rate": 0.0375, "agglomeration_elasticity": 0.05, "rates_from": "plan"}
+
+
+def test_rates_read_off_the_plans_own_path_make_its_reported_path_the_exact_dynamics(
+        states: pf.Regions, tmp_path) -> None:
+    """growth.rates_from: plan re-solves at the rates the last plan induced until they
+    stop moving; the plan's reported path is then its unlinearized one, the path without
+    the plan is the no-policy path as before, and the checker recomputes both."""
+    scenario = pf.load_scenario().updated(periods={"years": 4}, growth=OWN_RATES)
+    plan = pf.Planner(states).solve(scenario)
+    approx = plan.approximation
+    assert approx["rates_converged"] and approx["rate_change"] <= 1e-9
+    assert approx["rate_rounds"] >= 2
+    # its objective is the unlinearized one, computed by hand from trajectory.csv
+    assert plan.objective == pytest.approx(approx["unlinearized_objective"], rel=1e-9)
+    capacity = plan.trajectory[plan.trajectory["measure"] == "capacity"]
+    with_plan = capacity.pivot(index="year", columns="region_id", values="with_plan")
+    population = plan.regions.set_index("region_id").loc[with_plan.columns, "population"]
+    p = population.to_numpy(float) / population.sum()
+    c = with_plan.to_numpy()
+    added = c[1:] - c[:-1] * (1.0 + 0.0375 + 0.05 * np.log(np.maximum(
+        c[:-1] / c[:-1].sum(axis=1, keepdims=True) / p, 1e-3)))
+    # ... each year adds exactly what that year's money buys today, as a one-year plan
+    one_year = pf.load_scenario()
+    n = len(states.ids)
+    yearly = plan.funding_usd().reshape(n, 4, -1)
+    for t in range(4):
+        report = check_funding(yearly[:, t], states, one_year)
+        bought = pd.Series(report.final_points - report.baseline_points, index=states.ids)
+        assert added[t] == pytest.approx(bought[with_plan.columns].to_numpy(), abs=1e-9)
+    linear = pf.Planner(states).solve(scenario.updated(
+        growth={**OWN_RATES, "rates_from": "no_policy"}))
+    assert plan.metrics_before == linear.metrics_before  # "without the plan" is unchanged
+    assert plan.objective != pytest.approx(linear.objective, rel=1e-6)
+    # every figure checks from the files, and a re-solve at its own rates would not move it
+    folder = plan.to_dir(tmp_path / "plan")
+    assert check_dir(folder).ok
+    assert "rates_from: plan" in (folder / "scenario.yaml").read_text()
+    assert "Growth rates follow the plan's own path" in pf.report.text.horizon_lines(plan)[-1]
+
+
+def test_without_agglomeration_rates_from_the_plan_change_nothing(states: pf.Regions) -> None:
+    flat = {"base_rate": 0.0375, "agglomeration_elasticity": 0.0}
+    scenario = pf.load_scenario().updated(periods={"years": 3}, growth=flat)
+    linear = pf.Planner(states).solve(scenario)
+    own = pf.Planner(states).solve(scenario.updated(growth={**flat, "rates_from": "plan"}))
+    assert own.objective == pytest.approx(linear.objective, rel=1e-12)
+    assert own.approximation["rate_rounds"] == 1  # the rates never depended on capacity
+
+
+def test_rates_from_the_plan_are_saved_only_when_set_and_refused_where_meaningless() -> None:
+    growing = pf.load_scenario().updated(periods={"years": 3}, growth=GROWTH)
+    assert "rates_from" not in growing.saved_dict()["growth"]  # old fingerprints hold
+    with pytest.raises(pf.ScenarioError, match="growth.rates_from"):
+        pf.load_scenario().updated(growth={"rates_from": "plan"})  # one year
+    with pytest.raises(pf.ScenarioError, match="growth.rates_from: plan re-solves"):
+        growing.updated(growth={**GROWTH, "rates_from": "plan"},
+                        growth_centers={"count": 2, "exclude_leading": 3})

@@ -22,12 +22,13 @@ import pandas as pd
 from optimizer.engine import columns
 from optimizer.engine.errors import ScenarioError
 from optimizer.engine.formatting import in_unit, money, share, with_unit
+from optimizer.engine.growth import at_plan
 from optimizer.engine.inputs import BUSD, ModelInputs, resolve
 from optimizer.engine.metrics import concentration
 from optimizer.engine.response import marginal_points_per_busd
 from optimizer.engine.result import AllocationResult
 from optimizer.engine.scenario import Scenario, scenario_from_dict
-from optimizer.engine.solve import Planner, response_of
+from optimizer.engine.solve import Planner, by_year, response_of
 
 STEP_POINTS = 1e-4  # capacity points: the step of the spread term's one-sided derivatives
 
@@ -108,11 +109,13 @@ class RegionExplanation:
 
 
 def plan_inputs(plan: AllocationResult) -> ModelInputs:
-    """The model inputs a plan was solved on (its recorded regions and scenario)."""
+    """The model inputs a plan was solved on (its recorded regions and scenario; over time
+    with ``growth.rates_from: plan``, at the plan's own growth rates)."""
     from optimizer.engine.data import regions_from_bytes
 
     regions = regions_from_bytes(plan.input_regions_csv, plan.provenance.get("data_source", "regions"))
-    return resolve(regions, plan.scenario)
+    inputs = resolve(regions, plan.scenario)
+    return at_plan(inputs, by_year(plan.funding_busd(), plan.scenario.periods.years))
 
 
 def spread_value(inputs: ModelInputs, final: np.ndarray, r: int) -> tuple[float, float]:

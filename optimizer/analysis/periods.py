@@ -7,7 +7,10 @@ decided and the years after it left open (so the rules on the horizon's totals s
 within reach) but worth nothing to year t. Both are the one declared model
 (``engine.model``), re-solved with other numbers (``model.numbers``'s ``year`` and
 ``decided_busd``), and both are judged by the same final-year objective, exactly
-(``engine.check``).
+(``engine.check``). With ``growth.rates_from: plan`` the myopic years are decided at the
+no-policy path's rates (looking no further than the year, they do not foresee the growth
+they induce either), and the plan is then judged, like the foresighted one, on its own
+unlinearized path.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import pandas as pd
 from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, ScenarioError
 from optimizer.engine.feasibility import precheck
+from optimizer.engine.growth import at_plan
 from optimizer.engine.inputs import resolve
 from optimizer.engine.result import AllocationResult, build_result
 from optimizer.engine.scenario import Scenario
 from optimizer.engine.solve import (
     Planner,
     Solver,
+    by_year,
     over_time_result,
     response_of,
     solver_info,
@@ -87,8 +92,9 @@ def myopic_plan(regions: Regions, scenario: Scenario) -> AllocationResult:
                                   iterations=iterations + outcome.iterations, duals=None)
     info = solver_info(solver, outcome, True, time.perf_counter() - clock,
                        start="year by year, each from the last")
-    plan = build_result(response_of(inputs), outcome.x, None, info, outcome.approximation)
-    return verified(over_time_result(plan, inputs, outcome.x), regions)
+    judged = at_plan(inputs, by_year(outcome.x, years))  # rates_from: plan: its own rates
+    plan = build_result(response_of(judged), outcome.x, None, info, outcome.approximation)
+    return verified(over_time_result(plan, judged, outcome.x), regions)
 
 
 def foresight(regions: Regions, scenario: Scenario) -> Foresight:

@@ -33,8 +33,11 @@ from optimizer.engine.growth import (
     budget_by_year,
     carry,
     carry_to_final,
+    dynamics_of_gains,
     no_policy_path,
+    path_at_rates,
     rates,
+    relinearized,
     scenario_objective,
     unlinearized_objective,
     yearly_metrics,
@@ -361,28 +364,34 @@ def _capacity_over_time(regions: Regions, scenario: Scenario, yearly: np.ndarray
     """A plan over time: capacity without the plan in the final year (the no-policy
     path), with it, the outcomes in year T, both paths year by year, and each year's
     gain (T, n points). Each year's gain is recomputed as a single year's (``_capacity``)
-    and carried to year T at the no-policy path's growth rates (``growth``); every
-    indicator of a region grows at its rate."""
+    and carried to year T at the growth rates (``growth``): the no-policy path's, or with
+    ``growth.rates_from: plan`` those of the plan's own unlinearized path, which also
+    speed the region's growth before its gains (what that adds counts toward the plan).
+    Every indicator of a region grows at its rate."""
     growth = scenario.growth
+    base_rate, eta = growth.base_rate, growth.agglomeration_elasticity
     gains, natural = [], []
     for x in yearly:
         c0, final, outcomes = _capacity(regions, scenario, x, pop_share)
         gains.append(final - c0)
         natural.append(outcomes.gain)
-    path, g = no_policy_path(c0, pop_share, growth.base_rate, growth.agglomeration_elasticity,
-                             len(yearly)), rates(c0, pop_share, growth.base_rate,
-                                                 growth.agglomeration_elasticity, len(yearly))
-    worth = carry_to_final(g)  # (T, n)
-    grown = np.cumprod(1.0 + g, axis=0)[-1]
-    final = path[-1] + (worth * np.asarray(gains)).sum(axis=0)
-    with_plan = path.copy()
-    with_plan[1:] += np.einsum("tun,tn->un", carry(g), np.asarray(gains))
-    gain = np.einsum("tn,tnk->nk", worth, np.asarray(natural))
-    before = outcomes.before * grown[:, None]
+    gains_t = np.asarray(gains)
+    path = no_policy_path(c0, pop_share, base_rate, eta, len(yearly))
+    g_none = rates(c0, pop_share, base_rate, eta, len(yearly))
+    g = g_none
+    if scenario.growth.rates_from == "plan":
+        g = relinearized(c0, pop_share, base_rate, eta,
+                         dynamics_of_gains(c0, pop_share, gains_t, base_rate, eta))
+    with_plan = path_at_rates(c0, g)
+    with_plan[1:] += np.einsum("tun,tn->un", carry(g), gains_t)
+    grown, grown_none = np.cumprod(1.0 + g, axis=0)[-1], np.cumprod(1.0 + g_none, axis=0)[-1]
+    before = outcomes.before * grown_none[:, None]
+    gain = (np.einsum("tn,tnk->nk", carry_to_final(g), np.asarray(natural))
+            + np.nan_to_num(outcomes.before * (grown - grown_none)[:, None]))
     totals = outcomes.totals * np.array([np.nansum(before[:, q]) / max(
         np.nansum(outcomes.before[:, q]), 1e-300) for q in range(before.shape[1])])
-    return (path[-1], final, Outcomes(outcomes.indicators, before, gain, totals),
-            (path, with_plan), np.asarray(gains))
+    return (path[-1], with_plan[-1], Outcomes(outcomes.indicators, before, gain, totals),
+            (path, with_plan), gains_t)
 
 
 def _year_budgets(yearly: np.ndarray, scenario: Scenario) -> list[Violation]:

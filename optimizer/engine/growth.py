@@ -115,24 +115,34 @@ def over_time(inputs: ModelInputs, year: int | None = None) -> ModelInputs:
     the LP's view of it. Column (t, i) of region r has instrument i's yields and
     saturation (the saturation applies to each year's funding) and the multiplier
     m_ri G_r(t -> T), so its response is the gain bought in year t as worth in year T;
-    the baseline is the no-policy path's year T (``no_policy``), and indicator values and
-    national totals grow with it. The exact final-year capacity of a plan x (n, T*m) is
-    then c0 + sum of the columns' gains, as ``plan_path`` gives it.
+    the baseline is year T of the path without the plan's money, and indicator values
+    grow with it. The exact final-year capacity of a plan x (n, T*m) is then c0 + sum of
+    the columns' gains, as ``plan_path`` gives it.
+
+    The rates are the no-policy path's, or ``inputs.growth_rates`` (a plan's own, with
+    ``growth.rates_from: plan``): c0 is then c0 grown at those rates, which includes the
+    growth the plan induces, and ``without_c0``/``without_scale`` keep the no-policy
+    path's numbers, which are what "without the plan" means. National totals are the
+    no-policy path's either way.
 
     ``year`` (1..T, default T) carries everything to that year instead: columns of later
     years are worth nothing there (a plan made year by year looks no further).
     """
     years = inputs.scenario.periods.years
     year = years if year is None else year
-    path, g = no_policy(inputs)
+    path_none, g_none = no_policy(inputs)
+    g = g_none if inputs.growth_rates is None else inputs.growth_rates
+    path = path_none if inputs.growth_rates is None else path_at_rates(inputs.c0, g)
     worth = carry(g)[:, year - 1]  # (T, n): G(t -> year), 0 for t > year
     grown = np.cumprod(1.0 + g[:year], axis=0)[-1]  # (n,) how r's indicators grow by then
+    grown_none = np.cumprod(1.0 + g_none[:year], axis=0)[-1]
     values = inputs.indicator_values.mul(grown, axis=0)
     before = inputs.indicator_values.to_numpy(float)
     totals = inputs.national_totals * np.array([
-        np.nansum(before[:, inputs.indicator_values.columns.get_loc(k)] * grown)
+        np.nansum(before[:, inputs.indicator_values.columns.get_loc(k)] * grown_none)
         / max(np.nansum(before[:, inputs.indicator_values.columns.get_loc(k)]), 1e-300)
         if k in inputs.indicator_values.columns else 1.0 for k in inputs.raised])
+    at_plan = inputs.growth_rates is not None
     return dataclasses.replace(
         inputs,
         instruments=inputs.instruments * years,
@@ -143,7 +153,38 @@ def over_time(inputs: ModelInputs, year: int | None = None) -> ModelInputs:
         allowed=np.tile(inputs.allowed, (1, years)),
         instrument_min_share=np.zeros(years * len(inputs.instruments)),
         instrument_max_share=np.ones(years * len(inputs.instruments)),
-        c0=path[year], indicator_values=values, national_totals=totals, years=years)
+        c0=path[year], indicator_values=values, national_totals=totals, years=years,
+        without_c0=path_none[year] if at_plan else None,
+        without_scale=grown_none / grown if at_plan else None)
+
+
+def plan_rates(inputs: ModelInputs, x_busd: np.ndarray) -> np.ndarray:
+    """(T, n) the growth rates on the plan's own path: each year's rate read from the
+    unlinearized dynamics of the plan x (T, n, m) in $B (``exact_path``) at the year
+    before. Solving again at these rates, until they stop moving, is what
+    ``growth.rates_from: plan`` does."""
+    growth = inputs.scenario.growth
+    path = exact_path(inputs, x_busd, growth.base_rate, growth.agglomeration_elasticity)
+    return relinearized(inputs.c0, inputs.pop_share, growth.base_rate,
+                        growth.agglomeration_elasticity, path)
+
+
+def at_rates(inputs: ModelInputs, g: np.ndarray | None) -> ModelInputs:
+    """``inputs`` (today's, not a view over time) with its dynamics linearized at rates
+    ``g`` (T, n), or at the no-policy path's (None)."""
+    return dataclasses.replace(inputs, growth_rates=None if g is None else np.asarray(g, float))
+
+
+def follows_plan(inputs: ModelInputs) -> bool:
+    """Whether the scenario reads its growth rates off the plan's own path."""
+    sc = inputs.scenario
+    return sc.periods.years > 1 and sc.growth.rates_from == "plan"
+
+
+def at_plan(inputs: ModelInputs, x_busd: np.ndarray) -> ModelInputs:
+    """``inputs`` at the rates its scenario reads: the no-policy path's, or with
+    ``growth.rates_from: plan`` those of the plan x (T, n, m) in $B (``plan_rates``)."""
+    return at_rates(inputs, plan_rates(inputs, x_busd)) if follows_plan(inputs) else inputs
 
 
 def path_at_rates(c0: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -327,16 +368,16 @@ TRAJECTORY_FILE = "trajectory.csv"  # a plan over time's folder: its paths, with
 YEARLY_FILE = "yearly.csv"  # and its concentration by year (top-k share, Gini, ...)
 
 
-def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None,
-                     g: np.ndarray | None = None) -> pd.DataFrame:
+def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None) -> pd.DataFrame:
     """One row per region, year (0..T) and measure, tidy: capacity (points), per-capita
     capacity (x today's national average, as ``response.per_capita``) and each weighted,
     then each raised, indicator in its own unit; without the plan, the gain from the plan
     x (T, n, m) in $B (None: no funding over the scenario's years), and with it.
 
-    An indicator of a region grows at the region's rate (the no-policy path's, or ``g``);
-    the plan adds what each year's funding raises (``response.indicator_gains``), carried
-    at the same factors as capacity points, so for the weighted indicators capacity stays
+    An indicator of a region grows at the region's rate (without the plan the no-policy
+    path's; with it ``inputs.growth_rates`` where set, a plan's own); the plan adds what
+    each year's funding raises (``response.indicator_gains``), carried at the same
+    factors as capacity points, so for the weighted indicators capacity stays
     100 sum_k w_k v_k / V_k with today's national totals V_k. Where an indicator is not
     published for a region, without and with the plan are empty ("not available") and
     the gain is still given, as in outcomes.csv. People read the columns and measures
@@ -346,17 +387,16 @@ def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None,
     x = (np.zeros((sc.periods.years, inputs.n, len(inputs.instruments))) if x_busd is None
          else np.asarray(x_busd, float))
     T = x.shape[0]
-    if g is None:
-        without, g = _path_and_rates(inputs.c0, inputs.pop_share, base_rate, eta, T)
-    else:
-        without = path_at_rates(inputs.c0, g)
+    without, g_none = _path_and_rates(inputs.c0, inputs.pop_share, base_rate, eta, T)
+    g = g_none if inputs.growth_rates is None else inputs.growth_rates
     with_plan = plan_path(inputs, x, base_rate, eta, g)
     per_capita = 100.0 * inputs.pop_share
     measures: list[tuple[str, np.ndarray, np.ndarray]] = [
         (CAPACITY, without, with_plan - without),
         (PER_CAPITA, without / per_capita, (with_plan - without) / per_capita),
     ]
-    grown = path_at_rates(np.ones(inputs.n), g)  # (T+1, n): prod_{tau<=t} (1 + g(tau))
+    grown_none = path_at_rates(np.ones(inputs.n), g_none)  # (T+1, n): prod (1 + g(tau))
+    grown = path_at_rates(np.ones(inputs.n), g)
     factors = carry(g)  # (T, T, n)
     raised = {k: j for j, k in enumerate(inputs.raised)}
     gains = (np.stack([indicator_gains(x[t], inputs) for t in range(T)]) if T
@@ -369,7 +409,8 @@ def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None,
         bought = np.zeros((T + 1, inputs.n))
         if k in raised:
             bought[1:] = np.einsum("tun,tn->un", factors, gains[:, :, raised[k]])
-        measures.append((k, grown * today[None, :], bought))
+        plain = grown_none * today[None, :]
+        measures.append((k, plain, grown * today[None, :] - plain + bought))
     n = inputs.n
     ids = np.asarray(inputs.region_ids, dtype=object)
     frames = [pd.DataFrame({

@@ -83,6 +83,20 @@ class ModelInputs:
     # a plan over time seen as one period (``growth.over_time``): T years, its m columns
     # are (year, instrument) pairs, year-major, and its response is carried to year T
     years: int = 1
+    # over time, the growth rates (T, n) the dynamics are linearized at: None, the path
+    # without the plan's; with ``growth.rates_from: plan``, a plan's own (``plan_rates``)
+    growth_rates: np.ndarray | None = None
+    # a view over time at such rates: capacity (n,) without the plan at its year (the
+    # no-policy path's), and each indicator's value without the plan as a multiple of the
+    # view's (n,); None where the view's own baseline is the path without the plan
+    without_c0: np.ndarray | None = None
+    without_scale: np.ndarray | None = None
+
+    @property
+    def before_c0(self) -> np.ndarray:
+        """(n,) capacity without the plan: ``c0``, or over time at a plan's own growth
+        rates the no-policy path's (``c0`` then also holds the growth the plan induces)."""
+        return self.c0 if self.without_c0 is None else self.without_c0
 
     @property
     def n(self) -> int:

@@ -709,8 +709,9 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
     x_busd = np.where(x_busd < 1e-12, 0.0, x_busd)
     gain = gain_points(x_busd, inputs)
     final = inputs.c0 + gain.sum(axis=1)
-    raised_gain = indicator_gains(x_busd, inputs)
-    top_base = np.argsort(-inputs.c0, kind="stable")[: min(10, inputs.n)]
+    before = inputs.before_c0
+    raised_gain = indicator_gains(x_busd, inputs) + _induced(inputs)
+    top_base = np.argsort(-before, kind="stable")[: min(10, inputs.n)]
     funding = x_busd * BUSD
     funding.flags.writeable = final.flags.writeable = False
     return AllocationResult(
@@ -719,7 +720,7 @@ def build_result(inputs: ModelInputs, x_busd: np.ndarray, duals: DualsSource | N
         funding_matrix_usd=funding,
         final_capacity_array=final,
         regions_table=lambda: _regions_table(inputs, x_busd, gain, hubs),
-        metrics_before=concentration(inputs.c0, inputs.population, sc.spread_weight, top_base),
+        metrics_before=concentration(before, inputs.population, sc.spread_weight, top_base),
         metrics_after=concentration(final, inputs.population, sc.spread_weight, top_base),
         marginal_table=(lambda: _marginal_values(
             inputs, x_busd, duals() if callable(duals) else duals, conditional=hubs is not None))
@@ -754,13 +755,30 @@ def unvalued_notes(inputs: ModelInputs) -> list[str]:
     return out
 
 
-def raised_before(inputs: ModelInputs) -> np.ndarray:
-    """(n, K) the raised indicators before funding: as the model reads them (after the
-    missing-value policy) where it uses them, else as published (NaN where not)."""
+def _raised_values(inputs: ModelInputs, scale: np.ndarray | None) -> np.ndarray:
+    """(n, K) the raised indicators as the model reads them (after the missing-value
+    policy, times ``scale`` by region) where it uses them, else as published."""
     used = inputs.indicator_values
+    factor = np.ones(inputs.n) if scale is None else scale
     return np.column_stack(
-        [used[k].to_numpy(float) if k in used.columns else inputs.regions.column_values(k)
-         for k in inputs.raised]) if inputs.raised else np.zeros((inputs.n, 0))
+        [used[k].to_numpy(float) * factor if k in used.columns
+         else inputs.regions.column_values(k) for k in inputs.raised]
+    ) if inputs.raised else np.zeros((inputs.n, 0))
+
+
+def raised_before(inputs: ModelInputs) -> np.ndarray:
+    """(n, K) the raised indicators without funding: as the model reads them (after the
+    missing-value policy) where it uses them, else as published (NaN where not); over
+    time at a plan's own rates, on the path without the plan (``without_scale``)."""
+    return _raised_values(inputs, inputs.without_scale)
+
+
+def _induced(inputs: ModelInputs) -> np.ndarray:
+    """(n, K) what the faster growth a plan induces adds to each raised indicator (over
+    time at a plan's own rates; 0 otherwise, and where a value is not published)."""
+    if inputs.without_scale is None:
+        return np.zeros((inputs.n, len(inputs.raised)))
+    return np.nan_to_num(_raised_values(inputs, None) - raised_before(inputs))
 
 
 def _provenance(inputs: ModelInputs, created_utc: str) -> Callable[[], dict[str, Any]]:
@@ -806,9 +824,12 @@ def _instrument_totals(x_busd: np.ndarray, years: int) -> np.ndarray:
 def _regions_table(inputs: ModelInputs, x_busd: np.ndarray, gain: np.ndarray,
                    hubs: np.ndarray | None) -> pd.DataFrame:
     """Per region: capacity before/after, per capita, shares, funding, the best marginal
-    gain, exclusion, hub, and the group columns."""
+    gain, exclusion, hub, and the group columns. Over time at a plan's own growth rates,
+    the gain also holds the growth the plan induces (``ModelInputs.before_c0``)."""
     pop = inputs.population
     final = inputs.c0 + gain.sum(axis=1)
+    before = inputs.before_c0
+    bought = gain.sum(axis=1) if inputs.without_c0 is None else final - before
     funding = x_busd.sum(axis=1) * BUSD
     marginal = np.where(inputs.allowed, marginal_points_per_busd(x_busd, inputs), -np.inf)
     best_marginal = marginal.max(axis=1, initial=-np.inf)
@@ -816,12 +837,12 @@ def _regions_table(inputs: ModelInputs, x_busd: np.ndarray, gain: np.ndarray,
         "region_id": inputs.region_ids,
         "name": inputs.regions.names,
         "population": pop,
-        "baseline_capacity": inputs.c0,
-        "capacity_gain": gain.sum(axis=1),
+        "baseline_capacity": before,
+        "capacity_gain": bought,
         "final_capacity": final,
-        "capacity_per_capita_before": per_capita(inputs.c0, inputs),
+        "capacity_per_capita_before": per_capita(before, inputs),
         "capacity_per_capita_after": per_capita(final, inputs),
-        "capacity_share_before": inputs.c0 / inputs.c0.sum(),
+        "capacity_share_before": before / before.sum(),
         "capacity_share_after": final / final.sum(),
         "funding_usd": funding,
         "funding_per_capita_usd": funding / pop,

@@ -295,6 +295,11 @@ class Growth(_Strict):
     agglomeration_elasticity: float = Field(
         default=0.0, ge=0.0, le=0.1,
         description="eta: how much faster an intensive region's indicators grow per year")
+    rates_from: Literal["no_policy", "plan"] = Field(
+        default="no_policy", description=(
+            "where each year's rates are read: no_policy, the path without the plan (the "
+            "rates are then fixed: one LP); plan, the plan's own path (re-solved at the "
+            "rates the plan induces until they stop moving: the unlinearized dynamics)"))
 
 
 class GrowthCenters(_Strict):
@@ -443,6 +448,10 @@ class Scenario(_Strict):
             if self.hubs is not None:
                 problems.append("growth_centers: hubs and growth centers are two ways of "
                                 "choosing funded regions; use one")
+            if self.growth.rates_from == "plan":
+                problems.append("growth.rates_from: plan re-solves until the growth rates stop "
+                                "moving, which a growth-centers MIP does not; use rates_from: "
+                                "no_policy with growth_centers")
             if centers.min_years > years:
                 problems.append(f"growth_centers.min_years: {centers.min_years} years of "
                                 f"support in a plan of {years} year(s); at most periods.years")
@@ -455,6 +464,7 @@ class Scenario(_Strict):
                 ("periods.carryover", self.periods.carryover),
                 ("growth.base_rate", self.growth.base_rate != 0.0),
                 ("growth.agglomeration_elasticity", self.growth.agglomeration_elasticity != 0.0),
+                ("growth.rates_from", self.growth.rates_from != "no_policy"),
                 ("objective_year", self.objective_year != "final"),
                 ("discount_rate", self.discount_rate != 0.0)) if on]
             if single:
@@ -516,6 +526,8 @@ class Scenario(_Strict):
         for key in TIME_KEYS:
             if data[key] == defaults[key]:
                 del data[key]
+        if data.get("growth", {}).get("rates_from") == "no_policy":  # as before it existed
+            del data["growth"]["rates_from"]
         return data
 
     def to_yaml(self) -> str:

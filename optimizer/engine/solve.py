@@ -33,9 +33,12 @@ from optimizer.engine.data import Regions
 from optimizer.engine.errors import InfeasibleError, PlanCheckError, ScenarioError, SolverError
 from optimizer.engine.feasibility import explain_infeasible, precheck
 from optimizer.engine.growth import (
+    at_rates,
+    follows_plan,
     no_policy,
     over_time,
     plan_path,
+    plan_rates,
     scenario_objective,
     trajectory_table,
     unlinearized_objective,
@@ -89,6 +92,10 @@ LARGE_TERMS = 5_000  # regions x instruments from which an LP is large
 # LP only places its first tangents by it, a large one starts its simplex from it
 ESTIMATE_EFFORT = {"small": (6, 30, 16), "large": (12, 40, 25)}
 MAX_GROWTH = 4.0  # tangents re-solves may add, as a multiple of the first ones, before a rebuild
+# growth.rates_from: plan: re-solves at the plan's own rates, and how little (a year's
+# rate, e.g. 0.0375) they may still move when the plan is taken
+RATE_ROUNDS = 30
+RATE_TOLERANCE = 1e-9
 TOP_K_ATTEMPTS = 6  # re-solves with the top-k cap linearized at the last plan
 TOP_K_MARGIN = 1e-6  # when moving the plan, lower the LP's top-k share past the overshoot
 # every LP (a plan's, and a MIP's with its choice fixed) holds each row to this share of
@@ -391,7 +398,8 @@ def over_time_result(plan: AllocationResult, inputs: ModelInputs,
     sc = inputs.scenario
     yearly = by_year(x_busd, sc.periods.years)
     growth = sc.growth
-    with_plan = plan_path(inputs, yearly, growth.base_rate, growth.agglomeration_elasticity)
+    with_plan = plan_path(inputs, yearly, growth.base_rate, growth.agglomeration_elasticity,
+                          inputs.growth_rates)
     without, _ = no_policy(inputs)
     unlinearized = unlinearized_objective(inputs.c0, inputs.population,
                                           yearly_gains(inputs, yearly), sc)
@@ -539,10 +547,10 @@ class Planner:
             raise ScenarioError("a Gini cap needs spread_measure: gini")
         start = time.perf_counter()
         try:
-            solver, rebuilt = self._ensure_model(inputs, gini_cap)
-            first = solver.solve()
-            outcome = tighten_top_k(solver, first,
-                                    lambda o: float(o.approximation["objective_exact"]))
+            if follows_plan(inputs):
+                solver, rebuilt, outcome, inputs = self._at_own_rates(inputs, gini_cap)
+            else:
+                solver, rebuilt, outcome = self._solve_loaded(inputs, gini_cap)
         except InfeasibleError as err:
             if gini_cap is not None:
                 raise InfeasibleError([f"no plan within the scenario's rules has a Gini of at "
@@ -554,7 +562,48 @@ class Planner:
                             outcome.approximation, outcome.hubs)
         if inputs.years == 1 and inputs.scenario.periods.years > 1:
             plan = over_time_result(plan, inputs, outcome.x)
+        if outcome.approximation.get("rates_converged") is False:
+            plan = dataclasses.replace(plan, notes=[*plan.notes, (
+                f"The growth rates still moved by {outcome.approximation['rate_change']:.1e} "
+                f"a year after {outcome.approximation['rate_rounds']} solves at the plan's own "
+                "rates: the plan and its path are checked as they stand, but another solve "
+                "could move them.")])
         return verified(plan, self.regions)
+
+    def _solve_loaded(self, inputs: ModelInputs, gini_cap: float | None
+                      ) -> tuple[Solver, bool, Outcome]:
+        """One solve of ``inputs`` on the loaded model (built if need be), the top-k cap
+        tightened; and whether the model was built."""
+        solver, rebuilt = self._ensure_model(inputs, gini_cap)
+        first = solver.solve()
+        outcome = tighten_top_k(solver, first,
+                                lambda o: float(o.approximation["objective_exact"]))
+        return solver, rebuilt, outcome
+
+    def _at_own_rates(self, inputs: ModelInputs, gini_cap: float | None
+                      ) -> tuple[Solver, bool, Outcome, ModelInputs]:
+        """``growth.rates_from: plan``: solve at the no-policy path's rates, read the
+        rates off the plan's own (unlinearized) path, solve again at those, until they
+        move by at most ``RATE_TOLERANCE`` (or ``RATE_ROUNDS`` solves). Each round only
+        rewrites numbers. Returns the inputs at the last plan's own rates, at which its
+        reported path is exactly its unlinearized one."""
+        rates: np.ndarray | None = None
+        current = no_policy(inputs)[1]
+        built, highs_time, iterations, rounds, moved = False, 0.0, 0, 0, np.inf
+        while moved > RATE_TOLERANCE and rounds < RATE_ROUNDS:
+            solver, rebuilt, outcome = self._solve_loaded(at_rates(inputs, rates), gini_cap)
+            built |= rebuilt
+            highs_time += outcome.highs_time
+            iterations += outcome.iterations
+            rounds += 1
+            rates = plan_rates(inputs, by_year(outcome.x, inputs.scenario.periods.years))
+            moved = float(np.abs(rates - current).max())
+            current = rates
+        approx = {**outcome.approximation, "rate_rounds": rounds, "rate_change": moved,
+                  "rates_converged": moved <= RATE_TOLERANCE}
+        outcome = dataclasses.replace(outcome, highs_time=highs_time, iterations=iterations,
+                                      approximation=approx)
+        return solver, built, outcome, at_rates(inputs, rates)
 
     def forget_basis(self) -> None:
         """Drop the loaded model, its basis and the tangents earlier solves added: the

@@ -446,11 +446,17 @@ def horizon_lines(result: AllocationResult) -> list[str]:
              f"Without the plan the top-{top_k(capacity.shape[1])} share of capacity goes "
              f"{pct(shares[0])} → {pct(shares[-1])} over the {years} years."]
     unlinearized = result.approximation.get("unlinearized_objective")
-    if unlinearized is not None and growth.agglomeration_elasticity > 0:
+    rounds = result.approximation.get("rate_rounds")
+    if growth.rates_from == "plan" and rounds is not None:
+        lines.append(f"Growth rates follow the plan's own path: solved {fmt.count(int(rounds))} "
+                     f"time(s), each at the rates the last plan induced, until they moved by "
+                     f"{float(result.approximation['rate_change']):.1e} a year at most.")
+    elif unlinearized is not None and growth.agglomeration_elasticity > 0:
         label = columns.metric_label(sc.objective_key)
         lines.append(
             f"Growth rates are fixed on the path without the plan (the plan's linearization). "
-            f"Were they to follow the plan's own path, its {label} would be "
+            f"Were they to follow the plan's own path (growth.rates_from: plan), its {label} "
+            f"would be "
             f"{fmt.number(float(unlinearized))} points "
             f"({fmt.points(float(unlinearized) - result.objective, plus=True)}).")
     return lines
