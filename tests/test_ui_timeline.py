@@ -72,6 +72,21 @@ def test_years_back_to_1_resets_the_time_only_settings_and_their_widgets() -> No
     assert (state["carryover"], state["growth_base"]) == (True, 3.0)
 
 
+def test_rates_read_off_the_plan_are_a_time_only_choice_that_solves_and_resets(
+        planner: Planner) -> None:
+    base = tiny_scenario()
+    own = ctl.scenario_from_widgets(base, FOUR, {"years": 3, "growth_eta": 0.02,
+                                                 "growth_rates": "plan"})
+    assert own.growth.rates_from == "plan"
+    assert ctl.widget_values(own, FOUR)["growth_rates"] == "plan"
+    plan = planner.solve(own)
+    assert plan.approximation["rates_converged"]
+    state = {**ctl.widget_values(own, FOUR), "years": 1}
+    tl.on_years(state)
+    assert state["growth_rates"] == "no_policy"
+    assert ctl.scenario_from_widgets(own, FOUR, {"years": 1}) == base
+
+
 def test_growth_centers_switch_writes_k_the_barred_leaders_and_the_years() -> None:
     base = tiny_scenario(periods={"years": 3})
     sc = ctl.scenario_from_widgets(base, FOUR, {"gc_on": True, "gc_count": 2, "gc_exclude": 1,

@@ -217,6 +217,12 @@ KNOBS: tuple[Knob, ...] = (
          fmt="%.4f", help="How much faster a region with more capacity per person grows: its "
          "rate is the base rate + η ln(its per-capita capacity relative to the nation's). "
          + _evidence_help("agglomeration_elasticity", 1.0, "")),
+    Knob("growth_rates", "growth.rates_from", "Growth rates read from", "path", "choice",
+         "radio", help="The path without the plan: each region's rate is fixed where the "
+         "no-policy path puts it, and the plan is one solve (the linearization; the summary "
+         "says what it leaves out). The plan's own path: the plan is solved again at the "
+         "rates it induces until they stop moving, so its path is the exact dynamics "
+         "(several solves; growth centers refuse it)."),
     Knob("gc_on", "growth_centers", "Fund growth centers only", "on/off", "switch", "checkbox",
          help="Only K centers chosen by the optimizer are funded, none among the leading "
               "regions, each from the first year (a mixed-integer plan; slower). Off: the "
@@ -529,6 +535,7 @@ def _write_missing(data: dict[str, Any], policy: str, ctx: _Context) -> None:
 
 
 OBJECTIVE_LABELS = {"final": "Final year's S_λ", "discounted": "Discounted sum of every year's S_λ"}
+RATES_LABELS = {"no_policy": "The path without the plan", "plan": "The plan's own path"}
 MAX_AMOUNTS_CHARS = 1_200  # the appropriation-by-year field: 50 years of "$12.345678901B, "
 # years are separated by commas or semicolons; a comma before exactly three digits groups
 # thousands ($1,500M)
@@ -676,7 +683,7 @@ def scenario_from_widgets(base: Scenario, regions: Regions, values: dict[str, An
 
 # the widgets a one-year plan refuses (reset when years returns to 1)
 TIME_ONLY = ("budget_years", "carryover", "objective_year", "discount", "growth_base",
-             "growth_eta")
+             "growth_eta", "growth_rates")
 
 
 def _single_period() -> dict[str, Any]:

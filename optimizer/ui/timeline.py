@@ -363,6 +363,8 @@ def sidebar(where: Any, state: MutableMapping[str, Any], base: Scenario,
         knob(box, "discount", disabled=one_year or state.get("objective_year") != "discounted")
         for key in ("growth_base", "growth_eta"):
             knob(box, key, disabled=one_year)
+        knob(box, "growth_rates", options=list(ctl.RATES_LABELS),
+             format_func=ctl.RATES_LABELS.get, disabled=one_year)
         box.caption("Growth centers: only K regions chosen by the optimizer are funded, none "
                     "of the leading ones (a mixed-integer plan); the Timeline tab compares "
                     "them with spreading.")
