@@ -166,3 +166,27 @@ def test_the_workbench_says_what_a_plan_buys_and_why_a_region_gets_it(
     assert not at.exception, [e.value for e in at.exception]
     split = next(d.value for d in at.dataframe if "Together" in d.value.columns)
     assert "Spread weight λ alone" in split.columns and "Interaction" in split.columns
+
+
+def test_a_verdict_says_a_return_meets_its_price_only_when_it_does(states) -> None:
+    """Over time the exact returns of funded dollars can sit far from the LP's price
+    (its response is piecewise linear): every funded, unruled dollar of every region is
+    either within 5% and said to meet its price, or said to be off it."""
+    plan = pf.Planner(states).solve(pf.load_scenario().updated(
+        periods={"years": 4}, growth={"base_rate": 0.0375, "agglomeration_elasticity": 0.02}))
+    said = {"meets": 0, "off": 0}
+    for rid in states.ids:
+        why = explain_region(plan, rid)
+        if why.rules:
+            continue
+        for _, row in why.instruments[why.instruments["funding_usd"] > 0].iterrows():
+            gap = min(abs(row["return_add"] - row["price"]),
+                      abs(row["return_remove"] - row["price"]))
+            if row["verdict"].startswith("funded up to where its return meets"):
+                assert gap <= 0.05 * row["price"] + 1e-12
+                said["meets"] += 1
+            else:
+                assert row["verdict"].startswith("funded, though its exact return")
+                assert gap > 0.05 * row["price"]
+                said["off"] += 1
+    assert said["meets"] + said["off"] > 0

@@ -178,7 +178,7 @@ def explain_region(plan: AllocationResult, region: str,
             "price": float(here),
             "verdict": _verdict(funded, bool(inputs.allowed[r, i]), ret_add, ret_remove, here,
                                 inputs.effectiveness[i] > 0, bool(rules),
-                                _price_reason(year_price, moves)),
+                                _price_reason(year_price, moves), year_price),
         })
     outcomes = plan.outcomes
     mine = outcomes[outcomes["region_id"].astype(str) == rid].copy()
@@ -246,9 +246,12 @@ VERDICT_TOL = 0.05  # relative: the LP's piecewise-linear slopes vs the exact re
 
 
 def _verdict(funded: bool, allowed: bool, ret_add: float, ret_remove: float, price: float,
-             valued: bool, ruled: bool, reason: str = "") -> str:
+             valued: bool, ruled: bool, reason: str = "", scale: float = 0.0) -> str:
     """Why an instrument is or is not funded here, against the price its $1B must earn
-    here (the shadow price, moved by ``reason``'s rules where they bind)."""
+    here (the shadow price, moved by ``reason``'s rules where they bind); a return is
+    off it when by more than ``VERDICT_TOL`` of the larger of it and ``scale`` (the
+    budget's price, so that a price rules have brought near 0 is not held to 5% of
+    itself)."""
     if not valued:
         return "buys nothing the plan values (its yields carry no weight)"
     if not allowed:
@@ -262,6 +265,11 @@ def _verdict(funded: bool, allowed: bool, ret_add: float, ret_remove: float, pri
         return f"funded; more would still earn above {name} ({quoted}), but a rule stops it"
     if funded and ruled and ret_remove < below:
         return f"funded below {name} ({quoted}), because a rule requires it"
+    if funded and not ruled and min(abs(ret_add - price), abs(ret_remove - price)) > (
+            VERDICT_TOL * max(abs(price), abs(scale))):
+        return (f"funded, though its exact return ({ret_add:.4f}) is off {name} ({quoted}) "
+                "by more than 5%: the LP prices money on its piecewise-linear response, "
+                "whose slope here differs from the exact one")
     if funded:
         return f"funded up to where its return meets {name} ({quoted})"
     if ret_add <= above or not ruled:
