@@ -215,3 +215,32 @@ def test_a_top_k_fix_is_offered_only_at_a_value_a_fresh_planner_solves() -> None
     for fix in fixes:
         plan = pf.Planner(regions).solve(scenario.updated(**fix.changes))
         assert plan.solver.status == "optimal"
+
+
+def test_a_count_fix_is_offered_only_when_a_persons_solve_of_it_succeeds() -> None:
+    """Found by the fuzz: five regions with funding floors, at most one hub, and a top-1
+    share cap. The sums say five hubs would hold the floors, but with five hubs the cap
+    still cannot hold; "raise the maximum number of hubs to 5" was offered unsolved."""
+    from optimizer.engine.data import regions_from_bytes
+
+    regions = regions_from_bytes(
+        b"region_id,name,population,labs,jobs,small_rural\n"
+        b"R0,Region 0,6892,1,1,true\nR1,Region 1,500,0,1,true\nR2,Region 2,650,0,1,true\n"
+        b"R3,Region 3,13190,0,1,true\nR4,Region 4,4261577,0,1,true\n", "five.csv")
+    scenario = pf.scenario_from_dict({
+        "budget": 10e9, "weights": {"labs": 0.75, "jobs": 0.0273}, "spread_weight": 1.0,
+        "complementarity": 0.5, "spread_measure": "hoover",
+        "instruments": {"research": {"yields": {"labs": 0.015}, "saturation_usd": 5e10,
+                                     "absorbs": ["labs"]},
+                        "talent": {"yields": {"jobs": 0.025}, "saturation_usd": 1.5e10}},
+        "region_floor_usd": 1.2e9, "max_region_share": 0.5,
+        "top_k_share_cap": {"k": 1, "max_share": 0.5},
+        "hubs": {"count": {"min": 1, "max": 1}, "award_usd": {"min": 0, "max": 5.3e9},
+                 "designated": {"column": "small_rural", "min_share": 0.1}}})
+    with pytest.raises(pf.InfeasibleError) as refused:
+        pf.solve_explained(pf.Planner(regions), scenario)
+    fixes = refused.value.diagnosis.relaxations
+    assert not any("hubs" in fix.changes and fix.changes["hubs"]["count"]["max"] == 5
+                   for fix in fixes)
+    for fix in fixes:  # whatever is offered solves, as the person solving it would
+        assert pf.Planner(regions).solve(scenario.updated(**fix.changes)).spent_usd > 0

@@ -173,11 +173,12 @@ def problems(draw: st.DrawFn) -> tuple[Regions, dict]:
             cents[-1] = round(budget * 100) - sum(cents[:-1])
             data["periods"]["budget_by_year"] = [c / 100 for c in cents]
         data["growth"] = {"base_rate": draw(st.floats(-0.05, 0.1)),
-                          "agglomeration_elasticity": draw(st.floats(0.0, 0.05))}
+                          "agglomeration_elasticity": draw(st.floats(0.0, 0.05)),
+                          "rates_from": draw(st.sampled_from(["no_policy", "plan"]))}
         if draw(st.booleans()):
             data["objective_year"] = "discounted"
             data["discount_rate"] = draw(st.floats(0.0, 0.1))
-        if draw(st.integers(0, 2)) == 0:
+        if draw(st.integers(0, 2)) == 0 and data["growth"]["rates_from"] == "no_policy":
             data["growth_centers"] = {"count": draw(st.integers(1, n)),
                                       "exclude_leading": draw(st.integers(0, n - 1)),
                                       "min_years": draw(st.integers(1, years)),

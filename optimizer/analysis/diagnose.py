@@ -374,8 +374,13 @@ def _verified_printable(oracle: _Oracle, data: dict, rule: Rule, current: float,
     else a few steps further; None if none is found."""
     assert rule.put and rule.limit
     upward = good > current
-    if rule.integer:
-        return good
+    if rule.integer:  # a count: the boundary itself, else the next few counts past it
+        step = 1 if upward else -1
+        end = rule.limit(data, len(oracle.regions))
+        counts = [good + step * k for k in range(PRINTABLE_TRIES)
+                  if (good + step * k - end) * step <= 0]
+        return next((int(c) for c in counts
+                     if oracle.confirmed(rule.put(data, c), screen=screen) is not None), None)
     first = printable(bad, rule.unit, upward)
     if first == bad:
         first = printable(bad + (1 if upward else -1) * _display_step(bad, rule.unit),
