@@ -100,6 +100,14 @@ def measure_scale(scale: str, repeats: int, first_runs: int) -> dict[str, Any]:
         plan = pf.Planner(regions).solve(scenario.updated(growth_centers=CENTERS))
         steps["growth centers (MIP), first solve"] = [(time.perf_counter() - start,
                                                        plan.solver.highs_time_s)]
+        own: list[tuple[float, float]] = []  # re-solved at the plan's own growth rates
+        for _ in range(first_runs):
+            start = time.perf_counter()
+            plan = pf.Planner(regions).solve(scenario.updated(
+                growth={**CENTRAL_GROWTH, "rates_from": "plan"}))
+            own.append((time.perf_counter() - start, plan.solver.highs_time_s))
+        steps[f"rates from the plan's own path, first solve "
+              f"({plan.approximation['rate_rounds']} solves)"] = own
     out: dict[str, Any] = {"scale": scale, "regions": len(regions),
                            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                            "steps": {}}
