@@ -85,6 +85,10 @@ def test_rates_read_off_the_plan_are_a_time_only_choice_that_solves_and_resets(
     tl.on_years(state)
     assert state["growth_rates"] == "no_policy"
     assert ctl.scenario_from_widgets(own, FOUR, {"years": 1}) == base
+    link = stt.read_link(stt.link_params("upload", own, base, csv_hash="ab" * 8))
+    assert link is not None and link.problem is None
+    restored, problem = stt.apply_link(base, link, FOUR)
+    assert problem is None and restored == own and restored.growth.rates_from == "plan"
 
 
 def test_growth_centers_switch_writes_k_the_barred_leaders_and_the_years() -> None:
