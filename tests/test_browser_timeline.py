@@ -50,6 +50,8 @@ def _open_timeline(page: Any) -> str:
 
 
 def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str) -> None:
+    from playwright.sync_api import expect
+
     with open_app(server) as (page, traffic):
         assert page.get_by_role("tab", name="Timeline").count() == 0  # today's plan: no timeline
         years = _open_time_section(page)
@@ -113,8 +115,9 @@ def test_three_years_show_a_timeline_a_year_map_and_survive_a_reload(server: str
         years.fill("1")  # back to today's plan: growth goes back to 0 with it
         years.press("Enter")
         _settle(page)
-        assert growth.input_value() == "0.00" and growth.is_disabled()
-        assert page.get_by_role("tab", name="Timeline").count() == 0
+        expect(growth).to_have_value("0.00", timeout=20_000)  # after the rerun, not during
+        expect(growth).to_be_disabled(timeout=20_000)
+        expect(page.get_by_role("tab", name="Timeline")).to_have_count(0, timeout=20_000)
         page.wait_for_function("!location.search.includes('s=')", timeout=10_000)
         traffic.assert_stayed_local()
 

@@ -409,8 +409,8 @@ def trajectory_table(inputs: ModelInputs, x_busd: np.ndarray | None = None) -> p
         bought = np.zeros((T + 1, inputs.n))
         if k in raised:
             bought[1:] = np.einsum("tun,tn->un", factors, gains[:, :, raised[k]])
-        plain = grown_none * today[None, :]
-        measures.append((k, plain, grown * today[None, :] - plain + bought))
+        plain = grown_none * today[None, :]  # empty where not published; the gain is given
+        measures.append((k, plain, np.nan_to_num(grown * today[None, :] - plain) + bought))
     n = inputs.n
     ids = np.asarray(inputs.region_ids, dtype=object)
     frames = [pd.DataFrame({
