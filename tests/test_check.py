@@ -131,3 +131,22 @@ def test_the_solver_checks_every_plan_from_its_funding(default_plan, states) -> 
     assert report.ok, str(report)
     assert (default_plan.allocation["amount_usd"].to_numpy()
             == default_plan.funding_usd().ravel()).all()
+
+
+def test_a_scenario_yaml_raising_a_column_the_table_lacks_is_named_not_a_traceback(
+        tmp_path) -> None:
+    """Found by the fuzz: one byte of scenario.yaml turned the grant's yield on talent into
+    one on 'alent', and the check stopped with a KeyError."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from tests.factories import FOUR
+
+    folder = pf.Planner(FOUR).solve(tiny_scenario()).to_dir(tmp_path / "plan")
+    head, key, tail = (folder / "scenario.yaml").read_text().partition("\ninstruments:")
+    assert key and "talent:" in tail
+    (folder / "scenario.yaml").write_text(head + key + tail.replace("talent:", "alent:", 1))
+    result = CliRunner().invoke(app, ["check", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "'alent'" in result.output and "raises" in result.output
+    assert "Traceback" not in result.output

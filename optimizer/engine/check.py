@@ -825,16 +825,16 @@ def _trajectory_mismatches(d: Path, report: CheckReport, regions: Regions) -> li
 
 
 def _refuse_unread_columns(regions: Regions, scenario: Scenario, path: Path) -> None:
-    """The columns scenario.yaml weighs or absorbs through are numeric columns of the
-    regions table (a plan's own always are)."""
+    """The columns scenario.yaml weighs, absorbs through or raises are numeric columns of
+    the regions table (a plan's own always are)."""
     used = {k for k, w in scenario.weights.items() if w > 0} | {
-        k for ins in scenario.instruments.values() for k in (ins.absorbs or [])}
+        k for ins in scenario.instruments.values() for k in (*(ins.absorbs or []), *ins.yields)}
     table = regions.table
     lacking = sorted(k for k in used if k not in table.columns
                      or not pd.api.types.is_numeric_dtype(table[k]))
     if lacking:
         raise DataError(f"lacks the numeric column(s) {brief(lacking)} that scenario.yaml "
-                        "weighs or absorbs through", file=str(path))
+                        "weighs, absorbs through or raises", file=str(path))
 
 
 def _allocation_names(allocation: pd.DataFrame, regions: Regions) -> list[Violation]:
